@@ -1,0 +1,33 @@
+"""Random number handling: every stochastic call takes ``rng=`` (SciPy SPEC 7)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["as_generator", "spawn"]
+
+
+def as_generator(rng=None) -> np.random.Generator:
+    """Normalize ``rng`` (None | int | SeedSequence | Generator) to a ``numpy.random.Generator``.
+
+    A Generator is returned as is (draws advance it); anything else seeds a fresh PCG64.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng: an integer seed must be >= 0, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"rng: expected None, a non-negative int, a numpy SeedSequence or Generator, got {type(rng).__name__}"
+    )
+
+
+def spawn(seed, n: int) -> list[np.random.SeedSequence]:
+    """``n`` independent child SeedSequences of ``seed`` (an int or SeedSequence)."""
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return ss.spawn(n)

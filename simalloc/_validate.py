@@ -1,0 +1,127 @@
+"""Input validation shared by the public API.
+
+Every message names the argument and the allowed range; nothing invalid reaches a numba kernel.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "as_budget",
+    "as_counts",
+    "as_positive_finite",
+    "as_cap",
+    "check_choice",
+]
+
+
+def as_budget(budget, name: str = "budget") -> int:
+    """A non-negative integer (integral floats such as 1440.0 are accepted)."""
+    if isinstance(budget, bool):
+        raise TypeError(f"{name}: expected a non-negative integer, got a bool")
+    if isinstance(budget, numbers.Integral):
+        value = int(budget)
+    elif isinstance(budget, numbers.Real):
+        if not np.isfinite(budget) or not float(budget).is_integer():
+            raise ValueError(f"{name}: must be a non-negative integer, got {budget!r}")
+        value = int(budget)
+    else:
+        raise TypeError(f"{name}: expected a non-negative integer, got {type(budget).__name__}")
+    if value < 0:
+        raise ValueError(f"{name}: must be >= 0, got {value}")
+    return value
+
+
+def _as_integer_array(x, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name}: expected an array of non-negative integers ({exc})") from None
+    if arr.dtype == bool or arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{name}: expected an array of non-negative integers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.integer):
+        out = arr.astype(np.int64, copy=False)
+    else:
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name}: must be finite non-negative integers, found NaN or inf")
+        if not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name}: must be non-negative integers, found non-integer values")
+        out = arr.astype(np.int64)
+    if out.size and out.min() < 0:
+        raise ValueError(f"{name}: must be >= 0, found {int(out.min())}")
+    return out
+
+
+def as_counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
+    """Pilot counts as contiguous int64 arrays of shape (n_prompts,), 0 <= successes <= trials.
+
+    ``trials`` may be a scalar (the same pilot size K0 for every prompt).
+    """
+    s = _as_integer_array(successes, "successes")
+    if s.ndim != 1:
+        raise ValueError(f"successes: expected a 1-D array of shape (n_prompts,), got shape {s.shape}")
+    if s.size == 0:
+        raise ValueError("successes: expected at least one prompt, got an empty array")
+    t = _as_integer_array(trials, "trials")
+    if t.ndim == 0:
+        t = np.full(s.shape, int(t), dtype=np.int64)
+    elif t.shape != s.shape:
+        raise ValueError(f"trials: shape {t.shape} does not match successes shape {s.shape}")
+    bad = s > t
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"successes: must satisfy 0 <= successes <= trials; prompt {i} has successes={s[i]} > trials={t[i]}"
+        )
+    return np.ascontiguousarray(s), np.ascontiguousarray(t)
+
+
+def as_positive_finite(x, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Float64 array, every entry finite and > 0, broadcast to ``shape`` if given."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected finite positive numbers, got {x!r}") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: must be finite and > 0, found NaN or inf")
+    if arr.size and arr.min() <= 0:
+        raise ValueError(f"{name}: must be finite and > 0, found {float(arr.min())}")
+    if shape is not None:
+        try:
+            arr = np.broadcast_to(arr, shape)
+        except ValueError:
+            raise ValueError(f"{name}: shape {arr.shape} cannot broadcast to {shape}") from None
+    return np.array(arr, dtype=np.float64, order="C", copy=None)  # keeps 0-d inputs 0-d
+
+
+def as_cap(cap, n_prompts: int, budget: int) -> np.ndarray:
+    """Per-prompt cap on extra rollouts as int64 (n_prompts,); None means 'no cap' (= budget).
+
+    Raises if the caps cannot hold the budget (sum(cap) < budget).
+    """
+    if cap is None:
+        return np.full(n_prompts, budget, dtype=np.int64)
+    if np.ndim(cap) == 0:
+        c = np.full(n_prompts, as_budget(cap, "cap"), dtype=np.int64)
+    else:
+        c = _as_integer_array(cap, "cap")
+        if c.shape != (n_prompts,):
+            raise ValueError(f"cap: expected a scalar or shape ({n_prompts},), got shape {c.shape}")
+    c = np.minimum(c, budget)
+    if int(c.sum()) < budget:
+        raise ValueError(
+            f"cap: the caps hold at most {int(c.sum())} rollouts but budget={budget}; "
+            f"need sum(cap) >= budget (cap * n_prompts >= budget for a scalar cap)"
+        )
+    return np.ascontiguousarray(c)
+
+
+def check_choice(value, name: str, choices) -> str:
+    """``value`` must be one of ``choices``; the error lists them."""
+    choices = list(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}: unknown value {value!r}; valid: {', '.join(sorted(choices))}")
+    return value

@@ -1,0 +1,62 @@
+"""Rules that split a rollout budget over prompts; one registry, one entry point."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._rng import as_generator
+from .._validate import as_budget, as_cap
+from ..beliefs import BetaBeliefs
+from . import basic, greedy  # noqa: F401  (register the built-in allocators)
+from .engine import SOLVERS, solve
+from .registry import ALLOCATORS, AllocationProblem, Allocator, get_allocator, register
+
+__all__ = ["ALLOCATORS", "AllocationProblem", "Allocator", "SOLVERS", "allocate", "get_allocator", "register", "solve"]
+
+
+def allocate(name, successes, trials, budget, *, prior=(1.0, 1.0), cap=None, rng=None) -> np.ndarray:
+    """Split ``budget`` extra rollouts over prompts with the registered allocator ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Allocator registry name: "uniform", "hora", "hard_first", "plugin", "informative", "optimal", ...
+        (``simalloc list`` prints them all).
+    successes : array_like of int, shape (n_prompts,)
+        Pilot successes s_i.
+    trials : int or array_like of int, shape (n_prompts,)
+        Pilot rollouts K0 (per prompt or shared); 0 <= s_i <= K0_i.
+    budget : int
+        Extra rollouts to allocate, >= 0.
+    prior : (alpha0, beta0)
+        Beta prior, scalars (shared) or arrays of shape (n_prompts,) (per prompt); entries finite > 0.
+    cap : None, int or array_like of int
+        Per-prompt maximum of extra rollouts; sum(cap) must be >= budget.
+    rng : None, int, SeedSequence or Generator
+        Randomness for allocators that break ties or remainders at random.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_prompts,)
+        Extra rollouts per prompt, non-negative, summing to ``budget``, within ``cap``.
+
+    Notes
+    -----
+    The posterior is Beta(alpha0 + s_i, beta0 + K0_i - s_i); greedy allocators take the ``budget``
+    largest marginal gains of their objective, an exact optimum (HORA, arXiv 2605.07114, Prop. 3.1).
+
+    Examples
+    --------
+    >>> allocate("hora", [0, 4, 8], 8, 12).tolist()
+    [6, 4, 2]
+    >>> allocate("uniform", [0, 4, 8], 8, 12).tolist()
+    [4, 4, 4]
+    """
+    allocator = get_allocator(name)
+    beliefs = BetaBeliefs.from_counts(successes, trials, prior)
+    budget = as_budget(budget)
+    problem = AllocationProblem(beliefs, budget, as_cap(cap, beliefs.n_prompts, budget))
+    alloc = allocator(problem, as_generator(rng))
+    if alloc.sum() != budget or np.any(alloc < 0) or np.any(alloc > problem.cap):  # pragma: no cover
+        raise RuntimeError(f"allocator {allocator.name!r} broke the budget contract")
+    return alloc

@@ -1,0 +1,125 @@
+"""The allocation engine: objective marginals in, exact allocation out.
+
+maximize sum_i U_i(k_i)  subject to  sum_i k_i = budget,  0 <= k_i <= cap_i,  k_i integer.
+
+With decreasing marginals Delta_i(k) the optimum takes the ``budget`` largest marginals
+(HORA, arXiv 2605.07114, Proposition 3.1). Three solvers compute it and must agree in value:
+
+- ``heap``: the readable reference, a Python heap of each prompt's next marginal;
+- ``merged``: prompts sharing one belief (a shared prior and equal pilot counts) share a marginal
+  sequence, so the greedy runs over types with multiplicities; beyond one counting pass its cost
+  does not grow with n_prompts;
+- ``threshold``: bisection on the threshold lambda with sum_i #{k: Delta_i(k) >= lambda} = budget,
+  for per-prompt beliefs.
+
+Ties (equal marginals at the threshold) may be split any way without changing the value.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from .._validate import as_budget, as_cap, check_choice
+from ..beliefs import BetaBeliefs
+from ..objectives import get_objective
+from ..objectives._kernels import first_terms, next_terms
+from . import _engine_kernels as EK
+
+__all__ = ["SOLVERS", "solve", "greedy_heap", "greedy_merged", "greedy_threshold", "prompt_types"]
+
+SOLVERS = ("auto", "heap", "merged", "threshold")
+
+
+def greedy_heap(code: int, a, b, wf, wp, cap, budget: int) -> np.ndarray:
+    """Reference greedy: pop the largest next marginal ``budget`` times (ties: lowest index first)."""
+    n = len(a)
+    alloc = np.zeros(n, dtype=np.int64)
+    terms = [first_terms(code, float(a[i]), float(b[i])) for i in range(n)]
+    heap = [(-(wf[i] * terms[i][0] + wp[i] * terms[i][1]), i) for i in range(n) if cap[i] > 0]
+    heapq.heapify(heap)
+    for _ in range(budget):
+        _, i = heapq.heappop(heap)
+        alloc[i] += 1
+        if alloc[i] < cap[i]:
+            tf, tp = next_terms(code, float(a[i]), float(b[i]), int(alloc[i]), *terms[i])
+            terms[i] = (tf, tp)
+            heapq.heappush(heap, (-(wf[i] * tf + wp[i] * tp), i))
+    return alloc
+
+
+def prompt_types(beliefs: BetaBeliefs, params, cap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group prompts whose marginal sequences are identical: (type_of (n,), rep (T,), count (T,)).
+
+    Fast path: with a shared prior, a common pilot size and a common cap, the type is the pilot
+    success count (one bincount-sized pass). Otherwise rows of the kernel parameters are deduplicated.
+    """
+    s, t = beliefs.successes, beliefs.trials
+    if beliefs.shared_prior and t.min() == t.max() and cap.min() == cap.max():
+        return EK.group_by_key(s, int(s.max()) + 1)
+    rows = np.column_stack([*params, cap.astype(np.float64)])
+    _, keys = np.unique(rows, axis=0, return_inverse=True)
+    keys = np.ascontiguousarray(keys.reshape(-1), dtype=np.int64)
+    return EK.group_by_key(keys, int(keys.max()) + 1)
+
+
+def greedy_merged(code, params, cap, budget, type_of, rep, count) -> np.ndarray:
+    """Type-merged greedy (see module docstring)."""
+    a, b, wf, wp = (np.ascontiguousarray(p[rep]) for p in params)
+    level, partial = EK.merged_levels(code, a, b, wf, wp, np.ascontiguousarray(cap[rep]), count, budget)
+    return EK.expand_levels(type_of, level, partial, np.empty(type_of.size, dtype=np.int64))
+
+
+def greedy_threshold(code, params, cap, budget) -> np.ndarray:
+    """Threshold (bisection) solver for per-prompt beliefs (see module docstring)."""
+    a, b, wf, wp = (np.ascontiguousarray(p, dtype=np.float64) for p in params)
+    return EK.threshold_solve(code, a, b, wf, wp, cap, budget, np.empty(a.size, dtype=np.int64))
+
+
+def solve(objective, beliefs: BetaBeliefs, budget, *, cap=None, method: str = "auto") -> np.ndarray:
+    """Exact allocation of ``budget`` extra rollouts maximizing a separable objective.
+
+    Parameters
+    ----------
+    objective : str or Objective
+        A registered objective name ("hit", "informative", "knapsack", "plugin_hit") or instance.
+    beliefs : BetaBeliefs
+        Per-prompt beliefs, shape (n_prompts,).
+    budget : int
+        Total extra rollouts, >= 0.
+    cap : None, int or array of int, shape (n_prompts,)
+        Maximum extra rollouts per prompt; sum(cap) must be >= budget.
+    method : {"auto", "heap", "merged", "threshold"}
+        "auto" takes "merged" when the beliefs come from a shared prior, else "threshold".
+
+    Returns
+    -------
+    ndarray of int64, shape (n_prompts,)
+        Extra rollouts per prompt, summing to ``budget``.
+
+    Notes
+    -----
+    Returns an argmax of sum_i U_i(k_i) s.t. sum_i k_i = budget, k_i <= cap_i: the ``budget``
+    largest marginals Delta_i(k), which is optimal because each Delta_i is decreasing in k.
+
+    Examples
+    --------
+    >>> from simalloc.beliefs import BetaBeliefs
+    >>> solve("hit", BetaBeliefs.from_counts([0, 4, 8], 8), 12).tolist()
+    [6, 4, 2]
+    """
+    obj = get_objective(objective)
+    if not isinstance(beliefs, BetaBeliefs):
+        raise TypeError(f"beliefs: expected a BetaBeliefs, got {type(beliefs).__name__}")
+    budget = as_budget(budget)
+    check_choice(method, "method", SOLVERS)
+    cap = as_cap(cap, beliefs.n_prompts, budget)
+    params = obj.kernel_params(beliefs)
+    if method == "auto":
+        method = "merged" if beliefs.shared_prior else "threshold"
+    if method == "heap":
+        return greedy_heap(obj.code, *params, cap, budget)
+    if method == "merged":
+        return greedy_merged(obj.code, params, cap, budget, *prompt_types(beliefs, params, cap))
+    return greedy_threshold(obj.code, params, cap, budget)

@@ -1,0 +1,75 @@
+"""The allocator protocol and its one registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from .._validate import check_choice
+from ..beliefs import BetaBeliefs
+
+__all__ = ["AllocationProblem", "Allocator", "ALLOCATORS", "register", "get_allocator"]
+
+
+@dataclass(frozen=True, eq=False)
+class AllocationProblem:
+    """A validated allocation request.
+
+    Attributes
+    ----------
+    beliefs : BetaBeliefs
+        Posterior after the pilot, with the pilot counts (successes, trials), shape (n_prompts,).
+    budget : int
+        Extra rollouts to allocate (Phase B), >= 0.
+    cap : ndarray of int64, shape (n_prompts,)
+        Per-prompt maximum of extra rollouts (already clipped to ``budget``); sum(cap) >= budget.
+    """
+
+    beliefs: BetaBeliefs
+    budget: int
+    cap: np.ndarray
+
+    @property
+    def n_prompts(self) -> int:
+        return self.beliefs.n_prompts
+
+
+class Allocator(Protocol):
+    """A rule that splits a budget: problem and Generator in, int64 (n_prompts,) summing to budget out."""
+
+    name: str
+    description: str
+
+    def __call__(self, problem: AllocationProblem, rng: np.random.Generator) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class FunctionAllocator:
+    name: str
+    description: str
+    fn: Callable[[AllocationProblem, np.random.Generator], np.ndarray]
+
+    def __call__(self, problem, rng):
+        return self.fn(problem, rng)
+
+
+ALLOCATORS: dict[str, Allocator] = {}
+
+
+def register(name: str, description: str):
+    """Decorator: register ``fn(problem, rng) -> allocation`` under ``name``."""
+
+    def wrap(fn):
+        if name in ALLOCATORS:
+            raise ValueError(f"allocator {name!r} is already registered")
+        ALLOCATORS[name] = FunctionAllocator(name, description, fn)
+        return fn
+
+    return wrap
+
+
+def get_allocator(name) -> Allocator:
+    """The registered allocator ``name``; the error lists the valid names."""
+    return ALLOCATORS[check_choice(name, "name", ALLOCATORS)]

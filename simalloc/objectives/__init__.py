@@ -1,0 +1,29 @@
+"""Separable per-prompt objectives and their registry."""
+
+from __future__ import annotations
+
+from .._validate import check_choice
+from .separable import hit_utility, HitUtility, InformativeGroup, KnapsackValue, Objective, PluginHitUtility, beta_moment
+
+__all__ = [
+    "OBJECTIVES",
+    "hit_utility",
+    "get_objective",
+    "Objective",
+    "HitUtility",
+    "InformativeGroup",
+    "KnapsackValue",
+    "PluginHitUtility",
+    "beta_moment",
+]
+
+OBJECTIVES: dict[str, Objective] = {
+    o.name: o for o in (HitUtility(), InformativeGroup(), KnapsackValue(), PluginHitUtility())
+}
+
+
+def get_objective(name) -> Objective:
+    """The registered objective called ``name`` (an ``Objective`` instance passes through)."""
+    if isinstance(name, Objective):
+        return name
+    return OBJECTIVES[check_choice(name, "objective", OBJECTIVES)]

@@ -1,0 +1,200 @@
+"""Separable per-prompt objectives U_i(k) over Beta beliefs, with exact values and marginal gains.
+
+Values are computed in closed form with ``scipy.special.betaln``; marginals by the recurrence in
+``_kernels``. The two routes are independent, and the tests check that they agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import betaln
+
+from ..beliefs import BetaBeliefs
+from . import _kernels as K
+
+__all__ = ["hit_utility", "Objective", "HitUtility", "InformativeGroup", "KnapsackValue", "PluginHitUtility", "beta_moment"]
+
+
+def beta_moment(a, b, i, j) -> np.ndarray:
+    """m(i, j) = E[p^i (1-p)^j] = B(a+i, b+j) / B(a, b) for p ~ Beta(a, b) (closed form)."""
+    return np.exp(betaln(np.add(a, i), np.add(b, j)) - betaln(a, b))
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A separable objective sum_i U_i(k_i) with strictly decreasing marginals.
+
+    Subclasses set ``name``, ``code`` (the kernel code) and implement ``value``.
+    """
+
+    name: str = ""
+    code: int = -1
+    description: str = ""
+
+    def value(self, beliefs: BetaBeliefs, k) -> np.ndarray:
+        """U_i(k_i), shape (n_prompts,), in closed form."""
+        raise NotImplementedError
+
+    def kernel_params(self, beliefs: BetaBeliefs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(a, b, wf, wp): the float64 arrays the kernels read."""
+        wf, wp = K.weights(self.code, beliefs.all_fail, beliefs.all_pass)
+        return beliefs.a, beliefs.b, wf, wp
+
+    def marginals(self, beliefs: BetaBeliefs, kmax: int) -> np.ndarray:
+        """Delta_i(k) = U_i(k) - U_i(k-1) for k = 1..kmax, shape (n_prompts, kmax), by recurrence."""
+        a, b, wf, wp = self.kernel_params(beliefs)
+        out = np.empty((beliefs.n_prompts, int(kmax)), dtype=np.float64)
+        return K.fill_marginals(self.code, a, b, wf, wp, out)
+
+    def total(self, beliefs: BetaBeliefs, allocation) -> float:
+        """sum_i U_i(k_i) for an allocation of shape (n_prompts,)."""
+        return float(np.sum(self.value(beliefs, np.asarray(allocation))))
+
+
+@dataclass(frozen=True)
+class HitUtility(Objective):
+    r"""HORA's hit utility U(k) = E[1 - (1-p)^k] = 1 - B(a, b+k)/B(a, b).
+
+    Notes
+    -----
+    The posterior probability that at least one of k more rollouts succeeds. Marginal
+    Delta(k) = B(a+1, b+k-1)/B(a, b); Delta(1) = a/(a+b); Delta(k+1) = Delta(k) (b+k-1)/(a+b+k).
+
+    References
+    ----------
+    HORA, arXiv 2605.07114, Sec. 3 and Proposition 3.1.
+    """
+
+    name: str = "hit"
+    code: int = K.HIT
+    description: str = "HORA hit utility E[1-(1-p)^k]: P(at least one success among k more rollouts)"
+
+    def value(self, beliefs, k):
+        return -np.expm1(betaln(beliefs.a, beliefs.b + k) - betaln(beliefs.a, beliefs.b))
+
+
+@dataclass(frozen=True)
+class InformativeGroup(Objective):
+    r"""Probability that the final group (pilot + k extra) has both a success and a failure.
+
+    Notes
+    -----
+    U(k) = 1 - [all pilot rollouts failed] E[(1-p)^k] - [all pilot rollouts passed] E[p^k].
+    With no pilot both brackets are 1 and U(k) = E[1 - p^k - (1-p)^k], the 'non-zero signal'
+    probability DAPO's dynamic sampling aims at; U(0) = -1 then, i.e. U(k) = P(some success) +
+    P(some failure) - 1, which keeps the marginals decreasing (an empty group scores -1, a group of
+    one scores 0). Marginal Delta(k) = [fail] m(1, k-1) + [pass] m(k-1, 1).
+
+    References
+    ----------
+    DAPO, arXiv 2503.14476 (dynamic sampling); HORA, arXiv 2605.07114, Sec. 3.
+    """
+
+    name: str = "informative"
+    code: int = K.INFORMATIVE
+    description: str = "P(final group has a success and a failure): GRPO's non-zero-signal probability"
+
+    def value(self, beliefs, k):
+        a, b = beliefs.a, beliefs.b
+        return 1.0 - beliefs.all_fail * beta_moment(a, b, 0, k) - beliefs.all_pass * beta_moment(a, b, k, 0)
+
+
+@dataclass(frozen=True)
+class KnapsackValue(Objective):
+    r"""Knapsack-RL value E[(1 - p^k - (1-p)^k) p (1-p)^2], pilot-aware like ``InformativeGroup``.
+
+    Notes
+    -----
+    U(k) = m(1,2) - [fail] m(1, k+2) - [pass] m(k+1, 2): the non-zero-gradient probability times the
+    information proxy p (1-p)^2, in expectation over the belief. Marginal
+    Delta(k) = [fail] m(2, k+1) + [pass] m(k, 3).
+
+    References
+    ----------
+    Knapsack RL, arXiv 2509.25849.
+    """
+
+    name: str = "knapsack"
+    code: int = K.KNAPSACK
+    description: str = "Knapsack-RL value E[(1-p^k-(1-p)^k) p (1-p)^2]"
+
+    def value(self, beliefs, k):
+        a, b = beliefs.a, beliefs.b
+        return (
+            beta_moment(a, b, 1, 2)
+            - beliefs.all_fail * beta_moment(a, b, 1, np.add(k, 2))
+            - beliefs.all_pass * beta_moment(a, b, np.add(k, 1), 2)
+        )
+
+
+@dataclass(frozen=True)
+class PluginHitUtility(Objective):
+    r"""Hit utility at the point estimate p_hat = s/K0: U(k) = 1 - (1 - p_hat)^k.
+
+    Notes
+    -----
+    Delta(k) = p_hat (1 - p_hat)^(k-1): zero for every k when s = 0, so a prompt whose pilot failed
+    never receives budget while any other prompt has a positive marginal (HORA's Remark 3.2).
+    Reads p_hat from the beliefs' counts (s / K0; 0 when K0 = 0).
+
+    References
+    ----------
+    HORA, arXiv 2605.07114, Remark 3.2.
+    """
+
+    name: str = "plugin_hit"
+    code: int = K.HIT_PLUGIN
+    description: str = "hit utility at the plug-in estimate p_hat = s/K0 (degenerate at s = 0)"
+
+    @staticmethod
+    def p_hat(beliefs: BetaBeliefs) -> np.ndarray:
+        t = beliefs.trials
+        return np.divide(beliefs.successes, t, out=np.zeros(t.shape), where=t > 0)
+
+    def kernel_params(self, beliefs):
+        p = self.p_hat(beliefs)
+        wf, wp = K.weights(self.code, beliefs.all_fail, beliefs.all_pass)
+        return np.ascontiguousarray(p), 1.0 - p, wf, wp
+
+    def value(self, beliefs, k):
+        return 1.0 - (1.0 - self.p_hat(beliefs)) ** np.asarray(k, dtype=np.float64)
+
+
+def hit_utility(a, b, k) -> np.ndarray:
+    r"""E[1 - (1-p)^k] for p ~ Beta(a, b); arrays broadcast.
+
+    Parameters
+    ----------
+    a, b : array_like
+        Beta parameters, finite and > 0.
+    k : array_like
+        Number of rollouts, finite and >= 0 (real k is allowed: the closed form extends).
+
+    Returns
+    -------
+    ndarray of float64
+        1 - B(a, b+k)/B(a, b), computed as -expm1(betaln(a, b+k) - betaln(a, b)).
+
+    References
+    ----------
+    HORA, arXiv 2605.07114, Sec. 3 (hit utility).
+
+    Examples
+    --------
+    >>> float(hit_utility(1.0, 1.0, 3))  # uniform prior: 1 - 1/(k+1)
+    0.75
+    """
+    from .._validate import as_positive_finite
+
+    a_arr = as_positive_finite(a, "a")
+    b_arr = as_positive_finite(b, "b")
+    k_arr = np.asarray(k, dtype=np.float64)
+    if not np.all(np.isfinite(k_arr)) or (k_arr.size and k_arr.min() < 0):
+        raise ValueError("k: must be finite and >= 0")
+    try:
+        np.broadcast_shapes(a_arr.shape, b_arr.shape, k_arr.shape)
+    except ValueError:
+        raise ValueError(f"a, b, k: shapes {a_arr.shape}, {b_arr.shape}, {k_arr.shape} do not broadcast") from None
+    return -np.expm1(betaln(a_arr, b_arr + k_arr) - betaln(a_arr, b_arr))
