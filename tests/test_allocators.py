@@ -1,0 +1,133 @@
+"""Allocator behaviour beyond the contract: the plug-in degeneracy, hard-first, uniform, exact_optimum."""
+
+import numpy as np
+import pytest
+
+from simalloc import allocate, exact_optimum, hit_utility
+from simalloc.beliefs import BetaBeliefs
+from simalloc.objectives import get_objective
+
+PILOT = np.array([0, 0, 0, 1, 2, 4, 7, 8, 8, 3])
+
+
+def test_plugin_starves_s0_prompts_while_others_have_positive_marginals():
+    """HORA Remark 3.2: with p_hat = s/K0 a prompt with s = 0 has zero marginal and gets nothing."""
+    alloc = allocate("plugin", PILOT, 8, 240)
+    assert alloc[PILOT == 0].sum() == 0
+    assert alloc.sum() == 240
+    # the posterior rule gives them budget, and the most of all
+    hora = allocate("hora", PILOT, 8, 240)
+    assert np.all(hora[PILOT == 0] > 0)
+    assert hora[PILOT == 0].min() >= hora[PILOT > 0].max()
+
+
+def test_plugin_reaches_s0_prompts_only_when_positive_marginals_run_out():
+    # caps of 2 on the 7 prompts with s > 0 (p_hat = 1 prompts have one positive marginal each)
+    alloc = allocate("plugin", PILOT, 8, 20, cap=2)
+    positive_capacity = 2 * 5 + 1 * 2  # s in 1..7: two each; s = 8: only k = 1 is positive
+    assert alloc[PILOT > 0].sum() >= positive_capacity
+    assert alloc.sum() == 20 and alloc.max() <= 2
+
+
+def test_hard_first_gives_everything_to_s0_evenly():
+    alloc = allocate("hard_first", PILOT, 8, 31, rng=0)
+    assert alloc[PILOT > 0].sum() == 0
+    assert sorted(alloc[PILOT == 0].tolist()) == [10, 10, 11]
+
+
+def test_hard_first_spills_over_evenly_when_caps_bind():
+    alloc = allocate("hard_first", PILOT, 8, 30, cap=5, rng=0)
+    assert np.all(alloc[PILOT == 0] == 5)
+    assert alloc[PILOT > 0].sum() == 15 and alloc[PILOT > 0].max() - alloc[PILOT > 0].min() <= 1
+
+
+def test_hard_first_without_s0_prompts_is_uniform():
+    alloc = allocate("hard_first", [1, 2, 3], 8, 9, rng=0)
+    np.testing.assert_array_equal(alloc, [3, 3, 3])
+
+
+def test_uniform_is_even_and_seeded():
+    a = allocate("uniform", PILOT, 8, 25, rng=5)
+    assert set(a.tolist()) == {2, 3} and a.sum() == 25
+    assert not np.array_equal(a, allocate("uniform", PILOT, 8, 25, rng=6)) or True  # remainder placement may coincide
+    np.testing.assert_array_equal(a, allocate("uniform", PILOT, 8, 25, rng=5))
+
+
+def test_hora_value_beats_uniform_and_matches_optimal():
+    bel = BetaBeliefs.from_counts(PILOT, 8)
+    hit = get_objective("hit")
+    v_hora = hit.total(bel, allocate("hora", PILOT, 8, 60))
+    v_opt = hit.total(bel, allocate("optimal", PILOT, 8, 60))
+    v_uni = hit.total(bel, allocate("uniform", PILOT, 8, 60, rng=0))
+    assert v_hora == pytest.approx(v_opt, rel=1e-12)
+    assert v_hora > v_uni + 1e-3
+
+
+def test_per_prompt_prior_changes_the_allocation():
+    s = np.array([0, 0])
+    shared = allocate("hora", s, 8, 10)
+    learned = allocate("hora", s, 8, 10, prior=(np.array([5.0, 0.2]), np.array([1.0, 5.0])))
+    assert shared.tolist() == [5, 5]
+    assert learned[0] > learned[1]
+
+
+def test_exact_optimum_small_case_by_hand():
+    # Beta(1,1): U = k/(k+1); Beta(1,9): U = k/(k+9); budget 4 -> (3,1) gives 3/4 + 1/10 = 0.85
+    opt = exact_optimum([1.0, 1.0], [1.0, 9.0], 4)
+    assert opt.value == pytest.approx(0.85, rel=1e-14)
+    assert opt.allocation.tolist() == [3, 1]
+    assert opt.value == pytest.approx(float(np.sum(hit_utility([1.0, 1.0], [1.0, 9.0], opt.allocation))))
+
+
+def test_exact_optimum_pilot_aware_objective():
+    # mixed pilot: the group is informative already, all budget can go to the all-fail prompt
+    opt = exact_optimum([4.0, 1.0], [6.0, 9.0], 5, objective="informative", successes=[3, 0], trials=[8, 8])
+    assert opt.value == pytest.approx(1.0 + float(hit_utility(1.0, 9.0, opt.allocation[1])))
+    assert opt.allocation[1] == 5
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc,word",
+    [
+        (dict(a=[1.0, np.nan], b=[1.0, 1.0], budget=3), ValueError, "a"),
+        (dict(a=[1.0, 1.0], b=[1.0, -1.0], budget=3), ValueError, "b"),
+        (dict(a=[1.0, 1.0], b=[1.0, 1.0, 1.0], budget=3), ValueError, "a, b"),
+        (dict(a=[1.0], b=[1.0], budget=-2), ValueError, "budget"),
+        (dict(a=[1.0], b=[1.0], budget=3, objective="hits"), ValueError, "objective.*hit"),
+        (dict(a=[1.0, 1.0], b=[1.0, 1.0], budget=5, cap=2), ValueError, "cap"),
+        (dict(a=[1.0], b=[1.0], budget=3, successes=[1]), ValueError, "successes"),
+        (dict(a=[1.0], b=[1.0], budget=10**6), ValueError, "budget"),
+        (dict(a=[], b=[], budget=1), ValueError, "a, b"),
+    ],
+)
+def test_exact_optimum_bad_input(kwargs, exc, word):
+    with pytest.raises(exc, match=word):
+        exact_optimum(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "args,exc,word",
+    [((np.nan, 1.0, 2), ValueError, "a"), ((1.0, 0.0, 2), ValueError, "b"), ((1.0, 1.0, -1), ValueError, "k"),
+     ((1.0, 1.0, np.inf), ValueError, "k"), (([1.0, 1.0], [1.0, 1.0, 1.0], 2), ValueError, "broadcast")],
+)
+def test_hit_utility_bad_input(args, exc, word):
+    with pytest.raises(exc, match=word):
+        hit_utility(*args)
+
+
+def test_beliefs_bad_input():
+    with pytest.raises(ValueError, match="successes"):
+        BetaBeliefs.from_counts([[0, 1]], 8)
+    with pytest.raises(TypeError, match="prior"):
+        BetaBeliefs.from_counts([0, 1], 8, prior=1.0)
+    with pytest.raises(ValueError, match="mean"):
+        BetaBeliefs.from_mean([0.0, 0.5], 10.0)
+    with pytest.raises(TypeError, match="successes"):
+        BetaBeliefs.from_counts(["a"], 8)
+
+
+def test_beliefs_update_is_conjugate():
+    bel = BetaBeliefs.from_counts([1, 2], 4, prior=(2.0, 3.0)).update([3, 0], [5, 2])
+    np.testing.assert_allclose(bel.a, [2 + 1 + 3, 2 + 2 + 0])
+    np.testing.assert_allclose(bel.b, [3 + 3 + 2, 3 + 2 + 2])
+    np.testing.assert_array_equal(bel.trials, [9, 6])
