@@ -1,0 +1,30 @@
+# Two entry points: `make demo` and `make test`. Both create .venv and install into it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[test]'
+	touch $(VENV)/.core $@
+
+demo: $(VENV)/.core
+	$(BIN)/simalloc run alloc_demo --out results/demo
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest -n 2
+
+bench: $(VENV)/.core
+	$(BIN)/simalloc bench --json results/bench.json
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .hypothesis

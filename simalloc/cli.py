@@ -1,0 +1,95 @@
+"""The ``simalloc`` command: list, run, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+BENCH_SUITES = ("allocation",)
+
+
+def _cmd_list(ns) -> int:
+    from . import ALLOCATORS, OBJECTIVES
+    from .sim.runner import available_studies
+
+    print("allocators:")
+    for name, alloc in sorted(ALLOCATORS.items()):
+        print(f"  {name:<14} {alloc.description}")
+    print("objectives:")
+    for name, obj in sorted(OBJECTIVES.items()):
+        print(f"  {name:<14} {obj.description}")
+    print("studies:")
+    for name in available_studies():
+        print(f"  {name}")
+    return 0
+
+
+def _parse_overrides(items):
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--set: expected key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _cmd_run(ns) -> int:
+    from .sim.runner import run_study
+
+    out = run_study(ns.study, quick=ns.quick, out=ns.out, overrides=_parse_overrides(ns.set), progress=not ns.no_progress)
+    print(f"results in {out}")
+    return 0
+
+
+def _cmd_bench(ns) -> int:
+    import importlib
+
+    rows = []
+    for suite in ns.suite or BENCH_SUITES:
+        rows += importlib.import_module(f"benchmarks.{suite}").run(quick=ns.quick)
+    print(f"{'name':<22}{'n':>10}{'seconds':>12}{'baseline':>12}{'ratio':>10}  target")
+    for r in rows:
+        flag = "ok" if r["ok"] else "MISSED"
+        print(
+            f"{r['name']:<22}{r['n']:>10}{r['seconds']:>12.5f}{r['baseline']:>12.5f}{r['ratio']:>10.1f}  "
+            f"{r['target']} [{flag}]  ({r['note']})"
+        )
+    if ns.json:
+        Path(ns.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="simalloc", description="Where to spend rollouts.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", help="print the registries (allocators, objectives, studies)")
+    p.set_defaults(fn=_cmd_list)
+    p = sub.add_parser("run", help="run a study from studies/")
+    p.add_argument("study")
+    p.add_argument("--quick", action="store_true", help="the study's small preset")
+    p.add_argument("--out", help="output folder (default results/<study>/<run_id>)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field of the study's Args")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(fn=_cmd_run)
+    p = sub.add_parser("bench", help="speed benchmarks, as ratios against baselines measured in the same run")
+    p.add_argument("--quick", action="store_true", help="smaller sizes (targets are stated for the full sizes)")
+    p.add_argument("--json", help="write the rows as JSON to this path")
+    p.add_argument("--suite", action="append", choices=BENCH_SUITES)
+    p.set_defaults(fn=_cmd_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    ns = build_parser().parse_args(argv)
+    try:
+        return ns.fn(ns)
+    except (ValueError, TypeError) as exc:
+        print(f"simalloc: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
