@@ -18,7 +18,7 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.core $@
 
 demo: $(VENV)/.core
-	$(BIN)/simalloc run alloc_demo --out results/demo
+	$(BIN)/simalloc run hora_vs_grpo --quick --out results/demo
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest -n 2

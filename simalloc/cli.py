@@ -39,7 +39,8 @@ def _parse_overrides(items):
 def _cmd_run(ns) -> int:
     from .sim.runner import run_study
 
-    out = run_study(ns.study, quick=ns.quick, out=ns.out, overrides=_parse_overrides(ns.set), progress=not ns.no_progress)
+    out = run_study(ns.study, quick=ns.quick, out=ns.out, overrides=_parse_overrides(ns.set),
+                    progress=not ns.no_progress, workers=ns.workers, backend=ns.backend)
     print(f"results in {out}")
     return 0
 
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="the study's small preset")
     p.add_argument("--out", help="output folder (default results/<study>/<run_id>)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field of the study's Args")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (or Ray CPUs for a local cluster)")
+    p.add_argument("--backend", default="local", choices=("local", "ray"), help="ray: run shards on a Ray cluster "
+                   "(RAY_ADDRESS, else a local one)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(fn=_cmd_run)
     p = sub.add_parser("bench", help="speed benchmarks, as ratios against baselines measured in the same run")

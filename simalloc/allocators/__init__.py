@@ -7,14 +7,16 @@ import numpy as np
 from .._rng import as_generator
 from .._validate import as_budget, as_cap
 from ..beliefs import BetaBeliefs
-from . import basic, greedy  # noqa: F401  (register the built-in allocators)
+from . import baselines, basic, greedy  # noqa: F401  (register the built-in allocators)
 from .engine import SOLVERS, solve
 from .registry import ALLOCATORS, AllocationProblem, Allocator, get_allocator, register
 
 __all__ = ["ALLOCATORS", "AllocationProblem", "Allocator", "SOLVERS", "allocate", "get_allocator", "register", "solve"]
 
 
-def allocate(name, successes, trials, budget, *, prior=(1.0, 1.0), cap=None, rng=None) -> np.ndarray:
+def allocate(
+    name, successes, trials, budget, *, prior=(1.0, 1.0), cap=None, rng=None, predicted_p=None, options=None
+) -> np.ndarray:
     """Split ``budget`` extra rollouts over prompts with the registered allocator ``name``.
 
     Parameters
@@ -34,6 +36,10 @@ def allocate(name, successes, trials, budget, *, prior=(1.0, 1.0), cap=None, rng
         Per-prompt maximum of extra rollouts; sum(cap) must be >= budget.
     rng : None, int, SeedSequence or Generator
         Randomness for allocators that break ties or remainders at random.
+    predicted_p : array_like of float in (0, 1), shape (n_prompts,), optional
+        Pass rates from a learned predictor, read by allocators that use one ("vip", "gvm").
+    options : dict, optional
+        Allocator-specific settings, e.g. {"n_max": 64} for "vip" or "knapsack".
 
     Returns
     -------
@@ -55,7 +61,14 @@ def allocate(name, successes, trials, budget, *, prior=(1.0, 1.0), cap=None, rng
     allocator = get_allocator(name)
     beliefs = BetaBeliefs.from_counts(successes, trials, prior)
     budget = as_budget(budget)
-    problem = AllocationProblem(beliefs, budget, as_cap(cap, beliefs.n_prompts, budget))
+    if predicted_p is not None:
+        predicted_p = np.asarray(predicted_p, dtype=np.float64)
+        if predicted_p.shape != beliefs.a.shape or not np.all((predicted_p > 0) & (predicted_p < 1)):
+            raise ValueError(f"predicted_p: expected shape {beliefs.a.shape} with every entry in (0, 1)")
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"options: expected a dict, got {type(options).__name__}")
+    cap_arr = as_cap(cap, beliefs.n_prompts, budget)
+    problem = AllocationProblem(beliefs, budget, cap_arr, predicted_p, dict(options or {}))
     alloc = allocator(problem, as_generator(rng))
     if alloc.sum() != budget or np.any(alloc < 0) or np.any(alloc > problem.cap):  # pragma: no cover
         raise RuntimeError(f"allocator {allocator.name!r} broke the budget contract")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import numpy as np
@@ -25,11 +25,17 @@ class AllocationProblem:
         Extra rollouts to allocate (Phase B), >= 0.
     cap : ndarray of int64, shape (n_prompts,)
         Per-prompt maximum of extra rollouts (already clipped to ``budget``); sum(cap) >= budget.
+    predicted_p : ndarray of float64 in (0, 1), shape (n_prompts,), optional
+        A predictor's pass rates, for allocators that use one (VIP, GVM); None means "use the posterior".
+    options : dict
+        Allocator-specific settings (e.g. VIP's n_min, n_max, gamma; Knapsack's n_max).
     """
 
     beliefs: BetaBeliefs
     budget: int
     cap: np.ndarray
+    predicted_p: np.ndarray | None = None
+    options: dict = field(default_factory=dict)
 
     @property
     def n_prompts(self) -> int:

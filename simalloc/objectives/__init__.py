@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from .._validate import check_choice
-from .separable import hit_utility, HitUtility, InformativeGroup, KnapsackValue, Objective, PluginHitUtility, beta_moment
+from .separable import (
+    HitUtility,
+    InformativeGroup,
+    KnapsackPlugin,
+    KnapsackValue,
+    Objective,
+    PluginHitUtility,
+    VarianceReduction,
+    beta_moment,
+    hit_utility,
+)
 
 __all__ = [
     "OBJECTIVES",
@@ -14,11 +24,13 @@ __all__ = [
     "InformativeGroup",
     "KnapsackValue",
     "PluginHitUtility",
+    "KnapsackPlugin",
+    "VarianceReduction",
     "beta_moment",
 ]
 
 OBJECTIVES: dict[str, Objective] = {
-    o.name: o for o in (HitUtility(), InformativeGroup(), KnapsackValue(), PluginHitUtility())
+    o.name: o for o in (HitUtility(), InformativeGroup(), KnapsackValue(), PluginHitUtility(), KnapsackPlugin())
 }
 
 

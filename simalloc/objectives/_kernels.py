@@ -13,6 +13,9 @@ marginals decrease and greedy allocation is exact.
   1     informative     m(1, k-1)     m(k-1, 1)     wf = [group all-fail], wp = [group all-pass]
   2     knapsack        m(2, k+1)     m(k, 3)       same as informative
   3     hit (plug-in)   p (1-p)^(k-1) -             wf = 1, wp = 0, with p = a (the point estimate)
+  4     variance (VIP)  v/((n-1)(n-2)) 1            wf = 1, wp = -gamma log p; v = a, base size n0 = b, n = n0 + k
+  5     knapsack plug-  w (1-p)^(n-1) p  w p^(n-1) (1-p)  wf = wp = 1; p = a, n0 = b, n = n0 + k, w = p (1-p)^2
+        in (Knapsack RL)
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ HIT = 0
 INFORMATIVE = 1
 KNAPSACK = 2
 HIT_PLUGIN = 3
+VARIANCE = 4
+KNAPSACK_PLUGIN = 5
 
 
 @jit
@@ -37,6 +42,12 @@ def first_terms(code, a, b):
         tf = a * (a + 1.0) / (s * (s + 1.0)) * (b * (b + 1.0)) / ((s + 2.0) * (s + 3.0))
         tp = a / s * (b * (b + 1.0) * (b + 2.0)) / ((s + 1.0) * (s + 2.0) * (s + 3.0))
         return tf, tp
+    if code == VARIANCE:
+        n = b + 1.0
+        return a / ((n - 1.0) * (n - 2.0)), 1.0
+    if code == KNAPSACK_PLUGIN:
+        w = a * (1.0 - a) ** 2
+        return w * (1.0 - a) ** b * a, w * a**b * (1.0 - a)
     # HIT_PLUGIN
     return a, 0.0
 
@@ -49,6 +60,11 @@ def next_terms(code, a, b, k, tf, tp):
         return tf * (b + k - 1.0) / (s + k), tp * (a + k - 1.0) / (s + k)
     if code == KNAPSACK:
         return tf * (b + k + 1.0) / (s + k + 3.0), tp * (a + k) / (s + k + 3.0)
+    if code == VARIANCE:
+        n = b + k + 1.0
+        return a / ((n - 1.0) * (n - 2.0)), 1.0
+    if code == KNAPSACK_PLUGIN:
+        return tf * (1.0 - a), tp * a
     return tf * (1.0 - a), 0.0
 
 
@@ -68,4 +84,6 @@ def weights(code: int, all_fail: np.ndarray, all_pass: np.ndarray) -> tuple[np.n
     """The (wf, wp) weight arrays of an objective code, float64 (n_prompts,)."""
     if code in (HIT, HIT_PLUGIN):
         return np.ones(all_fail.shape), np.zeros(all_fail.shape)
+    if code == KNAPSACK_PLUGIN:
+        return np.ones(all_fail.shape), np.ones(all_fail.shape)
     return all_fail.astype(np.float64), all_pass.astype(np.float64)

@@ -14,7 +14,7 @@ from scipy.special import betaln
 from ..beliefs import BetaBeliefs
 from . import _kernels as K
 
-__all__ = ["hit_utility", "Objective", "HitUtility", "InformativeGroup", "KnapsackValue", "PluginHitUtility", "beta_moment"]
+__all__ = ["hit_utility", "VarianceReduction", "KnapsackPlugin", "Objective", "HitUtility", "InformativeGroup", "KnapsackValue", "PluginHitUtility", "beta_moment"]
 
 
 def beta_moment(a, b, i, j) -> np.ndarray:
@@ -160,6 +160,73 @@ class PluginHitUtility(Objective):
 
     def value(self, beliefs, k):
         return 1.0 - (1.0 - self.p_hat(beliefs)) ** np.asarray(k, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class KnapsackPlugin(Objective):
+    r"""Knapsack RL's value at the point estimate p_hat = s/K0 for the final group size n = K0 + k.
+
+    Notes
+    -----
+    U(k) = (1 - p_hat^n - (1-p_hat)^n) p_hat (1-p_hat)^2; zero for p_hat in {0, 1}, which is why Knapsack RL
+    sends leftover budget to p_hat = 0 prompts. Marginal w [(1-p)^(n-1) p + p^(n-1) (1-p)], w = p (1-p)^2.
+
+    References
+    ----------
+    Knapsack RL, arXiv 2509.25849.
+    """
+
+    name: str = "knapsack_plugin"
+    code: int = K.KNAPSACK_PLUGIN
+    description: str = "Knapsack-RL value at p_hat = s/K0 for the final group size K0 + k"
+
+    def kernel_params(self, beliefs):
+        p = PluginHitUtility.p_hat(beliefs)
+        return np.ascontiguousarray(p), beliefs.trials.astype(np.float64), np.ones(p.shape), np.ones(p.shape)
+
+    def value(self, beliefs, k):
+        p = PluginHitUtility.p_hat(beliefs)
+        n = beliefs.trials + np.asarray(k, dtype=np.float64)
+        return (1.0 - p**n - (1.0 - p) ** n) * p * (1.0 - p) ** 2
+
+
+@dataclass(frozen=True, eq=False)
+class VarianceReduction(Objective):
+    r"""VIP's objective: minimize sum_i v_i/(n_i - 1) + gamma log(p_i) n_i, with v_i = p_i (1 - p_i).
+
+    Maximizes U(k) = -v/(n-1) - gamma log(p) n for the final group size n = n0 + k (RLOO form);
+    the marginal v/((n-1)(n-2)) - gamma log p decreases in k, so greedy is exact. ``p_hat`` is a
+    predicted pass rate (clipped to [1e-3, 1 - 1e-3]); ``n0`` the group size before allocation (>= 2).
+
+    References
+    ----------
+    VIP, arXiv 2602.01601.
+    """
+
+    p_hat: np.ndarray = None
+    n0: np.ndarray = None
+    gamma: float = 1e-4
+    name: str = "variance"
+    code: int = K.VARIANCE
+    description: str = "VIP: gradient-variance reduction v/(n-1) with the log-p cost term"
+
+    def _p(self):
+        return np.clip(np.asarray(self.p_hat, dtype=np.float64), 1e-3, 1 - 1e-3)
+
+    def kernel_params(self, beliefs):
+        p = self._p()
+        v = p * (1 - p)
+        return (np.ascontiguousarray(v), np.asarray(self.n0, dtype=np.float64) + 0 * v, np.ones(p.shape),
+                -self.gamma * np.log(p))
+
+    def value(self, beliefs, k):
+        p = self._p()
+        shape = np.shape(beliefs.a)
+        p = p.reshape(shape) if p.size == np.prod(shape) else p
+        n0 = np.asarray(self.n0, dtype=np.float64)
+        n0 = n0.reshape(shape) if n0.size == np.prod(shape) else n0
+        n = n0 + np.asarray(k, dtype=np.float64)
+        return -p * (1 - p) / (n - 1.0) - self.gamma * np.log(p) * n
 
 
 def hit_utility(a, b, k) -> np.ndarray:

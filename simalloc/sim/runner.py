@@ -1,25 +1,36 @@
-"""The study runner: a study is one module in ``studies/`` with a typed ``Args`` and ``run(args, out)``.
+"""The study runner: a study is one module in ``studies/`` with a typed ``Args``.
 
-``run_study`` resolves the study, builds its Args (defaults, ``--quick`` preset, ``key=value``
-overrides, each checked against the dataclass field type), picks the output folder
-``results/<study>/<run_id>`` (run_id from the args, so the same config lands in the same place),
-runs it and writes ``meta.json`` (args, version, seed, timing).
+A study either has ``run(args, out, progress)`` (small, single process) or is sharded:
+``shards(args) -> list[dict]`` (each with a unique "id"), ``run_shard(args, shard) -> dict[name, DataFrame]``
+and ``finalize(args, tables, out)``. Shards run in-process, on a local process pool (``workers``) or on
+Ray (``backend="ray"``). Every finished shard is written atomically to ``out/shards/`` before the
+next is awaited, and a re-run into the same folder skips them, so a killed run resumes. Tables are
+concatenated in shard order and every shard's randomness depends only on (args, shard): the final
+table is identical whatever the backend, the number of workers, or the interruptions.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
 import hashlib
 import importlib
 import json
+import multiprocessing
+import os
 import pkgutil
 import platform
 import time
 from pathlib import Path
 
-from .results import write_json
+import pandas as pd
+from tqdm import tqdm
 
-__all__ = ["available_studies", "load_study", "make_args", "run_study"]
+from .results import write_json, write_table
+
+__all__ = ["available_studies", "load_study", "make_args", "run_study", "BACKENDS"]
+
+BACKENDS = ("local", "ray")
 
 
 def available_studies() -> list[str]:
@@ -72,21 +83,104 @@ def run_id(args) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def run_study(name: str, *, quick: bool = False, out: str | Path | None = None, overrides=None, progress=True) -> Path:
-    """Run study ``name``; returns its output folder (table.parquet, meta.json, figures)."""
+def _shard_path(out_dir: Path, shard: dict) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in str(shard["id"]))
+    return out_dir / "shards" / safe
+
+
+def _write_shard(out_dir: Path, shard: dict, tables: dict[str, pd.DataFrame]) -> None:
+    base = _shard_path(out_dir, shard)
+    for name, df in tables.items():
+        write_table(df, base.parent, f"{base.name}.{name}", csv=False)
+    write_json({"id": shard["id"], "tables": sorted(tables)}, base.parent / f"{base.name}.done.json")  # last
+
+
+def _shard_done(out_dir: Path, shard: dict) -> bool:
+    base = _shard_path(out_dir, shard)
+    return (base.parent / f"{base.name}.done.json").is_file()
+
+
+def _read_shard(out_dir: Path, shard: dict) -> dict[str, pd.DataFrame]:
+    base = _shard_path(out_dir, shard)
+    names = json.loads((base.parent / f"{base.name}.done.json").read_text())["tables"]
+    return {name: pd.read_parquet(base.parent / f"{base.name}.{name}.parquet") for name in names}
+
+
+def _shard_job(study_name: str, args, shard: dict) -> dict[str, pd.DataFrame]:
+    return load_study(study_name).run_shard(args, shard)
+
+
+def _run_shards(study_name, study, args, todo, out_dir, workers, backend, progress, n_done, n_total):
+    bar = tqdm(total=n_total, initial=n_done, desc=study_name, disable=not progress, unit="shard")
+    if backend == "ray":
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get("RAY_ADDRESS"), num_cpus=None if os.environ.get("RAY_ADDRESS") else workers,
+                     include_dashboard=False, log_to_driver=False)
+        job = ray.remote(_shard_job)
+        pending = {job.remote(study_name, args, shard): shard for shard in todo}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                _write_shard(out_dir, pending.pop(ref), ray.get(ref))
+                bar.update()
+    elif workers <= 1:
+        for shard in todo:
+            _write_shard(out_dir, shard, study.run_shard(args, shard))
+            bar.update()
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = {pool.submit(_shard_job, study_name, args, shard): shard for shard in todo}
+            for fut in cf.as_completed(futures):
+                _write_shard(out_dir, futures[fut], fut.result())
+                bar.update()
+    bar.close()
+
+
+def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progress=True, workers: int = 1,
+              backend: str = "local") -> Path:
+    """Run study ``name``; returns its output folder (tables, figures, meta.json).
+
+    Re-running into the same ``out`` resumes: finished shards are kept. A folder that holds a run
+    with other args is refused rather than mixed.
+    """
     from .. import __version__
 
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: unknown {backend!r}; valid: {', '.join(BACKENDS)}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: must be an integer >= 1, got {workers!r}")
     study = load_study(name)
     args = make_args(study, quick, overrides)
     out_dir = Path(out) if out is not None else Path("results") / name / run_id(args)
+    args_blob = json.loads(json.dumps(dataclasses.asdict(args), default=str))
+    args_file = out_dir / "args.json"
+    if args_file.is_file() and json.loads(args_file.read_text()) != args_blob:
+        raise ValueError(f"out: {out_dir} holds a run of {name} with different args; choose another --out")
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(args_blob, args_file)
     start = time.perf_counter()
-    study.run(args, out_dir, progress=progress)
+    if hasattr(study, "shards"):
+        specs = study.shards(args)
+        ids = [s["id"] for s in specs]
+        if len(set(ids)) != len(ids):
+            raise RuntimeError(f"study {name}: shard ids are not unique")
+        todo = [s for s in specs if not _shard_done(out_dir, s)]
+        _run_shards(name, study, args, todo, out_dir, workers, backend, progress, len(specs) - len(todo), len(specs))
+        parts = [_read_shard(out_dir, s) for s in specs]
+        tables = {key: pd.concat([p[key] for p in parts], ignore_index=True) for key in parts[0]} if parts else {}
+        study.finalize(args, tables, out_dir, progress=progress)
+    else:
+        study.run(args, out_dir, progress=progress)
     meta = {
         "study": name,
-        "args": dataclasses.asdict(args),
+        "args": args_blob,
         "seed": getattr(args, "seed", None),
         "quick": quick,
+        "backend": backend,
+        "workers": workers,
         "simalloc_version": __version__,
         "python": platform.python_version(),
         "seconds": round(time.perf_counter() - start, 3),

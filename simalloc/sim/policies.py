@@ -1,0 +1,171 @@
+"""Simulated policies whose pass rates move under GRPO-family updates.
+
+``StrategyPolicy`` (DESIGN.md 2.3): a softmax over M solution strategies shared by every prompt.
+Strategies are ranked by initial probability (Zipf); prompt i is solved by a window S_i = [lo_i, hi_i)
+of ranks, so p_i = sum_{j in S_i} pi_j. Easy prompts' windows start at the head; hard prompts need the
+rare strategies of the tail. Updates that sharpen pi on the head starve the tail, and Pass@k at large k
+falls: the effect HORA targets.
+
+``BernoulliPolicy``: an independent logit per prompt (no sharing); its expected GRPO update never lowers
+any p_i, so it cannot show Pass@k degradation, and serves as the simple case.
+
+The update is the policy gradient sum_r A_r grad log pi(y_r) with the strategy identity of each rollout
+integrated out given its outcome (Rao-Blackwellized): for binary rewards only the group's counts matter.
+With a_i = sum of the successful rollouts' advantages (= minus the failures'), prompt i contributes
+a_i grad_theta p_i / (p_i (1 - p_i)) for the softmax, and a_i to its own logit for the Bernoulli policy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from .._numba import jit
+from ..worlds import DifficultyWorld
+
+__all__ = ["StrategyPolicy", "BernoulliPolicy", "make_policy", "POLICY_KINDS", "pass_at_k_curve"]
+
+POLICY_KINDS = ("strategy", "bernoulli")
+
+
+@jit
+def _tail_sums(theta, tail):
+    """tail[j] = sum_{l >= j} softmax(theta)_l (tail[M] = 0), summed from the small end for accuracy."""
+    m = theta.max()
+    z = 0.0
+    for j in range(theta.size):
+        z += math.exp(theta[j] - m)
+    tail[theta.size] = 0.0
+    for j in range(theta.size - 1, -1, -1):
+        tail[j] = tail[j + 1] + math.exp(theta[j] - m) / z
+    return tail
+
+
+@jit
+def _window_rates(tail, lo, hi, idx, out):
+    for r in range(idx.size):
+        i = idx[r]
+        out[r] = min(max(tail[lo[i]] - tail[hi[i]], 0.0), 1.0)  # rounding can leave 1 + 1e-16
+    return out
+
+
+@jit
+def _strategy_step(theta, tail, lo, hi, idx, p, coef, lr):
+    """theta += lr * sum_r coef_r grad p_r / (p_r (1 - p_r)); returns the gradient's L2 norm."""
+    m_ = theta.size
+    diff = np.zeros(m_ + 1)
+    drift = 0.0
+    for r in range(idx.size):
+        c = coef[r]
+        q = p[r] * (1.0 - p[r])
+        if c == 0.0 or q <= 0.0:
+            continue
+        c = c / q
+        diff[lo[idx[r]]] += c
+        diff[hi[idx[r]]] -= c
+        drift += c * p[r]
+    norm2 = 0.0
+    acc = 0.0
+    for j in range(m_):
+        acc += diff[j]
+        pi_j = tail[j] - tail[j + 1]
+        g = pi_j * (acc - drift)
+        theta[j] += lr * g
+        norm2 += g * g
+    return math.sqrt(norm2)
+
+
+def pass_at_k_curve(p: np.ndarray, ks) -> np.ndarray:
+    """Exact mean_i 1 - (1 - p_i)^k for each k (log1p form), shape (len(ks),)."""
+    with np.errstate(divide="ignore"):  # p = 1 gives log(0) = -inf and (1-p)^k = 0, as it should
+        log_q = np.log1p(-np.clip(p, 0.0, 1.0))
+    return 1.0 - np.mean(np.exp(np.multiply.outer(np.asarray(ks, dtype=np.float64), log_q)), axis=1)
+
+
+class StrategyPolicy:
+    """Shared-strategy softmax policy over a prompt pool and an eval set (see module docstring)."""
+
+    kind = "strategy"
+
+    def __init__(self, theta, lo, hi, eval_lo, eval_hi):
+        self.theta = np.ascontiguousarray(theta, dtype=np.float64)
+        self.lo, self.hi = np.ascontiguousarray(lo, dtype=np.int64), np.ascontiguousarray(hi, dtype=np.int64)
+        self.eval_lo = np.ascontiguousarray(eval_lo, dtype=np.int64)
+        self.eval_hi = np.ascontiguousarray(eval_hi, dtype=np.int64)
+        self._tail = np.empty(self.theta.size + 1)
+        self._eval_idx = np.arange(self.eval_lo.size, dtype=np.int64)
+        self._refresh()
+
+    @staticmethod
+    def windows(targets: np.ndarray, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rank windows whose initial mass approximates each target pass rate.
+
+        The window starts at the deepest rank l whose tail mass is still >= min(1, 2 p), so hard prompts
+        live in the tail and easy ones start at the head, and ends at the first rank where its mass
+        reaches p (realized p >= target, overshoot < one strategy's mass; floor: the last strategy).
+        """
+        tail = np.concatenate([np.cumsum(pi[::-1])[::-1], [0.0]])
+        m = pi.size
+        need = np.minimum(1.0, 2.0 * targets)
+        # deepest l with tail[l] >= need: tail is decreasing
+        lo = np.searchsorted(-tail[:m], -need, side="right") - 1
+        lo = np.clip(lo, 0, m - 1)
+        # first hi > lo with tail[lo] - tail[hi] >= target
+        hi = np.searchsorted(-tail, -(tail[lo] - targets), side="left")
+        hi = np.clip(np.maximum(hi, lo + 1), 1, m)
+        return lo.astype(np.int64), hi.astype(np.int64)
+
+    @classmethod
+    def from_world(cls, world: DifficultyWorld, n_pool: int, n_eval: int, n_strategies: int, zipf: float, rng):
+        pi = (np.arange(1, n_strategies + 1, dtype=np.float64)) ** (-zipf)
+        pi /= pi.sum()
+        lo, hi = cls.windows(world.sample(n_pool, rng), pi)
+        elo, ehi = cls.windows(world.sample(n_eval, rng), pi)
+        return cls(np.log(pi), lo, hi, elo, ehi)
+
+    def _refresh(self):
+        _tail_sums(self.theta, self._tail)
+
+    def pass_rates(self, idx) -> np.ndarray:
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        return _window_rates(self._tail, self.lo, self.hi, idx, np.empty(idx.size))
+
+    def eval_pass_rates(self) -> np.ndarray:
+        return _window_rates(self._tail, self.eval_lo, self.eval_hi, self._eval_idx, np.empty(self._eval_idx.size))
+
+    def update(self, idx, p, coef, lr) -> float:
+        norm = _strategy_step(self.theta, self._tail, self.lo, self.hi, np.ascontiguousarray(idx, dtype=np.int64),
+                              p, np.ascontiguousarray(coef, dtype=np.float64), float(lr))
+        self._refresh()
+        return norm
+
+
+class BernoulliPolicy:
+    """Independent per-prompt logits z_i, p_i = sigmoid(z_i); the eval set is the pool itself."""
+
+    kind = "bernoulli"
+
+    def __init__(self, z):
+        self.z = np.ascontiguousarray(z, dtype=np.float64)
+
+    @classmethod
+    def from_world(cls, world, n_pool, n_eval, n_strategies, zipf, rng):
+        p = np.clip(world.sample(n_pool, rng), 1e-6, 1 - 1e-6)
+        return cls(special.logit(p))
+
+    def pass_rates(self, idx):
+        return special.expit(self.z[idx])
+
+    def eval_pass_rates(self):
+        return special.expit(self.z)
+
+    def update(self, idx, p, coef, lr):
+        np.add.at(self.z, idx, lr * np.asarray(coef))
+        return float(np.linalg.norm(coef))
+
+
+def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng):
+    cls = {"strategy": StrategyPolicy, "bernoulli": BernoulliPolicy}[kind]
+    return cls.from_world(world, n_pool, n_eval, n_strategies, zipf, rng)

@@ -1,0 +1,95 @@
+"""Pass-rate predictors for learned priors (HORA's prior ablation) and for VIP.
+
+- ``UniformPredictor``: no prediction; HORA uses its Beta(1, 1) prior.
+- ``OraclePredictor``: the true pass rate seen through noise, mu = sigmoid(logit(p) + tau eps).
+- ``GPPredictor``: Gaussian-process regression of logit(p) on synthetic prompt embeddings (RBF kernel,
+  length scale 0.4, prior mean -1), trained on the empirical logits of the groups seen so far.
+
+A prediction mu becomes the per-prompt prior Beta(mu c, (1 - mu) c) with concentration c.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg, special
+
+__all__ = ["PREDICTORS", "make_predictor", "prompt_embeddings"]
+
+PREDICTORS = ("uniform", "oracle", "gp")
+
+
+def prompt_embeddings(p0: np.ndarray, dim: int, signal: float, rng) -> np.ndarray:
+    """Unit-norm synthetic embeddings whose first axis carries the standardized logit of the initial p.
+
+    ``signal`` sets how informative they are: x = normalize(signal * z e_1 + N(0, I_dim)), z the
+    standardized initial logit; prompts of similar difficulty are close, with noise.
+    """
+    z = special.logit(np.clip(p0, 1e-4, 1 - 1e-4))
+    z = (z - z.mean()) / (z.std() + 1e-12)
+    u = rng.normal(size=(p0.size, dim))
+    u[:, 0] += signal * z
+    return u / np.linalg.norm(u, axis=1, keepdims=True)
+
+
+class UniformPredictor:
+    name = "uniform"
+
+    def predict(self, idx, p_true):
+        return None
+
+    def observe(self, idx, successes, trials):
+        pass
+
+
+class OraclePredictor:
+    name = "oracle"
+
+    def __init__(self, noise: float, rng):
+        self.noise, self.rng = noise, rng
+
+    def predict(self, idx, p_true):
+        z = special.logit(np.clip(p_true, 1e-6, 1 - 1e-6)) + self.noise * self.rng.normal(size=p_true.size)
+        return np.clip(special.expit(z), 1e-4, 1 - 1e-4)
+
+    def observe(self, idx, successes, trials):
+        pass
+
+
+class GPPredictor:
+    name = "gp"
+
+    def __init__(self, embeddings, history: int = 240, length_scale: float = 0.4, prior_mean: float = -1.0,
+                 signal_var: float = 4.0, noise_var: float = 1.0):
+        self.x = embeddings
+        self.history, self.ls, self.m = history, length_scale, prior_mean
+        self.sv, self.nv = signal_var, noise_var
+        self._idx = np.empty(0, dtype=np.int64)
+        self._y = np.empty(0)
+
+    def _kernel(self, a, b):
+        d2 = np.maximum(2.0 - 2.0 * a @ b.T, 0.0)  # unit vectors: |a - b|^2 = 2 - 2 a.b
+        return self.sv * np.exp(-0.5 * d2 / self.ls**2)
+
+    def predict(self, idx, p_true):
+        if self._idx.size == 0:
+            return np.full(len(idx), special.expit(self.m))
+        xa = self.x[self._idx]
+        k = self._kernel(xa, xa) + self.nv * np.eye(self._idx.size)
+        alpha = linalg.cho_solve(linalg.cho_factor(k, lower=True), self._y - self.m)
+        mean = self.m + self._kernel(self.x[idx], xa) @ alpha
+        return np.clip(special.expit(mean), 1e-4, 1 - 1e-4)
+
+    def observe(self, idx, successes, trials):
+        y = special.logit((successes + 0.5) / (trials + 1.0))
+        self._idx = np.concatenate([self._idx, idx])[-self.history:]
+        self._y = np.concatenate([self._y, y])[-self.history:]
+
+
+def make_predictor(name: str, *, embeddings=None, noise: float = 0.5, rng=None, history: int = 240):
+    if name == "uniform":
+        return UniformPredictor()
+    if name == "oracle":
+        return OraclePredictor(noise, rng)
+    if name == "gp":
+        return GPPredictor(embeddings, history=history)
+    raise ValueError(f"predictor: unknown {name!r}; valid: {', '.join(PREDICTORS)}")

@@ -1,0 +1,232 @@
+"""RL post-training under a rollout allocator, simulated.
+
+Each step: draw a batch of prompts from the pool; pilot K0 rollouts each; the allocator splits the
+Phase-B budget n_prompts (G - K0) (in ``phase_b_shards`` shards, as HORA's 4 x 15); extra rollouts;
+group advantages (GRPO / Dr.GRPO / RLOO; groups of size 1 or without spread give no signal), each
+prompt weighted by 1/G_i; one policy update. Pass@1 and the Pass@k curve are computed exactly from the
+policy's pass rates on a held-out eval set (the pool itself for the Bernoulli policy).
+
+Arms: "allocator[:predictor][:k<K0>]", e.g. "hora", "hora:gp", "hora:oracle", "hora:k16", "vip" (VIP
+uses the GP predictor unless told otherwise), "dapo" (dynamic sampling: prompts resampled from the
+pool, groups of G, those without spread dropped, refilled until the batch is full or the step's
+rollout budget n_prompts x G is spent: compute-matched, unlike DAPO's paper which oversamples).
+
+Randomness: per replicate, independent streams for the world, the batches, the pilot draws, the extra
+draws, the allocator and the predictor, shared by every arm (common random numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._numba import jit
+from .._validate import check_choice
+from ..allocators import ALLOCATORS, allocate
+from ..estimators.advantages import LOSS_CODES, binary_advantage_mass
+from ..worlds import make_world
+from .policies import POLICY_KINDS, make_policy, pass_at_k_curve
+from .predictors import PREDICTORS, make_predictor, prompt_embeddings
+
+__all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one simulated training run (defaults: HORA's paper setting)."""
+
+    world: str = "beta:0.5,0.5"
+    policy: str = "strategy"
+    n_pool: int = 2000
+    n_eval: int = 1000
+    n_strategies: int = 200
+    zipf: float = 1.5
+    n_prompts: int = 60
+    group_size: int = 32
+    k0: int = 8
+    steps: int = 200
+    phase_b_shards: int = 4
+    loss: str = "dr_grpo"
+    lr: float = 0.3
+    eps: float = 1e-4
+    cap: int = 0  # 0: no cap on extra rollouts per prompt
+    ks: tuple = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    prior_concentration: float = 4.0
+    oracle_noise: float = 0.5
+    embed_dim: int = 8
+    embed_signal: float = 2.0
+    vip_n_max: int = 64
+    record_every: int = 1
+
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError naming the first bad field (before any work)."""
+        ints = dict(n_pool=1, n_eval=1, n_strategies=2, n_prompts=1, group_size=1, steps=0, phase_b_shards=1,
+                    embed_dim=1, record_every=1, vip_n_max=2)
+        for name, low in ints.items():
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
+                raise ValueError(f"{name}: must be an integer >= {low}, got {v!r}")
+        if not 0 <= self.k0 <= self.group_size:
+            raise ValueError(f"k0: must satisfy 0 <= k0 <= group_size={self.group_size}, got {self.k0}")
+        if self.n_prompts > self.n_pool:
+            raise ValueError(f"n_prompts: must be <= n_pool={self.n_pool}, got {self.n_prompts}")
+        if self.phase_b_shards > self.n_prompts:
+            raise ValueError(f"phase_b_shards: must be <= n_prompts={self.n_prompts}")
+        if self.cap < 0:
+            raise ValueError(f"cap: must be >= 0 (0 = no cap), got {self.cap}")
+        check_choice(self.policy, "policy", POLICY_KINDS)
+        check_choice(self.loss, "loss", LOSS_CODES)
+        for name in ("lr", "zipf", "prior_concentration", "embed_signal"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name}: must be finite and > 0, got {v!r}")
+        if self.oracle_noise < 0 or self.eps < 0:
+            raise ValueError("oracle_noise, eps: must be >= 0")
+        if not self.ks or min(self.ks) < 1 or 1 not in self.ks or len(set(self.ks)) != len(self.ks):
+            raise ValueError(f"ks: must be distinct integers >= 1 including 1 (Pass@1), got {self.ks!r}")
+        make_world(self.world)
+        return self
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One allocation rule under test: allocator, optional predictor, optional pilot size override."""
+
+    spec: str
+    allocator: str
+    predictor: str = "uniform"
+    k0: int | None = None
+    options: dict = field(default_factory=dict)
+
+
+def parse_arm(spec: str) -> Arm:
+    """Parse "allocator[:predictor][:k<K0>]" (see module docstring); errors list the valid names."""
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"arm: expected a string like 'hora' or 'hora:gp', got {spec!r}")
+    name, *mods = spec.split(":")
+    check_choice(name, "arm allocator", ALLOCATORS)
+    predictor, k0 = ("gp" if name == "vip" else "uniform"), None
+    for mod in mods:
+        if mod in PREDICTORS:
+            predictor = mod
+        elif mod.startswith("k") and mod[1:].isdigit():
+            k0 = int(mod[1:])
+        else:
+            raise ValueError(f"arm {spec!r}: unknown modifier {mod!r}; valid: {', '.join(PREDICTORS)} or k<K0>")
+    if name == "optimal":
+        raise ValueError("arm: 'optimal' is the DP reference for small problems; use 'hora' (exact for the hit utility)")
+    return Arm(spec, name, predictor, k0)
+
+
+STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm"]
+
+
+@jit
+def _advantage_mass(successes, n, code, eps, out):
+    for i in range(successes.size):
+        out[i] = binary_advantage_mass(successes[i], n[i], code, eps)
+    return out
+
+
+def _draw_dynamic_batch(policy, cfg, batch_rng, extra_rng):
+    """DAPO dynamic sampling, compute-matched: returns (idx, p, successes, group sizes, rollouts used)."""
+    budget = cfg.n_prompts * cfg.group_size
+    order = batch_rng.permutation(cfg.n_pool)
+    kept_idx, kept_s, used, pos = [], [], 0, 0
+    while used + cfg.group_size <= budget and len(kept_idx) < cfg.n_prompts and pos < order.size:
+        take = min(cfg.n_prompts - len(kept_idx), (budget - used) // cfg.group_size, order.size - pos)
+        idx = order[pos:pos + take]
+        pos += take
+        s = extra_rng.binomial(cfg.group_size, policy.pass_rates(idx))
+        used += take * cfg.group_size
+        keep = (s > 0) & (s < cfg.group_size)
+        kept_idx.append(idx[keep])
+        kept_s.append(s[keep])
+    idx = np.concatenate(kept_idx) if kept_idx else np.empty(0, dtype=np.int64)
+    s = np.concatenate(kept_s) if kept_s else np.empty(0, dtype=np.int64)
+    return idx, policy.pass_rates(idx), s, np.full(idx.size, cfg.group_size), used
+
+
+def simulate_training(cfg: TrainConfig, arm: str | Arm, seed: int, rep: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run one arm for ``cfg.steps`` steps; returns (per-step table, budget-share-by-s table).
+
+    The per-step table has the columns of STEP_COLUMNS plus ``pass@k`` for every k in ``cfg.ks``; the
+    share table has (arm, rep, step, s, budget_share, prompt_share), summed over the run's steps at
+    the end (one row per s), where s is the pilot count.
+    """
+    cfg.validate()
+    arm = parse_arm(arm) if isinstance(arm, str) else arm
+    k0 = cfg.k0 if arm.k0 is None else arm.k0
+    if not 0 <= k0 <= cfg.group_size:
+        raise ValueError(f"arm {arm.spec!r}: k0 must satisfy 0 <= k0 <= group_size={cfg.group_size}")
+    world_ss, batch_ss, pilot_ss, extra_ss, alloc_ss, pred_ss = np.random.SeedSequence([seed, rep]).spawn(6)
+    world_rng = np.random.default_rng(world_ss)
+    policy = make_policy(cfg.policy, make_world(cfg.world), cfg.n_pool, cfg.n_eval, cfg.n_strategies, cfg.zipf,
+                         world_rng)
+    p0 = policy.pass_rates(np.arange(cfg.n_pool))
+    embeddings = prompt_embeddings(p0, cfg.embed_dim, cfg.embed_signal, world_rng)
+    pred_rng = np.random.default_rng(pred_ss)
+    predictor = make_predictor(arm.predictor, embeddings=embeddings, noise=cfg.oracle_noise, rng=pred_rng)
+    batch_rng, pilot_rng = np.random.default_rng(batch_ss), np.random.default_rng(pilot_ss)
+    extra_rng, alloc_rng = np.random.default_rng(extra_ss), np.random.default_rng(alloc_ss)
+    code, ks = LOSS_CODES[cfg.loss], np.asarray(cfg.ks)
+    options = {"n_max": cfg.vip_n_max} if arm.allocator == "vip" else {}
+    shards = np.array_split(np.arange(cfg.n_prompts), cfg.phase_b_shards)
+    budget_by_s = np.zeros(k0 + 1)
+    prompts_by_s = np.zeros(k0 + 1)
+    rows = []
+
+    def record(step, informative, hits_s0, n_s0, rollouts, grad_norm):
+        curve = pass_at_k_curve(policy.eval_pass_rates(), ks)
+        rows.append((arm.spec, rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, *curve))
+
+    record(0, np.nan, np.nan, np.nan, 0, np.nan)
+    for step in range(1, cfg.steps + 1):
+        if arm.allocator == "dapo":
+            idx, p, total_s, sizes, used = _draw_dynamic_batch(policy, cfg, batch_rng, extra_rng)
+            hits_s0 = n_s0 = np.nan
+        else:
+            idx = batch_rng.choice(cfg.n_pool, cfg.n_prompts, replace=False)
+            p = policy.pass_rates(idx)
+            s = pilot_rng.binomial(k0, p)
+            mu = predictor.predict(idx, p)
+            alloc = np.zeros(cfg.n_prompts, dtype=np.int64)
+            for shard in shards:
+                prior = (1.0, 1.0)
+                if mu is not None and arm.allocator == "hora":
+                    c = cfg.prior_concentration
+                    prior = (mu[shard] * c, (1.0 - mu[shard]) * c)
+                alloc[shard] = allocate(
+                    arm.allocator, s[shard], k0, shard.size * (cfg.group_size - k0), prior=prior,
+                    cap=cfg.cap or None, rng=alloc_rng, predicted_p=None if mu is None else mu[shard], options=options,
+                )
+            extra = extra_rng.binomial(alloc, p)
+            total_s, sizes, used = s + extra, k0 + alloc, int(cfg.n_prompts * cfg.group_size)
+            n_s0 = int((s == 0).sum())
+            hits_s0 = int(((s == 0) & (extra > 0)).sum())
+            budget_by_s += np.bincount(s, weights=alloc, minlength=k0 + 1)
+            prompts_by_s += np.bincount(s, minlength=k0 + 1)
+        sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+        total_s = np.ascontiguousarray(total_s, dtype=np.int64)
+        mass = _advantage_mass(total_s, sizes, code, cfg.eps, np.empty(sizes.size))
+        coef = mass / np.maximum(sizes, 1)  # each prompt weighted by 1/G_i
+        grad_norm = policy.update(idx, p, coef, cfg.lr / cfg.n_prompts) if idx.size else 0.0
+        predictor.observe(idx, total_s, sizes)
+        if step % cfg.record_every == 0 or step == cfg.steps:
+            informative = float(np.mean((total_s > 0) & (total_s < sizes))) if sizes.size else 0.0
+            record(step, informative, hits_s0, n_s0, used, grad_norm)
+    columns = STEP_COLUMNS + [f"pass@{k}" for k in cfg.ks]
+    table = pd.DataFrame(rows, columns=columns)
+    total_budget = budget_by_s.sum()
+    share = pd.DataFrame({
+        "arm": arm.spec, "rep": rep, "s": np.arange(k0 + 1),
+        "budget_share": budget_by_s / total_budget if total_budget else np.nan,
+        "prompt_share": prompts_by_s / prompts_by_s.sum() if prompts_by_s.sum() else np.nan,
+    })
+    return table, share
+
+
+def config_dict(cfg: TrainConfig) -> dict:
+    return asdict(cfg)

@@ -1,0 +1,134 @@
+"""Shared machinery of the training studies: shards, summaries and figures.
+
+A training study's Args subclasses ``TrainConfig`` and adds ``arms``, ``n_reps``, ``seed`` (and may add
+a sweep axis). One shard = one (arm, replicate[, sweep value]); replicate r uses the same seed for every
+arm (common random numbers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from .results import write_table
+from .training import TrainConfig, parse_arm, simulate_training
+
+__all__ = ["train_config", "arm_shards", "run_arm_shard", "final_summary", "plot_training"]
+
+
+def train_config(args, **changes) -> TrainConfig:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return dataclasses.replace(TrainConfig(**{k: getattr(args, k) for k in names}), **changes)
+
+
+def validate_training_args(args) -> None:
+    train_config(args).validate()
+    if args.n_reps < 1:
+        raise ValueError(f"n_reps: must be >= 1, got {args.n_reps}")
+    if not args.arms:
+        raise ValueError("arms: at least one arm is needed")
+    for arm in args.arms:
+        parse_arm(arm)
+
+
+def arm_shards(args, **axis) -> list[dict]:
+    """One shard per (sweep value, replicate, arm); ``axis`` maps a field name to its values."""
+    (key, values), = axis.items() if axis else ((None, (None,)),)
+    out = []
+    for v in values:
+        for rep in range(args.n_reps):
+            for arm in args.arms:
+                sid = f"{arm}-rep{rep}" if key is None else f"{key}{v}-{arm}-rep{rep}"
+                out.append({"id": sid, "arm": arm, "rep": rep, **({} if key is None else {key: v})})
+    return out
+
+
+def run_arm_shard(args, shard, **changes) -> dict[str, pd.DataFrame]:
+    steps, share = simulate_training(train_config(args, **changes), shard["arm"], seed=args.seed, rep=shard["rep"])
+    for key, value in shard.items():
+        if key not in ("id", "arm", "rep"):
+            steps[key], share[key] = value, value
+    return {"steps": steps, "budget_share": share}
+
+
+def final_summary(steps: pd.DataFrame, ks, by=("arm",)) -> pd.DataFrame:
+    """Mean, standard error and change from step 0 of Pass@k at the last step, per arm (and sweep value)."""
+    by = list(by)
+    last = steps[steps.step == steps.step.max()]
+    first = steps[steps.step == 0]
+    rows = []
+    for key, grp in last.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        start = first
+        for col, val in zip(by, key):
+            start = start[start[col] == val]
+        for k in ks:
+            col = f"pass@{k}"
+            vals = grp.set_index("rep")[col]
+            delta = vals - start.set_index("rep")[col].reindex(vals.index)
+            rows.append((*key, k, vals.mean(), vals.std(ddof=1) / np.sqrt(len(vals)) if len(vals) > 1 else np.nan,
+                         start[col].mean(), delta.mean(),
+                         delta.std(ddof=1) / np.sqrt(len(delta)) if len(delta) > 1 else np.nan, len(vals)))
+    return pd.DataFrame(rows, columns=[*by, "k", "final", "final_se", "start", "change", "change_se", "n_reps"])
+
+
+def plot_training(steps, share, summary, args, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+    ks = np.asarray(args.ks)
+    start = summary.groupby("k")["start"].mean().reindex(ks)
+    axes[0].plot(ks, start, "k--o", label="start")
+    for arm in args.arms:
+        sub = summary[summary.arm == arm].set_index("k").reindex(ks)
+        axes[0].errorbar(ks, sub["final"], yerr=1.96 * sub["final_se"], marker="o", capsize=2, label=arm)
+    axes[0].set_xscale("log", base=2)
+    axes[0].set_xlabel("k")
+    axes[0].set_ylabel(f"Pass@k after {int(steps.step.max())} steps (exact, eval set)")
+    axes[0].set_title("Pass@k curve")
+    axes[0].legend(fontsize=8)
+    kmax = int(ks.max())
+    mean = steps.groupby(["arm", "step"])[["pass@1", f"pass@{kmax}"]].mean().reset_index()
+    for j, arm in enumerate(args.arms):
+        sub = mean[mean.arm == arm]
+        line, = axes[1].plot(sub.step, sub["pass@1"], label=f"{arm} Pass@1")
+        axes[1].plot(sub.step, sub[f"pass@{kmax}"], "--", color=line.get_color(), label=f"{arm} Pass@{kmax}")
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("Pass@1 (solid), Pass@k max (dashed)")
+    axes[1].set_title("Training curves (mean over replicates)")
+    axes[1].legend(fontsize=7, ncol=2)
+    sh = share.dropna().groupby(["arm", "s"])[["budget_share", "prompt_share"]].mean().reset_index()
+    arms = [a for a in args.arms if a in set(sh.arm)]
+    width = 0.8 / max(len(arms), 1)
+    for j, arm in enumerate(arms):
+        sub = sh[sh.arm == arm]
+        axes[2].bar(sub.s + j * width - 0.4 + width / 2, sub.budget_share, width, label=arm)
+    if arms:
+        ref = sh[sh.arm == arms[0]]
+        axes[2].plot(ref.s, ref.prompt_share, "k--o", label="share of prompts")
+    axes[2].set_xlabel("pilot successes s")
+    axes[2].set_ylabel("share of Phase-B budget")
+    axes[2].set_title("Budget share by pilot count (cf. HORA Fig. 3)")
+    axes[2].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def finalize_training(args, tables, out, title, progress=True):
+    steps, share = tables["steps"], tables["budget_share"]
+    summary = final_summary(steps, args.ks)
+    write_table(steps, out, "table")
+    write_table(share, out, "budget_share")
+    write_table(summary, out, "summary")
+    plot_training(steps, share, summary, args, out / "figure.png", title)
+    if progress:
+        view = summary[summary.k.isin([1, 16, max(args.ks)])].pivot(index="arm", columns="k", values=["final", "change"])
+        print(view.round(4).to_string())
+    return summary

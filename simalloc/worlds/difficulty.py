@@ -1,0 +1,252 @@
+"""Difficulty worlds: distributions of per-prompt pass rates p, each with its exact Pass@k.
+
+Pass@k of a world is E_p[1 - (1-p)^k]: the probability that k independent rollouts on a random
+prompt contain a success.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize, special, stats
+
+from .._rng import as_generator
+from .._validate import as_counts, as_positive_finite
+from ..objectives import hit_utility
+
+__all__ = [
+    "DifficultyWorld",
+    "BetaWorld",
+    "BetaMixtureWorld",
+    "LogitNormalWorld",
+    "EmpiricalWorld",
+    "fit_beta_binomial",
+    "make_world",
+    "WORLD_KINDS",
+]
+
+
+def _as_k(k) -> np.ndarray:
+    k_arr = np.asarray(k, dtype=np.float64)
+    if not np.all(np.isfinite(k_arr)) or (k_arr.size and k_arr.min() < 0):
+        raise ValueError("k: must be finite and >= 0")
+    return k_arr
+
+
+class DifficultyWorld:
+    """A distribution of pass rates; subclasses implement ``sample`` and ``pass_at_k``."""
+
+    def sample(self, n: int, rng=None) -> np.ndarray:
+        """n pass rates in [0, 1], shape (n,)."""
+        raise NotImplementedError
+
+    def pass_at_k(self, k) -> np.ndarray:
+        """Exact E_p[1 - (1-p)^k], broadcast over k."""
+        raise NotImplementedError
+
+    def spec(self) -> dict:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class BetaWorld(DifficultyWorld):
+    """p ~ Beta(a, b); Pass@k = 1 - B(a, b+k)/B(a, b)."""
+
+    a: float = 0.5
+    b: float = 0.5
+
+    def __post_init__(self):
+        as_positive_finite(self.a, "a")
+        as_positive_finite(self.b, "b")
+
+    def sample(self, n, rng=None):
+        return as_generator(rng).beta(self.a, self.b, size=n)
+
+    def pass_at_k(self, k):
+        return hit_utility(self.a, self.b, _as_k(k))
+
+    def spec(self):
+        return {"kind": "beta", "a": self.a, "b": self.b}
+
+
+@dataclass(frozen=True)
+class BetaMixtureWorld(DifficultyWorld):
+    """p ~ sum_j w_j Beta(a_j, b_j): e.g. saturated easy mass plus a hard tail.
+
+    The default is 35% near-solved prompts Beta(20, 1), 40% mid Beta(2, 2) and 25% hard Beta(0.3, 6).
+    """
+
+    weights: tuple = (0.35, 0.40, 0.25)
+    a: tuple = (20.0, 2.0, 0.3)
+    b: tuple = (1.0, 2.0, 6.0)
+
+    def __post_init__(self):
+        w = np.asarray(self.weights, dtype=float)
+        if not (len(self.weights) == len(self.a) == len(self.b)) or w.size == 0:
+            raise ValueError("weights, a, b: must be non-empty and of equal length")
+        if np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+            raise ValueError("weights: must be >= 0 and sum to 1")
+        as_positive_finite(self.a, "a")
+        as_positive_finite(self.b, "b")
+
+    def sample(self, n, rng=None):
+        rng = as_generator(rng)
+        comp = rng.choice(len(self.weights), size=n, p=np.asarray(self.weights))
+        return rng.beta(np.asarray(self.a)[comp], np.asarray(self.b)[comp])
+
+    def pass_at_k(self, k):
+        k = _as_k(k)
+        return sum(w * hit_utility(a, b, k) for w, a, b in zip(self.weights, self.a, self.b))
+
+    def spec(self):
+        return {"kind": "beta_mixture", "weights": list(self.weights), "a": list(self.a), "b": list(self.b)}
+
+
+@dataclass(frozen=True)
+class LogitNormalWorld(DifficultyWorld):
+    """logit(p) ~ Normal(mu, sigma^2); Pass@k by 200-node Gauss-Hermite quadrature."""
+
+    mu: float = -1.0
+    sigma: float = 2.0
+    _nodes: tuple = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not np.isfinite(self.mu):
+            raise ValueError("mu: must be finite")
+        as_positive_finite(self.sigma, "sigma")
+
+    def sample(self, n, rng=None):
+        return special.expit(as_generator(rng).normal(self.mu, self.sigma, size=n))
+
+    def pass_at_k(self, k):
+        k = _as_k(k)
+        x, w = special.roots_hermitenorm(200)
+        w = w / w.sum()
+        # (1-p)^k in log space: k * log(1-p) with log(1-p) = -softplus(mu + sigma x)
+        log_q = -np.logaddexp(0.0, self.mu + self.sigma * x)
+        return 1.0 - np.tensordot(np.exp(np.multiply.outer(k, log_q)), w, axes=([-1], [0]))
+
+    def spec(self):
+        return {"kind": "logit_normal", "mu": self.mu, "sigma": self.sigma}
+
+
+@dataclass(frozen=True, eq=False)
+class EmpiricalWorld(DifficultyWorld):
+    """A world built from a model's measured pass counts, one (successes, trials) per prompt.
+
+    A random prompt i is drawn uniformly and its pass rate from its Jeffreys posterior
+    Beta(s_i + 1/2, t_i - s_i + 1/2); Pass@k = mean_i 1 - B(a_i, b_i + k)/B(a_i, b_i), exact for
+    this world. ``fit_beta_binomial`` gives the smooth alternative (one Beta fitted to all prompts).
+    """
+
+    successes: np.ndarray
+    trials: np.ndarray
+    source: str = ""
+
+    def __post_init__(self):
+        s, t = as_counts(self.successes, self.trials)
+        if t.min() < 1:
+            raise ValueError("trials: every prompt needs at least one rollout")
+        object.__setattr__(self, "successes", s)
+        object.__setattr__(self, "trials", t)
+
+    @property
+    def a(self):
+        return self.successes + 0.5
+
+    @property
+    def b(self):
+        return self.trials - self.successes + 0.5
+
+    @classmethod
+    def from_csv(cls, path) -> "EmpiricalWorld":
+        """Read a CSV with header columns ``successes`` and ``trials`` (one row per prompt; extra columns ignored)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"path: no such CSV file {str(path)!r}")
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            cols = reader.fieldnames or []
+            missing = {"successes", "trials"} - set(cols)
+            if missing:
+                raise ValueError(f"{path.name}: missing column(s) {sorted(missing)}; the header must name successes,trials")
+            s, t = [], []
+            for line, row in enumerate(reader, start=2):
+                try:
+                    s.append(int(row["successes"]))
+                    t.append(int(row["trials"]))
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"{path.name} line {line}: successes and trials must be integers, "
+                        f"got {row['successes']!r}, {row['trials']!r}"
+                    ) from None
+        if not s:
+            raise ValueError(f"{path.name}: no prompt rows")
+        try:
+            return cls(np.array(s), np.array(t), str(path))
+        except ValueError as exc:
+            raise ValueError(f"{path.name}: {exc}") from None
+
+    def sample(self, n, rng=None):
+        rng = as_generator(rng)
+        i = rng.integers(0, self.successes.size, size=n)
+        return rng.beta(self.a[i], self.b[i])
+
+    def pass_at_k(self, k):
+        k = _as_k(k)
+        return np.mean(hit_utility(self.a, self.b, np.multiply.outer(k, np.ones(self.a.size))), axis=-1)
+
+    def spec(self):
+        return {"kind": "empirical", "source": self.source, "n_prompts": int(self.successes.size)}
+
+
+def fit_beta_binomial(successes, trials) -> BetaWorld:
+    """Maximum-likelihood Beta(a, b) for pass counts under the Beta-Binomial model (scipy.stats.betabinom)."""
+    s, t = as_counts(successes, trials)
+    if t.min() < 1:
+        raise ValueError("trials: every prompt needs at least one rollout")
+
+    def nll(log_ab):
+        a, b = np.exp(log_ab)
+        return -np.sum(stats.betabinom.logpmf(s, t, a, b))
+
+    m = (s.sum() + 0.5) / (t.sum() + 1.0)
+    res = optimize.minimize(nll, x0=np.log([m * 2, (1 - m) * 2]), method="Nelder-Mead",
+                            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
+    if not res.success:
+        raise RuntimeError(f"fit_beta_binomial: the likelihood fit did not converge ({res.message})")
+    a, b = np.exp(res.x)
+    return BetaWorld(float(a), float(b))
+
+
+WORLD_KINDS = ("beta", "beta_mixture", "logit_normal", "empirical")
+
+
+def make_world(spec) -> DifficultyWorld:
+    """A world from a spec: a ``DifficultyWorld``, a dict {"kind": ..., params}, or a short string
+    ("beta:0.5,0.5", "logit_normal:-1,2", "beta_mixture", "empirical:path.csv")."""
+    if isinstance(spec, DifficultyWorld):
+        return spec
+    if isinstance(spec, str):
+        kind, _, rest = spec.partition(":")
+        if kind == "empirical":
+            return EmpiricalWorld.from_csv(rest)
+        params = [float(x) for x in rest.split(",") if x] if rest else []
+        spec = {"kind": kind, "_positional": params}
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise ValueError(f"world: expected a DifficultyWorld, a dict with 'kind', or a string, got {spec!r}")
+    kind = spec["kind"]
+    if kind not in WORLD_KINDS:
+        raise ValueError(f"world: unknown kind {kind!r}; valid: {', '.join(WORLD_KINDS)}")
+    params = {k: v for k, v in spec.items() if k not in ("kind", "_positional")}
+    positional = spec.get("_positional", [])
+    cls = {"beta": BetaWorld, "beta_mixture": BetaMixtureWorld, "logit_normal": LogitNormalWorld}.get(kind)
+    if kind == "empirical":
+        return EmpiricalWorld.from_csv(params["path"])
+    try:
+        return cls(*positional, **params)
+    except TypeError as exc:
+        raise ValueError(f"world: bad parameters for {kind!r}: {exc}") from None

@@ -1,0 +1,73 @@
+"""Budget sweep: does HORA's edge over uniform GRPO hold as the rollout budget per prompt changes?
+
+G in (8, 16, 32, 64) rollouts per prompt on average, pilot K0 = G / 4 (8 at G = 32), arms uniform and hora,
+everything else as hora_vs_grpo. Output: Pass@1 and Pass@k at the last step per (G, arm).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simalloc.sim.results import write_table
+from simalloc.sim.training import TrainConfig
+from simalloc.sim.training_study import arm_shards, final_summary, run_arm_shard, validate_training_args
+
+
+@dataclass(frozen=True)
+class Args(TrainConfig):
+    arms: tuple = ("uniform", "hora")
+    group_sizes: tuple = (8, 16, 32, 64)
+    n_reps: int = 6
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "Args":
+        return cls(group_sizes=(8, 32), n_reps=2, steps=80, n_pool=1000, n_eval=500)
+
+    def validate(self):
+        validate_training_args(self)
+        if not self.group_sizes or min(self.group_sizes) < 4:
+            raise ValueError(f"group_sizes: every G must be >= 4, got {self.group_sizes}")
+
+
+def shards(args):
+    return arm_shards(args, G=args.group_sizes)
+
+
+def run_shard(args, shard):
+    g = int(shard["G"])
+    return run_arm_shard(args, shard, group_size=g, k0=max(1, g // 4))
+
+
+def finalize(args, tables, out, progress=True):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = tables["steps"]
+    summary = final_summary(steps, args.ks, by=("G", "arm"))
+    write_table(steps, out, "table")
+    write_table(tables["budget_share"], out, "budget_share")
+    write_table(summary, out, "summary")
+    kmax = max(args.ks)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, k in zip(axes, (1, kmax)):
+        for arm in args.arms:
+            sub = summary[(summary.arm == arm) & (summary.k == k)].sort_values("G")
+            ax.errorbar(sub.G, sub.final, yerr=1.96 * sub.final_se, marker="o", capsize=2, label=arm)
+        start = summary[summary.k == k].groupby("G")["start"].mean()
+        ax.plot(start.index, start.values, "k--", label="start")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("G (rollouts per prompt on average)")
+        ax.set_ylabel(f"Pass@{k} after {args.steps} steps")
+        ax.legend()
+    fig.suptitle(f"Budget sweep, world {args.world}, {args.n_reps} replicates")
+    fig.tight_layout()
+    fig.savefig(out / "figure.png", dpi=110)
+    plt.close(fig)
+    if progress:
+        print(summary[summary.k.isin([1, kmax])].pivot(index=["G", "arm"], columns="k", values="final").round(4))
+    return summary

@@ -1,0 +1,41 @@
+"""HORA's ablations (arXiv 2605.07114, Table 2 and the prior ablation) in the simulator.
+
+Arms: uniform, hora, hard_first (all extra budget to s = 0), hora:k16 (pilot K0 = 16), hora:gp (priors from
+a Gaussian-process predictor on prompt embeddings), hora:oracle (priors from the true pass rate seen
+through logit noise 0.5), plugin (p_hat = s/K0). Paper claims: hard-first is worse than HORA; K0 = 16 is not
+uniformly better; learned priors give no consistent gain over the uniform prior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simalloc.sim.training import TrainConfig
+from simalloc.sim.training_study import arm_shards, finalize_training, run_arm_shard, validate_training_args
+
+
+@dataclass(frozen=True)
+class Args(TrainConfig):
+    arms: tuple = ("uniform", "hora", "hard_first", "hora:k16", "hora:gp", "hora:oracle", "plugin")
+    n_reps: int = 8
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "Args":
+        return cls(n_reps=2, steps=100, n_pool=1000, n_eval=500)
+
+    def validate(self):
+        validate_training_args(self)
+
+
+def shards(args):
+    return arm_shards(args)
+
+
+def run_shard(args, shard):
+    return run_arm_shard(args, shard)
+
+
+def finalize(args, tables, out, progress=True):
+    return finalize_training(args, tables, out, progress=progress,
+                             title=f"HORA ablations: world {args.world}, {args.steps} steps, {args.n_reps} replicates")

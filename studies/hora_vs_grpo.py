@@ -1,0 +1,47 @@
+"""HORA vs compute-matched GRPO and the baselines a user would pick instead (the flagship study).
+
+HORA's paper setting: 60 prompts per batch, G = 32 rollouts per prompt on average, pilot K0 = 8, 200
+steps, Phase B allocated in 4 shards of 15 prompts, Dr.GRPO loss, uniform Beta(1, 1) prior. The policy is
+the shared-strategy softmax of DESIGN.md 2.3 on a Beta(0.5, 0.5) difficulty world; Pass@k is exact on a
+held-out eval set. Arms: uniform (GRPO), hora, and the baselines dapo (dynamic sampling, compute-matched),
+vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm. Claims checked (HORA arXiv 2605.07114, Table 1, Fig. 3):
+Pass@k at large k improves over compute-matched GRPO at comparable Pass@1; s = 0 prompts get a share of
+the Phase-B budget far above their share of prompts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simalloc.sim.training import TrainConfig
+from simalloc.sim.training_study import arm_shards, finalize_training, run_arm_shard, validate_training_args
+
+
+@dataclass(frozen=True)
+class Args(TrainConfig):
+    arms: tuple = ("uniform", "hora", "dapo", "vip", "knapsack", "gvm")
+    n_reps: int = 8
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "Args":
+        return cls(arms=("uniform", "hora", "hard_first"), n_reps=4, steps=150, n_pool=1000, n_eval=500)
+
+    def validate(self):
+        validate_training_args(self)
+
+
+def shards(args):
+    return arm_shards(args)
+
+
+def run_shard(args, shard):
+    return run_arm_shard(args, shard)
+
+
+def finalize(args, tables, out, progress=True):
+    return finalize_training(
+        args, tables, out, progress=progress,
+        title=f"HORA vs GRPO: {args.n_prompts} prompts, G = {args.group_size}, K0 = {args.k0}, {args.steps} steps, "
+              f"{args.loss}, world {args.world}, {args.n_reps} replicates",
+    )
