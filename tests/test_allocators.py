@@ -131,3 +131,35 @@ def test_beliefs_update_is_conjugate():
     np.testing.assert_allclose(bel.a, [2 + 1 + 3, 2 + 2 + 0])
     np.testing.assert_allclose(bel.b, [3 + 3 + 2, 3 + 2 + 2])
     np.testing.assert_array_equal(bel.trials, [9, 6])
+
+
+def test_vip_uses_per_prompt_predictions_even_with_equal_counts():
+    """Prompts with equal pilot counts but different predicted pass rates are not interchangeable."""
+    s = np.array([2, 2, 2, 2])
+    pred = np.array([0.02, 0.3, 0.5, 0.97])
+    alloc = allocate("vip", s, 8, 64, predicted_p=pred, options={"n_max": 40})
+    from simalloc.objectives import VarianceReduction
+    from simalloc.optima import dp_optimum
+
+    bel = BetaBeliefs.from_counts(s, 8)
+    obj = VarianceReduction(p_hat=pred, n0=np.full(4, 8.0), gamma=1e-4)
+    assert obj.total(bel, alloc) == pytest.approx(dp_optimum(obj, bel, 64, cap=32).value, rel=1e-12)
+    assert len(set(alloc.tolist())) > 1
+
+
+def test_gvm_and_knapsack_behaviour():
+    s = np.array([0, 0, 4, 8])
+    assert allocate("knapsack", s, 8, 20)[2] == 20  # only p_hat in (0, 1) has value
+    k = allocate("knapsack", s, 8, 20, cap=8)
+    assert k[2] == 8 and k[0] + k[1] == 12  # leftover to p_hat = 0 first
+    g = allocate("gvm", s, 8, 40)
+    p = (s + 1) / 10  # posterior means under Beta(1, 1)
+    w = np.sqrt(p * (1 - p)) / np.sqrt(p + 1e-3 / p)
+    assert g.sum() == 40 and np.all(np.abs(g - 40 * w / w.sum()) < 1)
+
+
+def test_predicted_p_is_validated():
+    with pytest.raises(ValueError, match="predicted_p"):
+        allocate("vip", [1, 2], 8, 10, predicted_p=[0.5, 1.0])
+    with pytest.raises(TypeError, match="options"):
+        allocate("vip", [1, 2], 8, 10, options=[("n_max", 3)])

@@ -29,6 +29,10 @@ def _closed_form_marginals(name, bel, kmax):
     if name == "knapsack":
         return fail * beta_moment(a, b, 2, k + 1) + passed * beta_moment(a, b, k, 3)
     p = np.divide(bel.successes, bel.trials, out=np.zeros(bel.trials.shape), where=bel.trials > 0)[:, None]
+    if name == "knapsack_plugin":
+        n = bel.trials[:, None] + k
+        w = p * (1 - p) ** 2
+        return w * ((1 - p) ** (n - 1.0) * p + p ** (n - 1.0) * (1 - p))
     return p * (1 - p) ** (k - 1.0)
 
 
@@ -47,7 +51,7 @@ def test_recurrence_matches_betaln_closed_form(name, with_pilot):
     np.testing.assert_allclose(np.diff(vals, axis=1), rec[:, :30], rtol=1e-9, atol=1e-14)
 
 
-@pytest.mark.parametrize("name", ["hit", "informative", "knapsack"])
+@pytest.mark.parametrize("name", ["hit", "informative", "knapsack", "knapsack_plugin"])
 def test_marginals_strictly_decrease_where_positive(name):
     bel = BetaBeliefs(A, B, S, np.full(40, 8))
     rec = get_objective(name).marginals(bel, KMAX)
@@ -98,3 +102,24 @@ def test_informative_with_mixed_pilot_is_already_certain():
     bel = BetaBeliefs.from_counts([3], 8)
     np.testing.assert_array_equal(get_objective("informative").marginals(bel, 5), 0.0)
     np.testing.assert_allclose(value_table(get_objective("informative"), bel, 5), 1.0)
+
+
+def test_variance_objective_marginals_and_greedy_optimality():
+    """VIP's objective: recurrence = closed-form increments, and greedy = DP on random instances."""
+    from simalloc.allocators.engine import solve
+    from simalloc.objectives import VarianceReduction
+    from simalloc.optima import dp_optimum
+
+    r = np.random.default_rng(3)
+    for _ in range(30):
+        n = int(r.integers(1, 6))
+        bel = BetaBeliefs.from_counts(r.integers(0, 9, n), 8)
+        obj = VarianceReduction(p_hat=r.uniform(0.01, 0.99, n), n0=r.integers(2, 9, n).astype(float),
+                                gamma=float(r.uniform(0, 0.05)))
+        rec = obj.marginals(bel, 20)
+        np.testing.assert_allclose(rec, np.diff(value_table(obj, bel, 20), axis=1), rtol=1e-9, atol=1e-15)
+        budget = int(r.integers(0, 30))
+        opt = dp_optimum(obj, bel, budget)
+        for method in ("heap", "merged", "threshold"):
+            got = obj.total(bel, solve(obj, bel, budget, method=method))
+            assert got == pytest.approx(opt.value, rel=1e-12, abs=1e-12)

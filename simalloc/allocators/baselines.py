@@ -54,7 +54,8 @@ def vip(problem: AllocationProblem, rng) -> np.ndarray:
     if int(floor.sum()) > problem.budget or np.any(floor > room) or int(room.sum()) < problem.budget:
         # n_min / n_max cannot hold this budget: keep the cap, drop VIP's own bounds
         floor, room = np.zeros_like(t), problem.cap
-    obj = VarianceReduction(p_hat=_p_hat(problem), n0=(t + floor).astype(np.float64), gamma=gamma)
+    # groups under 2 rollouts have an infinite RLOO variance; they are scored as groups of 2
+    obj = VarianceReduction(p_hat=_p_hat(problem), n0=np.maximum(t + floor, 2).astype(np.float64), gamma=gamma)
     return floor + solve(obj, problem.beliefs, problem.budget - int(floor.sum()), cap=room - floor)
 
 

@@ -49,14 +49,15 @@ def greedy_heap(code: int, a, b, wf, wp, cap, budget: int) -> np.ndarray:
     return alloc
 
 
-def prompt_types(beliefs: BetaBeliefs, params, cap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def prompt_types(beliefs: BetaBeliefs, params, cap, from_counts: bool = True):
     """Group prompts whose marginal sequences are identical: (type_of (n,), rep (T,), count (T,)).
 
-    Fast path: with a shared prior, a common pilot size and a common cap, the type is the pilot
-    success count (one bincount-sized pass). Otherwise rows of the kernel parameters are deduplicated.
+    Fast path (when the objective's parameters are a function of the counts): with a shared prior, a
+    common pilot size and a common cap, the type is the pilot success count (one bincount-sized pass).
+    Otherwise rows of the kernel parameters are deduplicated.
     """
     s, t = beliefs.successes, beliefs.trials
-    if beliefs.shared_prior and t.min() == t.max() and cap.min() == cap.max():
+    if from_counts and beliefs.shared_prior and t.min() == t.max() and cap.min() == cap.max():
         return EK.group_by_key(s, int(s.max()) + 1)
     rows = np.column_stack([*params, cap.astype(np.float64)])
     _, keys = np.unique(rows, axis=0, return_inverse=True)
@@ -117,9 +118,9 @@ def solve(objective, beliefs: BetaBeliefs, budget, *, cap=None, method: str = "a
     cap = as_cap(cap, beliefs.n_prompts, budget)
     params = obj.kernel_params(beliefs)
     if method == "auto":
-        method = "merged" if beliefs.shared_prior else "threshold"
+        method = "merged" if beliefs.shared_prior and obj.params_from_counts else "threshold"
     if method == "heap":
         return greedy_heap(obj.code, *params, cap, budget)
     if method == "merged":
-        return greedy_merged(obj.code, params, cap, budget, *prompt_types(beliefs, params, cap))
+        return greedy_merged(obj.code, params, cap, budget, *prompt_types(beliefs, params, cap, obj.params_from_counts))
     return greedy_threshold(obj.code, params, cap, budget)

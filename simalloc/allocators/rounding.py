@@ -38,6 +38,8 @@ def largest_remainder(weights, total: int, cap=None) -> np.ndarray:
     c = np.full(w.size, total, dtype=np.int64) if cap is None else np.minimum(np.asarray(cap, dtype=np.int64), total)
     if int(c.sum()) < total:
         raise ValueError(f"cap: the caps hold {int(c.sum())} units, fewer than total={total}")
+    if total == 0:
+        return np.zeros(w.size, dtype=np.int64)
     if w.sum() == 0:
         w = np.ones_like(w)
     quota = np.zeros(w.size)

@@ -32,6 +32,9 @@ class Objective:
     name: str = ""
     code: int = -1
     description: str = ""
+    #: True when the kernel parameters are a function of the pilot counts and a shared prior alone, so
+    #: prompts with equal counts are interchangeable (the type-merged solver's fast grouping relies on it).
+    params_from_counts: bool = True
 
     def value(self, beliefs: BetaBeliefs, k) -> np.ndarray:
         """U_i(k_i), shape (n_prompts,), in closed form."""
@@ -209,6 +212,12 @@ class VarianceReduction(Objective):
     name: str = "variance"
     code: int = K.VARIANCE
     description: str = "VIP: gradient-variance reduction v/(n-1) with the log-p cost term"
+    params_from_counts: bool = False
+
+    def __post_init__(self):
+        n0 = np.asarray(self.n0, dtype=np.float64)
+        if n0.size == 0 or np.min(n0) < 2:
+            raise ValueError("n0: VIP's variance term v/(n-1) needs groups of at least 2 before allocation")
 
     def _p(self):
         return np.clip(np.asarray(self.p_hat, dtype=np.float64), 1e-3, 1 - 1e-3)

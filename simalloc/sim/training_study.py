@@ -29,8 +29,11 @@ def validate_training_args(args) -> None:
         raise ValueError(f"n_reps: must be >= 1, got {args.n_reps}")
     if not args.arms:
         raise ValueError("arms: at least one arm is needed")
-    for arm in args.arms:
-        parse_arm(arm)
+    sizes = getattr(args, "group_sizes", (args.group_size,))
+    for spec in args.arms:
+        arm = parse_arm(spec)
+        if arm.k0 is not None and arm.k0 > min(sizes):
+            raise ValueError(f"arms: {spec!r} needs a pilot of {arm.k0} rollouts but group_size is {min(sizes)}")
 
 
 def arm_shards(args, **axis) -> list[dict]:
