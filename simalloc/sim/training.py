@@ -130,6 +130,20 @@ def _advantage_mass(successes, n, code, eps, out):
     return out
 
 
+@jit
+def _binomial(rng, n, p, out):
+    """out[i] ~ Binomial(n[i], p[i]) (a numba loop: faster than numpy's per-element dispatch)."""
+    for i in range(out.size):
+        out[i] = rng.binomial(n[i], p[i]) if n[i] > 0 else 0
+    return out
+
+
+def binomial(rng, n, p) -> np.ndarray:
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    n = np.ascontiguousarray(np.broadcast_to(n, p.shape), dtype=np.int64)
+    return _binomial(rng, n, p, np.empty(p.size, dtype=np.int64))
+
+
 def _draw_dynamic_batch(policy, cfg, batch_rng, extra_rng):
     """DAPO dynamic sampling, compute-matched: returns (idx, p, successes, group sizes, rollouts used)."""
     budget = cfg.n_prompts * cfg.group_size
@@ -139,7 +153,7 @@ def _draw_dynamic_batch(policy, cfg, batch_rng, extra_rng):
         take = min(cfg.n_prompts - len(kept_idx), (budget - used) // cfg.group_size, order.size - pos)
         idx = order[pos:pos + take]
         pos += take
-        s = extra_rng.binomial(cfg.group_size, policy.pass_rates(idx))
+        s = binomial(extra_rng, cfg.group_size, policy.pass_rates(idx))
         used += take * cfg.group_size
         keep = (s > 0) & (s < cfg.group_size)
         kept_idx.append(idx[keep])
@@ -165,8 +179,10 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, seed: int, rep: int = 0)
     world_rng = np.random.default_rng(world_ss)
     policy = make_policy(cfg.policy, make_world(cfg.world), cfg.n_pool, cfg.n_eval, cfg.n_strategies, cfg.zipf,
                          world_rng)
-    p0 = policy.pass_rates(np.arange(cfg.n_pool))
-    embeddings = prompt_embeddings(p0, cfg.embed_dim, cfg.embed_signal, world_rng)
+    embeddings = None
+    if arm.predictor == "gp":  # only the GP reads embeddings; other arms skip the cost (their draws are unaffected)
+        p0 = policy.pass_rates(np.arange(cfg.n_pool))
+        embeddings = prompt_embeddings(p0, cfg.embed_dim, cfg.embed_signal, world_rng)
     pred_rng = np.random.default_rng(pred_ss)
     predictor = make_predictor(arm.predictor, embeddings=embeddings, noise=cfg.oracle_noise, rng=pred_rng)
     batch_rng, pilot_rng = np.random.default_rng(batch_ss), np.random.default_rng(pilot_ss)
@@ -190,7 +206,7 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, seed: int, rep: int = 0)
         else:
             idx = batch_rng.choice(cfg.n_pool, cfg.n_prompts, replace=False)
             p = policy.pass_rates(idx)
-            s = pilot_rng.binomial(k0, p)
+            s = binomial(pilot_rng, k0, p)
             mu = predictor.predict(idx, p)
             alloc = np.zeros(cfg.n_prompts, dtype=np.int64)
             for shard in shards:
@@ -202,7 +218,7 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, seed: int, rep: int = 0)
                     arm.allocator, s[shard], k0, shard.size * (cfg.group_size - k0), prior=prior,
                     cap=cfg.cap or None, rng=alloc_rng, predicted_p=None if mu is None else mu[shard], options=options,
                 )
-            extra = extra_rng.binomial(alloc, p)
+            extra = binomial(extra_rng, alloc, p)
             total_s, sizes, used = s + extra, k0 + alloc, int(cfg.n_prompts * cfg.group_size)
             n_s0 = int((s == 0).sum())
             hits_s0 = int(((s == 0) & (extra > 0)).sum())

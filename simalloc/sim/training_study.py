@@ -56,8 +56,9 @@ def run_arm_shard(args, shard, **changes) -> dict[str, pd.DataFrame]:
     return {"steps": steps, "budget_share": share}
 
 
-def final_summary(steps: pd.DataFrame, ks, by=("arm",)) -> pd.DataFrame:
-    """Mean, standard error and change from step 0 of Pass@k at the last step, per arm (and sweep value)."""
+def final_summary(steps: pd.DataFrame, ks, by=("arm",), baseline: str = "uniform") -> pd.DataFrame:
+    """Pass@k at the last step per arm (and sweep value): mean, se, change from step 0, and the paired
+    difference to the ``baseline`` arm on the same replicates (common random numbers make it precise)."""
     by = list(by)
     last = steps[steps.step == steps.step.max()]
     first = steps[steps.step == 0]
@@ -74,7 +75,28 @@ def final_summary(steps: pd.DataFrame, ks, by=("arm",)) -> pd.DataFrame:
             rows.append((*key, k, vals.mean(), vals.std(ddof=1) / np.sqrt(len(vals)) if len(vals) > 1 else np.nan,
                          start[col].mean(), delta.mean(),
                          delta.std(ddof=1) / np.sqrt(len(delta)) if len(delta) > 1 else np.nan, len(vals)))
-    return pd.DataFrame(rows, columns=[*by, "k", "final", "final_se", "start", "change", "change_se", "n_reps"])
+    out = pd.DataFrame(rows, columns=[*by, "k", "final", "final_se", "start", "change", "change_se", "n_reps"])
+    return _paired_vs(out, last, by, ks, baseline)
+
+
+def _paired_vs(summary, last, by, ks, baseline):
+    """Add the paired (same replicate, common random numbers) difference to the baseline arm and its se."""
+    summary["vs_" + baseline] = np.nan
+    summary["vs_" + baseline + "_se"] = np.nan
+    if baseline not in set(last.arm):
+        return summary
+    sweep = [c for c in by if c != "arm"]
+    for i, row in summary.iterrows():
+        sel = last
+        for c in sweep:
+            sel = sel[sel[c] == row[c]]
+        col = f"pass@{row.k}"
+        mine = sel[sel.arm == row.arm].set_index("rep")[col]
+        base = sel[sel.arm == baseline].set_index("rep")[col].reindex(mine.index)
+        d = mine - base
+        summary.loc[i, "vs_" + baseline] = d.mean()
+        summary.loc[i, "vs_" + baseline + "_se"] = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
+    return summary
 
 
 def plot_training(steps, share, summary, args, path, title):
@@ -132,6 +154,7 @@ def finalize_training(args, tables, out, title, progress=True):
     write_table(summary, out, "summary")
     plot_training(steps, share, summary, args, out / "figure.png", title)
     if progress:
-        view = summary[summary.k.isin([1, 16, max(args.ks)])].pivot(index="arm", columns="k", values=["final", "change"])
+        view = summary[summary.k.isin([1, 16, max(args.ks)])].pivot(index="arm", columns="k",
+                                                                    values=["final", "change", "vs_uniform"])
         print(view.round(4).to_string())
     return summary
