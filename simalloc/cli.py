@@ -63,6 +63,34 @@ def _cmd_bench(ns) -> int:
     return 0
 
 
+def _cmd_check(ns) -> int:
+    from paper_checks import check_names, run_check, write_report
+
+    out = Path(ns.report).parent
+    names = ns.only or check_names()
+    rows, failed = [], []
+    for name in names:
+        try:
+            row = run_check(name, full=ns.full, out=out)
+        except Exception as exc:  # an erroring check fails the command; it is never a verdict
+            failed.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        rows.append(row)
+        print(f"{row['verdict']:<15} {name:<36} {row['seconds']:>7.1f}s  {row['observed'][:110]}")
+    public = [{k: r[k] for k in ("id", "paper", "claim", "source", "expected", "observed", "verdict", "setting",
+                                 "tolerance", "uses_simulator", "seconds", "budget", "figures")} for r in rows]
+    if ns.json:
+        Path(ns.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(ns.json).write_text(json.dumps(public, indent=2) + "\n")
+    report = write_report(rows, Path(ns.report))
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("reproduced", "partial", "not_reproduced")}
+    print(f"{len(rows)} checks: {counts}; report in {report}")
+    if failed:
+        print("checks that errored:\n  " + "\n  ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simalloc", description="Where to spend rollouts.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the rows as JSON to this path")
     p.add_argument("--suite", action="append", choices=BENCH_SUITES)
     p.set_defaults(fn=_cmd_bench)
+    p = sub.add_parser("check", help="run paper_checks: every published claim with a verdict")
+    p.add_argument("--full", action="store_true", help="the full budget (more replicates and steps)")
+    p.add_argument("--json", help="write the results as JSON to this path")
+    p.add_argument("--report", default="results/checks/report.md", help="markdown report (figures beside it)")
+    p.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
+    p.set_defaults(fn=_cmd_check)
     return parser
 
 

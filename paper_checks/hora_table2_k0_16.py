@@ -1,0 +1,33 @@
+"""HORA Table 2: doubling the pilot to K0 = 16 gives similar Pass@1 and does not uniformly improve Pass@k."""
+
+from ._harness import WORLDS, Result, final_metric, paired
+
+PAPER = "HORA (arXiv 2605.07114)"
+CLAIM = "Empirically, K0 = 16 gives similar Pass@1 but does not uniformly improve Pass@k."
+SOURCE = "Table 2, Sec. 4.2"
+SETTING = "simulator, the four difficulty worlds at Zipf 1.5; hora with K0 = 16 vs K0 = 8 (same G = 32), paired replicates"
+TOLERANCE = ("similar Pass@1: |paired difference| <= 0.01; 'uniformly improves' would need a paired Pass@256 gain "
+             "above 2 standard errors in every world")
+USES_SIMULATOR = True
+
+
+def run(full=False, out=None, arm="hora:k16", reference="hora"):
+    d1, dk = {}, {}
+    for wname, world in WORLDS.items():
+        d1[wname] = paired(final_metric(full, arm, "pass@1", world), final_metric(full, reference, "pass@1", world))
+        dk[wname] = paired(final_metric(full, arm, "pass@256", world), final_metric(full, reference, "pass@256", world))
+    similar = all(abs(d) <= 0.01 for d, _ in d1.values())
+    uniformly_better = all(d > 2 * se for d, se in dk.values())
+    if similar and not uniformly_better:
+        verdict = "reproduced"
+    elif similar or not uniformly_better:
+        verdict = "partial"
+    else:
+        verdict = "not_reproduced"
+    text = "; ".join(f"{w}: dPass@1 {d1[w][0]:+.4f}, dPass@256 {dk[w][0]:+.4f}±{dk[w][1]:.4f}" for w in WORLDS)
+    return Result(
+        expected="|dPass@1| <= 0.01 in every world and Pass@256 not significantly better in every world",
+        observed=f"Pass@1 similar: {similar}; uniformly better Pass@256: {uniformly_better} ({text})",
+        verdict=verdict,
+        details={"similar_pass1": similar, "uniformly_better": uniformly_better},
+    )
