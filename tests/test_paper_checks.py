@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from paper_checks import VERDICTS, check_names, run_check
@@ -45,6 +46,10 @@ def test_index_lists_every_check_with_its_current_verdict(quick_results):
         ("hora_fig3_budget_share", {"arm": "uniform"}),  # budget share = prompt share
         ("hora_table1_passk_gains", {"arm": "uniform"}),  # GRPO against itself: no gains
         ("hora_prior_ablation", {"arms": ("hora",), "reference": "uniform"}),  # hora vs GRPO does gain consistently
+        ("dora_fig2_uniqueness", {"similarity": np.ones((4, 4))}),  # no direction structure to find
+        ("dora_prop2_solution_level_bias", {"solution_level": False}),  # direction-level weights are not biased
+        ("dora_theorem1_surrogate_optimal", {"t_s": 1.0}),  # a temperature at which uniqueness cannot see blocks
+        ("dora_beats_rebase", {"rule": "temperature", "baseline": "dora"}),  # plain sampling does not beat DORA
     ],
 )
 def test_breaking_an_input_changes_the_verdict(quick_results, name, inject):

@@ -40,20 +40,18 @@ def largest_remainder(weights, total: int, cap=None) -> np.ndarray:
         raise ValueError(f"cap: the caps hold {int(c.sum())} units, fewer than total={total}")
     if total == 0:
         return np.zeros(w.size, dtype=np.int64)
-    if w.sum() == 0:
-        w = np.ones_like(w)
+    w = np.ones_like(w) if w.max() == 0 else w / w.max()  # scale-free: tiny weights must not underflow
     quota = np.zeros(w.size)
     free = c > 0
     left = float(total)
     for _ in range(w.size + 1):  # water-fill: clip at caps, re-share the excess
-        ws = w[free].sum()
-        if ws == 0:
-            ws_w = np.where(free, 1.0, 0.0)
-            ws = ws_w.sum()
-        else:
-            ws_w = np.where(free, w, 0.0)
-        q = quota + left * ws_w / ws
-        over = free & (q > c)
+        if left <= 0 or not free.any():
+            break
+        ws_w = np.where(free, w, 0.0)
+        if ws_w.sum() == 0:
+            ws_w = free.astype(np.float64)
+        q = quota + left * ws_w / ws_w.sum()
+        over = free & (q > c + 1e-9 * max(total, 1))
         if not over.any():
             quota = q
             break

@@ -8,6 +8,7 @@ from .separable import (
     InformativeGroup,
     KnapsackPlugin,
     KnapsackValue,
+    LogMiss,
     Objective,
     PluginHitUtility,
     VarianceReduction,
@@ -25,12 +26,13 @@ __all__ = [
     "KnapsackValue",
     "PluginHitUtility",
     "KnapsackPlugin",
+    "LogMiss",
     "VarianceReduction",
     "beta_moment",
 ]
 
 OBJECTIVES: dict[str, Objective] = {
-    o.name: o for o in (HitUtility(), InformativeGroup(), KnapsackValue(), PluginHitUtility(), KnapsackPlugin())
+    o.name: o for o in (HitUtility(), InformativeGroup(), KnapsackValue(), PluginHitUtility(), KnapsackPlugin(), LogMiss())
 }
 
 

@@ -16,9 +16,13 @@ marginals decrease and greedy allocation is exact.
   4     variance (VIP)  v/((n-1)(n-2)) 1            wf = 1, wp = -gamma log p; v = a, base size n0 = b, n = n0 + k
   5     knapsack plug-  w (1-p)^(n-1) p  w p^(n-1) (1-p)  wf = wp = 1; p = a, n0 = b, n = n0 + k, w = p (1-p)^2
         in (Knapsack RL)
+  6     log-miss        log1p(a/(b+k-1)) -          wf = 1, wp = 0: -log E[(1-p)^k] (P(success) over independent
+                                                    directions: maximize sum_j -log E[(1-p_j)^B_j])
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -30,6 +34,7 @@ KNAPSACK = 2
 HIT_PLUGIN = 3
 VARIANCE = 4
 KNAPSACK_PLUGIN = 5
+LOG_MISS = 6
 
 
 @jit
@@ -45,6 +50,8 @@ def first_terms(code, a, b):
     if code == VARIANCE:
         n = b + 1.0
         return a / ((n - 1.0) * (n - 2.0)), 1.0
+    if code == LOG_MISS:
+        return math.log1p(a / b), 0.0
     if code == KNAPSACK_PLUGIN:
         w = a * (1.0 - a) ** 2
         return w * (1.0 - a) ** b * a, w * a**b * (1.0 - a)
@@ -65,6 +72,8 @@ def next_terms(code, a, b, k, tf, tp):
         return a / ((n - 1.0) * (n - 2.0)), 1.0
     if code == KNAPSACK_PLUGIN:
         return tf * (1.0 - a), tp * a
+    if code == LOG_MISS:
+        return math.log1p(a / (b + k)), 0.0
     return tf * (1.0 - a), 0.0
 
 
@@ -82,7 +91,7 @@ def fill_marginals(code, a, b, wf, wp, out):
 
 def weights(code: int, all_fail: np.ndarray, all_pass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (wf, wp) weight arrays of an objective code, float64 (n_prompts,)."""
-    if code in (HIT, HIT_PLUGIN):
+    if code in (HIT, HIT_PLUGIN, LOG_MISS):
         return np.ones(all_fail.shape), np.zeros(all_fail.shape)
     if code == KNAPSACK_PLUGIN:
         return np.ones(all_fail.shape), np.ones(all_fail.shape)

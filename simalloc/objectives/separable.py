@@ -14,7 +14,7 @@ from scipy.special import betaln
 from ..beliefs import BetaBeliefs
 from . import _kernels as K
 
-__all__ = ["hit_utility", "VarianceReduction", "KnapsackPlugin", "Objective", "HitUtility", "InformativeGroup", "KnapsackValue", "PluginHitUtility", "beta_moment"]
+__all__ = ["hit_utility", "LogMiss", "VarianceReduction", "KnapsackPlugin", "Objective", "HitUtility", "InformativeGroup", "KnapsackValue", "PluginHitUtility", "beta_moment"]
 
 
 def beta_moment(a, b, i, j) -> np.ndarray:
@@ -236,6 +236,28 @@ class VarianceReduction(Objective):
         n0 = n0.reshape(shape) if n0.size == np.prod(shape) else n0
         n = n0 + np.asarray(k, dtype=np.float64)
         return -p * (1 - p) / (n - 1.0) - self.gamma * np.log(p) * n
+
+
+@dataclass(frozen=True)
+class LogMiss(Objective):
+    r"""-log E[(1-p)^k] = -(ln B(a, b+k) - ln B(a, b)): the log-probability that k rollouts all fail, negated.
+
+    Notes
+    -----
+    For independent directions j with p_j ~ Beta(a_j, b_j), P(at least one success) = 1 - prod_j E[(1-p_j)^B_j],
+    so maximizing sum_j U_j(B_j) maximizes P(success) exactly. Marginal log1p(a/(b+k-1)), decreasing in k.
+
+    References
+    ----------
+    DORA, arXiv 2506.15707 (the P(success) formulation of test-time search allocation).
+    """
+
+    name: str = "log_miss"
+    code: int = K.LOG_MISS
+    description: str = "-log E[(1-p)^k]: maximizing its sum maximizes P(some success) over independent directions"
+
+    def value(self, beliefs, k):
+        return -(betaln(beliefs.a, beliefs.b + k) - betaln(beliefs.a, beliefs.b))
 
 
 def hit_utility(a, b, k) -> np.ndarray:
