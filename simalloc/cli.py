@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCH_SUITES = ("allocation", "simulator")
+BENCH_SUITES = ("allocation", "simulator", "stopping")
 
 
 def _cmd_list(ns) -> int:

@@ -1,0 +1,163 @@
+"""Numba kernels of the stopping rules: votes arrive one at a time; a rule decides when to stop.
+
+Rules dispatch on an integer code with a float64 parameter vector:
+
+  code  rule             params
+  0     fixed-N          [N]
+  1     BSPRT            [cap, alpha, beta, min_confirm, degradation, p_known]
+  2     AC (Beta)        [cap, confidence]
+  3     AC (Dirichlet)   [cap, confidence]   (a precomputed table over sorted counts, key base cap + 1)
+  4     ESC              [cap, window]
+
+The answer at stopping is the plurality answer, ties broken uniformly at random.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._numba import jit
+
+FIXED, BSPRT, AC_BETA, AC_DIRICHLET, ESC = 0, 1, 2, 3, 4
+
+
+@jit
+def beta_confidence(a, b):
+    """1 - I_0.5(a+1, b+1) = P(Binomial(a+b+1, 1/2) <= a) for integer counts a, b (AC's Beta rule)."""
+    n = a + b + 1
+    total = 0.0
+    term = math.exp(-n * math.log(2.0))  # C(n, 0) / 2^n
+    for j in range(0, a + 1):
+        total += term
+        term = term * (n - j) / (j + 1)
+    return total
+
+
+@jit
+def _top_two(counts, k):
+    first = -1
+    second = -1
+    for c in range(k):
+        v = counts[c]
+        if v > first:
+            second = first
+            first = v
+        elif v > second:
+            second = v
+    return first, second
+
+
+@jit
+def _leader(counts, k, rng):
+    best = -1
+    n_best = 0
+    for c in range(k):
+        if counts[c] > best:
+            best = counts[c]
+            n_best = 1
+        elif counts[c] == best:
+            n_best += 1
+    pick = int(rng.integers(0, n_best))
+    for c in range(k):
+        if counts[c] == best:
+            if pick == 0:
+                return c
+            pick -= 1
+    return 0
+
+
+@jit
+def sorted_key(counts, k, base):
+    """Key sum_i s_i base^i of the sorted (descending) top-four counts s, for table lookups."""
+    s = np.sort(counts[:k])[::-1]
+    key = 0
+    mult = 1
+    for i in range(min(k, 4)):
+        key += s[i] * mult
+        mult *= base
+    return key
+
+
+@jit
+def _stop_now(code, params, counts, k, t, confirm, table):
+    """(stop?, updated consecutive-confirmation count) after the t-th vote."""
+    if code == FIXED:
+        return t >= params[0], confirm
+    if t >= params[0]:
+        return True, confirm
+    if code == BSPRT:
+        alpha, beta, min_confirm, deg, p_known = params[1], params[2], params[3], params[4], params[5]
+        v_l, v_s = _top_two(counts, k)
+        if v_s < 0:
+            v_s = 0
+        if p_known > 0.0:
+            p0, p1 = p_known, 1.0 - p_known
+        else:
+            observed = 0
+            for c in range(k):
+                if counts[c] > 0:
+                    observed += 1
+            p0 = deg * v_l / t
+            p1 = (1.0 - p0) / max(observed - 1, 1)
+        ok = False
+        if p0 > p1 and p1 > 0.0:
+            ok = (v_l - v_s) * math.log(p0 / p1) >= math.log((1.0 - beta) / alpha)
+        confirm = confirm + 1 if ok else 0
+        return confirm >= min_confirm, confirm
+    if code == AC_BETA:
+        v_l, v_s = _top_two(counts, k)
+        if v_s < 0:
+            v_s = 0
+        return beta_confidence(v_l, v_s) >= params[1], confirm
+    if code == AC_DIRICHLET:
+        return table[sorted_key(counts, k, int(params[0]) + 1)] >= params[1], confirm
+    return False, confirm  # ESC decides at window ends (see simulate)
+
+
+@jit
+def simulate(code, params, probs, rng, table, out_votes, out_answer, out_correct_votes):
+    """Run the rule on every prompt (row of probs); class 0 is correct. Returns the outputs filled."""
+    n, k = probs.shape
+    counts = np.zeros(k, dtype=np.int64)
+    cum = np.empty(k)
+    for i in range(n):
+        acc = 0.0
+        for c in range(k):
+            acc += probs[i, c]
+            cum[c] = acc
+        counts[:] = 0
+        t = 0
+        confirm = 0
+        window_class = -1
+        window_same = True
+        answer = -1
+        while True:
+            u = rng.random() * acc
+            c = 0
+            while c < k - 1 and cum[c] <= u:
+                c += 1
+            counts[c] += 1
+            t += 1
+            if code == ESC:
+                w = int(params[1])
+                pos = (t - 1) % w
+                if pos == 0:
+                    window_class = c
+                    window_same = True
+                elif c != window_class:
+                    window_same = False
+                if pos == w - 1 and window_same:
+                    answer = window_class  # ESC answers with the unanimous window
+                    break
+                if t >= params[0]:
+                    break
+                continue
+            stop, confirm = _stop_now(code, params, counts, k, t, confirm, table)
+            if stop:
+                break
+        out_votes[i] = t
+        out_answer[i] = answer if answer >= 0 else _leader(counts, k, rng)
+        out_correct_votes[i] = counts[0]
+    return out_votes

@@ -1,0 +1,163 @@
+"""Stopping rules for majority voting: one registry, validated parameters, a vectorized simulator."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+import numpy as np
+from scipy import special
+
+from .._rng import as_generator
+from .._validate import check_choice
+from . import _kernels as K
+
+__all__ = ["StoppingRule", "STOPPING_RULES", "make_rule", "run_rule", "dirichlet_leader_table", "esc_expected_votes",
+           "dirichlet_leader_probability"]
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """A stopping rule: registry name, kernel code and parameters (see ``_kernels``)."""
+
+    name: str
+    code: int
+    params: dict = field(default_factory=dict)
+    description: str = ""
+
+    def vector(self) -> np.ndarray:
+        p = self.params
+        if self.code == K.FIXED:
+            return np.array([p["n"]], dtype=np.float64)
+        if self.code == K.BSPRT:
+            return np.array([p["cap"], p["alpha"], p["beta"], p["min_confirm"], p["degradation"], p["p_known"]], float)
+        if self.code in (K.AC_BETA, K.AC_DIRICHLET):
+            return np.array([p["cap"], p["confidence"]], dtype=np.float64)
+        return np.array([p["cap"], p["window"]], dtype=np.float64)
+
+    @property
+    def cap(self) -> int:
+        return int(self.params.get("n", self.params.get("cap", 0)))
+
+
+STOPPING_RULES: dict[str, StoppingRule] = {
+    "fixed": StoppingRule("fixed", K.FIXED, {"n": 64}, "fixed-N majority vote (TTRL: N = 64)"),
+    "bsprt": StoppingRule(
+        "bsprt", K.BSPRT,
+        {"cap": 64, "alpha": 0.05, "beta": 0.05, "min_confirm": 5, "degradation": 0.6, "p_known": 0.0},
+        "OptPO's Bayesian SPRT, this project's reading (see make_rule): stop when (p0/p1)^(v_L - v_S) >= (1-beta)/alpha "
+        "holds for min_confirm consecutive votes; p0 = degradation x majority ratio",
+    ),
+    "ac_beta": StoppingRule("ac_beta", K.AC_BETA, {"cap": 40, "confidence": 0.95},
+                            "Adaptive-Consistency, Beta rule on the top two counts: 1 - I_0.5(a+1, b+1) >= 0.95, max 40"),
+    "ac_dirichlet": StoppingRule("ac_dirichlet", K.AC_DIRICHLET, {"cap": 40, "confidence": 0.95},
+                                 "Adaptive-Consistency, Dirichlet rule: P(leader has the largest probability) >= 0.95, max 40"),
+    "esc": StoppingRule("esc", K.ESC, {"cap": 40, "window": 5},
+                        "Early-Stopping Self-Consistency: windows of 5, stop at the first unanimous window, max 40"),
+}
+
+
+def make_rule(name: str, **params) -> StoppingRule:
+    """The registered rule ``name`` with parameters overridden; every parameter is range-checked.
+
+    BSPRT (OptPO, arXiv 2512.02882) as this project reads it: hypotheses H_j 'answer j is the consensus' with
+    likelihood p0^{v_j} prod_{c != j} p1^{v_c}; p0 = degradation x (leader's vote share), p1 = (1 - p0) /
+    (number of other observed answers); stop and accept the leader when log Lambda = (v_L - v_S) log(p0/p1)
+    >= log((1 - beta)/alpha) for ``min_confirm`` consecutive votes, else stop at ``cap``. ``p_known`` > 0
+    replaces the estimates by fixed binary p0 = p_known, p1 = 1 - p_known (Wald's SPRT, for testing).
+    The paper's exact '5 consistency checks' and '0.6 degradation factor' are not public; these are our reading.
+    """
+    rule = STOPPING_RULES[check_choice(name, "rule", STOPPING_RULES)]
+    unknown = set(params) - set(rule.params)
+    if unknown:
+        raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}; valid: {sorted(rule.params)}")
+    p = {**rule.params, **params}
+    for key in ("n", "cap", "window", "min_confirm"):
+        if key in p and (not float(p[key]).is_integer() or p[key] < 1):
+            raise ValueError(f"{key}: must be an integer >= 1, got {p[key]!r}")
+    for key in ("alpha", "beta"):
+        if key in p and not 0 < p[key] < 1:
+            raise ValueError(f"{key}: must lie in (0, 1), got {p[key]!r}")
+    if "confidence" in p and not 0 < p["confidence"] < 1:
+        raise ValueError(f"confidence: must lie in (0, 1), got {p['confidence']!r}")
+    if "degradation" in p and not 0 < p["degradation"] <= 1:
+        raise ValueError(f"degradation: must lie in (0, 1], got {p['degradation']!r}")
+    if "p_known" in p and not (p["p_known"] == 0 or 0.5 < p["p_known"] < 1):
+        raise ValueError(f"p_known: 0 (estimate) or a rate in (0.5, 1), got {p['p_known']!r}")
+    if name == "ac_dirichlet" and p["cap"] > 48:
+        raise ValueError(f"cap: ac_dirichlet's table supports cap <= 48, got {p['cap']}")
+    return replace(rule, params=p)
+
+
+def dirichlet_leader_probability(counts) -> float:
+    """P(the leader's probability is the largest) under Dirichlet(counts + 1) over the observed answers.
+
+    With one observed answer a zero-count second answer is added (so two answers give AC's Beta rule).
+    Computed as E[prod_j F_j(G_L)] with G_L ~ Gamma(n_L + 1), F_j the Gamma(n_j + 1) cdf, by 80-node
+    generalized Gauss-Laguerre quadrature (exact to ~1e-12 for these smooth integrands).
+    """
+    c = sorted((int(x) for x in counts if x > 0), reverse=True) or [0]
+    if len(c) == 1:
+        c.append(0)
+    a_lead = c[0] + 1
+    x, w = special.roots_genlaguerre(80, a_lead - 1)
+    prod = np.ones_like(x)
+    for n_j in c[1:]:
+        prod *= special.gammainc(n_j + 1, x)
+    return float(np.sum(w * prod) / math.gamma(a_lead))
+
+
+@lru_cache(maxsize=8)
+def dirichlet_leader_table(cap: int) -> np.ndarray:
+    """P(leader is max) for every sorted count tuple of up to four answers with sum <= cap, keyed as the kernel."""
+    base = cap + 1
+    table = np.zeros(base**4, dtype=np.float64)
+    for n1 in range(cap + 1):
+        for n2 in range(min(n1, cap - n1) + 1):
+            for n3 in range(min(n2, cap - n1 - n2) + 1):
+                for n4 in range(min(n3, cap - n1 - n2 - n3) + 1):
+                    key = n1 + base * n2 + base**2 * n3 + base**3 * n4
+                    table[key] = dirichlet_leader_probability((n1, n2, n3, n4))
+    return table
+
+
+def esc_expected_votes(p, window: int = 5, cap: int = 40) -> float:
+    """ESC's expected number of votes: w [sum_{i=0}^{L-2} q (1-q)^i (i+1) + (1-q)^{L-1} L], q = sum_j p_j^w, L = cap/w."""
+    p = np.asarray(p, dtype=np.float64)
+    q = float(np.sum(p**window))
+    n_windows = cap // window
+    body = sum(q * (1 - q) ** i * (i + 1) for i in range(n_windows - 1))
+    return window * (body + (1 - q) ** (n_windows - 1) * n_windows)
+
+
+def run_rule(rule: StoppingRule | str, probs, rng=None, world=None) -> dict:
+    """Simulate ``rule`` on each prompt's answer distribution (rows of ``probs``; column 0 correct).
+
+    Returns arrays: votes, answer, correct (answer == 0), and tokens when a VoteWorld is given (its length model).
+    """
+    rule = make_rule(rule) if isinstance(rule, str) else rule
+    probs = np.ascontiguousarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[0] == 0:
+        raise ValueError(f"probs: expected a non-empty (n_prompts, n_classes) array, got shape {probs.shape}")
+    if probs.shape[1] < 2:
+        raise ValueError("probs: a vote world needs at least 2 answer classes")
+    if not np.all(np.isfinite(probs)) or probs.min() < 0 or not np.allclose(probs.sum(1), 1.0, atol=1e-9):
+        raise ValueError("probs: each row must be a probability vector (finite, >= 0, summing to 1)")
+    if rule.code == K.AC_DIRICHLET and probs.shape[1] > 4:
+        raise ValueError("probs: ac_dirichlet supports up to 4 answer classes")
+    rng = as_generator(rng)
+    table = dirichlet_leader_table(rule.cap) if rule.code == K.AC_DIRICHLET else np.zeros(1)
+    n = probs.shape[0]
+    votes, answer, correct_votes = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    K.simulate(rule.code, rule.vector(), probs, rng, table, votes, answer, correct_votes)
+    out = {"votes": votes, "answer": answer, "correct": answer == 0, "correct_votes": correct_votes}
+    if world is not None:
+        is_correct = np.repeat(np.arange(n), votes)
+        flags = np.zeros(is_correct.size, dtype=bool)
+        starts = np.concatenate([[0], np.cumsum(votes)[:-1]])
+        for i in range(n):  # the first correct_votes of each prompt's rollouts are the correct ones (order is irrelevant)
+            flags[starts[i]:starts[i] + correct_votes[i]] = True
+        lengths = world.lengths(flags, rng)
+        out["tokens"] = np.bincount(is_correct, weights=lengths, minlength=n)
+    return out

@@ -1,0 +1,153 @@
+"""Stopping rules: published values, Wald's bound, exact enumeration, and the DP never beaten."""
+
+import itertools
+from math import comb, factorial
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simalloc.stopping import STOPPING_RULES, VoteModel, esc_expected_votes, evaluate_policy, make_rule, \
+    optimal_stopping, run_rule
+from simalloc.stopping._kernels import beta_confidence
+from simalloc.stopping.rules import dirichlet_leader_probability
+from simalloc.worlds.votes import VOTE_PRESETS, VoteWorld, majority_ratio_summary
+
+AC_VALUES = [((3, 0), 0.9375), ((4, 0), 0.96875), ((6, 1), 0.96484), ((7, 2), 0.94531)]
+
+
+@pytest.mark.parametrize("counts,value", AC_VALUES)
+def test_adaptive_consistency_values(counts, value):
+    assert beta_confidence(*counts) == pytest.approx(value, abs=5e-6)
+    assert dirichlet_leader_probability(counts) == pytest.approx(value, abs=5e-6)  # two answers: Dirichlet = Beta
+
+
+def test_dirichlet_rule_against_monte_carlo_for_three_answers():
+    g = np.random.default_rng(0).dirichlet([6, 3, 2], size=400_000)
+    mc = np.mean(g[:, 0] > g[:, 1:].max(1))
+    assert dirichlet_leader_probability((5, 2, 1)) == pytest.approx(mc, abs=5 * np.sqrt(mc * (1 - mc) / 4e5))
+
+
+def test_esc_expected_votes_formula_and_simulation():
+    assert esc_expected_votes([0.7, 0.2, 0.1], 5, 40) == pytest.approx(22.90, abs=0.005)
+    res = run_rule("esc", np.tile([0.7, 0.2, 0.1], (200_000, 1)), rng=3)
+    se = res["votes"].std() / np.sqrt(200_000)
+    assert abs(res["votes"].mean() - esc_expected_votes([0.7, 0.2, 0.1])) <= 5 * se  # failure rate < 1e-6
+
+
+def test_bsprt_error_within_walds_bound():
+    """Binary votes with known p0 = 0.65: Wald's SPRT accepts the wrong answer with probability <= alpha/(1-beta)."""
+    rule = make_rule("bsprt", p_known=0.65, cap=10_000, min_confirm=1, alpha=0.05, beta=0.05)
+    res = run_rule(rule, np.tile([0.65, 0.35], (100_000, 1)), rng=5)
+    bound = 0.05 / 0.95
+    err = 1 - res["correct"].mean()
+    assert err <= bound + 5 * np.sqrt(bound * (1 - bound) / 1e5)
+    assert res["votes"].max() < 10_000  # it always stopped by the test, never at the cap
+
+
+def _fixed_n_exact(p, n):
+    """P(plurality of n votes is class 0), ties at random, by enumerating multinomial outcomes."""
+    k = len(p)
+    total = 0.0
+    for counts in itertools.product(range(n + 1), repeat=k):
+        if sum(counts) != n:
+            continue
+        prob = factorial(n) * np.prod([p[c] ** counts[c] / factorial(counts[c]) for c in range(k)])
+        top = max(counts)
+        if counts[0] == top:
+            total += prob / sum(c == top for c in counts)
+    return total
+
+
+@pytest.mark.parametrize("p,n", [((0.5, 0.3, 0.2), 7), ((0.4, 0.35, 0.25), 10), ((0.3, 0.4, 0.2, 0.1), 6)])
+def test_fixed_n_matches_exact_enumeration(p, n):
+    exact = _fixed_n_exact(p, n)
+    model = VoteModel.build(np.array([p]), cap=n)
+    assert evaluate_policy(model, make_rule("fixed", n=n))["accuracy"] == pytest.approx(exact, abs=1e-12)
+    res = run_rule(make_rule("fixed", n=n), np.tile(p, (200_000, 1)), rng=1)
+    assert abs(res["correct"].mean() - exact) <= 5 * np.sqrt(exact * (1 - exact) / 2e5)
+
+
+def test_exact_policy_evaluation_matches_simulation():
+    atoms = VOTE_PRESETS["gpqa-like"].sample(30, 2)
+    model = VoteModel.build(atoms, cap=40)
+    probs = atoms[np.random.default_rng(0).integers(0, 30, 200_000)]
+    for name in ("ac_beta", "ac_dirichlet"):
+        exact = evaluate_policy(model, name)
+        sim = run_rule(name, probs, rng=4)
+        assert abs(sim["correct"].mean() - exact["accuracy"]) <= 5 * np.sqrt(0.25 / 2e5)
+        assert abs(sim["votes"].mean() - exact["votes"]) <= 5 * sim["votes"].std() / np.sqrt(2e5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(2, 3), m=st.integers(1, 4), cap=st.integers(2, 12), cost=st.floats(0, 0.1),
+       seed=st.integers(0, 10_000))
+def test_dp_is_never_beaten_by_a_heuristic(k, m, cap, cost, seed):
+    atoms = np.random.default_rng(seed).dirichlet(np.ones(k), size=m)
+    model = VoteModel.build(atoms, cap=cap)
+    best = optimal_stopping(model, cost)
+    assert best["accuracy"] - cost * best["votes"] == pytest.approx(best["value"], abs=1e-12)
+    rules = [make_rule("fixed", n=n) for n in range(1, cap + 1)]
+    rules += [make_rule("ac_beta", cap=cap), make_rule("ac_dirichlet", cap=cap),
+              make_rule("bsprt", cap=cap, min_confirm=1), make_rule("bsprt", cap=cap, min_confirm=1, alpha=0.3, beta=0.3)]
+    for rule in rules:
+        h = evaluate_policy(model, rule)
+        assert h["accuracy"] - cost * h["votes"] <= best["value"] + 1e-12, rule
+
+
+def test_dp_frontier_is_monotone_and_beats_fixed_64():
+    atoms = VOTE_PRESETS["math500-like"].sample(40, 1)
+    model = VoteModel.build(atoms, cap=64)
+    fixed = evaluate_policy(model, "fixed")
+    cheap = optimal_stopping(model, 1e-4)
+    assert cheap["votes"] < 64 and cheap["accuracy"] >= fixed["accuracy"] - 1e-12
+    costs = [1e-4, 1e-3, 1e-2]
+    votes = [optimal_stopping(model, c)["votes"] for c in costs]
+    assert votes[0] >= votes[1] >= votes[2]
+
+
+def test_presets_document_their_majority_ratios():
+    math, gpqa = (majority_ratio_summary(VOTE_PRESETS[p], n_prompts=5000) for p in ("math500-like", "gpqa-like"))
+    assert 0.68 < math["mean_majority_ratio"] < 0.76 and 0.85 < math["p_correct_is_mode"] < 0.93
+    assert 0.51 < gpqa["mean_majority_ratio"] < 0.59 and 0.55 < gpqa["p_correct_is_mode"] < 0.65
+
+
+@pytest.mark.parametrize(
+    "call,exc,word",
+    [
+        (lambda: make_rule("bsprt", alpha=1.5), ValueError, "alpha"),
+        (lambda: make_rule("bsprt", beta=0.0), ValueError, "beta"),
+        (lambda: make_rule("fixed", n=0), ValueError, "n"),
+        (lambda: make_rule("esc", cap=0), ValueError, "cap"),
+        (lambda: make_rule("bsprt", gamma=1), ValueError, "unknown parameter"),
+        (lambda: make_rule("sprt"), ValueError, "bsprt"),
+        (lambda: run_rule("fixed", np.empty((0, 3))), ValueError, "probs"),
+        (lambda: run_rule("fixed", np.ones((3, 1))), ValueError, "2 answer classes"),
+        (lambda: run_rule("fixed", [[0.5, 0.6]]), ValueError, "probability"),
+        (lambda: VoteWorld(n_classes=1), ValueError, "n_classes"),
+        (lambda: VoteModel.build(np.full((2, 5), 0.2)), ValueError, "up to 4"),
+        (lambda: optimal_stopping(VoteModel.build([[0.6, 0.4]], cap=3), -1.0), ValueError, "cost"),
+        (lambda: evaluate_policy(VoteModel.build([[0.6, 0.4]], cap=8), "esc"), ValueError, "cap"),
+    ],
+)
+def test_bad_input(call, exc, word):
+    with pytest.raises(exc, match=word):
+        call()
+
+
+def test_registry_and_tokens():
+    assert set(STOPPING_RULES) == {"fixed", "bsprt", "ac_beta", "ac_dirichlet", "esc"}
+    world = VOTE_PRESETS["gpqa-like"]
+    res = run_rule("bsprt", world.sample(500, 0), rng=0, world=world)
+    assert np.all(res["tokens"] > 0) and np.all(res["votes"] <= 64)
+
+
+@pytest.mark.parametrize("study", ["stopping_pareto", "ttrl"])
+def test_stopping_study_smoke(study, tmp_path):
+    from simalloc.sim.runner import run_study
+
+    over = {"stopping_pareto": {"n_atoms": "6", "n_prompts": "300", "cap": "16", "presets": "gpqa-like"},
+            "ttrl": {"steps": "3", "n_reps": "1", "n_pool": "32", "batch": "16", "rules": "fixed,bsprt"}}[study]
+    out = run_study(study, out=tmp_path, overrides=over, progress=False)
+    assert (out / "table.parquet").is_file() and (out / "figure.png").is_file()
