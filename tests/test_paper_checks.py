@@ -51,6 +51,10 @@ def test_index_lists_every_check_with_its_current_verdict(quick_results):
         ("dora_theorem1_surrogate_optimal", {"t_s": 1.0}),  # a temperature at which uniqueness cannot see blocks
         ("dora_beats_rebase", {"rule": "temperature", "baseline": "dora"}),  # plain sampling does not beat DORA
         ("optpo_token_savings_math", {"rule": "fixed"}),  # fixed-64 against itself saves nothing
+        ("tea_maxk_unbiased", {"estimator": lambda r, k: r.max(axis=1)}),  # the sample max is biased for k < m
+        ("tea_pkpo_vector", {"rewards": (1.0, 0.0, 0.0, 0.0)}),
+        ("tea_passk_training_vector", {"k": 3}),
+        ("tea_uniform_expected_max", {"closed_form": lambda n: n / (n + 2)}),
     ],
 )
 def test_breaking_an_input_changes_the_verdict(quick_results, name, inject):

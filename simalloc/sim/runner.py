@@ -170,7 +170,8 @@ def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progr
         todo = [s for s in specs if not _shard_done(out_dir, s)]
         _run_shards(name, study, args, todo, out_dir, workers, backend, progress, len(specs) - len(todo), len(specs))
         parts = [_read_shard(out_dir, s) for s in specs]
-        tables = {key: pd.concat([p[key] for p in parts], ignore_index=True) for key in parts[0]} if parts else {}
+        keys = list(dict.fromkeys(key for p in parts for key in p))  # shards may write different tables
+        tables = {key: pd.concat([p[key] for p in parts if key in p], ignore_index=True) for key in keys}
         study.finalize(args, tables, out_dir, progress=progress)
     else:
         study.run(args, out_dir, progress=progress)

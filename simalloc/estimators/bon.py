@@ -1,0 +1,279 @@
+"""Best-of-N estimators from m rollouts per prompt, vectorized over prompts (rewards: (n_prompts, m)).
+
+Published estimators:
+- ``mean_advantage``: GRPO/Dr.GRPO's r - mean (optimizes E[r], not E[M_N]);
+- ``maxk_unbiased``: sum_i C(i-1, k-1)/C(m, k) r_(i), the unbiased U-statistic of E[M_k], k <= m;
+- ``pkpo_advantages``: per-sample max@k weights w_i = (1/C(m, k)) sum_{|S|=k, S contains i} max_S, centered
+  (PKPO, arXiv 2505.15201); an unbiased BoN(k) gradient for k <= m;
+- ``passk_advantages``: Pass@k-training's analytical advantages for binary rewards (arXiv 2508.10751);
+- ``max_minus_second``: the best sample gets r_(m) - r_(m-1), the others 0 (arXiv 2503.19595).
+
+Tail-extrapolated estimators for N > m: THIS PROJECT'S CONSTRUCTION from TEA's stated idea (arXiv 2605.10716;
+its exact formulas are not public):
+- ``tail_fit`` fits a generalized Pareto to the exceedances over the top quarter (probability-weighted moments,
+  Hosking & Wallis 1987) or by maximum likelihood;
+- ``expected_max_pot``: E[M_N] of the fitted semi-parametric model (empirical body, GPD tail), exact for it;
+- ``expected_max_gev``: max-stability: fit E[M_k] = a + b (k^xi - 1)/xi to the unbiased max@k curve, k <= m,
+  and evaluate at N;
+- ``advantage_pot``: A_N(r) of the fitted model;
+- ``prefix``: Richardson combination 2 T(m) - T(m/2) of an estimator on the full sample and on its first half,
+  cancelling a leading 1/m bias term.
+A fit that fails (too few distinct exceedances, non-finite or xi >= 1, i.e. no finite E[M_N]) raises
+``TailFitError`` naming the prompts, or returns NaN there with ``on_fail="nan"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special, stats
+
+__all__ = ["mean_advantage", "maxk_unbiased", "pkpo_advantages", "passk_advantages", "max_minus_second",
+           "tail_fit", "expected_max_pot", "expected_max_gev", "advantage_pot", "prefix", "TailFitError"]
+
+
+class TailFitError(ValueError):
+    """The tail fit did not produce a usable model for some prompts."""
+
+
+def _rewards(rewards, min_m=2) -> np.ndarray:
+    r = np.asarray(rewards, dtype=np.float64)
+    if r.ndim == 1:
+        r = r[None, :]
+    if r.ndim != 2:
+        raise ValueError(f"rewards: expected shape (n_prompts, m), got {r.shape}")
+    if r.shape[1] < min_m:
+        raise ValueError(f"m: need at least {min_m} rollouts per prompt, got {r.shape[1]}")
+    if not np.all(np.isfinite(r)):
+        raise ValueError("rewards: must be finite (found NaN or inf)")
+    return r
+
+
+def _check_k(k, m, name="k"):
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= m:
+        raise ValueError(f"{name}: must be an integer with 1 <= {name} <= m = {m}, got {k!r}")
+    return int(k)
+
+
+def _check_n(n):
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"N: must be an integer >= 1, got {n!r}")
+    return int(n)
+
+
+def mean_advantage(rewards) -> np.ndarray:
+    """r_i - mean(r): the GRPO / Dr.GRPO advantage, shape (n_prompts, m)."""
+    r = _rewards(rewards)
+    return r - r.mean(axis=1, keepdims=True)
+
+
+def _order_weights(m, k):
+    """C(i-1, k-1)/C(m, k) for i = 1..m (exact in float via log-gamma)."""
+    i = np.arange(1, m + 1)
+    with np.errstate(divide="ignore"):
+        logw = special.gammaln(i) - special.gammaln(k) - special.gammaln(i - k + 1) - (
+            special.gammaln(m + 1) - special.gammaln(k + 1) - special.gammaln(m - k + 1))
+    return np.where(i >= k, np.exp(logw), 0.0)
+
+
+def maxk_unbiased(rewards, k: int) -> np.ndarray:
+    """Unbiased E[M_k] from m >= k samples: sum_i C(i-1, k-1)/C(m, k) r_(i), rewards sorted ascending."""
+    r = _rewards(rewards, min_m=1)
+    k = _check_k(k, r.shape[1])
+    return np.sort(r, axis=1) @ _order_weights(r.shape[1], k)
+
+
+def pkpo_advantages(rewards, k: int) -> np.ndarray:
+    """PKPO per-sample weights for max@k, centered: w_i - mean(w), w_i = (1/C(m,k)) sum_{S contains i, |S|=k} max_S.
+
+    sum_{S contains i} max_S = C(j-1, k-1) r_(j) + sum_{l > j} C(l-2, k-2) r_(l) for i at sorted rank j.
+    """
+    r = _rewards(rewards)
+    m = r.shape[1]
+    k = _check_k(k, m)
+    order = np.argsort(r, axis=1, kind="stable")
+    srt = np.take_along_axis(r, order, axis=1)
+    j = np.arange(1, m + 1)
+    own = special.comb(j - 1, k - 1) * srt
+    if k >= 2:
+        c = special.comb(np.arange(1, m + 1) - 2, k - 2)  # C(l-2, k-2) for l = 1..m (0 where l < k)
+        contrib = c * srt
+        higher = np.cumsum(contrib[:, ::-1], axis=1)[:, ::-1]  # sum over l >= j
+        higher = np.concatenate([higher[:, 1:], np.zeros((r.shape[0], 1))], axis=1)  # l > j
+    else:
+        higher = 0.0
+    w_sorted = (own + higher) / special.comb(m, k)
+    w = np.empty_like(w_sorted)
+    np.put_along_axis(w, order, w_sorted, axis=1)
+    return w - w.mean(axis=1, keepdims=True)
+
+
+def passk_advantages(rewards, k: int) -> np.ndarray:
+    """Pass@k training's analytical advantages for binary rewards (arXiv 2508.10751).
+
+    With c correct of n: R = 1 - C(n-c, k)/C(n, k), sigma = sqrt(R (1 - R)); A_pos = (1 - R)/sigma,
+    A_neg = (1 - R - C(n-c-1, k-1)/C(n-1, k-1))/sigma; 0 when sigma = 0.
+    """
+    r = _rewards(rewards)
+    if not np.all((r == 0) | (r == 1)):
+        raise ValueError("rewards: passk_advantages needs binary rewards (0 or 1)")
+    n = r.shape[1]
+    k = _check_k(k, n)
+    c = r.sum(axis=1)
+    group = 1 - special.comb(n - c, k) / special.comb(n, k)
+    sigma = np.sqrt(group * (1 - group))
+    pos = np.divide(1 - group, sigma, out=np.zeros_like(sigma), where=sigma > 0)
+    neg_num = 1 - group - special.comb(n - c - 1, k - 1) / special.comb(n - 1, k - 1)
+    neg = np.divide(neg_num, sigma, out=np.zeros_like(sigma), where=sigma > 0)
+    return np.where(r == 1, pos[:, None], neg[:, None])
+
+
+def max_minus_second(rewards) -> np.ndarray:
+    """The best sample gets r_(m) - r_(m-1); every other sample 0 (ties: the first best)."""
+    r = _rewards(rewards)
+    srt = np.sort(r, axis=1)
+    out = np.zeros_like(r)
+    best = np.argmax(r, axis=1)
+    out[np.arange(r.shape[0]), best] = srt[:, -1] - srt[:, -2]
+    return out
+
+
+def tail_fit(rewards, method: str = "pwm", tail_fraction: float = 0.25, on_fail: str = "raise",
+             xi_bounds=(-1.0, 0.5)):
+    """Generalized Pareto fit to the exceedances over the threshold u = the (1 - tail_fraction) sample quantile.
+
+    Returns (xi, sigma, u, p_u, ok), each shape (n_prompts,); p_u = share of samples above u.
+    PWM: xi = 2 - a0/(a0 - 2 a1), sigma = 2 a0 a1/(a0 - 2 a1), a_s = mean((1 - p_i)^s y_(i)), p_i = (i - 0.35)/k.
+    The shape is clipped to ``xi_bounds`` (default [-1, 0.5]): from a handful of exceedances a shape near 1
+    cannot be told from 0.5, and it turns a BoN(256) extrapolation into an explosion. Pass (-inf, 1) to fit
+    freely (the ok flag still requires xi < 1, a finite mean). Fits with a non-finite result or no spread
+    among the exceedances are not ok.
+    """
+    r = _rewards(rewards, min_m=4)
+    if method not in ("pwm", "mle"):
+        raise ValueError(f"method: unknown {method!r}; valid: mle, pwm")
+    if not 0 < tail_fraction <= 0.5:
+        raise ValueError(f"tail_fraction: must lie in (0, 0.5], got {tail_fraction}")
+    m = r.shape[1]
+    k = max(3, int(round(tail_fraction * m)))
+    srt = np.sort(r, axis=1)
+    u = srt[:, m - k - 1] if m - k - 1 >= 0 else srt[:, 0]
+    y = srt[:, m - k:] - u[:, None]
+    if method == "pwm":
+        p = (np.arange(1, k + 1) - 0.35) / k
+        a0 = y.mean(axis=1)
+        a1 = (y * (1 - p)).mean(axis=1)
+        den = a0 - 2 * a1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xi = 2 - a0 / den
+            sigma = 2 * a0 * a1 / den
+    else:
+        xi, sigma = np.empty(r.shape[0]), np.empty(r.shape[0])
+        for i in range(r.shape[0]):
+            try:
+                c, _, scale = stats.genpareto.fit(y[i], floc=0)
+                xi[i], sigma[i] = c, scale
+            except Exception:
+                xi[i] = sigma[i] = np.nan
+    ok = np.isfinite(xi) & np.isfinite(sigma) & (sigma > 0) & (xi < 1) & (np.ptp(y, axis=1) > 0)
+    xi = np.clip(xi, *xi_bounds)
+    if not ok.all() and on_fail == "raise":
+        bad = np.flatnonzero(~ok)
+        raise TailFitError(f"tail_fit: no usable GPD fit for prompt(s) {bad[:10].tolist()} (too few distinct "
+                           "exceedances, or an estimated shape xi >= 1 with no finite mean); use on_fail='nan'")
+    return np.where(ok, xi, np.nan), np.where(ok, sigma, np.nan), u, np.full(r.shape[0], k / m), ok
+
+
+def _gpd_quantile(q, xi, sigma):
+    """Quantile of GPD(xi, sigma) at q (vectorized; xi -> 0 handled by expm1/log1p)."""
+    t = -np.log1p(-q)
+    small = np.abs(xi) < 1e-8
+    safe = np.where(small, 1.0, xi)
+    return np.where(small, sigma * t, sigma * np.expm1(safe * t) / safe)
+
+
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(200)
+
+
+def expected_max_pot(rewards, n: int, method: str = "pwm", on_fail: str = "raise", **fit) -> np.ndarray:
+    """E[M_N] of the semi-parametric model: empirical body below u, u + GPD tail with mass p_u.
+
+    E[M_N] = int_0^1 Q(v^(1/N)) dv with the model's quantile Q, by 200-point Gauss-Legendre in v on [0, 1]
+    after the substitution v = 1 - (1 - s)^4 (which clusters nodes near v = 1, where the tail matters).
+    """
+    r = _rewards(rewards, min_m=4)
+    n = _check_n(n)
+    xi, sigma, u, pu, ok = tail_fit(r, method=method, on_fail=on_fail, **fit)
+    s = (_GL_X + 1) / 2
+    v = 1 - (1 - s) ** 4
+    dv = 4 * (1 - s) ** 3 * _GL_W / 2
+    q = v ** (1.0 / n)  # (nodes,)
+    srt = np.sort(r, axis=1)
+    m = r.shape[1]
+    body_idx = np.minimum((q * m).astype(int), m - 1)  # empirical quantile (step function)
+    body = srt[:, body_idx]
+    tail_q = np.clip((q[None, :] - (1 - pu[:, None])) / pu[:, None], 0, 1 - 1e-16)
+    tail = u[:, None] + _gpd_quantile(tail_q, xi[:, None], sigma[:, None])
+    quant = np.where(q[None, :] > 1 - pu[:, None], tail, body)
+    out = quant @ dv
+    return np.where(ok, out, np.nan)
+
+
+def expected_max_gev(rewards, n: int, xi_grid=np.linspace(-0.6, 0.9, 151)) -> np.ndarray:
+    """Max-stability extrapolation: least-squares fit of E[M_k] = a + b (k^xi - 1)/xi to the unbiased max@k
+    estimates at k = 1, 2, 4, ..., m (the best xi on a grid, (a, b) in closed form), evaluated at k = N."""
+    r = _rewards(rewards)
+    n = _check_n(n)
+    m = r.shape[1]
+    ks = np.unique(np.concatenate([2 ** np.arange(int(np.log2(m)) + 1), [m]]))
+    curve = np.stack([maxk_unbiased(r, int(k)) for k in ks], axis=1)  # (n_prompts, len(ks))
+    best_err = np.full(r.shape[0], np.inf)
+    best = np.full(r.shape[0], np.nan)
+    for xi in xi_grid:
+        g = np.log(ks) if abs(xi) < 1e-9 else (ks**xi - 1) / xi
+        gn = np.log(n) if abs(xi) < 1e-9 else (n**xi - 1) / xi
+        gc = g - g.mean()
+        b = (curve - curve.mean(1, keepdims=True)) @ gc / (gc @ gc)
+        a = curve.mean(1) - b * g.mean()
+        err = ((curve - (a[:, None] + b[:, None] * g[None, :])) ** 2).sum(1)
+        better = err < best_err
+        best_err = np.where(better, err, best_err)
+        best = np.where(better, a + b * gn, best)
+    return best
+
+
+def advantage_pot(rewards, n: int, method: str = "pwm", on_fail: str = "raise", **fit) -> np.ndarray:
+    """A_N(r_i) of the fitted semi-parametric model for every sample: r + int_r^inf (1 - G^{N-1}) - E_G[M_N]."""
+    r = _rewards(rewards, min_m=4)
+    n = _check_n(n)
+    xi, sigma, u, pu, ok = tail_fit(r, method=method, on_fail=on_fail, **fit)
+    e = expected_max_pot(r, n, method=method, on_fail="nan", **fit)
+    m = r.shape[1]
+    srt = np.sort(r, axis=1)
+    out = np.full(r.shape, np.nan)
+    # G on a grid from the smallest sample to far in the fitted tail; the integral by the trapezoid rule
+    for i in np.flatnonzero(ok):
+        top = u[i] + _gpd_quantile(1 - 1e-9 / max(pu[i], 1e-12), xi[i], sigma[i])
+        grid = np.concatenate([srt[i], np.linspace(u[i], top, 4000)])
+        grid = np.unique(grid)
+        body = np.searchsorted(srt[i], grid, side="right") / m
+        z = np.clip(grid - u[i], 0, None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail_sf = np.where(abs(xi[i]) < 1e-8, np.exp(-z / sigma[i]),
+                               np.clip(1 + xi[i] * z / sigma[i], 0, None) ** (-1 / xi[i]))
+        g = np.where(grid > u[i], 1 - pu[i] * tail_sf, np.minimum(body, 1 - pu[i]))
+        integrand = -np.expm1((n - 1) * np.log(np.clip(g, 1e-300, 1)))
+        cum = np.concatenate([[0], np.cumsum(np.diff(grid) * (integrand[1:] + integrand[:-1]) / 2)])
+        tail_from = cum[-1] - np.interp(r[i], grid, cum)
+        out[i] = r[i] + tail_from - e[i]
+    return out
+
+
+def prefix(estimator, rewards, *args, **kwargs) -> np.ndarray:
+    """Richardson-style prefix debiasing: 2 T(r) - T(r[:, :m/2]) for an estimator T of a fixed target."""
+    r = _rewards(rewards, min_m=8)
+    half = r.shape[1] // 2
+    full = estimator(r, *args, **kwargs)
+    part = estimator(r[:, :half], *args, **kwargs)
+    if np.ndim(full) == 2:  # per-sample quantities: the half estimate covers only its samples
+        part = np.concatenate([part, full[:, half:]], axis=1)
+    return 2 * full - part
