@@ -53,5 +53,5 @@ def run(quick: bool = False) -> list[dict]:
         row("raw_binomial_groups", 32 * n_groups, binom, raw * 32 * n_groups / n_draws, f"{binom_rate:.3g} rollouts/s",
             True, "baseline: raw_bernoulli at the same rollout count"),
         row("train_hora_end_to_end", rollouts, seconds, raw * rollouts / n_draws, f"{rate:.3g} rollouts/s (>= 1e8)",
-            rate >= 1e8, "baseline: raw_bernoulli at the same rollout count"),
+            None if quick else rate >= 1e8, "baseline: raw_bernoulli at the same rollout count"),
     ]

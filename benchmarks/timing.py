@@ -17,8 +17,11 @@ def best_of(fn, repeat: int = 5, warmup: int = 1) -> float:
     return best
 
 
-def row(name: str, n: int, seconds: float, baseline: float, target: str, ok: bool, note: str = "") -> dict:
-    """One result: ``ratio`` = baseline seconds / measured seconds (> 1: faster than the baseline)."""
+def row(name: str, n: int, seconds: float, baseline: float, target: str, ok, note: str = "") -> dict:
+    """One result: ``ratio`` = baseline seconds / measured seconds (> 1: faster than the baseline).
+
+    ``ok`` is None where the target is stated for a size this run did not measure (``--quick``).
+    """
     return {
         "name": name,
         "n": int(n),
@@ -26,6 +29,6 @@ def row(name: str, n: int, seconds: float, baseline: float, target: str, ok: boo
         "baseline": baseline,
         "ratio": baseline / seconds if seconds > 0 else float("inf"),
         "target": target,
-        "ok": bool(ok),
+        "ok": None if ok is None else bool(ok),
         "note": note,
     }

@@ -56,10 +56,12 @@ def shards(args):
 def run_shard(args, shard):
     world = args.world()
     rows = []
-    for i, ss in enumerate(np.random.SeedSequence([args.seed, shard["budget"]]).spawn(args.n_problems)):
+    # the same problems at every budget and for every rule; the search draws depend on (problem, budget)
+    for i, ss in enumerate(np.random.SeedSequence(args.seed).spawn(args.n_problems)):
         prob_ss, search_ss = ss.spawn(2)
         problem = world.sample_problem(np.random.default_rng(prob_ss))
-        res = run_search(world, problem, shard["rule"], shard["budget"], args.depth, np.random.default_rng(search_ss))
+        search_rng = np.random.default_rng([*search_ss.generate_state(2), shard["budget"]])
+        res = run_search(world, problem, shard["rule"], shard["budget"], args.depth, search_rng)
         rows.append((shard["rule"], shard["budget"], i, res["vote_correct"], res["any_correct"], res["p_success"]))
     return {"problems": pd.DataFrame(rows, columns=["rule", "budget", "problem", "vote_correct", "any_correct",
                                                     "p_success"])}
