@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..objectives import PluginHitUtility, VarianceReduction
-from .basic import spread_evenly
+from .basic import spread_in_order
 from .engine import solve
 from .registry import AllocationProblem, register
 from .rounding import largest_remainder
@@ -33,11 +33,7 @@ def dapo(problem: AllocationProblem, rng) -> np.ndarray:
     mixed = (s > 0) & (s < t)
     if not mixed.any():
         mixed = np.ones_like(mixed)
-    alloc, leftover = spread_evenly(problem.budget, problem.cap, rng, mixed)
-    if leftover:
-        more, _ = spread_evenly(leftover, problem.cap - alloc, rng, ~mixed)
-        alloc += more
-    return alloc
+    return spread_in_order(problem.budget, problem.cap, rng, (mixed, ~mixed))
 
 
 @register(
@@ -76,13 +72,8 @@ def knapsack(problem: AllocationProblem, rng) -> np.ndarray:
     if inner:
         sub = type(bel)(bel.a[useful], bel.b[useful], bel.successes[useful], bel.trials[useful])
         alloc[useful] = solve("knapsack_plugin", sub, inner, cap=cap[useful])
-    leftover = problem.budget - inner
-    for group in (p == 0, ~useful & (p > 0), useful):
-        if leftover == 0:
-            break
-        more, leftover = spread_evenly(leftover, problem.cap - alloc, rng, group)
-        alloc += more
-    return alloc
+    leftover = spread_in_order(problem.budget - inner, problem.cap - alloc, rng, (p == 0, ~useful & (p > 0), useful))
+    return alloc + leftover
 
 
 @register(

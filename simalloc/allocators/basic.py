@@ -6,7 +6,7 @@ import numpy as np
 
 from .registry import AllocationProblem, register
 
-__all__ = ["spread_evenly"]
+__all__ = ["spread_evenly", "spread_in_order"]
 
 
 def spread_evenly(budget: int, cap: np.ndarray, rng: np.random.Generator, eligible=None) -> tuple[np.ndarray, int]:
@@ -42,6 +42,20 @@ def spread_evenly(budget: int, cap: np.ndarray, rng: np.random.Generator, eligib
     return alloc, 0
 
 
+def spread_in_order(budget: int, cap: np.ndarray, rng: np.random.Generator, groups) -> np.ndarray:
+    """Spread ``budget`` evenly over the first group of prompts (boolean masks), what its caps cannot hold over
+    the next, and so on; the groups together must be able to hold the budget."""
+    alloc = np.zeros(cap.size, dtype=np.int64)
+    for group in groups:
+        if budget == 0:
+            break
+        more, budget = spread_evenly(budget, cap - alloc, rng, group)
+        alloc += more
+    if budget:  # pragma: no cover - the callers pass groups covering every prompt, and sum(cap) >= budget
+        raise RuntimeError("spread_in_order: the groups cannot hold the budget")
+    return alloc
+
+
 @register("uniform", "GRPO: the budget split evenly over prompts (remainder to random prompts)")
 def uniform(problem: AllocationProblem, rng) -> np.ndarray:
     alloc, _ = spread_evenly(problem.budget, problem.cap, rng)
@@ -55,8 +69,4 @@ def uniform(problem: AllocationProblem, rng) -> np.ndarray:
 )
 def hard_first(problem: AllocationProblem, rng) -> np.ndarray:
     hard = problem.beliefs.successes == 0
-    alloc, leftover = spread_evenly(problem.budget, problem.cap, rng, hard)
-    if leftover:
-        more, _ = spread_evenly(leftover, problem.cap, rng, ~hard)
-        alloc += more
-    return alloc
+    return spread_in_order(problem.budget, problem.cap, rng, (hard, ~hard))
