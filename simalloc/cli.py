@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", default="results/checks/report.md", help="markdown report (figures beside it)")
     p.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
     p.set_defaults(fn=_cmd_check)
+    from .live.cli import add_parser as add_live_parser  # argparse only; heavy imports happen when it runs
+
+    add_live_parser(sub)
     return parser
 
 
@@ -124,7 +127,7 @@ def main(argv=None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         return ns.fn(ns)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ImportError) as exc:
         print(f"simalloc: error: {exc}", file=sys.stderr)
         return 2
 

