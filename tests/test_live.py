@@ -52,14 +52,14 @@ def test_grpo_step_changes_parameters_and_lowers_the_loss(engine):
 
 def test_two_step_live_loop_with_hora_and_resume(engine, tmp_path, monkeypatch):
     tasks = arithmetic_tasks(10, 0)
-    cfg = LiveConfig("hora", n_prompts=3, k0=2, group_size=4, steps=2, seed=0)
+    cfg = LiveConfig("hora", n_prompts=2, k0=1, group_size=3, steps=2, seed=0)
     trainer = GRPOTrainer(engine.model, engine.tokenizer, GRPOConfig(trainable="last:1", max_completion_length=16))
     records = run_live(cfg, engine, trainer, tasks, tmp_path, progress=False)
-    assert list(records.step) == [1, 2] and (records.rollouts == 3 * 4).all()
+    assert list(records.step) == [1, 2] and (records.rollouts == 2 * 3).all()
     assert {"informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm", "pass@1"} <= set(records.columns)
     assert (tmp_path / "checkpoint" / "meta.json").is_file()
     # a failed generation in step 3 leaves the step-2 checkpoint whole; the next run resumes from it
-    cfg3 = LiveConfig("hora", n_prompts=3, k0=2, group_size=4, steps=3, seed=0)
+    cfg3 = LiveConfig("hora", n_prompts=2, k0=1, group_size=3, steps=3, seed=0)
     import json
 
     def boom(*args, **kwargs):
@@ -74,7 +74,7 @@ def test_two_step_live_loop_with_hora_and_resume(engine, tmp_path, monkeypatch):
     resumed = run_live(cfg3, engine, trainer, tasks, tmp_path, progress=False)
     assert list(resumed.step) == [1, 2, 3]
     with pytest.raises(ValueError, match="different config"):
-        run_live(LiveConfig("uniform", 3, 2, 4, 3, 0), engine, trainer, tasks, tmp_path, progress=False)
+        run_live(LiveConfig("uniform", 2, 1, 3, 3, 0), engine, trainer, tasks, tmp_path, progress=False)
 
 
 def test_voting_with_a_stopping_rule_on_real_votes(engine):
