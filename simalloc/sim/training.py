@@ -17,7 +17,7 @@ draws, the allocator and the predictor, shared by every arm (common random numbe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -242,7 +242,3 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, seed: int, rep: int = 0)
         "prompt_share": prompts_by_s / prompts_by_s.sum() if prompts_by_s.sum() else np.nan,
     })
     return table, share
-
-
-def config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)
