@@ -90,36 +90,26 @@ def train_budget(full: bool) -> tuple[dict, int]:
 
 
 @lru_cache(maxsize=None)
-def _runs(cfg, arm: str, n_reps: int, seed: int):
-    from simalloc.sim.training import simulate_training
+def _runs(full: bool, arm: str, world: str, zipf: float, seed: int):
+    """(per-step tables, budget-share tables) of every replicate, simulated once per setting and shared by all checks."""
+    from simalloc.sim.training import TrainConfig, simulate_training
 
-    return tuple(simulate_training(cfg, arm, seed=seed, rep=r)[0] for r in range(n_reps))
-
-
-@lru_cache(maxsize=None)
-def _shares(cfg, arm: str, n_reps: int, seed: int):
-    from simalloc.sim.training import simulate_training
-
-    return tuple(simulate_training(cfg, arm, seed=seed, rep=r)[1] for r in range(n_reps))
+    overrides, n_reps = train_budget(full)
+    cfg = dataclasses.replace(TrainConfig(world=world, zipf=zipf), **overrides)
+    runs = [simulate_training(cfg, arm, seed=seed, rep=r) for r in range(n_reps)]
+    return tuple(steps for steps, _ in runs), tuple(share for _, share in runs)
 
 
 def final_metric(full: bool, arm: str, column: str, world="beta:0.5,0.5", zipf=1.5, seed=0, start=False) -> np.ndarray:
     """Per-replicate value of ``column`` (e.g. "pass@256") at the last step (or step 0), shape (n_reps,)."""
-    from simalloc.sim.training import TrainConfig
-
-    overrides, n_reps = train_budget(full)
-    cfg = dataclasses.replace(TrainConfig(world=world, zipf=zipf), **overrides)
-    tables = _runs(cfg, arm, n_reps, seed)
+    tables, _ = _runs(full, arm, world, zipf, seed)
     row = 0 if start else -1
     return np.array([t[column].iloc[row] for t in tables])
 
 
 def budget_shares(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0):
-    from simalloc.sim.training import TrainConfig
-
-    overrides, n_reps = train_budget(full)
-    cfg = dataclasses.replace(TrainConfig(world=world, zipf=zipf), **overrides)
-    return _shares(cfg, arm, n_reps, seed)
+    """Per-replicate budget-share-by-s tables of the same runs as ``final_metric``."""
+    return _runs(full, arm, world, zipf, seed)[1]
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
