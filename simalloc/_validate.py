@@ -10,6 +10,8 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "as_int",
+    "as_integer_array",
     "as_budget",
     "as_counts",
     "as_positive_finite",
@@ -35,7 +37,14 @@ def as_budget(budget, name: str = "budget") -> int:
     return value
 
 
-def _as_integer_array(x, name: str) -> np.ndarray:
+def as_int(value, name: str, low: int = 1) -> int:
+    """A plain integer >= ``low`` (numpy integers accepted; bools, floats and strings refused)."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def as_integer_array(x, name: str) -> np.ndarray:
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
@@ -60,12 +69,12 @@ def as_counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
 
     ``trials`` may be a scalar (the same pilot size K0 for every prompt).
     """
-    s = _as_integer_array(successes, "successes")
+    s = as_integer_array(successes, "successes")
     if s.ndim != 1:
         raise ValueError(f"successes: expected a 1-D array of shape (n_prompts,), got shape {s.shape}")
     if s.size == 0:
         raise ValueError("successes: expected at least one prompt, got an empty array")
-    t = _as_integer_array(trials, "trials")
+    t = as_integer_array(trials, "trials")
     if t.ndim == 0:
         t = np.full(s.shape, int(t), dtype=np.int64)
     elif t.shape != s.shape:
@@ -107,7 +116,7 @@ def as_cap(cap, n_prompts: int, budget: int) -> np.ndarray:
     if np.ndim(cap) == 0:
         c = np.full(n_prompts, as_budget(cap, "cap"), dtype=np.int64)
     else:
-        c = _as_integer_array(cap, "cap")
+        c = as_integer_array(cap, "cap")
         if c.shape != (n_prompts,):
             raise ValueError(f"cap: expected a scalar or shape ({n_prompts},), got shape {c.shape}")
     c = np.minimum(c, budget)

@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from .._validate import as_int
+
 __all__ = ["mean_advantage", "maxk_unbiased", "pkpo_advantages", "passk_advantages", "max_minus_second",
            "tail_fit", "expected_max_pot", "expected_max_gev", "advantage_pot", "prefix", "TailFitError"]
 
@@ -52,12 +54,6 @@ def _check_k(k, m, name="k"):
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= m:
         raise ValueError(f"{name}: must be an integer with 1 <= {name} <= m = {m}, got {k!r}")
     return int(k)
-
-
-def _check_n(n):
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"N: must be an integer >= 1, got {n!r}")
-    return int(n)
 
 
 def mean_advantage(rewards) -> np.ndarray:
@@ -201,7 +197,7 @@ def expected_max_pot(rewards, n: int, method: str = "pwm", on_fail: str = "raise
     after the substitution v = 1 - (1 - s)^4 (which clusters nodes near v = 1, where the tail matters).
     """
     r = _rewards(rewards, min_m=4)
-    n = _check_n(n)
+    n = as_int(n, "N")
     xi, sigma, u, pu, ok = tail_fit(r, method=method, on_fail=on_fail, **fit)
     s = (_GL_X + 1) / 2
     v = 1 - (1 - s) ** 4
@@ -222,7 +218,7 @@ def expected_max_gev(rewards, n: int, xi_grid=np.linspace(-0.6, 0.9, 151)) -> np
     """Max-stability extrapolation: least-squares fit of E[M_k] = a + b (k^xi - 1)/xi to the unbiased max@k
     estimates at k = 1, 2, 4, ..., m (the best xi on a grid, (a, b) in closed form), evaluated at k = N."""
     r = _rewards(rewards)
-    n = _check_n(n)
+    n = as_int(n, "N")
     m = r.shape[1]
     ks = np.unique(np.concatenate([2 ** np.arange(int(np.log2(m)) + 1), [m]]))
     curve = np.stack([maxk_unbiased(r, int(k)) for k in ks], axis=1)  # (n_prompts, len(ks))
@@ -244,7 +240,7 @@ def expected_max_gev(rewards, n: int, xi_grid=np.linspace(-0.6, 0.9, 151)) -> np
 def advantage_pot(rewards, n: int, method: str = "pwm", on_fail: str = "raise", **fit) -> np.ndarray:
     """A_N(r_i) of the fitted semi-parametric model for every sample: r + int_r^inf (1 - G^{N-1}) - E_G[M_N]."""
     r = _rewards(rewards, min_m=4)
-    n = _check_n(n)
+    n = as_int(n, "N")
     xi, sigma, u, pu, ok = tail_fit(r, method=method, on_fail=on_fail, **fit)
     e = expected_max_pot(r, n, method=method, on_fail="nan", **fit)
     m = r.shape[1]

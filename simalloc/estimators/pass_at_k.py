@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .._numba import jit
+from .._validate import as_integer_array
 
 __all__ = ["pass_at_k"]
 
@@ -29,16 +30,6 @@ def _pass_at_k_kernel(n, c, k, out):
                 log_q += math.log1p(-cj / (nj - i))
         out[j] = 0.0 - math.expm1(log_q)  # 0.0 - (+0.0), never -0.0
     return out
-
-
-def _as_int(x, name):
-    arr = np.asarray(x)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"{name}: expected integers, got dtype {arr.dtype}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise ValueError(f"{name}: must be integers, found non-integer or non-finite values")
-    return arr.astype(np.int64)
 
 
 def pass_at_k(n, c, k) -> np.ndarray:
@@ -73,7 +64,7 @@ def pass_at_k(n, c, k) -> np.ndarray:
     >>> float(pass_at_k(10, 3, 5)), float(pass_at_k(64, 1, 32))
     (0.9166666666666666, 0.5)
     """
-    n_a, c_a, k_a = _as_int(n, "n"), _as_int(c, "c"), _as_int(k, "k")
+    n_a, c_a, k_a = as_integer_array(n, "n"), as_integer_array(c, "c"), as_integer_array(k, "k")
     try:
         n_b, c_b, k_b = np.broadcast_arrays(n_a, c_a, k_a)
     except ValueError:

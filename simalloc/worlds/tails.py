@@ -18,14 +18,9 @@ import numpy as np
 from scipy import integrate, special, stats
 
 from .._rng import as_generator
+from .._validate import as_int
 
 __all__ = ["TailWorld", "TAIL_WORLDS", "make_tail_world"]
-
-
-def _check_n(n, name="N"):
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"{name}: must be an integer >= 1, got {n!r}")
-    return int(n)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +80,7 @@ class TailWorld:
 
     def expected_max(self, n: int) -> float:
         """Exact E[M_N]."""
-        n = _check_n(n)
+        n = as_int(n, "N")
         key = ("emax", n)
         if key not in self._cache:
             closed = self._closed_form_max(n)
@@ -104,7 +99,7 @@ class TailWorld:
 
     def advantage(self, r, n: int) -> np.ndarray:
         """Exact per-sample best-of-N advantage A_N(r), vectorized over r."""
-        n = _check_n(n)
+        n = as_int(n, "N")
         r = np.asarray(r, dtype=np.float64)
         if not np.all(np.isfinite(r)):
             raise ValueError("r: rewards must be finite")
@@ -115,7 +110,7 @@ class TailWorld:
     def advantage_fn(self, n: int, grid: int = 300):
         """A vectorized A_N(r): exact on a quantile grid (1e-7 .. 1 - 1e-7), linear in between, and its exact
         asymptotes outside (E[M_{N-1}] - E[M_N] below, r - E[M_N] above, where F^{N-1} = 1 to double precision)."""
-        n = _check_n(n)
+        n = as_int(n, "N")
         key = ("afn", n, grid)
         if key not in self._cache:
             u = np.concatenate([np.geomspace(1e-7, 0.5, grid // 2), 1 - np.geomspace(0.5, 1e-7, grid // 2)[1:]])
