@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from simalloc import allocate
+from simalloc.sim.outcomes import allocation_outcomes
 from simalloc.sim.results import write_table
 
 ALLOCATORS = ("uniform", "hora", "hard_first", "plugin")
@@ -53,16 +54,6 @@ class Args:
             get_allocator(name)
 
 
-def replicate_outcomes(p, s, k0, alloc):
-    """Exact expected outcomes of one allocation given the true pass rates."""
-    hit = 1.0 - (1.0 - p) ** alloc
-    miss_found = 1.0 - p**alloc
-    informative = np.where((s > 0) & (s < k0), 1.0, np.where(s == 0, hit, miss_found))
-    if k0 == 0:
-        informative = 1.0 - p**alloc - (1.0 - p) ** alloc
-    return hit.sum(), hit[s == 0].sum(), informative.sum()
-
-
 def simulate(args: Args, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     budget = args.n_prompts * (args.group_size - args.k0)
     root = np.random.SeedSequence(args.seed)
@@ -75,8 +66,8 @@ def simulate(args: Args, progress: bool = False) -> tuple[pd.DataFrame, pd.DataF
         prompt_share = np.bincount(s, minlength=args.k0 + 1) / args.n_prompts
         for name in args.allocators:
             alloc = allocate(name, s, args.k0, budget, rng=np.random.default_rng(alloc_seed))
-            hits, hits_s0, informative = replicate_outcomes(p, s, args.k0, alloc)
-            rows.append((rep, name, hits, hits_s0, informative, int((s == 0).sum())))
+            hit, informative = allocation_outcomes(p, s, args.k0, alloc)
+            rows.append((rep, name, hit.sum(), hit[s == 0].sum(), informative.sum(), int((s == 0).sum())))
             budget_share = np.bincount(s, weights=alloc, minlength=args.k0 + 1) / max(budget, 1)
             shares.extend((rep, name, j, budget_share[j], prompt_share[j]) for j in range(args.k0 + 1))
     table = pd.DataFrame(rows, columns=["rep", "allocator", "hits", "hits_s0", "informative", "n_s0"])

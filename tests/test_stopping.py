@@ -151,3 +151,21 @@ def test_stopping_study_smoke(study, tmp_path):
             "ttrl": {"steps": "3", "n_reps": "1", "n_pool": "32", "batch": "16", "rules": "fixed,bsprt"}}[study]
     out = run_study(study, out=tmp_path, overrides=over, progress=False)
     assert (out / "table.parquet").is_file() and (out / "figure.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "rule,codes,expected",
+    [
+        ("esc", [1] * 12, 5),  # the first window is unanimous
+        ("esc", [0, 1, 0, 0, 0] + [2] * 5 + [0] * 5, 10),  # the first window is broken, the second is not
+        ("ac_beta", [0] * 10, 4),  # (3, 0) gives 0.9375 < 0.95, (4, 0) gives 0.96875
+        ("ac_dirichlet", [0] * 10, 4),
+        (make_rule("fixed", n=7), [0, 1] * 10, 7),
+        (make_rule("bsprt", p_known=0.75, min_confirm=1), [0] * 10, 3),  # lead 3: 3 log 3 >= log 19
+        ("fixed", [0, 1, 2], 3),  # a sequence shorter than the rule's cap: all of it is read
+    ],
+)
+def test_stopping_point_on_a_given_sequence(rule, codes, expected):
+    from simalloc.stopping.rules import stopping_point
+
+    assert stopping_point(rule, codes) == expected

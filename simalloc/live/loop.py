@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from ..allocators import allocate, get_allocator
 from ..stopping import make_rule
-from ..stopping import _kernels as SK
-from .tasks import Task, extract_answer, verify
+from ..stopping.rules import stopping_point
+from .tasks import Task, answers_equivalent, extract_answer, verify
 
 __all__ = ["LiveConfig", "run_live", "vote_with_rule"]
 
@@ -147,13 +147,13 @@ def vote_with_rule(engine, tasks: list[Task], rule: str = "bsprt", max_votes: in
         answers = [extract_answer(c.text) or "<none>" for c in comps]
         labels = {}
         codes = np.array([labels.setdefault(a, len(labels)) for a in answers])
-        used = _stop_index(rule_obj, codes, len(labels))
+        used = stopping_point(rule_obj, codes)
         label_stop = _plurality(answers[:used])
         label_full = _plurality(answers)
         rows.append({"question": t.question, "votes": used, "label": label_stop,
-                     "correct": verify(f"Answer: {label_stop}", t.answer) == 1.0,
+                     "correct": answers_equivalent(label_stop, t.answer),
                      "votes_fixed": len(answers), "label_fixed": label_full,
-                     "correct_fixed": verify(f"Answer: {label_full}", t.answer) == 1.0,
+                     "correct_fixed": answers_equivalent(label_full, t.answer),
                      "n_answers": len(labels)})
     return pd.DataFrame(rows)
 
@@ -161,28 +161,3 @@ def vote_with_rule(engine, tasks: list[Task], rule: str = "bsprt", max_votes: in
 def _plurality(answers):
     values, counts = np.unique(np.array(answers, dtype=object), return_counts=True)
     return str(values[np.argmax(counts)])
-
-
-def _stop_index(rule, codes, k):
-    """Number of votes the rule reads before stopping on this vote sequence (count-based rules and ESC)."""
-    counts = np.zeros(max(k, 2), dtype=np.int64)
-    params = rule.vector()
-    table = np.zeros(1)
-    if rule.code == SK.AC_DIRICHLET:
-        from ..stopping.rules import dirichlet_leader_table
-
-        table = dirichlet_leader_table(rule.cap)
-    confirm = 0
-    for t, c in enumerate(codes, start=1):
-        counts[c] += 1
-        if rule.code == SK.ESC:
-            w = int(params[1])
-            if t % w == 0 and len(set(codes[t - w:t].tolist())) == 1:
-                return t
-            if t >= params[0]:
-                return t
-            continue
-        stop, confirm = SK._stop_now(rule.code, params, counts, counts.size, t, confirm, table)
-        if stop:
-            return t
-    return len(codes)

@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from ..allocators import allocate
+from ..sim.outcomes import allocation_outcomes
 from ..stopping import make_rule, run_rule
 from ..worlds import EmpiricalWorld, fit_beta_binomial
 from .loop import vote_with_rule
-from .tasks import Task, extract_answer, verify
+from .tasks import Task, answers_equivalent, extract_answer, verify
 
 __all__ = ["validate"]
 
@@ -36,13 +37,11 @@ def _predict_allocation(world: EmpiricalWorld, n, k0, group_size, reps, rng):
         hits, info = [], []
         r = np.random.default_rng(rng)
         for _ in range(reps):
-            idx = r.integers(0, world.successes.size, n)
-            p = r.beta(world.a[idx], world.b[idx])
+            p = world.sample(n, r)
             s = r.binomial(k0, p)
             alloc = allocate(name, s, k0, budget, rng=r)
-            hit = 1 - (1 - p) ** alloc
+            hit, informative = allocation_outcomes(p, s, k0, alloc)
             hits.append(float(hit[s == 0].sum()))
-            informative = np.where((s > 0) & (s < k0), 1.0, np.where(s == 0, hit, 1 - p**alloc))
             info.append(float(informative.mean()))
         out[name] = {"hits_s0": float(np.mean(hits)), "informative_share": float(np.mean(info))}
     return out
@@ -52,8 +51,9 @@ def _answer_distributions(answers_per_task, tasks, max_classes=4):
     """Empirical answer distributions with the correct answer in column 0 (add-0.5 smoothing; K <= 4)."""
     rows = []
     for answers, task in zip(answers_per_task, tasks):
-        correct = sum(verify(f"Answer: {a}", task.answer) for a in answers)
-        wrong = pd.Series([a for a in answers if not verify(f"Answer: {a}", task.answer)]).value_counts().tolist()
+        ok = [answers_equivalent(a, task.answer) for a in answers]
+        correct = sum(ok)
+        wrong = pd.Series([a for a, good in zip(answers, ok) if not good]).value_counts().tolist()
         counts = [correct] + (wrong + [0] * max_classes)[: max_classes - 1]
         v = np.asarray(counts, dtype=float) + 0.5
         rows.append(v / v.sum())

@@ -81,12 +81,24 @@ def sorted_key(counts, k, base):
 
 
 @jit
-def _stop_now(code, params, counts, k, t, confirm, table):
-    """(stop?, updated consecutive-confirmation count) after the t-th vote."""
+def _stop_now(code, params, counts, k, t, c, state, table):
+    """Stop after the t-th vote (class c)? ``state`` is int64[3], updated in place: consecutive BSPRT
+    confirmations, the current ESC window's first class, and whether that window is unanimous so far."""
     if code == FIXED:
-        return t >= params[0], confirm
+        return t >= params[0]
+    if code == ESC:
+        w = int(params[1])
+        pos = (t - 1) % w
+        if pos == 0:
+            state[1] = c
+            state[2] = 1
+        elif c != state[1]:
+            state[2] = 0
+        if pos == w - 1 and state[2] == 1:
+            return True
+        return t >= params[0]
     if t >= params[0]:
-        return True, confirm
+        return True
     if code == BSPRT:
         alpha, beta, min_confirm, deg, p_known = params[1], params[2], params[3], params[4], params[5]
         v_l, v_s = _top_two(counts, k)
@@ -96,24 +108,30 @@ def _stop_now(code, params, counts, k, t, confirm, table):
             p0, p1 = p_known, 1.0 - p_known
         else:
             observed = 0
-            for c in range(k):
-                if counts[c] > 0:
+            for j in range(k):
+                if counts[j] > 0:
                     observed += 1
             p0 = deg * v_l / t
             p1 = (1.0 - p0) / max(observed - 1, 1)
         ok = False
         if p0 > p1 and p1 > 0.0:
             ok = (v_l - v_s) * math.log(p0 / p1) >= math.log((1.0 - beta) / alpha)
-        confirm = confirm + 1 if ok else 0
-        return confirm >= min_confirm, confirm
+        state[0] = state[0] + 1 if ok else 0
+        return state[0] >= min_confirm
     if code == AC_BETA:
         v_l, v_s = _top_two(counts, k)
         if v_s < 0:
             v_s = 0
-        return beta_confidence(v_l, v_s) >= params[1], confirm
-    if code == AC_DIRICHLET:
-        return table[sorted_key(counts, k, int(params[0]) + 1)] >= params[1], confirm
-    return False, confirm  # ESC decides at window ends (see simulate)
+        return beta_confidence(v_l, v_s) >= params[1]
+    return table[sorted_key(counts, k, int(params[0]) + 1)] >= params[1]  # AC_DIRICHLET
+
+
+@jit
+def _esc_window_answer(code, params, t, state):
+    """ESC answers with its unanimous window; -1 when the rule did not stop on one."""
+    if code == ESC and t % int(params[1]) == 0 and state[2] == 1:
+        return state[1]
+    return -1
 
 
 @jit
@@ -121,6 +139,7 @@ def simulate(code, params, probs, rng, table, out_votes, out_answer, out_correct
     """Run the rule on every prompt (row of probs); class 0 is correct. Returns the outputs filled."""
     n, k = probs.shape
     counts = np.zeros(k, dtype=np.int64)
+    state = np.zeros(3, dtype=np.int64)
     cum = np.empty(k)
     for i in range(n):
         acc = 0.0
@@ -128,11 +147,8 @@ def simulate(code, params, probs, rng, table, out_votes, out_answer, out_correct
             acc += probs[i, c]
             cum[c] = acc
         counts[:] = 0
+        state[:] = 0
         t = 0
-        confirm = 0
-        window_class = -1
-        window_same = True
-        answer = -1
         while True:
             u = rng.random() * acc
             c = 0
@@ -140,24 +156,23 @@ def simulate(code, params, probs, rng, table, out_votes, out_answer, out_correct
                 c += 1
             counts[c] += 1
             t += 1
-            if code == ESC:
-                w = int(params[1])
-                pos = (t - 1) % w
-                if pos == 0:
-                    window_class = c
-                    window_same = True
-                elif c != window_class:
-                    window_same = False
-                if pos == w - 1 and window_same:
-                    answer = window_class  # ESC answers with the unanimous window
-                    break
-                if t >= params[0]:
-                    break
-                continue
-            stop, confirm = _stop_now(code, params, counts, k, t, confirm, table)
-            if stop:
+            if _stop_now(code, params, counts, k, t, c, state, table):
                 break
+        answer = _esc_window_answer(code, params, t, state)
         out_votes[i] = t
         out_answer[i] = answer if answer >= 0 else _leader(counts, k, rng)
         out_correct_votes[i] = counts[0]
     return out_votes
+
+
+@jit
+def stop_index(code, params, codes, k, table):
+    """How many votes of the given sequence (answer codes in 0..k-1) the rule reads before it stops."""
+    counts = np.zeros(k, dtype=np.int64)
+    state = np.zeros(3, dtype=np.int64)
+    for t in range(1, codes.size + 1):
+        c = codes[t - 1]
+        counts[c] += 1
+        if _stop_now(code, params, counts, k, t, c, state, table):
+            return t
+    return codes.size

@@ -13,8 +13,8 @@ from .._rng import as_generator
 from .._validate import check_choice
 from . import _kernels as K
 
-__all__ = ["StoppingRule", "STOPPING_RULES", "make_rule", "run_rule", "dirichlet_leader_table", "esc_expected_votes",
-           "dirichlet_leader_probability"]
+__all__ = ["StoppingRule", "STOPPING_RULES", "make_rule", "run_rule", "stopping_point", "dirichlet_leader_table",
+           "esc_expected_votes", "dirichlet_leader_probability"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,19 @@ def esc_expected_votes(p, window: int = 5, cap: int = 40) -> float:
     return window * (body + (1 - q) ** (n_windows - 1) * n_windows)
 
 
+def _table(rule: StoppingRule) -> np.ndarray:
+    return dirichlet_leader_table(rule.cap) if rule.code == K.AC_DIRICHLET else np.zeros(1)
+
+
+def stopping_point(rule: StoppingRule | str, codes) -> int:
+    """How many votes of an observed sequence ``codes`` (answer labels as integers 0, 1, ...) the rule reads."""
+    rule = make_rule(rule) if isinstance(rule, str) else rule
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    if codes.ndim != 1 or codes.size == 0 or codes.min() < 0:
+        raise ValueError("codes: expected a non-empty 1-D sequence of non-negative answer labels")
+    return int(K.stop_index(rule.code, rule.vector(), codes, max(int(codes.max()) + 1, 2), _table(rule)))
+
+
 def run_rule(rule: StoppingRule | str, probs, rng=None, world=None) -> dict:
     """Simulate ``rule`` on each prompt's answer distribution (rows of ``probs``; column 0 correct).
 
@@ -147,7 +160,7 @@ def run_rule(rule: StoppingRule | str, probs, rng=None, world=None) -> dict:
     if rule.code == K.AC_DIRICHLET and probs.shape[1] > 4:
         raise ValueError("probs: ac_dirichlet supports up to 4 answer classes")
     rng = as_generator(rng)
-    table = dirichlet_leader_table(rule.cap) if rule.code == K.AC_DIRICHLET else np.zeros(1)
+    table = _table(rule)
     n = probs.shape[0]
     votes, answer, correct_votes = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
     K.simulate(rule.code, rule.vector(), probs, rng, table, votes, answer, correct_votes)
