@@ -52,7 +52,9 @@ def test_index_lists_every_check_with_its_current_verdict(quick_results):
         ("dora_beats_rebase", {"rule": "temperature", "baseline": "dora"}),  # plain sampling does not beat DORA
         ("optpo_token_savings_math", {"rule": "fixed"}),  # fixed-64 against itself saves nothing
         ("tea_maxk_unbiased", {"estimator": lambda r, k: r.max(axis=1)}),  # the sample max is biased for k < m
-        ("tea_pkpo_vector", {"rewards": (1.0, 0.0, 0.0, 0.0)}),
+        # the centred estimator this project once shipped as PKPO: s - mean(s)
+        ("tea_pkpo_vector", {"estimator": lambda r, k, variant: (lambda s: s - s.mean(1, keepdims=True))(
+            __import__("simalloc").estimators.pkpo_advantages(r, k, variant="s"))}),
         ("tea_passk_training_vector", {"k": 3}),
         ("tea_uniform_expected_max", {"closed_form": lambda n: n / (n + 2)}),
     ],

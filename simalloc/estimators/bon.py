@@ -3,8 +3,8 @@
 Published estimators:
 - ``mean_advantage``: GRPO/Dr.GRPO's r - mean (optimizes E[r], not E[M_N]);
 - ``maxk_unbiased``: sum_i C(i-1, k-1)/C(m, k) r_(i), the unbiased U-statistic of E[M_k], k <= m;
-- ``pkpo_advantages``: per-sample max@k weights w_i = (1/C(m, k)) sum_{|S|=k, S contains i} max_S, centered
-  (PKPO, arXiv 2505.15201); an unbiased BoN(k) gradient for k <= m;
+- ``pkpo_advantages``: PKPO's transformed rewards s, s^(loo), s^(loo-1) (arXiv 2505.15201, Eqs. 19, 29, 33);
+  each an unbiased max@k gradient for k <= m;
 - ``passk_advantages``: Pass@k-training's analytical advantages for binary rewards (arXiv 2508.10751);
 - ``max_minus_second``: the best sample gets r_(m) - r_(m-1), the others 0 (arXiv 2503.19595).
 
@@ -28,8 +28,9 @@ import numpy as np
 from scipy import special, stats
 
 from .._validate import as_int
+from .pass_at_k import pass_at_k
 
-__all__ = ["mean_advantage", "maxk_unbiased", "pkpo_advantages", "passk_advantages", "max_minus_second",
+__all__ = ["mean_advantage", "maxk_unbiased", "pkpo_advantages", "PKPO_VARIANTS", "passk_advantages", "max_minus_second",
            "tail_fit", "expected_max_pot", "expected_max_gev", "advantage_pot", "prefix", "TailFitError"]
 
 
@@ -78,48 +79,115 @@ def maxk_unbiased(rewards, k: int) -> np.ndarray:
     return np.sort(r, axis=1) @ _order_weights(r.shape[1], k)
 
 
-def pkpo_advantages(rewards, k: int) -> np.ndarray:
-    """PKPO per-sample weights for max@k, centered: w_i - mean(w), w_i = (1/C(m,k)) sum_{S contains i, |S|=k} max_S.
+PKPO_VARIANTS = ("s", "loo", "loo-1")
 
-    sum_{S contains i} max_S = C(j-1, k-1) r_(j) + sum_{l > j} C(l-2, k-2) r_(l) for i at sorted rank j.
+
+def _loo_maxk(srt, k):
+    """rho^{-j}(m-1, k) for every sorted rank j: the unbiased max@k estimate of the other m - 1 samples.
+
+    With w' = C(l-1, k-1)/C(m-1, k) over the m - 1 others, rank l < j keeps weight w'_l and rank l > j moves
+    down to w'_{l-1}; a prefix and a suffix sum give all m values in O(m). Zero where k > m - 1 (no subset).
     """
-    r = _rewards(rewards)
+    m = srt.shape[1]
+    if k > m - 1:
+        return np.zeros_like(srt)
+    w = _order_weights(m - 1, k)  # (m-1,)
+    below = np.concatenate([np.zeros((srt.shape[0], 1)), np.cumsum(srt[:, :-1] * w, axis=1)], axis=1)
+    above_terms = srt[:, 1:] * w  # rank l (2..m) with weight w'_{l-1}
+    above = np.concatenate([np.cumsum(above_terms[:, ::-1], axis=1)[:, ::-1], np.zeros((srt.shape[0], 1))], axis=1)
+    return below + above
+
+
+def pkpo_advantages(rewards, k: int, *, variant: str = "loo-1") -> np.ndarray:
+    r"""PKPO's per-sample transformed rewards for max@k (Walder & Karkhanis, arXiv 2505.15201), shape (n_prompts, m).
+
+    Parameters
+    ----------
+    rewards : array_like, shape (n_prompts, m) or (m,)
+        Rewards of m i.i.d. rollouts per prompt (binary or continuous).
+    k : int
+        1 <= k <= m.
+    variant : {"s", "loo", "loo-1"}
+        "s" (Eq. 19), "loo" (Eq. 29) or "loo-1" (Eq. 33, the paper's recommendation).
+
+    Notes
+    -----
+    With rho^{-i}(m-1, j) the unbiased max@j estimate of the m - 1 samples other than i:
+
+    - s_i = (1/C(m, k)) sum_{|I|=k, I contains i} max_{l in I} r_l;
+    - s_i^(loo) = s_i - (k/(m-1)) rho^{-i}(m-1, k): s_i minus the mean of the other samples' s computed
+      without sample i (0 baseline at k = m, where no k-subset avoids i);
+    - s_i^(loo-1) = s_i - (k/m) rho^{-i}(m-1, k-1) = (1/C(m,k)) sum_{I contains i} (max_I r - max_{I minus i} r).
+
+    Every baseline is a function of the other samples only, so sum_i s_i grad log pi(y_i) is an unbiased
+    estimate of grad E[M_k] (M_k = max of k rewards) for all three variants (tested by exact enumeration).
+    At k = 1 the (k-1)-baseline is empty; "loo-1" then uses the "loo" baseline (the published reference code
+    falls back to r - mean(r), whose expected gradient is (m - 1) grad E[r], a rescaling). Centring s by its
+    own mean is NOT PKPO: its expected gradient is (1 - k/m) grad E[M_k], zero at k = m.
+
+    Examples
+    --------
+    >>> pkpo_advantages([1.0, 1.0, 0.0, 0.0], 2, variant="loo-1").round(6).tolist()
+    [[0.333333, 0.333333, 0.0, 0.0]]
+    """
+    r = _rewards(rewards, min_m=1)
     m = r.shape[1]
     k = _check_k(k, m)
+    if variant not in PKPO_VARIANTS:
+        raise ValueError(f"variant: unknown {variant!r}; valid: {', '.join(PKPO_VARIANTS)}")
     order = np.argsort(r, axis=1, kind="stable")
     srt = np.take_along_axis(r, order, axis=1)
-    j = np.arange(1, m + 1)
-    own = special.comb(j - 1, k - 1) * srt
+    own = srt * _order_weights(m, k)  # C(j-1, k-1)/C(m, k) r_(j)
     if k >= 2:
-        c = special.comb(np.arange(1, m + 1) - 2, k - 2)  # C(l-2, k-2) for l = 1..m (0 where l < k)
-        contrib = c * srt
-        higher = np.cumsum(contrib[:, ::-1], axis=1)[:, ::-1]  # sum over l >= j
-        higher = np.concatenate([higher[:, 1:], np.zeros((r.shape[0], 1))], axis=1)  # l > j
+        # C(l-2, k-2)/C(m, k) for l = 1..m: the subsets holding rank j < l with l as their maximum
+        l = np.arange(1, m + 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logc = (special.gammaln(l - 1) - special.gammaln(k - 1) - special.gammaln(np.maximum(l - k + 1, 1))
+                    - (special.gammaln(m + 1) - special.gammaln(k + 1) - special.gammaln(m - k + 1)))
+        c = np.where(l >= k, np.exp(logc), 0.0)
+        higher = np.cumsum((c * srt)[:, ::-1], axis=1)[:, ::-1]
+        higher = np.concatenate([higher[:, 1:], np.zeros((r.shape[0], 1))], axis=1)  # ranks l > j
     else:
         higher = 0.0
-    w_sorted = (own + higher) / special.comb(m, k)
-    w = np.empty_like(w_sorted)
-    np.put_along_axis(w, order, w_sorted, axis=1)
-    return w - w.mean(axis=1, keepdims=True)
+    s = own + higher
+    if variant == "loo" or (variant == "loo-1" and k == 1):
+        s = s - (k / (m - 1)) * _loo_maxk(srt, k) if m > 1 else s
+    elif variant == "loo-1":
+        s = s - (k / m) * _loo_maxk(srt, k - 1)
+    out = np.empty_like(s)
+    np.put_along_axis(out, order, s, axis=1)
+    return out
+
+
+def _miss_ratio(n, c, k):
+    """C(n-c, k)/C(n, k) = 1 - pass@k through the one stable kernel; 1 at k = 0, 0 where n - c < k."""
+    n, c, k = np.broadcast_arrays(np.asarray(n, np.int64), np.asarray(c, np.int64), np.asarray(k, np.int64))
+    out = np.ones(n.shape)
+    live = k >= 1
+    if live.any():
+        out[live] = 1.0 - pass_at_k(n[live], c[live], k[live])
+    return out
 
 
 def passk_advantages(rewards, k: int) -> np.ndarray:
     """Pass@k training's analytical advantages for binary rewards (arXiv 2508.10751).
 
     With c correct of n: R = 1 - C(n-c, k)/C(n, k), sigma = sqrt(R (1 - R)); A_pos = (1 - R)/sigma,
-    A_neg = (1 - R - C(n-c-1, k-1)/C(n-1, k-1))/sigma; 0 when sigma = 0.
+    A_neg = (1 - R - C(n-c-1, k-1)/C(n-1, k-1))/sigma; 0 when sigma = 0. Both ratios go through the stable
+    pass@k kernel (exact for n up to 10^4; ``special.comb`` ratios overflow to NaN near n = 1100).
     """
     r = _rewards(rewards)
     if not np.all((r == 0) | (r == 1)):
         raise ValueError("rewards: passk_advantages needs binary rewards (0 or 1)")
     n = r.shape[1]
     k = _check_k(k, n)
-    c = r.sum(axis=1)
-    group = 1 - special.comb(n - c, k) / special.comb(n, k)
+    c = r.sum(axis=1).astype(np.int64)
+    group = 1 - _miss_ratio(n, c, k)
     sigma = np.sqrt(group * (1 - group))
     pos = np.divide(1 - group, sigma, out=np.zeros_like(sigma), where=sigma > 0)
-    neg_num = 1 - group - special.comb(n - c - 1, k - 1) / special.comb(n - 1, k - 1)
-    neg = np.divide(neg_num, sigma, out=np.zeros_like(sigma), where=sigma > 0)
+    # C(n-c-1, k-1)/C(n-1, k-1): some wrong sample exists wherever sigma > 0, so n - c - 1 >= 0 there
+    neg_ratio = _miss_ratio(n - 1, np.minimum(c, n - 1), k - 1)
+    neg = np.divide(1 - group - neg_ratio, sigma, out=np.zeros_like(sigma), where=sigma > 0)
     return np.where(r == 1, pos[:, None], neg[:, None])
 
 

@@ -103,7 +103,7 @@ class SoftmaxToy:
 
 GRADIENT_ESTIMATORS = {
     "mean": lambda r, n: bon.mean_advantage(r),
-    "pkpo_half": lambda r, n: bon.pkpo_advantages(r, r.shape[1] // 2),
+    "pkpo": lambda r, n: bon.pkpo_advantages(r, r.shape[1], variant="loo-1"),
     "max_minus_second": lambda r, n: bon.max_minus_second(r),
     "tail_direct": lambda r, n: bon.advantage_pot(r, n, on_fail="nan"),
     "tail_prefix": lambda r, n: bon.prefix(bon.advantage_pot, r, n, on_fail="nan"),
@@ -114,9 +114,9 @@ def gradient_diagnostics(toy: SoftmaxToy, ms, n: int, n_draws: int, rng=None, es
     """Relative bias |E[g_hat] - g| / |g| and cosine(E[g_hat], g) per estimator and m (failed fits dropped).
 
     ``rel_bias`` is debiased for Monte Carlo noise: sqrt(max(0, |mean - g|^2 - tr(Cov)/draws)) / |g|
-    (``rel_bias_raw`` keeps the plain value, ``rel_bias_noise`` the noise scale). ``pkpo_half`` is PKPO's
-    max@k weighting at k = m/2 (at k = m every weight is equal and centering leaves nothing); like every
-    gradient here it is scaled by N/m; it targets E[M_{m/2}], so it is biased for the BoN(N) gradient.
+    (``rel_bias_raw`` keeps the plain value, ``rel_bias_noise`` the noise scale). ``pkpo`` is PKPO's
+    s^(loo-1) at k = m, an unbiased gradient of E[M_m]; like every gradient here it is scaled by N/m; it
+    targets E[M_m], so it is biased for the BoN(N) gradient when N > m.
     The 'mean' gradient targets E[r].
     """
     rng = as_generator(rng)
