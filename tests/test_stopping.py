@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simalloc.stopping import STOPPING_RULES, VoteModel, esc_expected_votes, evaluate_policy, make_rule, \
-    optimal_stopping, run_rule
+from simalloc.stopping import BSPRT_READINGS, STOPPING_RULES, VoteModel, esc_expected_votes, evaluate_policy, \
+    make_rule, optimal_stopping, run_rule
+from simalloc.stopping.optimal import lump_tail
+from simalloc.stopping.rules import read_votes
 from simalloc.stopping._kernels import beta_confidence
 from simalloc.stopping.rules import dirichlet_leader_probability
 from simalloc.worlds.votes import VOTE_PRESETS, VoteWorld, majority_ratio_summary
@@ -80,20 +82,140 @@ def test_exact_policy_evaluation_matches_simulation():
         assert abs(sim["votes"].mean() - exact["votes"]) <= 5 * sim["votes"].std() / np.sqrt(2e5)
 
 
-@settings(max_examples=40, deadline=None)
-@given(k=st.integers(2, 3), m=st.integers(1, 4), cap=st.integers(2, 12), cost=st.floats(0, 0.1),
-       seed=st.integers(0, 10_000))
-def test_dp_is_never_beaten_by_a_heuristic(k, m, cap, cost, seed):
-    atoms = np.random.default_rng(seed).dirichlet(np.ones(k), size=m)
-    model = VoteModel.build(atoms, cap=cap)
-    best = optimal_stopping(model, cost)
-    assert best["accuracy"] - cost * best["votes"] == pytest.approx(best["value"], abs=1e-12)
+def _count_rules(cap):
+    """Every count-based rule, each evaluated through its own numba kernel (state_stop), BSPRT in every p1 reading."""
     rules = [make_rule("fixed", n=n) for n in range(1, cap + 1)]
     rules += [make_rule("ac_beta", cap=cap), make_rule("ac_dirichlet", cap=cap),
-              make_rule("bsprt", cap=cap, min_confirm=1), make_rule("bsprt", cap=cap, min_confirm=1, alpha=0.3, beta=0.3)]
-    for rule in rules:
+              make_rule("bsprt", cap=cap, min_confirm=1, alpha=0.3, beta=0.3)]
+    for reading in BSPRT_READINGS.values():
+        if reading["min_confirm"] == 1:
+            rules.append(make_rule("bsprt", cap=cap, **{**reading, "min_votes": min(reading["min_votes"], cap)}))
+    return rules
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(2, 4), m=st.integers(1, 4), cap=st.integers(2, 12), cost=st.floats(0, 0.1),
+       seed=st.integers(0, 10_000), per=st.sampled_from(["votes", "tokens"]))
+def test_dp_is_never_beaten_by_a_heuristic(k, m, cap, cost, seed, per):
+    """The plurality-constrained DP bounds every voting rule; the unconstrained DP bounds the constrained one."""
+    atoms = np.random.default_rng(seed).dirichlet(np.ones(k), size=m)
+    model = VoteModel.build(atoms, cap=cap, tokens=(500.0, 650.0))
+    scale = 1.0 if per == "votes" else 1 / 500.0
+    best = optimal_stopping(model, cost * scale, per=per)
+    spent = best["votes"] if per == "votes" else best["tokens"]
+    assert best["accuracy"] - cost * scale * spent == pytest.approx(best["value"], abs=1e-12)
+    assert optimal_stopping(model, cost * scale, per=per, answer="best")["value"] >= best["value"] - 1e-12
+    for rule in _count_rules(cap):
         h = evaluate_policy(model, rule)
-        assert h["accuracy"] - cost * h["votes"] <= best["value"] + 1e-12, rule
+        h_spent = h["votes"] if per == "votes" else h["tokens"]
+        assert h["accuracy"] - cost * scale * h_spent <= best["value"] + 1e-12, rule
+
+
+def test_path_dependent_rules_by_simulation_stay_below_the_frontier():
+    """ESC (window answer: bounded by the unconstrained DP) and BSPRT with 5 confirmations (plurality answer), by
+    simulation on the DP's own prior; tolerance 5 Monte Carlo standard errors (failure rate < 1e-6 per rule)."""
+    atoms = np.random.default_rng(3).dirichlet(np.ones(3), size=5)
+    model = VoteModel.build(atoms, cap=40)
+    probs = atoms[np.random.default_rng(4).integers(0, 5, 200_000)]
+    for rule, answer in ((make_rule("esc"), "best"), (make_rule("bsprt", cap=40), "plurality")):
+        res = run_rule(rule, probs, rng=5)
+        for cost in (0.0, 0.002, 0.01):
+            score = res["correct"] - cost * res["votes"]
+            bound = optimal_stopping(model, cost, answer=answer)["value"]
+            assert score.mean() <= bound + 5 * score.std() / np.sqrt(score.size), (rule.name, cost)
+
+
+def test_unconstrained_dp_can_answer_a_minority_string():
+    """Two atoms: the correct answer holds 0.45 or 0.55 while one wrong string holds the rest: after votes
+    (3, 2) the posterior can prefer the runner-up; the plurality-constrained reward cannot."""
+    atoms = np.array([[0.2, 0.8], [0.9, 0.1]])
+    model = VoteModel.build(atoms, weights=[0.9, 0.1], cap=5)
+    i = next(j for j, s in enumerate(model.states) if tuple(s) == (3, 2))
+    assert model.stop_value[i] > model.leader_value()[i]
+
+
+def test_token_cost_tables_by_hand():
+    """One atom (0.7, 0.3): the next vote is correct with probability 0.7 in every state, so it costs
+    0.7 x 500 + 0.3 x 650 = 545 expected tokens; fixed-3 voting spends exactly 3 x 545."""
+    model = VoteModel.build([[0.7, 0.3]], cap=3, tokens=(500.0, 650.0))
+    np.testing.assert_allclose(model.step_tokens(), 545.0)
+    assert evaluate_policy(model, make_rule("fixed", n=3))["tokens"] == pytest.approx(3 * 545.0, abs=1e-9)
+
+
+def test_lump_tail_keeps_the_correct_answer_and_the_largest_wrong_strings():
+    atoms = np.array([[0.5, 0.05, 0.2, 0.1, 0.15]])
+    np.testing.assert_allclose(lump_tail(atoms), [[0.5, 0.2, 0.15, 0.15]])
+    np.testing.assert_allclose(lump_tail(atoms).sum(1), 1.0)
+
+
+@pytest.mark.parametrize(
+    "params,expected",
+    [
+        # all votes agree: p0 = 0.6. observed answers = 1 -> p1 = 0.4, ratio 1.5: lead >= log 19 / log 1.5 = 7.26
+        ({"p1": "observed", "min_confirm": 1}, 8),
+        # fixed answer space 4 -> p1 = 0.4/3, ratio 4.5: lead >= 1.96
+        ({"p1": "space", "answer_space": 4, "min_confirm": 1}, 2),
+        # p1 = 0.5 p0, ratio 2: lead >= 4.25
+        ({"p1": "ratio", "p1_ratio": 0.5, "min_confirm": 1}, 5),
+        # the same, confirmed on 5 consecutive votes: the test first holds at vote 5, so it stops at vote 9
+        ({"p1": "ratio", "p1_ratio": 0.5, "min_confirm": 5}, 9),
+        # OptPO's update threshold: never before 16 votes
+        ({"p1": "space", "answer_space": 4, "min_confirm": 1, "min_votes": 16}, 16),
+    ],
+)
+def test_bsprt_readings_by_hand(params, expected):
+    assert read_votes(make_rule("bsprt", **params), [0] * 40) == (expected, 0)
+
+
+def test_bsprt_observed_reading_needs_a_large_share_with_two_answers():
+    """With exactly two answers seen, p1 = 1 - p0: stopping needs p0 = 0.6 x share > 0.5, i.e. share > 0.833.
+    A 4:1 pattern (share 0.8) never stops under the 'observed' reading; the 'space' reading stops early."""
+    seq = ([0, 0, 0, 0, 1] * 8)[:40]
+    assert read_votes(make_rule("bsprt", p1="observed", min_confirm=1), seq)[0] == 40
+    assert read_votes(make_rule("bsprt", p1="space", answer_space=4, min_confirm=1), seq)[0] < 10
+
+
+def test_readings_are_named_and_complete():
+    assert len(BSPRT_READINGS) == 18
+    for name, params in BSPRT_READINGS.items():
+        rule = make_rule("bsprt", **params)
+        assert f"c{rule.params['min_confirm']}" in name and f"v{rule.params['min_votes']}" in name
+
+
+@pytest.mark.parametrize("name,params", [("esc", {}), ("bsprt", {}), ("bsprt", {"p1": "space", "min_votes": 16}),
+                                         ("ac_beta", {}), ("ac_dirichlet", {}), ("fixed", {"n": 20})])
+def test_simulation_and_reading_a_sequence_agree_vote_for_vote(name, params):
+    """run_rule's recorded vote sequences, read back by read_votes (the path live voting takes), give the same
+    stop and the same answer for every prompt (ties included: both give a tie to the answer seen first)."""
+    rule = make_rule(name, **params)
+    probs = VOTE_PRESETS["gpqa-like"].sample(300, 7)
+    res = run_rule(rule, probs, rng=8, record_votes=True)
+    for i in range(300):
+        seq = res["sequence"][i, : res["votes"][i]]
+        assert read_votes(rule, seq) == (res["votes"][i], res["answer"][i]), i
+
+
+@pytest.mark.parametrize("rule", ["esc", "bsprt", "ac_beta"])
+def test_live_voting_uses_the_kernels_stop_and_label(rule):
+    """vote_with_rule on real answer strings returns what read_votes returns on their labels. The ESC sequence has
+    a unanimous third window for '7' while '3' holds the plurality of the prefix: the rule's answer is '7'."""
+    pytest.importorskip("torch")
+    from simalloc.live.engines import Completion
+    from simalloc.live.loop import vote_with_rule
+    from simalloc.live.tasks import Task
+
+    answers = ["3", "3", "3", "3", "7", "3", "3", "3", "3", "5"] + ["7"] * 5 + ["3"] * 49
+
+    class Stub:
+        def generate(self, prompts, n):
+            return [[Completion(f"The answer is {a}", [], []) for a in answers[:k]] for k in n]
+
+    row = vote_with_rule(Stub(), [Task("q", "7")], rule=rule).iloc[0]
+    codes = [{"3": 0, "7": 1, "5": 2}[a] for a in answers]
+    used, code = read_votes(rule, codes)
+    assert row["votes"] == used and row["label"] == ["3", "7", "5"][code]
+    if rule == "esc":
+        assert (used, row["label"], bool(row["correct"])) == (15, "7", True)
 
 
 def test_dp_frontier_is_monotone_and_beats_fixed_64():
@@ -129,6 +251,17 @@ def test_presets_document_their_majority_ratios():
         (lambda: VoteModel.build(np.full((2, 5), 0.2)), ValueError, "up to 4"),
         (lambda: optimal_stopping(VoteModel.build([[0.6, 0.4]], cap=3), -1.0), ValueError, "cost"),
         (lambda: evaluate_policy(VoteModel.build([[0.6, 0.4]], cap=8), "esc"), ValueError, "cap"),
+        (lambda: make_rule("fixed", n=True), ValueError, "n"),
+        (lambda: make_rule("fixed", n=1e10), ValueError, "n"),
+        (lambda: make_rule("fixed", n=2.5), ValueError, "n"),
+        (lambda: make_rule("bsprt", p1="uniform"), ValueError, "p1"),
+        (lambda: make_rule("bsprt", min_votes=65), ValueError, "min_votes"),
+        (lambda: make_rule("bsprt", answer_space=1), ValueError, "answer_space"),
+        (lambda: read_votes("esc", [0.0, 1.5]), ValueError, "codes"),
+        (lambda: read_votes("esc", ["a", "b"]), ValueError, "codes"),
+        (lambda: read_votes("ac_dirichlet", list(range(6))), ValueError, "ac_dirichlet"),
+        (lambda: optimal_stopping(VoteModel.build([[0.6, 0.4]], cap=3), 0.1, answer="mode"), ValueError, "answer"),
+        (lambda: VoteModel.build([[0.6, 0.4]], cap=3, tokens=(0, 1)), ValueError, "tokens"),
     ],
 )
 def test_bad_input(call, exc, word):

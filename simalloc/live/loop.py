@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ..allocators import allocate, get_allocator
 from ..stopping import make_rule
-from ..stopping.rules import stopping_point
+from ..stopping.rules import read_votes
 from .tasks import Task, answers_equivalent, extract_answer, verify
 
 __all__ = ["LiveConfig", "run_live", "vote_with_rule"]
@@ -137,8 +137,9 @@ def vote_with_rule(engine, tasks: list[Task], rule: str = "bsprt", max_votes: in
     """Majority voting on real votes: draw ``max_votes`` completions per task, then let the stopping rule read
     them one at a time (the same as sampling sequentially, since the rule only sees a prefix).
 
-    Returns per task: votes used, the label (plurality answer at stopping), whether it is correct, and the same
-    for fixed ``max_votes`` majority.
+    Returns per task: votes used, the label (the rule's answer at stopping, from the same kernel as simulation:
+    ESC's unanimous window, else the plurality with ties to the answer seen first), whether it is correct, and
+    the same for fixed ``max_votes`` majority.
     """
     rule_obj = make_rule(rule, **params)
     completions = engine.generate([t.prompt() for t in tasks], [max_votes] * len(tasks))
@@ -147,17 +148,13 @@ def vote_with_rule(engine, tasks: list[Task], rule: str = "bsprt", max_votes: in
         answers = [extract_answer(c.text) or "<none>" for c in comps]
         labels = {}
         codes = np.array([labels.setdefault(a, len(labels)) for a in answers])
-        used = stopping_point(rule_obj, codes)
-        label_stop = _plurality(answers[:used])
-        label_full = _plurality(answers)
+        strings = list(labels)
+        used, code = read_votes(rule_obj, codes)
+        label_stop = strings[code]
+        label_full = strings[read_votes(make_rule("fixed", n=len(answers)), codes)[1]]
         rows.append({"question": t.question, "votes": used, "label": label_stop,
                      "correct": answers_equivalent(label_stop, t.answer),
                      "votes_fixed": len(answers), "label_fixed": label_full,
                      "correct_fixed": answers_equivalent(label_full, t.answer),
                      "n_answers": len(labels)})
     return pd.DataFrame(rows)
-
-
-def _plurality(answers):
-    values, counts = np.unique(np.array(answers, dtype=object), return_counts=True)
-    return str(values[np.argmax(counts)])

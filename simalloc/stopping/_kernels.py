@@ -4,12 +4,14 @@ Rules dispatch on an integer code with a float64 parameter vector:
 
   code  rule             params
   0     fixed-N          [N]
-  1     BSPRT            [cap, alpha, beta, min_confirm, degradation, p_known]
+  1     BSPRT            [cap, alpha, beta, min_confirm, degradation, p_known, p1_code, answer_space, p1_ratio,
+                          min_votes]   (p1_code: 0 observed answers, 1 fixed answer space, 2 ratio x p0)
   2     AC (Beta)        [cap, confidence]
   3     AC (Dirichlet)   [cap, confidence]   (a precomputed table over sorted counts, key base cap + 1)
   4     ESC              [cap, window]
 
-The answer at stopping is the plurality answer, ties broken uniformly at random.
+The answer at stopping is the plurality answer (ties: the tied answer seen first), or ESC's unanimous window.
+Simulation, the exact DP comparison and live voting all call these kernels: one definition of each rule.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from .._numba import jit
 
 FIXED, BSPRT, AC_BETA, AC_DIRICHLET, ESC = 0, 1, 2, 3, 4
+P1_OBSERVED, P1_SPACE, P1_RATIO = 0, 1, 2
 
 
 @jit
@@ -50,22 +53,16 @@ def _top_two(counts, k):
 
 
 @jit
-def _leader(counts, k, rng):
+def _leader(counts, first_seen, k):
+    """The plurality class; ties go to the tied class seen first. Votes are exchangeable, so any order-based tie
+    rule has the same expected accuracy as a random one, and live voting and simulation agree vote for vote."""
     best = -1
-    n_best = 0
+    pick = 0
     for c in range(k):
-        if counts[c] > best:
+        if counts[c] > best or (counts[c] == best and first_seen[c] < first_seen[pick]):
             best = counts[c]
-            n_best = 1
-        elif counts[c] == best:
-            n_best += 1
-    pick = int(rng.integers(0, n_best))
-    for c in range(k):
-        if counts[c] == best:
-            if pick == 0:
-                return c
-            pick -= 1
-    return 0
+            pick = c
+    return pick
 
 
 @jit
@@ -101,23 +98,29 @@ def _stop_now(code, params, counts, k, t, c, state, table):
         return True
     if code == BSPRT:
         alpha, beta, min_confirm, deg, p_known = params[1], params[2], params[3], params[4], params[5]
+        p1_code, space, ratio, min_votes = int(params[6]), params[7], params[8], params[9]
         v_l, v_s = _top_two(counts, k)
         if v_s < 0:
             v_s = 0
         if p_known > 0.0:
             p0, p1 = p_known, 1.0 - p_known
         else:
-            observed = 0
-            for j in range(k):
-                if counts[j] > 0:
-                    observed += 1
             p0 = deg * v_l / t
-            p1 = (1.0 - p0) / max(observed - 1, 1)
+            if p1_code == P1_SPACE:
+                p1 = (1.0 - p0) / (space - 1.0)
+            elif p1_code == P1_RATIO:
+                p1 = ratio * p0
+            else:
+                observed = 0
+                for j in range(k):
+                    if counts[j] > 0:
+                        observed += 1
+                p1 = (1.0 - p0) / max(observed - 1, 1)
         ok = False
         if p0 > p1 and p1 > 0.0:
             ok = (v_l - v_s) * math.log(p0 / p1) >= math.log((1.0 - beta) / alpha)
         state[0] = state[0] + 1 if ok else 0
-        return state[0] >= min_confirm
+        return state[0] >= min_confirm and t >= min_votes
     if code == AC_BETA:
         v_l, v_s = _top_two(counts, k)
         if v_s < 0:
@@ -127,26 +130,40 @@ def _stop_now(code, params, counts, k, t, c, state, table):
 
 
 @jit
-def _esc_window_answer(code, params, t, state):
-    """ESC answers with its unanimous window; -1 when the rule did not stop on one."""
+def _answer(code, params, counts, first_seen, k, t, state):
+    """The rule's answer once it stopped after t votes: ESC's unanimous window, else the plurality class."""
     if code == ESC and t % int(params[1]) == 0 and state[2] == 1:
         return state[1]
-    return -1
+    return _leader(counts, first_seen, k)
 
 
 @jit
-def simulate(code, params, probs, rng, table, out_votes, out_answer, out_correct_votes):
-    """Run the rule on every prompt (row of probs); class 0 is correct. Returns the outputs filled."""
+def _vote(code, params, counts, first_seen, k, t, c, state, table):
+    """Count vote t (class c); True when the rule stops after it."""
+    counts[c] += 1
+    if first_seen[c] > t:
+        first_seen[c] = t
+    return _stop_now(code, params, counts, k, t, c, state, table)
+
+
+@jit
+def simulate(code, params, probs, rng, table, out_votes, out_answer, out_counts, record):
+    """Run the rule on every prompt (row of probs); class 0 is correct. Fills votes, answer and the vote counts
+    per class (n_prompts, n_classes) at stopping; ``record`` (n_prompts, cap) receives the drawn classes when it
+    has rows (pass an empty (0, 0) array otherwise)."""
     n, k = probs.shape
     counts = np.zeros(k, dtype=np.int64)
+    first_seen = np.empty(k, dtype=np.int64)
     state = np.zeros(3, dtype=np.int64)
     cum = np.empty(k)
+    keep = record.shape[0] > 0
     for i in range(n):
         acc = 0.0
         for c in range(k):
             acc += probs[i, c]
             cum[c] = acc
         counts[:] = 0
+        first_seen[:] = 1 << 62
         state[:] = 0
         t = 0
         while True:
@@ -154,25 +171,48 @@ def simulate(code, params, probs, rng, table, out_votes, out_answer, out_correct
             c = 0
             while c < k - 1 and cum[c] <= u:
                 c += 1
-            counts[c] += 1
             t += 1
-            if _stop_now(code, params, counts, k, t, c, state, table):
+            if keep:
+                record[i, t - 1] = c
+            if _vote(code, params, counts, first_seen, k, t, c, state, table):
                 break
-        answer = _esc_window_answer(code, params, t, state)
         out_votes[i] = t
-        out_answer[i] = answer if answer >= 0 else _leader(counts, k, rng)
-        out_correct_votes[i] = counts[0]
+        out_answer[i] = _answer(code, params, counts, first_seen, k, t, state)
+        out_counts[i, :] = counts
     return out_votes
 
 
 @jit
-def stop_index(code, params, codes, k, table):
-    """How many votes of the given sequence (answer codes in 0..k-1) the rule reads before it stops."""
+def read_sequence(code, params, codes, k, table, out):
+    """Read a given vote sequence (classes 0..k-1) until the rule stops: out = [votes read, answer class].
+    The same per-vote step and answer as ``simulate``; a sequence that ends first is read to its end."""
     counts = np.zeros(k, dtype=np.int64)
+    first_seen = np.full(k, 1 << 62, dtype=np.int64)
     state = np.zeros(3, dtype=np.int64)
-    for t in range(1, codes.size + 1):
-        c = codes[t - 1]
-        counts[c] += 1
-        if _stop_now(code, params, counts, k, t, c, state, table):
-            return t
-    return codes.size
+    t = 0
+    for j in range(codes.size):
+        t = j + 1
+        if _vote(code, params, counts, first_seen, k, t, codes[j], state, table):
+            break
+    out[0] = t
+    out[1] = _answer(code, params, counts, first_seen, k, t, state)
+    return out
+
+
+@jit
+def state_decisions(code, params, states, table, out):
+    """The rule's stop decision in every count state (rows of ``states``), for rules whose decision is a function
+    of the counts (every rule but ESC and BSPRT with min_confirm > 1): the same ``_stop_now`` that simulation and
+    live voting call, evaluated on a fresh state. Never stops at t = 0."""
+    state = np.zeros(3, dtype=np.int64)
+    k = states.shape[1]
+    for i in range(states.shape[0]):
+        t = 0
+        for j in range(k):
+            t += states[i, j]
+        if t == 0:
+            out[i] = False
+            continue
+        state[:] = 0
+        out[i] = _stop_now(code, params, states[i], k, t, -1, state, table)
+    return out

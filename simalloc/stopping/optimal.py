@@ -6,14 +6,16 @@ The voter sees answer strings, not which one is correct. With a known prior over
 the sorted counts: the state is n_1 >= ... >= n_K >= 0 with t = sum n <= cap (about 29,000 states for
 K = 4, cap = 64). In each state:
 
-- stopping answers with the string most likely correct: value max_s P(string s correct | n);
-- continuing costs c and moves to the state where string s (or a new string) gets the next vote, with
-  the posterior predictive probability.
+- stopping answers with the plurality string (``answer="plurality"``, the reward of every voting rule: the
+  plurality-constrained frontier) or with the string most likely correct (``answer="best"``: the unconstrained
+  frontier, which bounds every rule, ESC's window answer included);
+- continuing costs c per vote, or c per expected token of the next vote (``per="tokens"``), and moves to the
+  state where string s (or a new string) gets the next vote, with the posterior predictive probability.
 
-V(n) = max(stop(n), -c + sum_s P(s | n) V(n + e_s)), V = stop at t = cap. Exact for K <= 4 classes. Sweeping c
-traces the optimal accuracy-vs-expected-votes frontier. ``evaluate_policy`` computes the exact accuracy
-and expected votes of any rule whose decision is a function of the sorted counts (fixed-N, AC, BSPRT with
-min_confirm = 1) on the same prior, so heuristics and the optimum are compared without Monte Carlo noise.
+V(n) = max(R(n), -c c(n) + sum_s P(s | n) V(n + e_s)), V = R at t = cap. Exact for K <= 4 classes; worlds
+with long wrong-answer tails are reduced by ``lump_tail`` (the DP only). Sweeping c traces the frontier.
+``evaluate_policy`` computes the exact accuracy, votes and tokens of any rule whose decision is a function of
+the counts, by calling the rule's own numba kernel in every state (one definition of each rule).
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ import numpy as np
 
 from .._numba import jit
 from . import _kernels as K
-from .rules import StoppingRule, dirichlet_leader_table, make_rule
+from .rules import StoppingRule, _table, make_rule
 
-__all__ = ["VoteModel", "optimal_stopping", "evaluate_policy", "frontier"]
+__all__ = ["VoteModel", "optimal_stopping", "evaluate_policy", "frontier", "lump_tail", "state_stop"]
 
 
 @jit
-def _posterior_tables(states, logp, w, perms, stop_value, pred, slot_correct):
+def _posterior_tables(states, logp, w, perms, stop_value, pred, slot_correct, next_correct):
     n_states, k = states.shape
     n_atoms = logp.shape[0]
     n_perm = perms.shape[0]
@@ -50,6 +52,7 @@ def _posterior_tables(states, logp, w, perms, stop_value, pred, slot_correct):
                 if v > top:
                     top = v
         total = 0.0
+        nc = 0.0
         for s in range(k + 1):
             pred[s_idx, s] = 0.0
         for s in range(k):
@@ -58,6 +61,7 @@ def _posterior_tables(states, logp, w, perms, stop_value, pred, slot_correct):
             for q in range(n_perm):
                 post = w[m] * np.exp(ll[m, q] - top)
                 total += post
+                nc += post * probs[m, 0]
                 for s in range(k):
                     cls = perms[q, s]
                     if n[s] > 0:
@@ -72,19 +76,20 @@ def _posterior_tables(states, logp, w, perms, stop_value, pred, slot_correct):
             if n[s] > 0 and slot_correct[s_idx, s] > best:
                 best = slot_correct[s_idx, s]
         stop_value[s_idx] = best
+        next_correct[s_idx] = nc / total
         for s in range(k + 1):
             pred[s_idx, s] /= total
 
 
 @jit
-def _backward(order, t_of, nxt, pred, stop_value, cap, cost, value, stop):
+def _backward(order, t_of, nxt, pred, stop_value, step_cost, cap, cost, value, stop):
     for j in range(order.size):
         i = order[j]  # states by decreasing t
         if t_of[i] >= cap:
             value[i] = stop_value[i]
             stop[i] = True
             continue
-        cont = -cost
+        cont = -cost * step_cost[i]
         for s in range(nxt.shape[1]):
             if nxt[i, s] >= 0:
                 cont += pred[i, s] * value[nxt[i, s]]
@@ -97,9 +102,10 @@ def _backward(order, t_of, nxt, pred, stop_value, cap, cost, value, stop):
 
 
 @jit
-def _forward(order_up, t_of, nxt, pred, answer_value, stop, mass):
+def _forward(order_up, t_of, nxt, pred, answer_value, step_cost, stop, mass):
     acc = 0.0
     votes = 0.0
+    spent = 0.0
     for j in range(order_up.size):
         i = order_up[j]  # states by increasing t
         if mass[i] == 0.0:
@@ -108,15 +114,20 @@ def _forward(order_up, t_of, nxt, pred, answer_value, stop, mass):
             acc += mass[i] * answer_value[i]
             votes += mass[i] * t_of[i]
             continue
+        spent += mass[i] * step_cost[i]
         for s in range(nxt.shape[1]):
             if nxt[i, s] >= 0:
                 mass[nxt[i, s]] += mass[i] * pred[i, s]
-    return acc, votes
+    return acc, votes, spent
 
 
 @dataclass
 class VoteModel:
-    """Sorted-count states of a prior over answer distributions, with posterior tables (built once)."""
+    """Sorted-count states of a prior over answer distributions, with posterior tables (built once).
+
+    ``tokens`` = (mean tokens of a correct rollout, of a wrong one): the cost of the next vote in a state is its
+    posterior expected length, so optimal stopping can minimize tokens, as the rules are reported.
+    """
 
     states: np.ndarray  # (S, K) sorted counts
     t: np.ndarray
@@ -124,18 +135,23 @@ class VoteModel:
     pred: np.ndarray  # (S, K + 1): posterior predictive probabilities of those successors
     stop_value: np.ndarray  # P(best string correct)
     slot_correct: np.ndarray  # (S, K): P(string in slot s correct)
+    next_correct: np.ndarray  # (S,): P(the next vote is correct)
     cap: int
+    tokens: tuple = (1.0, 1.0)
 
     @classmethod
-    def build(cls, atoms, weights=None, cap: int = 64) -> "VoteModel":
+    def build(cls, atoms, weights=None, cap: int = 64, tokens=(1.0, 1.0)) -> "VoteModel":
         atoms = np.asarray(atoms, dtype=np.float64)
         if atoms.ndim != 2 or atoms.shape[1] < 2:
             raise ValueError("atoms: expected (n_atoms, n_classes) answer distributions with n_classes >= 2")
         k = atoms.shape[1]
         if k > 4:
-            raise ValueError(f"atoms: the exact DP supports up to 4 answer classes, got {k}")
-        if cap < 1:
-            raise ValueError(f"cap: must be >= 1, got {cap}")
+            raise ValueError(f"atoms: the exact DP supports up to 4 answer classes, got {k} (lump the tail: lump_tail)")
+        if not isinstance(cap, (int, np.integer)) or isinstance(cap, bool) or not 1 <= cap <= 128:
+            raise ValueError(f"cap: must be an integer in [1, 128], got {cap!r}")
+        tokens = tuple(float(x) for x in tokens)
+        if len(tokens) != 2 or not all(np.isfinite(x) and x > 0 for x in tokens):
+            raise ValueError(f"tokens: (correct, wrong) mean lengths, both finite and > 0; got {tokens}")
         w = np.full(atoms.shape[0], 1.0 / atoms.shape[0]) if weights is None else np.asarray(weights, float)
         states = [s for t in range(cap + 1) for s in _partitions(t, k)]
         index = {s: i for i, s in enumerate(states)}
@@ -155,8 +171,9 @@ class VoteModel:
         stop_value = np.empty(len(states))
         pred = np.empty((len(states), k + 1))
         slot_correct = np.empty((len(states), k))
-        _posterior_tables(st, logp, w / w.sum(), perms, stop_value, pred, slot_correct)
-        return cls(st, st.sum(1), nxt, pred, stop_value, slot_correct, cap)
+        next_correct = np.empty(len(states))
+        _posterior_tables(st, logp, w / w.sum(), perms, stop_value, pred, slot_correct, next_correct)
+        return cls(st, st.sum(1), nxt, pred, stop_value, slot_correct, next_correct, cap, tokens)
 
     def leader_value(self) -> np.ndarray:
         """Accuracy of answering with the plurality string (ties at random) in each state."""
@@ -164,6 +181,21 @@ class VoteModel:
         lead = n == n[:, :1]
         lead &= n > 0
         return np.where(lead.any(1), (self.slot_correct * lead).sum(1) / np.maximum(lead.sum(1), 1), 0.0)
+
+    def step_tokens(self) -> np.ndarray:
+        """Posterior expected tokens of the next vote in each state."""
+        correct, wrong = self.tokens
+        return correct * self.next_correct + wrong * (1.0 - self.next_correct)
+
+
+def lump_tail(atoms, keep: int = 3) -> np.ndarray:
+    """Answer distributions with many wrong strings reduced to the DP's classes: the correct answer (column 0),
+    the ``keep - 1`` most likely wrong strings, and the rest lumped into one 'other' string (the DP only)."""
+    atoms = np.asarray(atoms, dtype=np.float64)
+    if atoms.shape[1] <= keep + 1:
+        return atoms
+    wrong = -np.sort(-atoms[:, 1:], axis=1)
+    return np.column_stack([atoms[:, 0], wrong[:, : keep - 1], wrong[:, keep - 1:].sum(1)])
 
 
 def _partitions(t, k):
@@ -176,64 +208,73 @@ def _partitions(t, k):
                 yield (first, *rest)
 
 
-def optimal_stopping(model: VoteModel, cost: float) -> dict:
-    """Backward induction at cost ``cost`` per vote: value, accuracy, expected votes, stop decision per state."""
+ANSWERS = ("plurality", "best")
+COSTS = ("votes", "tokens")
+
+
+def _answer_value(model, answer):
+    if answer not in ANSWERS:
+        raise ValueError(f"answer: unknown {answer!r}; valid: {', '.join(ANSWERS)}")
+    return model.leader_value() if answer == "plurality" else model.stop_value
+
+
+def _step_cost(model, per):
+    if per not in COSTS:
+        raise ValueError(f"per: unknown {per!r}; valid: {', '.join(COSTS)}")
+    return np.ones(model.t.size) if per == "votes" else model.step_tokens()
+
+
+def optimal_stopping(model: VoteModel, cost: float, *, answer: str = "plurality", per: str = "votes") -> dict:
+    """Bayes-optimal stopping by backward induction at ``cost`` per vote (``per="votes"``) or per token.
+
+    V(n) = max(R(n), -cost x c(n) + sum_s P(s | n) V(n + e_s)), V = R at the cap, with c(n) = 1 or the next
+    vote's posterior expected tokens. ``answer="plurality"`` sets R(n) = P(the plurality string is correct)
+    (ties at random), the reward of every majority-voting rule; ``answer="best"`` answers with the string most
+    likely correct, which can be a minority string, and bounds every rule. Returns value, accuracy, votes,
+    tokens, the stop decision per state and the cost.
+    """
     if not (np.isfinite(cost) and cost >= 0):
         raise ValueError(f"cost: must be finite and >= 0, got {cost!r}")
+    reward, step = _answer_value(model, answer), _step_cost(model, per)
     order_down = np.argsort(-model.t, kind="stable")
     value, stop = np.empty(model.t.size), np.empty(model.t.size, dtype=np.bool_)
-    _backward(order_down, model.t, model.next, model.pred, model.stop_value, model.cap, float(cost), value, stop)
-    acc, votes = _run_forward(model, model.stop_value, stop)
-    return {"value": float(value[0]), "accuracy": acc, "votes": votes, "stop": stop, "cost": float(cost)}
+    _backward(order_down, model.t, model.next, model.pred, reward, step, model.cap, float(cost), value, stop)
+    acc, votes, tokens = _run_forward(model, reward, stop)
+    return {"value": float(value[0]), "accuracy": acc, "votes": votes, "tokens": tokens, "stop": stop,
+            "cost": float(cost), "answer": answer, "per": per}
 
 
 def _run_forward(model, answer_value, stop):
     mass = np.zeros(model.t.size)
     mass[0] = 1.0
     order_up = np.argsort(model.t, kind="stable")
-    return _forward(order_up, model.t, model.next, model.pred, answer_value, stop, mass)
+    return _forward(order_up, model.t, model.next, model.pred, answer_value, model.step_tokens(), stop, mass)
 
 
-def _state_stop(rule: StoppingRule, states: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """The rule's stop decision in each sorted-count state (rules that depend on the counts only)."""
-    p = rule.params
-    top, second = states[:, 0], states[:, 1]
-    if rule.code == K.FIXED:
-        return t >= p["n"]
-    at_cap = t >= p["cap"]
-    if rule.code == K.AC_BETA:
-        conf = np.array([K.beta_confidence(int(a), int(b)) for a, b in zip(top, second)])
-        return at_cap | ((conf >= p["confidence"]) & (t > 0))
-    if rule.code == K.AC_DIRICHLET:
-        table = dirichlet_leader_table(p["cap"])
-        base = p["cap"] + 1
-        keys = sum(states[:, i] * base**i for i in range(min(states.shape[1], 4)))
-        return at_cap | ((table[np.minimum(keys, table.size - 1)] >= p["confidence"]) & (t > 0) & (t <= p["cap"]))
-    if rule.code == K.BSPRT and p["min_confirm"] == 1:
-        observed = (states > 0).sum(1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if p["p_known"] > 0:
-                p0, p1 = np.full(t.shape, p["p_known"]), np.full(t.shape, 1 - p["p_known"])
-            else:
-                p0 = p["degradation"] * top / np.maximum(t, 1)
-                p1 = (1 - p0) / np.maximum(observed - 1, 1)
-            ok = (p0 > p1) & (p1 > 0) & ((top - second) * np.log(p0 / p1) >= np.log((1 - p["beta"]) / p["alpha"]))
-        return at_cap | (ok & (t > 0))
-    raise ValueError(f"{rule.name}: its decision depends on the vote path (windows or consecutive confirmations); "
-                     "evaluate it by simulation (run_rule)")
+def state_stop(rule: StoppingRule, states: np.ndarray) -> np.ndarray:
+    """The rule's stop decision in each count state, from the rule's own numba kernel (``_stop_now``)."""
+    if rule.code == K.ESC or (rule.code == K.BSPRT and rule.params["min_confirm"] > 1):
+        raise ValueError(f"{rule.name}: its decision depends on the vote path (windows or consecutive confirmations); "
+                         "evaluate it by simulation (run_rule)")
+    states = np.ascontiguousarray(states, dtype=np.int64)
+    out = np.empty(states.shape[0], dtype=np.bool_)
+    return K.state_decisions(rule.code, rule.vector(), states, _table(rule), out)
 
 
 def evaluate_policy(model: VoteModel, rule: StoppingRule | str) -> dict:
-    """Exact accuracy (plurality answer, ties at random) and expected votes of a count-based rule under the prior."""
+    """Exact accuracy (plurality answer, ties at random), expected votes and tokens of a count-based rule."""
     rule = make_rule(rule) if isinstance(rule, str) else rule
     if rule.cap > model.cap:
-        raise ValueError(f"rule cap {rule.cap} exceeds the model's cap {model.cap}")
-    stop = _state_stop(rule, model.states, model.t) | (model.t >= model.cap)
-    acc, votes = _run_forward(model, model.leader_value(), stop)
-    return {"accuracy": acc, "votes": votes}
+        raise ValueError(f"cap: the rule's cap {rule.cap} exceeds the model's cap {model.cap}")
+    stop = state_stop(rule, model.states) | (model.t >= model.cap)
+    acc, votes, tokens = _run_forward(model, model.leader_value(), stop)
+    return {"accuracy": acc, "votes": votes, "tokens": tokens}
 
 
-def frontier(model: VoteModel, costs=None) -> list[dict]:
-    """The optimal accuracy-vs-expected-votes frontier: optimal_stopping over a grid of costs (log-spaced)."""
-    costs = np.geomspace(1e-5, 0.2, 40) if costs is None else costs
-    return [{k: v for k, v in optimal_stopping(model, c).items() if k != "stop"} for c in costs]
+def frontier(model: VoteModel, costs=None, *, answer: str = "plurality", per: str = "votes") -> list[dict]:
+    """The optimal accuracy-vs-cost frontier: optimal_stopping over a grid of costs (log-spaced).
+
+    Per token the default grid is divided by the mean correct length, so it spans the same trade-offs."""
+    if costs is None:
+        costs = np.geomspace(1e-5, 0.2, 40) / (model.tokens[0] if per == "tokens" else 1.0)
+    return [{k: v for k, v in optimal_stopping(model, c, answer=answer, per=per).items() if k != "stop"} for c in costs]

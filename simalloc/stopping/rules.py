@@ -13,8 +13,8 @@ from .._rng import as_generator
 from .._validate import check_choice
 from . import _kernels as K
 
-__all__ = ["StoppingRule", "STOPPING_RULES", "make_rule", "run_rule", "stopping_point", "dirichlet_leader_table",
-           "esc_expected_votes", "dirichlet_leader_probability"]
+__all__ = ["StoppingRule", "STOPPING_RULES", "BSPRT_READINGS", "P1_CODES", "make_rule", "run_rule", "stopping_point", "dirichlet_leader_table",
+           "esc_expected_votes", "dirichlet_leader_probability", "read_votes"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ class StoppingRule:
         if self.code == K.FIXED:
             return np.array([p["n"]], dtype=np.float64)
         if self.code == K.BSPRT:
-            return np.array([p["cap"], p["alpha"], p["beta"], p["min_confirm"], p["degradation"], p["p_known"]], float)
+            return np.array([p["cap"], p["alpha"], p["beta"], p["min_confirm"], p["degradation"], p["p_known"],
+                             P1_CODES[p["p1"]], p["answer_space"], p["p1_ratio"], p["min_votes"]], float)
         if self.code in (K.AC_BETA, K.AC_DIRICHLET):
             return np.array([p["cap"], p["confidence"]], dtype=np.float64)
         return np.array([p["cap"], p["window"]], dtype=np.float64)
@@ -45,9 +46,11 @@ STOPPING_RULES: dict[str, StoppingRule] = {
     "fixed": StoppingRule("fixed", K.FIXED, {"n": 64}, "fixed-N majority vote (TTRL: N = 64)"),
     "bsprt": StoppingRule(
         "bsprt", K.BSPRT,
-        {"cap": 64, "alpha": 0.05, "beta": 0.05, "min_confirm": 5, "degradation": 0.6, "p_known": 0.0},
-        "OptPO's Bayesian SPRT, this project's reading (see make_rule): stop when (p0/p1)^(v_L - v_S) >= (1-beta)/alpha "
-        "holds for min_confirm consecutive votes; p0 = degradation x majority ratio",
+        {"cap": 64, "alpha": 0.05, "beta": 0.05, "min_confirm": 5, "degradation": 0.6, "p_known": 0.0,
+         "p1": "observed", "answer_space": 4, "p1_ratio": 0.5, "min_votes": 1},
+        "OptPO's Bayesian SPRT, one reading of its unpublished details (see make_rule and BSPRT_READINGS): stop when "
+        "(p0/p1)^(v_L - v_S) >= (1-beta)/alpha holds for min_confirm consecutive votes and at least min_votes "
+        "votes are in; p0 = degradation x majority ratio",
     ),
     "ac_beta": StoppingRule("ac_beta", K.AC_BETA, {"cap": 40, "confidence": 0.95},
                             "Adaptive-Consistency, Beta rule on the top two counts: 1 - I_0.5(a+1, b+1) >= 0.95, max 40"),
@@ -58,33 +61,63 @@ STOPPING_RULES: dict[str, StoppingRule] = {
 }
 
 
+#: the BSPRT off-class probability p1 (an unpublished choice; see make_rule)
+P1_CODES = {"observed": K.P1_OBSERVED, "space": K.P1_SPACE, "ratio": K.P1_RATIO}
+
+#: every reading of OptPO's unpublished BSPRT details that studies and checks report side by side:
+#: the p1 normaliser x the consistency-check count (min_confirm) x the policy-update threshold (min_votes)
+BSPRT_READINGS: dict[str, dict] = {
+    f"{p1name}/c{confirm}/v{min_votes}": {**p1, "min_confirm": confirm, "min_votes": min_votes}
+    for p1name, p1 in (("observed", {"p1": "observed"}), ("space4", {"p1": "space", "answer_space": 4}),
+                       ("ratio0.5", {"p1": "ratio", "p1_ratio": 0.5}))
+    for confirm in (1, 5)
+    for min_votes in (1, 16, 32)
+}
+
+
 def make_rule(name: str, **params) -> StoppingRule:
     """The registered rule ``name`` with parameters overridden; every parameter is range-checked.
 
-    BSPRT (OptPO, arXiv 2512.02882) as this project reads it: hypotheses H_j 'answer j is the consensus' with
-    likelihood p0^{v_j} prod_{c != j} p1^{v_c}; p0 = degradation x (leader's vote share), p1 = (1 - p0) /
-    (number of other observed answers); stop and accept the leader when log Lambda = (v_L - v_S) log(p0/p1)
-    >= log((1 - beta)/alpha) for ``min_confirm`` consecutive votes, else stop at ``cap``. ``p_known`` > 0
-    replaces the estimates by fixed binary p0 = p_known, p1 = 1 - p_known (Wald's SPRT, for testing).
-    The paper's exact '5 consistency checks' and '0.6 degradation factor' are not public; these are our reading.
+    BSPRT (OptPO, arXiv 2512.02882): hypotheses H_j 'answer j is the consensus' with likelihood
+    p0^{v_j} prod_{c != j} p1^{v_c}; p0 = degradation x (leader's vote share); stop and accept the leader when
+    log Lambda = (v_L - v_S) log(p0/p1) >= log((1 - beta)/alpha) has held for ``min_confirm`` consecutive
+    votes and at least ``min_votes`` votes are in, else stop at ``cap``. The paper's off-class probability,
+    '5 consistency checks', '0.6 degradation' and its 16/32-sample update threshold are not public in exact
+    form, so each is a parameter (``BSPRT_READINGS`` lists the readings reported side by side):
+
+    - ``p1="observed"``: p1 = (1 - p0)/(observed answers - 1); with two answers seen the leader needs a share
+      > 0.833 to stop, so stopping depends on how many distinct answers appeared;
+    - ``p1="space"``: p1 = (1 - p0)/(answer_space - 1), a fixed answer space (4 for four-option GPQA);
+    - ``p1="ratio"``: p1 = p1_ratio x p0, a fixed likelihood ratio (a vote margin of log(19)/log(1/ratio)).
+
+    ``p_known`` > 0 replaces the estimates by fixed binary p0 = p_known, p1 = 1 - p_known (Wald's SPRT, for
+    testing). Integer parameters must be integers (a bool or 1e10 is refused); n and cap are at most 100,000.
     """
     rule = STOPPING_RULES[check_choice(name, "rule", STOPPING_RULES)]
     unknown = set(params) - set(rule.params)
     if unknown:
         raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}; valid: {sorted(rule.params)}")
     p = {**rule.params, **params}
-    for key in ("n", "cap", "window", "min_confirm"):
-        if key in p and (not float(p[key]).is_integer() or p[key] < 1):
-            raise ValueError(f"{key}: must be an integer >= 1, got {p[key]!r}")
-    for key in ("alpha", "beta"):
-        if key in p and not 0 < p[key] < 1:
-            raise ValueError(f"{key}: must lie in (0, 1), got {p[key]!r}")
-    if "confidence" in p and not 0 < p["confidence"] < 1:
-        raise ValueError(f"confidence: must lie in (0, 1), got {p['confidence']!r}")
-    if "degradation" in p and not 0 < p["degradation"] <= 1:
+    for key in ("n", "cap", "window", "min_confirm", "answer_space", "min_votes"):
+        if key in p:
+            v = p[key]
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or not float(v).is_integer() \
+                    or not 1 <= v <= 100_000:
+                raise ValueError(f"{key}: must be an integer in [1, 100000], got {v!r}")
+            p[key] = int(v)
+    for key in ("alpha", "beta", "confidence", "p1_ratio"):
+        if key in p and not (isinstance(p[key], (int, float, np.floating)) and 0 < p[key] < 1):
+            raise ValueError(f"{key}: must be a number in (0, 1), got {p[key]!r}")
+    if "degradation" in p and not (isinstance(p["degradation"], (int, float)) and 0 < p["degradation"] <= 1):
         raise ValueError(f"degradation: must lie in (0, 1], got {p['degradation']!r}")
     if "p_known" in p and not (p["p_known"] == 0 or 0.5 < p["p_known"] < 1):
         raise ValueError(f"p_known: 0 (estimate) or a rate in (0.5, 1), got {p['p_known']!r}")
+    if "p1" in p and p["p1"] not in P1_CODES:
+        raise ValueError(f"p1: unknown {p['p1']!r}; valid: {', '.join(P1_CODES)}")
+    if "answer_space" in p and p["answer_space"] < 2:
+        raise ValueError(f"answer_space: must be >= 2, got {p['answer_space']}")
+    if "min_votes" in p and p["min_votes"] > p["cap"]:
+        raise ValueError(f"min_votes: must be <= cap = {p['cap']}, got {p['min_votes']}")
     if name == "ac_dirichlet" and p["cap"] > 48:
         raise ValueError(f"cap: ac_dirichlet's table supports cap <= 48, got {p['cap']}")
     return replace(rule, params=p)
@@ -135,19 +168,42 @@ def _table(rule: StoppingRule) -> np.ndarray:
     return dirichlet_leader_table(rule.cap) if rule.code == K.AC_DIRICHLET else np.zeros(1)
 
 
+def _codes(codes) -> np.ndarray:
+    arr = np.asarray(codes)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError("codes: expected a non-empty 1-D sequence of answer labels (integers 0, 1, ...)")
+    if arr.dtype.kind not in "iu" or arr.min() < 0:
+        raise ValueError(f"codes: answer labels must be non-negative integers (map strings with first appearance "
+                         f"order), got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def read_votes(rule: StoppingRule | str, codes) -> tuple[int, int]:
+    """(votes read, answer label) when ``rule`` reads the observed sequence ``codes`` one vote at a time.
+
+    The answer is the rule's: ESC's unanimous window, else the plurality (ties: the tied label seen first).
+    The same kernel step as ``run_rule``, so live voting and simulation agree vote for vote.
+    """
+    rule = make_rule(rule) if isinstance(rule, str) else rule
+    codes = _codes(codes)
+    k = max(int(codes.max()) + 1, 2)
+    if rule.code == K.AC_DIRICHLET and k > 4:
+        raise ValueError(f"codes: ac_dirichlet supports up to 4 distinct answers, got {k}")
+    out = K.read_sequence(rule.code, rule.vector(), codes, k, _table(rule), np.empty(2, np.int64))
+    return int(out[0]), int(out[1])
+
+
 def stopping_point(rule: StoppingRule | str, codes) -> int:
     """How many votes of an observed sequence ``codes`` (answer labels as integers 0, 1, ...) the rule reads."""
-    rule = make_rule(rule) if isinstance(rule, str) else rule
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
-    if codes.ndim != 1 or codes.size == 0 or codes.min() < 0:
-        raise ValueError("codes: expected a non-empty 1-D sequence of non-negative answer labels")
-    return int(K.stop_index(rule.code, rule.vector(), codes, max(int(codes.max()) + 1, 2), _table(rule)))
+    return read_votes(rule, codes)[0]
 
 
-def run_rule(rule: StoppingRule | str, probs, rng=None, world=None) -> dict:
+def run_rule(rule: StoppingRule | str, probs, rng=None, world=None, record_votes: bool = False) -> dict:
     """Simulate ``rule`` on each prompt's answer distribution (rows of ``probs``; column 0 correct).
 
-    Returns arrays: votes, answer, correct (answer == 0), and tokens when a VoteWorld is given (its length model).
+    Returns arrays: votes, answer, correct (answer == 0), correct_votes, counts (votes per class at stopping,
+    (n_prompts, n_classes)), tokens when a VoteWorld is given (its length model), and with ``record_votes``
+    the drawn classes in order, ``sequence`` (n_prompts, cap) (entries after ``votes`` are 0).
     """
     rule = make_rule(rule) if isinstance(rule, str) else rule
     probs = np.ascontiguousarray(probs, dtype=np.float64)
@@ -162,9 +218,14 @@ def run_rule(rule: StoppingRule | str, probs, rng=None, world=None) -> dict:
     rng = as_generator(rng)
     table = _table(rule)
     n = probs.shape[0]
-    votes, answer, correct_votes = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
-    K.simulate(rule.code, rule.vector(), probs, rng, table, votes, answer, correct_votes)
-    out = {"votes": votes, "answer": answer, "correct": answer == 0, "correct_votes": correct_votes}
+    votes, answer = np.empty(n, np.int64), np.empty(n, np.int64)
+    counts = np.empty(probs.shape, np.int64)
+    record = np.zeros((n, rule.cap) if record_votes else (0, 0), np.int64)
+    K.simulate(rule.code, rule.vector(), probs, rng, table, votes, answer, counts, record)
+    correct_votes = counts[:, 0].copy()
+    out = {"votes": votes, "answer": answer, "correct": answer == 0, "correct_votes": correct_votes, "counts": counts}
+    if record_votes:
+        out["sequence"] = record
     if world is not None:
         is_correct = np.repeat(np.arange(n), votes)
         flags = np.zeros(is_correct.size, dtype=bool)
