@@ -3,6 +3,8 @@
 A check is a module in ``paper_checks/`` with PAPER, CLAIM (quoted), SOURCE (table / figure /
 proposition), SETTING, TOLERANCE (with its reason), USES_SIMULATOR, and ``run(full=False, out=None,
 **inject) -> Result``. ``inject`` lets a test break an input on purpose and watch the verdict change.
+A module whose claim depends on an unpublished choice defines ``READINGS`` (name -> parameters): each
+reading is a check of its own, ``module[reading]``, run as ``run(..., reading=name)``, with its own verdict.
 """
 
 from __future__ import annotations
@@ -33,22 +35,35 @@ class Result:
             raise ValueError(f"verdict: must be one of {VERDICTS}, got {self.verdict!r}")
 
 
-def check_names() -> list[str]:
+def _modules() -> list[str]:
     import paper_checks
 
     return sorted(m.name for m in pkgutil.iter_modules(paper_checks.__path__) if not m.name.startswith("_"))
 
 
+def check_names() -> list[str]:
+    """Every check id: a module name, or ``module[reading]`` for each reading of a module with READINGS."""
+    names = []
+    for mod in _modules():
+        readings = getattr(importlib.import_module(f"paper_checks.{mod}"), "READINGS", None)
+        names += [f"{mod}[{r}]" for r in readings] if readings else [mod]
+    return names
+
+
 def load_check(name: str):
-    names = check_names()
-    if name not in names:
-        raise ValueError(f"check: unknown {name!r}; valid: {', '.join(names)}")
-    return importlib.import_module(f"paper_checks.{name}")
+    """(module, reading or None) of a check id."""
+    mod_name, _, reading = name.partition("[")
+    reading = reading[:-1] if reading.endswith("]") else None
+    if name not in check_names():
+        raise ValueError(f"check: unknown {name!r}; valid: {', '.join(check_names())}")
+    return importlib.import_module(f"paper_checks.{mod_name}"), reading
 
 
 def run_check(name: str, full: bool = False, out: Path | None = None, **inject) -> dict:
     """Run one check; its exceptions propagate (an erroring check is a failure, not a verdict)."""
-    mod = load_check(name)
+    mod, reading = load_check(name)
+    if reading is not None:
+        inject = {"reading": reading, **inject}
     start = time.perf_counter()
     res = mod.run(full=full, out=out, **inject)
     return {

@@ -14,7 +14,7 @@ from simalloc.stopping.optimal import lump_tail
 from simalloc.stopping.rules import read_votes
 from simalloc.stopping._kernels import beta_confidence
 from simalloc.stopping.rules import dirichlet_leader_probability
-from simalloc.worlds.votes import VOTE_PRESETS, VoteWorld, majority_ratio_summary
+from simalloc.worlds.votes import VOTE_PRESETS, VoteWorld
 
 AC_VALUES = [((3, 0), 0.9375), ((4, 0), 0.96875), ((6, 1), 0.96484), ((7, 2), 0.94531)]
 
@@ -219,7 +219,7 @@ def test_live_voting_uses_the_kernels_stop_and_label(rule):
 
 
 def test_dp_frontier_is_monotone_and_beats_fixed_64():
-    atoms = VOTE_PRESETS["math500-like"].sample(40, 1)
+    atoms = lump_tail(VOTE_PRESETS["math500-like"].sample(40, 1))
     model = VoteModel.build(atoms, cap=64)
     fixed = evaluate_policy(model, "fixed")
     cheap = optimal_stopping(model, 1e-4)
@@ -227,12 +227,6 @@ def test_dp_frontier_is_monotone_and_beats_fixed_64():
     costs = [1e-4, 1e-3, 1e-2]
     votes = [optimal_stopping(model, c)["votes"] for c in costs]
     assert votes[0] >= votes[1] >= votes[2]
-
-
-def test_presets_document_their_majority_ratios():
-    math, gpqa = (majority_ratio_summary(VOTE_PRESETS[p], n_prompts=5000) for p in ("math500-like", "gpqa-like"))
-    assert 0.68 < math["mean_majority_ratio"] < 0.76 and 0.85 < math["p_correct_is_mode"] < 0.93
-    assert 0.51 < gpqa["mean_majority_ratio"] < 0.59 and 0.55 < gpqa["p_correct_is_mode"] < 0.65
 
 
 @pytest.mark.parametrize(
@@ -259,7 +253,6 @@ def test_presets_document_their_majority_ratios():
         (lambda: make_rule("bsprt", answer_space=1), ValueError, "answer_space"),
         (lambda: read_votes("esc", [0.0, 1.5]), ValueError, "codes"),
         (lambda: read_votes("esc", ["a", "b"]), ValueError, "codes"),
-        (lambda: read_votes("ac_dirichlet", list(range(6))), ValueError, "ac_dirichlet"),
         (lambda: optimal_stopping(VoteModel.build([[0.6, 0.4]], cap=3), 0.1, answer="mode"), ValueError, "answer"),
         (lambda: VoteModel.build([[0.6, 0.4]], cap=3, tokens=(0, 1)), ValueError, "tokens"),
     ],

@@ -55,7 +55,9 @@ STOPPING_RULES: dict[str, StoppingRule] = {
     "ac_beta": StoppingRule("ac_beta", K.AC_BETA, {"cap": 40, "confidence": 0.95},
                             "Adaptive-Consistency, Beta rule on the top two counts: 1 - I_0.5(a+1, b+1) >= 0.95, max 40"),
     "ac_dirichlet": StoppingRule("ac_dirichlet", K.AC_DIRICHLET, {"cap": 40, "confidence": 0.95},
-                                 "Adaptive-Consistency, Dirichlet rule: P(leader has the largest probability) >= 0.95, max 40"),
+                                 "Adaptive-Consistency, Dirichlet rule: P(leader has the largest probability) >= 0.95, "
+                                 "max 40; over the four most voted answers (rarer ones are ignored, which overstates "
+                                 "the confidence slightly when more than four answers were seen)"),
     "esc": StoppingRule("esc", K.ESC, {"cap": 40, "window": 5},
                         "Early-Stopping Self-Consistency: windows of 5, stop at the first unanimous window, max 40"),
 }
@@ -187,8 +189,6 @@ def read_votes(rule: StoppingRule | str, codes) -> tuple[int, int]:
     rule = make_rule(rule) if isinstance(rule, str) else rule
     codes = _codes(codes)
     k = max(int(codes.max()) + 1, 2)
-    if rule.code == K.AC_DIRICHLET and k > 4:
-        raise ValueError(f"codes: ac_dirichlet supports up to 4 distinct answers, got {k}")
     out = K.read_sequence(rule.code, rule.vector(), codes, k, _table(rule), np.empty(2, np.int64))
     return int(out[0]), int(out[1])
 
@@ -213,8 +213,6 @@ def run_rule(rule: StoppingRule | str, probs, rng=None, world=None, record_votes
         raise ValueError("probs: a vote world needs at least 2 answer classes")
     if not np.all(np.isfinite(probs)) or probs.min() < 0 or not np.allclose(probs.sum(1), 1.0, atol=1e-9):
         raise ValueError("probs: each row must be a probability vector (finite, >= 0, summing to 1)")
-    if rule.code == K.AC_DIRICHLET and probs.shape[1] > 4:
-        raise ValueError("probs: ac_dirichlet supports up to 4 answer classes")
     rng = as_generator(rng)
     table = _table(rule)
     n = probs.shape[0]
