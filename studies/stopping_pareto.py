@@ -1,9 +1,14 @@
-"""Every stopping rule against the Bayes-optimal accuracy-vs-votes frontier, on both vote presets.
+"""Every stopping rule, BSPRT in every reading, against the Bayes-optimal accuracy-vs-tokens frontiers.
 
 For each preset ("math500-like", "gpqa-like") a prior of ``n_atoms`` answer distributions is drawn; the
-exact DP (simalloc.stopping.optimal) traces the optimal frontier over a cost grid; every rule is simulated
-on ``n_prompts`` prompts drawn from the same atoms (accuracy, votes, tokens), including a BSPRT sweep over
-alpha and min_confirm. Token savings are reported against fixed 64-vote majority (TTRL).
+exact DP (simalloc.stopping.optimal) traces two frontiers with cost per expected token: plurality-constrained
+(the answer is the plurality string, as every voting rule except ESC returns) and unconstrained (the string
+most likely correct; it bounds ESC's window answer too). Worlds with long wrong-answer tails are reduced to the
+correct answer, the two most likely wrong strings and a lumped "other" inside the DP only (``lump_tail``), so
+for math500-like the frontier is that of the lumped world (the column ``dp_world`` says so). Every rule is
+simulated on ``n_prompts`` prompts drawn from the same atoms (accuracy, votes, tokens), including BSPRT in
+each of the 18 readings of its unpublished details (``BSPRT_READINGS``). Savings are against fixed 64-vote
+majority (TTRL) on the same prompts and votes.
 """
 
 from __future__ import annotations
@@ -14,19 +19,17 @@ import numpy as np
 import pandas as pd
 
 from simalloc.sim.results import write_table
-from simalloc.stopping import VoteModel, frontier, make_rule, run_rule
+from simalloc.stopping import BSPRT_READINGS, VoteModel, frontier, make_rule, run_rule
+from simalloc.stopping.optimal import lump_tail
 from simalloc.worlds.votes import VOTE_PRESETS
 
 RULES = {
     "fixed-64": ("fixed", {}),
-    "bsprt": ("bsprt", {}),
-    "bsprt a=.01": ("bsprt", {"alpha": 0.01, "beta": 0.01}),
-    "bsprt a=.1": ("bsprt", {"alpha": 0.1, "beta": 0.1}),
-    "bsprt confirm=1": ("bsprt", {"min_confirm": 1}),
+    "fixed-16": ("fixed", {"n": 16}),
     "ac_beta": ("ac_beta", {}),
     "ac_dirichlet": ("ac_dirichlet", {}),
     "esc": ("esc", {}),
-    "fixed-16": ("fixed", {"n": 16}),
+    **{f"bsprt {name}": ("bsprt", params) for name, params in BSPRT_READINGS.items()},
 }
 
 
@@ -40,7 +43,7 @@ class Args:
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(n_atoms=60, n_prompts=6000, cap=64)
+        return cls(n_atoms=200, n_prompts=6000, cap=64)
 
     def validate(self):
         for p in self.presets:
@@ -48,6 +51,8 @@ class Args:
                 raise ValueError(f"presets: unknown {p!r}; valid: {', '.join(VOTE_PRESETS)}")
         if self.n_atoms < 1 or self.n_prompts < 1 or self.cap < 1:
             raise ValueError("n_atoms, n_prompts, cap: must be >= 1")
+        if self.cap < 64:
+            raise ValueError(f"cap: the rules compared include fixed-64, so cap must be >= 64, got {self.cap}")
 
 
 def shards(args):
@@ -58,19 +63,33 @@ def run_shard(args, shard):
     world = VOTE_PRESETS[shard["preset"]]
     ss_atoms, ss_pick, ss_votes = np.random.SeedSequence([args.seed, len(shard["preset"])]).spawn(3)
     atoms = world.sample(args.n_atoms, np.random.default_rng(ss_atoms))
-    probs = atoms[np.random.default_rng(ss_pick).integers(0, args.n_atoms, size=args.n_prompts)]
+    # stratified: every atom equally often (a random pick would weight the atoms unevenly, so the rules would be
+    # scored on another mixture than the DP's uniform prior)
+    probs = atoms[np.random.default_rng(ss_pick).permutation(np.arange(args.n_prompts) % args.n_atoms)]
     rows = []
     for label, (name, params) in RULES.items():
         res = run_rule(make_rule(name, **params), probs, np.random.default_rng(ss_votes), world=world)
         rows.append((shard["preset"], label, "rule", float(res["correct"].mean()),
                      float(res["correct"].std(ddof=1) / np.sqrt(res["correct"].size)), float(res["votes"].mean()),
-                     float(res["tokens"].mean()), np.nan))
-    model = VoteModel.build(atoms, cap=args.cap)
-    for point in frontier(model):
-        rows.append((shard["preset"], "optimal", "frontier", point["accuracy"], 0.0, point["votes"], np.nan,
-                     point["cost"]))
-    table = pd.DataFrame(rows, columns=["preset", "rule", "kind", "accuracy", "accuracy_se", "votes", "tokens", "cost"])
-    base = table[(table.rule == "fixed-64")].iloc[0]
+                     float(res["tokens"].mean()), np.nan, "full"))
+    lumped = lump_tail(atoms)
+    dp_world = "full" if lumped.shape[1] == atoms.shape[1] else "lumped"
+    if dp_world == "lumped":  # the same rules on the DP's own (lumped) world: the like-for-like comparison
+        for label, (name, params) in RULES.items():
+            res = run_rule(make_rule(name, **params), lump_tail(probs), np.random.default_rng(ss_votes), world=world)
+            rows.append((shard["preset"], label, "rule", float(res["correct"].mean()),
+                         float(res["correct"].std(ddof=1) / np.sqrt(res["correct"].size)), float(res["votes"].mean()),
+                         float(res["tokens"].mean()), np.nan, "lumped"))
+    lengths = (world.mean_tokens, world.mean_tokens * world.wrong_length_factor)
+    model = VoteModel.build(lumped, cap=args.cap, tokens=lengths)
+    for answer in ("plurality", "best"):
+        costs = np.concatenate([[0.0], np.geomspace(1e-5, 0.2, 40) / lengths[0]])
+        for point in frontier(model, costs, answer=answer, per="tokens"):
+            rows.append((shard["preset"], f"optimal ({answer})", "frontier", point["accuracy"], 0.0, point["votes"],
+                         point["tokens"], point["cost"], dp_world))
+    table = pd.DataFrame(rows, columns=["preset", "rule", "kind", "accuracy", "accuracy_se", "votes", "tokens", "cost",
+                                        "dp_world"])
+    base = table[(table.rule == "fixed-64") & (table.dp_world == "full")].iloc[0]
     table["token_savings_vs_fixed64"] = 1 - table.tokens / base.tokens
     table["accuracy_vs_fixed64"] = table.accuracy - base.accuracy
     return {"points": table}
@@ -84,21 +103,32 @@ def finalize(args, tables, out, progress=True):
 
     table = tables["points"]
     write_table(table, out, "table")
-    fig, axes = plt.subplots(1, len(args.presets), figsize=(6 * len(args.presets), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(args.presets), figsize=(7 * len(args.presets), 5.5), squeeze=False)
     for ax, preset in zip(axes[0], args.presets):
         sub = table[table.preset == preset]
-        fr = sub[sub.kind == "frontier"].sort_values("votes")
-        ax.plot(fr.votes, fr.accuracy, "k-", label="Bayes-optimal frontier (exact DP)")
-        for _, r in sub[sub.kind == "rule"].iterrows():
-            ax.errorbar(r.votes, r.accuracy, yerr=1.96 * r.accuracy_se, fmt="o", capsize=2, label=r.rule)
-        ax.set_xlabel("expected votes per prompt")
-        ax.set_ylabel("label accuracy")
-        ax.set_title(preset)
-        ax.legend(fontsize=7)
+        for answer, style in (("plurality", "k-"), ("best", "k:")):
+            fr = sub[sub.rule == f"optimal ({answer})"].sort_values("tokens")
+            ax.plot(fr.tokens / 1000, fr.accuracy, style,
+                    label=f"Bayes-optimal, {answer} answer ({fr.dp_world.iloc[0]} world)")
+        lumped = sub[(sub.kind == "rule") & (sub.dp_world == "lumped")]
+        if len(lumped):
+            ax.plot(lumped.tokens / 1000, lumped.accuracy, "x", color="grey",
+                    label="every rule on the DP's lumped world")
+        rules = sub[(sub.kind == "rule") & (sub.dp_world == "full")]
+        bsprt = rules[rules.rule.str.startswith("bsprt")]
+        ax.errorbar(bsprt.tokens / 1000, bsprt.accuracy, yerr=1.96 * bsprt.accuracy_se, fmt="o", ms=3, capsize=2,
+                    color="tab:red", alpha=0.6, label="BSPRT, 18 readings")
+        for _, r in rules[~rules.rule.str.startswith("bsprt")].iterrows():
+            ax.errorbar(r.tokens / 1000, r.accuracy, yerr=1.96 * r.accuracy_se, fmt="s", capsize=2, label=r.rule)
+        ax.set_xlabel("expected tokens per prompt (thousands)")
+        ax.set_ylabel("label accuracy (95% CI)")
+        ax.set_title(f"{preset}: stopping rules vs the optimal frontiers")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "figure.png", dpi=110)
     plt.close(fig)
     if progress:
-        view = table[table.kind == "rule"][["preset", "rule", "accuracy", "votes", "tokens", "token_savings_vs_fixed64"]]
+        view = table[table.kind == "rule"][["preset", "dp_world", "rule", "accuracy", "votes", "tokens",
+                                            "token_savings_vs_fixed64"]]
         print(view.round(4).to_string(index=False))
     return table

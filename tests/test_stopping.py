@@ -223,7 +223,8 @@ def test_dp_frontier_is_monotone_and_beats_fixed_64():
     model = VoteModel.build(atoms, cap=64)
     fixed = evaluate_policy(model, "fixed")
     cheap = optimal_stopping(model, 1e-4)
-    assert cheap["votes"] < 64 and cheap["accuracy"] >= fixed["accuracy"] - 1e-12
+    assert cheap["votes"] < 64 and cheap["value"] >= fixed["accuracy"] - 1e-4 * fixed["votes"] - 1e-12
+    assert optimal_stopping(model, 0.0)["accuracy"] >= fixed["accuracy"] - 1e-12
     costs = [1e-4, 1e-3, 1e-2]
     votes = [optimal_stopping(model, c)["votes"] for c in costs]
     assert votes[0] >= votes[1] >= votes[2]
@@ -273,7 +274,7 @@ def test_registry_and_tokens():
 def test_stopping_study_smoke(study, tmp_path):
     from simalloc.sim.runner import run_study
 
-    over = {"stopping_pareto": {"n_atoms": "6", "n_prompts": "300", "cap": "16", "presets": "gpqa-like"},
+    over = {"stopping_pareto": {"n_atoms": "6", "n_prompts": "300", "presets": "gpqa-like"},
             "ttrl": {"steps": "3", "n_reps": "1", "n_pool": "32", "batch": "16", "rules": "fixed,bsprt"}}[study]
     out = run_study(study, out=tmp_path, overrides=over, progress=False)
     assert (out / "table.parquet").is_file() and (out / "figure.png").is_file()
