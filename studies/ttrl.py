@@ -1,6 +1,7 @@
 """Test-time RL with different pseudo-labelling stopping rules: fixed-64 majority (TTRL) vs BSPRT (OptPO) vs others.
 
-Per step: label accuracy, reward accuracy, Pass@1 and votes / tokens spent (simalloc.sim.ttrl).
+Per step: label accuracy, reward accuracy, Pass@1 and votes / tokens spent, with running totals over the run
+(simalloc.sim.ttrl): the labelling votes are reused as training rollouts (at most 32, at least ``min_train``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Args:
     batch: int = 64
     n_reps: int = 3
     lr: float = 1.0
+    min_train: int = 16
     seed: int = 0
 
     @classmethod
@@ -48,7 +50,7 @@ def shards(args):
 
 def run_shard(args, shard):
     t = simulate_ttrl(shard["preset"], shard["rule"], n_pool=args.n_pool, batch=args.batch, steps=args.steps,
-                      lr=args.lr, seed=args.seed * 1000 + shard["rep"])
+                      lr=args.lr, min_train=args.min_train, seed=args.seed * 1000 + shard["rep"])
     t["preset"], t["rep"] = shard["preset"], shard["rep"]
     return {"steps": t}
 
@@ -66,17 +68,20 @@ def finalize(args, tables, out, progress=True):
     for row, preset in zip(axes, args.presets):
         for rule in args.rules:
             sub = mean[(mean.preset == preset) & (mean.rule == rule)]
-            row[0].plot(sub.step, sub.label_accuracy, label=rule)
+            row[0].plot(sub.step, sub.cum_label_accuracy, label=rule)
             row[1].plot(sub.step, sub["pass@1"], label=rule)
-            row[2].plot(sub.step, sub.tokens, label=rule)
-        for ax, lab in zip(row, ["label accuracy", "Pass@1 (exact)", "labelling tokens per prompt"]):
+            row[2].plot(sub.step, sub.cum_tokens / 1e6, label=rule)
+        for ax, lab in zip(row, ["cumulative label accuracy", "Pass@1 on the pool (exact)",
+                                 "cumulative tokens (millions)"]):
             ax.set_title(f"{preset}: {lab}")
-            ax.set_xlabel("step")
+            ax.set_xlabel("training step")
+            ax.set_ylabel(lab)
             ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "figure.png", dpi=100)
     plt.close(fig)
     if progress:
         last = mean[mean.step == mean.step.max()]
-        print(last[["preset", "rule", "label_accuracy", "pass@1", "votes", "tokens"]].round(4).to_string(index=False))
+        print(last[["preset", "rule", "cum_label_accuracy", "pass@1", "cum_votes", "cum_tokens"]].round(4)
+              .to_string(index=False))
     return mean

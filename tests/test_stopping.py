@@ -296,3 +296,32 @@ def test_stopping_point_on_a_given_sequence(rule, codes, expected):
     from simalloc.stopping.rules import stopping_point
 
     assert stopping_point(rule, codes) == expected
+
+
+@pytest.mark.parametrize("loss_type", ["dr_grpo", "grpo", "rloo"])
+def test_ttrl_counts_gradient_equals_the_per_rollout_update(loss_type):
+    """The update from class counts equals (1/n) sum_r A_r (e_{y_r} - pi) with A from group_advantages on the
+    expanded rollouts (a different code path: the per-rollout kernel)."""
+    from simalloc.estimators.advantages import LOSS_CODES, group_advantages
+    from simalloc.sim.ttrl import counts_gradient
+
+    train = np.array([[5, 2, 1, 0], [0, 3, 3, 2], [4, 0, 0, 0]])
+    label = np.array([0, 2, 0])
+    pi = np.array([[0.4, 0.3, 0.2, 0.1], [0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.1, 0.1]])
+    got = counts_gradient(train, label, pi, LOSS_CODES[loss_type])
+    for i in range(3):
+        y = np.repeat(np.arange(4), train[i])
+        adv = group_advantages((y == label[i]).astype(float), [y.size], loss_type)
+        want = (adv[:, None] * (np.eye(4)[y] - pi[i])).sum(0) / y.size
+        np.testing.assert_allclose(got[i], want, atol=1e-12)
+
+
+def test_ttrl_reuses_votes_and_tops_up_to_the_update_threshold():
+    """A fixed-4 labeller with min_train = 16: every prompt costs exactly 16 rollouts (4 votes reused + 12 fresh);
+    running totals add up."""
+    from simalloc.sim.ttrl import simulate_ttrl
+
+    t = simulate_ttrl("gpqa-like", "fixed", rule_params={"n": 4}, min_train=16, steps=3, n_pool=40, batch=10)
+    assert (t.votes.iloc[1:] == 16).all()
+    np.testing.assert_allclose(t.cum_votes.iloc[1:], 16 * 10 * np.arange(1, 4))
+    np.testing.assert_allclose(t.cum_tokens.iloc[1:], np.cumsum(t.tokens.iloc[1:] * 10))
