@@ -89,6 +89,10 @@ def run_shard(args, shard):
                          point["tokens"], point["cost"], dp_world))
     table = pd.DataFrame(rows, columns=["preset", "rule", "kind", "accuracy", "accuracy_se", "votes", "tokens", "cost",
                                         "dp_world"])
+    # accuracy of the plurality-constrained frontier at each rule's tokens (interpolated), for rules on the DP's world
+    fr = table[table.rule == "optimal (plurality)"].sort_values("tokens")
+    on_dp = (table.kind == "rule") & (table.dp_world == dp_world)
+    table["frontier_gap"] = np.where(on_dp, np.interp(table.tokens, fr.tokens, fr.accuracy) - table.accuracy, np.nan)
     base = table[(table.rule == "fixed-64") & (table.dp_world == "full")].iloc[0]
     table["token_savings_vs_fixed64"] = 1 - table.tokens / base.tokens
     table["accuracy_vs_fixed64"] = table.accuracy - base.accuracy
@@ -129,6 +133,6 @@ def finalize(args, tables, out, progress=True):
     plt.close(fig)
     if progress:
         view = table[table.kind == "rule"][["preset", "dp_world", "rule", "accuracy", "votes", "tokens",
-                                            "token_savings_vs_fixed64"]]
+                                            "token_savings_vs_fixed64", "frontier_gap"]]
         print(view.round(4).to_string(index=False))
     return table

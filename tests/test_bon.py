@@ -237,3 +237,29 @@ def test_bon_study_smoke(tmp_path):
     out = run_study("bon_estimators", out=tmp_path, progress=False,
                     overrides={"worlds": "uniform", "ms": "8", "ns": "16", "n_reps": "20", "grad_draws": "20"})
     assert (out / "table.parquet").is_file() and (out / "figure.png").is_file()
+
+
+def test_prefix_weights_by_hand_and_exact_cancellation():
+    """Order 2: (2, -1); order 3: (8/3, -2, 1/3) (Richardson on halvings). On an 'estimator' whose bias is exactly
+    c1/m + c2/m^2, order 3 returns theta to rounding, order 2 leaves the c2 term times -2 (by hand: 2 c2/m^2 -
+    4 c2/m^2)."""
+    np.testing.assert_allclose(bon.prefix_weights(2), [2, -1], atol=1e-14)
+    np.testing.assert_allclose(bon.prefix_weights(3), [8 / 3, -2, 1 / 3], atol=1e-14)
+    np.testing.assert_allclose(bon.prefix_weights(2, rate=0.5), [np.sqrt(2) / (np.sqrt(2) - 1), -1 / (np.sqrt(2) - 1)])
+
+    def biased(r, theta=1.0, c1=3.0, c2=-5.0):
+        m = r.shape[1]
+        return np.full(r.shape[0], theta + c1 / m + c2 / m**2)
+
+    r = np.zeros((2, 64))
+    np.testing.assert_allclose(bon.prefix(biased, r, order=3), 1.0, atol=1e-12)
+    np.testing.assert_allclose(bon.prefix(biased, r, order=2), 1.0 - 2 * (-5.0) / 64**2, atol=1e-12)
+    with pytest.raises(ValueError, match="order"):
+        bon.prefix(biased, np.zeros((1, 8)), order=3)
+
+
+def test_pkpo_loo1_at_k_equal_m_is_max_minus_second():
+    """An independent published estimator: at k = m the only subset is the whole group, so s^(loo-1) gives the best
+    sample r_(m) - r_(m-1) and every other sample 0, which is arXiv 2503.19595's max-minus-second advantage."""
+    r = np.random.default_rng(4).normal(size=(50, 7))
+    np.testing.assert_allclose(bon.pkpo_advantages(r, 7, variant="loo-1"), bon.max_minus_second(r), atol=1e-12)

@@ -29,7 +29,7 @@ def test_every_check_runs_with_a_valid_result(quick_results):
 
 
 def test_index_lists_every_check_with_its_current_verdict(quick_results):
-    rows = re.findall(r"^\| `([a-z0-9_]+)` \|.*\| (reproduced|partial|not_reproduced) \| (yes|no) \|$",
+    rows = re.findall(r"^\| `([a-z0-9_]+(?:\[[^\]]+\])?)` \|.*\| (reproduced|partial|not_reproduced) \| (yes|no) \|$",
                       README.read_text(), flags=re.M)
     index = {name: (verdict, sim) for name, verdict, sim in rows}
     assert set(index) == set(quick_results), "paper_checks/README.md must list exactly the check files"
@@ -46,11 +46,16 @@ def test_index_lists_every_check_with_its_current_verdict(quick_results):
         ("hora_fig3_budget_share", {"arm": "uniform"}),  # budget share = prompt share
         ("hora_table1_passk_gains", {"arm": "uniform"}),  # GRPO against itself: no gains
         ("hora_prior_ablation", {"arms": ("hora",), "reference": "uniform"}),  # hora vs GRPO does gain consistently
+        ("hora_passk_below_base", {"arm": "uniform"}),  # GRPO against itself: no smaller drop
+        ("hora_table2_hard_first", {"arm": "hora"}),  # HORA against itself: nothing lower
+        ("hora_table2_k0_16", {"arm": "hard_first"}),  # an arm that does improve Pass@256 in every open world
         ("dora_fig2_uniqueness", {"similarity": np.ones((4, 4))}),  # no direction structure to find
         ("dora_prop2_solution_level_bias", {"solution_level": False}),  # direction-level weights are not biased
-        ("dora_theorem1_surrogate_optimal", {"t_s": 1.0}),  # a temperature at which uniqueness cannot see blocks
+        ("dora_theorem1_success_gap", {"rule": "temperature"}),  # plain sampling is far from the optimum
         ("dora_beats_rebase", {"rule": "temperature", "baseline": "dora"}),  # plain sampling does not beat DORA
-        ("optpo_token_savings_math", {"rule": "fixed"}),  # fixed-64 against itself saves nothing
+        ("optpo_token_savings_math[space4/c5/v16]", {"rule": "fixed"}),  # fixed-64 against itself saves nothing
+        ("optpo_token_savings_gpqa[ratio0.5/c5/v16]", {"rule": "fixed"}),
+        ("tea_prefix_bias_rate[gpd_heavy]", {"order": 1}),  # no prefix: the direct estimator against itself
         ("tea_maxk_unbiased", {"estimator": lambda r, k: r.max(axis=1)}),  # the sample max is biased for k < m
         # the centred estimator this project once shipped as PKPO: s - mean(s)
         ("tea_pkpo_vector", {"estimator": lambda r, k, variant: (lambda s: s - s.mean(1, keepdims=True))(
@@ -63,6 +68,15 @@ def test_breaking_an_input_changes_the_verdict(quick_results, name, inject):
     broken = run_check(name, **inject)
     assert quick_results[name]["verdict"] in ("reproduced", "partial")
     assert broken["verdict"] == "not_reproduced", broken["observed"]
+
+
+def test_every_check_module_has_a_mutation_test():
+    """No check may pass regardless of the implementation: every check file appears in the mutation list above."""
+    from paper_checks._harness import _modules
+
+    marks = test_breaking_an_input_changes_the_verdict.pytestmark
+    mutated = {case[0].partition("[")[0] for mark in marks if mark.name == "parametrize" for case in mark.args[1]}
+    assert set(_modules()) <= mutated, sorted(set(_modules()) - mutated)
 
 
 def test_cli_json_and_report(tmp_path):

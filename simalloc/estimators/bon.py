@@ -16,8 +16,8 @@ its exact formulas are not public):
 - ``expected_max_gev``: max-stability: fit E[M_k] = a + b (k^xi - 1)/xi to the unbiased max@k curve, k <= m,
   and evaluate at N;
 - ``advantage_pot``: A_N(r) of the fitted model;
-- ``prefix``: Richardson combination 2 T(m) - T(m/2) of an estimator on the full sample and on its first half,
-  cancelling a leading 1/m bias term.
+- ``prefix``: an order-P combination of an estimator on nested prefixes m, m/2, ..., cancelling the first P - 1
+  terms of a stated bias expansion in m^{-rate} (order 2, rate 1: 2 T(m) - T(m/2)).
 A fit that fails (too few distinct exceedances, non-finite or xi >= 1, i.e. no finite E[M_N]) raises
 ``TailFitError`` naming the prompts, or returns NaN there with ``on_fail="nan"``.
 """
@@ -31,7 +31,7 @@ from .._validate import as_int
 from .pass_at_k import pass_at_k
 
 __all__ = ["mean_advantage", "maxk_unbiased", "pkpo_advantages", "PKPO_VARIANTS", "passk_advantages", "max_minus_second",
-           "tail_fit", "expected_max_pot", "expected_max_gev", "advantage_pot", "prefix", "TailFitError"]
+           "tail_fit", "expected_max_pot", "expected_max_gev", "advantage_pot", "prefix", "prefix_weights", "TailFitError"]
 
 
 class TailFitError(ValueError):
@@ -332,12 +332,46 @@ def advantage_pot(rewards, n: int, method: str = "pwm", on_fail: str = "raise", 
     return out
 
 
-def prefix(estimator, rewards, *args, **kwargs) -> np.ndarray:
-    """Richardson-style prefix debiasing: 2 T(r) - T(r[:, :m/2]) for an estimator T of a fixed target."""
-    r = _rewards(rewards, min_m=8)
-    half = r.shape[1] // 2
+def prefix_weights(order: int = 2, rate: float = 1.0) -> np.ndarray:
+    """Weights w_0..w_{P-1} of the nested prefixes m, m/2, ..., m/2^{P-1} that cancel the first P - 1 terms of a
+    bias expansion E[T(m)] = theta + sum_q c_q m^{-q rate}: sum_p w_p = 1, sum_p w_p 2^{p q rate} = 0 (q < P).
+
+    >>> prefix_weights(2).tolist(), np.round(prefix_weights(3), 6).tolist()
+    ([2.0, -1.0], [2.666667, -2.0, 0.333333])
+    """
+    order = as_int(order, "order")
+    if not 1 <= order <= 6:
+        raise ValueError(f"order: must be an integer in [1, 6], got {order}")
+    if not (np.isfinite(rate) and rate > 0):
+        raise ValueError(f"rate: must be finite and > 0, got {rate!r}")
+    h = 2.0 ** (np.arange(order) * rate)  # m_p^{-rate} / m^{-rate}
+    vander = h[None, :] ** np.arange(order)[:, None]
+    rhs = np.zeros(order)
+    rhs[0] = 1.0
+    return np.linalg.solve(vander, rhs)
+
+
+def prefix(estimator, rewards, *args, order: int = 2, rate: float = 1.0, **kwargs) -> np.ndarray:
+    """Prefix-debiased estimator: sum_p w_p T(r[:, :m/2^p]) over nested prefixes (``prefix_weights``).
+
+    THIS PROJECT'S CONSTRUCTION from Prefix-TEA's stated idea (a fixed-order, moment-cancelling combination of
+    nested prefixes; the paper's formula is not public). If the bias of T has the stated expansion
+    E[T(m)] - theta = sum_q c_q m^{-q rate}, order P removes its first P - 1 terms (exact for order P when the
+    expansion stops there; tested), at the price of variance from the short prefixes. It cannot remove a bias
+    that does not vanish with m, such as a tail model that is wrong at a fixed threshold quantile. For
+    per-sample quantities a prefix estimate covers only its own samples; the others keep the full estimate.
+    """
+    r = _rewards(rewards, min_m=1)
+    w = prefix_weights(order, rate)
+    m = r.shape[1]
+    if m // 2 ** (order - 1) < 4:
+        raise ValueError(f"m: order {order} needs m >= {4 * 2 ** (order - 1)} rollouts (shortest prefix >= 4), got {m}")
     full = estimator(r, *args, **kwargs)
-    part = estimator(r[:, :half], *args, **kwargs)
-    if np.ndim(full) == 2:  # per-sample quantities: the half estimate covers only its samples
-        part = np.concatenate([part, full[:, half:]], axis=1)
-    return 2 * full - part
+    out = w[0] * full
+    for p in range(1, order):
+        size = m // 2**p
+        part = estimator(r[:, :size], *args, **kwargs)
+        if np.ndim(full) == 2:  # per-sample quantities: the prefix estimate covers only its samples
+            part = np.concatenate([part, full[:, size:]], axis=1)
+        out = out + w[p] * part
+    return out
