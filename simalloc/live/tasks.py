@@ -2,10 +2,12 @@
 
 Prompt template (chat format, applied with the tokenizer's chat template):
     user: "{question}\\nGive only the final answer after 'Answer:'."
-Answers are extracted from the completion by, in order: the last ``\\boxed{...}``; the last "Answer: ..."
-(also "answer is ..."); the last number in the text. Equivalence: numeric (integers, decimals, fractions,
-thousands separators, percentages, LaTeX \\frac) within 1e-6 relative, else symbolic with sympy
-(expressions up to 200 characters, e.g. "2x+2" = "2(x+1)"), else normalized string equality.
+Answers are extracted from the last 8,000 characters of the completion by, in order: the last ``\\boxed{...}``;
+the last "Answer: ..." (also "answer is ..."); the last number in the text. Equivalence: numeric (integers,
+decimals, fractions, thousands separators, percentages, LaTeX \\frac) within 1e-6 relative, else normalized
+string equality, else symbolic through ``simalloc.live.safe_math`` (a whitelisted parser, expressions up to 200
+characters, e.g. "2x+2" = "2(x+1)"). Model text is never evaluated as code: the RL policy is optimized against
+this function, and hostile text (code, huge powers, deep nesting, 200 KB strings) is answered False quickly.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from .safe_math import equivalent_expressions
 
 __all__ = ["Task", "PROMPT_SUFFIX", "arithmetic_tasks", "load_jsonl", "extract_answer", "answers_equivalent", "verify"]
 
@@ -116,8 +120,15 @@ def _last_boxed(text: str) -> str | None:
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?|-?\.\d+")
 
 
+MAX_COMPLETION_CHARS = 8000
+MAX_NUMBER_CHARS = 100
+
+
 def extract_answer(completion: str) -> str | None:
     """The final answer in a completion (see module docstring), or None."""
+    if not isinstance(completion, str):
+        return None
+    completion = completion[-MAX_COMPLETION_CHARS:]  # final answers sit at the end; bounds the work on long text
     boxed = _last_boxed(completion)
     if boxed is not None:
         return boxed.strip()
@@ -132,6 +143,8 @@ def extract_answer(completion: str) -> str | None:
 
 
 def _to_number(text: str):
+    if len(text) > MAX_NUMBER_CHARS:
+        return None
     t = text.strip().replace("$", "").replace("\\!", "").replace(" ", "")
     t = re.sub(r"\\[dt]?frac\{(-?[\d.]+)\}\{(-?[\d.]+)\}", r"\1/\2", t)
     t = re.sub(r"^\\text\{(.*)\}$", r"\1", t)
@@ -146,23 +159,6 @@ def _to_number(text: str):
     return value / 100 if pct else value
 
 
-def _symbolic_equal(a: str, b: str) -> bool:
-    if len(a) > 200 or len(b) > 200:
-        return False
-    try:
-        import sympy
-        from sympy.parsing.sympy_parser import implicit_multiplication_application, parse_expr, standard_transformations
-    except ImportError:  # pragma: no cover - sympy ships with torch
-        return False
-    tr = standard_transformations + (implicit_multiplication_application,)
-    try:
-        ea = parse_expr(a.replace("^", "**"), transformations=tr, evaluate=True)
-        eb = parse_expr(b.replace("^", "**"), transformations=tr, evaluate=True)
-        return bool(sympy.simplify(ea - eb) == 0)
-    except Exception:
-        return False
-
-
 def answers_equivalent(predicted: str | None, reference: str) -> bool:
     """Numeric, then symbolic, then normalized-string equivalence (see module docstring)."""
     if predicted is None:
@@ -173,7 +169,7 @@ def answers_equivalent(predicted: str | None, reference: str) -> bool:
     norm = lambda s: re.sub(r"\s+|\\left|\\right|\$", "", s).lower()  # noqa: E731
     if norm(predicted) == norm(reference):
         return True
-    return _symbolic_equal(predicted, reference)
+    return equivalent_expressions(predicted, reference)
 
 
 def verify(completion: str, reference: str) -> float:
