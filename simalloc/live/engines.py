@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 __all__ = ["Completion", "Engine", "TransformersEngine", "VLLMEngine", "make_engine", "ENGINES",
            "is_vllm_available", "default_model_path"]
 
@@ -139,30 +141,63 @@ class TransformersEngine:
         return out
 
 
+def request_seed(engine_seed: int, call: int, index: int) -> int:
+    """A distinct 31-bit seed per (engine seed, generate call, prompt index), from numpy's SeedSequence hashing.
+
+    vLLM seeds each request's sampler with its SamplingParams.seed, so reusing ``seed + i`` on every call makes
+    the extra rollouts of a step repeat the pilot's samples; this derivation never repeats within a run."""
+    return int(np.random.SeedSequence([int(engine_seed), int(call), int(index)]).generate_state(1)[0] >> 1)
+
+
 class VLLMEngine:
-    """vLLM offline engine: one SamplingParams(n=k_i, temperature, max_tokens, logprobs=0) per prompt."""
+    """vLLM offline engine: one SamplingParams(n=k_i, temperature, max_tokens, logprobs=0, seed) per prompt.
 
-    def __init__(self, model, *, temperature: float = 0.7, max_new_tokens: int = 48, seed: int = 0, **llm_kwargs):
-        if not is_vllm_available():
-            raise ImportError("vllm is required for the vllm engine (GPU): pip install -e '.[vllm]'")
-        from vllm import LLM
+    Seeds come from ``request_seed(seed, call, prompt index)``; ``system_prompt`` goes into the chat template as
+    in the transformers engine. ``llm`` and ``sampling_params`` let a test (or a user with a configured LLM)
+    pass objects with vLLM's ``LLM.generate`` / ``SamplingParams`` semantics instead of building them here.
+    """
 
-        if model is None or not Path(model).exists():
-            raise ValueError(f"model: the vllm engine needs a local model path, got {model!r}")
-        self.llm = LLM(model=str(model), seed=seed, **llm_kwargs)
+    def __init__(self, model=None, *, temperature: float = 0.7, max_new_tokens: int = 48, seed: int = 0,
+                 system_prompt: str | None = None, llm=None, sampling_params=None, **llm_kwargs):
+        if not temperature > 0:
+            raise ValueError(f"temperature: must be > 0, got {temperature}")
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens: must be >= 1, got {max_new_tokens}")
+        if llm is None:
+            if not is_vllm_available():
+                raise ImportError("vllm is required for the vllm engine (GPU): pip install -e '.[vllm]'")
+            from vllm import LLM
+
+            if model is None or not Path(model).exists():
+                raise ValueError(f"model: the vllm engine needs a local model path, got {model!r}")
+            llm = LLM(model=str(model), seed=seed, **llm_kwargs)
+        if sampling_params is None:
+            from vllm import SamplingParams as sampling_params
+        self.llm, self.sampling_params = llm, sampling_params
         self.tokenizer = self.llm.get_tokenizer()
         self.temperature, self.max_new_tokens, self.seed = temperature, max_new_tokens, seed
+        self.system_prompt = system_prompt
+        self.calls = 0
+
+    def chat(self, prompt: str) -> str:
+        msgs = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [
+            {"role": "user", "content": prompt}]
+        return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
     def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
-        from vllm import SamplingParams
-
-        chats = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                                    add_generation_prompt=True) for p in prompts]
+        if len(prompts) != len(n):
+            raise ValueError(f"n: expected one sample count per prompt ({len(prompts)}), got {len(n)}")
+        if any(int(k) < 0 for k in n):
+            raise ValueError("n: sample counts must be >= 0")
+        call = self.calls
+        self.calls += 1
         out: list[list[Completion]] = [[] for _ in prompts]
         todo = [i for i, k in enumerate(n) if int(k) > 0]
-        params = [SamplingParams(n=int(n[i]), temperature=self.temperature, max_tokens=self.max_new_tokens, logprobs=0,
-                                 seed=self.seed + i) for i in todo]
-        results = self.llm.generate([chats[i] for i in todo], params)
+        if not todo:
+            return out
+        params = [self.sampling_params(n=int(n[i]), temperature=self.temperature, max_tokens=self.max_new_tokens,
+                                       logprobs=0, seed=request_seed(self.seed, call, i)) for i in todo]
+        results = self.llm.generate([self.chat(prompts[i]) for i in todo], params)
         for i, res in zip(todo, results):
             for c in res.outputs:
                 lps = [next(iter(d.values())).logprob if d else 0.0 for d in (c.logprobs or [])]
