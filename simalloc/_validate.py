@@ -20,8 +20,11 @@ __all__ = [
 ]
 
 
+MAX_BUDGET = 10**12
+
+
 def as_budget(budget, name: str = "budget") -> int:
-    """A non-negative integer (integral floats such as 1440.0 are accepted)."""
+    """A non-negative integer <= 10^12 (integral floats such as 1440.0 are accepted)."""
     if isinstance(budget, bool):
         raise TypeError(f"{name}: expected a non-negative integer, got a bool")
     if isinstance(budget, numbers.Integral):
@@ -34,6 +37,8 @@ def as_budget(budget, name: str = "budget") -> int:
         raise TypeError(f"{name}: expected a non-negative integer, got {type(budget).__name__}")
     if value < 0:
         raise ValueError(f"{name}: must be >= 0, got {value}")
+    if value > MAX_BUDGET:
+        raise ValueError(f"{name}: must be <= {MAX_BUDGET:.0e} rollouts, got {value}")
     return value
 
 
@@ -91,9 +96,12 @@ def as_counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
 def as_positive_finite(x, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Float64 array, every entry finite and > 0, broadcast to ``shape`` if given."""
     try:
-        arr = np.asarray(x, dtype=np.float64)
+        raw = np.asarray(x)
     except (TypeError, ValueError):
         raise TypeError(f"{name}: expected finite positive numbers, got {x!r}") from None
+    if raw.dtype.kind not in "iuf":  # bools, strings and objects are not numbers here
+        raise TypeError(f"{name}: expected finite positive numbers, got {x!r} (dtype {raw.dtype})")
+    arr = raw.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: must be finite and > 0, found NaN or inf")
     if arr.size and arr.min() <= 0:
@@ -103,7 +111,7 @@ def as_positive_finite(x, name: str, shape: tuple[int, ...] | None = None) -> np
             arr = np.broadcast_to(arr, shape)
         except ValueError:
             raise ValueError(f"{name}: shape {arr.shape} cannot broadcast to {shape}") from None
-    return np.array(arr, dtype=np.float64, order="C", copy=None)  # keeps 0-d inputs 0-d
+    return arr.astype(np.float64, order="C", copy=False)  # keeps 0-d inputs 0-d
 
 
 def as_cap(cap, n_prompts: int, budget: int) -> np.ndarray:

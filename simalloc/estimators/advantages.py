@@ -29,16 +29,20 @@ def _group_advantages_kernel(rewards, offsets, code, eps, out):
                 out[r] = 0.0
             continue
         total = 0.0
+        top = rewards[lo]
+        bottom = rewards[lo]
         for r in range(lo, hi):
             total += rewards[r]
+            top = max(top, rewards[r])
+            bottom = min(bottom, rewards[r])
+        if top == bottom:  # no spread, tested on the rewards themselves: a rounded mean can leave a tiny spread
+            for r in range(lo, hi):
+                out[r] = 0.0
+            continue
         mean = total / n
         spread = 0.0
         for r in range(lo, hi):
             spread += (rewards[r] - mean) ** 2
-        if spread == 0.0:
-            for r in range(lo, hi):
-                out[r] = 0.0
-            continue
         if code == 0:  # GRPO: Bessel-corrected std, as TRL
             std = math.sqrt(spread / (n - 1))
             for r in range(lo, hi):
@@ -60,7 +64,7 @@ def group_advantages(rewards, group_sizes, loss_type: str = "grpo", eps: float =
     rewards : array_like of float, shape (n_rollouts,)
         Rewards, group by group (finite).
     group_sizes : array_like of int, shape (n_groups,)
-        Sizes G_i >= 1, summing to n_rollouts.
+        Sizes G_i >= 0, summing to n_rollouts (an empty group, as ``allocate`` with K0 = 0 can give, adds nothing).
     loss_type : {"grpo", "dr_grpo", "rloo"}
     eps : float
         GRPO's std offset (TRL: 1e-4).
@@ -72,7 +76,7 @@ def group_advantages(rewards, group_sizes, loss_type: str = "grpo", eps: float =
     Notes
     -----
     GRPO: (r - mean)/(std + eps), std Bessel-corrected (TRL, scale_rewards="group");
-    Dr.GRPO: r - mean; RLOO: r - (sum - r)/(G - 1). Zero for G = 1 and for groups with no spread.
+    Dr.GRPO: r - mean; RLOO: r - (sum - r)/(G - 1). Zero for G = 1 and for groups with no spread (max == min).
 
     References
     ----------
@@ -88,8 +92,8 @@ def group_advantages(rewards, group_sizes, loss_type: str = "grpo", eps: float =
     if r.ndim != 1 or not np.all(np.isfinite(r)):
         raise ValueError("rewards: expected a finite 1-D array")
     sizes = np.asarray(group_sizes)
-    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or (sizes.size and sizes.min() < 1):
-        raise ValueError("group_sizes: expected a 1-D array of integers >= 1")
+    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or (sizes.size and sizes.min() < 0):
+        raise ValueError("group_sizes: expected a 1-D array of integers >= 0")
     if int(sizes.sum()) != r.size:
         raise ValueError(f"group_sizes: sum {int(sizes.sum())} does not match len(rewards)={r.size}")
     if not eps >= 0:

@@ -53,7 +53,9 @@ def trl_advantages(rewards, num_generations: int, scale_rewards: bool = True):
     r = torch.as_tensor(rewards, dtype=torch.float64)
     grouped = r.view(-1, num_generations)
     mean = grouped.mean(dim=1).repeat_interleave(num_generations)
-    std = grouped.std(dim=1).repeat_interleave(num_generations)
+    # one generation per group: torch.std is undefined there; TRL's advantage is then 0 (r - mean = 0), not NaN
+    spread = grouped.std(dim=1) if num_generations > 1 else torch.zeros(grouped.shape[0], dtype=r.dtype)
+    std = spread.repeat_interleave(num_generations)
     adv = r - mean
     return (adv / (std + 1e-4) if scale_rewards else adv).numpy()
 
@@ -64,7 +66,7 @@ def grpo_advantages(rewards: list[list[float]], loss_type: str = "grpo", scale_r
     sizes = [len(g) for g in rewards]
     flat = np.concatenate([np.asarray(g, dtype=float) for g in rewards]) if sum(sizes) else np.zeros(0)
     kind = "dr_grpo" if (loss_type == "grpo" and scale_rewards == "none") else loss_type
-    adv = group_advantages(flat, [s for s in sizes if s > 0], kind) if flat.size else flat
+    adv = group_advantages(flat, sizes, kind) if flat.size else flat
     out, pos = [], 0
     for s in sizes:
         out.append(adv[pos:pos + s])

@@ -1,7 +1,8 @@
 """Separable per-prompt objectives U_i(k) over Beta beliefs, with exact values and marginal gains.
 
-Values are computed in closed form with ``scipy.special.betaln``; marginals by the recurrence in
-``_kernels``. The two routes are independent, and the tests check that they agree.
+Values are computed in closed form through ``moments.log_beta_ratio`` (sums of log1p terms, stable for any
+a, b); marginals by the product recurrence in ``_kernels``. The tests check both against ``scipy.special.betaln``,
+quadrature and Monte Carlo.
 """
 
 from __future__ import annotations
@@ -9,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln
 
 from ..beliefs import BetaBeliefs
 from . import _kernels as K
+from .moments import log_beta_ratio
 
 __all__ = ["hit_utility", "LogMiss", "VarianceReduction", "KnapsackPlugin", "Objective", "HitUtility", "InformativeGroup", "KnapsackValue", "PluginHitUtility", "beta_moment"]
 
 
 def beta_moment(a, b, i, j) -> np.ndarray:
     """m(i, j) = E[p^i (1-p)^j] = B(a+i, b+j) / B(a, b) for p ~ Beta(a, b) (closed form)."""
-    return np.exp(betaln(np.add(a, i), np.add(b, j)) - betaln(a, b))
+    return np.exp(log_beta_ratio(a, b, i, j))
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class HitUtility(Objective):
     description: str = "HORA hit utility E[1-(1-p)^k]: P(at least one success among k more rollouts)"
 
     def value(self, beliefs, k):
-        return -np.expm1(betaln(beliefs.a, beliefs.b + k) - betaln(beliefs.a, beliefs.b))
+        return -np.expm1(log_beta_ratio(beliefs.a, beliefs.b, 0, k))
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ class LogMiss(Objective):
     description: str = "-log E[(1-p)^k]: maximizing its sum maximizes P(some success) over independent directions"
 
     def value(self, beliefs, k):
-        return -(betaln(beliefs.a, beliefs.b + k) - betaln(beliefs.a, beliefs.b))
+        return -log_beta_ratio(beliefs.a, beliefs.b, 0, k)
 
 
 def hit_utility(a, b, k) -> np.ndarray:
@@ -273,7 +274,8 @@ def hit_utility(a, b, k) -> np.ndarray:
     Returns
     -------
     ndarray of float64
-        1 - B(a, b+k)/B(a, b), computed as -expm1(betaln(a, b+k) - betaln(a, b)).
+        1 - B(a, b+k)/B(a, b), computed as -expm1(log_beta_ratio(a, b, 0, k)): exact to a few ulp for
+        integer k and any a, b (e.g. a = b = 1e300 gives 0.5 for k = 1).
 
     References
     ----------
@@ -295,4 +297,4 @@ def hit_utility(a, b, k) -> np.ndarray:
         np.broadcast_shapes(a_arr.shape, b_arr.shape, k_arr.shape)
     except ValueError:
         raise ValueError(f"a, b, k: shapes {a_arr.shape}, {b_arr.shape}, {k_arr.shape} do not broadcast") from None
-    return -np.expm1(betaln(a_arr, b_arr + k_arr) - betaln(a_arr, b_arr))
+    return -np.expm1(log_beta_ratio(a_arr, b_arr, 0, k_arr))

@@ -18,6 +18,7 @@ from ..objectives import Objective, get_objective
 __all__ = ["Optimum", "value_table", "dp_optimum", "brute_force_optimum", "exact_optimum", "DP_MAX_CELLS"]
 
 DP_MAX_CELLS = 50_000_000  # n_prompts * (budget+1) * (kmax+1): about a few seconds of numpy
+DP_MAX_STEPS = 2_000_000  # n_prompts * (kmax+1) Python loop steps: a few seconds
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ def dp_optimum(objective, beliefs: BetaBeliefs, budget: int, cap=None) -> Optimu
         raise ValueError(
             f"budget: the exact DP would fill {cells:,} cells (limit {DP_MAX_CELLS:,}); "
             "use a smaller problem, or the greedy allocators, which are exact for these objectives"
+        )
+    if n * (kmax + 1) > DP_MAX_STEPS:
+        raise ValueError(
+            f"a, b: the exact DP takes one Python step per prompt and k, {n * (kmax + 1):,} here "
+            f"(limit {DP_MAX_STEPS:,}); use allocate('optimal', ...), which is exact for these objectives and fast"
         )
     table = value_table(obj, beliefs, kmax)
     value = np.full(budget + 1, -np.inf)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln
 
 from .._rng import as_generator
+from ..objectives.moments import log_beta_ratio
 
 __all__ = ["DirectionWorld", "SearchProblem", "success_probability"]
 
@@ -22,7 +22,7 @@ __all__ = ["DirectionWorld", "SearchProblem", "success_probability"]
 def success_probability(a, b, budget_per_direction) -> float:
     """Exact P(at least one success) = 1 - prod_j B(a_j, b_j + B_j)/B(a_j, b_j) for p_j ~ Beta(a_j, b_j)."""
     bj = np.asarray(budget_per_direction, dtype=np.float64)
-    return float(-np.expm1(np.sum(betaln(a, np.asarray(b) + bj) - betaln(a, b))))
+    return float(-np.expm1(np.sum(log_beta_ratio(a, b, 0, bj))))
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,78 @@
+"""Probes of bad or extreme input from the hardening review: each answers with the right value or a clear error
+naming the argument (never a silent wrong answer, a traceback from inside, or a hang)."""
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+import simalloc
+from simalloc.objectives.moments import log_beta_ratio
+
+
+@pytest.mark.parametrize("a", [1e10, 1e15, 1e300])
+def test_hit_utility_at_huge_symmetric_priors_is_one_half(a):
+    """One rollout hits with probability exactly a/(2a) = 0.5; three miss with probability prod_r (a+r)/(2a+r),
+    computed here in exact rationals (a is an integer-valued float)."""
+    from fractions import Fraction
+
+    assert simalloc.hit_utility(a, a, 1) == pytest.approx(0.5, abs=1e-15)
+    A = Fraction(int(a))
+    miss = (A / (2 * A)) * ((A + 1) / (2 * A + 1)) * ((A + 2) / (2 * A + 2))
+    assert simalloc.hit_utility(a, a, 3) == pytest.approx(float(1 - miss), abs=1e-15)
+
+
+def test_log_beta_ratio_against_quadrature_and_betaln():
+    """Independent oracles: scipy's betaln difference (moderate a, b) and numerical integration of p^i (1-p)^j."""
+    from scipy.special import betaln
+
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.2, 20, 50), rng.uniform(0.2, 20, 50)
+    i, j = rng.integers(0, 6, 50), rng.integers(0, 40, 50)
+    np.testing.assert_allclose(log_beta_ratio(a, b, i, j), betaln(a + i, b + j) - betaln(a, b), rtol=1e-12, atol=1e-12)
+    for ai, bi, ii, ji in zip(a[:5], b[:5], i[:5], j[:5]):
+        quad = integrate.quad(lambda p: p**ii * (1 - p) ** ji * stats.beta(ai, bi).pdf(p), 0, 1, limit=200)[0]
+        assert np.exp(log_beta_ratio(ai, bi, ii, ji)) == pytest.approx(quad, rel=1e-7)
+
+
+@pytest.mark.parametrize("bad", ["1", True, [1.0, "x"], None])
+def test_hit_utility_refuses_non_numbers(bad):
+    with pytest.raises(TypeError, match="a: expected finite positive numbers"):
+        simalloc.hit_utility(bad, 1.0, 1)
+
+
+def test_budget_beyond_int64_is_refused_by_name():
+    with pytest.raises(ValueError, match="budget: must be <= 1e\\+12"):
+        simalloc.allocate("hora", [0, 1], 8, 2**70)
+
+
+def test_exact_dp_on_millions_of_prompts_is_refused_at_once():
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="a, b: the exact DP"):
+        simalloc.exact_optimum(np.ones(5_000_000), np.ones(5_000_000), 1)
+    assert time.perf_counter() - start < 30  # refused before any DP work, not after minutes
+
+
+def test_non_integer_rollouts_at_huge_priors_are_refused():
+    assert simalloc.hit_utility(2.0, 3.0, 2.5) == pytest.approx(1 - np.exp(
+        __import__("scipy").special.betaln(2, 5.5) - __import__("scipy").special.betaln(2, 3)))
+    with pytest.raises(ValueError, match="k: a non-integer"):
+        simalloc.hit_utility(1e7, 1e7, 2.5)
+
+
+def test_group_advantages_all_equal_rewards_and_empty_groups():
+    from simalloc.estimators.advantages import group_advantages
+
+    # 0.1 * 3 has a rounded mean whose squared deviations are not exactly 0: no spread must still give 0
+    for loss in ("grpo", "dr_grpo", "rloo"):
+        np.testing.assert_array_equal(group_advantages([0.1] * 3, [3], loss, eps=0.0), [0.0, 0.0, 0.0])
+    out = group_advantages([1.0, 0.0, 1.0], [0, 2, 0, 1], "dr_grpo")  # empty groups, as K0 = 0 can produce
+    np.testing.assert_allclose(out, [0.5, -0.5, 0.0])
+
+
+def test_trl_formula_with_one_generation_per_group_is_zero():
+    pytest.importorskip("torch")
+    from simalloc.live.grpo import trl_advantages
+
+    np.testing.assert_array_equal(trl_advantages([1.0, 0.0, 3.0], 1), [0.0, 0.0, 0.0])
