@@ -76,3 +76,25 @@ def test_trl_formula_with_one_generation_per_group_is_zero():
     from simalloc.live.grpo import trl_advantages
 
     np.testing.assert_array_equal(trl_advantages([1.0, 0.0, 3.0], 1), [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "options,exc,word",
+    [
+        ({"n_mx": 8}, ValueError, "no option\\(s\\) \\['n_mx'\\]; valid: gamma, n_max, n_min"),
+        ({"n_max": -1}, ValueError, "n_max"),
+        ({"n_max": 2.5}, TypeError, "n_max"),
+        ({"gamma": "abc"}, TypeError, "gamma"),
+        ({"n_min": True}, TypeError, "n_min"),
+        ({"n_min": 8, "n_max": 4}, ValueError, "n_max >= n_min"),
+    ],
+)
+def test_allocator_options_are_validated_by_name(options, exc, word):
+    with pytest.raises(exc, match=word):
+        simalloc.allocate("vip", [1, 2, 3], 8, 30, options=options)
+
+
+def test_allocators_without_options_refuse_any():
+    with pytest.raises(ValueError, match="hora has no option"):
+        simalloc.allocate("hora", [1, 2], 8, 4, options={"n_max": 8})
+    np.testing.assert_array_equal(simalloc.allocate("knapsack", [0, 4, 8], 8, 6, options={"n_max": 10}).sum(), 6)

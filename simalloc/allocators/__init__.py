@@ -68,7 +68,8 @@ def allocate(
     if options is not None and not isinstance(options, dict):
         raise TypeError(f"options: expected a dict, got {type(options).__name__}")
     cap_arr = as_cap(cap, beliefs.n_prompts, budget)
-    problem = AllocationProblem(beliefs, budget, cap_arr, predicted_p, dict(options or {}))
+    opts = allocator.validate_options(dict(options or {})) if hasattr(allocator, "validate_options") else dict(options or {})
+    problem = AllocationProblem(beliefs, budget, cap_arr, predicted_p, opts)
     alloc = allocator(problem, as_generator(rng))
     if alloc.sum() != budget or np.any(alloc < 0) or np.any(alloc > problem.cap):  # pragma: no cover
         raise RuntimeError(f"allocator {allocator.name!r} broke the budget contract")

@@ -12,7 +12,7 @@ import numpy as np
 from ..objectives import PluginHitUtility, VarianceReduction
 from .basic import spread_in_order
 from .engine import solve
-from .registry import AllocationProblem, register
+from .registry import AllocationProblem, Option, register
 from .rounding import largest_remainder
 
 
@@ -40,10 +40,13 @@ def dapo(problem: AllocationProblem, rng) -> np.ndarray:
     "vip",
     "VIP: minimize sum v_i/(n_i-1) + gamma log(p_i) n_i with n_min <= n_i <= n_max (options n_min=4, n_max=32, "
     "gamma=1e-4), p_i predicted (options/predicted_p; posterior mean otherwise); arXiv 2602.01601",
+    options={"n_min": Option(int, 1, None, 4), "n_max": Option(int, 2, None, 32), "gamma": Option(float, 0.0, None, 1e-4)},
 )
 def vip(problem: AllocationProblem, rng) -> np.ndarray:
     opts = problem.options
-    n_min, n_max, gamma = int(opts.get("n_min", 4)), int(opts.get("n_max", 32)), float(opts.get("gamma", 1e-4))
+    n_min, n_max, gamma = opts["n_min"], opts["n_max"], opts["gamma"]
+    if n_max < n_min:
+        raise ValueError(f"options['n_max']: vip needs n_max >= n_min = {n_min}, got {n_max}")
     t = problem.beliefs.trials
     floor = np.clip(n_min - t, 0, None)
     room = np.minimum(problem.cap, np.clip(n_max - t, 0, None))
@@ -59,12 +62,13 @@ def vip(problem: AllocationProblem, rng) -> np.ndarray:
     "knapsack",
     "Knapsack RL: exact greedy on (1 - p^n - (1-p)^n) p (1-p)^2 at p_hat = s/K0, n = K0 + k (option n_max caps n); "
     "budget its positive values cannot use goes to p_hat = 0 prompts, then to the rest; arXiv 2509.25849",
+    options={"n_max": Option(int, 1, None, 0)},
 )
 def knapsack(problem: AllocationProblem, rng) -> np.ndarray:
     bel = problem.beliefs
     cap = problem.cap
-    if "n_max" in problem.options:
-        cap = np.minimum(cap, np.clip(int(problem.options["n_max"]) - bel.trials, 0, None))
+    if problem.options["n_max"]:  # 0 (default): no group-size cap beyond ``cap``
+        cap = np.minimum(cap, np.clip(problem.options["n_max"] - bel.trials, 0, None))
     p = PluginHitUtility.p_hat(bel)
     useful = (p > 0) & (p < 1) & (bel.trials > 0)
     alloc = np.zeros(bel.n_prompts, dtype=np.int64)

@@ -10,7 +10,7 @@ import numpy as np
 from .._validate import check_choice
 from ..beliefs import BetaBeliefs
 
-__all__ = ["AllocationProblem", "Allocator", "ALLOCATORS", "register", "get_allocator"]
+__all__ = ["AllocationProblem", "Allocator", "ALLOCATORS", "Option", "register", "get_allocator"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,25 +52,57 @@ class Allocator(Protocol):
 
 
 @dataclass(frozen=True)
+class Option:
+    """One allocator option: ``kind`` int or float, inclusive range [low, high] (None: unbounded), default."""
+
+    kind: type
+    low: float | None
+    high: float | None
+    default: float
+
+    def check(self, name: str, allocator: str, value):
+        ok_type = (isinstance(value, (int, np.integer)) and not isinstance(value, bool)) if self.kind is int else (
+            isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool))
+        rng = f"[{'-inf' if self.low is None else self.low}, {'inf' if self.high is None else self.high}]"
+        if not ok_type or not np.isfinite(value):
+            raise TypeError(f"options[{name!r}]: {allocator} expects {'an integer' if self.kind is int else 'a number'} "
+                            f"in {rng}, got {value!r}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise ValueError(f"options[{name!r}]: {allocator} expects a value in {rng}, got {value!r}")
+        return self.kind(value)
+
+
+@dataclass(frozen=True)
 class FunctionAllocator:
     name: str
     description: str
     fn: Callable[[AllocationProblem, np.random.Generator], np.ndarray]
+    options: dict = field(default_factory=dict)
 
     def __call__(self, problem, rng):
         return self.fn(problem, rng)
+
+    def validate_options(self, options: dict) -> dict:
+        """Options checked by name, type and range; defaults filled in. Unknown names are an error."""
+        unknown = set(options) - set(self.options)
+        if unknown:
+            valid = ", ".join(sorted(self.options)) or "none"
+            raise ValueError(f"options: {self.name} has no option(s) {sorted(unknown)}; valid: {valid}")
+        out = {k: spec.default for k, spec in self.options.items()}
+        out.update({k: self.options[k].check(k, self.name, v) for k, v in options.items()})
+        return out
 
 
 ALLOCATORS: dict[str, Allocator] = {}
 
 
-def register(name: str, description: str):
-    """Decorator: register ``fn(problem, rng) -> allocation`` under ``name``."""
+def register(name: str, description: str, options: dict | None = None):
+    """Decorator: register ``fn(problem, rng) -> allocation`` under ``name``, with its ``Option`` specs."""
 
     def wrap(fn):
         if name in ALLOCATORS:
             raise ValueError(f"allocator {name!r} is already registered")
-        ALLOCATORS[name] = FunctionAllocator(name, description, fn)
+        ALLOCATORS[name] = FunctionAllocator(name, description, fn, dict(options or {}))
         return fn
 
     return wrap
