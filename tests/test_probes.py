@@ -98,3 +98,29 @@ def test_allocators_without_options_refuse_any():
     with pytest.raises(ValueError, match="hora has no option"):
         simalloc.allocate("hora", [1, 2], 8, 4, options={"n_max": 8})
     np.testing.assert_array_equal(simalloc.allocate("knapsack", [0, 4, 8], 8, 6, options={"n_max": 10}).sum(), 6)
+
+
+@pytest.mark.parametrize("spec,word", [("beta:1", "takes 2 parameters"), ("beta:abc,1", "must be numbers"),
+                                       ("logit_normal:1,2,3", "takes 2"), ("beta_mixture:1", "no parameters"),
+                                       ("gamma:1,2", "unknown kind")])
+def test_world_strings_are_checked(spec, word):
+    from simalloc.worlds.difficulty import make_world
+
+    with pytest.raises(ValueError, match=word):
+        make_world(spec)
+
+
+def test_counts_csv_from_excel_and_with_spaces(tmp_path):
+    from simalloc.worlds.difficulty import EmpiricalWorld
+
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("successes,trials\n1,8\n0,8\n".encode("utf-8-sig"))
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("successes, trials\n 1, 8\n0 ,8\n")
+    for path in (bom, spaced):
+        world = EmpiricalWorld.from_csv(path)
+        assert world.successes.tolist() == [1, 0] and world.trials.tolist() == [8, 8]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("successes,trials,note\n1,8,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="latin.csv: not UTF-8"):
+        EmpiricalWorld.from_csv(latin)

@@ -163,26 +163,33 @@ class EmpiricalWorld(DifficultyWorld):
 
     @classmethod
     def from_csv(cls, path) -> "EmpiricalWorld":
-        """Read a CSV with header columns ``successes`` and ``trials`` (one row per prompt; extra columns ignored)."""
+        """Read a CSV with header columns ``successes`` and ``trials`` (one row per prompt; extra columns ignored).
+
+        UTF-8 with or without a byte-order mark (Excel), spaces around names and values allowed."""
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"path: no such CSV file {str(path)!r}")
-        with path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            cols = reader.fieldnames or []
-            missing = {"successes", "trials"} - set(cols)
-            if missing:
-                raise ValueError(f"{path.name}: missing column(s) {sorted(missing)}; the header must name successes,trials")
-            s, t = [], []
-            for line, row in enumerate(reader, start=2):
-                try:
-                    s.append(int(row["successes"]))
-                    t.append(int(row["trials"]))
-                except (TypeError, ValueError):
-                    raise ValueError(
-                        f"{path.name} line {line}: successes and trials must be integers, "
-                        f"got {row['successes']!r}, {row['trials']!r}"
-                    ) from None
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path.name}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from None
+        reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
+        cols = [c.strip() for c in (reader.fieldnames or [])]
+        reader.fieldnames = cols
+        missing = {"successes", "trials"} - set(cols)
+        if missing:
+            raise ValueError(f"{path.name}: missing column(s) {sorted(missing)}; the header must name successes,trials "
+                             f"(found {cols})")
+        s, t = [], []
+        for line, row in enumerate(reader, start=2):
+            try:
+                s.append(int(str(row["successes"]).strip()))
+                t.append(int(str(row["trials"]).strip()))
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{path.name} line {line}: successes and trials must be integers, "
+                    f"got {row['successes']!r}, {row['trials']!r}"
+                ) from None
         if not s:
             raise ValueError(f"{path.name}: no prompt rows")
         try:
@@ -225,6 +232,10 @@ def fit_beta_binomial(successes, trials) -> BetaWorld:
 WORLD_KINDS = ("beta", "beta_mixture", "logit_normal", "empirical")
 
 
+#: parameters of the short string form "kind:p1,p2" (all or none must be given)
+STRING_ARITY = {"beta": ("a", "b"), "logit_normal": ("mu", "sigma")}
+
+
 def make_world(spec) -> DifficultyWorld:
     """A world from a spec: a ``DifficultyWorld``, a dict {"kind": ..., params}, or a short string
     ("beta:0.5,0.5", "logit_normal:-1,2", "beta_mixture", "empirical:path.csv")."""
@@ -232,9 +243,26 @@ def make_world(spec) -> DifficultyWorld:
         return spec
     if isinstance(spec, str):
         kind, _, rest = spec.partition(":")
+        kind = kind.strip()
+        if kind not in WORLD_KINDS:
+            raise ValueError(f"world: unknown kind {kind!r}; valid: {', '.join(WORLD_KINDS)}")
         if kind == "empirical":
             return EmpiricalWorld.from_csv(rest)
-        params = [float(x) for x in rest.split(",") if x] if rest else []
+        if kind in STRING_ARITY:
+            fields = [x.strip() for x in rest.split(",")] if rest.strip() else []
+            want = STRING_ARITY[kind]
+            if fields and len(fields) != len(want):
+                raise ValueError(f"world: {kind!r} takes {len(want)} parameters ({', '.join(want)}), e.g. "
+                                 f"'{kind}:{','.join(['1'] * len(want))}'; got {spec!r}")
+            try:
+                params = [float(x) for x in fields]
+            except ValueError:
+                raise ValueError(f"world: parameters of {kind!r} must be numbers ({', '.join(want)}); got {spec!r}") \
+                    from None
+        else:
+            params = []
+            if rest.strip():
+                raise ValueError(f"world: {kind!r} takes no parameters in the short form; got {spec!r}")
         spec = {"kind": kind, "_positional": params}
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ValueError(f"world: expected a DifficultyWorld, a dict with 'kind', or a string, got {spec!r}")
