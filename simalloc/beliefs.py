@@ -73,6 +73,15 @@ class BetaBeliefs:
     trials: np.ndarray
     shared_prior: bool = False
 
+    def __post_init__(self):
+        if self.shared_prior and self.a.size > 1:
+            # the type-merged solver trusts this flag: prompts with equal counts must then have equal beliefs
+            a0 = np.asarray(self.a) - np.asarray(self.successes)
+            b0 = np.asarray(self.b) - (np.asarray(self.trials) - np.asarray(self.successes))
+            if np.ptp(a0) > 1e-9 * np.max(np.abs(a0)) or np.ptp(b0) > 1e-9 * np.max(np.abs(b0)):
+                raise ValueError("shared_prior: True requires a - successes and b - (trials - successes) to be the "
+                                 "same for every prompt; these beliefs have per-prompt priors (pass shared_prior=False)")
+
     @classmethod
     def from_counts(cls, successes, trials, prior=(1.0, 1.0)) -> "BetaBeliefs":
         """Posterior Beta(alpha0 + s, beta0 + K0 - s) from pilot counts and a prior."""

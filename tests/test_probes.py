@@ -124,3 +124,30 @@ def test_counts_csv_from_excel_and_with_spaces(tmp_path):
     latin.write_bytes("successes,trials,note\n1,8,caf\xe9\n".encode("latin-1"))
     with pytest.raises(ValueError, match="latin.csv: not UTF-8"):
         EmpiricalWorld.from_csv(latin)
+
+
+def test_a_false_shared_prior_claim_is_refused():
+    """The merged solver trusts shared_prior: with per-prompt priors it returned [5, 5] where the DP gives [3, 7]."""
+    from simalloc.beliefs import BetaBeliefs
+
+    with pytest.raises(ValueError, match="shared_prior"):
+        BetaBeliefs(np.array([1.0, 5.0]), np.array([9.0, 1.0]), np.zeros(2, np.int64), np.zeros(2, np.int64), True)
+
+
+def test_objective_construction_and_codes_are_checked():
+    from dataclasses import dataclass
+
+    from simalloc.allocators.engine import solve
+    from simalloc.beliefs import BetaBeliefs
+    from simalloc.objectives import HitUtility, VarianceReduction
+
+    with pytest.raises(ValueError, match="p_hat, n0"):
+        VarianceReduction()
+
+    @dataclass(frozen=True)
+    class Mystery(HitUtility):
+        name: str = "mystery"
+        code: int = 99
+
+    with pytest.raises(ValueError, match="kernel code 99"):
+        solve(Mystery(), BetaBeliefs.from_counts([1, 2], 8), 4)

@@ -24,7 +24,7 @@ import numpy as np
 from .._validate import as_budget, as_cap, check_choice
 from ..beliefs import BetaBeliefs
 from ..objectives import get_objective
-from ..objectives._kernels import first_terms, next_terms
+from ..objectives._kernels import KERNEL_CODES, first_terms, next_terms
 from . import _engine_kernels as EK
 
 __all__ = ["SOLVERS", "solve", "greedy_heap", "greedy_merged", "greedy_threshold", "prompt_types"]
@@ -111,6 +111,9 @@ def solve(objective, beliefs: BetaBeliefs, budget, *, cap=None, method: str = "a
     [6, 4, 2]
     """
     obj = get_objective(objective)
+    if obj.code not in KERNEL_CODES:
+        raise ValueError(f"objective: {obj.name!r} has kernel code {obj.code!r}, which no kernel implements; "
+                         f"valid codes: {sorted(KERNEL_CODES)}")
     if not isinstance(beliefs, BetaBeliefs):
         raise TypeError(f"beliefs: expected a BetaBeliefs, got {type(beliefs).__name__}")
     budget = as_budget(budget)

@@ -216,8 +216,15 @@ class VarianceReduction(Objective):
     params_from_counts: bool = False
 
     def __post_init__(self):
+        if self.p_hat is None or self.n0 is None:
+            raise ValueError("p_hat, n0: VarianceReduction needs predicted pass rates and base group sizes")
+        p = np.asarray(self.p_hat, dtype=np.float64)
+        if p.size == 0 or not np.all(np.isfinite(p)):
+            raise ValueError("p_hat: expected finite predicted pass rates")
+        if not (np.isfinite(self.gamma) and self.gamma >= 0):
+            raise ValueError(f"gamma: must be finite and >= 0, got {self.gamma!r}")
         n0 = np.asarray(self.n0, dtype=np.float64)
-        if n0.size == 0 or np.min(n0) < 2:
+        if n0.size == 0 or not np.all(np.isfinite(n0)) or np.min(n0) < 2:
             raise ValueError("n0: VIP's variance term v/(n-1) needs groups of at least 2 before allocation")
 
     def _p(self):
