@@ -151,3 +151,17 @@ def test_objective_construction_and_codes_are_checked():
 
     with pytest.raises(ValueError, match="kernel code 99"):
         solve(Mystery(), BetaBeliefs.from_counts([1, 2], 8), 4)
+
+
+def test_result_files_are_readable_by_the_group(tmp_path):
+    import os
+    import stat
+
+    from simalloc.sim.results import write_json
+
+    old = os.umask(0o022)
+    try:
+        path = write_json({"x": 1}, tmp_path / "meta.json")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

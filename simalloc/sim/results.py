@@ -12,6 +12,12 @@ import pandas as pd
 __all__ = ["atomic_write", "write_table", "write_json", "read_table"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write) -> Path:
     """Call ``write(tmp_path)`` then rename onto ``path`` (same directory, so the rename is atomic)."""
     path = Path(path)
@@ -20,6 +26,9 @@ def atomic_write(path: Path, write) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        # mkstemp creates 0600; a result file gets the permissions of a normally created one (0666 less umask),
+        # so teammates on a shared cluster can read it
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
