@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -20,10 +21,23 @@ def _cmd_list(ns) -> int:
     print("objectives:")
     for name, obj in sorted(OBJECTIVES.items()):
         print(f"  {name:<14} {obj.description}")
-    print("studies:")
+    print("studies (simalloc run STUDY --help lists a study's --set keys):")
     for name in available_studies():
-        print(f"  {name}")
+        print(f"  {name:<16} {study_summary(name)}")
+    print("stopping rules:")
+    from .stopping import STOPPING_RULES
+
+    for name, rule in STOPPING_RULES.items():
+        print(f"  {name:<16} {rule.description}")
     return 0
+
+
+def study_summary(name: str) -> str:
+    """The first line of a study's docstring."""
+    from .sim.runner import load_study
+
+    doc = (load_study(name).__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
 
 
 def _parse_overrides(items):
@@ -36,8 +50,29 @@ def _parse_overrides(items):
     return out
 
 
+def _study_help(parser, study: str | None) -> int:
+    import dataclasses
+
+    from .sim.runner import load_study
+
+    parser.print_help()
+    if study is None:
+        return 0
+    mod = load_study(study)
+    print(f"\n{study}: {study_summary(study)}\n\n--set keys (default; --quick preset where it differs):")
+    full, quick = mod.Args(), mod.Args.quick() if hasattr(mod.Args, "quick") else mod.Args()
+    for f in dataclasses.fields(full):
+        a, b = getattr(full, f.name), getattr(quick, f.name)
+        show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else str(v)  # noqa: E731
+        print(f"  {f.name:<22} {show(a)}" + (f"  (quick: {show(b)})" if a != b else ""))
+    return 0
+
+
 def _cmd_run(ns) -> int:
     from .sim.runner import run_study
+
+    if ns.help or ns.study is None:
+        return _study_help(ns.parser, ns.study)
 
     out = run_study(ns.study, quick=ns.quick, out=ns.out, overrides=_parse_overrides(ns.set),
                     progress=not ns.no_progress, workers=ns.workers, backend=ns.backend)
@@ -48,6 +83,10 @@ def _cmd_run(ns) -> int:
 def _cmd_bench(ns) -> int:
     import importlib
 
+    from .sim.runner import check_output_file
+
+    if ns.json:
+        check_output_file(ns.json)
     rows = []
     for suite in ns.suite or BENCH_SUITES:
         rows += importlib.import_module(f"benchmarks.{suite}").run(quick=ns.quick)
@@ -59,6 +98,7 @@ def _cmd_bench(ns) -> int:
             f"{r['target']} [{flag}]  ({r['note']})"
         )
     if ns.json:
+        Path(ns.json).parent.mkdir(parents=True, exist_ok=True)
         Path(ns.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
@@ -66,8 +106,16 @@ def _cmd_bench(ns) -> int:
 def _cmd_check(ns) -> int:
     from paper_checks import check_names, run_check, write_report
 
+    from .sim.runner import check_output_file
+
+    if ns.json:
+        check_output_file(ns.json)
+    check_output_file(ns.report, "report")
     out = Path(ns.report).parent
     names = ns.only or check_names()
+    unknown = [n for n in names if n not in check_names()]
+    if unknown:
+        raise ValueError(f"only: unknown check(s) {unknown}; valid: {', '.join(check_names())}")
     rows, failed = [], []
     for name in names:
         try:
@@ -96,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="print the registries (allocators, objectives, studies)")
     p.set_defaults(fn=_cmd_list)
-    p = sub.add_parser("run", help="run a study from studies/")
-    p.add_argument("study")
+    p = sub.add_parser("run", help="run a study from studies/", add_help=False)
+    p.add_argument("study", nargs="?", help="the study (simalloc list shows them); with --help: its --set keys")
+    p.add_argument("-h", "--help", action="store_true", help="show this help (and the study's --set keys)")
     p.add_argument("--quick", action="store_true", help="the study's small preset")
     p.add_argument("--out", help="output folder (default results/<study>/<run_id>)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field of the study's Args")
@@ -105,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="local", choices=("local", "ray"), help="ray: run shards on a Ray cluster "
                    "(RAY_ADDRESS, else a local one)")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(fn=_cmd_run)
+    p.set_defaults(fn=_cmd_run, parser=p)
     p = sub.add_parser("bench", help="speed benchmarks, as ratios against baselines measured in the same run")
     p.add_argument("--quick", action="store_true", help="smaller sizes (targets are stated for the full sizes)")
     p.add_argument("--json", help="write the rows as JSON to this path")
@@ -123,11 +172,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the package's convention for bad input: "argument: what is wrong" (e.g. "budget: must be >= 0, got -1")
+_INPUT_ERROR = re.compile(r"^[A-Za-z_][\w\[\]'.-]*(, [A-Za-z_][\w\[\]'.-]*)*: ")
+
+
+def is_input_error(exc: BaseException) -> bool:
+    """Bad input (a one-line message) rather than an internal bug (a traceback): a ValueError or TypeError whose
+    message names the argument, as every validator in the package writes it, or a missing optional dependency."""
+    if isinstance(exc, ImportError):
+        return True
+    return isinstance(exc, (ValueError, TypeError)) and bool(_INPUT_ERROR.match(str(exc)))
+
+
 def main(argv=None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         return ns.fn(ns)
-    except (ValueError, TypeError, ImportError) as exc:
+    except Exception as exc:
+        if not is_input_error(exc):
+            raise  # an internal bug: the traceback is the useful report
         print(f"simalloc: error: {exc}", file=sys.stderr)
         return 2
 

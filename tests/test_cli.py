@@ -57,6 +57,8 @@ def test_same_seed_same_table(tmp_path):
         (["run", "alloc_demo", "--set", "bogus=1"], "bogus"),
         (["run", "alloc_demo", "--set", "k0=40"], "k0"),
         (["run", "alloc_demo", "--set", "allocators=hora,nope"], "nope"),
+        (["run", "alloc_demo", "--set", "allocators="], "allocators: needs at least one value"),
+        (["run", "budget_sweep", "--set", "lr=nan"], "lr: must be a finite number"),
     ],
 )
 def test_bad_run_arguments_fail_clearly_before_work(args, word, tmp_path, capsys):
@@ -74,4 +76,57 @@ def test_bench_quick_json(tmp_path):
     for r in rows:
         assert {"name", "n", "seconds", "baseline", "ratio"} <= set(r)
         assert r["seconds"] > 0 and r["baseline"] > 0
-        assert r["ratio"] == pytest.approx(r["baseline"] / r["seconds"])
+
+
+@pytest.mark.parametrize("make_out,word", [(lambda d: d / "file.txt", "is a file"), (lambda d: "", "empty path"),
+                                           (lambda d: "/proc/simalloc_nope", "cannot write")])
+def test_bad_out_folders_fail_in_one_line(make_out, word, tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    assert main(["run", "alloc_demo", "--set", "n_reps=2", "--out", str(make_out(tmp_path)), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert word in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("cmd", [["bench", "--quick", "--json"], ["check", "--only", "tea_uniform_expected_max", "--json"]])
+def test_unwritable_json_is_refused_before_any_work(cmd, capsys):
+    import time
+
+    start = time.perf_counter()
+    assert main([*cmd, "/proc/simalloc_nope/x.json"]) == 2
+    assert "json: cannot write" in capsys.readouterr().err
+    assert time.perf_counter() - start < 5  # refused up front, not after the benchmarks or checks ran
+
+
+def test_resume_guards(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "alloc_demo", "--set", "n_reps=2", "--out", str(out), "--no-progress"]) == 0
+    # another study into the same folder: the error names the study that is there
+    assert main(["run", "dora_gap", "--quick", "--out", str(out), "--no-progress"]) == 2
+    assert "holds a run of study 'alloc_demo', not 'dora_gap'" in capsys.readouterr().err
+    # a deleted args.json: old shards under new settings must not be reused silently
+    sharded = tmp_path / "sharded"
+    assert main(["run", "ttrl", "--quick", "--set", "steps=1", "--set", "rules=fixed", "--set", "presets=gpqa-like",
+                 "--out", str(sharded), "--no-progress"]) == 0
+    (sharded / "args.json").unlink()
+    assert main(["run", "ttrl", "--quick", "--set", "steps=1", "--set", "rules=fixed", "--set", "presets=gpqa-like",
+                 "--set", "seed=1", "--out", str(sharded), "--no-progress"]) == 2
+    assert "no args.json" in capsys.readouterr().err
+
+
+def test_internal_bugs_keep_their_traceback(monkeypatch):
+    import simalloc.cli as cli
+
+    def broken(ns):
+        return None + 1  # an internal TypeError, not bad input
+
+    parser = cli.build_parser()
+    parser._subparsers._group_actions[0].choices["list"].set_defaults(fn=broken)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    with pytest.raises(TypeError):
+        main(["list"])
+
+
+def test_run_help_lists_a_studys_keys(capsys):
+    assert main(["run", "stopping_pareto", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "n_atoms" in out and "quick: 6000" in out

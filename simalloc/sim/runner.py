@@ -16,10 +16,12 @@ import dataclasses
 import hashlib
 import importlib
 import json
+import math
 import multiprocessing
 import os
 import pkgutil
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from tqdm import tqdm
 
 from .results import write_json, write_table
 
-__all__ = ["available_studies", "load_study", "make_args", "run_study", "BACKENDS"]
+__all__ = ["available_studies", "load_study", "make_args", "run_study", "check_out_dir", "check_output_file", "BACKENDS"]
 
 BACKENDS = ("local", "ray")
 
@@ -55,11 +57,19 @@ def _convert(field: dataclasses.Field, text: str):
                 raise ValueError
             return text.lower() in ("true", "1")
         if kind is tuple:
-            items = [t for t in text.split(",") if t]
+            items = [t.strip() for t in text.split(",") if t.strip()]
+            if not items:
+                raise ValueError(f"{field.name}: needs at least one value (comma-separated), got {text!r}")
             inner = type(default[0]) if default else str
-            return tuple(inner(t) for t in items)
-        return kind(text)
-    except ValueError:
+            values = tuple(inner(t) for t in items)
+        else:
+            values = (kind(text),)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise ValueError(f"{field.name}: must be a finite number, got {text!r}")
+        return values if kind is tuple else values[0]
+    except ValueError as exc:
+        if str(exc).startswith(f"{field.name}:"):
+            raise
         raise ValueError(f"{field.name}: cannot read {text!r} as {kind.__name__}") from None
 
 
@@ -139,6 +149,33 @@ def _run_shards(study_name, study, args, todo, out_dir, workers, backend, progre
     bar.close()
 
 
+def check_out_dir(out_dir: Path, name: str = "out") -> None:
+    """Refuse an output folder that cannot work, before any work: empty, a file, or not writable (probed by
+    creating the folder and a temporary file in it: permission bits alone do not tell, e.g. for root)."""
+    out_dir = Path(out_dir)
+    if str(out_dir) in ("", "."):
+        raise ValueError(f"{name}: an output folder is needed (got an empty path)")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{name}: {out_dir} is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot write in {out_dir} ({exc.strerror or exc})") from None
+
+
+def check_output_file(path, name: str = "json") -> Path:
+    """Refuse an output file that cannot be written, before any work."""
+    path = Path(path)
+    if str(path) in ("", "."):
+        raise ValueError(f"{name}: an output file path is needed")
+    if path.is_dir():
+        raise ValueError(f"{name}: {path} is a folder, not a file")
+    check_out_dir(Path.cwd() if str(path.parent) in ("", ".") else path.parent, name)
+    return path
+
+
 def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progress=True, workers: int = 1,
               backend: str = "local") -> Path:
     """Run study ``name``; returns its output folder (tables, figures, meta.json).
@@ -155,12 +192,22 @@ def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progr
     study = load_study(name)
     args = make_args(study, quick, overrides)
     out_dir = Path(out) if out is not None else Path("results") / name / run_id(args)
+    check_out_dir(out_dir)
     args_blob = json.loads(json.dumps(dataclasses.asdict(args), default=str))
+    record = {"study": name, "args": args_blob}
     args_file = out_dir / "args.json"
-    if args_file.is_file() and json.loads(args_file.read_text()) != args_blob:
-        raise ValueError(f"out: {out_dir} holds a run of {name} with different args; choose another --out")
+    if args_file.is_file():
+        found = json.loads(args_file.read_text())
+        found = found if "study" in found and "args" in found else {"study": "?", "args": found}
+        if found["study"] != name:
+            raise ValueError(f"out: {out_dir} holds a run of study {found['study']!r}, not {name!r}; choose another --out")
+        if found["args"] != args_blob:
+            raise ValueError(f"out: {out_dir} holds a run of {name} with different args; choose another --out")
+    elif (out_dir / "shards").is_dir() and any((out_dir / "shards").iterdir()):
+        raise ValueError(f"out: {out_dir} has finished shards but no args.json, so the settings that made them are "
+                         "unknown; choose another --out (or delete the folder)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(args_blob, args_file)
+    write_json(record, args_file)
     start = time.perf_counter()
     if hasattr(study, "shards"):
         specs = study.shards(args)
