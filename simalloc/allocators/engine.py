@@ -25,7 +25,7 @@ from .._validate import as_budget, as_cap, check_choice
 from ..beliefs import BetaBeliefs
 from ..objectives import get_objective
 from ..objectives._kernels import KERNEL_CODES, first_terms, next_terms
-from . import _engine_kernels as EK
+from ..objectives import _kernels as EK
 
 __all__ = ["SOLVERS", "solve", "greedy_heap", "greedy_merged", "greedy_threshold", "prompt_types"]
 

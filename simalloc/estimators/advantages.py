@@ -13,7 +13,7 @@ import numpy as np
 from .._numba import jit
 from .._validate import check_choice
 
-__all__ = ["LOSS_TYPES", "group_advantages", "binary_advantage_mass", "LOSS_CODES"]
+__all__ = ["LOSS_TYPES", "group_advantages", "binary_advantage_mass", "binary_advantage_masses", "LOSS_CODES"]
 
 LOSS_CODES = {"grpo": 0, "dr_grpo": 1, "rloo": 2}
 LOSS_TYPES = tuple(LOSS_CODES)
@@ -118,3 +118,11 @@ def binary_advantage_mass(successes, n, code, eps):
     if code == 1:
         return sf / n
     return sf / (n - 1.0)
+
+
+@jit
+def binary_advantage_masses(successes, n, code, eps, out):
+    """``binary_advantage_mass`` for every group (arrays of int64), into ``out``; jitted here, beside its callee."""
+    for i in range(out.size):
+        out[i] = binary_advantage_mass(successes[i], n[i], code, eps)
+    return out

@@ -97,3 +97,206 @@ def weights(code: int, all_fail: np.ndarray, all_pass: np.ndarray) -> tuple[np.n
     if code == KNAPSACK_PLUGIN:
         return np.ones(all_fail.shape), np.ones(all_fail.shape)
     return all_fail.astype(np.float64), all_pass.astype(np.float64)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The exact allocation engine's loops (type-merged greedy, threshold bisection). They live in this file, beside
+# the marginal kernels they inline, because numba keys a cached kernel on its own source file only: a kernel
+# that inlined a jitted function from another module would keep the old callee after an edit.
+# Numba kernels of the allocation engine: type-merged greedy and threshold (bisection) solver.
+# 
+# Both take the B largest marginals of decreasing per-prompt sequences (the exact optimum of a separable
+# objective with decreasing marginals). Marginals come from ``objectives._kernels`` only.
+
+_TINY = 5e-324  # the smallest positive double: count(_TINY) counts every positive marginal
+
+
+@jit
+def group_by_key(keys, n_keys):
+    """Types from integer keys in [0, n_keys): (type_of (n,), representative index (T,), count (T,))."""
+    slot = np.full(n_keys, -1, dtype=np.int64)
+    n = keys.size
+    type_of = np.empty(n, dtype=np.int64)
+    rep = np.empty(n_keys, dtype=np.int64)
+    count = np.zeros(n_keys, dtype=np.int64)
+    n_types = 0
+    for i in range(n):
+        key = keys[i]
+        t = slot[key]
+        if t < 0:
+            t = n_types
+            slot[key] = t
+            rep[t] = i
+            n_types += 1
+        type_of[i] = t
+        count[t] += 1
+    return type_of, rep[:n_types].copy(), count[:n_types].copy()
+
+
+@jit
+def merged_levels(code, a, b, wf, wp, cap, count, budget):
+    """Greedy over prompt types: each type t has count[t] prompts sharing one marginal sequence.
+
+    Returns (level (T,), partial (T,)): every prompt of type t gets level[t] rollouts and the first
+    partial[t] of them one more. Each step takes a whole level of the type with the largest current
+    marginal (all its copies are equal), so the cost does not depend on n_prompts.
+    """
+    n_types = a.size
+    level = np.zeros(n_types, dtype=np.int64)
+    partial = np.zeros(n_types, dtype=np.int64)
+    tf = np.empty(n_types)
+    tp = np.empty(n_types)
+    cur = np.empty(n_types)
+    for t in range(n_types):
+        tf[t], tp[t] = first_terms(code, a[t], b[t])
+        cur[t] = wf[t] * tf[t] + wp[t] * tp[t]
+    remaining = budget
+    while remaining > 0:
+        best = -1
+        best_value = -1.0
+        for t in range(n_types):
+            if level[t] < cap[t] and cur[t] > best_value:
+                best = t
+                best_value = cur[t]
+        if best < 0:
+            break  # caps exhausted; the Python layer validated sum(cap) >= budget
+        if count[best] > remaining:
+            partial[best] = remaining
+            remaining = 0
+            break
+        remaining -= count[best]
+        level[best] += 1
+        tf[best], tp[best] = next_terms(code, a[best], b[best], level[best], tf[best], tp[best])
+        cur[best] = wf[best] * tf[best] + wp[best] * tp[best]
+    return level, partial
+
+
+@jit
+def expand_levels(type_of, level, partial, out):
+    """out[i] = level[type] (+1 for the first partial[type] prompts of each type, in index order)."""
+    used = np.zeros(level.size, dtype=np.int64)
+    for i in range(type_of.size):
+        t = type_of[i]
+        out[i] = level[t]
+        if used[t] < partial[t]:
+            out[i] += 1
+            used[t] += 1
+    return out
+
+
+@jit
+def _walk(code, a, b, wf, wp, cap, lam, active, n_active, k0, tf0, tp0, base, limit, k1, tf1, tp1):
+    """From the committed state (k0 taken, terms of index k0+1), take every marginal >= lam.
+
+    Only prompts in active[:n_active] are visited. Writes their new state to (k1, tf1, tp1) and
+    returns the total count; returns limit + 1 as soon as the total exceeds ``limit`` (the new state
+    is then incomplete and must be discarded).
+    """
+    total = base
+    for j in range(n_active):
+        i = active[j]
+        k = k0[i]
+        tf = tf0[i]
+        tp = tp0[i]
+        while k < cap[i] and wf[i] * tf + wp[i] * tp >= lam:
+            k += 1
+            total += 1
+            if total > limit:
+                return limit + 1
+            tf, tp = next_terms(code, a[i], b[i], k, tf, tp)
+        k1[i] = k
+        tf1[i] = tf
+        tp1[i] = tp
+    return total
+
+
+@jit
+def threshold_solve(code, a, b, wf, wp, cap, budget, out):
+    """Exact allocation for per-prompt beliefs: find lambda with #{Delta_i(k) >= lambda} = budget.
+
+    The committed state is always the one at the upper end ``hi`` of the bracket (count <= budget),
+    so a trial threshold only walks the marginals between the committed state and itself, and a
+    rejected trial stops as soon as it overshoots. The search first steps down from the largest
+    marginal by hi * 2^(-2^j) until a trial overshoots, then bisects (geometrically while the bracket
+    spans more than a factor 4, then arithmetically) until the two ends are adjacent doubles; the
+    marginals in between are then all equal and are taken in prompt order. Prompts whose next
+    marginal falls below the lower end drop out of the active set. Budget left after every positive
+    marginal (caps, or zero marginals) is spread one unit at a time over prompts with room.
+    """
+    n = a.size
+    k0 = np.zeros(n, dtype=np.int64)
+    tf0 = np.empty(n)
+    tp0 = np.empty(n)
+    k1 = np.zeros(n, dtype=np.int64)
+    tf1 = np.empty(n)
+    tp1 = np.empty(n)
+    active = np.empty(n, dtype=np.int64)
+    n_active = 0
+    hi = 0.0
+    for i in range(n):
+        tf0[i], tp0[i] = first_terms(code, a[i], b[i])
+        m = wf[i] * tf0[i] + wp[i] * tp0[i]
+        if cap[i] > 0 and m > 0.0:
+            active[n_active] = i
+            n_active += 1
+            if m > hi:
+                hi = m
+    committed = 0
+    if budget > 0 and n_active > 0:
+        hi = np.nextafter(hi, np.inf)  # count(hi) = 0
+        lo = 0.0  # 0 means 'no overshooting trial seen yet'
+        step = 1.0
+        all_positive_fit = False
+        while True:
+            if lo == 0.0:
+                mid = hi * 2.0 ** (-step)
+                step *= 2.0
+                if mid < _TINY:
+                    mid = _TINY
+            elif hi > 4.0 * lo:
+                mid = math.sqrt(lo) * math.sqrt(hi)
+            else:
+                mid = lo + 0.5 * (hi - lo)
+            if mid <= lo or mid >= hi:
+                break
+            total = _walk(code, a, b, wf, wp, cap, mid, active, n_active, k0, tf0, tp0, committed, budget, k1, tf1, tp1)
+            if total <= budget:
+                for j in range(n_active):
+                    i = active[j]
+                    k0[i] = k1[i]
+                    tf0[i] = tf1[i]
+                    tp0[i] = tp1[i]
+                hi = mid
+                committed = total
+                if total == budget:
+                    break
+                if mid == _TINY:
+                    all_positive_fit = True
+                    break
+            else:
+                lo = mid
+                kept = 0  # prompts whose next marginal is below lo can never gain
+                for j in range(n_active):
+                    i = active[j]
+                    if k0[i] < cap[i] and wf[i] * tf0[i] + wp[i] * tp0[i] >= lo:
+                        active[kept] = i
+                        kept += 1
+                n_active = kept
+        if not all_positive_fit and committed < budget:
+            # lo and hi are adjacent doubles: the marginals in [lo, hi) are all equal; take them in order
+            for j in range(n_active):
+                i = active[j]
+                while committed < budget and k0[i] < cap[i] and wf[i] * tf0[i] + wp[i] * tp0[i] >= lo:
+                    k0[i] += 1
+                    committed += 1
+                    tf0[i], tp0[i] = next_terms(code, a[i], b[i], k0[i], tf0[i], tp0[i])
+    progress = True
+    while committed < budget and progress:  # zero marginals: one more each, round robin over prompts with room
+        progress = False
+        for i in range(n):
+            if committed < budget and k0[i] < cap[i]:
+                k0[i] += 1
+                committed += 1
+                progress = True
+    out[:] = k0
+    return out

@@ -25,7 +25,7 @@ import pandas as pd
 from .._numba import jit
 from .._validate import check_choice
 from ..allocators import ALLOCATORS, allocate
-from ..estimators.advantages import LOSS_CODES, binary_advantage_mass
+from ..estimators.advantages import LOSS_CODES, binary_advantage_masses
 from ..worlds import make_world
 from .policies import POLICY_KINDS, make_policy, pass_at_k_curve
 from .predictors import PREDICTORS, make_predictor, prompt_embeddings
@@ -124,13 +124,6 @@ STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "r
 
 
 @jit
-def _advantage_mass(successes, n, code, eps, out):
-    for i in range(successes.size):
-        out[i] = binary_advantage_mass(successes[i], n[i], code, eps)
-    return out
-
-
-@jit
 def _binomial(rng, n, p, out):
     """out[i] ~ Binomial(n[i], p[i]) (a numba loop: faster than numpy's per-element dispatch)."""
     for i in range(out.size):
@@ -226,7 +219,7 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, seed: int, rep: int = 0)
             prompts_by_s += np.bincount(s, minlength=k0 + 1)
         sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         total_s = np.ascontiguousarray(total_s, dtype=np.int64)
-        mass = _advantage_mass(total_s, sizes, code, cfg.eps, np.empty(sizes.size))
+        mass = binary_advantage_masses(total_s, sizes, code, cfg.eps, np.empty(sizes.size))
         coef = mass / np.maximum(sizes, 1)  # each prompt weighted by 1/G_i
         grad_norm = policy.update(idx, p, coef, cfg.lr / cfg.n_prompts) if idx.size else 0.0
         predictor.observe(idx, total_s, sizes)
