@@ -49,7 +49,8 @@ def test_hard_first_without_s0_prompts_is_uniform():
 def test_uniform_is_even_and_seeded():
     a = allocate("uniform", PILOT, 8, 25, rng=5)
     assert set(a.tolist()) == {2, 3} and a.sum() == 25
-    assert not np.array_equal(a, allocate("uniform", PILOT, 8, 25, rng=6)) or True  # remainder placement may coincide
+    # the remainder's placement depends on the seed: 20 seeds giving one placement would be a fixed tie rule
+    assert len({tuple(allocate("uniform", PILOT, 8, 25, rng=s)) for s in range(20)}) > 1
     np.testing.assert_array_equal(a, allocate("uniform", PILOT, 8, 25, rng=5))
 
 
@@ -152,10 +153,10 @@ def test_gvm_and_knapsack_behaviour():
     assert allocate("knapsack", s, 8, 20)[2] == 20  # only p_hat in (0, 1) has value
     k = allocate("knapsack", s, 8, 20, cap=8)
     assert k[2] == 8 and k[0] + k[1] == 12  # leftover to p_hat = 0 first
-    g = allocate("gvm", s, 8, 40)
-    p = (s + 1) / 10  # posterior means under Beta(1, 1)
-    w = np.sqrt(p * (1 - p)) / np.sqrt(p + 1e-3 / p)
-    assert g.sum() == 40 and np.all(np.abs(g - 40 * w / w.sum()) < 1)
+    # a case worked by hand: s = 1 and 4 of 8 give posterior means 0.2 and 0.5; GVM's weights
+    # sqrt(p(1-p))/sqrt(p + 1e-3/p) are 0.4/0.452769 = 0.883452 and 0.5/0.708520 = 0.705694, so 100 rollouts
+    # split 55.59 / 44.41 and largest remainders give 56 / 44
+    assert allocate("gvm", [1, 4], 8, 100).tolist() == [56, 44]
 
 
 def test_predicted_p_is_validated():

@@ -20,16 +20,19 @@ __all__ = ["run_search", "one_step_success"]
 
 def run_search(world: DirectionWorld, problem: SearchProblem, rule: str, budget: int, depth: int = 4, rng=None,
                t_b: float = 0.1, t_s: float = 0.01) -> dict:
-    """One search; returns {"vote_correct", "any_correct", "p_success"} (p_success: exact P(some leaf correct))."""
+    """One search; returns {"vote_correct", "any_correct", "p_success", "expansions"} (p_success: exact P(some leaf
+    correct); expansions: candidates expanded at each of the ``depth`` steps, the compute spent)."""
     if depth < 1:
         raise ValueError(f"depth: must be >= 1, got {depth}")
     rng = as_generator(rng)
     dirs = world.candidates(problem, budget, rng)
+    expansions = [int(dirs.size)]
     for _ in range(depth - 1):
         scores = world.scores(problem, dirs, rng)
         sim = world.similarity(dirs, rng)
         alloc = search_allocate(rule, scores, sim, budget, t_b=t_b, t_s=t_s, directions=dirs, a=problem.a, b=problem.b)
         dirs = np.repeat(dirs, alloc)
+        expansions.append(int(dirs.size))
     correct = rng.random(dirs.size) < problem.p[dirs]
     answers = np.where(correct, 0, dirs + 1)
     weights = np.clip(world.scores(problem, dirs, rng), 1e-6, None)
@@ -39,6 +42,7 @@ def run_search(world: DirectionWorld, problem: SearchProblem, rule: str, budget:
         "vote_correct": bool(np.argmax(votes) == 0),
         "any_correct": bool(correct.any()),
         "p_success": float(1 - np.prod((1 - problem.p) ** per_dir)),
+        "expansions": expansions,
     }
 
 
