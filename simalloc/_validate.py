@@ -80,9 +80,13 @@ def as_counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
     if s.size == 0:
         raise ValueError("successes: expected at least one prompt, got an empty array")
     t = as_integer_array(trials, "trials")
-    if t.ndim == 0:
-        t = np.full(s.shape, int(t), dtype=np.int64)
-    elif t.shape != s.shape:
+    if t.ndim == 0:  # one pilot size: one reduction checks every prompt
+        if int(s.max()) > int(t):
+            i = int(np.argmax(s))
+            raise ValueError(f"successes: must satisfy 0 <= successes <= trials; prompt {i} has "
+                             f"successes={s[i]} > trials={int(t)}")
+        return np.ascontiguousarray(s), np.full(s.shape, int(t), dtype=np.int64)
+    if t.shape != s.shape:
         raise ValueError(f"trials: shape {t.shape} does not match successes shape {s.shape}")
     bad = s > t
     if np.any(bad):

@@ -7,7 +7,7 @@ all-fail or all-pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -72,9 +72,10 @@ class BetaBeliefs:
     successes: np.ndarray
     trials: np.ndarray
     shared_prior: bool = False
+    _trusted: bool = field(default=False, repr=False, compare=False)  # built by from_counts: shared by construction
 
     def __post_init__(self):
-        if self.shared_prior and self.a.size > 1:
+        if self.shared_prior and self.a.size > 1 and not self._trusted:
             # the type-merged solver trusts this flag: prompts with equal counts must then have equal beliefs
             a0 = np.asarray(self.a) - np.asarray(self.successes)
             b0 = np.asarray(self.b) - (np.asarray(self.trials) - np.asarray(self.successes))
@@ -87,8 +88,12 @@ class BetaBeliefs:
         """Posterior Beta(alpha0 + s, beta0 + K0 - s) from pilot counts and a prior."""
         s, t = as_counts(successes, trials)
         a0, b0, shared = as_prior(prior, s.size)
-        failures = t - s
-        return cls(s + a0, failures + b0, s, t, shared)
+        return cls(s + a0, (t + b0) - s, s, t, shared, _trusted=True)
+
+    def subset(self, index) -> "BetaBeliefs":
+        """The beliefs of the prompts ``index`` (an integer array), same prior flag."""
+        return BetaBeliefs(self.a[index], self.b[index], self.successes[index], self.trials[index], self.shared_prior,
+                           _trusted=self._trusted)
 
     @classmethod
     def from_params(cls, a, b) -> "BetaBeliefs":

@@ -92,7 +92,8 @@ def _cmd_bench(ns) -> int:
         rows += importlib.import_module(f"benchmarks.{suite}").run(quick=ns.quick)
     print(f"{'name':<22}{'n':>10}{'seconds':>12}{'baseline':>12}{'ratio':>10}  target")
     for r in rows:
-        flag = "n/a (quick)" if r["ok"] is None else ("ok" if r["ok"] else "MISSED")
+        flag = "measured" if r["target"] == "reported" else (
+            "n/a (quick)" if r["ok"] is None else ("ok" if r["ok"] else "MISSED"))
         print(
             f"{r['name']:<22}{r['n']:>10}{r['seconds']:>12.5f}{r['baseline']:>12.5f}{r['ratio']:>10.1f}  "
             f"{r['target']} [{flag}]  ({r['note']})"

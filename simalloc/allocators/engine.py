@@ -49,6 +49,12 @@ def greedy_heap(code: int, a, b, wf, wp, cap, budget: int) -> np.ndarray:
     return alloc
 
 
+def _counts_are_types(beliefs: BetaBeliefs, cap, from_counts: bool) -> bool:
+    """Shared prior, one pilot size and one cap: prompts with equal success counts have equal marginals."""
+    t = beliefs.trials
+    return bool(from_counts and beliefs.shared_prior and t.min() == t.max() and cap.min() == cap.max())
+
+
 def prompt_types(beliefs: BetaBeliefs, params, cap, from_counts: bool = True):
     """Group prompts whose marginal sequences are identical: (type_of (n,), rep (T,), count (T,)).
 
@@ -56,9 +62,8 @@ def prompt_types(beliefs: BetaBeliefs, params, cap, from_counts: bool = True):
     common pilot size and a common cap, the type is the pilot success count (one bincount-sized pass).
     Otherwise rows of the kernel parameters are deduplicated.
     """
-    s, t = beliefs.successes, beliefs.trials
-    if from_counts and beliefs.shared_prior and t.min() == t.max() and cap.min() == cap.max():
-        return EK.group_by_key(s, int(s.max()) + 1)
+    if _counts_are_types(beliefs, cap, from_counts):
+        return EK.group_by_key(beliefs.successes, int(beliefs.successes.max()) + 1)
     rows = np.column_stack([*params, cap.astype(np.float64)])
     _, keys = np.unique(rows, axis=0, return_inverse=True)
     keys = np.ascontiguousarray(keys.reshape(-1), dtype=np.int64)
@@ -119,9 +124,26 @@ def solve(objective, beliefs: BetaBeliefs, budget, *, cap=None, method: str = "a
     budget = as_budget(budget)
     check_choice(method, "method", SOLVERS)
     cap = as_cap(cap, beliefs.n_prompts, budget)
-    params = obj.kernel_params(beliefs)
     if method == "auto":
         method = "merged" if beliefs.shared_prior and obj.params_from_counts else "threshold"
+    if method == "merged" and _counts_are_types(beliefs, cap, obj.params_from_counts):
+        # the fast path: the pilot success count is the type (a bincount), and the kernel parameters are needed
+        # only for one belief per count present (no n-sized parameter arrays, no type table)
+        s = beliefs.successes
+        count = np.bincount(s)
+        present = np.flatnonzero(count)
+        first = beliefs.subset(np.array([0]))
+        t0 = int(first.trials[0])
+        a0, b0 = first.a[0] - first.successes[0], first.b[0] - (t0 - first.successes[0])
+        types = BetaBeliefs(a0 + present, b0 + (t0 - present), present, np.full(present.size, t0, dtype=np.int64),
+                            True, _trusted=True)
+        a, b, wf, wp = (np.ascontiguousarray(p, dtype=np.float64) for p in obj.kernel_params(types))
+        lv, pt = EK.merged_levels(obj.code, a, b, wf, wp, np.full(present.size, cap[0], dtype=np.int64),
+                                  np.ascontiguousarray(count[present]), budget)
+        level, partial = np.zeros(count.size, np.int64), np.zeros(count.size, np.int64)
+        level[present], partial[present] = lv, pt
+        return EK.expand_levels(s, level, partial, np.empty(s.size, dtype=np.int64))
+    params = obj.kernel_params(beliefs)
     if method == "heap":
         return greedy_heap(obj.code, *params, cap, budget)
     if method == "merged":
