@@ -118,7 +118,8 @@ def _cmd_check(ns) -> int:
     if unknown:
         raise ValueError(f"only: unknown check(s) {unknown}; valid: {', '.join(check_names())}")
     rows, failed = [], []
-    for name in names:
+    for i, name in enumerate(names, start=1):
+        print(f"[{i}/{len(names)}] {name} ...", file=sys.stderr, flush=True)
         try:
             row = run_check(name, full=ns.full, out=out)
         except Exception as exc:  # an erroring check fails the command; it is never a verdict
