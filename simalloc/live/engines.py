@@ -96,9 +96,7 @@ class TransformersEngine:
         self.calls = 0
 
     def chat(self, prompt: str) -> str:
-        msgs = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [
-            {"role": "user", "content": prompt}]
-        return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        return chat_text(self.tokenizer, prompt, self.system_prompt)
 
     def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
         ids = [self.tokenizer(self.chat(p), add_special_tokens=False)["input_ids"] for p in prompts]
@@ -141,6 +139,13 @@ class TransformersEngine:
         return out
 
 
+def chat_text(tokenizer, prompt: str, system_prompt: str | None = None) -> str:
+    """The prompt in the tokenizer's chat template (a system message first when given), ready to generate from."""
+    msgs = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
+        {"role": "user", "content": prompt}]
+    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+
+
 def request_seed(engine_seed: int, call: int, index: int) -> int:
     """A distinct 31-bit seed per (engine seed, generate call, prompt index), from numpy's SeedSequence hashing.
 
@@ -180,9 +185,7 @@ class VLLMEngine:
         self.calls = 0
 
     def chat(self, prompt: str) -> str:
-        msgs = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [
-            {"role": "user", "content": prompt}]
-        return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        return chat_text(self.tokenizer, prompt, self.system_prompt)
 
     def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
         if len(prompts) != len(n):
