@@ -263,3 +263,19 @@ def test_pkpo_loo1_at_k_equal_m_is_max_minus_second():
     sample r_(m) - r_(m-1) and every other sample 0, which is arXiv 2503.19595's max-minus-second advantage."""
     r = np.random.default_rng(4).normal(size=(50, 7))
     np.testing.assert_allclose(bon.pkpo_advantages(r, 7, variant="loo-1"), bon.max_minus_second(r), atol=1e-12)
+
+
+def test_order_and_pkpo_weights_exact_for_large_groups():
+    """C(i-1, k-1)/C(m, k) and C(l-2, k-2)/C(m, k) at m = 3000 against exact rationals (1e-8 relative)."""
+    from fractions import Fraction
+    from math import comb
+
+    m, k = 3000, 900
+    w = bon._order_weights(m, k)
+    for i in (k, k + 1, 1500, 2999, 3000):
+        assert w[i - 1] == pytest.approx(float(Fraction(comb(i - 1, k - 1), comb(m, k))), rel=1e-8, abs=1e-300)
+    assert w[: k - 1].sum() == 0 and w.sum() == pytest.approx(1.0, rel=1e-10)  # the weights of a U-statistic
+    r = np.zeros((1, m))
+    r[0, -1] = 1.0  # one top reward: s of every other sample is C(m-2, k-2)/C(m, k)
+    s = bon.pkpo_advantages(r, k, variant="s")
+    assert s[0, 0] == pytest.approx(float(Fraction(comb(m - 2, k - 2), comb(m, k))), rel=1e-8)

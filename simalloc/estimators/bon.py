@@ -64,12 +64,13 @@ def mean_advantage(rewards) -> np.ndarray:
 
 
 def _order_weights(m, k):
-    """C(i-1, k-1)/C(m, k) for i = 1..m (exact in float via log-gamma)."""
+    """C(i-1, k-1)/C(m, k) for i = 1..m, through the stable pass@k kernel:
+    = (k/m) C(i-1, k-1)/C(m-1, k-1) = (k/m) (1 - pass@(k-1) of m-1 samples with m-i correct)."""
     i = np.arange(1, m + 1)
-    with np.errstate(divide="ignore"):
-        logw = special.gammaln(i) - special.gammaln(k) - special.gammaln(i - k + 1) - (
-            special.gammaln(m + 1) - special.gammaln(k + 1) - special.gammaln(m - k + 1))
-    return np.where(i >= k, np.exp(logw), 0.0)
+    out = np.zeros(m)
+    ok = i >= k
+    out[ok] = (k / m) * _miss_ratio(m - 1, m - i[ok], k - 1)
+    return out
 
 
 def maxk_unbiased(rewards, k: int) -> np.ndarray:
@@ -139,12 +140,12 @@ def pkpo_advantages(rewards, k: int, *, variant: str = "loo-1") -> np.ndarray:
     srt = np.take_along_axis(r, order, axis=1)
     own = srt * _order_weights(m, k)  # C(j-1, k-1)/C(m, k) r_(j)
     if k >= 2:
-        # C(l-2, k-2)/C(m, k) for l = 1..m: the subsets holding rank j < l with l as their maximum
+        # C(l-2, k-2)/C(m, k) for l = 1..m: the subsets holding rank j < l with l as their maximum;
+        # = k(k-1)/(m(m-1)) C(l-2, k-2)/C(m-2, k-2), a pass@k-type ratio through the stable kernel
         l = np.arange(1, m + 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logc = (special.gammaln(l - 1) - special.gammaln(k - 1) - special.gammaln(np.maximum(l - k + 1, 1))
-                    - (special.gammaln(m + 1) - special.gammaln(k + 1) - special.gammaln(m - k + 1)))
-        c = np.where(l >= k, np.exp(logc), 0.0)
+        c = np.zeros(m)
+        ok = l >= k
+        c[ok] = k * (k - 1) / (m * (m - 1)) * _miss_ratio(m - 2, m - l[ok], k - 2)
         higher = np.cumsum((c * srt)[:, ::-1], axis=1)[:, ::-1]
         higher = np.concatenate([higher[:, 1:], np.zeros((r.shape[0], 1))], axis=1)  # ranks l > j
     else:
