@@ -23,7 +23,7 @@ demo: $(VENV)/.core
 	$(BIN)/simalloc run hora_vs_grpo --quick --out results/demo
 
 test: $(VENV)/.test
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(VENV)/.core
 	$(BIN)/simalloc bench --json results/bench.json
