@@ -10,12 +10,15 @@ __all__ = ["as_generator", "spawn"]
 
 
 def as_generator(rng=None) -> np.random.Generator:
-    """Normalize ``rng`` (None | int | SeedSequence | Generator) to a ``numpy.random.Generator``.
+    """Normalize ``rng`` (None | int | SeedSequence | BitGenerator | Generator) to a ``numpy.random.Generator``.
 
-    A Generator is returned as is (draws advance it); anything else seeds a fresh PCG64.
+    A Generator is returned as is (draws advance it), a BitGenerator is wrapped (its state advances); anything
+    else seeds a fresh PCG64 (SPEC 7).
     """
     if isinstance(rng, np.random.Generator):
         return rng
+    if isinstance(rng, np.random.BitGenerator):
+        return np.random.Generator(rng)
     if rng is None or isinstance(rng, np.random.SeedSequence):
         return np.random.default_rng(rng)
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
@@ -23,7 +26,8 @@ def as_generator(rng=None) -> np.random.Generator:
             raise ValueError(f"rng: an integer seed must be >= 0, got {rng}")
         return np.random.default_rng(int(rng))
     raise TypeError(
-        f"rng: expected None, a non-negative int, a numpy SeedSequence or Generator, got {type(rng).__name__}"
+        f"rng: expected None, a non-negative int, a numpy SeedSequence, BitGenerator or Generator, "
+        f"got {type(rng).__name__}"
     )
 
 

@@ -92,7 +92,7 @@ def make_vote_world(spec) -> VoteWorld:
     return VOTE_PRESETS[spec]
 
 
-def majority_ratio_summary(world: VoteWorld, n_prompts: int = 20000, n_votes: int = 64, rng=0) -> dict:
+def majority_ratio_summary(world: VoteWorld, n_prompts: int = 20000, n_votes: int = 64, rng=None) -> dict:
     """Mean share of the mode among n_votes votes, how often the mode of the distribution is correct, the mean
     correct share and the mean number of distinct wrong strings among n_votes votes."""
     rng = as_generator(rng)
@@ -121,7 +121,7 @@ def answer_count_statistics(counts) -> np.ndarray:
                      np.mean((wrong > 0).sum(axis=1) / n)])
 
 
-def fit_vote_world(counts, n_classes: int | None = None, rng=0, n_sim: int = 4000, **fixed) -> VoteWorld:
+def fit_vote_world(counts, n_classes: int | None = None, rng=None, n_sim: int = 4000, **fixed) -> VoteWorld:
     """Calibrate a VoteWorld to observed answer-count vectors by simulated moments.
 
     ``counts``: (n_prompts, n_strings) votes per answer string, column 0 the correct answer, every row with the
@@ -149,10 +149,11 @@ def fit_vote_world(counts, n_classes: int | None = None, rng=0, n_sim: int = 400
     total = m * (1 - m) / var_c - 1
     a, b = max(m * total, 1e-3), max((1 - m) * total, 1e-3)
     best, best_err = None, np.inf
+    seed = int(as_generator(rng).integers(2**63))  # one seed: the same simulated draws for every grid point
     for conc in np.geomspace(0.05, 5, 21):
         for tail in np.linspace(0, 2, 9):
             w = VoteWorld(k, a, b, float(conc), tail_exponent=float(tail))
-            g = as_generator(rng)
+            g = np.random.default_rng(seed)
             sim = g.multinomial(n, w.sample(n_sim, g))
             s = answer_count_statistics(sim)
             err = ((s[2] - obs[2]) / 0.02) ** 2 + ((s[3] - obs[3]) / 0.005) ** 2
