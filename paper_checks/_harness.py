@@ -36,7 +36,7 @@ class Result:
 
 
 def _modules() -> list[str]:
-    import paper_checks
+    import simalloc_paper_checks as paper_checks
 
     return sorted(m.name for m in pkgutil.iter_modules(paper_checks.__path__) if not m.name.startswith("_"))
 
@@ -45,7 +45,7 @@ def check_names() -> list[str]:
     """Every check id: a module name, or ``module[reading]`` for each reading of a module with READINGS."""
     names = []
     for mod in _modules():
-        readings = getattr(importlib.import_module(f"paper_checks.{mod}"), "READINGS", None)
+        readings = getattr(importlib.import_module(f"simalloc_paper_checks.{mod}"), "READINGS", None)
         names += [f"{mod}[{r}]" for r in readings] if readings else [mod]
     return names
 
@@ -56,7 +56,7 @@ def load_check(name: str):
     reading = reading[:-1] if reading.endswith("]") else None
     if name not in check_names():
         raise ValueError(f"check: unknown {name!r}; valid: {', '.join(check_names())}")
-    return importlib.import_module(f"paper_checks.{mod_name}"), reading
+    return importlib.import_module(f"simalloc_paper_checks.{mod_name}"), reading
 
 
 def run_check(name: str, full: bool = False, out: Path | None = None, **inject) -> dict:

@@ -89,7 +89,7 @@ def _cmd_bench(ns) -> int:
         check_output_file(ns.json)
     rows = []
     for suite in ns.suite or BENCH_SUITES:
-        rows += importlib.import_module(f"benchmarks.{suite}").run(quick=ns.quick)
+        rows += importlib.import_module(f"simalloc_benchmarks.{suite}").run(quick=ns.quick)
     print(f"{'name':<22}{'n':>10}{'seconds':>12}{'baseline':>12}{'ratio':>10}  target")
     for r in rows:
         flag = "measured" if r["target"] == "reported" else (
@@ -105,7 +105,7 @@ def _cmd_bench(ns) -> int:
 
 
 def _cmd_check(ns) -> int:
-    from paper_checks import check_names, run_check, write_report
+    from simalloc_paper_checks import check_names, run_check, write_report
 
     from .sim.runner import check_output_file
 

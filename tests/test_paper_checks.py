@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paper_checks import check_names, run_check
+from simalloc_paper_checks import check_names, run_check
 from simalloc.cli import main
 
 README = Path(__file__).resolve().parents[1] / "paper_checks" / "README.md"
@@ -72,7 +72,7 @@ def test_breaking_an_input_changes_the_verdict(quick_results, name, inject):
 
 def test_every_check_module_has_a_mutation_test():
     """No check may pass regardless of the implementation: every check file appears in the mutation list above."""
-    from paper_checks._harness import _modules
+    from simalloc_paper_checks._harness import _modules
 
     marks = test_breaking_an_input_changes_the_verdict.pytestmark
     mutated = {case[0].partition("[")[0] for mark in marks if mark.name == "parametrize" for case in mark.args[1]}
@@ -92,7 +92,7 @@ def test_cli_json_and_report(tmp_path):
 
 
 def test_an_erroring_check_fails_the_command(monkeypatch, tmp_path, capsys):
-    import paper_checks.hora_prop31_greedy_optimal as mod
+    import simalloc_paper_checks.hora_prop31_greedy_optimal as mod
 
     def boom(**kwargs):
         raise RuntimeError("deliberate")

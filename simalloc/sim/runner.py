@@ -36,7 +36,7 @@ BACKENDS = ("local", "ray")
 
 
 def available_studies() -> list[str]:
-    import studies
+    import simalloc_studies as studies
 
     return sorted(m.name for m in pkgutil.iter_modules(studies.__path__) if not m.name.startswith("_"))
 
@@ -45,7 +45,7 @@ def load_study(name: str):
     names = available_studies()
     if name not in names:
         raise ValueError(f"study: unknown study {name!r}; valid: {', '.join(names)}")
-    return importlib.import_module(f"studies.{name}")
+    return importlib.import_module(f"simalloc_studies.{name}")
 
 
 def _convert(field: dataclasses.Field, text: str):
