@@ -141,6 +141,20 @@ def _cmd_check(ns) -> int:
     return 0
 
 
+def _cmd_replay(ns) -> int:
+    from .live.pool import read_pool
+    from .live.replay import ReplayConfig, replay_report
+    from .sim.runner import check_out_dir
+
+    check_out_dir(Path(ns.out))
+    pool = read_pool(ns.pool)
+    cfg = ReplayConfig(k0=ns.k0, group_size=ns.group_size, n_resamples=ns.resamples)
+    table = replay_report(pool, cfg, out=ns.out, rng=ns.seed)
+    print(table.round(4).to_string(index=False))
+    print(f"report in {Path(ns.out) / 'report.md'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simalloc", description="Where to spend rollouts.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", default="results/checks/report.md", help="markdown report (figures beside it)")
     p.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
     p.set_defaults(fn=_cmd_check)
+    p = sub.add_parser("replay", help="replay a rollout pool (or your rollout log): allocators with CIs, and the "
+                       "fitted simulator's predictions confirmed or refuted on held-out tasks")
+    p.add_argument("pool", help="a pool folder (simalloc live sample) or a JSONL/CSV/parquet log with prompt id and reward")
+    p.add_argument("--out", default="results/replay", help="output folder (report.md, figure.png, results.parquet)")
+    p.add_argument("--k0", type=int, default=4, help="pilot rollouts per task")
+    p.add_argument("--group-size", type=int, default=16, help="mean rollouts per task (pilot + extra)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (tasks and rollout order)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=_cmd_replay)
     from .live.cli import add_parser as add_live_parser  # argparse only; heavy imports happen when it runs
 
     add_live_parser(sub)
