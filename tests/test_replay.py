@@ -67,3 +67,26 @@ def test_bad_replay_settings(kwargs, word, tmp_path):
     pool = _as_pool(_pool(rng.random(12), 16, rng), tmp_path / "small.parquet")
     with pytest.raises(ValueError, match=word):
         replay_allocation(pool, ReplayConfig(**{"n_resamples": 10, **kwargs}))
+
+
+def test_voting_replay_against_the_recorded_pluralities(tmp_path):
+    """Oracle: reading all cap votes, fixed-cap majority answers each task's recorded plurality (no ties by
+    construction), whatever the order; a unanimous task stops ESC after one window of 5."""
+    from simalloc.live.replay import replay_voting
+
+    rows = []
+    for i in range(12):
+        answers = ["7"] * 10 + ["3"] * 6 if i % 3 else ["3"] * 9 + ["7"] * 7  # correct answer: "7"
+        if i == 0:
+            answers = ["7"] * 16
+        rows += [{"task": i, "answer": a, "reward": float(a == "7"), "tokens": 10} for a in answers]
+    log = tmp_path / "votes.jsonl"
+    pd.DataFrame(rows).to_json(log, orient="records", lines=True)
+    table = replay_voting(read_pool(log), ReplayConfig(n_resamples=200), rng=0, orderings=30)
+    t = table.set_index(["rule", "metric"])
+    plurality_correct = np.mean([bool(i % 3) or i == 0 for i in range(12)])
+    assert t.loc[("fixed-16", "accuracy"), "observed"] == pytest.approx(plurality_correct)
+    assert t.loc[("fixed-16", "votes"), "observed"] == 16 and t.loc[("fixed-16", "tokens"), "observed"] == 160
+    one = replay_voting(read_pool(log), ReplayConfig(n_resamples=20), rng=0, tasks=[0], orderings=5).set_index(
+        ["rule", "metric"])
+    assert one.loc[("esc", "votes"), "observed"] == 5 and one.loc[("esc", "accuracy"), "observed"] == 1

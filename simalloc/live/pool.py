@@ -28,7 +28,7 @@ POOL_COLUMNS = ["task_id", "sample_index", "prompt", "completion", "answer", "re
 
 #: accepted spellings of the columns a log must (task_id, reward) or may (the rest) have
 ALIASES = {
-    "task_id": ("task_id", "prompt_id", "uid", "question_id", "problem_id", "id", "index", "prompt"),
+    "task_id": ("task_id", "task", "prompt_id", "uid", "question_id", "problem_id", "id", "index", "prompt"),
     "reward": ("reward", "rewards", "score", "correct", "is_correct", "acc", "accuracy"),
     "answer": ("answer", "extracted_answer", "pred", "prediction"),
     "completion_tokens": ("completion_tokens", "response_length", "num_tokens", "tokens", "completion_length"),

@@ -8,6 +8,10 @@ shuffled order. Per allocator and resample: extra hits per task, hits per task o
 informative final groups (both outcomes), the share of tasks solved (a success in the final group). Means and
 95% percentile intervals over ``n_resamples`` resamples.
 
+Voting replay: every stopping rule (BSPRT in each reading) reads random orderings of each task's recorded
+answers (``replay_voting``): votes, tokens and label accuracy, with bootstrap intervals over tasks; the vote
+world fitted to the other half's answer counts predicts votes and accuracy.
+
 Prediction check: the tasks are split in two halves (seeded); the simulator's Beta-Binomial world is fitted on
 one half (all its rollouts) and predicts every metric above for the other half by Monte Carlo in the fitted
 world (same K0, G, caps and allocators), and the Pass@k curve by the fitted world's exact Pass@k. A prediction
@@ -28,7 +32,8 @@ from ..allocators import allocate
 from ..estimators.pass_at_k import pass_at_k
 from ..worlds.difficulty import fit_beta_binomial
 
-__all__ = ["ReplayConfig", "replay_allocation", "predict_allocation", "replay_report"]
+__all__ = ["ReplayConfig", "replay_allocation", "predict_allocation", "replay_voting", "predict_voting", "vote_rules",
+           "replay_report"]
 
 METRICS = ("extra_hits", "hits_s0", "informative", "solved")
 DEFAULT_ALLOCATORS = ("uniform", "hora", "hard_first", "informative", "plugin")
@@ -163,8 +168,14 @@ def replay_report(pool: pd.DataFrame, cfg: ReplayConfig, out=None, rng=None, ks=
     passk = pd.DataFrame(_passk_rows(pool, world, half_b, cfg, rng, ks),
                          columns=["allocator", "metric", "observed", "ci_low", "ci_high", "predicted", "predicted_se"])
     table = pd.concat([table, passk], ignore_index=True)
-    table["verdict"] = np.where((table.predicted >= table.ci_low) & (table.predicted <= table.ci_high),
-                                "confirmed", "refuted")
+    if pool.answer.notna().any():
+        votes = replay_voting(pool, cfg, rng, tasks=half_b)
+        pred = predict_voting(pool, cfg, half_a, votes.attrs["cap"], rng)
+        votes = votes.merge(pred, on=["rule", "metric"], how="left").rename(columns={"rule": "allocator"})
+        votes["predicted_se"] = np.nan
+        table = pd.concat([table, votes], ignore_index=True)
+    inside = (table.predicted >= table.ci_low) & (table.predicted <= table.ci_high)
+    table["verdict"] = np.where(table.predicted.isna(), "not predicted", np.where(inside, "confirmed", "refuted"))
     table.attrs["world"] = f"Beta({world.a:.3f}, {world.b:.3f})"
     if out is not None:
         _write(table, cfg, Path(out), n_tasks, len(half_b))
@@ -181,7 +192,7 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
 
     out.mkdir(parents=True, exist_ok=True)
     write_table(table, out, "results", csv=True)
-    alloc = table[table.allocator != "pass@k"]
+    alloc = table[(table.allocator != "pass@k") & table.metric.isin(METRICS)]
     fig, axes = plt.subplots(1, len(METRICS) + 1, figsize=(5 * (len(METRICS) + 1), 4.2))
     for ax, metric in zip(axes, METRICS):
         sub = alloc[alloc.metric == metric]
@@ -216,6 +227,98 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
         lines.append(f"| {r.allocator} | {r.metric} | {r.observed:.4f} | [{r.ci_low:.4f}, {r.ci_high:.4f}] | "
                      f"{r.predicted:.4f} | {r.verdict} |")
     counts = table.verdict.value_counts().to_dict()
-    lines += ["", f"{counts.get('confirmed', 0)} confirmed, {counts.get('refuted', 0)} refuted.", "",
+    lines += ["", f"{counts.get('confirmed', 0)} confirmed, {counts.get('refuted', 0)} refuted "
+              f"({counts.get('not predicted', 0)} observed only: tokens). Voting rows read random orderings of each "
+              "held-out task's recorded answers; their predictions come from the vote world fitted "
+              "(fit_vote_world) to the other half's answer counts.", "",
               "![replay](figure.png)", ""]
     atomic_write(out / "report.md", lambda p: p.write_text("\n".join(lines)))
+
+
+# ------------------------------------------------------------------------------------------- stopping rules
+
+def _vote_tasks(pool: pd.DataFrame, threshold: float):
+    """Per task: answer codes in pool order (strings by first appearance; a missing answer is its own string),
+    whether each string is correct (some rollout with it has reward > threshold), token counts."""
+    out = []
+    for _, g in pool.sort_values(["task_id", "sample_index"]).groupby("task_id"):
+        answers = [a if isinstance(a, str) and a else "<none>" for a in g.answer]
+        labels: dict[str, int] = {}
+        codes = np.array([labels.setdefault(a, len(labels)) for a in answers], dtype=np.int64)
+        correct = np.zeros(len(labels), dtype=bool)
+        np.logical_or.at(correct, codes, g.reward.to_numpy() > threshold)
+        tokens = pd.to_numeric(g.completion_tokens, errors="coerce").fillna(0).to_numpy(float)
+        out.append((codes, correct, tokens))
+    return out
+
+
+def vote_rules(cap: int) -> dict:
+    """The rules replayed on a pool with ``cap`` rollouts per task: fixed-cap majority, AC, ESC, and BSPRT in
+    every reading whose minimum vote count fits under the cap."""
+    from ..stopping import BSPRT_READINGS, make_rule
+
+    rules = {f"fixed-{cap}": make_rule("fixed", n=cap), "ac_beta": make_rule("ac_beta", cap=cap),
+             "esc": make_rule("esc", cap=cap, window=5)}
+    for name, params in BSPRT_READINGS.items():
+        if params["min_votes"] <= cap:
+            rules[f"bsprt {name}"] = make_rule("bsprt", cap=cap, **params)
+    return rules
+
+
+def replay_voting(pool: pd.DataFrame, cfg: ReplayConfig, rng=None, tasks=None, orderings: int = 200) -> pd.DataFrame:
+    """Every rule on random orderings of each task's recorded answers: votes, tokens and label accuracy per
+    task; means over tasks with 95% bootstrap intervals (tasks resampled, orderings averaged per task)."""
+    from ..stopping.rules import read_votes
+
+    rng = as_generator(rng)
+    if pool.answer.isna().all():
+        raise ValueError("pool: no answers recorded; stopping rules need each rollout's extracted answer")
+    per_task = _vote_tasks(pool, cfg.threshold)
+    tasks = np.arange(len(per_task)) if tasks is None else np.asarray(tasks)
+    cap = int(min(per_task[i][0].size for i in tasks))
+    rules = vote_rules(cap)
+    stats = {name: np.zeros((len(tasks), 3)) for name in rules}
+    for row, i in enumerate(tasks):
+        codes, correct, tokens = per_task[i]
+        for _ in range(orderings):
+            perm = rng.permutation(codes.size)[:cap]
+            seq, tok = codes[perm], np.cumsum(tokens[perm])
+            for name, rule in rules.items():
+                used, label = read_votes(rule, seq)
+                stats[name][row] += (used, tok[used - 1], correct[label])
+    boot = rng.integers(0, len(tasks), size=(cfg.n_resamples, len(tasks)))
+    rows = []
+    for name, s in stats.items():
+        s = s / orderings
+        for j, metric in enumerate(("votes", "tokens", "accuracy")):
+            means = s[boot, j].mean(1)
+            lo, hi = np.percentile(means, [2.5, 97.5])
+            rows.append((name, metric, float(s[:, j].mean()), float(lo), float(hi)))
+    table = pd.DataFrame(rows, columns=["rule", "metric", "observed", "ci_low", "ci_high"])
+    table.attrs["cap"] = cap
+    return table
+
+
+def predict_voting(pool: pd.DataFrame, cfg: ReplayConfig, tasks, cap: int, rng=None, n_sim: int = 20000) -> pd.DataFrame:
+    """Votes and label accuracy per rule in the vote world fitted (``fit_vote_world``) to ``tasks``' answer counts
+    (the first ``cap`` rollouts of each, correct strings merged into the correct class)."""
+    from ..stopping.rules import run_rule
+    from ..worlds.votes import fit_vote_world
+
+    rng = as_generator(rng)
+    per_task = _vote_tasks(pool, cfg.threshold)
+    width = max(int(per_task[i][0][:cap].max()) + 1 for i in tasks) + 1
+    counts = np.zeros((len(tasks), width), dtype=np.int64)
+    for row, i in enumerate(tasks):
+        codes, correct, _ = per_task[i]
+        c = np.bincount(codes[:cap], minlength=correct.size)
+        counts[row, 0] = c[correct].sum()
+        wrong = c[~correct]
+        counts[row, 1:1 + wrong.size] = wrong
+    world = fit_vote_world(counts, rng=rng)
+    probs = world.sample(n_sim, rng)
+    rows = []
+    for name, rule in vote_rules(cap).items():
+        res = run_rule(rule, probs, rng)
+        rows += [(name, "votes", float(res["votes"].mean())), (name, "accuracy", float(res["correct"].mean()))]
+    return pd.DataFrame(rows, columns=["rule", "metric", "predicted"])
