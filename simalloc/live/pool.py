@@ -140,8 +140,8 @@ def read_pool(path) -> pd.DataFrame:
     out = pd.DataFrame({"task_id": pd.factorize(source)[0].astype(np.int64), "source_id": source})
     out["sample_index"] = out.groupby("task_id").cumcount().astype(np.int64)
     out["reward"] = reward
-    for name in ("prompt", "completion", "answer"):
-        out[name] = frame[cols[name]].astype(object) if cols[name] else None
+    for name in ("prompt", "completion", "answer"):  # text columns (JSON/CSV readers turn "7" into 7)
+        out[name] = frame[cols[name]].map(lambda v: None if pd.isna(v) else str(v)).astype(object) if cols[name] else None
     tokens = cols["completion_tokens"]
     out["completion_tokens"] = pd.to_numeric(frame[tokens], errors="coerce") if tokens else np.nan
     for name in ("engine", "model", "temperature", "seed"):
