@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c ci/constraints.txt
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-ray bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(VENV)/.core
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# opt-in: installs Ray (about 240 MB) and runs the backend-equality test that needs it
+test-ray: $(VENV)/.test
+	$(PIP) -e '.[test,ray]'
+	$(BIN)/python -m pytest tests/test_runner.py -k ray -v
 
 bench: $(VENV)/.core
 	$(BIN)/simalloc bench --json results/bench.json

@@ -30,7 +30,7 @@ def test_same_table_for_one_and_two_workers(tmp_path):
 
 
 def test_same_table_on_ray(tmp_path):
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="Ray is opt-in: make test-ray")
     a = run_study("hora_vs_grpo", out=tmp_path / "local", overrides=TINY, progress=False)
     try:
         b = run_study("hora_vs_grpo", out=tmp_path / "ray", overrides=TINY, progress=False, backend="ray", workers=2)
