@@ -23,11 +23,19 @@ TOLERANCE = ("savings within 10 points of the claim, and label accuracy no more 
 
 
 @lru_cache(maxsize=None)
-def _savings(preset: str, full: bool, params: tuple):
+def _prompts_and_base(preset: str, full: bool):
+    """The prompts and the fixed-64 baseline, shared by every reading of a preset (common random numbers)."""
     world = VOTE_PRESETS[preset]
     n = 100_000 if full else 20_000
     probs = world.sample(n, np.random.default_rng(11))
-    base = run_rule(make_rule("fixed"), probs, np.random.default_rng(12), world=world)
+    return probs, run_rule(make_rule("fixed"), probs, np.random.default_rng(12), world=world)
+
+
+@lru_cache(maxsize=None)
+def _savings(preset: str, full: bool, params: tuple):
+    world = VOTE_PRESETS[preset]
+    probs, base = _prompts_and_base(preset, full)
+    n = probs.shape[0]
     rule = make_rule("fixed") if params == ("fixed",) else make_rule("bsprt", **dict(params))
     cand = run_rule(rule, probs, np.random.default_rng(12), world=world)
     saved = 1 - cand["tokens"].sum() / base["tokens"].sum()
