@@ -90,11 +90,6 @@ class BetaBeliefs:
         a0, b0, shared = as_prior(prior, s.size)
         return cls(s + a0, (t + b0) - s, s, t, shared, _trusted=True)
 
-    def subset(self, index) -> "BetaBeliefs":
-        """The beliefs of the prompts ``index`` (an integer array), same prior flag."""
-        return BetaBeliefs(self.a[index], self.b[index], self.successes[index], self.trials[index], self.shared_prior,
-                           _trusted=self._trusted)
-
     @classmethod
     def from_params(cls, a, b) -> "BetaBeliefs":
         """Beliefs straight from Beta parameters, with no observed rollouts."""

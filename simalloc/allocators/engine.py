@@ -27,7 +27,8 @@ from ..objectives import get_objective
 from ..objectives._kernels import KERNEL_CODES, first_terms, next_terms
 from ..objectives import _kernels as EK
 
-__all__ = ["SOLVERS", "solve", "greedy_heap", "greedy_merged", "greedy_threshold", "prompt_types"]
+__all__ = ["SOLVERS", "solve", "greedy_heap", "greedy_merged", "greedy_threshold", "greedy_merged_by_counts",
+           "prompt_types"]
 
 SOLVERS = ("auto", "heap", "merged", "threshold")
 
@@ -58,12 +59,9 @@ def _counts_are_types(beliefs: BetaBeliefs, cap, from_counts: bool) -> bool:
 def prompt_types(beliefs: BetaBeliefs, params, cap, from_counts: bool = True):
     """Group prompts whose marginal sequences are identical: (type_of (n,), rep (T,), count (T,)).
 
-    Fast path (when the objective's parameters are a function of the counts): with a shared prior, a
-    common pilot size and a common cap, the type is the pilot success count (one bincount-sized pass).
-    Otherwise rows of the kernel parameters are deduplicated.
+    Rows of the kernel parameters (and caps) are deduplicated; ``solve`` takes ``greedy_merged_by_counts``
+    instead when the pilot success count alone is the type.
     """
-    if _counts_are_types(beliefs, cap, from_counts):
-        return EK.group_by_key(beliefs.successes, int(beliefs.successes.max()) + 1)
     rows = np.column_stack([*params, cap.astype(np.float64)])
     _, keys = np.unique(rows, axis=0, return_inverse=True)
     keys = np.ascontiguousarray(keys.reshape(-1), dtype=np.int64)
@@ -75,6 +73,24 @@ def greedy_merged(code, params, cap, budget, type_of, rep, count) -> np.ndarray:
     a, b, wf, wp = (np.ascontiguousarray(p[rep]) for p in params)
     level, partial = EK.merged_levels(code, a, b, wf, wp, np.ascontiguousarray(cap[rep]), count, budget)
     return EK.expand_levels(type_of, level, partial, np.empty(type_of.size, dtype=np.int64))
+
+
+def greedy_merged_by_counts(obj, beliefs: BetaBeliefs, cap, budget) -> np.ndarray:
+    """Type-merged greedy when the pilot success count is the type (shared prior, one pilot size, one cap):
+    a bincount of the counts, kernel parameters for one belief per count present (no n-sized arrays)."""
+    s = beliefs.successes
+    count = np.bincount(s)
+    present = np.flatnonzero(count)
+    t0 = int(beliefs.trials[0])
+    a0, b0 = beliefs.a[0] - s[0], beliefs.b[0] - (t0 - s[0])  # the shared prior
+    types = BetaBeliefs(a0 + present, b0 + (t0 - present), present, np.full(present.size, t0, dtype=np.int64),
+                        True, _trusted=True)
+    a, b, wf, wp = (np.ascontiguousarray(p, dtype=np.float64) for p in obj.kernel_params(types))
+    lv, pt = EK.merged_levels(obj.code, a, b, wf, wp, np.full(present.size, cap[0], dtype=np.int64),
+                              np.ascontiguousarray(count[present]), budget)
+    level, partial = np.zeros(count.size, np.int64), np.zeros(count.size, np.int64)
+    level[present], partial[present] = lv, pt
+    return EK.expand_levels(s, level, partial, np.empty(s.size, dtype=np.int64))
 
 
 def greedy_threshold(code, params, cap, budget) -> np.ndarray:
@@ -127,22 +143,7 @@ def solve(objective, beliefs: BetaBeliefs, budget, *, cap=None, method: str = "a
     if method == "auto":
         method = "merged" if beliefs.shared_prior and obj.params_from_counts else "threshold"
     if method == "merged" and _counts_are_types(beliefs, cap, obj.params_from_counts):
-        # the fast path: the pilot success count is the type (a bincount), and the kernel parameters are needed
-        # only for one belief per count present (no n-sized parameter arrays, no type table)
-        s = beliefs.successes
-        count = np.bincount(s)
-        present = np.flatnonzero(count)
-        first = beliefs.subset(np.array([0]))
-        t0 = int(first.trials[0])
-        a0, b0 = first.a[0] - first.successes[0], first.b[0] - (t0 - first.successes[0])
-        types = BetaBeliefs(a0 + present, b0 + (t0 - present), present, np.full(present.size, t0, dtype=np.int64),
-                            True, _trusted=True)
-        a, b, wf, wp = (np.ascontiguousarray(p, dtype=np.float64) for p in obj.kernel_params(types))
-        lv, pt = EK.merged_levels(obj.code, a, b, wf, wp, np.full(present.size, cap[0], dtype=np.int64),
-                                  np.ascontiguousarray(count[present]), budget)
-        level, partial = np.zeros(count.size, np.int64), np.zeros(count.size, np.int64)
-        level[present], partial[present] = lv, pt
-        return EK.expand_levels(s, level, partial, np.empty(s.size, dtype=np.int64))
+        return greedy_merged_by_counts(obj, beliefs, cap, budget)
     params = obj.kernel_params(beliefs)
     if method == "heap":
         return greedy_heap(obj.code, *params, cap, budget)
