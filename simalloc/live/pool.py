@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._validate import as_int
 from ..sim.results import atomic_write, write_json
 
 __all__ = ["POOL_COLUMNS", "ALIASES", "sample_pool", "read_pool", "pool_counts"]
@@ -53,10 +54,7 @@ def sample_pool(engine, tasks, samples: int, out, *, shard_tasks: int = 25, engi
 
     from .tasks import extract_answer, verify
 
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise ValueError(f"samples: must be an integer >= 1, got {samples!r}")
-    if isinstance(shard_tasks, bool) or not isinstance(shard_tasks, (int, np.integer)) or shard_tasks < 1:
-        raise ValueError(f"shard_tasks: must be an integer >= 1, got {shard_tasks!r}")
+    samples, shard_tasks = as_int(samples, "samples"), as_int(shard_tasks, "shard_tasks")
     if not tasks:
         raise ValueError("tasks: need at least one task")
     out = Path(out)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._rng import as_generator
+from .._validate import as_int
 from ..allocators import allocate
 from ..estimators.pass_at_k import pass_at_k
 from ..worlds.difficulty import fit_beta_binomial
@@ -49,8 +50,7 @@ class ReplayConfig:
 
     def validate(self, max_rollouts: int):
         for name, v, low in (("k0", self.k0, 1), ("group_size", self.group_size, 2), ("n_resamples", self.n_resamples, 2)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-                raise ValueError(f"{name}: must be an integer >= {low}, got {v!r}")
+            as_int(v, name, low)
         if self.group_size <= self.k0:
             raise ValueError(f"group_size: must exceed k0 = {self.k0}, got {self.group_size}")
         if self.k0 >= max_rollouts:

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
-from .._validate import check_choice
-from ..estimators.advantages import LOSS_CODES, binary_advantage_mass
+from .._validate import as_int, check_choice
+from ..estimators.advantages import LOSS_CODES, binary_advantage_masses
 from ..stopping.rules import make_rule, run_rule
 from ..worlds.votes import make_vote_world
 
@@ -32,7 +32,8 @@ def counts_gradient(train, label, pi, code):
     n = train.sum(1)
     s = train[np.arange(batch), label]
     f = n - s
-    mass = np.array([binary_advantage_mass(int(s[i]), int(n[i]), code, 1e-4) for i in range(batch)])
+    mass = binary_advantage_masses(np.ascontiguousarray(s, dtype=np.int64), np.ascontiguousarray(n, dtype=np.int64),
+                                   code, 1e-4, np.empty(batch))
     pos = np.divide(mass, s, out=np.zeros(batch), where=s > 0)
     neg = -np.divide(mass, f, out=np.zeros(batch), where=f > 0)
     adv = np.where(np.arange(train.shape[1])[None, :] == label[:, None], pos[:, None], neg[:, None])
@@ -49,8 +50,7 @@ def simulate_ttrl(world, rule, *, n_pool: int = 256, batch: int = 64, steps: int
     code = LOSS_CODES[check_choice(loss_type, "loss_type", LOSS_CODES)]
     for name, v, low in (("n_pool", n_pool, 1), ("batch", batch, 1), ("steps", steps, 0),
                          ("train_rollouts", train_rollouts, 2), ("min_train", min_train, 1)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-            raise ValueError(f"{name}: must be an integer >= {low}, got {v!r}")
+        as_int(v, name, low)
     if batch > n_pool:
         raise ValueError(f"batch: must be <= n_pool={n_pool}")
     if min_train > train_rollouts:
