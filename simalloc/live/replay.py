@@ -68,6 +68,12 @@ def _matrix(pool: pd.DataFrame, threshold: float) -> tuple[np.ndarray, np.ndarra
     return mat, sizes
 
 
+def _metrics(s, extra, size):
+    """The METRICS per task from pilot successes s, extra successes and final group sizes (arrays per task)."""
+    final = s + extra
+    return extra.mean(), np.where(s == 0, extra, 0).mean(), np.mean((final > 0) & (final < size)), np.mean(final > 0)
+
+
 def _one_resample(mat, sizes, cfg, rng, tasks):
     """Metrics (per task) of every allocator on one bootstrap sample of tasks and one shuffle of their rollouts."""
     sub, m = mat[tasks], sizes[tasks]
@@ -82,11 +88,7 @@ def _one_resample(mat, sizes, cfg, rng, tasks):
     out = {}
     for name in cfg.allocators:
         k = allocate(name, s, cfg.k0, budget, cap=cap, rng=rng)
-        final = prefix[np.arange(len(tasks)), cfg.k0 + k]
-        extra = final - s
-        size = cfg.k0 + k
-        out[name] = (extra.mean(), np.where(s == 0, extra, 0).mean(), np.mean((final > 0) & (final < size)),
-                     np.mean(final > 0))
+        out[name] = _metrics(s, prefix[np.arange(len(tasks)), cfg.k0 + k] - s, cfg.k0 + k)
     return out
 
 
@@ -124,10 +126,7 @@ def predict_allocation(world, sizes, cfg: ReplayConfig, rng=None, n_sim: int = 4
         budget = sizes.size * (cfg.group_size - cfg.k0)
         for name in cfg.allocators:
             k = allocate(name, s, cfg.k0, budget, cap=sizes - cfg.k0, rng=rng)
-            extra = rng.binomial(k, p)
-            final = s + extra
-            draws[name].append((extra.mean(), np.where(s == 0, extra, 0).mean(),
-                                np.mean((final > 0) & (final < cfg.k0 + k)), np.mean(final > 0)))
+            draws[name].append(_metrics(s, rng.binomial(k, p), cfg.k0 + k))
     rows = []
     for name, vals in draws.items():
         arr = np.array(vals)
