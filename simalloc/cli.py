@@ -113,10 +113,11 @@ def _cmd_check(ns) -> int:
         check_output_file(ns.json)
     check_output_file(ns.report, "report")
     out = Path(ns.report).parent
-    names = ns.only or check_names()
-    unknown = [n for n in names if n not in check_names()]
+    valid = check_names()
+    names = ns.only or valid
+    unknown = [n for n in names if n not in valid]
     if unknown:
-        raise ValueError(f"only: unknown check(s) {unknown}; valid: {', '.join(check_names())}")
+        raise ValueError(f"only: unknown check(s) {unknown}; valid: {', '.join(valid)}")
     rows, failed = [], []
     for i, name in enumerate(names, start=1):
         print(f"[{i}/{len(names)}] {name} ...", file=sys.stderr, flush=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._numba import jit
+from .._validate import check_choice
 from . import _kernels as K
 from .rules import StoppingRule, _table, make_rule
 
@@ -213,14 +214,12 @@ COSTS = ("votes", "tokens")
 
 
 def _answer_value(model, answer):
-    if answer not in ANSWERS:
-        raise ValueError(f"answer: unknown {answer!r}; valid: {', '.join(ANSWERS)}")
+    check_choice(answer, "answer", ANSWERS)
     return model.leader_value() if answer == "plurality" else model.stop_value
 
 
 def _step_cost(model, per):
-    if per not in COSTS:
-        raise ValueError(f"per: unknown {per!r}; valid: {', '.join(COSTS)}")
+    check_choice(per, "per", COSTS)
     return np.ones(model.t.size) if per == "votes" else model.step_tokens()
 
 
