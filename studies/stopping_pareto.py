@@ -66,20 +66,20 @@ def run_shard(args, shard):
     # stratified: every atom equally often (a random pick would weight the atoms unevenly, so the rules would be
     # scored on another mixture than the DP's uniform prior)
     probs = atoms[np.random.default_rng(ss_pick).permutation(np.arange(args.n_prompts) % args.n_atoms)]
-    rows = []
-    for label, (name, params) in RULES.items():
-        res = run_rule(make_rule(name, **params), probs, np.random.default_rng(ss_votes), world=world)
-        rows.append((shard["preset"], label, "rule", float(res["correct"].mean()),
-                     float(res["correct"].std(ddof=1) / np.sqrt(res["correct"].size)), float(res["votes"].mean()),
-                     float(res["tokens"].mean()), np.nan, "full"))
+    def rule_rows(prompt_probs, label_world):
+        out = []
+        for label, (name, params) in RULES.items():
+            res = run_rule(make_rule(name, **params), prompt_probs, np.random.default_rng(ss_votes), world=world)
+            out.append((shard["preset"], label, "rule", float(res["correct"].mean()),
+                        float(res["correct"].std(ddof=1) / np.sqrt(res["correct"].size)), float(res["votes"].mean()),
+                        float(res["tokens"].mean()), np.nan, label_world))
+        return out
+
+    rows = rule_rows(probs, "full")
     lumped = lump_tail(atoms)
     dp_world = "full" if lumped.shape[1] == atoms.shape[1] else "lumped"
     if dp_world == "lumped":  # the same rules on the DP's own (lumped) world: the like-for-like comparison
-        for label, (name, params) in RULES.items():
-            res = run_rule(make_rule(name, **params), lump_tail(probs), np.random.default_rng(ss_votes), world=world)
-            rows.append((shard["preset"], label, "rule", float(res["correct"].mean()),
-                         float(res["correct"].std(ddof=1) / np.sqrt(res["correct"].size)), float(res["votes"].mean()),
-                         float(res["tokens"].mean()), np.nan, "lumped"))
+        rows += rule_rows(lump_tail(probs), "lumped")
     lengths = (world.mean_tokens, world.mean_tokens * world.wrong_length_factor)
     model = VoteModel.build(lumped, cap=args.cap, tokens=lengths)
     for answer in ("plurality", "best"):
