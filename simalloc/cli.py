@@ -8,7 +8,9 @@ import re
 import sys
 from pathlib import Path
 
-BENCH_SUITES = ("allocation", "simulator", "stopping")
+BENCH_SUITES = ("allocation", "simulator", "stopping", "live")
+#: run when no --suite is given; "live" (a minute or two, needs the live extra and the model) is opt-in
+DEFAULT_SUITES = ("allocation", "simulator", "stopping")
 
 
 def _cmd_list(ns) -> int:
@@ -88,7 +90,7 @@ def _cmd_bench(ns) -> int:
     if ns.json:
         check_output_file(ns.json)
     rows = []
-    for suite in ns.suite or BENCH_SUITES:
+    for suite in ns.suite or DEFAULT_SUITES:
         rows += importlib.import_module(f"simalloc_benchmarks.{suite}").run(quick=ns.quick)
     print(f"{'name':<22}{'n':>10}{'seconds':>12}{'baseline':>12}{'ratio':>10}  target")
     for r in rows:
@@ -156,6 +158,33 @@ def _cmd_replay(ns) -> int:
     return 0
 
 
+def _cmd_advise(ns) -> int:
+    from .advise import advise
+    from .sim.runner import check_out_dir
+
+    def integer(text, name):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{name}: must be an integer, got {text!r}") from None
+
+    out = Path(ns.out)
+    existed = out.exists()
+    check_out_dir(out)
+    try:
+        result = advise(ns.data, integer(ns.budget, "budget"), k0=None if ns.k0 is None else integer(ns.k0, "k0"),
+                        cap=None if ns.cap is None else integer(ns.cap, "cap"), objective=ns.objective,
+                        resamples=integer(ns.resamples, "resamples"), rng=integer(ns.seed, "seed"))
+    except BaseException:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # nothing written on failure, not even the folder the check made
+        raise
+    result.write(out)  # only after everything is computed: bad input leaves nothing behind
+    print(result.recommendation)
+    print(f"report in {out / 'report.md'}; allocation in {out / 'allocation.csv'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simalloc", description="Where to spend rollouts.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed benchmarks, as ratios against baselines measured in the same run")
     p.add_argument("--quick", action="store_true", help="smaller sizes (targets are stated for the full sizes)")
     p.add_argument("--json", help="write the rows as JSON to this path")
-    p.add_argument("--suite", action="append", choices=BENCH_SUITES)
+    p.add_argument("--suite", action="append", choices=BENCH_SUITES,
+                   help="repeatable; default: allocation, simulator, stopping (live is opt-in)")
     p.set_defaults(fn=_cmd_bench)
     p = sub.add_parser("check", help="run paper_checks: every published claim with a verdict")
     p.add_argument("--full", action="store_true", help="the full budget (more replicates and steps)")
@@ -192,6 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (tasks and rollout order)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=_cmd_replay)
+    p = sub.add_parser("advise", help="your pass counts or rollout log in: how to split your rollouts, with "
+                       "predicted gains and 95%% CIs")
+    p.add_argument("data", help="CSV of successes,trials[,prompt_id] per prompt, or a rollout pool folder / log "
+                   "(JSONL, CSV, parquet with a prompt id and a reward per rollout)")
+    p.add_argument("--budget", required=True, help="extra rollouts per batch of your prompts")
+    p.add_argument("--k0", help="pilot rollouts per prompt to plan for (default: the most common trials in the data)")
+    p.add_argument("--cap", help="most extra rollouts for one prompt (default: none)")
+    p.add_argument("--objective", default="informative", choices=("informative", "solved", "extra_hits",
+                                                                    "hits_unsolved"),
+                   help="what the recommendation maximises (default: informative groups)")
+    p.add_argument("--resamples", default="200", help="bootstrap resamples over prompts (default 200)")
+    p.add_argument("--seed", default="0")
+    p.add_argument("--out", default="results/advise", help="output folder (report.md, figures, allocation.csv, "
+                   "results.parquet)")
+    p.set_defaults(fn=_cmd_advise)
     from .live.cli import add_parser as add_live_parser  # argparse only; heavy imports happen when it runs
 
     add_live_parser(sub)

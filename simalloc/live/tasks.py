@@ -22,7 +22,7 @@ import numpy as np
 
 from .safe_math import equivalent_expressions
 
-__all__ = ["Task", "PROMPT_SUFFIX", "arithmetic_tasks", "load_jsonl", "extract_answer", "answers_equivalent", "verify"]
+__all__ = ["Task", "PROMPT_SUFFIX", "arithmetic_tasks", "basic_tasks", "BASIC_KINDS", "load_jsonl", "extract_answer", "answers_equivalent", "verify"]
 
 PROMPT_SUFFIX = "\nGive only the final answer after 'Answer:'."
 
@@ -67,6 +67,54 @@ def arithmetic_tasks(n: int, rng=None, levels=(0, 1, 2, 3, 4)) -> list[Task]:
                  f"How many {it} does {nm} have now?")
             ans = a + b * c - a // 2
         out.append(Task(q, str(int(ans)), level))
+    return out
+
+
+#: the kinds of ``basic_tasks``, in the order they cycle (the ``difficulty`` field is the index here)
+BASIC_KINDS = ("next number", "one-digit sum", "ten plus", "times table", "larger of two", "one-digit difference",
+               "half", "double")
+
+
+def basic_tasks(n: int, rng=None) -> list[Task]:
+    """Very short numeric questions cycling through ``BASIC_KINDS``, for a 135M-parameter model.
+
+    ``arithmetic_tasks`` is too hard for SmolLM2-135M (a pilot of 8 samples on 50 tasks at temperature 0.7: no
+    two-digit sum, three-number expression or word problem was ever solved). These kinds each had pass rates
+    between 0 and ~0.6 in a pilot of 8 tasks x 8 samples per kind, so a pool of them spreads over (0, 1) with a
+    minority never solved (docs/live_pool/README.md reports the histogram of the recorded pool).
+    """
+    if n < 1:
+        raise ValueError(f"n: must be >= 1, got {n}")
+    rng = np.random.default_rng(rng)
+    out = []
+    for i in range(n):
+        kind = i % len(BASIC_KINDS)
+        if kind == 0:
+            a = int(rng.integers(1, 30))
+            q, ans = f"What number comes after {a}?", a + 1
+        elif kind == 1:
+            a, b = (int(x) for x in rng.integers(1, 10, 2))
+            q, ans = f"What is {a} + {b}?", a + b
+        elif kind == 2:
+            b = int(rng.integers(1, 10))
+            q, ans = f"What is 10 + {b}?", 10 + b
+        elif kind == 3:
+            a, b = (int(x) for x in rng.integers(2, 10, 2))
+            q, ans = f"What is {a} times {b}?", a * b
+        elif kind == 4:
+            a, b = (int(x) for x in rng.choice(np.arange(1, 50), 2, replace=False))
+            q, ans = f"Which number is larger, {a} or {b}?", max(a, b)
+        elif kind == 5:
+            a = int(rng.integers(5, 10))
+            b = int(rng.integers(1, a))
+            q, ans = f"What is {a} - {b}?", a - b
+        elif kind == 6:
+            a = int(rng.integers(2, 10))
+            q, ans = f"What is half of {2 * a}?", a
+        else:
+            a = int(rng.integers(2, 10))
+            q, ans = f"What is double {a}?", 2 * a
+        out.append(Task(q, str(ans), kind))
     return out
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "LogitNormalWorld",
     "EmpiricalWorld",
     "fit_beta_binomial",
+    "fit_beta_binomial_mixture",
     "make_world",
     "WORLD_KINDS",
 ]
@@ -210,15 +211,25 @@ class EmpiricalWorld(DifficultyWorld):
         return {"kind": "empirical", "source": self.source, "n_prompts": int(self.successes.size)}
 
 
+def _betabinom_logpmf_kernel(s, t, a, b):
+    """log BetaBinom(s; t, a, b) = log C(t, s) + log B(s + a, t - s + b) - log B(a, b) (equals
+    scipy.stats.betabinom.logpmf, without its per-call overhead inside likelihood fits)."""
+    return (special.gammaln(t + 1) - special.gammaln(s + 1) - special.gammaln(t - s + 1)
+            + special.betaln(s + a, t - s + b) - special.betaln(a, b))
+
+
 def fit_beta_binomial(successes, trials) -> BetaWorld:
     """Maximum-likelihood Beta(a, b) for pass counts under the Beta-Binomial model (scipy.stats.betabinom)."""
     s, t = as_counts(successes, trials)
     if t.min() < 1:
         raise ValueError("trials: every prompt needs at least one rollout")
 
+    pairs, mult = np.unique(np.stack([s, t]), axis=1, return_counts=True)  # the likelihood by distinct (s, t)
+    us, ut = pairs
+
     def nll(log_ab):
         a, b = np.exp(log_ab)
-        return -np.sum(stats.betabinom.logpmf(s, t, a, b))
+        return -np.sum(mult * _betabinom_logpmf_kernel(us, ut, a, b))
 
     m = (s.sum() + 0.5) / (t.sum() + 1.0)
     res = optimize.minimize(nll, x0=np.log([m * 2, (1 - m) * 2]), method="Nelder-Mead",
@@ -227,6 +238,54 @@ def fit_beta_binomial(successes, trials) -> BetaWorld:
         raise RuntimeError(f"fit_beta_binomial: the likelihood fit did not converge ({res.message})")
     a, b = np.exp(res.x)
     return BetaWorld(float(a), float(b))
+
+
+def fit_beta_binomial_mixture(successes, trials, components: int = 2, rng=None, starts: int = 3) -> BetaMixtureWorld:
+    """Maximum-likelihood mixture of ``components`` Beta-Binomials for pass counts.
+
+    Likelihood: prod_i sum_j w_j BetaBinom(s_i; t_i, a_j, b_j) (scipy.stats.betabinom), maximised over log a_j,
+    log b_j and softmax weights by Nelder-Mead from ``starts`` seeded starting points (components initialised at
+    spread pass-rate quantiles); the best optimum is returned, components ordered by mean pass rate.
+    """
+    s, t = as_counts(successes, trials)
+    if t.min() < 1:
+        raise ValueError("trials: every prompt needs at least one rollout")
+    components = int(components)
+    if components < 1:
+        raise ValueError(f"components: must be >= 1, got {components}")
+    rng = as_generator(rng)
+    ratio = (s + 0.5) / (t + 1.0)
+    pairs, mult = np.unique(np.stack([s, t]), axis=1, return_counts=True)  # the likelihood by distinct (s, t)
+    us, ut = pairs[0][:, None], pairs[1][:, None]
+    log_choose = special.gammaln(ut + 1) - special.gammaln(us + 1) - special.gammaln(ut - us + 1)
+
+    def unpack(x):
+        x = np.clip(x, -30.0, 30.0)  # Beta parameters in [1e-13, 1e13]: keeps the search away from overflow
+        a, b = np.exp(x[:components]), np.exp(x[components:2 * components])
+        w = special.softmax(np.concatenate([[0.0], x[2 * components:]]))
+        return w, a, b
+
+    def nll(x):
+        w, a, b = unpack(x)
+        logp = log_choose + special.betaln(us + a, ut - us + b) - special.betaln(a, b) + np.log(w)
+        top = logp.max(axis=1, keepdims=True)
+        value = -np.sum(mult * (top[:, 0] + np.log(np.exp(logp - top).sum(axis=1))))
+        return value if np.isfinite(value) else np.inf
+
+    best = None
+    for start in range(starts):
+        q = np.quantile(ratio, (np.arange(components) + 0.5) / components)
+        q = np.clip(q * np.exp(0.3 * rng.standard_normal(components) * (start > 0)), 0.02, 0.98)
+        conc = 2.0 + 3.0 * start
+        x0 = np.concatenate([np.log(q * conc), np.log((1 - q) * conc), np.zeros(components - 1)])
+        res = optimize.minimize(nll, x0, method="Nelder-Mead",
+                                options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 20000, "maxfev": 20000})
+        if best is None or res.fun < best.fun:
+            best = res
+    w, a, b = unpack(best.x)
+    order = np.argsort(a / (a + b))
+    return BetaMixtureWorld(tuple(float(v) for v in w[order] / w.sum()), tuple(float(v) for v in a[order]),
+                            tuple(float(v) for v in b[order]))
 
 
 WORLD_KINDS = ("beta", "beta_mixture", "logit_normal", "empirical")
