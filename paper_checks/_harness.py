@@ -111,7 +111,7 @@ def _runs(full: bool, arm: str, world: str, zipf: float, seed: int):
 
     overrides, n_reps = train_budget(full)
     cfg = dataclasses.replace(TrainConfig(world=world, zipf=zipf), **overrides)
-    runs = [simulate_training(cfg, arm, seed=seed, rep=r) for r in range(n_reps)]
+    runs = [simulate_training(cfg, arm, np.random.SeedSequence([seed, r]), rep=r) for r in range(n_reps)]
     return tuple(steps for steps, _ in runs), tuple(share for _, share in runs)
 
 

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_generator", "spawn"]
+__all__ = ["as_generator", "as_seed_sequence", "spawn"]
 
 
 def as_generator(rng=None) -> np.random.Generator:
@@ -35,3 +35,28 @@ def spawn(seed, n: int) -> list[np.random.SeedSequence]:
     """``n`` independent child SeedSequences of ``seed`` (an int or SeedSequence)."""
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     return ss.spawn(n)
+
+
+def as_seed_sequence(rng=None) -> np.random.SeedSequence:
+    """Normalize ``rng`` to a ``SeedSequence`` for code that splits it into independent streams (SPEC 7 inputs).
+
+    An int seeds ``SeedSequence(int)`` and a SeedSequence is used as is, so the same value gives the same streams
+    (common random numbers across arms); a Generator or BitGenerator yields a fresh child of its own seed
+    sequence (each call a new one); None gives fresh OS entropy.
+    """
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        rng = rng.bit_generator
+    if isinstance(rng, np.random.BitGenerator):
+        return rng.seed_seq.spawn(1)[0]
+    if rng is None:
+        return np.random.SeedSequence()
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng: an integer seed must be >= 0, got {rng}")
+        return np.random.SeedSequence(int(rng))
+    raise TypeError(
+        f"rng: expected None, a non-negative int, a numpy SeedSequence, BitGenerator or Generator, "
+        f"got {type(rng).__name__}"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from simalloc.sim.results import write_table
@@ -50,7 +51,7 @@ def shards(args):
 
 def run_shard(args, shard):
     t = simulate_ttrl(shard["preset"], shard["rule"], n_pool=args.n_pool, batch=args.batch, steps=args.steps,
-                      lr=args.lr, min_train=args.min_train, seed=args.seed * 1000 + shard["rep"])
+                      lr=args.lr, min_train=args.min_train, rng=np.random.SeedSequence(args.seed * 1000 + shard["rep"]))
     t["preset"], t["rep"] = shard["preset"], shard["rep"]
     return {"steps": t}
 

@@ -13,7 +13,7 @@ SMALL = TrainConfig(n_pool=300, n_eval=200, n_strategies=50, n_prompts=20, group
 @pytest.mark.parametrize("arm", ["uniform", "hora", "hard_first", "plugin", "informative", "dapo", "vip", "knapsack",
                                  "gvm", "hora:gp", "hora:oracle", "hora:k8"])
 def test_every_arm_runs_and_records(arm):
-    steps, share = simulate_training(SMALL, arm, seed=3)
+    steps, share = simulate_training(SMALL, arm, np.random.SeedSequence([3, 0]))
     assert list(steps.step) == list(range(SMALL.steps + 1))
     curve = steps[[f"pass@{k}" for k in SMALL.ks]].to_numpy()
     assert np.all((curve >= 0) & (curve <= 1))
@@ -26,24 +26,24 @@ def test_every_arm_runs_and_records(arm):
 
 
 def test_common_random_numbers_and_determinism():
-    a, _ = simulate_training(SMALL, "uniform", seed=5, rep=1)
-    b, _ = simulate_training(SMALL, "hora", seed=5, rep=1)
-    c, _ = simulate_training(SMALL, "uniform", seed=5, rep=1)
+    a, _ = simulate_training(SMALL, "uniform", np.random.SeedSequence([5, 1]), rep=1)
+    b, _ = simulate_training(SMALL, "hora", np.random.SeedSequence([5, 1]), rep=1)
+    c, _ = simulate_training(SMALL, "uniform", np.random.SeedSequence([5, 1]), rep=1)
     pd.testing.assert_frame_equal(a, c)
     pd.testing.assert_series_equal(a.iloc[0][4:], b.iloc[0][4:], check_names=False)  # same world at step 0
-    d, _ = simulate_training(SMALL, "uniform", seed=5, rep=2)
+    d, _ = simulate_training(SMALL, "uniform", np.random.SeedSequence([5, 2]), rep=2)
     assert a.iloc[0]["pass@1"] != d.iloc[0]["pass@1"]
 
 
 def test_hora_puts_budget_on_s0_prompts_in_training():
-    _, share = simulate_training(SMALL, "hora", seed=1)
+    _, share = simulate_training(SMALL, "hora", np.random.SeedSequence([1, 0]))
     s0 = share.set_index("s").loc[0]
     assert s0.budget_share > 1.5 * s0.prompt_share
 
 
 def test_bernoulli_policy_never_lowers_pass_rates_with_dr_grpo():
     cfg = TrainConfig(policy="bernoulli", n_pool=200, n_eval=200, n_prompts=50, steps=30, phase_b_shards=1)
-    steps, _ = simulate_training(cfg, "uniform", seed=0)
+    steps, _ = simulate_training(cfg, "uniform", np.random.SeedSequence([0, 0]))
     assert np.all(np.diff(steps["pass@1"].to_numpy()) >= 0)  # each prompt's update is a_i >= 0 on its own logit
 
 
@@ -64,3 +64,16 @@ def test_bad_config_is_refused(change, word):
 def test_bad_arm_is_refused(spec, word):
     with pytest.raises(ValueError, match=word):
         parse_arm(spec)
+
+
+def test_rng_follows_spec7():
+    """An int and SeedSequence(int) give the same run; a Generator is accepted; bad types name ``rng``."""
+    a, _ = simulate_training(SMALL, "uniform", 7)
+    b, _ = simulate_training(SMALL, "uniform", np.random.SeedSequence(7))
+    pd.testing.assert_frame_equal(a, b)
+    c, _ = simulate_training(SMALL, "uniform", np.random.default_rng(7))
+    assert c.shape == a.shape
+    with pytest.raises(TypeError, match="rng: expected"):
+        simulate_training(SMALL, "uniform", "7")
+    with pytest.raises(ValueError, match="rng: an integer seed must be >= 0"):
+        simulate_training(SMALL, "uniform", -1)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._numba import jit
+from .._rng import as_seed_sequence
 from .._validate import check_choice
 from ..allocators import ALLOCATORS, allocate
 from ..estimators.advantages import LOSS_CODES, binary_advantage_masses
@@ -156,8 +157,12 @@ def _draw_dynamic_batch(policy, cfg, batch_rng, extra_rng):
     return idx, policy.pass_rates(idx), s, np.full(idx.size, cfg.group_size), used
 
 
-def simulate_training(cfg: TrainConfig, arm: str | Arm, seed: int, rep: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run one arm for ``cfg.steps`` steps; returns (per-step table, budget-share-by-s table).
+
+    ``rng`` (SPEC 7: int, SeedSequence, Generator or BitGenerator) is split into the world, batch, pilot, extra,
+    allocation and predictor streams; arms given the same int or SeedSequence see the same worlds and batches
+    (common random numbers). A study's replicate r uses ``SeedSequence([seed, r])``. ``rep`` only labels rows.
 
     The per-step table has the columns of STEP_COLUMNS plus ``pass@k`` for every k in ``cfg.ks``; the
     share table has (arm, rep, step, s, budget_share, prompt_share), summed over the run's steps at
@@ -168,7 +173,7 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, seed: int, rep: int = 0)
     k0 = cfg.k0 if arm.k0 is None else arm.k0
     if not 0 <= k0 <= cfg.group_size:
         raise ValueError(f"arm {arm.spec!r}: k0 must satisfy 0 <= k0 <= group_size={cfg.group_size}")
-    world_ss, batch_ss, pilot_ss, extra_ss, alloc_ss, pred_ss = np.random.SeedSequence([seed, rep]).spawn(6)
+    world_ss, batch_ss, pilot_ss, extra_ss, alloc_ss, pred_ss = as_seed_sequence(rng).spawn(6)
     world_rng = np.random.default_rng(world_ss)
     policy = make_policy(cfg.policy, make_world(cfg.world), cfg.n_pool, cfg.n_eval, cfg.n_strategies, cfg.zipf,
                          world_rng)

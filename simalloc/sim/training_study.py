@@ -49,7 +49,8 @@ def arm_shards(args, **axis) -> list[dict]:
 
 
 def run_arm_shard(args, shard, **changes) -> dict[str, pd.DataFrame]:
-    steps, share = simulate_training(train_config(args, **changes), shard["arm"], seed=args.seed, rep=shard["rep"])
+    steps, share = simulate_training(train_config(args, **changes), shard["arm"],
+                                    np.random.SeedSequence([args.seed, shard["rep"]]), rep=shard["rep"])
     for key, value in shard.items():
         if key not in ("id", "arm", "rep"):
             steps[key], share[key] = value, value

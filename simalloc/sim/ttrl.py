@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
+from .._rng import as_seed_sequence
 from .._validate import as_int, check_choice
 from ..estimators.advantages import LOSS_CODES, binary_advantage_masses
 from ..stopping.rules import make_rule, run_rule
@@ -42,9 +43,12 @@ def counts_gradient(train, label, pi, code):
 
 
 def simulate_ttrl(world, rule, *, n_pool: int = 256, batch: int = 64, steps: int = 40, train_rollouts: int = 32,
-                  min_train: int = 16, lr: float = 1.0, seed: int = 0, rule_params: dict | None = None,
+                  min_train: int = 16, lr: float = 1.0, rng=None, rule_params: dict | None = None,
                   loss_type: str = "dr_grpo") -> pd.DataFrame:
-    """Simulate TTRL with ``rule`` labelling each prompt; one row per step (step 0: the start)."""
+    """Simulate TTRL with ``rule`` labelling each prompt; one row per step (step 0: the start).
+
+    ``rng`` (SPEC 7) is split into world, batch, vote and training streams: rules given the same int or
+    SeedSequence see the same prompts and batches."""
     world = make_vote_world(world)
     rule_obj = make_rule(rule, **(rule_params or {}))
     code = LOSS_CODES[check_choice(loss_type, "loss_type", LOSS_CODES)]
@@ -55,7 +59,7 @@ def simulate_ttrl(world, rule, *, n_pool: int = 256, batch: int = 64, steps: int
         raise ValueError(f"batch: must be <= n_pool={n_pool}")
     if min_train > train_rollouts:
         raise ValueError(f"min_train: must be <= train_rollouts={train_rollouts}, got {min_train}")
-    world_ss, batch_ss, vote_ss, train_ss = np.random.SeedSequence(seed).spawn(4)
+    world_ss, batch_ss, vote_ss, train_ss = as_seed_sequence(rng).spawn(4)
     theta = np.log(world.sample(n_pool, np.random.default_rng(world_ss)))
     batch_rng, vote_rng, train_rng = (np.random.default_rng(s) for s in (batch_ss, vote_ss, train_ss))
     k = theta.shape[1]
