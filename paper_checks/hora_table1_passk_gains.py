@@ -55,14 +55,16 @@ def _plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(12, 5))
     labels = [f"{p}\n{w}" for p, w, *_ in rows]
     x = np.arange(len(rows))
     ax.bar(x - 0.2, [r[2] for r in rows], 0.4, yerr=[1.96 * r[3] for r in rows], label="dPass@256", capsize=2)
     ax.bar(x + 0.2, [r[4] for r in rows], 0.4, yerr=[1.96 * r[5] for r in rows], label="dPass@1", capsize=2)
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks(x, labels, fontsize=6)
-    ax.set_ylabel("HORA - GRPO (paired, 95% CI)")
+    ax.set_xticks(x, labels, fontsize=9)
+    ax.set_ylabel("HORA minus GRPO (probability, paired 95% CI)")
+    ax.set_xlabel("policy / difficulty world")
+    ax.set_title("HORA vs compute-matched GRPO: change in Pass@256 and Pass@1 per setting (training simulator v1)")
     ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -114,19 +114,24 @@ def plot_training(steps, share, summary, args, path, title):
         sub = summary[summary.arm == arm].set_index("k").reindex(ks)
         axes[0].errorbar(ks, sub["final"], yerr=1.96 * sub["final_se"], marker="o", capsize=2, label=arm)
     axes[0].set_xscale("log", base=2)
-    axes[0].set_xlabel("k")
+    axes[0].set_xlabel("k (samples per prompt)")
     axes[0].set_ylabel(f"Pass@k after {int(steps.step.max())} steps (exact, eval set)")
-    axes[0].set_title("Pass@k curve")
+    axes[0].set_title("Pass@k after training (95% CI over replicates)")
     axes[0].legend(fontsize=8)
     kmax = int(ks.max())
-    mean = steps.groupby(["arm", "step"])[["pass@1", f"pass@{kmax}"]].mean().reset_index()
-    for j, arm in enumerate(args.arms):
-        sub = mean[mean.arm == arm]
-        line, = axes[1].plot(sub.step, sub["pass@1"], label=f"{arm} Pass@1")
-        axes[1].plot(sub.step, sub[f"pass@{kmax}"], "--", color=line.get_color(), label=f"{arm} Pass@{kmax}")
-    axes[1].set_xlabel("step")
-    axes[1].set_ylabel("Pass@1 (solid), Pass@k max (dashed)")
-    axes[1].set_title("Training curves (mean over replicates)")
+    base = "uniform" if "uniform" in args.arms else args.arms[0]
+    ref = steps[steps.arm == base].set_index(["rep", "step"])
+    for arm in [a for a in args.arms if a != base]:
+        mine = steps[steps.arm == arm].set_index(["rep", "step"])
+        for col, style in (("pass@1", "-"), (f"pass@{kmax}", "--")):
+            d = (mine[col] - ref[col].reindex(mine.index)).groupby("step")
+            mean, se = d.mean(), d.std(ddof=1) / np.sqrt(d.count())
+            line, = axes[1].plot(mean.index, mean, style, label=f"{arm} {col.replace('pass', 'Pass')}")
+            axes[1].fill_between(mean.index, mean - 1.96 * se, mean + 1.96 * se, color=line.get_color(), alpha=0.15)
+    axes[1].axhline(0, color="k", lw=0.8)
+    axes[1].set_xlabel("training step")
+    axes[1].set_ylabel(f"arm minus {base} (probability; paired 95% CI)")
+    axes[1].set_title(f"Pass@1 (solid) and Pass@{kmax} (dashed) vs {base}")
     axes[1].legend(fontsize=7, ncol=2)
     sh = share.dropna().groupby(["arm", "s"])[["budget_share", "prompt_share"]].mean().reset_index()
     arms = [a for a in args.arms if a in set(sh.arm)]
