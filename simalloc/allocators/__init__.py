@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .._rng import as_generator
-from .._validate import as_budget, as_cap
+from .._validate import as_budget, as_cap, as_integer_array, as_positive_finite
 from ..beliefs import BetaBeliefs
 from . import baselines, basic, greedy  # noqa: F401  (register the built-in allocators)
 from .engine import SOLVERS, solve
@@ -59,6 +61,9 @@ def allocate(
     [4, 4, 4]
     """
     allocator = get_allocator(name)
+    fast = _count_typed(allocator, successes, trials, budget, prior, cap, predicted_p, options)
+    if fast is not None:
+        return fast
     beliefs = BetaBeliefs.from_counts(successes, trials, prior)
     budget = as_budget(budget)
     if predicted_p is not None:
@@ -72,5 +77,50 @@ def allocate(
     problem = AllocationProblem(beliefs, budget, cap_arr, predicted_p, opts)
     alloc = allocator(problem, as_generator(rng))
     if alloc.sum() != budget or np.any(alloc < 0) or np.any(alloc > problem.cap):  # pragma: no cover
+        raise RuntimeError(f"allocator {allocator.name!r} broke the budget contract")
+    return alloc
+
+
+def _scalar(x) -> bool:
+    return isinstance(x, (numbers.Real, np.number)) and not isinstance(x, bool) or (
+        isinstance(x, np.ndarray) and x.ndim == 0)
+
+
+def _count_typed(allocator, successes, trials, budget, prior, cap, predicted_p, options):
+    """The fast path of ``allocate`` for the common problem: one pilot size, a shared scalar prior, no cap or
+    one cap, an allocator that is an exact greedy on a count-parameterised objective. Validation is the same
+    as the general path's (same messages); the solver is ``greedy_by_counts`` (the type-merged greedy), so no
+    (n_prompts,) posterior arrays are built. Returns None where the general path applies."""
+    from .engine import greedy_by_counts
+    from ..objectives import get_objective
+
+    objective = getattr(allocator, "count_objective", None)
+    if (objective is None or predicted_p is not None or options or not _scalar(trials)
+            or not (cap is None or _scalar(cap)) or not isinstance(prior, tuple) or len(prior) != 2
+            or not (_scalar(prior[0]) and _scalar(prior[1]))):
+        return None
+    obj = get_objective(objective)
+    if not obj.params_from_counts:
+        return None
+    s = as_integer_array(successes, "successes")
+    if s.ndim != 1:
+        raise ValueError(f"successes: expected a 1-D array of shape (n_prompts,), got shape {s.shape}")
+    if s.size == 0:
+        raise ValueError("successes: expected at least one prompt, got an empty array")
+    t = int(as_integer_array(trials, "trials"))
+    top = int(s.max())
+    if top > t:
+        i = int(np.argmax(s))
+        raise ValueError(f"successes: must satisfy 0 <= successes <= trials; prompt {i} has "
+                         f"successes={s[i]} > trials={t}")
+    a0 = float(as_positive_finite(prior[0], "prior alpha0"))
+    b0 = float(as_positive_finite(prior[1], "prior beta0"))
+    budget = as_budget(budget)
+    c = budget if cap is None else min(as_budget(cap, "cap"), budget)
+    if c * s.size < budget:
+        raise ValueError(f"cap: the caps hold at most {c * s.size} rollouts but budget={budget}; "
+                         f"need sum(cap) >= budget (cap * n_prompts >= budget for a scalar cap)")
+    alloc = greedy_by_counts(obj, np.ascontiguousarray(s), t, a0, b0, c, budget)
+    if alloc.sum() != budget:  # pragma: no cover
         raise RuntimeError(f"allocator {allocator.name!r} broke the budget contract")
     return alloc

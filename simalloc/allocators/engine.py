@@ -76,21 +76,28 @@ def greedy_merged(code, params, cap, budget, type_of, rep, count) -> np.ndarray:
 
 
 def greedy_merged_by_counts(obj, beliefs: BetaBeliefs, cap, budget) -> np.ndarray:
-    """Type-merged greedy when the pilot success count is the type (shared prior, one pilot size, one cap):
-    a bincount of the counts, kernel parameters for one belief per count present (no n-sized arrays)."""
+    """Type-merged greedy when the pilot success count is the type (shared prior, one pilot size, one cap)."""
     s = beliefs.successes
-    count = np.bincount(s)
-    present = np.flatnonzero(count)
     t0 = int(beliefs.trials[0])
     a0, b0 = beliefs.a[0] - s[0], beliefs.b[0] - (t0 - s[0])  # the shared prior
-    types = BetaBeliefs(a0 + present, b0 + (t0 - present), present, np.full(present.size, t0, dtype=np.int64),
-                        True, _trusted=True)
+    return greedy_by_counts(obj, s, t0, float(a0), float(b0), int(cap[0]), budget)
+
+
+def greedy_by_counts(obj, successes, trials: int, alpha0: float, beta0: float, cap: int, budget: int) -> np.ndarray:
+    """The type-merged greedy straight from validated pilot counts (one pilot size ``trials``, a shared prior
+    Beta(alpha0, beta0), one ``cap``): a bincount of the counts and kernel parameters for one belief per count
+    present, so no (n_prompts,) float arrays are built. ``allocate`` calls it directly for such problems."""
+    obj = get_objective(obj)
+    count = np.bincount(successes)
+    present = np.flatnonzero(count)
+    types = BetaBeliefs(alpha0 + present, beta0 + (trials - present), present,
+                        np.full(present.size, trials, dtype=np.int64), True, _trusted=True)
     a, b, wf, wp = (np.ascontiguousarray(p, dtype=np.float64) for p in obj.kernel_params(types))
-    lv, pt = EK.merged_levels(obj.code, a, b, wf, wp, np.full(present.size, cap[0], dtype=np.int64),
+    lv, pt = EK.merged_levels(obj.code, a, b, wf, wp, np.full(present.size, cap, dtype=np.int64),
                               np.ascontiguousarray(count[present]), budget)
     level, partial = np.zeros(count.size, np.int64), np.zeros(count.size, np.int64)
     level[present], partial[present] = lv, pt
-    return EK.expand_levels(s, level, partial, np.empty(s.size, dtype=np.int64))
+    return EK.expand_levels(successes, level, partial, np.empty(successes.size, dtype=np.int64))
 
 
 def greedy_threshold(code, params, cap, budget) -> np.ndarray:

@@ -78,6 +78,8 @@ class FunctionAllocator:
     description: str
     fn: Callable[[AllocationProblem, np.random.Generator], np.ndarray]
     options: dict = field(default_factory=dict)
+    #: objective whose exact greedy this allocator is; ``allocate`` then solves count-typed problems directly
+    count_objective: str | None = None
 
     def __call__(self, problem, rng):
         return self.fn(problem, rng)
@@ -96,13 +98,16 @@ class FunctionAllocator:
 ALLOCATORS: dict[str, Allocator] = {}
 
 
-def register(name: str, description: str, options: dict | None = None):
-    """Decorator: register ``fn(problem, rng) -> allocation`` under ``name``, with its ``Option`` specs."""
+def register(name: str, description: str, options: dict | None = None, count_objective: str | None = None):
+    """Decorator: register ``fn(problem, rng) -> allocation`` under ``name``, with its ``Option`` specs.
+
+    ``count_objective``: the objective ``fn`` maximises with ``solve`` (and nothing else), which lets
+    ``allocate`` take the count-typed fast path (``engine.greedy_by_counts``) for shared-prior problems."""
 
     def wrap(fn):
         if name in ALLOCATORS:
             raise ValueError(f"allocator {name!r} is already registered")
-        ALLOCATORS[name] = FunctionAllocator(name, description, fn, dict(options or {}))
+        ALLOCATORS[name] = FunctionAllocator(name, description, fn, dict(options or {}), count_objective)
         return fn
 
     return wrap
