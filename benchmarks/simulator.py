@@ -45,7 +45,7 @@ def run(quick: bool = False) -> list[dict]:
     binom_rate = 32 * n_groups / binom
     batch = 4_000 if quick else 20_000
     cfg = TrainConfig(n_pool=2 * batch, n_eval=1000, n_prompts=batch, steps=10, phase_b_shards=1)
-    seconds = best_of(lambda: simulate_training(cfg, "hora", seed=0), repeat=3)
+    seconds = best_of(lambda: simulate_training(cfg, "hora", 0), repeat=3)
     rollouts = cfg.steps * cfg.n_prompts * cfg.group_size
     rate = rollouts / seconds
     return [

@@ -7,6 +7,12 @@ held-out eval set. Arms: uniform (GRPO), hora, and the baselines dapo (dynamic s
 vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm. Claims checked (HORA arXiv 2605.07114, Table 1, Fig. 3):
 Pass@k at large k improves over compute-matched GRPO at comparable Pass@1; s = 0 prompts get a share of
 the Phase-B budget far above their share of prompts.
+
+Frontier comparison (issue 11): uniform GRPO also runs at learning rates x0.5, x0.7, x1.4, x2.0; each arm's
+frontier gain is its Pass@256 minus that frontier's Pass@256 at the arm's own Pass@1 (per replicate, se over
+replicates), so an arm that only trades Pass@1 for Pass@k like a learning-rate change scores ~0.
+``hora_placebo`` permutes HORA's group sizes over the prompts of each shard. Outputs: summary.csv (arm,
+metric, value, se), frontier.png, final_passk.parquet, table.parquet, budget_share.parquet, figure.png.
 """
 
 from __future__ import annotations
@@ -19,13 +25,16 @@ from simalloc.sim.training_study import arm_shards, finalize_training, run_arm_s
 
 @dataclass(frozen=True)
 class Args(TrainConfig):
-    arms: tuple = ("uniform", "hora", "dapo", "vip", "knapsack", "gvm")
+    arms: tuple = ("uniform", "hora", "hora_placebo", "dapo", "vip", "knapsack", "gvm")
     n_reps: int = 8
     seed: int = 0
+    #: learning-rate multipliers of the extra uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier
+    frontier_lrs: tuple = (0.5, 0.7, 1.4, 2.0)
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(arms=("uniform", "hora", "hard_first"), n_reps=4, steps=150, n_pool=1000, n_eval=500)
+        return cls(arms=("uniform", "hora", "hora_placebo", "hard_first"), n_reps=4, steps=150, n_pool=1000,
+                   n_eval=500)
 
     def validate(self):
         validate_training_args(self)

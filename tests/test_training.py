@@ -77,3 +77,47 @@ def test_rng_follows_spec7():
         simulate_training(SMALL, "uniform", "7")
     with pytest.raises(ValueError, match="rng: an integer seed must be >= 0"):
         simulate_training(SMALL, "uniform", -1)
+
+
+def test_frontier_gain_hand_computed():
+    """Frontier points (0.5, 0.8), (0.6, 0.7), (0.7, 0.6) per replicate; an arm at (0.55, 0.8) gains
+    0.8 - 0.75 = 0.05 on replicate 0 and at (0.65, 0.6) loses 0.6 - 0.65 = -0.05 on replicate 1; an arm outside
+    the frontier's Pass@1 range is left out."""
+    from simalloc.sim.training_study import frontier_gain
+
+    rows = []
+    for rep, (x, y) in enumerate([(0.55, 0.8), (0.65, 0.6)]):
+        for arm, px, py in [("uniform:lr0.5", 0.5, 0.8), ("uniform", 0.6, 0.7), ("uniform:lr2", 0.7, 0.6),
+                            ("hora", x, y), ("far", 0.9, 0.9)]:
+            rows.append({"arm": arm, "rep": rep, "pass@1": px, "pass@256": py})
+    last = pd.DataFrame(rows)
+    frontier = ("uniform", "uniform:lr0.5", "uniform:lr2")
+    mean, se, used = frontier_gain(last, "hora", 256, frontier)
+    assert used == 2 and mean == pytest.approx(0.0) and se == pytest.approx(0.05)
+    assert frontier_gain(last[last.rep == 0], "hora", 256, frontier)[0] == pytest.approx(0.05)
+    assert frontier_gain(last, "far", 256, frontier)[2] == 0
+    assert frontier_gain(last, "uniform", 256, frontier)[0] == pytest.approx(0.0)
+
+
+def test_placebo_keeps_group_sizes_and_lr_modifier_scales_the_rate():
+    """hora:placebo spends the same rollouts per step as hora but its budget no longer tilts to s = 0 prompts
+    (the permutation breaks the link between pilot count and group size); uniform:lr0.5 equals uniform run
+    with cfg.lr halved."""
+    from dataclasses import replace
+
+    from simalloc.sim.training import parse_arm
+
+    assert parse_arm("hora_placebo").placebo and parse_arm("hora:placebo").allocator == "hora"
+    assert parse_arm("uniform:lr0.5").lr_scale == 0.5
+    with pytest.raises(ValueError, match="lr<x> needs a learning-rate multiplier"):
+        parse_arm("uniform:lr-1")
+    with pytest.raises(ValueError, match="dapo has no allocation"):
+        parse_arm("dapo:placebo")
+    a, _ = simulate_training(SMALL, "uniform:lr0.5", 3)
+    b, _ = simulate_training(replace(SMALL, lr=SMALL.lr * 0.5), "uniform", 3)
+    pd.testing.assert_frame_equal(a.drop(columns="arm"), b.drop(columns="arm"))
+    steps_h, share_h = simulate_training(SMALL, "hora", 3)
+    steps_p, share_p = simulate_training(SMALL, "hora:placebo", 3)
+    assert (steps_p.rollouts == steps_h.rollouts).all()
+    s0 = lambda sh: float(sh.loc[sh.s == 0, "budget_share"].iloc[0])  # noqa: E731
+    assert s0(share_h) > s0(share_p) + 0.1  # HORA's tilt to s = 0 is gone once the sizes are permuted

@@ -6,8 +6,11 @@ group advantages (GRPO / Dr.GRPO / RLOO; groups of size 1 or without spread give
 prompt weighted by 1/G_i; one policy update. Pass@1 and the Pass@k curve are computed exactly from the
 policy's pass rates on a held-out eval set (the pool itself for the Bernoulli policy).
 
-Arms: "allocator[:predictor][:k<K0>]", e.g. "hora", "hora:gp", "hora:oracle", "hora:k16", "vip" (VIP
-uses the GP predictor unless told otherwise), "dapo" (dynamic sampling: prompts resampled from the
+Arms: "allocator[:predictor][:k<K0>][:lr<x>][:placebo]", e.g. "hora", "hora:gp", "hora:oracle", "hora:k16",
+"uniform:lr0.5" (GRPO at half the learning rate: the points of uniform's Pass@1-vs-Pass@k frontier),
+"hora:placebo" (also "hora_placebo": HORA's group sizes randomly permuted over each shard's prompts, which
+keeps "group sizes vary" and removes "which prompts get the budget"), "vip" (VIP uses the GP predictor unless
+told otherwise), "dapo" (dynamic sampling: prompts resampled from the
 pool, groups of G, those without spread dropped, refilled until the batch is full or the step's
 rollout budget n_prompts x G is spent: compute-matched, unlike DAPO's paper which oversamples).
 
@@ -100,25 +103,42 @@ class Arm:
     predictor: str = "uniform"
     k0: int | None = None
     options: dict = field(default_factory=dict)
+    lr_scale: float = 1.0
+    placebo: bool = False
 
 
 def parse_arm(spec: str) -> Arm:
-    """Parse "allocator[:predictor][:k<K0>]" (see module docstring); errors list the valid names."""
+    """Parse "allocator[:predictor][:k<K0>][:lr<x>][:placebo]" (see module docstring); errors list the valid
+    names."""
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"arm: expected a string like 'hora' or 'hora:gp', got {spec!r}")
     name, *mods = spec.split(":")
+    placebo = name.endswith("_placebo")
+    name = name[: -len("_placebo")] if placebo else name
     check_choice(name, "arm allocator", ALLOCATORS)
-    predictor, k0 = ("gp" if name == "vip" else "uniform"), None
+    predictor, k0, lr_scale = ("gp" if name == "vip" else "uniform"), None, 1.0
     for mod in mods:
         if mod in PREDICTORS:
             predictor = mod
         elif mod.startswith("k") and mod[1:].isdigit():
             k0 = int(mod[1:])
+        elif mod == "placebo":
+            placebo = True
+        elif mod.startswith("lr"):
+            try:
+                lr_scale = float(mod[2:])
+            except ValueError:
+                lr_scale = float("nan")
+            if not np.isfinite(lr_scale) or lr_scale <= 0:
+                raise ValueError(f"arm {spec!r}: lr<x> needs a learning-rate multiplier x > 0, got {mod!r}")
         else:
-            raise ValueError(f"arm {spec!r}: unknown modifier {mod!r}; valid: {', '.join(PREDICTORS)} or k<K0>")
+            raise ValueError(f"arm {spec!r}: unknown modifier {mod!r}; valid: {', '.join(PREDICTORS)}, k<K0>, "
+                             "lr<x>, placebo")
     if name == "optimal":
         raise ValueError("arm: 'optimal' is the DP reference for small problems; use 'hora' (exact for the hit utility)")
-    return Arm(spec, name, predictor, k0)
+    if placebo and name == "dapo":
+        raise ValueError(f"arm {spec!r}: dapo has no allocation to permute (placebo applies to allocators)")
+    return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo)
 
 
 STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm"]
@@ -216,6 +236,8 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
                     arm.allocator, s[shard], k0, shard.size * (cfg.group_size - k0), prior=prior,
                     cap=cfg.cap or None, rng=alloc_rng, predicted_p=None if mu is None else mu[shard], options=options,
                 )
+                if arm.placebo:  # same multiset of group sizes, assigned to the shard's prompts at random
+                    alloc[shard] = alloc_rng.permutation(alloc[shard])
             extra = binomial(extra_rng, alloc, p)
             total_s, sizes, used = s + extra, k0 + alloc, int(cfg.n_prompts * cfg.group_size)
             n_s0 = int((s == 0).sum())
@@ -226,7 +248,7 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
         total_s = np.ascontiguousarray(total_s, dtype=np.int64)
         mass = binary_advantage_masses(total_s, sizes, code, cfg.eps, np.empty(sizes.size))
         coef = mass / np.maximum(sizes, 1)  # each prompt weighted by 1/G_i
-        grad_norm = policy.update(idx, p, coef, cfg.lr / cfg.n_prompts) if idx.size else 0.0
+        grad_norm = policy.update(idx, p, coef, cfg.lr * arm.lr_scale / cfg.n_prompts) if idx.size else 0.0
         predictor.observe(idx, total_s, sizes)
         if step % cfg.record_every == 0 or step == cfg.steps:
             informative = float(np.mean((total_s > 0) & (total_s < sizes))) if sizes.size else 0.0

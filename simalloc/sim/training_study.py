@@ -15,7 +15,8 @@ import pandas as pd
 from .results import write_table
 from .training import TrainConfig, parse_arm, simulate_training
 
-__all__ = ["train_config", "arm_shards", "run_arm_shard", "final_summary", "plot_training"]
+__all__ = ["train_config", "arm_shards", "run_arm_shard", "final_summary", "plot_training", "frontier_arms",
+           "frontier_gain", "summary_long", "plot_frontier"]
 
 
 def train_config(args, **changes) -> TrainConfig:
@@ -36,13 +37,25 @@ def validate_training_args(args) -> None:
             raise ValueError(f"arms: {spec!r} needs a pilot of {arm.k0} rollouts but group_size is {min(sizes)}")
 
 
+def frontier_arms(args) -> tuple:
+    """The uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier: "uniform" and "uniform:lr<m>" for every
+    learning-rate multiplier m in ``args.frontier_lrs`` (empty when the study has none)."""
+    mults = tuple(getattr(args, "frontier_lrs", ()) or ())
+    return ("uniform",) + tuple(f"uniform:lr{m:g}" for m in mults) if mults else ()
+
+
+def _all_arms(args) -> tuple:
+    return tuple(args.arms) + tuple(a for a in frontier_arms(args) if a not in args.arms)
+
+
 def arm_shards(args, **axis) -> list[dict]:
-    """One shard per (sweep value, replicate, arm); ``axis`` maps a field name to its values."""
+    """One shard per (sweep value, replicate, arm); ``axis`` maps a field name to its values. The frontier
+    arms (``frontier_arms``) are run beside the study's own arms."""
     (key, values), = axis.items() if axis else ((None, (None,)),)
     out = []
     for v in values:
         for rep in range(args.n_reps):
-            for arm in args.arms:
+            for arm in _all_arms(args):
                 sid = f"{arm}-rep{rep}" if key is None else f"{key}{v}-{arm}-rep{rep}"
                 out.append({"id": sid, "arm": arm, "rep": rep, **({} if key is None else {key: v})})
     return out
@@ -98,6 +111,85 @@ def _paired_vs(summary, last, by, ks, baseline):
         summary.loc[i, "vs_" + baseline] = d.mean()
         summary.loc[i, "vs_" + baseline + "_se"] = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
     return summary
+
+
+def frontier_gain(last: pd.DataFrame, arm: str, k: int, frontier: tuple) -> tuple[float, float, int]:
+    """Frontier gain of ``arm`` at Pass@k: per replicate r, its Pass@k minus the uniform-GRPO frontier's Pass@k at
+    its own Pass@1, the frontier being the piecewise-linear curve through the ``frontier`` arms' (Pass@1, Pass@k)
+    points of replicate r (common random numbers; points sorted by Pass@1). A replicate whose Pass@1 falls
+    outside the frontier's range is left out (no extrapolation). Returns (mean, se over replicates, replicates
+    used). An arm that only slides along GRPO's learning-rate trade-off scores ~0."""
+    col = f"pass@{k}"
+    gains = []
+    for rep, grp in last.groupby("rep"):
+        pts = grp[grp.arm.isin(frontier)]
+        mine = grp[grp.arm == arm]
+        if len(pts) < 2 or mine.empty:
+            continue
+        order = np.argsort(pts["pass@1"].to_numpy(), kind="stable")
+        xs, ys = pts["pass@1"].to_numpy()[order], pts[col].to_numpy()[order]
+        x, y = float(mine["pass@1"].iloc[0]), float(mine[col].iloc[0])
+        if xs[0] <= x <= xs[-1]:
+            gains.append(y - float(np.interp(x, xs, ys)))
+    if not gains:
+        return float("nan"), float("nan"), 0
+    g = np.array(gains)
+    return float(g.mean()), float(g.std(ddof=1) / np.sqrt(g.size)) if g.size > 1 else float("nan"), int(g.size)
+
+
+def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
+    """The summary contract (``summary.csv``): one row per (arm, metric) with ``value`` and ``se`` over
+    replicates: pass@1, pass@<k> for k = 256 and 1024 when computed and the largest k, the informative-group
+    share (mean over training steps), and frontier_gain@<kmax> when the study traces a frontier."""
+    last = steps[steps.step == steps.step.max()]
+    ks = sorted({k for k in (1, 256, 1024, max(args.ks)) if k in args.ks})
+    frontier = frontier_arms(args)
+    rows = []
+    for arm in _all_arms(args):
+        mine = last[last.arm == arm]
+        n = len(mine)
+        se = (lambda v: float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan"))
+        for k in ks:
+            rows.append((arm, f"pass@{k}", float(mine[f"pass@{k}"].mean()), se(mine[f"pass@{k}"]), n))
+        info = steps[(steps.arm == arm) & (steps.step > 0)].groupby("rep").informative_share.mean()
+        rows.append((arm, "informative_share", float(info.mean()), se(info), len(info)))
+        if frontier:
+            kmax = max(args.ks)
+            g, g_se, used = frontier_gain(last, arm, kmax, frontier)
+            rows.append((arm, f"frontier_gain@{kmax}", g, g_se, used))
+    return pd.DataFrame(rows, columns=["arm", "metric", "value", "se", "n_reps"])
+
+
+def plot_frontier(steps: pd.DataFrame, args, path, title):
+    """Uniform GRPO's frontier (one point per learning rate, mean over replicates) and every arm as a point with
+    95% error bars in both coordinates."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kmax = max(args.ks)
+    last = steps[steps.step == steps.step.max()]
+    stats_ = last.groupby("arm")[["pass@1", f"pass@{kmax}"]].agg(["mean", "sem"])
+    frontier = [a for a in frontier_arms(args) if a in stats_.index]
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    f = stats_.loc[frontier].sort_values(("pass@1", "mean"))
+    ax.plot(f[("pass@1", "mean")], f[(f"pass@{kmax}", "mean")], "k--o", ms=4, label="uniform GRPO, lr sweep")
+    for name, r in f.iterrows():
+        lr = name.split(":lr")[1] if ":lr" in name else "1"
+        ax.annotate(f"lr x{lr}", (r[("pass@1", "mean")], r[(f"pass@{kmax}", "mean")]), fontsize=8,
+                    textcoords="offset points", xytext=(4, -10))
+    for i, arm in enumerate(a for a in args.arms if a != "uniform"):
+        r = stats_.loc[arm]
+        ax.errorbar(r[("pass@1", "mean")], r[(f"pass@{kmax}", "mean")], xerr=1.96 * r[("pass@1", "sem")],
+                    yerr=1.96 * r[(f"pass@{kmax}", "sem")], fmt="o", capsize=3, color=f"C{i}", label=arm)
+    ax.set_xlabel("Pass@1 after training (probability)")
+    ax.set_ylabel(f"Pass@{kmax} after training (probability)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def plot_training(steps, share, summary, args, path, title):
@@ -157,10 +249,18 @@ def finalize_training(args, tables, out, title, progress=True):
     summary = final_summary(steps, args.ks)
     write_table(steps, out, "table")
     write_table(share, out, "budget_share")
-    write_table(summary, out, "summary")
+    write_table(summary, out, "final_passk")  # the wide Pass@k table (every k, change from start, vs uniform)
+    long = summary_long(steps, args)
+    write_table(long, out, "summary")  # the summary contract: arm, metric, value, se (summary.csv)
     plot_training(steps, share, summary, args, out / "figure.png", title)
+    if frontier_arms(args):
+        plot_frontier(steps, args, out / "frontier.png",
+                      f"Frontier gain: every arm against uniform GRPO's learning-rate frontier ({args.n_reps} reps)")
     if progress:
         view = summary[summary.k.isin([1, 16, max(args.ks)])].pivot(index="arm", columns="k",
                                                                     values=["final", "change", "vs_uniform"])
         print(view.round(4).to_string())
+        gains = long[long.metric.str.startswith("frontier_gain")]
+        if not gains.empty:
+            print(gains.round(5).to_string(index=False))
     return summary
