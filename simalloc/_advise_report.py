@@ -124,7 +124,8 @@ def write_advice(adv, out: Path) -> Path:
     s = adv.settings
     t = adv.allocators
     lines = ["# simalloc advise", "", f"Data: `{s['source']}`: {s['n_prompts']} prompts. Plan: K0 = {s['k0']} pilot "
-             f"rollouts per prompt, {s['budget']} extra rollouts per batch"
+             f"rollouts per prompt, {s['budget']} extra rollouts per batch, allocators' prior "
+             f"{'Beta(1, 1)' if s['prior'] == 'uniform' else 'the fitted Beta'}"
              + (f", at most {s['cap']} per prompt" if s["cap"] is not None else "") + f"; objective: {s['objective']}.",
              "", "## Recommendation", "", adv.recommendation, "",
              f"`allocation.csv`: extra rollouts per prompt from **{adv.allocation.allocator.iloc[0]}** on your own "

@@ -7,7 +7,8 @@ What it computes, for a batch of the user's size (n prompts, pilot K0, ``budget`
    chi-square goodness-of-fit test of the pass-count histogram (prompts with the most common trial count,
    adjacent bins pooled until every expected count is >= 5; dof = bins - 1 - parameters).
 2. **Each allocator's expected gains per batch**: draw p_i from the fitted world, pilot s_i ~ Bin(K0, p_i), let
-   the allocator split the budget (prior = the fitted Beta, i.e. empirical Bayes), and take expectations given
+   the allocator split the budget (prior Beta(1, 1) as in HORA's paper, or the fitted Beta with
+   ``prior="fitted"``), and take expectations given
    p exactly (Rao-Blackwellised):
      extra hits = sum_i k_i p_i;  hits on unsolved = sum_{s_i = 0} k_i p_i;
      solved = sum_i [s_i > 0] + [s_i = 0] (1 - (1 - p_i)^{k_i})   (prompts with a success: HORA's objective);
@@ -204,7 +205,8 @@ def _ci(draws, axis=0):
 
 
 def advise(data, budget, *, k0=None, cap=None, objective: str = "informative", allocators=ADVISE_ALLOCATORS,
-           resamples: int = 200, n_sim: int = 4, rng=0, voting: bool = True, pilot_size: bool = True) -> Advice:
+           resamples: int = 200, n_sim: int = 4, rng=0, voting: bool = True, pilot_size: bool = True,
+           prior: str = "uniform") -> Advice:
     """Advice for splitting ``budget`` extra rollouts over a batch like the user's prompts (module docstring).
 
     Parameters
@@ -226,6 +228,11 @@ def advise(data, budget, *, k0=None, cap=None, objective: str = "informative", a
         Replay stopping rules when the data has answers.
     pilot_size : bool
         Answer the pilot-size question (K0 grid at a fixed total); off, ``pilot`` is empty.
+    prior : {"uniform", "fitted"}
+        The Beta prior the allocators use: "uniform" is Beta(1, 1), HORA's paper setting (and ``allocate``'s
+        default); "fitted" is the fitted world's Beta (empirical Bayes: refitted in every bootstrap resample).
+        They can disagree: a fitted prior that believes unsolved prompts nearly hopeless moves HORA's budget
+        away from them.
     """
     counts, pool = read_counts(data)
     s, t = as_counts(counts.successes.to_numpy(), counts.trials.to_numpy())
@@ -237,6 +244,8 @@ def advise(data, budget, *, k0=None, cap=None, objective: str = "informative", a
     k0 = int(values[np.argmax(freq)]) if k0 is None else as_int(k0, "k0", 1)
     cap_arr = as_cap(cap, n, budget)
     check_choice(objective, "objective", OBJECTIVES)
+    check_choice(prior, "prior", ("uniform", "fitted"))
+    prior_of = (lambda w: (w.a, w.b)) if prior == "fitted" else (lambda w: (1.0, 1.0))
     allocators = tuple(allocators)
     for name in allocators:
         from .allocators import get_allocator
@@ -275,14 +284,14 @@ def advise(data, budget, *, k0=None, cap=None, objective: str = "informative", a
         piloted = [simulate(world, prior, n, g, n * k0 + budget - n * g, None, pilot_allocs, gen, sims) for g in grid]
         return main, np.array(piloted).reshape(len(grid), len(pilot_allocs), len(METRICS))
 
-    point_main, point_pilot = estimate(beta, (beta.a, beta.b), max(4 * n_sim, 32), rng)
-    mix_main = simulate(mix, (beta.a, beta.b), n, k0, budget, cap_arr, allocators, rng, max(4 * n_sim, 32))
+    point_main, point_pilot = estimate(beta, prior_of(beta), max(4 * n_sim, 32), rng)
+    mix_main = simulate(mix, prior_of(beta), n, k0, budget, cap_arr, allocators, rng, max(4 * n_sim, 32))
     boot_main = np.empty((resamples,) + point_main.shape)
     boot_pilot = np.empty((resamples,) + point_pilot.shape)
     for r in range(resamples):
         idx = rng.integers(0, n, size=n)
         w = fit_beta_binomial(s[idx], t[idx])
-        boot_main[r], boot_pilot[r] = estimate(w, (w.a, w.b), n_sim, rng)
+        boot_main[r], boot_pilot[r] = estimate(w, prior_of(w), n_sim, rng)
     lo, hi = _ci(boot_main)
     diff = boot_main - boot_main[:, [allocators.index("uniform")], :]
     dlo, dhi = _ci(diff)
@@ -316,10 +325,10 @@ def advise(data, budget, *, k0=None, cap=None, objective: str = "informative", a
     row = table[(table.allocator == best) & (table.metric == objective)].iloc[0]
     text = _recommend(best, row, objective, n, budget, fits, vote_table)
     chosen = best if (row.vs_uniform_low > 0 and n >= MIN_PROMPTS) or best == "uniform" else "uniform"
-    extra = allocate(chosen, s, t, budget, prior=(beta.a, beta.b), cap=cap_arr, rng=rng)
+    extra = allocate(chosen, s, t, budget, prior=prior_of(beta), cap=cap_arr, rng=rng)
     allocation = pd.DataFrame({"prompt_id": counts.prompt_id, "successes": s, "trials": t, "extra_rollouts": extra,
                                "allocator": chosen})
-    settings = {"n_prompts": n, "budget": budget, "k0": k0, "cap": cap, "objective": objective,
+    settings = {"n_prompts": n, "budget": budget, "k0": k0, "cap": cap, "objective": objective, "prior": prior,
                 "allocators": list(allocators), "resamples": resamples, "n_sim": n_sim, "world": fits.parameters[0],
                 "source": str(data) if not isinstance(data, pd.DataFrame) else "DataFrame"}
     return Advice(counts, fits, histogram, table, pilot, vote_table, allocation, text, settings)

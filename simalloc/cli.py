@@ -174,7 +174,8 @@ def _cmd_advise(ns) -> int:
     try:
         result = advise(ns.data, integer(ns.budget, "budget"), k0=None if ns.k0 is None else integer(ns.k0, "k0"),
                         cap=None if ns.cap is None else integer(ns.cap, "cap"), objective=ns.objective,
-                        resamples=integer(ns.resamples, "resamples"), rng=integer(ns.seed, "seed"))
+                        resamples=integer(ns.resamples, "resamples"), rng=integer(ns.seed, "seed"),
+                        prior=ns.prior)
     except BaseException:
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # nothing written on failure, not even the folder the check made
@@ -232,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", default="informative", choices=("informative", "solved", "extra_hits",
                                                                     "hits_unsolved"),
                    help="what the recommendation maximises (default: informative groups)")
+    p.add_argument("--prior", default="uniform", choices=("uniform", "fitted"),
+                   help="allocators' Beta prior: uniform Beta(1, 1) as HORA's paper (default), or the fitted world's")
     p.add_argument("--resamples", default="200", help="bootstrap resamples over prompts (default 200)")
     p.add_argument("--seed", default="0")
     p.add_argument("--out", default="results/advise", help="output folder (report.md, figures, allocation.csv, "

@@ -49,7 +49,7 @@ def test_intervals_cover_the_truth():
     a pooled coverage below 90% (over 12 x 3 x 4 intervals per kind) is a real undercoverage, not bad luck."""
     world, n, k0, budget = BetaWorld(0.6, 1.4), 120, 4, 480
     allocators = ("uniform", "hora", "informative")
-    truth = simulate(world, (world.a, world.b), n, k0, budget, np.full(n, budget), allocators,
+    truth = simulate(world, (1.0, 1.0), n, k0, budget, np.full(n, budget), allocators,
                      np.random.default_rng(123), 2000)
     gains = truth - truth[[0]]
     cover_level, cover_gain = [], []
@@ -154,3 +154,18 @@ def test_mixture_fit_recovers_a_known_mixture():
     np.testing.assert_allclose(fit.weights, truth.weights, atol=0.05)
     means = np.array(fit.a) / (np.array(fit.a) + np.array(fit.b))
     np.testing.assert_allclose(means, [0.5 / 8.5, 0.75], atol=0.05)
+
+
+def test_fitted_prior_changes_hora_and_is_recorded():
+    """With a hard world, the fitted prior believes s = 0 prompts nearly hopeless, so HORA sends them less than
+    under Beta(1, 1); the choice is recorded in the settings."""
+    rng = np.random.default_rng(2)
+    s = rng.binomial(8, rng.beta(0.4, 3.0, 150))
+    data = pd.DataFrame({"successes": s, "trials": 8})
+    kw = dict(allocators=("uniform", "hora"), resamples=20, n_sim=2, voting=False, pilot_size=False, rng=0)
+    flat, fitted = advise(data, 600, **kw), advise(data, 600, prior="fitted", **kw)
+    pick = lambda a: a.allocators.set_index(["allocator", "metric"]).expected[("hora", "hits_unsolved")]  # noqa
+    assert pick(flat) > pick(fitted)
+    assert flat.settings["prior"] == "uniform" and fitted.settings["prior"] == "fitted"
+    with pytest.raises(ValueError, match="prior: unknown value 'flat'"):
+        advise(data, 600, prior="flat", **kw)
