@@ -90,3 +90,19 @@ def test_voting_replay_against_the_recorded_pluralities(tmp_path):
     one = replay_voting(read_pool(log), ReplayConfig(n_resamples=20), rng=0, tasks=[0], orderings=5).set_index(
         ["rule", "metric"])
     assert one.loc[("esc", "votes"), "observed"] == 5 and one.loc[("esc", "accuracy"), "observed"] == 1
+
+
+def test_committed_pool_report_reproduces(tmp_path):
+    """The documented command on the committed pool (docs/live_pool/README.md) gives the committed table."""
+    from pathlib import Path
+
+    from simalloc.cli import main
+
+    root = Path(__file__).resolve().parents[1] / "docs" / "live_pool"
+    out = tmp_path / "replay"
+    assert main(["replay", str(root), "--out", str(out), "--k0", "4", "--group-size", "16", "--resamples", "1000",
+                 "--seed", "0"]) == 0
+    new, old = pd.read_parquet(out / "results.parquet"), pd.read_parquet(root / "replay" / "results.parquet")
+    assert list(new.verdict) == list(old.verdict) and list(new.allocator) == list(old.allocator)
+    num = ["observed", "ci_low", "ci_high", "predicted"]
+    np.testing.assert_allclose(new[num].to_numpy(float), old[num].to_numpy(float), rtol=1e-9, atol=1e-12)

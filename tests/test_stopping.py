@@ -325,3 +325,20 @@ def test_ttrl_reuses_votes_and_tops_up_to_the_update_threshold():
     assert (t.votes.iloc[1:] == 16).all()
     np.testing.assert_allclose(t.cum_votes.iloc[1:], 16 * 10 * np.arange(1, 4))
     np.testing.assert_allclose(t.cum_tokens.iloc[1:], np.cumsum(t.tokens.iloc[1:] * 10))
+
+
+def test_read_votes_many_equals_read_votes_row_by_row():
+    from simalloc.stopping import BSPRT_READINGS, make_rule
+    from simalloc.stopping.rules import read_votes, read_votes_many
+
+    rng = np.random.default_rng(4)
+    seqs = rng.integers(0, 4, size=(60, 24))
+    rules = [make_rule("fixed", n=24), make_rule("ac_beta", cap=24), make_rule("esc", cap=24, window=5)] + [
+        make_rule("bsprt", cap=24, **p) for p in BSPRT_READINGS.values() if p["min_votes"] <= 24]
+    for rule in rules:
+        used, label = read_votes_many(rule, seqs)
+        expect = np.array([read_votes(rule, row) for row in seqs])
+        np.testing.assert_array_equal(used, expect[:, 0])
+        np.testing.assert_array_equal(label, expect[:, 1])
+    with pytest.raises(ValueError, match="codes: expected a non-empty 2-D array"):
+        read_votes_many(rules[0], [1, 2, 3])

@@ -267,7 +267,7 @@ def vote_rules(cap: int) -> dict:
 def replay_voting(pool: pd.DataFrame, cfg: ReplayConfig, rng=None, tasks=None, orderings: int = 200) -> pd.DataFrame:
     """Every rule on random orderings of each task's recorded answers: votes, tokens and label accuracy per
     task; means over tasks with 95% bootstrap intervals (tasks resampled, orderings averaged per task)."""
-    from ..stopping.rules import read_votes
+    from ..stopping.rules import read_votes_many
 
     rng = as_generator(rng)
     if pool.answer.isna().all():
@@ -279,12 +279,11 @@ def replay_voting(pool: pd.DataFrame, cfg: ReplayConfig, rng=None, tasks=None, o
     stats = {name: np.zeros((len(tasks), 3)) for name in rules}
     for row, i in enumerate(tasks):
         codes, correct, tokens = per_task[i]
-        for _ in range(orderings):
-            perm = rng.permutation(codes.size)[:cap]
-            seq, tok = codes[perm], np.cumsum(tokens[perm])
-            for name, rule in rules.items():
-                used, label = read_votes(rule, seq)
-                stats[name][row] += (used, tok[used - 1], correct[label])
+        perms = np.stack([rng.permutation(codes.size)[:cap] for _ in range(orderings)])
+        seqs, toks = codes[perms], np.cumsum(tokens[perms], axis=1)
+        for name, rule in rules.items():
+            used, label = read_votes_many(rule, seqs)  # one kernel call for all orderings
+            stats[name][row] += (used.sum(), toks[np.arange(orderings), used - 1].sum(), correct[label].sum())
     boot = rng.integers(0, len(tasks), size=(cfg.n_resamples, len(tasks)))
     rows = []
     for name, s in stats.items():

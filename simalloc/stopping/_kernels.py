@@ -200,6 +200,14 @@ def read_sequence(code, params, codes, k, table, out):
 
 
 @jit
+def read_sequences(code, params, codes, k, table, out):
+    """``read_sequence`` for every row of ``codes`` (n, length): out[i] = [votes read, answer class]."""
+    for i in range(codes.shape[0]):
+        read_sequence(code, params, codes[i], k, table, out[i])
+    return out
+
+
+@jit
 def state_decisions(code, params, states, table, out):
     """The rule's stop decision in every count state (rows of ``states``), for rules whose decision is a function
     of the counts (every rule but ESC and BSPRT with min_confirm > 1): the same ``_stop_now`` that simulation and

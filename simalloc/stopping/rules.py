@@ -193,6 +193,19 @@ def read_votes(rule: StoppingRule | str, codes) -> tuple[int, int]:
     return int(out[0]), int(out[1])
 
 
+def read_votes_many(rule: StoppingRule | str, codes) -> tuple[np.ndarray, np.ndarray]:
+    """``read_votes`` for every row of a 2-D array ``codes`` (n_sequences, length) in one kernel call:
+    (votes read, answer labels), each of shape (n_sequences,)."""
+    rule = make_rule(rule) if isinstance(rule, str) else rule
+    arr = np.asarray(codes)
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError("codes: expected a non-empty 2-D array (n_sequences, length) of answer labels")
+    flat = _codes(arr.reshape(-1)).reshape(arr.shape)
+    k = max(int(flat.max()) + 1, 2)
+    out = K.read_sequences(rule.code, rule.vector(), flat, k, _table(rule), np.empty((arr.shape[0], 2), np.int64))
+    return out[:, 0].copy(), out[:, 1].copy()
+
+
 def stopping_point(rule: StoppingRule | str, codes) -> int:
     """How many votes of an observed sequence ``codes`` (answer labels as integers 0, 1, ...) the rule reads."""
     return read_votes(rule, codes)[0]
