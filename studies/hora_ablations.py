@@ -19,6 +19,8 @@ class Args(TrainConfig):
     arms: tuple = ("uniform", "hora", "hard_first", "hora:k16", "hora:gp", "hora:oracle", "plugin")
     n_reps: int = 8
     seed: int = 0
+    #: learning-rate multipliers of the uniform-GRPO frontier arms (frontier gain in summary.csv)
+    frontier_lrs: tuple = (0.5, 0.7, 1.4, 2.0)
 
     @classmethod
     def quick(cls) -> "Args":
