@@ -71,7 +71,7 @@ def run(ns) -> int:
         from .validate import validate
 
         out = validate(engine, tasks, ns.out, samples=ns.samples, k0=ns.k0, group_size=ns.group_size, votes=ns.votes,
-                       vote_tasks=ns.vote_tasks, seed=ns.seed)
+                       vote_tasks=ns.vote_tasks, rng=ns.seed)
         print(f"report in {out / 'report.md'}")
         return 0
     from .grpo import GRPOConfig, GRPOTrainer

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._rng import as_seed_sequence
 from ..allocators import allocate
 from ..sim.outcomes import allocation_outcomes
 from ..stopping import make_rule, run_rule
@@ -60,13 +61,18 @@ def _answer_distributions(answers_per_task, tasks, max_classes=4):
     return np.array(rows)
 
 
-def validate(engine, tasks: list[Task], out, *, samples=8, k0=4, group_size=8, votes=32, vote_tasks=8, seed=0,
+def validate(engine, tasks: list[Task], out, *, samples=8, k0=4, group_size=8, votes=32, vote_tasks=8, rng=None,
              progress=True) -> Path:
+    """Simulator predictions vs one live pilot (see the module docstring); ``rng`` (SPEC 7) seeds the
+    simulations (the engine has its own seed)."""
+    if not 0 < k0 <= group_size:
+        raise ValueError(f"k0: need 0 < k0 <= group_size = {group_size}, got {k0}")
+    if samples < 2 or votes < 2:
+        raise ValueError(f"samples, votes: need >= 2, got {samples}, {votes}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if not 0 < k0 <= group_size or samples < 2 or votes < 2:
-        raise ValueError("need 0 < k0 <= group_size, samples >= 2 and votes >= 2")
-    rng = np.random.default_rng(seed)
+    pred_ss, rule_ss, sim_ss = as_seed_sequence(rng).spawn(3)
+    rng = np.random.default_rng(sim_ss)
     t0 = time.perf_counter()
     prompts = [t.prompt() for t in tasks]
     measured = engine.generate(prompts, [samples] * len(tasks))
@@ -82,7 +88,7 @@ def validate(engine, tasks: list[Task], out, *, samples=8, k0=4, group_size=8, v
         beta_fit = {"a": beta.a, "b": beta.b}
     except (RuntimeError, ValueError) as exc:
         beta_fit = {"error": str(exc)}
-    predicted = _predict_allocation(world, len(tasks), k0, group_size, 2000, seed)
+    predicted = _predict_allocation(world, len(tasks), k0, group_size, 2000, pred_ss)
 
     # observed allocation: one real pilot shared by both allocators, then each allocator's extra rollouts
     pilot = engine.generate(prompts, [k0] * len(tasks))
@@ -104,8 +110,8 @@ def validate(engine, tasks: list[Task], out, *, samples=8, k0=4, group_size=8, v
     # voting
     vt = tasks[:vote_tasks]
     probs = _answer_distributions(answers[:vote_tasks], vt)
-    sim_b = run_rule(make_rule("bsprt", cap=votes), np.repeat(probs, 500, axis=0), rng=seed)
-    sim_f = run_rule(make_rule("fixed", n=votes), np.repeat(probs, 500, axis=0), rng=seed)
+    sim_b = run_rule(make_rule("bsprt", cap=votes), np.repeat(probs, 500, axis=0), rng=np.random.default_rng(rule_ss))
+    sim_f = run_rule(make_rule("fixed", n=votes), np.repeat(probs, 500, axis=0), rng=np.random.default_rng(rule_ss))
     live_votes = vote_with_rule(engine, vt, "bsprt", max_votes=votes, cap=votes)
     voting = {
         "predicted": {"bsprt_votes": float(sim_b["votes"].mean()), "bsprt_accuracy": float(sim_b["correct"].mean()),
