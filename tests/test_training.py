@@ -139,3 +139,19 @@ def test_frontier_gain_cubic_removes_the_chord_bias():
     assert abs(frontier_gain(last, "on_curve", 256, frontier)[0]) < 0.001875 / 5
     with pytest.raises(ValueError, match="method: must be one of"):
         frontier_gain(last, "on_curve", 256, frontier, method="spline")
+
+
+def test_aggregation_rollout_vs_prompt():
+    """Equal group sizes: the two aggregations are the same update; HORA's unequal groups: they differ, and
+    "rollout" is the one where a prompt's weight grows with its group (prompt coefficient mass_i / mean(G) vs
+    mass_i / G_i). Unknown names are refused."""
+    from dataclasses import replace
+
+    a, _ = simulate_training(SMALL, "uniform", 4)
+    b, _ = simulate_training(replace(SMALL, aggregation="rollout"), "uniform", 4)
+    pd.testing.assert_frame_equal(a, b)
+    c, _ = simulate_training(SMALL, "hora", 4)
+    d, _ = simulate_training(replace(SMALL, aggregation="rollout"), "hora", 4)
+    assert not np.allclose(c["pass@1"], d["pass@1"])
+    with pytest.raises(ValueError, match="aggregation: unknown value 'token'"):
+        replace(SMALL, aggregation="token").validate()

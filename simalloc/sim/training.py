@@ -3,7 +3,8 @@
 Each step: draw a batch of prompts from the pool; pilot K0 rollouts each; the allocator splits the
 Phase-B budget n_prompts (G - K0) (in ``phase_b_shards`` shards, as HORA's 4 x 15); extra rollouts;
 group advantages (GRPO / Dr.GRPO / RLOO; groups of size 1 or without spread give no signal), each
-prompt weighted by 1/G_i; one policy update. Pass@1 and the Pass@k curve are computed exactly from the
+prompt weighted by 1/G_i (``aggregation="prompt"``) or every rollout by 1/N (``"rollout"``, TRL's sequence-level
+weighting); one policy update. Pass@1 and the Pass@k curve are computed exactly from the
 policy's pass rates on a held-out eval set (the pool itself for the Bernoulli policy).
 
 Arms: "allocator[:predictor][:k<K0>][:lr<x>][:placebo]", e.g. "hora", "hora:gp", "hora:oracle", "hora:k16",
@@ -34,7 +35,7 @@ from ..worlds import make_world
 from .policies import POLICY_KINDS, make_policy, pass_at_k_curve
 from .predictors import PREDICTORS, make_predictor, prompt_embeddings
 
-__all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS"]
+__all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS", "AGGREGATIONS"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class TrainConfig:
     steps: int = 200
     phase_b_shards: int = 4
     loss: str = "dr_grpo"
+    #: how rollouts' policy-gradient terms are averaged: "prompt" (each prompt's group mean, i.e. weight 1/G_i,
+    #: then the mean over prompts) or "rollout" (every rollout weighted 1/N, N = rollouts in the batch: TRL's
+    #: grpo and dr_grpo losses at sequence level). Equal when every G_i is the same.
+    aggregation: str = "prompt"
     lr: float = 0.3
     eps: float = 1e-4
     cap: int = 0  # 0: no cap on extra rollouts per prompt
@@ -82,6 +87,7 @@ class TrainConfig:
             raise ValueError(f"cap: must be >= 0 (0 = no cap), got {self.cap}")
         check_choice(self.policy, "policy", POLICY_KINDS)
         check_choice(self.loss, "loss", LOSS_CODES)
+        check_choice(self.aggregation, "aggregation", AGGREGATIONS)
         for name in ("lr", "zipf", "prior_concentration", "embed_signal"):
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
@@ -140,6 +146,8 @@ def parse_arm(spec: str) -> Arm:
         raise ValueError(f"arm {spec!r}: dapo has no allocation to permute (placebo applies to allocators)")
     return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo)
 
+
+AGGREGATIONS = ("prompt", "rollout")
 
 STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm"]
 
@@ -247,7 +255,10 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
         sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         total_s = np.ascontiguousarray(total_s, dtype=np.int64)
         mass = binary_advantage_masses(total_s, sizes, code, cfg.eps, np.empty(sizes.size))
-        coef = mass / np.maximum(sizes, 1)  # each prompt weighted by 1/G_i
+        if cfg.aggregation == "prompt":
+            coef = mass / np.maximum(sizes, 1)  # each prompt's group mean: weight 1/G_i
+        else:  # every rollout weighted 1/N: prompt i's terms scaled by n_prompts / N = 1 / mean(G)
+            coef = mass / max(float(sizes.mean()), 1.0) if sizes.size else mass
         grad_norm = policy.update(idx, p, coef, cfg.lr * arm.lr_scale / cfg.n_prompts) if idx.size else 0.0
         predictor.observe(idx, total_s, sizes)
         if step % cfg.record_every == 0 or step == cfg.steps:
