@@ -8,7 +8,7 @@ vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm. Claims checked (HORA arXiv 26
 Pass@k at large k improves over compute-matched GRPO at comparable Pass@1; s = 0 prompts get a share of
 the Phase-B budget far above their share of prompts.
 
-Frontier comparison (issue 11): uniform GRPO also runs at learning rates x0.5, x0.7, x1.4, x2.0; each arm's
+Frontier comparison (issue 11): uniform GRPO also runs at learning rates x0.1, x0.25, x0.5, x0.7, x1.4, x2.0; each arm's
 frontier gain is its Pass@256 minus that frontier's Pass@256 at the arm's own Pass@1 (per replicate, se over
 replicates), so an arm that only trades Pass@1 for Pass@k like a learning-rate change scores ~0.
 ``hora_placebo`` permutes HORA's group sizes over the prompts of each shard. Outputs: summary.csv (arm,
@@ -29,7 +29,7 @@ class Args(TrainConfig):
     n_reps: int = 8
     seed: int = 0
     #: learning-rate multipliers of the extra uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier
-    frontier_lrs: tuple = (0.5, 0.7, 1.4, 2.0)
+    frontier_lrs: tuple = (0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
 
     @classmethod
     def quick(cls) -> "Args":

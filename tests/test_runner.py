@@ -24,7 +24,7 @@ def test_same_table_for_one_and_two_workers(tmp_path):
     a = run_study("hora_vs_grpo", out=tmp_path / "w1", overrides=TINY, progress=False, workers=1)
     b = run_study("hora_vs_grpo", out=tmp_path / "w2", overrides=TINY, progress=False, workers=2)
     pd.testing.assert_frame_equal(_table(a), _table(b))
-    assert len(_table(a)) == (3 + 4) * 2 * 7  # 3 arms + 4 frontier learning rates, 2 replicates, steps 0-6
+    assert len(_table(a)) == (3 + 6) * 2 * 7  # 3 arms + 6 frontier learning rates, 2 replicates, steps 0-6
     for name in ("table.csv", "summary.parquet", "summary.csv", "final_passk.parquet", "budget_share.parquet",
                  "figure.png", "frontier.png", "meta.json"):
         assert (a / name).stat().st_size > 0
