@@ -77,12 +77,32 @@ def test_advantages_equal_trl_formula_under_uniform_groups():
     cont = rng.normal(size=(4, 5))
     np.testing.assert_allclose(np.concatenate(grpo_advantages(cont.tolist(), "grpo")), trl_advantages(cont.ravel(), 5),
                                atol=1e-12)
+    # TRL decouples scaling from the loss type: dr_grpo with the default "group" scaling is std-normalised too
+    for loss in ("grpo", "dr_grpo"):
+        for scale in ("group", "batch", "none"):
+            ours = np.concatenate(grpo_advantages(cont.tolist(), loss, scale))
+            np.testing.assert_allclose(ours, trl_advantages(cont.ravel(), 5, scale), atol=1e-12)
+    with pytest.raises(ValueError, match="scale_rewards: unknown 'std'"):
+        grpo_advantages(cont.tolist(), "grpo", "std")
+
+
+def test_aggregation_weights():
+    """rollout: every completion 1/N; prompt: 1/(n_prompts G_i); equal when the groups are equal."""
+    from simalloc.live.grpo import GRPOConfig, completion_weights
+
+    assert GRPOConfig().aggregation == "rollout" and GRPOConfig().scale_rewards == "group"
+    np.testing.assert_allclose(completion_weights([1, 3], "rollout"), [0.25] * 4)
+    np.testing.assert_allclose(completion_weights([1, 3], "prompt"), [0.5, 1 / 6, 1 / 6, 1 / 6])
+    np.testing.assert_allclose(completion_weights([2, 2], "prompt"), completion_weights([2, 2], "rollout"))
+    assert sum(completion_weights([0, 5, 2], "prompt")) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="aggregation: unknown 'token'"):
+        GRPOConfig(aggregation="token").validate()
 
 
 def test_variable_groups_and_size_one():
     from simalloc.live.grpo import grpo_advantages
 
-    adv = grpo_advantages([[1.0], [1.0, 0.0, 0.0], []], "dr_grpo")
+    adv = grpo_advantages([[1.0], [1.0, 0.0, 0.0], []], "dr_grpo", "none")
     assert adv[0].tolist() == [0.0] and np.allclose(adv[1], [2 / 3, -1 / 3, -1 / 3]) and adv[2].size == 0
 
 

@@ -38,7 +38,9 @@ def add_parser(sub):
             p.add_argument("--n-prompts", type=int, default=8)
             p.add_argument("--k0", type=int, default=4)
             p.add_argument("--group-size", type=int, default=8)
-            p.add_argument("--loss-type", default="dr_grpo")
+            p.add_argument("--loss-type", default="dr_grpo", help="grpo | dr_grpo | rloo (TRL's names)")
+            p.add_argument("--scale-rewards", default="group", help="group | batch | none (TRL's names)")
+            p.add_argument("--aggregation", default="rollout", help="rollout (TRL: every completion 1/N) | prompt")
             p.add_argument("--learning-rate", type=float, default=1e-5)
             p.add_argument("--trainable", default="all")
         p.set_defaults(fn=run)
@@ -80,7 +82,8 @@ def run(ns) -> int:
     if ns.engine != "transformers":
         raise ValueError("engine: live training needs the transformers engine (the policy is trained in torch)")
     trainer = GRPOTrainer(engine.model, engine.tokenizer, GRPOConfig(
-        learning_rate=ns.learning_rate, loss_type=ns.loss_type, max_completion_length=ns.max_new_tokens,
+        learning_rate=ns.learning_rate, loss_type=ns.loss_type, scale_rewards=ns.scale_rewards,
+        aggregation=ns.aggregation, max_completion_length=ns.max_new_tokens,
         temperature=ns.temperature, trainable=ns.trainable))
     records = run_live(LiveConfig(ns.allocator, ns.n_prompts, ns.k0, ns.group_size, ns.steps, ns.seed), engine,
                        trainer, tasks, ns.out)

@@ -2,11 +2,18 @@
 
 Per token: log-probs under the policy (logits / temperature, as TRL), importance ratio against the log-probs
 before the step, clipped objective min(ratio A, clip(ratio, 1 - epsilon, 1 + epsilon) A), optional KL to a
-reference model (k3 estimator, coefficient ``beta``). Advantages come from ``simalloc.estimators.advantages``
-with variable group sizes (a group of size 1 or without spread gets 0). Aggregation: each prompt weighs
-1/G_i (HORA) and the batch averages over prompts; within a completion, ``loss_type="grpo"`` averages over
-its tokens, "dr_grpo" and "rloo" sum them and divide by ``max_completion_length`` (Dr.GRPO's constant).
-``scale_rewards`` ("group" | "none") is TRL's switch for dividing by the group std (grpo only).
+reference model (k3 estimator, coefficient ``beta``).
+
+Advantages, as TRL computes them and independent of ``loss_type`` (TRL decouples the two): r minus its group's
+mean, divided by (group std + 1e-4) for ``scale_rewards="group"`` (TRL's default), by (std of every reward in
+the batch + 1e-4) for "batch", not divided for "none"; stds Bessel-corrected, groups of variable size (a group of
+size 1 or without spread gets 0). ``loss_type="rloo"`` uses the leave-one-out baseline r - (sum - r)/(G - 1),
+unscaled (TRL has RLOO as a separate trainer).
+
+Aggregation: within a completion, ``loss_type="grpo"`` averages its tokens, "dr_grpo" and "rloo" sum them and
+divide by ``max_completion_length`` (Dr.GRPO's constant); across completions ``aggregation="rollout"`` (TRL)
+weighs every completion 1/N (N completions in the batch), "prompt" weighs each prompt's group mean equally
+(1/(n_prompts G_i) per completion). They agree when every group has the same size.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ import numpy as np
 
 from ..estimators.advantages import group_advantages
 
-__all__ = ["GRPOConfig", "GRPOTrainer", "grpo_advantages", "trl_advantages"]
+__all__ = ["GRPOConfig", "GRPOTrainer", "grpo_advantages", "trl_advantages", "completion_weights", "SCALE_REWARDS"]
+
+#: TRL's names for dividing advantages by a std
+SCALE_REWARDS = ("group", "batch", "none")
 
 
 @dataclass
@@ -33,12 +43,15 @@ class GRPOConfig:
     temperature: float = 0.7
     trainable: str = "all"  # "all" or "last:<n>" (the last n decoder blocks, final norm and lm_head)
     seed: int = 0
+    aggregation: str = "rollout"  # TRL: every completion 1/N; "prompt": each prompt's group mean 1/n_prompts
 
     def validate(self):
         if self.loss_type not in ("grpo", "dr_grpo", "rloo"):
             raise ValueError(f"loss_type: unknown {self.loss_type!r}; valid: dr_grpo, grpo, rloo")
-        if self.scale_rewards not in ("group", "none"):
-            raise ValueError(f"scale_rewards: unknown {self.scale_rewards!r}; valid: group, none")
+        if self.scale_rewards not in SCALE_REWARDS:
+            raise ValueError(f"scale_rewards: unknown {self.scale_rewards!r}; valid: {', '.join(SCALE_REWARDS)}")
+        if self.aggregation not in ("rollout", "prompt"):
+            raise ValueError(f"aggregation: unknown {self.aggregation!r}; valid: rollout, prompt")
         if not 0 < self.epsilon < 1 or self.beta < 0 or not self.learning_rate > 0:
             raise ValueError("epsilon must lie in (0, 1), beta >= 0, learning_rate > 0")
         if self.trainable != "all" and not (self.trainable.startswith("last:") and self.trainable[5:].isdigit()):
@@ -46,32 +59,63 @@ class GRPOConfig:
         return self
 
 
-def trl_advantages(rewards, num_generations: int, scale_rewards: bool = True):
-    """TRL's formula for equal groups: (r - group mean) / (group std + 1e-4), std Bessel-corrected (torch.std)."""
+def trl_advantages(rewards, num_generations: int, scale_rewards="group"):
+    """TRL's formula for equal groups, transcribed in torch as a test oracle: (r - group mean) / (std + 1e-4) with
+    the group std ("group" or True), the batch std ("batch") or no division ("none" or False); torch.std is
+    Bessel-corrected; one generation per group gives 0 (TRL's zero std there)."""
     import torch
 
+    scale = {True: "group", False: "none"}.get(scale_rewards, scale_rewards)
     r = torch.as_tensor(rewards, dtype=torch.float64)
     grouped = r.view(-1, num_generations)
     mean = grouped.mean(dim=1).repeat_interleave(num_generations)
-    # one generation per group: torch.std is undefined there; TRL's advantage is then 0 (r - mean = 0), not NaN
-    spread = grouped.std(dim=1) if num_generations > 1 else torch.zeros(grouped.shape[0], dtype=r.dtype)
-    std = spread.repeat_interleave(num_generations)
     adv = r - mean
-    return (adv / (std + 1e-4) if scale_rewards else adv).numpy()
+    if scale == "none":
+        return adv.numpy()
+    if scale == "batch":
+        std = r.std().expand_as(r) if r.numel() > 1 else torch.zeros_like(r)
+    else:
+        # one generation per group: torch.std is undefined there; TRL's advantage is then 0 (r - mean = 0), not NaN
+        spread = grouped.std(dim=1) if num_generations > 1 else torch.zeros(grouped.shape[0], dtype=r.dtype)
+        std = spread.repeat_interleave(num_generations)
+    return (adv / (std + 1e-4)).numpy()
 
 
 def grpo_advantages(rewards: list[list[float]], loss_type: str = "grpo", scale_rewards: str = "group") -> list[np.ndarray]:
-    """Advantages per group of variable size (``simalloc.estimators.advantages``); grpo with
-    scale_rewards="none" is r - mean, as TRL."""
+    """TRL's advantages per group of variable size (module docstring): ``scale_rewards`` decides the division
+    for every loss type but "rloo" (leave-one-out, unscaled)."""
+    if scale_rewards not in SCALE_REWARDS:
+        raise ValueError(f"scale_rewards: unknown {scale_rewards!r}; valid: {', '.join(SCALE_REWARDS)}")
     sizes = [len(g) for g in rewards]
     flat = np.concatenate([np.asarray(g, dtype=float) for g in rewards]) if sum(sizes) else np.zeros(0)
-    kind = "dr_grpo" if (loss_type == "grpo" and scale_rewards == "none") else loss_type
-    adv = group_advantages(flat, sizes, kind) if flat.size else flat
+    if not flat.size:
+        adv = flat
+    elif loss_type == "rloo":
+        adv = group_advantages(flat, sizes, "rloo")
+    elif scale_rewards == "group":
+        adv = group_advantages(flat, sizes, "grpo", eps=1e-4)
+    else:
+        adv = group_advantages(flat, sizes, "dr_grpo")  # r - group mean
+        if scale_rewards == "batch":
+            adv = adv / ((flat.std(ddof=1) if flat.size > 1 else 0.0) + 1e-4)
     out, pos = [], 0
     for s in sizes:
         out.append(adv[pos:pos + s])
         pos += s
     return out
+
+
+def completion_weights(group_sizes, aggregation: str = "rollout") -> list[float]:
+    """Each completion's weight in the batch loss: 1/N for "rollout" (N = sum of the group sizes, TRL), or
+    1/(n_prompts G_i) for "prompt" (each prompt's group mean counts equally); the weights sum to 1."""
+    sizes = [int(g) for g in group_sizes]
+    if aggregation == "rollout":
+        n_total = sum(sizes)
+        return [1.0 / n_total for g in sizes for _ in range(g)]
+    if aggregation == "prompt":
+        used = sum(1 for g in sizes if g)
+        return [1.0 / (used * g) for g in sizes for _ in range(g)]
+    raise ValueError(f"aggregation: unknown {aggregation!r}; valid: rollout, prompt")
 
 
 class GRPOTrainer:
@@ -124,7 +168,7 @@ class GRPOTrainer:
         advs = self.advantages(rewards)
         flat_prompts = [prompt_ids[i] for i, g in enumerate(groups) for _ in g]
         flat_comps = [c for g in groups for c in g]
-        weights = [1.0 / (len(groups) * len(g)) for g in groups for _ in g]  # each prompt counts equally
+        weights = completion_weights([len(g) for g in groups], self.config.aggregation)
         flat_adv = [float(a) for g in advs for a in g]
         if not flat_comps:
             return torch.zeros((), requires_grad=True), old_logps
