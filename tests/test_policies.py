@@ -80,3 +80,15 @@ def test_step_kernel_skips_degenerate_prompts():
     _tail_sums(theta, tail)
     norm = _strategy_step(theta, tail, pol.lo, pol.hi, np.array([0, 1]), np.array([1.0, 0.0]), np.array([1.0, 1.0]), 1.0)
     assert norm == 0.0 and np.array_equal(theta, pol.theta)
+
+
+def test_entropy_hand_values():
+    """Uniform strategy logits: log M; p = 1/2 everywhere for the Bernoulli policy: log 2; a point mass: 0."""
+    import numpy as np
+
+    from simalloc.sim.policies import BernoulliPolicy, StrategyPolicy
+
+    lo = hi = np.zeros(1, dtype=np.int64)
+    assert StrategyPolicy(np.zeros(7), lo, hi + 1, lo, hi + 1).entropy() == pytest.approx(np.log(7))
+    assert StrategyPolicy(np.array([0.0, -800.0]), lo, hi + 1, lo, hi + 1).entropy() == pytest.approx(0.0, abs=1e-12)
+    assert BernoulliPolicy(np.zeros(5)).entropy() == pytest.approx(np.log(2))

@@ -28,6 +28,14 @@ def test_same_table_for_one_and_two_workers(tmp_path):
     for name in ("table.csv", "summary.parquet", "summary.csv", "final_passk.parquet", "budget_share.parquet",
                  "figure.png", "frontier.png", "meta.json"):
         assert (a / name).stat().st_size > 0
+    summary = pd.read_csv(a / "summary.csv")  # the summary contract
+    assert list(summary.columns) == ["arm", "metric", "value", "se", "n_reps"]
+    kmax = "256"
+    assert {"pass@1", f"pass@{kmax}", f"frontier_gain@{kmax}", f"frontier_gain_linear@{kmax}", "entropy",
+            "informative_share", "budget_share_sK0_growth"} <= set(summary.metric)
+    assert set(summary.arm) >= {"uniform", "hora", "vip", "uniform:lr0.1", "uniform:lr2"}
+    gain = summary.set_index(["arm", "metric"]).value
+    assert gain[("uniform", f"frontier_gain@{kmax}")] == 0.0  # the frontier's own point
 
 
 def test_same_table_on_ray(tmp_path):

@@ -135,6 +135,12 @@ class StrategyPolicy:
     def eval_pass_rates(self) -> np.ndarray:
         return _window_rates(self._tail, self.eval_lo, self.eval_hi, self._eval_idx, np.empty(self._eval_idx.size))
 
+    def entropy(self) -> float:
+        """Shannon entropy (nats) of the strategy distribution softmax(theta): -sum_j pi_j log pi_j."""
+        z = self.theta - self.theta.max()
+        logpi = z - np.log(np.exp(z).sum())
+        return float(-(np.exp(logpi) * logpi).sum())
+
     def update(self, idx, p, coef, lr) -> float:
         norm = _strategy_step(self.theta, self._tail, self.lo, self.hi, np.ascontiguousarray(idx, dtype=np.int64),
                               p, np.ascontiguousarray(coef, dtype=np.float64), float(lr))
@@ -160,6 +166,11 @@ class BernoulliPolicy:
 
     def eval_pass_rates(self):
         return special.expit(self.z)
+
+    def entropy(self) -> float:
+        """Mean binary entropy (nats) of the pool's pass rates: -mean_i [p_i log p_i + (1-p_i) log(1-p_i)]."""
+        p = special.expit(self.z)
+        return float(np.mean(special.entr(p) + special.entr(1 - p)))
 
     def update(self, idx, p, coef, lr):
         np.add.at(self.z, idx, lr * np.asarray(coef))

@@ -149,7 +149,8 @@ def parse_arm(spec: str) -> Arm:
 
 AGGREGATIONS = ("prompt", "rollout")
 
-STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm"]
+STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm", "entropy",
+                "budget_share_s0", "budget_share_sK0"]
 
 
 @jit
@@ -220,15 +221,16 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
     prompts_by_s = np.zeros(k0 + 1)
     rows = []
 
-    def record(step, informative, hits_s0, n_s0, rollouts, grad_norm):
+    def record(step, informative, hits_s0, n_s0, rollouts, grad_norm, share_s0=np.nan, share_sk0=np.nan):
         curve = pass_at_k_curve(policy.eval_pass_rates(), ks)
-        rows.append((arm.spec, rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, *curve))
+        rows.append((arm.spec, rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, policy.entropy(),
+                     share_s0, share_sk0, *curve))
 
     record(0, np.nan, np.nan, np.nan, 0, np.nan)
     for step in range(1, cfg.steps + 1):
         if arm.allocator == "dapo":
             idx, p, total_s, sizes, used = _draw_dynamic_batch(policy, cfg, batch_rng, extra_rng)
-            hits_s0 = n_s0 = np.nan
+            hits_s0 = n_s0 = share_s0 = share_sk0 = np.nan
         else:
             idx = batch_rng.choice(cfg.n_pool, cfg.n_prompts, replace=False)
             p = policy.pass_rates(idx)
@@ -251,6 +253,9 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
             n_s0 = int((s == 0).sum())
             hits_s0 = int(((s == 0) & (extra > 0)).sum())
             budget_by_s += np.bincount(s, weights=alloc, minlength=k0 + 1)
+            spent = alloc.sum()
+            share_s0 = float(alloc[s == 0].sum() / spent) if spent else np.nan
+            share_sk0 = float(alloc[s == k0].sum() / spent) if spent else np.nan
             prompts_by_s += np.bincount(s, minlength=k0 + 1)
         sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         total_s = np.ascontiguousarray(total_s, dtype=np.int64)
@@ -263,7 +268,7 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
         predictor.observe(idx, total_s, sizes)
         if step % cfg.record_every == 0 or step == cfg.steps:
             informative = float(np.mean((total_s > 0) & (total_s < sizes))) if sizes.size else 0.0
-            record(step, informative, hits_s0, n_s0, used, grad_norm)
+            record(step, informative, hits_s0, n_s0, used, grad_norm, share_s0, share_sk0)
     columns = STEP_COLUMNS + [f"pass@{k}" for k in cfg.ks]
     table = pd.DataFrame(rows, columns=columns)
     total_budget = budget_by_s.sum()

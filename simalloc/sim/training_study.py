@@ -154,7 +154,8 @@ def frontier_gain(last: pd.DataFrame, arm: str, k: int, frontier: tuple, method:
 def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     """The summary contract (``summary.csv``): one row per (arm, metric) with ``value`` and ``se`` over
     replicates: pass@1, pass@<k> for k = 256 and 1024 when computed and the largest k, the informative-group
-    share (mean over training steps), and frontier_gain@<kmax> (monotone cubic frontier) and
+    share (mean over training steps), the final policy entropy (nats), the growth of the Phase-B share given to
+    s = K0 prompts from the first to the last tenth of training, and frontier_gain@<kmax> (monotone cubic frontier) and
     frontier_gain_linear@<kmax> (chords) when the study traces a frontier."""
     last = steps[steps.step == steps.step.max()]
     ks = sorted({k for k in (1, 256, 1024, max(args.ks)) if k in args.ks})
@@ -168,6 +169,14 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
             rows.append((arm, f"pass@{k}", float(mine[f"pass@{k}"].mean()), se(mine[f"pass@{k}"]), n))
         info = steps[(steps.arm == arm) & (steps.step > 0)].groupby("rep").informative_share.mean()
         rows.append((arm, "informative_share", float(info.mean()), se(info), len(info)))
+        rows.append((arm, "entropy", float(mine.entropy.mean()), se(mine.entropy), n))
+        trained = steps[(steps.arm == arm) & (steps.step > 0)].dropna(subset=["budget_share_sK0"])
+        if not trained.empty:  # the s = K0 share of Phase B: first vs last tenth of training (HORA: it grows)
+            cut = trained.step.max() / 10
+            early = trained[trained.step <= cut].groupby("rep").budget_share_sK0.mean()
+            late = trained[trained.step > trained.step.max() - cut].groupby("rep").budget_share_sK0.mean()
+            growth = late - early.reindex(late.index)
+            rows.append((arm, "budget_share_sK0_growth", float(growth.mean()), se(growth), len(growth)))
         if frontier:
             kmax = max(args.ks)
             g, g_se, used = frontier_gain(last, arm, kmax, frontier)
