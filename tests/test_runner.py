@@ -78,16 +78,24 @@ def test_resume_refuses_a_folder_with_other_args(tmp_path):
         run_study("hora_vs_grpo", out=tmp_path, overrides={**TINY, "seed": "1"}, progress=False)
 
 
-@pytest.mark.parametrize("study", ["hora_vs_grpo", "hora_ablations", "budget_sweep", "alloc_demo"])
+@pytest.mark.parametrize("study", ["hora_vs_grpo", "hora_ablations", "hora_rloo", "budget_sweep", "alloc_demo"])
 def test_study_smoke(study, tmp_path):
     over = {"alloc_demo": {"n_reps": "3"},
             "budget_sweep": {**{k: v for k, v in TINY.items() if k not in ("group_size", "k0", "arms")},
                              "group_sizes": "8,16", "n_reps": "1"},
             "hora_ablations": {**{k: v for k, v in TINY.items() if k != "arms"}, "group_size": "20", "k0": "4",
                                "n_reps": "1"},
+            "hora_rloo": {**{k: v for k, v in TINY.items() if k != "arms"}, "n_reps": "2"},
             "hora_vs_grpo": {**TINY, "n_reps": "1", "arms": "uniform,hora,dapo,knapsack,gvm"}}[study]
     out = run_study(study, out=tmp_path, overrides=over, progress=False)
     assert (out / "table.parquet").is_file() and (out / "figure.png").is_file()
+    if study == "hora_rloo":  # RLOO advantages, with the placebo and the frontier in the summary contract
+        summary = pd.read_csv(out / "summary.csv")
+        assert {"hora_placebo", "uniform:lr0.1"} <= set(summary.arm) and "frontier_gain@256" in set(summary.metric)
+        assert (pd.read_parquet(out / "table.parquet").arm == "hora").any()
+        import json
+
+        assert json.loads((out / "args.json").read_text())["loss"] == "rloo"
 
 
 @pytest.mark.parametrize(
