@@ -95,7 +95,7 @@ def test_study_smoke(study, tmp_path):
         assert (pd.read_parquet(out / "table.parquet").arm == "hora").any()
         import json
 
-        assert json.loads((out / "args.json").read_text())["loss"] == "rloo"
+        assert json.loads((out / "args.json").read_text())["args"]["loss"] == "rloo"
 
 
 @pytest.mark.parametrize(
