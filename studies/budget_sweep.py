@@ -1,7 +1,9 @@
 """Budget sweep: does HORA's edge over uniform GRPO hold as the rollout budget per prompt changes?
 
 G in (8, 16, 32, 64) rollouts per prompt on average, pilot K0 = G / 4 (8 at G = 32), arms uniform and hora,
-everything else as hora_vs_grpo. Output: Pass@1 and Pass@k at the last step per (G, arm).
+everything else as hora_vs_grpo. At every G uniform GRPO also runs at learning rates x0.1 ... x2, so summary.csv
+(arm, metric, value, se, n_reps, G) has each arm's frontier gain per G. Outputs: summary.csv, final_passk.parquet
+(Pass@k at the last step per (G, arm)), table.parquet, budget_share.parquet, figure.png.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 
 from simalloc.sim.results import write_table
 from simalloc.sim.training import TrainConfig
-from simalloc.sim.training_study import arm_shards, final_summary, run_arm_shard, validate_training_args
+from simalloc.sim.training_study import arm_shards, final_summary, run_arm_shard, summary_long, validate_training_args
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Args(TrainConfig):
     group_sizes: tuple = (8, 16, 32, 64)
     n_reps: int = 6
     seed: int = 0
+    frontier_lrs: tuple = (0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
 
     @classmethod
     def quick(cls) -> "Args":
@@ -51,7 +54,12 @@ def finalize(args, tables, out, progress=True):
     summary = final_summary(steps, args.ks, by=("G", "arm"))
     write_table(steps, out, "table")
     write_table(tables["budget_share"], out, "budget_share")
-    write_table(summary, out, "summary")
+    write_table(summary, out, "final_passk")
+    import pandas as pd
+
+    long = pd.concat([summary_long(steps[steps.G == g], args).assign(G=g) for g in sorted(set(steps.G))],
+                     ignore_index=True)
+    write_table(long, out, "summary")  # the summary contract, one block per G
     kmax = max(args.ks)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, k in zip(axes, (1, kmax)):
@@ -70,4 +78,5 @@ def finalize(args, tables, out, progress=True):
     plt.close(fig)
     if progress:
         print(summary[summary.k.isin([1, kmax])].pivot(index=["G", "arm"], columns="k", values="final").round(4))
+        print(long[long.metric == f"frontier_gain@{kmax}"].round(5).to_string(index=False))
     return summary
