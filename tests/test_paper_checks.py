@@ -49,6 +49,8 @@ def test_index_lists_every_check(quick_results):
         ("hora_passk_below_base", {"arm": "uniform"}),  # GRPO against itself: no smaller drop
         ("hora_table2_hard_first", {"arm": "hora"}),  # HORA against itself: nothing lower
         ("hora_table2_k0_16", {"arm": "hard_first"}),  # an arm that does improve Pass@256 in every open world
+        ("hora_sk0_share_grows", {"arm": "hard_first"}),  # a rule that gives s = K0 prompts nothing
+        ("hora_entropy_higher", {"arm": "uniform"}),  # GRPO against itself: no entropy difference
         ("dora_fig2_uniqueness", {"similarity": np.ones((4, 4))}),  # no direction structure to find
         ("dora_prop2_solution_level_bias", {"solution_level": False}),  # direction-level weights are not biased
         ("dora_theorem1_success_gap", {"rule": "temperature"}),  # plain sampling is far from the optimum
