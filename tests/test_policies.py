@@ -92,3 +92,22 @@ def test_entropy_hand_values():
     assert StrategyPolicy(np.zeros(7), lo, hi + 1, lo, hi + 1).entropy() == pytest.approx(np.log(7))
     assert StrategyPolicy(np.array([0.0, -800.0]), lo, hi + 1, lo, hi + 1).entropy() == pytest.approx(0.0, abs=1e-12)
     assert BernoulliPolicy(np.zeros(5)).entropy() == pytest.approx(np.log(2))
+
+
+def test_gradient_then_apply_equals_update():
+    """The optimizer path (gradient, then apply) moves the strategy logits exactly as the fused SGD update."""
+    import numpy as np
+
+    from simalloc.sim.policies import StrategyPolicy
+    from simalloc.worlds import make_world
+
+    rng = np.random.default_rng(0)
+    a = StrategyPolicy.from_world(make_world("beta:0.5,0.5"), 50, 20, 30, 1.5, rng)
+    b = StrategyPolicy(a.theta.copy(), a.lo, a.hi, a.eval_lo, a.eval_hi)
+    idx = np.arange(10)
+    p, coef = a.pass_rates(idx), rng.normal(size=10)
+    norm = a.update(idx, p, coef, 0.3)
+    g = b.gradient(idx, p, coef)
+    b.apply(0.3 * g)
+    np.testing.assert_allclose(a.theta, b.theta, rtol=0, atol=1e-15)
+    assert norm == pytest.approx(float(np.linalg.norm(g)))

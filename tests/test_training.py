@@ -155,3 +155,33 @@ def test_aggregation_rollout_vs_prompt():
     assert not np.allclose(c["pass@1"], d["pass@1"])
     with pytest.raises(ValueError, match="aggregation: unknown value 'token'"):
         replace(SMALL, aggregation="token").validate()
+
+
+def test_adam_step_by_hand_and_clipping():
+    """Two Adam steps computed by hand (torch.optim.Adam's formula, ascent); clipping rescales to the max norm;
+    SGD through the clipping path with a huge max norm is the plain SGD path; Adam runs end to end."""
+    from dataclasses import replace
+
+    from simalloc.sim.training import Adam, clip_by_norm
+
+    opt = Adam(2)
+    g1, g2 = np.array([0.5, -2.0]), np.array([1.0, 0.0])
+    s1 = opt.step(g1, 0.1)
+    np.testing.assert_allclose(s1, 0.1 * g1 / (np.abs(g1) + 1e-8))  # first step: m_hat = g, v_hat = g^2
+    s2 = opt.step(g2, 0.1)
+    m = 0.9 * 0.1 * g1 + 0.1 * g2
+    v = 0.999 * 0.001 * g1**2 + 0.001 * g2**2
+    np.testing.assert_allclose(s2, 0.1 * (m / (1 - 0.81)) / (np.sqrt(v / (1 - 0.999**2)) + 1e-8))
+    clipped, norm = clip_by_norm(np.array([3.0, 4.0]), 1.0)
+    assert norm == 5.0 and np.allclose(clipped, [0.6, 0.8])
+    assert np.allclose(clip_by_norm(np.array([0.3, 0.4]), 1.0)[0], [0.3, 0.4])
+    a, _ = simulate_training(SMALL, "hora", 2)
+    b, _ = simulate_training(replace(SMALL, max_grad_norm=1e9), "hora", 2)
+    np.testing.assert_allclose(a["pass@256"], b["pass@256"], rtol=1e-12)
+    np.testing.assert_allclose(a.grad_norm.iloc[1:], b.grad_norm.iloc[1:], rtol=1e-9)
+    c, _ = simulate_training(replace(SMALL, optimizer="adam", lr=0.02, max_grad_norm=1.0), "hora", 2)
+    assert c["pass@1"].iloc[-1] != a["pass@1"].iloc[-1] and np.isfinite(c["pass@256"]).all()
+    with pytest.raises(ValueError, match="optimizer: unknown value 'adamw'"):
+        replace(SMALL, optimizer="adamw").validate()
+    with pytest.raises(ValueError, match="max_grad_norm: must be finite and >= 0"):
+        replace(SMALL, max_grad_norm=-1.0).validate()

@@ -52,6 +52,28 @@ def _window_rates(tail, lo, hi, idx, out):
 
 
 @jit
+def _strategy_grad(theta, tail, lo, hi, idx, p, coef, out):
+    """out = sum_r coef_r grad_theta p_r / (p_r (1 - p_r)) (the Rao-Blackwellised policy gradient)."""
+    m_ = theta.size
+    diff = np.zeros(m_ + 1)
+    drift = 0.0
+    for r in range(idx.size):
+        c = coef[r]
+        q = p[r] * (1.0 - p[r])
+        if c == 0.0 or q <= 0.0:
+            continue
+        c = c / q
+        diff[lo[idx[r]]] += c
+        diff[hi[idx[r]]] -= c
+        drift += c * p[r]
+    acc = 0.0
+    for j in range(m_):
+        acc += diff[j]
+        out[j] = (tail[j] - tail[j + 1]) * (acc - drift)
+    return out
+
+
+@jit
 def _strategy_step(theta, tail, lo, hi, idx, p, coef, lr):
     """theta += lr * sum_r coef_r grad p_r / (p_r (1 - p_r)); returns the gradient's L2 norm."""
     m_ = theta.size
@@ -141,6 +163,20 @@ class StrategyPolicy:
         logpi = z - np.log(np.exp(z).sum())
         return float(-(np.exp(logpi) * logpi).sum())
 
+    @property
+    def n_params(self) -> int:
+        return int(self.theta.size)
+
+    def gradient(self, idx, p, coef) -> np.ndarray:
+        """The update direction (ascent) sum_r coef_r grad p_r / (p_r (1 - p_r)) over the strategy logits."""
+        return _strategy_grad(self.theta, self._tail, self.lo, self.hi, np.ascontiguousarray(idx, dtype=np.int64),
+                              np.ascontiguousarray(p, dtype=np.float64), np.ascontiguousarray(coef, dtype=np.float64),
+                              np.empty(self.theta.size))
+
+    def apply(self, delta) -> None:
+        self.theta += delta
+        self._refresh()
+
     def update(self, idx, p, coef, lr) -> float:
         norm = _strategy_step(self.theta, self._tail, self.lo, self.hi, np.ascontiguousarray(idx, dtype=np.int64),
                               p, np.ascontiguousarray(coef, dtype=np.float64), float(lr))
@@ -171,6 +207,19 @@ class BernoulliPolicy:
         """Mean binary entropy (nats) of the pool's pass rates: -mean_i [p_i log p_i + (1-p_i) log(1-p_i)]."""
         p = special.expit(self.z)
         return float(np.mean(special.entr(p) + special.entr(1 - p)))
+
+    @property
+    def n_params(self) -> int:
+        return int(self.z.size)
+
+    def gradient(self, idx, p, coef) -> np.ndarray:
+        """The update direction: coef_r added to prompt r's own logit."""
+        g = np.zeros(self.z.size)
+        np.add.at(g, np.asarray(idx), np.asarray(coef, dtype=np.float64))
+        return g
+
+    def apply(self, delta) -> None:
+        self.z += delta
 
     def update(self, idx, p, coef, lr):
         np.add.at(self.z, idx, lr * np.asarray(coef))

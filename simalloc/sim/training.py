@@ -35,7 +35,8 @@ from ..worlds import make_world
 from .policies import POLICY_KINDS, make_policy, pass_at_k_curve
 from .predictors import PREDICTORS, make_predictor, prompt_embeddings
 
-__all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS", "AGGREGATIONS"]
+__all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS", "AGGREGATIONS", "OPTIMIZERS",
+           "Adam", "clip_by_norm"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ class TrainConfig:
     #: then the mean over prompts) or "rollout" (every rollout weighted 1/N, N = rollouts in the batch: TRL's
     #: grpo and dr_grpo losses at sequence level). Equal when every G_i is the same.
     aggregation: str = "prompt"
+    #: "sgd" (lr x the batch-mean gradient) or "adam" (Adam on the batch-mean gradient, betas (0.9, 0.999),
+    #: eps 1e-8, as torch.optim.Adam; choose a smaller lr, e.g. 0.02); max_grad_norm > 0 clips the batch-mean
+    #: gradient to that L2 norm first (the paper: AdamW with max grad norm 1.0); 0 = no clipping
+    optimizer: str = "sgd"
+    max_grad_norm: float = 0.0
     lr: float = 0.3
     eps: float = 1e-4
     cap: int = 0  # 0: no cap on extra rollouts per prompt
@@ -88,6 +94,9 @@ class TrainConfig:
         check_choice(self.policy, "policy", POLICY_KINDS)
         check_choice(self.loss, "loss", LOSS_CODES)
         check_choice(self.aggregation, "aggregation", AGGREGATIONS)
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        if not (np.isfinite(self.max_grad_norm) and self.max_grad_norm >= 0):
+            raise ValueError(f"max_grad_norm: must be finite and >= 0 (0 = no clipping), got {self.max_grad_norm!r}")
         for name in ("lr", "zipf", "prior_concentration", "embed_signal"):
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
@@ -148,6 +157,32 @@ def parse_arm(spec: str) -> Arm:
 
 
 AGGREGATIONS = ("prompt", "rollout")
+OPTIMIZERS = ("sgd", "adam")
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015; torch.optim.Adam's defaults) for gradient *ascent*: m = b1 m + (1 - b1) g,
+    v = b2 v + (1 - b2) g^2, step = lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)."""
+
+    def __init__(self, size: int, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        self.m, self.v, self.t = np.zeros(size), np.zeros(size), 0
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def step(self, g: np.ndarray, lr: float) -> np.ndarray:
+        self.t += 1
+        self.m = self.beta1 * self.m + (1 - self.beta1) * g
+        self.v = self.beta2 * self.v + (1 - self.beta2) * g * g
+        m_hat = self.m / (1 - self.beta1 ** self.t)
+        v_hat = self.v / (1 - self.beta2 ** self.t)
+        return lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+def clip_by_norm(g: np.ndarray, max_norm: float) -> tuple[np.ndarray, float]:
+    """(g scaled to L2 norm ``max_norm`` if it is longer, as torch's clip_grad_norm_; its norm before clipping)."""
+    norm = float(np.sqrt(np.dot(g, g)))
+    if max_norm > 0 and norm > max_norm:
+        g = g * (max_norm / norm)
+    return g, norm
 
 STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm", "entropy",
                 "budget_share_s0", "budget_share_sK0"]
@@ -217,6 +252,7 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
     code, ks = LOSS_CODES[cfg.loss], np.asarray(cfg.ks)
     options = {"n_max": cfg.vip_n_max} if arm.allocator == "vip" else {}
     shards = np.array_split(np.arange(cfg.n_prompts), cfg.phase_b_shards)
+    adam = Adam(policy.n_params) if cfg.optimizer == "adam" else None
     budget_by_s = np.zeros(k0 + 1)
     prompts_by_s = np.zeros(k0 + 1)
     rows = []
@@ -264,7 +300,15 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
             coef = mass / np.maximum(sizes, 1)  # each prompt's group mean: weight 1/G_i
         else:  # every rollout weighted 1/N: prompt i's terms scaled by n_prompts / N = 1 / mean(G)
             coef = mass / max(float(sizes.mean()), 1.0) if sizes.size else mass
-        grad_norm = policy.update(idx, p, coef, cfg.lr * arm.lr_scale / cfg.n_prompts) if idx.size else 0.0
+        lr = cfg.lr * arm.lr_scale
+        if not idx.size:
+            grad_norm = 0.0
+        elif cfg.optimizer == "sgd" and cfg.max_grad_norm == 0:
+            grad_norm = policy.update(idx, p, coef, lr / cfg.n_prompts)
+        else:  # the batch-mean gradient, clipped, then the optimizer's step
+            g, mean_norm = clip_by_norm(policy.gradient(idx, p, coef) / cfg.n_prompts, cfg.max_grad_norm)
+            policy.apply(lr * g if cfg.optimizer == "sgd" else adam.step(g, lr))
+            grad_norm = mean_norm * cfg.n_prompts  # the grad_norm column: the summed gradient's norm, as above
         predictor.observe(idx, total_s, sizes)
         if step % cfg.record_every == 0 or step == cfg.steps:
             informative = float(np.mean((total_s > 0) & (total_s < sizes))) if sizes.size else 0.0
