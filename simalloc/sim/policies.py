@@ -25,9 +25,9 @@ from scipy import special
 from .._numba import jit
 from ..worlds import DifficultyWorld
 
-__all__ = ["StrategyPolicy", "BernoulliPolicy", "make_policy", "POLICY_KINDS", "pass_at_k_curve"]
+__all__ = ["StrategyPolicy", "ClusterPolicy", "BernoulliPolicy", "make_policy", "POLICY_KINDS", "pass_at_k_curve"]
 
-POLICY_KINDS = ("strategy", "bernoulli")
+POLICY_KINDS = ("strategy", "cluster", "bernoulli")
 
 
 @jit
@@ -184,6 +184,103 @@ class StrategyPolicy:
         return norm
 
 
+class ClusterPolicy:
+    """Shared strategies plus prompt-cluster logits: cluster c samples strategies from softmax(u + W_c) (M of
+    them); prompt i of cluster c_i is solved by the strategy set S_i (a boolean row), p_i = sum_{j in S_i}
+    softmax(u + W_{c_i})_j. u is shared by every prompt (GRPO on easy prompts sharpens it for all), W_c only by
+    the cluster's prompts, so extra hits on a hard prompt can build its cluster's rare strategies.
+
+    Solution sets: each cluster ranks the strategies by its own noisy view of their initial probabilities
+    (log pi_j + ``order_noise`` x Gumbel noise) and S_i is the window of that ranking whose mass matches the
+    prompt's target pass rate (``StrategyPolicy.windows`` on the cluster's order): sets overlap within and across
+    clusters and are not contiguous in the shared ranks; hard prompts need their cluster's rare strategies.
+
+    Update (Rao-Blackwellised, as the other policies): with w_i = coef_i / (p_i (1 - p_i)),
+    grad_{z_c} p_i = pi_c (1_{S_i} - p_i); W_c receives the sum over its prompts, u the sum over all.
+    """
+
+    kind = "cluster"
+
+    def __init__(self, u, w, cluster, solves, eval_cluster, eval_solves):
+        self.u = np.array(u, dtype=np.float64)
+        self.w = np.array(w, dtype=np.float64)
+        self.cluster, self.solves = np.asarray(cluster, dtype=np.int64), np.asarray(solves, dtype=bool)
+        self.eval_cluster, self.eval_solves = np.asarray(eval_cluster, dtype=np.int64), np.asarray(eval_solves, dtype=bool)
+        self._refresh()
+
+    @classmethod
+    def from_world(cls, world: DifficultyWorld, n_pool: int, n_eval: int, n_strategies: int, zipf: float, rng,
+                   n_clusters: int = 8, order_noise: float = 1.0):
+        pi = (np.arange(1, n_strategies + 1, dtype=np.float64)) ** (-zipf)
+        pi /= pi.sum()
+        orders = [np.argsort(-(np.log(pi) + order_noise * rng.gumbel(size=pi.size)), kind="stable")
+                  for _ in range(n_clusters)]
+
+        def prompts(n):
+            targets = world.sample(n, rng)
+            cl = rng.integers(0, n_clusters, size=n)
+            solves = np.zeros((n, pi.size), dtype=bool)
+            for c in range(n_clusters):
+                mine = np.flatnonzero(cl == c)
+                if mine.size:
+                    lo, hi = StrategyPolicy.windows(targets[mine], pi[orders[c]])
+                    for r, i in enumerate(mine):
+                        solves[i, orders[c][lo[r]:hi[r]]] = True
+            return cl, solves
+
+        cl, sv = prompts(n_pool)
+        ecl, esv = prompts(n_eval)
+        return cls(np.log(pi), np.zeros((n_clusters, pi.size)), cl, sv, ecl, esv)
+
+    @property
+    def n_params(self) -> int:
+        return int(self.u.size + self.w.size)
+
+    def _refresh(self):
+        z = self.u[None, :] + self.w
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        self._pi = e / e.sum(axis=1, keepdims=True)
+
+    def _rates(self, cluster, solves):
+        return np.clip((self._pi[cluster] * solves).sum(axis=1), 0.0, 1.0)
+
+    def pass_rates(self, idx) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        return self._rates(self.cluster[idx], self.solves[idx])
+
+    def eval_pass_rates(self) -> np.ndarray:
+        return self._rates(self.eval_cluster, self.eval_solves)
+
+    def gradient(self, idx, p, coef) -> np.ndarray:
+        """The update direction over (u, W) flattened: u first, then W row by row."""
+        idx = np.asarray(idx, dtype=np.int64)
+        p, coef = np.asarray(p, dtype=np.float64), np.asarray(coef, dtype=np.float64)
+        q = p * (1.0 - p)
+        wgt = np.where((q > 0) & (coef != 0), coef / np.where(q > 0, q, 1.0), 0.0)
+        cl = self.cluster[idx]
+        rows = wgt[:, None] * self._pi[cl] * (self.solves[idx] - p[:, None])
+        gw = np.zeros_like(self.w)
+        np.add.at(gw, cl, rows)
+        return np.concatenate([rows.sum(axis=0), gw.ravel()])
+
+    def apply(self, delta) -> None:
+        m = self.u.size
+        self.u += delta[:m]
+        self.w += delta[m:].reshape(self.w.shape)
+        self._refresh()
+
+    def update(self, idx, p, coef, lr) -> float:
+        g = self.gradient(idx, p, coef)
+        self.apply(lr * g)
+        return float(np.sqrt(np.dot(g, g)))
+
+    def entropy(self) -> float:
+        """Mean over the pool's prompts of the entropy (nats) of their cluster's strategy distribution."""
+        h = -(special.xlogy(self._pi, self._pi)).sum(axis=1)
+        return float(h[self.cluster].mean())
+
+
 class BernoulliPolicy:
     """Independent per-prompt logits z_i, p_i = sigmoid(z_i); the eval set is the pool itself."""
 
@@ -226,6 +323,9 @@ class BernoulliPolicy:
         return float(np.linalg.norm(coef))
 
 
-def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng):
+def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng, **kw):
+    """The policy ``kind``; ``kw`` (n_clusters, order_noise) go to the cluster policy only."""
+    if kind == "cluster":
+        return ClusterPolicy.from_world(world, n_pool, n_eval, n_strategies, zipf, rng, **kw)
     cls = {"strategy": StrategyPolicy, "bernoulli": BernoulliPolicy}[kind]
     return cls.from_world(world, n_pool, n_eval, n_strategies, zipf, rng)

@@ -49,6 +49,9 @@ class TrainConfig:
     n_eval: int = 1000
     n_strategies: int = 200
     zipf: float = 1.5
+    #: the cluster policy's prompt clusters and the noise of each cluster's view of the strategy ranking
+    n_clusters: int = 8
+    order_noise: float = 1.0
     n_prompts: int = 60
     group_size: int = 32
     k0: int = 8
@@ -78,7 +81,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first bad field (before any work)."""
         ints = dict(n_pool=1, n_eval=1, n_strategies=2, n_prompts=1, group_size=1, steps=0, phase_b_shards=1,
-                    embed_dim=1, record_every=1, vip_n_max=2)
+                    embed_dim=1, record_every=1, vip_n_max=2, n_clusters=1)
         for name, low in ints.items():
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
@@ -101,6 +104,8 @@ class TrainConfig:
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
                 raise ValueError(f"{name}: must be finite and > 0, got {v!r}")
+        if not (np.isfinite(self.order_noise) and self.order_noise >= 0):
+            raise ValueError(f"order_noise: must be finite and >= 0, got {self.order_noise!r}")
         if self.oracle_noise < 0 or self.eps < 0:
             raise ValueError("oracle_noise, eps: must be >= 0")
         if not self.ks or min(self.ks) < 1 or 1 not in self.ks or len(set(self.ks)) != len(self.ks):
@@ -239,8 +244,9 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
         raise ValueError(f"arm {arm.spec!r}: k0 must satisfy 0 <= k0 <= group_size={cfg.group_size}")
     world_ss, batch_ss, pilot_ss, extra_ss, alloc_ss, pred_ss = as_seed_sequence(rng).spawn(6)
     world_rng = np.random.default_rng(world_ss)
+    extra_kw = {"n_clusters": cfg.n_clusters, "order_noise": cfg.order_noise} if cfg.policy == "cluster" else {}
     policy = make_policy(cfg.policy, make_world(cfg.world), cfg.n_pool, cfg.n_eval, cfg.n_strategies, cfg.zipf,
-                         world_rng)
+                         world_rng, **extra_kw)
     embeddings = None
     if arm.predictor == "gp":  # only the GP reads embeddings; other arms skip the cost (their draws are unaffected)
         p0 = policy.pass_rates(np.arange(cfg.n_pool))
