@@ -127,6 +127,30 @@ def budget_shares(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0):
     return _runs(full, arm, world, zipf, seed)[1]
 
 
+#: uniform-GRPO learning-rate multipliers that trace the Pass@1-vs-Pass@k frontier in the checks (x1 is "uniform")
+CHECK_FRONTIER_LRS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+from simalloc.sim.training_study import EFFECT_FLOOR  # noqa: E402  (half a point of Pass@256; reason there)
+
+
+def frontier_gain_runs(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0, k=256, shift=0.0,
+                       lrs=CHECK_FRONTIER_LRS) -> tuple[float, float, int]:
+    """(mean, se, replicates used) of ``arm``'s frontier gain at Pass@k against uniform GRPO's learning-rate
+    frontier in one setting (``simalloc.sim.training_study.frontier_gain``, monotone cubic, no extrapolation).
+    ``shift`` is added to the arm's Pass@k (mutation tests only: an arm moved off the frontier)."""
+    import pandas as pd
+
+    from simalloc.sim.training_study import frontier_gain
+
+    frontier = tuple("uniform" if m == 1.0 else f"uniform:lr{m:g}" for m in lrs)
+    rows = []
+    for label, name, add in [(f, f, 0.0) for f in frontier] + [("__arm__", arm, shift)]:
+        tables, _ = _runs(full, name, world, zipf, seed)
+        for rep, t in enumerate(tables):
+            last = t.iloc[-1]
+            rows.append({"arm": label, "rep": rep, "pass@1": last["pass@1"], f"pass@{k}": last[f"pass@{k}"] + add})
+    return frontier_gain(pd.DataFrame(rows), "__arm__", k, frontier)
+
+
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Mean and standard error of a - b over paired replicates (common random numbers)."""
     d = np.asarray(a) - np.asarray(b)

@@ -19,10 +19,11 @@ def run(full=False, out=None, arm="hora"):
     tables, _ = _runs(full, arm, "beta:0.5,0.5", 1.5, 0)
     growth = []
     for t in tables:
-        t = t[t.step > 0]
-        cut = t.step.max() / 10
-        early = t[t.step <= cut].budget_share_sK0.mean()
-        late = t[t.step > t.step.max() - cut].budget_share_sK0.mean()
+        t = t[t.step > 0].dropna(subset=["budget_share_sK0"])  # warm-up steps have no allocation
+        lo, hi = t.step.min(), t.step.max()
+        cut = (hi - lo + 1) / 10
+        early = t[t.step < lo + cut].budget_share_sK0.mean()
+        late = t[t.step > hi - cut].budget_share_sK0.mean()
         growth.append(late - early)
     g = np.array(growth)
     mean, se = float(g.mean()), float(g.std(ddof=1) / np.sqrt(g.size))

@@ -1,7 +1,7 @@
 """Budget sweep: does HORA's edge over uniform GRPO hold as the rollout budget per prompt changes?
 
 G in (8, 16, 32, 64) rollouts per prompt on average, pilot K0 = G / 4 (8 at G = 32), arms uniform and hora,
-everything else as hora_vs_grpo. At every G uniform GRPO also runs at learning rates x0.1 ... x2, so summary.csv
+everything else as hora_vs_grpo. At every G uniform GRPO also runs at learning rates x0.025 ... x2, so summary.csv
 (arm, metric, value, se, n_reps, G) has each arm's frontier gain per G. Outputs: summary.csv, final_passk.parquet
 (Pass@k at the last step per (G, arm)), table.parquet, budget_share.parquet, figure.png.
 """
@@ -23,7 +23,7 @@ class Args(TrainConfig):
     group_sizes: tuple = (8, 16, 32, 64)
     n_reps: int = 6
     seed: int = 0
-    frontier_lrs: tuple = (0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
+    frontier_lrs: tuple = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
 
     @classmethod
     def quick(cls) -> "Args":

@@ -20,7 +20,7 @@ class Args(TrainConfig):
     n_reps: int = 8
     seed: int = 0
     #: learning-rate multipliers of the uniform-GRPO frontier arms (frontier gain in summary.csv)
-    frontier_lrs: tuple = (0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
+    frontier_lrs: tuple = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
 
     @classmethod
     def quick(cls) -> "Args":

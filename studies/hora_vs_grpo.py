@@ -1,14 +1,15 @@
 """HORA vs compute-matched GRPO and the baselines a user would pick instead (the flagship study).
 
 HORA's paper setting: 60 prompts per batch, G = 32 rollouts per prompt on average, pilot K0 = 8, 200
-steps, Phase B allocated in 4 shards of 15 prompts, Dr.GRPO loss, uniform Beta(1, 1) prior. The policy is
-the shared-strategy softmax of DESIGN.md 2.3 on a Beta(0.5, 0.5) difficulty world; Pass@k is exact on a
-held-out eval set. Arms: uniform (GRPO), hora, and the baselines dapo (dynamic sampling, compute-matched),
+steps, Phase B allocated in 4 shards of 15 prompts, uniform Beta(1, 1) prior; TRL's std-normalised group
+advantages with Dr.GRPO's aggregation, Adam with max grad norm 1.0, rollout temperature 0.7 (simulator v2's
+defaults). The policy is the cluster policy (shared strategy logits plus per-cluster logits, sampled
+trajectories) on a Beta(0.5, 0.5) difficulty world; Pass@k is exact on a held-out eval set. Arms: uniform (GRPO), hora, and the baselines dapo (dynamic sampling, compute-matched),
 vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm. Claims checked (HORA arXiv 2605.07114, Table 1, Fig. 3):
 Pass@k at large k improves over compute-matched GRPO at comparable Pass@1; s = 0 prompts get a share of
 the Phase-B budget far above their share of prompts.
 
-Frontier comparison (issue 11): uniform GRPO also runs at learning rates x0.1, x0.25, x0.5, x0.7, x1.4, x2.0; each arm's
+Frontier comparison (issue 11): uniform GRPO also runs at learning rates x0.025 ... x2.0; each arm's
 frontier gain is its Pass@256 minus that frontier's Pass@256 at the arm's own Pass@1 (per replicate, se over
 replicates), so an arm that only trades Pass@1 for Pass@k like a learning-rate change scores ~0.
 ``hora_placebo`` permutes HORA's group sizes over the prompts of each shard. Outputs: summary.csv (arm,
@@ -29,7 +30,7 @@ class Args(TrainConfig):
     n_reps: int = 8
     seed: int = 0
     #: learning-rate multipliers of the extra uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier
-    frontier_lrs: tuple = (0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
+    frontier_lrs: tuple = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
 
     @classmethod
     def quick(cls) -> "Args":

@@ -43,13 +43,17 @@ def test_index_lists_every_check(quick_results):
     [
         ("hora_prop31_greedy_optimal", {"allocator": "uniform"}),  # a non-optimal allocator
         ("hora_remark32_plugin_degeneracy", {"allocator": "hora"}),  # a rule that does reach s = 0 prompts
-        ("hora_fig3_budget_share", {"arm": "uniform"}),  # budget share = prompt share
-        ("hora_table1_passk_gains", {"arm": "uniform"}),  # GRPO against itself: no gains
+        ("hora_fig3_budget_share", {"arm": "hora_placebo"}),  # HORA's group sizes permuted: budget share = prompt share
+        # the simulator's HORA sits on or below GRPO's frontier (not_reproduced); an arm moved 0.05 above it must be
+        # credited (the frontier comparison can say "gain")
+        ("hora_table1_passk_gains", {"shift": 0.05}),
         ("hora_prior_ablation", {"arms": ("hora",), "reference": "uniform"}),  # hora vs GRPO does gain consistently
         ("hora_passk_below_base", {"arm": "uniform"}),  # GRPO against itself: no smaller drop
-        ("hora_table2_hard_first", {"arm": "hora"}),  # HORA against itself: nothing lower
-        ("hora_table2_k0_16", {"arm": "hard_first"}),  # an arm that does improve Pass@256 in every open world
-        ("hora_sk0_share_grows", {"arm": "hard_first"}),  # a rule that gives s = K0 prompts nothing
+        # hard-first against GRPO instead of HORA: a Pass@1 reduction the check must see
+        ("hora_table2_hard_first", {"reference": "uniform"}),
+        ("hora_table2_k0_16", {"shift": 0.1}),  # an arm whose Pass@256 is 10 points higher in every world
+        # a policy that cannot learn (lr x 1e-4): no prompt becomes saturated, so no share can grow
+        ("hora_sk0_share_grows", {"arm": "hora:lr0.0001"}),
         ("hora_entropy_higher", {"arm": "uniform"}),  # GRPO against itself: no entropy difference
         ("dora_fig2_uniqueness", {"similarity": np.ones((4, 4))}),  # no direction structure to find
         ("dora_prop2_solution_level_bias", {"solution_level": False}),  # direction-level weights are not biased
@@ -67,9 +71,13 @@ def test_index_lists_every_check(quick_results):
     ],
 )
 def test_breaking_an_input_changes_the_verdict(quick_results, name, inject):
+    """A check that reproduces (fully or partly) must say not_reproduced once its mechanism is broken; a check that
+    does not reproduce must say otherwise once the effect is put in."""
     broken = run_check(name, **inject)
-    assert quick_results[name]["verdict"] in ("reproduced", "partial")
-    assert broken["verdict"] == "not_reproduced", broken["observed"]
+    if quick_results[name]["verdict"] in ("reproduced", "partial"):
+        assert broken["verdict"] == "not_reproduced", broken["observed"]
+    else:
+        assert broken["verdict"] in ("reproduced", "partial"), broken["observed"]
 
 
 def test_every_check_module_has_a_mutation_test():

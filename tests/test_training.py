@@ -1,13 +1,17 @@
 """The training simulator: records, common random numbers, bad configs."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from simalloc.sim.training import TrainConfig, parse_arm, simulate_training
+from simalloc.sim.training import V1_READING, TrainConfig, parse_arm, simulate_training
 
 SMALL = TrainConfig(n_pool=300, n_eval=200, n_strategies=50, n_prompts=20, group_size=16, k0=4, steps=8,
                     phase_b_shards=2)
+#: the v1 reading (SGD, per-prompt weighting, ...): where a test needs plain SGD's linear response to the update
+SMALL_V1 = dataclasses.replace(SMALL, **V1_READING)
 
 
 @pytest.mark.parametrize("arm", ["uniform", "hora", "hard_first", "plugin", "informative", "dapo", "vip", "knapsack",
@@ -99,6 +103,22 @@ def test_frontier_gain_hand_computed():
     assert frontier_gain(last, "uniform", 256, frontier)[0] == pytest.approx(0.0)
 
 
+def test_matched_lr_hand_computed():
+    """Frontier Pass@1 0.5, 0.6, 0.7 at multipliers 0.5, 1, 2: an arm at Pass@1 0.55 sits halfway in log-rate between
+    x0.5 and x1, i.e. at x sqrt(0.5) = 0.7071; at 0.65, x sqrt(2); outside the range: not matched."""
+    from simalloc.sim.training_study import matched_lr
+
+    rows = []
+    for rep, x in enumerate([0.55, 0.65]):
+        for arm, px in [("uniform:lr0.5", 0.5), ("uniform", 0.6), ("uniform:lr2", 0.7), ("hora", x), ("far", 0.9)]:
+            rows.append({"arm": arm, "rep": rep, "pass@1": px, "pass@256": 0.0})
+    last = pd.DataFrame(rows)
+    frontier = ("uniform", "uniform:lr0.5", "uniform:lr2")
+    mean, se, used = matched_lr(last, "hora", frontier)
+    assert used == 2 and mean == pytest.approx((np.sqrt(0.5) + np.sqrt(2)) / 2)
+    assert matched_lr(last, "far", frontier)[2] == 0
+
+
 def test_placebo_keeps_group_sizes_and_lr_modifier_scales_the_rate():
     """hora:placebo spends the same rollouts per step as hora but its budget no longer tilts to s = 0 prompts
     (the permutation breaks the link between pilot count and group size); uniform:lr0.5 equals uniform run
@@ -147,14 +167,14 @@ def test_aggregation_rollout_vs_prompt():
     mass_i / G_i). Unknown names are refused."""
     from dataclasses import replace
 
-    a, _ = simulate_training(SMALL, "uniform", 4)
-    b, _ = simulate_training(replace(SMALL, aggregation="rollout"), "uniform", 4)
+    a, _ = simulate_training(SMALL_V1, "uniform", 4)
+    b, _ = simulate_training(replace(SMALL_V1, aggregation="rollout"), "uniform", 4)
     pd.testing.assert_frame_equal(a, b)
-    c, _ = simulate_training(SMALL, "hora", 4)
-    d, _ = simulate_training(replace(SMALL, aggregation="rollout"), "hora", 4)
+    c, _ = simulate_training(SMALL_V1, "hora", 4)
+    d, _ = simulate_training(replace(SMALL_V1, aggregation="rollout"), "hora", 4)
     assert not np.allclose(c["pass@1"], d["pass@1"])
     with pytest.raises(ValueError, match="aggregation: unknown value 'token'"):
-        replace(SMALL, aggregation="token").validate()
+        replace(SMALL_V1, aggregation="token").validate()
 
 
 def test_adam_step_by_hand_and_clipping():
@@ -175,13 +195,13 @@ def test_adam_step_by_hand_and_clipping():
     clipped, norm = clip_by_norm(np.array([3.0, 4.0]), 1.0)
     assert norm == 5.0 and np.allclose(clipped, [0.6, 0.8])
     assert np.allclose(clip_by_norm(np.array([0.3, 0.4]), 1.0)[0], [0.3, 0.4])
-    a, _ = simulate_training(SMALL, "hora", 2)
-    b, _ = simulate_training(replace(SMALL, max_grad_norm=1e9), "hora", 2)
+    a, _ = simulate_training(SMALL_V1, "hora", 2)
+    b, _ = simulate_training(replace(SMALL_V1, max_grad_norm=1e9), "hora", 2)
     np.testing.assert_allclose(a["pass@256"], b["pass@256"], rtol=1e-12)
     np.testing.assert_allclose(a.grad_norm.iloc[1:], b.grad_norm.iloc[1:], rtol=1e-9)
-    c, _ = simulate_training(replace(SMALL, optimizer="adam", lr=0.02, max_grad_norm=1.0), "hora", 2)
+    c, _ = simulate_training(replace(SMALL_V1, optimizer="adam", lr=0.02, max_grad_norm=1.0), "hora", 2)
     assert c["pass@1"].iloc[-1] != a["pass@1"].iloc[-1] and np.isfinite(c["pass@256"]).all()
     with pytest.raises(ValueError, match="optimizer: unknown value 'adamw'"):
-        replace(SMALL, optimizer="adamw").validate()
+        replace(SMALL_V1, optimizer="adamw").validate()
     with pytest.raises(ValueError, match="max_grad_norm: must be finite and >= 0"):
-        replace(SMALL, max_grad_norm=-1.0).validate()
+        replace(SMALL_V1, max_grad_norm=-1.0).validate()

@@ -13,6 +13,14 @@ The update is the policy gradient sum_r A_r grad log pi(y_r) with the strategy i
 integrated out given its outcome (Rao-Blackwellized): for binary rewards only the group's counts matter.
 With a_i = sum of the successful rollouts' advantages (= minus the failures'), prompt i contributes
 a_i grad_theta p_i / (p_i (1 - p_i)) for the softmax, and a_i to its own logit for the Bernoulli policy.
+
+The sampled update (``sampled_gradient``, the training simulator's default) draws each rollout's strategy
+instead: given prompt i's s_i successes out of n_i, the successes' strategies from pi restricted to S_i and
+the failures' from pi restricted to its complement (the same joint law as drawing the strategy first and
+reading its outcome). With per-rollout advantages A+ = a_i / s_i and A- = -a_i / (n_i - s_i), the REINFORCE
+sum sum_r A_r grad log pi(j_r) = (a_i / T) (mean_succ e_j - mean_fail e_j) (the -pi terms cancel because
+the advantages sum to zero); its expectation given the counts is the Rao-Blackwellised term above
+(tests/test_policies.py checks it by Monte Carlo).
 """
 
 from __future__ import annotations
@@ -99,6 +107,97 @@ def _strategy_step(theta, tail, lo, hi, idx, p, coef, lr):
     return math.sqrt(norm2)
 
 
+@jit
+def _first_above(cum, lo, hi, v):
+    """Smallest j in [lo, hi) with cum[j] > v (cum non-decreasing); hi - 1 if none (rounding at the top)."""
+    a, b = lo, hi - 1
+    while a < b:
+        mid = (a + b) // 2
+        if cum[mid] > v:
+            b = mid
+        else:
+            a = mid + 1
+    return a
+
+
+@jit
+def _cluster_sampled_grad(pi, cluster, solves, idx, s, n, coef, inv_t, rng, g_u, g_w):
+    """Sampled REINFORCE gradient of the cluster policy (see module docstring), added into g_u (M,), g_w (C, M)."""
+    m = pi.shape[1]
+    cum_s = np.empty(m)
+    cum_f = np.empty(m)
+    for r in range(idx.size):
+        succ = s[r]
+        fail = n[r] - succ
+        if coef[r] == 0.0 or succ <= 0 or fail <= 0:
+            continue
+        i = idx[r]
+        c = cluster[i]
+        a = 0.0
+        b = 0.0
+        last_s = -1
+        last_f = -1
+        for j in range(m):
+            if solves[i, j]:
+                a += pi[c, j]
+                if pi[c, j] > 0.0:
+                    last_s = j
+            else:
+                b += pi[c, j]
+                if pi[c, j] > 0.0:
+                    last_f = j
+            cum_s[j] = a
+            cum_f[j] = b
+        if last_s < 0 or last_f < 0:
+            continue
+        ws = coef[r] * inv_t / succ
+        for _ in range(succ):
+            j = min(_first_above(cum_s, 0, m, rng.random() * a), last_s)
+            g_u[j] += ws
+            g_w[c, j] += ws
+        wf = -coef[r] * inv_t / fail
+        for _ in range(fail):
+            j = min(_first_above(cum_f, 0, m, rng.random() * b), last_f)
+            g_u[j] += wf
+            g_w[c, j] += wf
+
+
+@jit
+def _strategy_sampled_grad(tail, lo, hi, idx, s, n, coef, rng, out):
+    """Sampled REINFORCE gradient of the window policy: successes' strategies drawn from [lo, hi) in proportion
+    to pi, failures' from outside it (tail[j] = sum_{l >= j} pi_l, decreasing; head mass before j = 1 - tail[j])."""
+    m = tail.size - 1
+    neg = np.empty(m + 1)
+    for j in range(m + 1):
+        neg[j] = -tail[j]  # increasing
+    for r in range(idx.size):
+        succ = s[r]
+        fail = n[r] - succ
+        if coef[r] == 0.0 or succ <= 0 or fail <= 0:
+            continue
+        a, b = lo[idx[r]], hi[idx[r]]
+        mass = tail[a] - tail[b]
+        outside = 1.0 - mass
+        if mass <= 0.0 or outside <= 0.0:
+            continue
+        ws = coef[r] / succ
+        for _ in range(succ):
+            v = tail[b] + rng.random() * mass  # strategy j holds (tail[j+1], tail[j]]
+            j = _first_above(neg, a + 1, b + 1, -v) - 1
+            out[j] += ws
+        wf = -coef[r] / fail
+        for _ in range(fail):
+            v = rng.random() * outside
+            if v < tail[b] and b < m:  # the tail beyond the window
+                j = _first_above(neg, b + 1, m + 1, -v) - 1
+            elif a > 0:  # the head before it: the point 1 - (v - tail[b]) of (tail[a], 1]
+                j = _first_above(neg, 1, a + 1, -(1.0 - (v - tail[b]))) - 1
+            else:  # rounding only (no head, v at the top of the tail)
+                j = min(b, m - 1)
+            out[j] += wf
+    return out
+
+
 def pass_at_k_curve(p: np.ndarray, ks) -> np.ndarray:
     """Exact mean_i 1 - (1 - p_i)^k for each k (log1p form), shape (len(ks),)."""
     with np.errstate(divide="ignore"):  # p = 1 gives log(0) = -inf and (1-p)^k = 0, as it should
@@ -111,12 +210,14 @@ class StrategyPolicy:
 
     kind = "strategy"
 
-    def __init__(self, theta, lo, hi, eval_lo, eval_hi):
+    def __init__(self, theta, lo, hi, eval_lo, eval_hi, temperature=1.0, eval_temperature=1.0):
+        self.temperature, self.eval_temperature = float(temperature), float(eval_temperature)
         self.theta = np.ascontiguousarray(theta, dtype=np.float64)
         self.lo, self.hi = np.ascontiguousarray(lo, dtype=np.int64), np.ascontiguousarray(hi, dtype=np.int64)
         self.eval_lo = np.ascontiguousarray(eval_lo, dtype=np.int64)
         self.eval_hi = np.ascontiguousarray(eval_hi, dtype=np.int64)
         self._tail = np.empty(self.theta.size + 1)
+        self._eval_tail = np.empty(self.theta.size + 1)
         self._eval_idx = np.arange(self.eval_lo.size, dtype=np.int64)
         self._refresh()
 
@@ -140,26 +241,45 @@ class StrategyPolicy:
         return lo.astype(np.int64), hi.astype(np.int64)
 
     @classmethod
-    def from_world(cls, world: DifficultyWorld, n_pool: int, n_eval: int, n_strategies: int, zipf: float, rng):
+    def from_world(cls, world: DifficultyWorld, n_pool: int, n_eval: int, n_strategies: int, zipf: float, rng,
+                   temperature: float = 1.0, eval_temperature: float = 1.0):
+        """theta = T log pi: the rollout policy softmax(theta / T) starts at the Zipf pi."""
         pi = (np.arange(1, n_strategies + 1, dtype=np.float64)) ** (-zipf)
         pi /= pi.sum()
         lo, hi = cls.windows(world.sample(n_pool, rng), pi)
         elo, ehi = cls.windows(world.sample(n_eval, rng), pi)
-        return cls(np.log(pi), lo, hi, elo, ehi)
+        pol = cls(temperature * np.log(pi), lo, hi, elo, ehi, temperature, eval_temperature)
+        pol._pi0 = pi
+        return pol
+
+    def make_eval_set(self, world: DifficultyWorld, n: int, rng):
+        """n more held-out prompts whose initial pass rates are drawn from ``world`` (windows of the initial
+        ranking, as the pool's); pass ``set_pass_rates`` the returned handle."""
+        return self.windows(world.sample(n, rng), self._pi0)
+
+    def set_pass_rates(self, handle) -> np.ndarray:
+        """Pass rates of an eval set from ``make_eval_set`` at the evaluation temperature."""
+        lo, hi = handle
+        return _window_rates(self._eval_tail, lo, hi, np.arange(lo.size, dtype=np.int64), np.empty(lo.size))
 
     def _refresh(self):
-        _tail_sums(self.theta, self._tail)
+        _tail_sums(self.theta / self.temperature, self._tail)
+        if self.eval_temperature == self.temperature:
+            self._eval_tail[:] = self._tail
+        else:
+            _tail_sums(self.theta / self.eval_temperature, self._eval_tail)
 
     def pass_rates(self, idx) -> np.ndarray:
         idx = np.ascontiguousarray(idx, dtype=np.int64)
         return _window_rates(self._tail, self.lo, self.hi, idx, np.empty(idx.size))
 
     def eval_pass_rates(self) -> np.ndarray:
-        return _window_rates(self._tail, self.eval_lo, self.eval_hi, self._eval_idx, np.empty(self._eval_idx.size))
+        return _window_rates(self._eval_tail, self.eval_lo, self.eval_hi, self._eval_idx, np.empty(self._eval_idx.size))
 
     def entropy(self) -> float:
-        """Shannon entropy (nats) of the strategy distribution softmax(theta): -sum_j pi_j log pi_j."""
-        z = self.theta - self.theta.max()
+        """Shannon entropy (nats) of the rollout distribution softmax(theta / T): -sum_j pi_j log pi_j."""
+        z = self.theta / self.temperature
+        z = z - z.max()
         logpi = z - np.log(np.exp(z).sum())
         return float(-(np.exp(logpi) * logpi).sum())
 
@@ -168,18 +288,32 @@ class StrategyPolicy:
         return int(self.theta.size)
 
     def gradient(self, idx, p, coef) -> np.ndarray:
-        """The update direction (ascent) sum_r coef_r grad p_r / (p_r (1 - p_r)) over the strategy logits."""
+        """The update direction (ascent) sum_r coef_r grad p_r / (p_r (1 - p_r)) over the strategy logits
+        (grad p = pi_T (1_S - p) / T at rollout temperature T)."""
+        coef = np.ascontiguousarray(coef, dtype=np.float64) / self.temperature
         return _strategy_grad(self.theta, self._tail, self.lo, self.hi, np.ascontiguousarray(idx, dtype=np.int64),
-                              np.ascontiguousarray(p, dtype=np.float64), np.ascontiguousarray(coef, dtype=np.float64),
-                              np.empty(self.theta.size))
+                              np.ascontiguousarray(p, dtype=np.float64), coef, np.empty(self.theta.size))
+
+    def sampled_gradient(self, idx, s, n, coef, rng) -> np.ndarray:
+        """The sampled REINFORCE direction: each rollout's strategy drawn given its outcome (module docstring);
+        its expectation given the counts is ``gradient``. ``rng`` is a numpy Generator."""
+        coef = np.ascontiguousarray(coef, dtype=np.float64) / self.temperature
+        return _strategy_sampled_grad(self._tail, self.lo, self.hi, np.ascontiguousarray(idx, dtype=np.int64),
+                                      np.ascontiguousarray(s, dtype=np.int64), np.ascontiguousarray(n, dtype=np.int64),
+                                      coef, rng, np.zeros(self.theta.size))
+
+    def cluster_entropies(self) -> np.ndarray:
+        """One entry: the strategy entropy (a single shared softmax)."""
+        return np.array([self.entropy()])
 
     def apply(self, delta) -> None:
         self.theta += delta
         self._refresh()
 
     def update(self, idx, p, coef, lr) -> float:
+        coef = np.ascontiguousarray(coef, dtype=np.float64) / self.temperature
         norm = _strategy_step(self.theta, self._tail, self.lo, self.hi, np.ascontiguousarray(idx, dtype=np.int64),
-                              p, np.ascontiguousarray(coef, dtype=np.float64), float(lr))
+                              p, coef, float(lr))
         self._refresh()
         return norm
 
@@ -195,13 +329,18 @@ class ClusterPolicy:
     prompt's target pass rate (``StrategyPolicy.windows`` on the cluster's order): sets overlap within and across
     clusters and are not contiguous in the shared ranks; hard prompts need their cluster's rare strategies.
 
-    Update (Rao-Blackwellised, as the other policies): with w_i = coef_i / (p_i (1 - p_i)),
-    grad_{z_c} p_i = pi_c (1_{S_i} - p_i); W_c receives the sum over its prompts, u the sum over all.
+    Temperatures: rollouts sample from pi_T = softmax((u + W_c) / T) (``temperature``, the paper's 0.7), so
+    training pass rates and gradients use pi_T; Pass@k is evaluated at ``eval_temperature``.
+
+    Update (Rao-Blackwellised): with w_i = coef_i / (p_i (1 - p_i)), grad_{z_c} p_i = pi_T,c (1_{S_i} - p_i) / T;
+    W_c receives the sum over its prompts, u the sum over all. ``sampled_gradient`` draws the strategies instead
+    (module docstring).
     """
 
     kind = "cluster"
 
-    def __init__(self, u, w, cluster, solves, eval_cluster, eval_solves):
+    def __init__(self, u, w, cluster, solves, eval_cluster, eval_solves, temperature=1.0, eval_temperature=1.0):
+        self.temperature, self.eval_temperature = float(temperature), float(eval_temperature)
         self.u = np.array(u, dtype=np.float64)
         self.w = np.array(w, dtype=np.float64)
         self.cluster, self.solves = np.asarray(cluster, dtype=np.int64), np.asarray(solves, dtype=bool)
@@ -210,7 +349,9 @@ class ClusterPolicy:
 
     @classmethod
     def from_world(cls, world: DifficultyWorld, n_pool: int, n_eval: int, n_strategies: int, zipf: float, rng,
-                   n_clusters: int = 8, order_noise: float = 1.0):
+                   n_clusters: int = 8, order_noise: float = 1.0, temperature: float = 1.0,
+                   eval_temperature: float = 1.0):
+        """Initial logits u = T log pi (so the rollout policy at temperature T starts at the Zipf pi), W = 0."""
         pi = (np.arange(1, n_strategies + 1, dtype=np.float64)) ** (-zipf)
         pi /= pi.sum()
         orders = [np.argsort(-(np.log(pi) + order_noise * rng.gumbel(size=pi.size)), kind="stable")
@@ -230,27 +371,57 @@ class ClusterPolicy:
 
         cl, sv = prompts(n_pool)
         ecl, esv = prompts(n_eval)
-        return cls(np.log(pi), np.zeros((n_clusters, pi.size)), cl, sv, ecl, esv)
+        pol = cls(temperature * np.log(pi), np.zeros((n_clusters, pi.size)), cl, sv, ecl, esv, temperature,
+                  eval_temperature)
+        pol._pi0, pol._orders = pi, orders
+        return pol
+
+    def make_eval_set(self, world: DifficultyWorld, n: int, rng):
+        """n more held-out prompts from ``world``: random clusters, solution sets from each cluster's own ranking
+        (as the pool's); pass ``set_pass_rates`` the returned handle."""
+        targets = world.sample(n, rng)
+        cl = rng.integers(0, self.w.shape[0], size=n)
+        solves = np.zeros((n, self.u.size), dtype=bool)
+        for c in range(self.w.shape[0]):
+            mine = np.flatnonzero(cl == c)
+            if mine.size:
+                order = self._orders[c]
+                lo, hi = StrategyPolicy.windows(targets[mine], self._pi0[order])
+                for r, i in enumerate(mine):
+                    solves[i, order[lo[r]:hi[r]]] = True
+        return cl, solves
+
+    def set_pass_rates(self, handle) -> np.ndarray:
+        """Pass rates of an eval set from ``make_eval_set`` at the evaluation temperature."""
+        return self._rates(self._pi_eval, *handle)
 
     @property
     def n_params(self) -> int:
         return int(self.u.size + self.w.size)
 
-    def _refresh(self):
-        z = self.u[None, :] + self.w
+    @staticmethod
+    def _softmax(z):
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
-        self._pi = e / e.sum(axis=1, keepdims=True)
+        return e / e.sum(axis=1, keepdims=True)
 
-    def _rates(self, cluster, solves):
-        return np.clip((self._pi[cluster] * solves).sum(axis=1), 0.0, 1.0)
+    def _refresh(self):
+        z = self.u[None, :] + self.w
+        self._pi = self._softmax(z / self.temperature)
+        self._pi_eval = self._pi if self.eval_temperature == self.temperature else self._softmax(z / self.eval_temperature)
+
+    @staticmethod
+    def _rates(pi, cluster, solves):
+        return np.clip((pi[cluster] * solves).sum(axis=1), 0.0, 1.0)
 
     def pass_rates(self, idx) -> np.ndarray:
+        """Pass rates of prompts ``idx`` under the rollout policy (temperature T)."""
         idx = np.asarray(idx, dtype=np.int64)
-        return self._rates(self.cluster[idx], self.solves[idx])
+        return self._rates(self._pi, self.cluster[idx], self.solves[idx])
 
     def eval_pass_rates(self) -> np.ndarray:
-        return self._rates(self.eval_cluster, self.eval_solves)
+        """Pass rates of the eval prompts at the evaluation temperature."""
+        return self._rates(self._pi_eval, self.eval_cluster, self.eval_solves)
 
     def gradient(self, idx, p, coef) -> np.ndarray:
         """The update direction over (u, W) flattened: u first, then W row by row."""
@@ -259,10 +430,19 @@ class ClusterPolicy:
         q = p * (1.0 - p)
         wgt = np.where((q > 0) & (coef != 0), coef / np.where(q > 0, q, 1.0), 0.0)
         cl = self.cluster[idx]
-        rows = wgt[:, None] * self._pi[cl] * (self.solves[idx] - p[:, None])
+        rows = (wgt / self.temperature)[:, None] * self._pi[cl] * (self.solves[idx] - p[:, None])
         gw = np.zeros_like(self.w)
         np.add.at(gw, cl, rows)
         return np.concatenate([rows.sum(axis=0), gw.ravel()])
+
+    def sampled_gradient(self, idx, s, n, coef, rng) -> np.ndarray:
+        """The sampled REINFORCE direction over (u, W) (module docstring): successes' strategies drawn from
+        pi_T restricted to S_i, failures' from its complement; expectation given the counts = ``gradient``."""
+        g_u, g_w = np.zeros(self.u.size), np.zeros(self.w.shape)
+        _cluster_sampled_grad(self._pi, self.cluster, self.solves, np.ascontiguousarray(idx, dtype=np.int64),
+                              np.ascontiguousarray(s, dtype=np.int64), np.ascontiguousarray(n, dtype=np.int64),
+                              np.ascontiguousarray(coef, dtype=np.float64), 1.0 / self.temperature, rng, g_u, g_w)
+        return np.concatenate([g_u, g_w.ravel()])
 
     def apply(self, delta) -> None:
         m = self.u.size
@@ -275,10 +455,13 @@ class ClusterPolicy:
         self.apply(lr * g)
         return float(np.sqrt(np.dot(g, g)))
 
+    def cluster_entropies(self) -> np.ndarray:
+        """Entropy (nats) of each cluster's rollout distribution pi_T,c: -sum_j pi_j log pi_j, shape (C,)."""
+        return -(special.xlogy(self._pi, self._pi)).sum(axis=1)
+
     def entropy(self) -> float:
-        """Mean over the pool's prompts of the entropy (nats) of their cluster's strategy distribution."""
-        h = -(special.xlogy(self._pi, self._pi)).sum(axis=1)
-        return float(h[self.cluster].mean())
+        """Mean over the pool's prompts of the entropy (nats) of their cluster's rollout distribution."""
+        return float(self.cluster_entropies()[self.cluster].mean())
 
 
 class BernoulliPolicy:
@@ -286,23 +469,25 @@ class BernoulliPolicy:
 
     kind = "bernoulli"
 
-    def __init__(self, z):
+    def __init__(self, z, temperature=1.0, eval_temperature=1.0):
         self.z = np.ascontiguousarray(z, dtype=np.float64)
+        self.temperature, self.eval_temperature = float(temperature), float(eval_temperature)
 
     @classmethod
-    def from_world(cls, world, n_pool, n_eval, n_strategies, zipf, rng):
+    def from_world(cls, world, n_pool, n_eval, n_strategies, zipf, rng, temperature=1.0, eval_temperature=1.0):
+        """z = T logit(p): p_i = sigmoid(z_i / T) at the rollout temperature starts at the world's draw."""
         p = np.clip(world.sample(n_pool, rng), 1e-6, 1 - 1e-6)
-        return cls(special.logit(p))
+        return cls(temperature * special.logit(p), temperature, eval_temperature)
 
     def pass_rates(self, idx):
-        return special.expit(self.z[idx])
+        return special.expit(self.z[idx] / self.temperature)
 
     def eval_pass_rates(self):
-        return special.expit(self.z)
+        return special.expit(self.z / self.eval_temperature)
 
     def entropy(self) -> float:
         """Mean binary entropy (nats) of the pool's pass rates: -mean_i [p_i log p_i + (1-p_i) log(1-p_i)]."""
-        p = special.expit(self.z)
+        p = special.expit(self.z / self.temperature)
         return float(np.mean(special.entr(p) + special.entr(1 - p)))
 
     @property
@@ -310,22 +495,35 @@ class BernoulliPolicy:
         return int(self.z.size)
 
     def gradient(self, idx, p, coef) -> np.ndarray:
-        """The update direction: coef_r added to prompt r's own logit."""
+        """The update direction: coef_r / T added to prompt r's own logit."""
         g = np.zeros(self.z.size)
-        np.add.at(g, np.asarray(idx), np.asarray(coef, dtype=np.float64))
+        np.add.at(g, np.asarray(idx), np.asarray(coef, dtype=np.float64) / self.temperature)
         return g
+
+    def make_eval_set(self, world, n, rng):
+        raise ValueError("eval_sets: the bernoulli policy has no held-out prompts (its eval set is the pool)")
+
+    def sampled_gradient(self, idx, s, n, coef, rng) -> np.ndarray:
+        """No strategies to draw: a rollout's outcome is all there is, so the sampled direction is ``gradient``."""
+        return self.gradient(idx, None, coef)
+
+    def cluster_entropies(self) -> np.ndarray:
+        return np.array([self.entropy()])
 
     def apply(self, delta) -> None:
         self.z += delta
 
     def update(self, idx, p, coef, lr):
-        np.add.at(self.z, idx, lr * np.asarray(coef))
-        return float(np.linalg.norm(coef))
+        g = np.asarray(coef, dtype=np.float64) / self.temperature
+        np.add.at(self.z, idx, lr * g)
+        return float(np.linalg.norm(g))
 
 
 def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng, **kw):
-    """The policy ``kind``; ``kw`` (n_clusters, order_noise) go to the cluster policy only."""
+    """The policy ``kind``; ``kw``: temperature, eval_temperature (every policy), n_clusters, order_noise (the
+    cluster policy only)."""
     if kind == "cluster":
         return ClusterPolicy.from_world(world, n_pool, n_eval, n_strategies, zipf, rng, **kw)
+    temps = {k: kw[k] for k in ("temperature", "eval_temperature") if k in kw}
     cls = {"strategy": StrategyPolicy, "bernoulli": BernoulliPolicy}[kind]
-    return cls.from_world(world, n_pool, n_eval, n_strategies, zipf, rng)
+    return cls.from_world(world, n_pool, n_eval, n_strategies, zipf, rng, **temps)

@@ -16,7 +16,7 @@ from .results import write_table
 from .training import TrainConfig, parse_arm, simulate_training
 
 __all__ = ["train_config", "arm_shards", "run_arm_shard", "final_summary", "plot_training", "frontier_arms",
-           "frontier_gain", "summary_long", "plot_frontier"]
+           "frontier_gain", "matched_lr", "summary_long", "plot_frontier", "EFFECT_FLOOR"]
 
 
 def train_config(args, **changes) -> TrainConfig:
@@ -151,12 +151,44 @@ def frontier_gain(last: pd.DataFrame, arm: str, k: int, frontier: tuple, method:
     return float(g.mean()), float(g.std(ddof=1) / np.sqrt(g.size)) if g.size > 1 else float("nan"), int(g.size)
 
 
+#: the smallest frontier gain (Pass@256, probability) counted as an effect: half a point. A 500-problem benchmark
+#: measures Pass@256 near 0.9 with a standard error of about 0.013 (sqrt(0.9 x 0.1 / 500)), so a smaller gain could
+#: not be seen on any of the paper's benchmarks; common random numbers make far smaller gains "significant".
+EFFECT_FLOOR = 0.005
+
+
+def matched_lr(last: pd.DataFrame, arm: str, frontier: tuple) -> tuple[float, float, int]:
+    """The uniform-GRPO learning-rate multiplier whose Pass@1 equals ``arm``'s: per replicate, log(multiplier)
+    interpolated linearly against the frontier arms' Pass@1 (sorted), no extrapolation; returns (mean multiplier,
+    se, replicates used). With a frontier gain within the effect floor, this rate reproduces the arm."""
+    mult = {a: (1.0 if a == "uniform" else float(a.split(":lr")[1])) for a in frontier}
+    found = []
+    for _, grp in last.groupby("rep"):
+        pts = grp[grp.arm.isin(frontier)]
+        mine = grp[grp.arm == arm]
+        if len(pts) < 2 or mine.empty:
+            continue
+        xs = pts["pass@1"].to_numpy()
+        order = np.argsort(xs, kind="stable")
+        xs, first = np.unique(xs[order], return_index=True)
+        logm = np.log(pts.arm.map(mult).to_numpy()[order][first])
+        x = float(mine["pass@1"].iloc[0])
+        if xs.size >= 2 and xs[0] <= x <= xs[-1]:
+            found.append(float(np.exp(np.interp(x, xs, logm))))
+    if not found:
+        return float("nan"), float("nan"), 0
+    f = np.array(found)
+    return float(f.mean()), float(f.std(ddof=1) / np.sqrt(f.size)) if f.size > 1 else float("nan"), int(f.size)
+
+
 def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     """The summary contract (``summary.csv``): one row per (arm, metric) with ``value`` and ``se`` over
     replicates: pass@1, pass@<k> for k = 256 and 1024 when computed and the largest k, the informative-group
     share (mean over training steps), the final policy entropy (nats), the growth of the Phase-B share given to
-    s = K0 prompts from the first to the last tenth of training, and frontier_gain@<kmax> (monotone cubic frontier) and
-    frontier_gain_linear@<kmax> (chords) when the study traces a frontier."""
+    s = K0 prompts from the first to the last tenth of training, and when the study traces a frontier:
+    frontier_gain@<kmax> (monotone cubic frontier), frontier_gain_linear@<kmax> (chords), matched_lr (the GRPO
+    learning-rate multiplier with the arm's Pass@1) and lr_equivalent (1 when |frontier gain| <= max(2 se,
+    EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k; the issue-11 equivalence test)."""
     last = steps[steps.step == steps.step.max()]
     ks = sorted({k for k in (1, 256, 1024, max(args.ks)) if k in args.ks})
     frontier = frontier_arms(args)
@@ -172,17 +204,34 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
         rows.append((arm, "entropy", float(mine.entropy.mean()), se(mine.entropy), n))
         trained = steps[(steps.arm == arm) & (steps.step > 0)].dropna(subset=["budget_share_sK0"])
         if not trained.empty:  # the s = K0 share of Phase B: first vs last tenth of training (HORA: it grows)
-            cut = trained.step.max() / 10
-            early = trained[trained.step <= cut].groupby("rep").budget_share_sK0.mean()
-            late = trained[trained.step > trained.step.max() - cut].groupby("rep").budget_share_sK0.mean()
+            lo, hi = trained.step.min(), trained.step.max()  # the allocator's steps (after any warm-up)
+            cut = (hi - lo + 1) / 10
+            early = trained[trained.step < lo + cut].groupby("rep").budget_share_sK0.mean()
+            late = trained[trained.step > hi - cut].groupby("rep").budget_share_sK0.mean()
             growth = late - early.reindex(late.index)
             rows.append((arm, "budget_share_sK0_growth", float(growth.mean()), se(growth), len(growth)))
+        for col in train_config(args).eval_set_columns():  # held-out sets and finite benchmarks, last step
+            if col.endswith("_se") or col not in mine:
+                continue
+            rows.append((arm, col, float(mine[col].mean()), se(mine[col]), n))
+            if ":bench" in col and arm != "uniform" and (last.arm == "uniform").any():
+                # the share of replicates in which one benchmark of this size tells the arm from GRPO: |difference|
+                # above 1.96 x the unpaired se sqrt(se_a^2 + se_u^2), as a paper's table would be read
+                a = mine.set_index("rep")
+                u = last[last.arm == "uniform"].set_index("rep").reindex(a.index)
+                z = (a[col] - u[col]).abs() / np.sqrt(a[col + "_se"] ** 2 + u[col + "_se"] ** 2)
+                rows.append((arm, col + ":resolved_share", float((z > 1.96).mean()), float("nan"), n))
         if frontier:
             kmax = max(args.ks)
             g, g_se, used = frontier_gain(last, arm, kmax, frontier)
             rows.append((arm, f"frontier_gain@{kmax}", g, g_se, used))
+            on = float(abs(g) <= max(2 * g_se if np.isfinite(g_se) else 0.0, EFFECT_FLOOR)) if used else float("nan")
             g, g_se, used = frontier_gain(last, arm, kmax, frontier, method="linear")
             rows.append((arm, f"frontier_gain_linear@{kmax}", g, g_se, used))
+            m, m_se, used = matched_lr(last, arm, frontier)
+            rows.append((arm, "matched_lr", m, m_se, used))
+            # 1: a uniform-GRPO learning rate reproduces the arm (|frontier gain| within max(2 se, EFFECT_FLOOR))
+            rows.append((arm, "lr_equivalent", on, float("nan"), used))
     return pd.DataFrame(rows, columns=["arm", "metric", "value", "se", "n_reps"])
 
 
