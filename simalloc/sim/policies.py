@@ -33,7 +33,8 @@ from scipy import special
 from .._numba import jit
 from ..worlds import DifficultyWorld
 
-__all__ = ["StrategyPolicy", "ClusterPolicy", "BernoulliPolicy", "make_policy", "POLICY_KINDS", "pass_at_k_curve"]
+__all__ = ["StrategyPolicy", "ClusterPolicy", "BernoulliPolicy", "make_policy", "POLICY_KINDS", "pass_at_k_curve",
+           "pass_at_k_per_prompt"]
 
 POLICY_KINDS = ("strategy", "cluster", "bernoulli")
 
@@ -83,27 +84,12 @@ def _strategy_grad(theta, tail, lo, hi, idx, p, coef, out):
 
 @jit
 def _strategy_step(theta, tail, lo, hi, idx, p, coef, lr):
-    """theta += lr * sum_r coef_r grad p_r / (p_r (1 - p_r)); returns the gradient's L2 norm."""
-    m_ = theta.size
-    diff = np.zeros(m_ + 1)
-    drift = 0.0
-    for r in range(idx.size):
-        c = coef[r]
-        q = p[r] * (1.0 - p[r])
-        if c == 0.0 or q <= 0.0:
-            continue
-        c = c / q
-        diff[lo[idx[r]]] += c
-        diff[hi[idx[r]]] -= c
-        drift += c * p[r]
+    """theta += lr * (the ``_strategy_grad`` direction); returns the gradient's L2 norm."""
+    g = _strategy_grad(theta, tail, lo, hi, idx, p, coef, np.empty(theta.size))
     norm2 = 0.0
-    acc = 0.0
-    for j in range(m_):
-        acc += diff[j]
-        pi_j = tail[j] - tail[j + 1]
-        g = pi_j * (acc - drift)
-        theta[j] += lr * g
-        norm2 += g * g
+    for j in range(theta.size):
+        theta[j] += lr * g[j]
+        norm2 += g[j] * g[j]
     return math.sqrt(norm2)
 
 
@@ -198,11 +184,21 @@ def _strategy_sampled_grad(tail, lo, hi, idx, s, n, coef, rng, out):
     return out
 
 
-def pass_at_k_curve(p: np.ndarray, ks) -> np.ndarray:
-    """Exact mean_i 1 - (1 - p_i)^k for each k (log1p form), shape (len(ks),)."""
+def _miss_all(p: np.ndarray, ks) -> np.ndarray:
+    """(1 - p_i)^k for each k and prompt (log1p form), shape (len(ks), len(p))."""
     with np.errstate(divide="ignore"):  # p = 1 gives log(0) = -inf and (1-p)^k = 0, as it should
         log_q = np.log1p(-np.clip(p, 0.0, 1.0))
-    return 1.0 - np.mean(np.exp(np.multiply.outer(np.asarray(ks, dtype=np.float64), log_q)), axis=1)
+    return np.exp(np.multiply.outer(np.asarray(ks, dtype=np.float64), log_q))
+
+
+def pass_at_k_per_prompt(p: np.ndarray, ks) -> np.ndarray:
+    """Exact 1 - (1 - p_i)^k for each k and prompt, shape (len(ks), len(p))."""
+    return 1.0 - _miss_all(p, ks)
+
+
+def pass_at_k_curve(p: np.ndarray, ks) -> np.ndarray:
+    """Exact mean_i 1 - (1 - p_i)^k for each k, shape (len(ks),)."""
+    return 1.0 - np.mean(_miss_all(p, ks), axis=1)
 
 
 class StrategyPolicy:
@@ -356,40 +352,32 @@ class ClusterPolicy:
         pi /= pi.sum()
         orders = [np.argsort(-(np.log(pi) + order_noise * rng.gumbel(size=pi.size)), kind="stable")
                   for _ in range(n_clusters)]
-
-        def prompts(n):
-            targets = world.sample(n, rng)
-            cl = rng.integers(0, n_clusters, size=n)
-            solves = np.zeros((n, pi.size), dtype=bool)
-            for c in range(n_clusters):
-                mine = np.flatnonzero(cl == c)
-                if mine.size:
-                    lo, hi = StrategyPolicy.windows(targets[mine], pi[orders[c]])
-                    for r, i in enumerate(mine):
-                        solves[i, orders[c][lo[r]:hi[r]]] = True
-            return cl, solves
-
-        cl, sv = prompts(n_pool)
-        ecl, esv = prompts(n_eval)
+        cl, sv = cls._prompts(world, n_pool, rng, pi, orders)
+        ecl, esv = cls._prompts(world, n_eval, rng, pi, orders)
         pol = cls(temperature * np.log(pi), np.zeros((n_clusters, pi.size)), cl, sv, ecl, esv, temperature,
                   eval_temperature)
         pol._pi0, pol._orders = pi, orders
         return pol
 
-    def make_eval_set(self, world: DifficultyWorld, n: int, rng):
-        """n more held-out prompts from ``world``: random clusters, solution sets from each cluster's own ranking
-        (as the pool's); pass ``set_pass_rates`` the returned handle."""
+    @staticmethod
+    def _prompts(world: DifficultyWorld, n: int, rng, pi, orders):
+        """n prompts: target pass rates from ``world``, random clusters, and each prompt's solution set the window
+        of its cluster's ranking ``orders[c]`` whose initial mass matches its target (``StrategyPolicy.windows``)."""
         targets = world.sample(n, rng)
-        cl = rng.integers(0, self.w.shape[0], size=n)
-        solves = np.zeros((n, self.u.size), dtype=bool)
-        for c in range(self.w.shape[0]):
+        cl = rng.integers(0, len(orders), size=n)
+        solves = np.zeros((n, pi.size), dtype=bool)
+        for c, order in enumerate(orders):
             mine = np.flatnonzero(cl == c)
             if mine.size:
-                order = self._orders[c]
-                lo, hi = StrategyPolicy.windows(targets[mine], self._pi0[order])
+                lo, hi = StrategyPolicy.windows(targets[mine], pi[order])
                 for r, i in enumerate(mine):
                     solves[i, order[lo[r]:hi[r]]] = True
         return cl, solves
+
+    def make_eval_set(self, world: DifficultyWorld, n: int, rng):
+        """n more held-out prompts from ``world``, built as the pool's (``_prompts``); pass ``set_pass_rates`` the
+        returned handle."""
+        return self._prompts(world, n, rng, self._pi0, self._orders)
 
     def set_pass_rates(self, handle) -> np.ndarray:
         """Pass rates of an eval set from ``make_eval_set`` at the evaluation temperature."""

@@ -40,7 +40,7 @@ from .._validate import check_choice
 from ..allocators import ALLOCATORS, allocate
 from ..estimators.advantages import LOSS_CODES, binary_advantage_masses
 from ..worlds import make_world
-from .policies import POLICY_KINDS, make_policy, pass_at_k_curve
+from .policies import POLICY_KINDS, make_policy, pass_at_k_curve, pass_at_k_per_prompt
 from .predictors import PREDICTORS, make_predictor, prompt_embeddings
 
 __all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS", "AGGREGATIONS", "OPTIMIZERS",
@@ -144,13 +144,12 @@ class TrainConfig:
         if not self.ks or min(self.ks) < 1 or 1 not in self.ks or len(set(self.ks)) != len(self.ks):
             raise ValueError(f"ks: must be distinct integers >= 1 including 1 (Pass@1), got {self.ks!r}")
         make_world(self.world)
-        names = []
         for spec in self.eval_sets:
             name, eq, world = spec.partition("=") if isinstance(spec, str) else ("", "", "")
             if not eq or not name.isidentifier() or not world:
                 raise ValueError(f"eval_sets: each entry must be 'name=world' with a plain name, got {spec!r}")
             make_world(world)
-            names.append(name)
+        names = [name for name, _ in self.eval_set_specs()]
         if len(set(names)) != len(names):
             raise ValueError(f"eval_sets: names must be distinct, got {names}")
         if self.eval_sets and self.policy == "bernoulli":
@@ -161,12 +160,17 @@ class TrainConfig:
             raise ValueError(f"bench_sizes: each must be in 1..n_eval={self.n_eval}, got {self.bench_sizes!r}")
         return self
 
+    def eval_set_specs(self) -> list[tuple[str, str]]:
+        """(name, world spec) of every entry of ``eval_sets``."""
+        return [(name, world) for name, _, world in (spec.partition("=") for spec in self.eval_sets)]
+
     def eval_set_columns(self) -> list[str]:
-        """The per-step table's eval-set columns (empty without eval_sets)."""
+        """The per-step table's eval-set columns (empty without eval_sets), in the order ``simulate_training``
+        fills them: per set, Pass@k for eval_set_ks, then per benchmark size, for k = 1 and the largest k, the
+        benchmark's Pass@k and its se."""
         cols = []
         kk = (1, max(self.eval_set_ks))
-        for spec in self.eval_sets:
-            name = spec.partition("=")[0]
+        for name, _ in self.eval_set_specs():
             cols += [f"{name}:pass@{k}" for k in self.eval_set_ks]
             for b in self.bench_sizes:
                 for k in kk:
@@ -267,13 +271,12 @@ def advantage_masses(successes, sizes, loss: str, scale_rewards: str, eps: float
     """
     sizes = np.ascontiguousarray(sizes, dtype=np.int64)
     successes = np.ascontiguousarray(successes, dtype=np.int64)
-    out = np.empty(sizes.size)
-    if scale_rewards == "group" and loss != "rloo":
-        return binary_advantage_masses(successes, sizes, LOSS_CODES["grpo"], eps, out)
-    base = binary_advantage_masses(successes, sizes, LOSS_CODES["rloo" if loss == "rloo" else "dr_grpo"], eps, out)
-    if scale_rewards == "group":  # rloo: the same divisor as the mean baseline's
+    code = LOSS_CODES["rloo" if loss == "rloo" else "dr_grpo"]
+    base = binary_advantage_masses(successes, sizes, code, eps, np.empty(sizes.size))
+    if scale_rewards == "group":
         f = (sizes - successes).astype(np.float64)
-        std = np.sqrt(np.where(sizes > 1, successes * f / (sizes * np.maximum(sizes - 1.0, 1.0)), 0.0))
+        with np.errstate(invalid="ignore"):  # empty groups: 0 / 0 in the branch np.where discards
+            std = np.sqrt(np.where(sizes > 1, successes * f / (sizes * np.maximum(sizes - 1.0, 1.0)), 0.0))
         return base / (std + eps)
     if scale_rewards == "batch":
         n, total = float(sizes.sum()), float(successes.sum())
@@ -315,6 +318,20 @@ def _draw_dynamic_batch(policy, cfg, batch_rng, extra_rng):
     return idx, policy.pass_rates(idx), s, np.full(idx.size, cfg.group_size), used
 
 
+def _eval_set_values(policy, eval_sets, set_ks) -> list[float]:
+    """The eval-set columns' values (``TrainConfig.eval_set_columns`` order): per set, exact Pass@k over the set,
+    then per drawn benchmark, for k = 1 and max(set_ks), its mean Pass@k and the se over its problems."""
+    values = []
+    kk = [1, int(set_ks.max())]
+    for _, handle, benches in eval_sets:
+        p_set = policy.set_pass_rates(handle)
+        values += list(pass_at_k_curve(p_set, set_ks))
+        for idx_b in benches.values():
+            for per in pass_at_k_per_prompt(p_set[idx_b], kk):
+                values += [float(per.mean()), float(per.std(ddof=1) / np.sqrt(per.size)) if per.size > 1 else np.nan]
+    return values
+
+
 def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run one arm for ``cfg.steps`` steps; returns (per-step table, budget-share-by-s table).
 
@@ -340,11 +357,11 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
                          world_rng, **extra_kw)
     sets_rng = np.random.default_rng(sets_ss)
     eval_sets = []  # (name, handle, {B: problem indices}) with the same prompts and benchmarks for every arm
-    for spec in cfg.eval_sets:
-        name, _, world = spec.partition("=")
+    for name, world in cfg.eval_set_specs():
         handle = policy.make_eval_set(make_world(world), cfg.n_eval, sets_rng)
         eval_sets.append((name, handle, {b: sets_rng.choice(cfg.n_eval, b, replace=False) for b in cfg.bench_sizes}))
     set_ks = np.asarray(cfg.eval_set_ks)
+    n_set_cols = len(cfg.eval_set_columns())  # evaluated at step 0 and the last step only (the paper evaluates once)
     embeddings = None
     if arm.predictor == "gp":  # only the GP reads embeddings; other arms skip the cost (their draws are unaffected)
         p0 = policy.pass_rates(np.arange(cfg.n_pool))
@@ -366,19 +383,7 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
                share_sk0=np.nan):
         curve = pass_at_k_curve(policy.eval_pass_rates(), ks)
         h = policy.cluster_entropies()
-        extra = []
-        for _, handle, benches in eval_sets:  # at step 0 and the last step only (the paper evaluates once)
-            full = step in (0, cfg.steps)
-            p_set = policy.set_pass_rates(handle) if full else None
-            extra += list(pass_at_k_curve(p_set, set_ks)) if full else [np.nan] * set_ks.size
-            for idx_b in benches.values():
-                for k in (1, int(set_ks.max())):
-                    if full:
-                        per = 1.0 - (1.0 - p_set[idx_b]) ** k
-                        extra += [float(per.mean()), float(per.std(ddof=1) / np.sqrt(per.size)) if per.size > 1
-                                  else np.nan]
-                    else:
-                        extra += [np.nan, np.nan]
+        extra = _eval_set_values(policy, eval_sets, set_ks) if step in (0, cfg.steps) else [np.nan] * n_set_cols
         rows.append((arm.spec, rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, policy.entropy(),
                      float(h.min()), float(h.max()), grad_noise, share_s0, share_sk0, *curve, *extra))
 
