@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simalloc.sim.training_study import EFFECT_FLOOR, frontier_gain  # noqa: F401  (EFFECT_FLOOR: the checks' floor)
+
 VERDICTS = ("reproduced", "partial", "not_reproduced")
 
 
@@ -129,7 +131,6 @@ def budget_shares(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0):
 
 #: uniform-GRPO learning-rate multipliers that trace the Pass@1-vs-Pass@k frontier in the checks (x1 is "uniform")
 CHECK_FRONTIER_LRS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
-from simalloc.sim.training_study import EFFECT_FLOOR  # noqa: E402  (half a point of Pass@256; reason there)
 
 
 def frontier_gain_runs(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0, k=256, shift=0.0,
@@ -138,8 +139,6 @@ def frontier_gain_runs(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, see
     frontier in one setting (``simalloc.sim.training_study.frontier_gain``, monotone cubic, no extrapolation).
     ``shift`` is added to the arm's Pass@k (mutation tests only: an arm moved off the frontier)."""
     import pandas as pd
-
-    from simalloc.sim.training_study import frontier_gain
 
     frontier = tuple("uniform" if m == 1.0 else f"uniform:lr{m:g}" for m in lrs)
     rows = []

@@ -13,24 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from simalloc.sim.results import write_table
-from simalloc.sim.training import TrainConfig
-from simalloc.sim.training_study import arm_shards, final_summary, run_arm_shard, summary_long, validate_training_args
+from simalloc.sim.training_study import TrainingStudyArgs, arm_shards, final_summary, run_arm_shard, summary_long
 
 
 @dataclass(frozen=True)
-class Args(TrainConfig):
-    arms: tuple = ("uniform", "hora")
+class Args(TrainingStudyArgs):
     group_sizes: tuple = (8, 16, 32, 64)
     n_reps: int = 6
-    seed: int = 0
-    frontier_lrs: tuple = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
 
     @classmethod
     def quick(cls) -> "Args":
         return cls(group_sizes=(8, 32), n_reps=2, steps=80, n_pool=1000, n_eval=500)
 
     def validate(self):
-        validate_training_args(self)
+        super().validate()
         if not self.group_sizes or min(self.group_sizes) < 4:
             raise ValueError(f"group_sizes: every G must be >= 4, got {self.group_sizes}")
 

@@ -11,34 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simalloc.sim.training import TrainConfig
-from simalloc.sim.training_study import arm_shards, finalize_training, run_arm_shard, validate_training_args
+from simalloc.sim.training_study import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 
 
 @dataclass(frozen=True)
-class Args(TrainConfig):
+class Args(TrainingStudyArgs):
     loss: str = "rloo"
     #: plain leave-one-out advantages, as the paper's RLOO (no std scaling; TRL's RLOO normalises only on request)
     scale_rewards: str = "none"
     arms: tuple = ("uniform", "hora", "hora_placebo")
-    n_reps: int = 8
-    seed: int = 0
-    frontier_lrs: tuple = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
 
     @classmethod
     def quick(cls) -> "Args":
         return cls(n_reps=3, steps=100, n_pool=1000, n_eval=500)
 
-    def validate(self):
-        validate_training_args(self)
 
-
-def shards(args):
-    return arm_shards(args)
-
-
-def run_shard(args, shard):
-    return run_arm_shard(args, shard)
+#: the runner's hooks: one shard per (replicate, arm), the frontier arms included
+shards, run_shard = arm_shards, run_arm_shard
 
 
 def finalize(args, tables, out, progress=True):

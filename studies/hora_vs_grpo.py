@@ -20,33 +20,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simalloc.sim.training import TrainConfig
-from simalloc.sim.training_study import arm_shards, finalize_training, run_arm_shard, validate_training_args
+from simalloc.sim.training_study import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 
 
 @dataclass(frozen=True)
-class Args(TrainConfig):
+class Args(TrainingStudyArgs):
     arms: tuple = ("uniform", "hora", "hora_placebo", "dapo", "vip", "knapsack", "gvm")
-    n_reps: int = 8
-    seed: int = 0
-    #: learning-rate multipliers of the extra uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier
-    frontier_lrs: tuple = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
 
     @classmethod
     def quick(cls) -> "Args":
         return cls(arms=("uniform", "hora", "hora_placebo", "hard_first"), n_reps=4, steps=150, n_pool=1000,
                    n_eval=500)
 
-    def validate(self):
-        validate_training_args(self)
 
-
-def shards(args):
-    return arm_shards(args)
-
-
-def run_shard(args, shard):
-    return run_arm_shard(args, shard)
+#: the runner's hooks: one shard per (replicate, arm), the frontier arms included
+shards, run_shard = arm_shards, run_arm_shard
 
 
 def finalize(args, tables, out, progress=True):

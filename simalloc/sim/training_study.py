@@ -8,6 +8,7 @@ arm (common random numbers).
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -15,8 +16,26 @@ import pandas as pd
 from .results import write_table
 from .training import TrainConfig, parse_arm, simulate_training
 
-__all__ = ["train_config", "arm_shards", "run_arm_shard", "final_summary", "plot_training", "frontier_arms",
+__all__ = ["TrainingStudyArgs", "FRONTIER_LRS", "train_config", "arm_shards", "run_arm_shard", "final_summary", "plot_training", "frontier_arms",
            "frontier_gain", "matched_lr", "summary_long", "plot_frontier", "EFFECT_FLOOR"]
+
+
+#: learning-rate multipliers of the uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier in every training study
+FRONTIER_LRS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
+
+
+@dataclass(frozen=True)
+class TrainingStudyArgs(TrainConfig):
+    """The Args every training study shares: the simulator's settings plus arms, replicates (replicate r uses
+    ``SeedSequence([seed, r])`` for every arm) and the frontier's learning-rate multipliers; studies subclass it."""
+
+    arms: tuple = ("uniform", "hora")
+    n_reps: int = 8
+    seed: int = 0
+    frontier_lrs: tuple = FRONTIER_LRS
+
+    def validate(self):
+        validate_training_args(self)
 
 
 def train_config(args, **changes) -> TrainConfig:
@@ -132,23 +151,34 @@ def frontier_gain(last: pd.DataFrame, arm: str, k: int, frontier: tuple, method:
         raise ValueError(f"method: must be one of {', '.join(FRONTIER_METHODS)}, got {method!r}")
     col = f"pass@{k}"
     gains = []
-    for rep, grp in last.groupby("rep"):
+    for pts, mine in _frontier_replicates(last, arm, frontier):
+        xs, ys, x = pts["pass@1"].to_numpy(), pts[col].to_numpy(), float(mine["pass@1"])
+        ref = np.interp(x, xs, ys) if method == "linear" or xs.size < 3 else PchipInterpolator(xs, ys)(x)
+        gains.append(float(mine[col]) - float(ref))
+    return _mean_se(gains)
+
+
+def _frontier_replicates(last: pd.DataFrame, arm: str, frontier: tuple):
+    """Per replicate whose ``arm`` Pass@1 lies within the frontier's range (no extrapolation): (the frontier
+    arms' rows sorted by Pass@1, an equal Pass@1 kept once; the arm's row)."""
+    for _, grp in last.groupby("rep"):
         pts = grp[grp.arm.isin(frontier)]
         mine = grp[grp.arm == arm]
         if len(pts) < 2 or mine.empty:
             continue
-        order = np.argsort(pts["pass@1"].to_numpy(), kind="stable")
-        xs, ys = pts["pass@1"].to_numpy()[order], pts[col].to_numpy()[order]
-        xs, first = np.unique(xs, return_index=True)  # equal Pass@1 (e.g. a repeated arm): keep one point
-        ys = ys[first]
-        x, y = float(mine["pass@1"].iloc[0]), float(mine[col].iloc[0])
-        if xs.size >= 2 and xs[0] <= x <= xs[-1]:
-            ref = np.interp(x, xs, ys) if method == "linear" or xs.size < 3 else PchipInterpolator(xs, ys)(x)
-            gains.append(y - float(ref))
-    if not gains:
+        pts = pts.iloc[np.argsort(pts["pass@1"].to_numpy(), kind="stable")]
+        pts = pts[~pts["pass@1"].duplicated()]  # equal Pass@1 (e.g. a repeated arm): keep one point
+        x = float(mine["pass@1"].iloc[0])
+        if len(pts) >= 2 and pts["pass@1"].iloc[0] <= x <= pts["pass@1"].iloc[-1]:
+            yield pts, mine.iloc[0]
+
+
+def _mean_se(values) -> tuple[float, float, int]:
+    """(mean, standard error, count) of per-replicate values; nan where undefined."""
+    v = np.asarray(values, dtype=np.float64)
+    if not v.size:
         return float("nan"), float("nan"), 0
-    g = np.array(gains)
-    return float(g.mean()), float(g.std(ddof=1) / np.sqrt(g.size)) if g.size > 1 else float("nan"), int(g.size)
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("nan"), int(v.size)
 
 
 #: the smallest frontier gain (Pass@256, probability) counted as an effect: half a point. A 500-problem benchmark
@@ -162,23 +192,9 @@ def matched_lr(last: pd.DataFrame, arm: str, frontier: tuple) -> tuple[float, fl
     interpolated linearly against the frontier arms' Pass@1 (sorted), no extrapolation; returns (mean multiplier,
     se, replicates used). With a frontier gain within the effect floor, this rate reproduces the arm."""
     mult = {a: (1.0 if a == "uniform" else float(a.split(":lr")[1])) for a in frontier}
-    found = []
-    for _, grp in last.groupby("rep"):
-        pts = grp[grp.arm.isin(frontier)]
-        mine = grp[grp.arm == arm]
-        if len(pts) < 2 or mine.empty:
-            continue
-        xs = pts["pass@1"].to_numpy()
-        order = np.argsort(xs, kind="stable")
-        xs, first = np.unique(xs[order], return_index=True)
-        logm = np.log(pts.arm.map(mult).to_numpy()[order][first])
-        x = float(mine["pass@1"].iloc[0])
-        if xs.size >= 2 and xs[0] <= x <= xs[-1]:
-            found.append(float(np.exp(np.interp(x, xs, logm))))
-    if not found:
-        return float("nan"), float("nan"), 0
-    f = np.array(found)
-    return float(f.mean()), float(f.std(ddof=1) / np.sqrt(f.size)) if f.size > 1 else float("nan"), int(f.size)
+    found = [float(np.exp(np.interp(float(mine["pass@1"]), pts["pass@1"].to_numpy(), np.log(pts.arm.map(mult).to_numpy(dtype=np.float64)))))
+             for pts, mine in _frontier_replicates(last, arm, frontier)]
+    return _mean_se(found)
 
 
 def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
