@@ -160,3 +160,50 @@ def test_scale_rewards_follow_trl():
             want.append(adv[r == 1].sum())
         np.testing.assert_allclose(advantage_masses(s, sizes, "dr_grpo", scale, 1e-4), want, rtol=1e-12, atol=1e-15)
     _ = rng
+
+
+def _scan_reference(pi, cluster, solves, idx, s, n, coef, inv_t, rng):
+    """The O(M)-per-prompt inverse-CDF sampler the CSR kernel replaced, in plain Python: each draw's strategy is the
+    first j whose cumulative mass (over S_i for a success, its complement for a failure) exceeds u x total."""
+    m = pi.shape[1]
+    g_u, g_w = np.zeros(m), np.zeros(pi.shape)
+    for r, i in enumerate(idx):
+        succ, fail = s[r], n[r] - s[r]
+        if coef[r] == 0 or succ <= 0 or fail <= 0:
+            continue
+        c = cluster[i]
+        cum_s = np.cumsum(np.where(solves[i], pi[c], 0.0))
+        cum_f = np.cumsum(np.where(solves[i], 0.0, pi[c]))
+        if not solves[i].any() or solves[i].all():
+            continue
+        for count, cum, w in ((succ, cum_s, coef[r] * inv_t / succ), (fail, cum_f, -coef[r] * inv_t / fail)):
+            for _ in range(count):
+                j = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), m - 1)
+                g_u[j] += w
+                g_w[c, j] += w
+    return np.concatenate([g_u, g_w.ravel()])
+
+
+def test_cluster_sampler_maps_each_uniform_to_the_inverse_cdf_strategy():
+    """The CSR kernel (gaps between solving strategies, O(|S_i| + n log M) per prompt) draws, uniform by uniform,
+    the strategy of a direct inverse-CDF scan over all M strategies: the same gradient up to summation rounding.
+    Solution sets include the edge cases: first or last strategy, adjacent solving strategies (empty gaps), a
+    single non-solving strategy, a single solving one."""
+    m, clusters = 12, 2
+    rng = np.random.default_rng(3)
+    sets = [[0], [m - 1], [0, 1, 2], [3, 4, 9, 10, 11], list(range(m - 1)), list(range(1, m)), [5], [2, 3, 7, 8]]
+    sets += [sorted(rng.choice(m, size=rng.integers(1, m), replace=False)) for _ in range(24)]
+    solves = np.zeros((len(sets), m), dtype=bool)
+    for i, st in enumerate(sets):
+        solves[i, st] = True
+    cl = rng.integers(0, clusters, size=len(sets))
+    pol = ClusterPolicy(rng.normal(size=m), rng.normal(size=(clusters, m)), cl, solves, cl[:2], solves[:2], 0.7)
+    idx = np.arange(len(sets))
+    n = np.full(idx.size, 16)
+    s = rng.integers(1, 16, size=idx.size)
+    coef = advantage_masses(s, n, "dr_grpo", "group", 1e-4) / 16
+    fast = pol.sampled_gradient(idx, s, n, coef, np.random.default_rng(9))
+    slow = _scan_reference(pol._pi, cl, solves, idx, s, n, coef, 1 / 0.7, np.random.default_rng(9))
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+    off_by_one = _scan_reference(pol._pi, cl, solves, idx, s, n, coef, 1 / 0.7, np.random.default_rng(10))
+    assert not np.allclose(fast, off_by_one)  # another stream differs: the comparison can fail

@@ -95,23 +95,49 @@ def _strategy_step(theta, tail, lo, hi, idx, p, coef, lr):
 
 @jit
 def _first_above(cum, lo, hi, v):
-    """Smallest j in [lo, hi) with cum[j] > v (cum non-decreasing); hi - 1 if none (rounding at the top)."""
-    a, b = lo, hi - 1
-    while a < b:
-        mid = (a + b) // 2
-        if cum[mid] > v:
-            b = mid
-        else:
-            a = mid + 1
-    return a
+    """Smallest j in [lo, hi) with cum[j] > v (cum non-decreasing); hi - 1 if none (rounding at the top).
+
+    Branch-free binary search (the halving count depends on hi - lo only and the comparison feeds an add, so
+    the compiler emits no data-dependent branch): twice the draws per second of the branching loop on random
+    uniforms, whose comparisons mispredict half the time."""
+    base = lo
+    k = hi - lo
+    while k > 1:
+        half = k >> 1
+        base += half * (cum[base + half] <= v)
+        k -= half
+    return min(base + (cum[base] <= v), hi - 1)
 
 
 @jit
-def _cluster_sampled_grad(pi, cluster, solves, idx, s, n, coef, inv_t, rng, g_u, g_w):
-    """Sampled REINFORCE gradient of the cluster policy (see module docstring), added into g_u (M,), g_w (C, M)."""
+def _csr_rates(pi, cluster, ptr, ind, idx, out):
+    """out[r] = sum_{j in S_i} pi[c_i, j] for i = idx[r], S_i the CSR row ptr[i]:ptr[i+1] of ``ind`` (clipped to
+    [0, 1])."""
+    for r in range(idx.size):
+        i = idx[r]
+        c = cluster[i]
+        a = 0.0
+        for q in range(ptr[i], ptr[i + 1]):
+            a += pi[c, ind[q]]
+        out[r] = min(max(a, 0.0), 1.0)
+    return out
+
+
+@jit
+def _cluster_sampled_grad(pi, cum, cluster, ptr, ind, idx, s, n, coef, inv_t, rng, g_u, g_w):
+    """Sampled REINFORCE gradient of the cluster policy (see module docstring), added into g_u (M,), g_w (C, M).
+
+    Cost O(|S_i| + n_i log M) per prompt, never O(M): cum[c, j] = sum_{l <= j} pi[c, l] is computed once per
+    step. S_i = ind[ptr[i]:ptr[i+1]] (ascending) splits the complement into gaps g = 0..K (gap g lies between the
+    (g-1)-th and g-th solving strategy); d[g] is the complement's mass through the end of gap g. A success draw
+    inverts the solving strategies' cumulative mass; a failure draw finds its gap in d, then its strategy in cum
+    inside the gap. One uniform per rollout, successes first (the order of the O(M) scan this replaced)."""
     m = pi.shape[1]
-    cum_s = np.empty(m)
-    cum_f = np.empty(m)
+    kmax = 0
+    for r in range(idx.size):
+        kmax = max(kmax, ptr[idx[r] + 1] - ptr[idx[r]])
+    cs = np.empty(kmax + 1)  # cs[g]: solving mass through the g-th solving strategy
+    d = np.empty(kmax + 1)
     for r in range(idx.size):
         succ = s[r]
         fail = n[r] - succ
@@ -119,31 +145,47 @@ def _cluster_sampled_grad(pi, cluster, solves, idx, s, n, coef, inv_t, rng, g_u,
             continue
         i = idx[r]
         c = cluster[i]
+        lo = ptr[i]
+        k = ptr[i + 1] - lo
+        if k == 0 or k == m:
+            continue
         a = 0.0
-        b = 0.0
         last_s = -1
-        last_f = -1
-        for j in range(m):
-            if solves[i, j]:
-                a += pi[c, j]
-                if pi[c, j] > 0.0:
-                    last_s = j
+        prev_end = -1  # the last strategy of the previous solving run
+        last_gap = -1
+        for g in range(k + 1):
+            end = ind[lo + g] if g < k else m  # gap g = (prev_end, end)
+            if end - prev_end > 1:
+                d[g] = max(cum[c, end - 1] - a, d[g - 1] if g > 0 else 0.0)
+                last_gap = g
             else:
-                b += pi[c, j]
-                if pi[c, j] > 0.0:
-                    last_f = j
-            cum_s[j] = a
-            cum_f[j] = b
-        if last_s < 0 or last_f < 0:
+                d[g] = d[g - 1] if g > 0 else 0.0
+            if g < k:
+                x = pi[c, end]
+                a += x
+                cs[g] = a
+                if x > 0.0:
+                    last_s = g
+                prev_end = end
+        b = d[k]
+        if last_s < 0 or b <= 0.0:
             continue
         ws = coef[r] * inv_t / succ
         for _ in range(succ):
-            j = min(_first_above(cum_s, 0, m, rng.random() * a), last_s)
+            g = min(_first_above(cs, 0, k, rng.random() * a), last_s)
+            j = ind[lo + g]
             g_u[j] += ws
             g_w[c, j] += ws
         wf = -coef[r] * inv_t / fail
         for _ in range(fail):
-            j = min(_first_above(cum_f, 0, m, rng.random() * b), last_f)
+            v = rng.random() * b
+            g = _first_above(d, 0, k + 1, v)
+            if d[g] <= v:  # rounding at the top: the last non-empty gap
+                g = last_gap
+            start = ind[lo + g - 1] + 1 if g > 0 else 0
+            stop = ind[lo + g] if g < k else m
+            base = cs[g - 1] if g > 0 else 0.0  # solving mass before the gap
+            j = _first_above(cum[c], start, stop, v + base)
             g_u[j] += wf
             g_w[c, j] += wf
 
@@ -341,7 +383,18 @@ class ClusterPolicy:
         self.w = np.array(w, dtype=np.float64)
         self.cluster, self.solves = np.asarray(cluster, dtype=np.int64), np.asarray(solves, dtype=bool)
         self.eval_cluster, self.eval_solves = np.asarray(eval_cluster, dtype=np.int64), np.asarray(eval_solves, dtype=bool)
+        self._csr = self._sets(self.solves)
+        self._eval_csr = self._sets(self.eval_solves)
+        self._eval_idx = np.arange(self.eval_cluster.size, dtype=np.int64)
         self._refresh()
+
+    @staticmethod
+    def _sets(solves):
+        """Solution sets as CSR (ptr, ind): S_i = ind[ptr[i]:ptr[i+1]], ascending strategy indices."""
+        rows, cols = np.nonzero(solves)
+        ptr = np.zeros(solves.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=solves.shape[0]), out=ptr[1:])
+        return ptr, cols.astype(np.int64)
 
     @classmethod
     def from_world(cls, world: DifficultyWorld, n_pool: int, n_eval: int, n_strategies: int, zipf: float, rng,
@@ -370,14 +423,15 @@ class ClusterPolicy:
             mine = np.flatnonzero(cl == c)
             if mine.size:
                 lo, hi = StrategyPolicy.windows(targets[mine], pi[order])
-                for r, i in enumerate(mine):
-                    solves[i, order[lo[r]:hi[r]]] = True
+                rank = np.arange(pi.size)
+                solves[mine[:, None], order[None, :]] = (rank >= lo[:, None]) & (rank < hi[:, None])
         return cl, solves
 
     def make_eval_set(self, world: DifficultyWorld, n: int, rng):
         """n more held-out prompts from ``world``, built as the pool's (``_prompts``); pass ``set_pass_rates`` the
-        returned handle."""
-        return self._prompts(world, n, rng, self._pi0, self._orders)
+        returned handle (clusters, CSR solution sets, prompt indices)."""
+        cl, solves = self._prompts(world, n, rng, self._pi0, self._orders)
+        return cl, self._sets(solves), np.arange(n, dtype=np.int64)
 
     def set_pass_rates(self, handle) -> np.ndarray:
         """Pass rates of an eval set from ``make_eval_set`` at the evaluation temperature."""
@@ -397,19 +451,21 @@ class ClusterPolicy:
         z = self.u[None, :] + self.w
         self._pi = self._softmax(z / self.temperature)
         self._pi_eval = self._pi if self.eval_temperature == self.temperature else self._softmax(z / self.eval_temperature)
+        self._cum = np.cumsum(self._pi, axis=1)
 
     @staticmethod
-    def _rates(pi, cluster, solves):
-        return np.clip((pi[cluster] * solves).sum(axis=1), 0.0, 1.0)
+    def _rates(pi, cluster, csr, idx):
+        """p_i = sum_{j in S_i} pi[c_i, j] for prompts ``idx`` of a set with clusters ``cluster`` and CSR sets."""
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        return _csr_rates(pi, cluster, csr[0], csr[1], idx, np.empty(idx.size))
 
     def pass_rates(self, idx) -> np.ndarray:
         """Pass rates of prompts ``idx`` under the rollout policy (temperature T)."""
-        idx = np.asarray(idx, dtype=np.int64)
-        return self._rates(self._pi, self.cluster[idx], self.solves[idx])
+        return self._rates(self._pi, self.cluster, self._csr, idx)
 
     def eval_pass_rates(self) -> np.ndarray:
         """Pass rates of the eval prompts at the evaluation temperature."""
-        return self._rates(self._pi_eval, self.eval_cluster, self.eval_solves)
+        return self._rates(self._pi_eval, self.eval_cluster, self._eval_csr, self._eval_idx)
 
     def gradient(self, idx, p, coef) -> np.ndarray:
         """The update direction over (u, W) flattened: u first, then W row by row."""
@@ -427,7 +483,7 @@ class ClusterPolicy:
         """The sampled REINFORCE direction over (u, W) (module docstring): successes' strategies drawn from
         pi_T restricted to S_i, failures' from its complement; expectation given the counts = ``gradient``."""
         g_u, g_w = np.zeros(self.u.size), np.zeros(self.w.shape)
-        _cluster_sampled_grad(self._pi, self.cluster, self.solves, np.ascontiguousarray(idx, dtype=np.int64),
+        _cluster_sampled_grad(self._pi, self._cum, self.cluster, *self._csr, np.ascontiguousarray(idx, dtype=np.int64),
                               np.ascontiguousarray(s, dtype=np.int64), np.ascontiguousarray(n, dtype=np.int64),
                               np.ascontiguousarray(coef, dtype=np.float64), 1.0 / self.temperature, rng, g_u, g_w)
         return np.concatenate([g_u, g_w.ravel()])
