@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simalloc.sim.training_study import EFFECT_FLOOR, frontier_gain  # noqa: F401  (EFFECT_FLOOR: the checks' floor)
+from simalloc.sim.training_study import EFFECT_FLOOR, START_POINT, frontier_gain  # noqa: F401  (EFFECT_FLOOR: the checks' floor)
 
 VERDICTS = ("reproduced", "partial", "not_reproduced")
 
@@ -147,7 +147,9 @@ def frontier_gain_runs(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, see
         for rep, t in enumerate(tables):
             last = t.iloc[-1]
             rows.append({"arm": label, "rep": rep, "pass@1": last["pass@1"], f"pass@{k}": last[f"pass@{k}"] + add})
-    return frontier_gain(pd.DataFrame(rows), "__arm__", k, frontier)
+    for rep, t in enumerate(_runs(full, "uniform", world, zipf, seed)[0]):  # the lr -> 0 end: the start (no warm-up)
+        rows.append({"arm": START_POINT, "rep": rep, "pass@1": t["pass@1"].iloc[0], f"pass@{k}": t[f"pass@{k}"].iloc[0]})
+    return frontier_gain(pd.DataFrame(rows), "__arm__", k, (START_POINT,) + frontier)
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:

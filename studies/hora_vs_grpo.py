@@ -13,7 +13,10 @@ Frontier comparison (issue 11): uniform GRPO also runs at learning rates x0.025 
 frontier gain is its Pass@256 minus that frontier's Pass@256 at the arm's own Pass@1 (per replicate, se over
 replicates), so an arm that only trades Pass@1 for Pass@k like a learning-rate change scores ~0.
 ``hora_placebo`` permutes HORA's group sizes over the prompts of each shard. Outputs: summary.csv (arm,
-metric, value, se), frontier.png, final_passk.parquet, table.parquet, budget_share.parquet, figure.png.
+metric, value, se; with each eval set's Pass@k, its benchmarks' Pass@k and the share of replicates in which such a
+benchmark tells the arm from GRPO), frontier.png, final_passk.parquet, table.parquet, budget_share.parquet,
+figure.png. The training prompts are the Beta(0.5, 0.5) pool; the eval sets (``EVAL_SETS``) are extra held-out
+prompts from four worlds, drawn from their own random stream (the training and the main table do not change).
 """
 
 from __future__ import annotations
@@ -23,9 +26,15 @@ from dataclasses import dataclass
 from simalloc.sim.training_study import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 
 
+#: held-out eval sets at four difficulties, evaluated from the same training run (the paper trains once and
+#: evaluates on four benchmarks): the paper checks' worlds; Pass@k to 1024 and 30/500-problem benchmarks with se
+EVAL_SETS = ("u_shaped=beta:0.5,0.5", "mixture=beta_mixture", "hard=logit_normal:-2.5,1.5", "easy=logit_normal:1,1.5")
+
+
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
     arms: tuple = ("uniform", "hora", "hora_placebo", "dapo", "vip", "knapsack", "gvm")
+    eval_sets: tuple = EVAL_SETS
 
     @classmethod
     def quick(cls) -> "Args":

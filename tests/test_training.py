@@ -103,6 +103,33 @@ def test_frontier_gain_hand_computed():
     assert frontier_gain(last, "uniform", 256, frontier)[0] == pytest.approx(0.0)
 
 
+def test_frontier_starts_at_the_untrained_policy():
+    """The lr -> 0 end of the frontier is uniform's row at the step the allocators take over (``warmup_steps``).
+    Start (0.4, 0.9), smallest rate (0.5, 0.8): an arm at Pass@1 0.45 is compared with the chord's 0.85 (linear),
+    so Pass@256 0.88 gains +0.03; without the start point it is left out (below the smallest rate's Pass@1)."""
+    from types import SimpleNamespace
+
+    from simalloc.sim.training_study import START_POINT, frontier_gain, frontier_points, frontier_table
+
+    rows = []
+    for step, pts in ((0, {"uniform": (0.4, 0.9), "uniform:lr0.5": (0.4, 0.9), "hora": (0.4, 0.9)}),
+                      (3, {"uniform": (0.45, 0.85)}),
+                      (10, {"uniform": (0.6, 0.7), "uniform:lr0.5": (0.5, 0.8), "uniform:lr2": (0.7, 0.6),
+                            "hora": (0.45, 0.88)})):
+        for arm, (x, y) in pts.items():
+            rows.append({"arm": arm, "rep": 0, "step": step, "pass@1": x, "pass@256": y})
+    steps = pd.DataFrame(rows)
+    args = SimpleNamespace(frontier_lrs=(0.5, 2.0), warmup_steps=0)
+    assert frontier_points(args) == (START_POINT, "uniform", "uniform:lr0.5", "uniform:lr2")
+    last = frontier_table(steps, args)
+    assert last[last.arm == START_POINT][["pass@1", "pass@256"]].values.tolist() == [[0.4, 0.9]]
+    gain, _, used = frontier_gain(last, "hora", 256, frontier_points(args), method="linear")
+    assert used == 1 and gain == pytest.approx(0.03)
+    assert frontier_gain(last, "hora", 256, frontier_points(args)[1:])[2] == 0  # no start point: left out
+    warm = frontier_table(steps, SimpleNamespace(frontier_lrs=(0.5, 2.0), warmup_steps=3))  # after a warm-up
+    assert warm[warm.arm == START_POINT][["pass@1", "pass@256"]].values.tolist() == [[0.45, 0.85]]
+
+
 def test_matched_lr_hand_computed():
     """Frontier Pass@1 0.5, 0.6, 0.7 at multipliers 0.5, 1, 2: an arm at Pass@1 0.55 sits halfway in log-rate between
     x0.5 and x1, i.e. at x sqrt(0.5) = 0.7071; at 0.65, x sqrt(2); outside the range: not matched."""
@@ -205,3 +232,22 @@ def test_adam_step_by_hand_and_clipping():
         replace(SMALL_V1, optimizer="adamw").validate()
     with pytest.raises(ValueError, match="max_grad_norm: must be finite and >= 0"):
         replace(SMALL_V1, max_grad_norm=-1.0).validate()
+
+
+def test_eval_set_frontier_reads_the_sets_own_columns():
+    """Per eval set, the frontier is read on that set's Pass@1 and Pass@k: main columns say the arm is on the
+    frontier (gain 0), the "hard" set's say it is 0.1 above it (hand: frontier (0.1, 0.5) - (0.3, 0.7), arm at
+    (0.2, 0.7) against the chord's 0.6)."""
+    from simalloc.sim.training_study import _eval_set_view, frontier_gain
+
+    rows = []
+    for arm, main, hard in [("uniform:lr0.5", (0.5, 0.8), (0.1, 0.5)), ("uniform", (0.7, 0.6), (0.3, 0.7)),
+                            ("hora", (0.6, 0.7), (0.2, 0.7))]:
+        rows.append({"arm": arm, "rep": 0, "pass@1": main[0], "pass@1024": main[1], "hard:pass@1": hard[0],
+                     "hard:pass@1024": hard[1]})
+    last = pd.DataFrame(rows)
+    frontier = ("uniform:lr0.5", "uniform")
+    assert frontier_gain(last, "hora", 1024, frontier, method="linear")[0] == pytest.approx(0.0)
+    view = _eval_set_view(last, "hard", 1024)
+    assert frontier_gain(view, "hora", 1024, frontier, method="linear")[0] == pytest.approx(0.1)
+    assert _eval_set_view(last, "easy", 1024) is None

@@ -17,7 +17,8 @@ from .results import write_table
 from .training import TrainConfig, parse_arm, simulate_training
 
 __all__ = ["TrainingStudyArgs", "FRONTIER_LRS", "train_config", "arm_shards", "run_arm_shard", "final_summary", "plot_training", "frontier_arms",
-           "frontier_gain", "matched_lr", "summary_long", "plot_frontier", "EFFECT_FLOOR"]
+           "frontier_gain", "matched_lr", "summary_long", "plot_frontier", "EFFECT_FLOOR", "START_POINT",
+           "frontier_points", "frontier_table"]
 
 
 #: learning-rate multipliers of the uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier in every training study
@@ -61,6 +62,26 @@ def frontier_arms(args) -> tuple:
     learning-rate multiplier m in ``args.frontier_lrs`` (empty when the study has none)."""
     mults = tuple(getattr(args, "frontier_lrs", ()) or ())
     return ("uniform",) + tuple(f"uniform:lr{m:g}" for m in mults) if mults else ()
+
+
+#: the frontier's lr -> 0 end: uniform GRPO's policy when the allocators take over (the step ``warmup_steps``; step 0
+#: without warm-up), the point every learning rate starts from; an arm whose Pass@1 lies between it and the smallest
+#: rate's is compared with the frontier's first segment instead of being left out
+START_POINT = "uniform:lr0"
+
+
+def frontier_points(args) -> tuple:
+    """The points of uniform GRPO's frontier: ``START_POINT`` and the ``frontier_arms`` (empty without a frontier)."""
+    arms = frontier_arms(args)
+    return (START_POINT,) + arms if arms else ()
+
+
+def frontier_table(steps: pd.DataFrame, args) -> pd.DataFrame:
+    """The last step's rows plus, per replicate, the ``START_POINT`` row: the uniform arm's row at step
+    ``warmup_steps`` relabelled (left out when that step was not recorded or uniform did not run)."""
+    last = steps[steps.step == steps.step.max()]
+    start = steps[(steps.arm == "uniform") & (steps.step == getattr(args, "warmup_steps", 0))]
+    return pd.concat([last, start.assign(arm=START_POINT)], ignore_index=True) if len(start) else last
 
 
 def _all_arms(args) -> tuple:
@@ -204,8 +225,10 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     s = K0 prompts from the first to the last tenth of training, and when the study traces a frontier:
     frontier_gain@<kmax> (monotone cubic frontier), frontier_gain_linear@<kmax> (chords), matched_lr (the GRPO
     learning-rate multiplier with the arm's Pass@1) and lr_equivalent (1 when |frontier gain| <= max(2 se,
-    EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k; the issue-11 equivalence test)."""
-    last = steps[steps.step == steps.step.max()]
+    EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k; the issue-11 equivalence test),
+    and per eval set "<set>:frontier_gain@<largest eval_set_ks>": the same frontier read on that set's own Pass@1
+    and Pass@k (replicates whose set Pass@1 falls outside the set's frontier range are left out)."""
+    last = frontier_table(steps, args)
     ks = sorted({k for k in (1, 256, 1024, max(args.ks)) if k in args.ks})
     frontier = frontier_arms(args)
     rows = []
@@ -239,16 +262,31 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
                 rows.append((arm, col + ":resolved_share", float((z > 1.96).mean()), float("nan"), n))
         if frontier:
             kmax = max(args.ks)
-            g, g_se, used = frontier_gain(last, arm, kmax, frontier)
+            g, g_se, used = frontier_gain(last, arm, kmax, frontier_points(args))
             rows.append((arm, f"frontier_gain@{kmax}", g, g_se, used))
             on = float(abs(g) <= max(2 * g_se if np.isfinite(g_se) else 0.0, EFFECT_FLOOR)) if used else float("nan")
-            g, g_se, used = frontier_gain(last, arm, kmax, frontier, method="linear")
+            g, g_se, used = frontier_gain(last, arm, kmax, frontier_points(args), method="linear")
             rows.append((arm, f"frontier_gain_linear@{kmax}", g, g_se, used))
             m, m_se, used = matched_lr(last, arm, frontier)
             rows.append((arm, "matched_lr", m, m_se, used))
             # 1: a uniform-GRPO learning rate reproduces the arm (|frontier gain| within max(2 se, EFFECT_FLOOR))
             rows.append((arm, "lr_equivalent", on, float("nan"), used))
+            for name, _ in train_config(args).eval_set_specs():  # the same comparison on each held-out set
+                kset = max(args.eval_set_ks)
+                view = _eval_set_view(last, name, kset)
+                if view is not None:
+                    g, g_se, used = frontier_gain(view, arm, kset, frontier_points(args))
+                    rows.append((arm, f"{name}:frontier_gain@{kset}", g, g_se, used))
     return pd.DataFrame(rows, columns=["arm", "metric", "value", "se", "n_reps"])
+
+
+def _eval_set_view(last: pd.DataFrame, name: str, k: int):
+    """``last`` with pass@1 and pass@k taken from eval set ``name`` ("<name>:pass@1", "<name>:pass@k"), so
+    ``frontier_gain`` reads that set's own frontier; None when the columns are absent."""
+    cols = {f"{name}:pass@1": "pass@1", f"{name}:pass@{k}": f"pass@{k}"}
+    if not set(cols) <= set(last.columns):
+        return None
+    return last[["arm", "rep", *cols]].rename(columns=cols)
 
 
 def plot_frontier(steps: pd.DataFrame, args, path, title):
@@ -260,15 +298,15 @@ def plot_frontier(steps: pd.DataFrame, args, path, title):
     import matplotlib.pyplot as plt
 
     kmax = max(args.ks)
-    last = steps[steps.step == steps.step.max()]
+    last = frontier_table(steps, args)
     stats_ = last.groupby("arm")[["pass@1", f"pass@{kmax}"]].agg(["mean", "sem"])
-    frontier = [a for a in frontier_arms(args) if a in stats_.index]
+    frontier = [a for a in frontier_points(args) if a in stats_.index]
     fig, ax = plt.subplots(figsize=(8, 5.5))
     f = stats_.loc[frontier].sort_values(("pass@1", "mean"))
     ax.plot(f[("pass@1", "mean")], f[(f"pass@{kmax}", "mean")], "k--o", ms=4, label="uniform GRPO, lr sweep")
     for name, r in f.iterrows():
         lr = name.split(":lr")[1] if ":lr" in name else "1"
-        ax.annotate(f"lr x{lr}", (r[("pass@1", "mean")], r[(f"pass@{kmax}", "mean")]), fontsize=8,
+        ax.annotate("start (lr -> 0)" if name == START_POINT else f"lr x{lr}", (r[("pass@1", "mean")], r[(f"pass@{kmax}", "mean")]), fontsize=8,
                     textcoords="offset points", xytext=(4, -10))
     for i, arm in enumerate(a for a in args.arms if a != "uniform"):
         r = stats_.loc[arm]
