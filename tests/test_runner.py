@@ -13,7 +13,8 @@ import pytest
 from simalloc.sim.runner import load_study, run_study
 
 TINY = {"steps": "6", "n_reps": "2", "n_pool": "200", "n_eval": "100", "n_strategies": "40", "n_prompts": "12",
-        "group_size": "8", "k0": "2", "phase_b_shards": "2", "arms": "uniform,hora,vip"}
+        "group_size": "8", "k0": "2", "phase_b_shards": "2", "arms": "uniform,hora,vip",
+        "bench_sizes": "30"}
 
 
 def _table(out):
@@ -125,7 +126,8 @@ def test_placebo_sits_on_the_learning_rate_frontier(tmp_path):
     from simalloc.sim.training_study import frontier_gain
 
     over = {"steps": "60", "n_pool": "400", "n_eval": "200", "n_prompts": "20", "group_size": "16", "k0": "4",
-            "phase_b_shards": "2", "n_reps": "4", "arms": "uniform,hora_placebo", "frontier_lrs": "0.25,0.5,0.7,1.4,2"}
+            "phase_b_shards": "2", "n_reps": "4", "arms": "uniform,hora_placebo", "frontier_lrs": "0.25,0.5,0.7,1.4,2",
+            "bench_sizes": "30"}
     out = run_study("hora_vs_grpo", out=tmp_path / "p", overrides=over, progress=False)
     summary = pd.read_csv(out / "summary.csv").set_index(["arm", "metric"])
     gain = summary.loc[("hora_placebo", "frontier_gain@256")]

@@ -157,7 +157,8 @@ class TrainConfig:
         if not self.eval_set_ks or min(self.eval_set_ks) < 1 or 1 not in self.eval_set_ks:
             raise ValueError(f"eval_set_ks: must be integers >= 1 including 1, got {self.eval_set_ks!r}")
         if self.eval_sets and any(not 1 <= b <= self.n_eval for b in self.bench_sizes):
-            raise ValueError(f"bench_sizes: each must be in 1..n_eval={self.n_eval}, got {self.bench_sizes!r}")
+            raise ValueError(f"bench_sizes: each must be in 1..n_eval={self.n_eval} (a benchmark is drawn from an eval "
+                             f"set of n_eval prompts: lower bench_sizes or raise n_eval), got {self.bench_sizes!r}")
         return self
 
     def eval_set_specs(self) -> list[tuple[str, str]]:
