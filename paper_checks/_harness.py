@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simalloc.sim.training_study import EFFECT_FLOOR, START_POINT, frontier_gain  # noqa: F401  (EFFECT_FLOOR: the checks' floor)
+from simalloc.sim.training_study import EFFECT_FLOOR, START_POINT, frontier_gain, frontier_table  # noqa: F401  (EFFECT_FLOOR: the checks' floor)
 
 VERDICTS = ("reproduced", "partial", "not_reproduced")
 
@@ -106,13 +106,20 @@ def train_budget(full: bool) -> tuple[dict, int]:
     return {"steps": 120, "n_pool": 1000, "n_eval": 500}, 6
 
 
+def _config(full: bool, world: str, zipf: float):
+    """(the checks' TrainConfig in one setting, n_reps)."""
+    from simalloc.sim.training import TrainConfig
+
+    overrides, n_reps = train_budget(full)
+    return dataclasses.replace(TrainConfig(world=world, zipf=zipf), **overrides), n_reps
+
+
 @lru_cache(maxsize=None)
 def _runs(full: bool, arm: str, world: str, zipf: float, seed: int):
     """(per-step tables, budget-share tables) of every replicate, simulated once per setting and shared by all checks."""
-    from simalloc.sim.training import TrainConfig, simulate_training
+    from simalloc.sim.training import simulate_training
 
-    overrides, n_reps = train_budget(full)
-    cfg = dataclasses.replace(TrainConfig(world=world, zipf=zipf), **overrides)
+    cfg, n_reps = _config(full, world, zipf)
     runs = [simulate_training(cfg, arm, np.random.SeedSequence([seed, r]), rep=r) for r in range(n_reps)]
     return tuple(steps for steps, _ in runs), tuple(share for _, share in runs)
 
@@ -141,15 +148,14 @@ def frontier_gain_runs(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, see
     import pandas as pd
 
     frontier = tuple("uniform" if m == 1.0 else f"uniform:lr{m:g}" for m in lrs)
-    rows = []
-    for label, name, add in [(f, f, 0.0) for f in frontier] + [("__arm__", arm, shift)]:
-        tables, _ = _runs(full, name, world, zipf, seed)
-        for rep, t in enumerate(tables):
-            last = t.iloc[-1]
-            rows.append({"arm": label, "rep": rep, "pass@1": last["pass@1"], f"pass@{k}": last[f"pass@{k}"] + add})
-    for rep, t in enumerate(_runs(full, "uniform", world, zipf, seed)[0]):  # the lr -> 0 end: the start (no warm-up)
-        rows.append({"arm": START_POINT, "rep": rep, "pass@1": t["pass@1"].iloc[0], f"pass@{k}": t[f"pass@{k}"].iloc[0]})
-    return frontier_gain(pd.DataFrame(rows), "__arm__", k, (START_POINT,) + frontier)
+    names = frontier + (() if "uniform" in frontier else ("uniform",))  # uniform's start is the frontier's lr -> 0 end
+    runs = [(name, t) for name in names for t in _runs(full, name, world, zipf, seed)[0]]
+    runs += [("__arm__", t) for t in _runs(full, arm, world, zipf, seed)[0]]
+    steps = pd.concat([t.assign(arm=label) for label, t in runs], ignore_index=True)
+    steps.loc[steps.arm == "__arm__", f"pass@{k}"] += shift
+    # the last step's rows plus the frontier's lr -> 0 end (uniform's row where the allocators take over)
+    last = frontier_table(steps, _config(full, world, zipf)[0])
+    return frontier_gain(last, "__arm__", k, (START_POINT,) + frontier)
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:

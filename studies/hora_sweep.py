@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from simalloc.sim.results import write_table
-from simalloc.sim.training_study import (EFFECT_FLOOR, TrainingStudyArgs, _all_arms, final_summary, run_arm_shard,
+from simalloc.sim.training_study import (EFFECT_FLOOR, TrainingStudyArgs, arm_shards, final_summary, run_arm_shard,
                                          summary_long)
 
 #: the difficulty worlds of the sweep by name (the paper checks' four, paper_checks/_harness.py WORLDS); ``worlds``
@@ -74,12 +74,7 @@ class Args(TrainingStudyArgs):
 
 
 def shards(args):
-    out = []
-    for i, setting in enumerate(args.settings()):
-        for rep in range(args.n_reps):
-            for arm in _all_arms(args):
-                out.append({"id": f"s{i}-{arm}-rep{rep}", "arm": arm, "rep": rep, "setting": i})
-    return out
+    return arm_shards(args, setting=tuple(range(len(args.settings()))))
 
 
 def run_shard(args, shard):

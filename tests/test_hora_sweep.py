@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simalloc.sim.runner import load_study, run_study
+from simalloc.sim.runner import load_study, make_args, run_study
 
 SMALL = {"steps": "12", "n_reps": "2", "n_pool": "200", "n_eval": "100", "n_strategies": "40", "n_prompts": "12",
          "group_size": "8", "k0": "2", "phase_b_shards": "2", "worlds": "u_shaped,hard", "zipfs": "1.5",
@@ -60,10 +60,7 @@ def test_sweep_outputs_and_a_mutation_flips_the_frontier_verdict(tmp_path):
     if not np.isfinite(settings[(settings.setting == 0) & (settings.claim == "table1_frontier")].value).all():
         pytest.skip("HORA's Pass@1 fell outside this tiny frontier's range")
     steps.loc[last, "pass@256"] += 0.3
-    args = sweep.Args(**{**sweep.Args().__dict__, **{
-        "steps": 12, "n_reps": 2, "n_pool": 200, "n_eval": 100, "n_strategies": 40, "n_prompts": 12, "group_size": 8,
-        "k0": 2, "phase_b_shards": 2, "worlds": ("u_shaped", "hard"), "zipfs": (1.5,), "cluster_counts": (1, 8),
-        "frontier_lrs": (0.25, 0.5, 2.0)}})
+    args = make_args(sweep, overrides=SMALL)
     mutated = tmp_path / "mutated"
     mutated.mkdir()
     sweep.finalize(args, {"steps": steps, "budget_share": pd.read_parquet(out / "budget_share.parquet")}, mutated,

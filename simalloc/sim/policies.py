@@ -419,11 +419,11 @@ class ClusterPolicy:
         targets = world.sample(n, rng)
         cl = rng.integers(0, len(orders), size=n)
         solves = np.zeros((n, pi.size), dtype=bool)
+        rank = np.arange(pi.size)
         for c, order in enumerate(orders):
             mine = np.flatnonzero(cl == c)
             if mine.size:
                 lo, hi = StrategyPolicy.windows(targets[mine], pi[order])
-                rank = np.arange(pi.size)
                 solves[mine[:, None], order[None, :]] = (rank >= lo[:, None]) & (rank < hi[:, None])
         return cl, solves
 
