@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from simalloc.allocators.search import parse_search_spec
 from simalloc.sim.results import write_table
 from simalloc.sim.search import one_step_success
 from simalloc.worlds.directions import DirectionWorld
@@ -19,7 +20,7 @@ from simalloc.worlds.directions import DirectionWorld
 
 @dataclass(frozen=True)
 class Args:
-    rules: tuple = ("temperature", "rebase", "dora", "optimal")
+    rules: tuple = ("temperature", "rebase", "dora", "dora:prune=rebase", "optimal")
     correlations: tuple = (0.0, -0.5)
     k: int = 16
     budget: int = 16
@@ -31,6 +32,8 @@ class Args:
         return cls(n_problems=200)
 
     def validate(self):
+        for r in self.rules:
+            parse_search_spec(r)
         if self.k < 1 or self.budget < 0 or self.n_problems < 1:
             raise ValueError("k, n_problems: must be >= 1; budget >= 0")
 

@@ -57,7 +57,8 @@ def run(args: Args, out, progress=True):
             np.fill_diagonal(sim, 1.0)
             scores = np.zeros(dirs.size)
             for rule in ("rebase", "dora", "temperature", "optimal"):
-                alloc = search_allocate(rule, scores, sim, args.budget, directions=dirs, a=a, b=b)
+                truth = {"directions": dirs, "a": a, "b": b} if rule == "optimal" else {}
+                alloc = search_allocate(rule, scores, sim, args.budget, **truth)
                 per_dir = np.bincount(dirs, weights=alloc, minlength=2)
                 rows.append((sw, r, rule, per_dir[0] / args.budget, success_probability(a, b, per_dir)))
     table = pd.DataFrame(rows, columns=["sim_within", "ratio", "rule", "share_A", "p_success"])

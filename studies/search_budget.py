@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simalloc.allocators.search import SEARCH_RULES
+from simalloc.allocators.search import parse_search_spec
 from simalloc.sim.results import write_table
 from simalloc.sim.search import run_search
 from simalloc.worlds.directions import DirectionWorld
@@ -21,7 +21,8 @@ from simalloc.worlds.directions import DirectionWorld
 
 @dataclass(frozen=True)
 class Args:
-    rules: tuple = ("temperature", "beam", "dvts", "rebase", "dora", "optimal")
+    # DORA in both readings: the paper's formula over every candidate, and the reference code's (REBASE-pruned)
+    rules: tuple = ("temperature", "beam", "dvts", "rebase", "dora", "dora:prune=rebase", "optimal")
     budgets: tuple = (16, 32, 64, 128, 256)
     depth: int = 4
     n_problems: int = 400
@@ -36,8 +37,7 @@ class Args:
 
     def validate(self):
         for r in self.rules:
-            if r not in SEARCH_RULES:
-                raise ValueError(f"rules: unknown rule {r!r}; valid: {', '.join(SEARCH_RULES)}")
+            parse_search_spec(r)
         if not self.budgets or min(self.budgets) < 1:
             raise ValueError("budgets: must be integers >= 1")
         if self.depth < 1 or self.n_problems < 1:

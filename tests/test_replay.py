@@ -105,4 +105,8 @@ def test_committed_pool_report_reproduces(tmp_path):
     new, old = pd.read_parquet(out / "results.parquet"), pd.read_parquet(root / "replay" / "results.parquet")
     assert list(new.verdict) == list(old.verdict) and list(new.allocator) == list(old.allocator)
     num = ["observed", "ci_low", "ci_high", "predicted"]
-    np.testing.assert_allclose(new[num].to_numpy(float), old[num].to_numpy(float), rtol=1e-9, atol=1e-12)
+    # Tolerance: the bootstrap columns are exact functions of integer resamples, but "predicted" comes from a
+    # Nelder-Mead fit (xatol 1e-8 on log a, log b) whose simplex path follows last-bit differences in the likelihood
+    # (SIMD width, FMA, libm) from one CPU to another: 1.8e-8 relative was seen between two x86-64 machines.
+    # 1e-6 is 50x that and still far below the 3 significant digits the report prints.
+    np.testing.assert_allclose(new[num].to_numpy(float), old[num].to_numpy(float), rtol=1e-6, atol=1e-9)

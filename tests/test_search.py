@@ -58,9 +58,11 @@ def test_every_rule_conserves_the_budget(k, n, data):
     dirs = np.array(data.draw(st.lists(st.integers(0, 3), min_size=k, max_size=k)))
     sim = np.where(dirs[:, None] == dirs[None, :], 0.99, 0.2)
     np.fill_diagonal(sim, 1.0)
+    truth = {"directions": dirs, "a": np.ones(4), "b": np.full(4, 3.0)}
     for rule in SEARCH_RULES:
-        out = search_allocate(rule, scores, sim, n, directions=dirs, a=np.ones(4), b=np.full(4, 3.0))
-        assert out.dtype == np.int64 and out.sum() == n and out.min() >= 0
+        for extra in ({"prune": "rebase"}, {}) if rule == "dora" else ({},):
+            out = search_allocate(rule, scores, sim, n, **extra, **(truth if rule == "optimal" else {}))
+            assert out.dtype == np.int64 and out.sum() == n and out.min() >= 0
 
 
 def test_rebase_favours_crowded_directions_and_dora_does_not():
@@ -103,6 +105,22 @@ def test_bad_input(args, kwargs, word):
         search_allocate("dorra", [0.0], np.eye(1), 1)
     with pytest.raises(ValueError, match="needs the world"):
         search_allocate("optimal", [0.0], np.eye(1), 1)
+
+
+@pytest.mark.parametrize("name,options,word", [
+    ("dora", {"prune": "beam"}, "prune"), ("dora", {"rounding": "floor"}, "rounding"),
+    ("rebase", {"prune": "rebase"}, "takes rounding; got prune"), ("temperature", {"beam_width": 2}, "no options"),
+    ("dora", {"directions": [0, 1]}, "got directions")])
+def test_unknown_or_bad_options_are_refused(name, options, word):
+    """Options a rule does not read are refused, not ignored (prune='rebase' used to be dropped silently)."""
+    with pytest.raises(ValueError, match=word):
+        search_allocate(name, [0.0, 1.0], np.eye(2), 4, **options)
+    from simalloc.allocators.search import parse_search_spec
+
+    assert parse_search_spec("dora:prune=rebase") == ("dora", {"prune": "rebase"})
+    for spec, word in (("dora:prune", "key=value"), ("rebase:prune=rebase", "takes rounding"), ("dorra", "dorra")):
+        with pytest.raises(ValueError, match=word):
+            parse_search_spec(spec)
 
 
 @pytest.mark.parametrize("study", ["search_budget", "rebase_bias", "dora_gap"])

@@ -10,9 +10,16 @@ conserves the budget (largest-remainder rounding).
   best-scoring candidate (Beeching et al. 2024, DVTS);
 - rebase: B_i = N softmax(R / T_b)_i (REBASE, arXiv 2408.00724);
 - dora: w'_i proportional to softmax(R / T_b)_i gamma_i, gamma_i = [row-softmax(S / T_s)]_ii the candidate's
-  uniqueness; T_b = 0.1, T_s = 0.01 (DORA, arXiv 2506.15707);
+  uniqueness; T_b = 0.1, T_s = 0.01 (DORA, arXiv 2506.15707). Two readings (``prune``): the paper's formula over
+  every candidate (``prune=None``, the default), or the reference code's (``prune="rebase"``,
+  ``scripts/sal/search/dora.py`` in WangXinglin/DORA): REBASE's rounded allocation first, candidates that got 0
+  dropped, then softmax and uniqueness over the survivors only;
 - optimal: the exact maximizer of P(success) = 1 - prod_j E[(1 - p_j)^B_j] over directions, given the
   directions' Beta beliefs (an oracle: it needs the world's truth), split evenly within each direction.
+
+Rounding (``rounding``, rebase and dora): ``"conserve"`` (default) is largest-remainder rounding, which spends
+exactly N; ``"reference"`` is the reference code's ``np.round(N w)``, which can spend N +- a few (the paper's Fig. 2
+example gives 65 of 64) and is offered only for exact comparison with that code.
 """
 
 from __future__ import annotations
@@ -28,25 +35,37 @@ from ..beliefs import BetaBeliefs
 from .engine import solve
 from .rounding import largest_remainder
 
-__all__ = ["SEARCH_RULES", "search_allocate", "uniqueness", "dora_weights", "rebase_weights"]
+__all__ = ["SEARCH_RULES", "search_allocate", "parse_search_spec", "uniqueness", "dora_weights", "rebase_weights"]
 
 
 @dataclass(frozen=True)
 class SearchRule:
+    """A registered search rule: its name, a one-line description, the allocation function and its options."""
+
     name: str
     description: str
     fn: Callable
+    options: tuple = ()
 
 
 SEARCH_RULES: dict[str, SearchRule] = {}
 
+PRUNE_READINGS = (None, "rebase")
+ROUNDINGS = ("conserve", "reference")
 
-def _rule(name, description):
+
+def _rule(name, description, options=()):
     def wrap(fn):
-        SEARCH_RULES[name] = SearchRule(name, description, fn)
+        SEARCH_RULES[name] = SearchRule(name, description, fn, tuple(options))
         return fn
 
     return wrap
+
+
+def _round(weights, budget, opts):
+    if opts.get("rounding", "conserve") == "reference":
+        return np.round(np.asarray(weights) * budget).astype(np.int64)
+    return largest_remainder(weights, budget)
 
 
 def _check_temperature(t, name):
@@ -90,7 +109,8 @@ def _temperature(scores, similarity, budget, opts):
     return largest_remainder(np.ones(scores.size), budget)
 
 
-@_rule("beam", "the top beam_width candidates by PRM score share the budget evenly (default beam_width = 4)")
+@_rule("beam", "the top beam_width candidates by PRM score share the budget evenly (default beam_width = 4)",
+       ("beam_width",))
 def _beam(scores, similarity, budget, opts):
     width = min(int(opts.get("beam_width", 4)), scores.size)
     w = np.zeros(scores.size)
@@ -98,7 +118,8 @@ def _beam(scores, similarity, budget, opts):
     return largest_remainder(w, budget)
 
 
-@_rule("dvts", "n_subtrees interleaved subtrees with equal budgets, each spent on its best candidate (default 4)")
+@_rule("dvts", "n_subtrees interleaved subtrees with equal budgets, each spent on its best candidate (default 4)",
+       ("n_subtrees",))
 def _dvts(scores, similarity, budget, opts):
     m = min(int(opts.get("n_subtrees", 4)), scores.size)
     share = largest_remainder(np.ones(m), budget)
@@ -109,17 +130,27 @@ def _dvts(scores, similarity, budget, opts):
     return out
 
 
-@_rule("rebase", "REBASE: N softmax(R / T_b) (arXiv 2408.00724)")
+@_rule("rebase", "REBASE: N softmax(R / T_b) (arXiv 2408.00724)", ("rounding",))
 def _rebase(scores, similarity, budget, opts):
-    return largest_remainder(rebase_weights(scores, opts["t_b"]), budget)
+    return _round(rebase_weights(scores, opts["t_b"]), budget, opts)
 
 
-@_rule("dora", "DORA: N softmax(R / T_b) x uniqueness from the similarity matrix at T_s (arXiv 2506.15707)")
+@_rule("dora", "DORA: N softmax(R / T_b) x uniqueness from the similarity matrix at T_s (arXiv 2506.15707); "
+               "prune='rebase' drops REBASE's zero-budget candidates first, as the reference code does",
+       ("prune", "rounding"))
 def _dora(scores, similarity, budget, opts):
-    return largest_remainder(dora_weights(scores, similarity, opts["t_b"], opts["t_s"]), budget)
+    if opts.get("prune") is None:
+        return _round(dora_weights(scores, similarity, opts["t_b"], opts["t_s"]), budget, opts)
+    keep = np.flatnonzero(_rebase(scores, similarity, budget, opts) > 0)
+    out = np.zeros(scores.size, dtype=np.int64)
+    if keep.size:  # the reference code divides by zero here; nothing survives only when N rounds to 0 everywhere
+        sub = similarity[np.ix_(keep, keep)]
+        out[keep] = _round(dora_weights(scores[keep], sub, opts["t_b"], opts["t_s"]), budget, opts)
+    return out
 
 
-@_rule("optimal", "exact max of P(success) over directions given their Beta beliefs (oracle: needs directions, a, b)")
+@_rule("optimal", "exact max of P(success) over directions given their Beta beliefs (oracle: needs directions, a, b)",
+       ("directions", "a", "b"))
 def _optimal(scores, similarity, budget, opts):
     directions, a, b = opts.get("directions"), opts.get("a"), opts.get("b")
     if directions is None or a is None or b is None:
@@ -151,19 +182,32 @@ def search_allocate(name, scores, similarity, budget, *, t_b: float = 0.1, t_s: 
     t_b, t_s : float
         Balance and similarity temperatures, > 0 (defaults 0.1 and 0.01, as DORA).
     **options
-        Rule-specific: beam_width, n_subtrees; for "optimal": directions, a, b.
+        Rule-specific, each refused by a rule that does not read it: beam_width (beam), n_subtrees (dvts);
+        rounding = "conserve" | "reference" (rebase, dora); prune = None | "rebase" (dora); directions, a, b
+        (optimal).
 
     Returns
     -------
-    ndarray of int64, shape (k,), summing to ``budget``.
+    ndarray of int64, shape (k,), summing to ``budget`` (with ``rounding="reference"``: N w rounded entry by
+    entry, which need not sum to ``budget``).
 
     Examples
     --------
     >>> S = [[1, 1, 1, .1], [1, 1, 1, .1], [1, 1, 1, .1], [.1, .1, .1, 1]]
     >>> search_allocate("dora", [0.0] * 4, S, 64).tolist()
     [11, 11, 10, 32]
+    >>> S = [[1, 1, .1], [1, 1, .1], [.1, .1, 1]]
+    >>> search_allocate("dora", [0.8, 0.2, 0.7], S, 64, prune="rebase", rounding="reference").tolist()
+    [47, 0, 17]
     """
     rule = SEARCH_RULES[check_choice(name, "name", SEARCH_RULES)]
+    unknown = sorted(set(options) - set(rule.options))
+    if unknown:
+        raise ValueError(f"options: {name!r} takes {', '.join(rule.options) or 'no options'}; got {', '.join(unknown)}")
+    if options.get("prune") not in PRUNE_READINGS:
+        raise ValueError(f"prune: must be None or 'rebase', got {options['prune']!r}")
+    if options.get("rounding", "conserve") not in ROUNDINGS:
+        raise ValueError(f"rounding: must be one of {', '.join(ROUNDINGS)}, got {options['rounding']!r}")
     r = np.asarray(scores, dtype=np.float64)
     if r.ndim != 1 or r.size == 0:
         raise ValueError(f"scores: expected a non-empty 1-D array, got shape {r.shape}")
@@ -173,6 +217,30 @@ def search_allocate(name, scores, similarity, budget, *, t_b: float = 0.1, t_s: 
     budget = as_budget(budget, "N")
     opts = {"t_b": _check_temperature(t_b, "t_b"), "t_s": _check_temperature(t_s, "t_s"), **options}
     out = rule.fn(r, s, budget, opts)
-    if out.sum() != budget or out.min() < 0:  # pragma: no cover - a broken rule, not bad input
+    exact = opts.get("rounding", "conserve") == "conserve"
+    if (exact and out.sum() != budget) or out.min() < 0:  # pragma: no cover - a broken rule, not bad input
         raise RuntimeError(f"search rule {name!r} broke the budget contract (sum {int(out.sum())}, budget {budget})")
     return out
+
+
+def parse_search_spec(spec: str) -> tuple[str, dict]:
+    """A study's rule spec ``name[:key=value,...]`` as (name, options), e.g. ``"dora:prune=rebase"``.
+
+    Values ``None`` and integers are converted; the options are checked by ``search_allocate`` when used.
+
+    >>> parse_search_spec("dora:prune=rebase,rounding=reference")
+    ('dora', {'prune': 'rebase', 'rounding': 'reference'})
+    """
+    name, _, rest = str(spec).partition(":")
+    check_choice(name, "rule", SEARCH_RULES)
+    options = {}
+    for part in filter(None, rest.split(",")):
+        key, eq, value = part.partition("=")
+        if not eq or not key:
+            raise ValueError(f"rule: expected name[:key=value,...], got {spec!r}")
+        options[key] = None if value == "None" else int(value) if value.isdigit() else value
+    bad = sorted(set(options) - set(SEARCH_RULES[name].options))
+    if bad:
+        raise ValueError(f"rule: {name!r} takes {', '.join(SEARCH_RULES[name].options) or 'no options'}; got "
+                         f"{', '.join(bad)} in {spec!r}")
+    return name, options

@@ -315,8 +315,9 @@ def predict_voting(pool: pd.DataFrame, cfg: ReplayConfig, tasks, cap: int, rng=N
         counts[row, 1:1 + wrong.size] = wrong
     world = fit_vote_world(counts, rng=rng)
     probs = world.sample(n_sim, rng)
+    votes_seed = int(rng.integers(2**63))  # common random numbers: every rule reads the same vote draws
     rows = []
     for name, rule in vote_rules(cap).items():
-        res = run_rule(rule, probs, rng)
+        res = run_rule(rule, probs, votes_seed)
         rows += [(name, "votes", float(res["votes"].mean())), (name, "accuracy", float(res["correct"].mean()))]
     return pd.DataFrame(rows, columns=["rule", "metric", "predicted"])

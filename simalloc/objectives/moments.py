@@ -40,7 +40,7 @@ def log_beta_ratio(a, b, i, j) -> np.ndarray:
 
     >>> round(float(np.exp(log_beta_ratio(1.0, 1.0, 0, 3))), 15)  # E[(1-p)^3] under the uniform prior: 1/4
     0.25
-    >>> float(-np.expm1(log_beta_ratio(1e300, 1e300, 0, 1)))  # hit utility of one rollout at p = 1/2
+    >>> round(float(-np.expm1(log_beta_ratio(1e300, 1e300, 0, 1))), 12)  # hit utility of one rollout at p = 1/2
     0.5
     """
     a, b, i, j = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64), np.asarray(i, np.float64),

@@ -290,7 +290,7 @@ def hit_utility(a, b, k) -> np.ndarray:
 
     Examples
     --------
-    >>> float(hit_utility(1.0, 1.0, 3))  # uniform prior: 1 - 1/(k+1)
+    >>> round(float(hit_utility(1.0, 1.0, 3)), 12)  # uniform prior: 1 - 1/(k+1); rounded: exact to a few ulp
     0.75
     """
     from .._validate import as_positive_finite

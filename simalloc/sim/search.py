@@ -12,16 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from .._rng import as_generator
-from ..allocators.search import search_allocate
+from ..allocators.search import parse_search_spec, search_allocate
 from ..worlds.directions import DirectionWorld, SearchProblem, success_probability
 
-__all__ = ["run_search", "one_step_success"]
+__all__ = ["run_search", "one_step_success", "allocate_candidates"]
 
 
 def run_search(world: DirectionWorld, problem: SearchProblem, rule: str, budget: int, depth: int = 4, rng=None,
                t_b: float = 0.1, t_s: float = 0.01) -> dict:
     """One search; returns {"vote_correct", "any_correct", "p_success", "expansions"} (p_success: exact P(some leaf
-    correct); expansions: candidates expanded at each of the ``depth`` steps, the compute spent)."""
+    correct); expansions: candidates expanded at each of the ``depth`` steps, the compute spent). ``rule`` is a
+    search-rule spec, ``name[:key=value,...]`` (``parse_search_spec``)."""
     if depth < 1:
         raise ValueError(f"depth: must be >= 1, got {depth}")
     rng = as_generator(rng)
@@ -30,8 +31,7 @@ def run_search(world: DirectionWorld, problem: SearchProblem, rule: str, budget:
     for _ in range(depth - 1):
         scores = world.scores(problem, dirs, rng)
         sim = world.similarity(dirs, rng)
-        alloc = search_allocate(rule, scores, sim, budget, t_b=t_b, t_s=t_s, directions=dirs, a=problem.a, b=problem.b)
-        dirs = np.repeat(dirs, alloc)
+        dirs = np.repeat(dirs, allocate_candidates(rule, problem, dirs, scores, sim, budget, t_b, t_s))
         expansions.append(int(dirs.size))
     correct = rng.random(dirs.size) < problem.p[dirs]
     answers = np.where(correct, 0, dirs + 1)
@@ -53,6 +53,15 @@ def one_step_success(world: DirectionWorld, problem: SearchProblem, rule: str, k
     dirs = world.candidates(problem, k, rng)
     scores = world.scores(problem, dirs, rng)
     sim = world.similarity(dirs, rng)
-    alloc = search_allocate(rule, scores, sim, budget, t_b=t_b, t_s=t_s, directions=dirs, a=problem.a, b=problem.b)
+    alloc = allocate_candidates(rule, problem, dirs, scores, sim, budget, t_b, t_s)
     per_dir = np.bincount(dirs, weights=alloc, minlength=problem.n_directions)
     return success_probability(problem.a, problem.b, per_dir), per_dir
+
+
+def allocate_candidates(rule: str, problem: SearchProblem, dirs, scores, sim, budget: int, t_b: float = 0.1,
+                        t_s: float = 0.01) -> np.ndarray:
+    """``search_allocate`` for a rule spec; the oracle rule "optimal" is handed the world's truth (directions, a, b)."""
+    name, options = parse_search_spec(rule)
+    if name == "optimal":
+        options = {**options, "directions": dirs, "a": problem.a, "b": problem.b}
+    return search_allocate(name, scores, sim, budget, t_b=t_b, t_s=t_s, **options)

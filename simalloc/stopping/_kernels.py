@@ -7,8 +7,9 @@ Rules dispatch on an integer code with a float64 parameter vector:
   1     BSPRT            [cap, alpha, beta, min_confirm, degradation, p_known, p1_code, answer_space, p1_ratio,
                           min_votes]   (p1_code: 0 observed answers, 1 fixed answer space, 2 ratio x p0)
   2     AC (Beta)        [cap, confidence]
-  3     AC (Dirichlet)   [cap, confidence]   (a precomputed table over sorted counts, key base cap + 1)
-  4     ESC              [cap, window]
+  3     AC (Dirichlet)   [cap, confidence]   (a precomputed table over the sorted top-five counts: row 0 the keys
+                                            sum_i s_i (cap + 1)^i in increasing order, row 1 the probabilities)
+  4     ESC              [cap, window]       (at most floor(cap / window) whole windows are read)
 
 The answer at stopping is the plurality answer (ties: the tied answer seen first), or ESC's unanimous window.
 Simulation, the exact DP comparison and live voting all call these kernels: one definition of each rule.
@@ -65,16 +66,27 @@ def _leader(counts, first_seen, k):
     return pick
 
 
+#: how many of the most voted answers the Dirichlet rule looks at (the reference code's ``top_k_elements``)
+DIRICHLET_TOP = 5
+
+
 @jit
 def sorted_key(counts, k, base):
-    """Key sum_i s_i base^i of the sorted (descending) top-four counts s, for table lookups."""
+    """Key sum_i s_i base^i of the sorted (descending) top-five counts s, for table lookups."""
     s = np.sort(counts[:k])[::-1]
     key = 0
     mult = 1
-    for i in range(min(k, 4)):
+    for i in range(min(k, DIRICHLET_TOP)):
         key += s[i] * mult
         mult *= base
     return key
+
+
+@jit
+def _table_lookup(table, key):
+    """The probability stored under ``key`` in a (2, n) table whose row 0 holds the sorted keys."""
+    j = np.searchsorted(table[0], float(key))
+    return table[1, j]
 
 
 @jit
@@ -93,7 +105,7 @@ def _stop_now(code, params, counts, k, t, c, state, table):
             state[2] = 0
         if pos == w - 1 and state[2] == 1:
             return True
-        return t >= params[0]
+        return t >= (int(params[0]) // w) * w  # whole windows only: a partial last window is never read
     if t >= params[0]:
         return True
     if code == BSPRT:
@@ -126,7 +138,7 @@ def _stop_now(code, params, counts, k, t, c, state, table):
         if v_s < 0:
             v_s = 0
         return beta_confidence(v_l, v_s) >= params[1]
-    return table[sorted_key(counts, k, int(params[0]) + 1)] >= params[1]  # AC_DIRICHLET
+    return _table_lookup(table, sorted_key(counts, k, int(params[0]) + 1)) >= params[1]  # AC_DIRICHLET
 
 
 @jit

@@ -56,10 +56,11 @@ STOPPING_RULES: dict[str, StoppingRule] = {
                             "Adaptive-Consistency, Beta rule on the top two counts: 1 - I_0.5(a+1, b+1) >= 0.95, max 40"),
     "ac_dirichlet": StoppingRule("ac_dirichlet", K.AC_DIRICHLET, {"cap": 40, "confidence": 0.95},
                                  "Adaptive-Consistency, Dirichlet rule: P(leader has the largest probability) >= 0.95, "
-                                 "max 40; over the four most voted answers (rarer ones are ignored, which overstates "
-                                 "the confidence slightly when more than four answers were seen)"),
+                                 "max 40; over the five most voted answers (the reference code's top_k_elements), "
+                                 "the Beta rule under three distinct answers"),
     "esc": StoppingRule("esc", K.ESC, {"cap": 40, "window": 5},
-                        "Early-Stopping Self-Consistency: windows of 5, stop at the first unanimous window, max 40"),
+                        "Early-Stopping Self-Consistency: windows of 5, stop at the first unanimous window, at most "
+                        "floor(cap / window) windows (max 40 votes)"),
 }
 
 
@@ -120,41 +121,69 @@ def make_rule(name: str, **params) -> StoppingRule:
         raise ValueError(f"answer_space: must be >= 2, got {p['answer_space']}")
     if "min_votes" in p and p["min_votes"] > p["cap"]:
         raise ValueError(f"min_votes: must be <= cap = {p['cap']}, got {p['min_votes']}")
-    if name == "ac_dirichlet" and p["cap"] > 48:
-        raise ValueError(f"cap: ac_dirichlet's table supports cap <= 48, got {p['cap']}")
+    if name == "ac_dirichlet" and p["cap"] > 64:
+        raise ValueError(f"cap: ac_dirichlet's table supports cap <= 64, got {p['cap']}")
+    if name == "esc" and p["window"] > p["cap"]:
+        raise ValueError(f"window: must be <= cap = {p['cap']} (ESC reads whole windows only), got {p['window']}")
     return replace(rule, params=p)
 
 
-def dirichlet_leader_probability(counts) -> float:
-    """P(the leader's probability is the largest) under Dirichlet(counts + 1) over the observed answers.
+def dirichlet_leader_probability(counts, top: int = K.DIRICHLET_TOP) -> float:
+    """P(the leader's probability is the largest) under Dirichlet(counts + 1) over the ``top`` most voted answers.
 
-    With one observed answer a zero-count second answer is added (so two answers give AC's Beta rule).
-    Computed as E[prod_j F_j(G_L)] with G_L ~ Gamma(n_L + 1), F_j the Gamma(n_j + 1) cdf, by 80-node
-    generalized Gauss-Laguerre quadrature (exact to ~1e-12 for these smooth integrands).
+    Adaptive-Consistency's Dirichlet rule (Aggarwal et al. 2023; reference code
+    ``adaptive_consistency/stopping_criterias.py``, ``DirichletStoppingCriteria``) keeps the five most voted answers
+    (``top_k_elements=5``) and falls back to the Beta rule on the top two counts under three distinct answers;
+    with one observed answer a zero-count second answer is added, so one or two answers give the Beta rule
+    1 - I_0.5(a + 1, b + 1) exactly. The reference integrates by Monte Carlo; here the integral is exact:
+    with independent G_j ~ Gamma(n_j + 1), P = P(G_L > G_j for all j) = E[prod_j F_j(G_L)], F_j the Gamma(n_j + 1)
+    cdf, computed by 80-node generalized Gauss-Laguerre quadrature (error ~1e-12 for these smooth integrands;
+    tests check it against exact rational arithmetic).
+
+    Examples
+    --------
+    >>> round(dirichlet_leader_probability([8, 2, 1, 1, 1]), 4)  # five answers: continue at confidence 0.95
+    0.9428
+    >>> round(dirichlet_leader_probability([3, 0]), 4)  # one answer: the Beta rule, 1 - 2^-4
+    0.9375
     """
-    c = sorted((int(x) for x in counts if x > 0), reverse=True) or [0]
-    if len(c) == 1:
-        c.append(0)
-    a_lead = c[0] + 1
-    x, w = special.roots_genlaguerre(80, a_lead - 1)
-    prod = np.ones_like(x)
-    for n_j in c[1:]:
-        prod *= special.gammainc(n_j + 1, x)
-    return float(np.sum(w * prod) / math.gamma(a_lead))
+    c = sorted((int(x) for x in counts if x > 0), reverse=True)[:top] or [0]
+    return float(_leader_probabilities(np.array([c + [0] * (max(top, 2) - len(c))], dtype=np.int64))[0])
+
+
+def _leader_probabilities(tuples: np.ndarray) -> np.ndarray:
+    """``dirichlet_leader_probability`` for each row of sorted (descending) counts, vectorised by leader count."""
+    out = np.empty(tuples.shape[0])
+    for lead in np.unique(tuples[:, 0]):
+        rows = np.flatnonzero(tuples[:, 0] == lead)
+        x, w = special.roots_genlaguerre(80, float(lead))
+        cdf = special.gammainc(np.arange(1, tuples[rows].max() + 2)[:, None], x[None, :])  # cdf[m] = F_{Gamma(m+1)}
+        rest = tuples[rows, 1:]
+        prod = np.where(rest[:, :, None] > 0, cdf[rest], 1.0).prod(axis=1)
+        prod = np.where((rest[:, 0] > 0)[:, None], prod, cdf[0][None, :])  # one answer seen: add a zero-count one
+        out[rows] = prod @ w / w.sum()
+    return out
 
 
 @lru_cache(maxsize=8)
 def dirichlet_leader_table(cap: int) -> np.ndarray:
-    """P(leader is max) for every sorted count tuple of up to four answers with sum <= cap, keyed as the kernel."""
+    """P(leader is max) for every sorted top-five count tuple with sum <= cap: a (2, n) array, row 0 the kernel's
+    keys (sum_i s_i (cap + 1)^i) in increasing order, row 1 the probabilities."""
     base = cap + 1
-    table = np.zeros(base**4, dtype=np.float64)
-    for n1 in range(cap + 1):
-        for n2 in range(min(n1, cap - n1) + 1):
-            for n3 in range(min(n2, cap - n1 - n2) + 1):
-                for n4 in range(min(n3, cap - n1 - n2 - n3) + 1):
-                    key = n1 + base * n2 + base**2 * n3 + base**3 * n4
-                    table[key] = dirichlet_leader_probability((n1, n2, n3, n4))
-    return table
+    tuples = np.array(list(_sorted_tuples(cap, K.DIRICHLET_TOP, cap)), dtype=np.int64)
+    keys = tuples @ (base ** np.arange(K.DIRICHLET_TOP, dtype=np.int64))
+    order = np.argsort(keys)
+    return np.stack([keys[order].astype(np.float64), _leader_probabilities(tuples[order])])
+
+
+def _sorted_tuples(total: int, parts: int, largest: int):
+    """Every non-increasing tuple of ``parts`` non-negative integers, each <= largest, with sum <= total."""
+    if parts == 0:
+        yield ()
+        return
+    for first in range(min(total, largest) + 1):
+        for rest in _sorted_tuples(total - first, parts - 1, first):
+            yield (first,) + rest
 
 
 def esc_expected_votes(p, window: int = 5, cap: int = 40) -> float:
@@ -167,7 +196,7 @@ def esc_expected_votes(p, window: int = 5, cap: int = 40) -> float:
 
 
 def _table(rule: StoppingRule) -> np.ndarray:
-    return dirichlet_leader_table(rule.cap) if rule.code == K.AC_DIRICHLET else np.zeros(1)
+    return dirichlet_leader_table(rule.cap) if rule.code == K.AC_DIRICHLET else np.zeros((2, 1))
 
 
 def _codes(codes) -> np.ndarray:
