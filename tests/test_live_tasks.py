@@ -106,62 +106,6 @@ def test_variable_groups_and_size_one():
     assert adv[0].tolist() == [0.0] and np.allclose(adv[1], [2 / 3, -1 / 3, -1 / 3]) and adv[2].size == 0
 
 
-# ------------------------------------------------------------------ the verifier never runs model text
-
-HOSTILE = [
-    "Answer: __import__('pathlib').Path('{marker}').touch()",
-    "\\boxed{__import__('os').system('touch {marker}')}",
-    "Answer: (lambda: open('{marker}', 'w'))()",
-    "Answer: 9**9**9**9",
-    "Answer: 9^9^9^9",
-    "Answer: ((((((((((((((((((((((((((((((x))))))))))))))))))))))))))))))",
-    "Answer: " + "(" * 5000 + "1" + ")" * 5000,
-    "Answer: " + "-" * 5000 + "1",
-    "Answer: " + "x" * 200_000,
-    "x" * 200_000 + " Answer: 2",
-    "Answer: " + "9" * 50_000,
-    "Answer: 10^12^12^12",
-    "Answer: ((10^12)^12)^12",
-    "Answer: \\frac{" * 2000 + "1" + "}{2}" * 2000,
-    "Answer: 数学 12",
-    "Answer: x\u00b2 + 1",
-    "Answer: sqrt(-1) + exp(1) + import",
-]
-
-
-@pytest.mark.parametrize("text", HOSTILE)
-def test_hostile_answers_have_no_side_effect_and_return_quickly(text, tmp_path):
-    """Code injection, huge powers, deep nesting, 200 KB strings, non-ASCII: False (or a correct verdict for the
-    plain trailing '2'), no file created, each well within 1 s (the bound is the issue's contract, not a speed
-    target: the parser's limits make the work tiny)."""
-    import time
-
-    marker = tmp_path / "pwned"
-    completion = text.replace("{marker}", str(marker))
-    for reference in ("12", "x + 1", "2"):
-        start = time.perf_counter()
-        reward = verify(completion, reference)
-        assert time.perf_counter() - start < 1.0
-        assert reward in (0.0, 1.0)
-    assert not marker.exists()
-
-
-def test_safe_parser_limits_and_grammar():
-    from simalloc.live.safe_math import ExpressionError, equivalent_expressions, parse_expression
-
-    for good in ("2x+2", "2(x+1)", "x^2-1", "(x-1)(x+1)", "\\frac{1}{2}x", "\\sqrt{2}", "3\\pi", "-(-x)"):
-        parse_expression(good)
-    for bad in ("__import__", "os.system", "x**10**10", "a.b", "1;2", "", "x!", "x" * 201, "é", "2^x"):
-        with pytest.raises(ExpressionError):
-            parse_expression(bad)
-    assert equivalent_expressions("x/2", "\\frac{1}{2}x")
-    assert equivalent_expressions("(a+b)^2", "a^2+2ab+b^2")
-    assert equivalent_expressions("\\sqrt{8}", "2\\sqrt{2}")
-    assert not equivalent_expressions("x+1", "y+1")
-    assert not equivalent_expressions("x^2", "x^3")
-    assert not equivalent_expressions("1/(x-x)", "2")  # undefined everywhere: never accepted
-
-
 def test_normal_answers_still_verified():
     assert verify("so \\boxed{\\frac{3}{4}}", "0.75") == 1.0
     assert verify("Natalia sold 48 clips... #### 72\nAnswer: 72", "72") == 1.0

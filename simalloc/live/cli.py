@@ -44,7 +44,33 @@ def add_parser(sub):
             p.add_argument("--learning-rate", type=float, default=1e-5)
             p.add_argument("--trainable", default="all")
         p.set_defaults(fn=run)
+    p = lsub.add_parser("regrade", help="grade a recorded pool again with the current grader (rewrites its shards)")
+    p.add_argument("pool", help="pool folder (shard-*.parquet)")
+    p.add_argument("--tasks", default=None, help="the tasks the pool was sampled from, for pools recorded without a "
+                   "reference column: 'arithmetic', 'basic' or a JSONL file")
+    p.add_argument("--n-tasks", type=int, default=None, help="number of tasks (default: the pool's pool.json)")
+    p.add_argument("--seed", type=int, default=None, help="task seed (default: the pool's pool.json)")
+    p.set_defaults(fn=run_regrade)
     return live
+
+
+def run_regrade(ns) -> int:
+    import json
+    from pathlib import Path
+
+    from .pool import regrade_pool
+
+    tasks = None
+    if ns.tasks is not None:
+        meta_file = Path(ns.pool) / "pool.json"
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        ns.n_tasks = ns.n_tasks if ns.n_tasks is not None else meta.get("n_tasks", 40)
+        ns.seed = ns.seed if ns.seed is not None else meta.get("seed", 0)
+        tasks = _tasks(ns)
+    summary = regrade_pool(ns.pool, tasks)
+    print(f"{summary['rollouts']} rollouts re-graded: {summary['up']} rewards 0 -> 1, {summary['down']} 1 -> 0 "
+          f"(details in {Path(ns.pool) / 'regrade.json'})")
+    return 0
 
 
 def _tasks(ns):

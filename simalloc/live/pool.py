@@ -22,10 +22,10 @@ import pandas as pd
 from .._validate import as_int
 from ..sim.results import atomic_write, write_json
 
-__all__ = ["POOL_COLUMNS", "ALIASES", "sample_pool", "read_pool", "pool_counts"]
+__all__ = ["POOL_COLUMNS", "ALIASES", "sample_pool", "read_pool", "pool_counts", "regrade_pool"]
 
 POOL_COLUMNS = ["task_id", "sample_index", "prompt", "completion", "answer", "reward", "completion_tokens", "engine",
-                "model", "temperature", "seed"]
+                "model", "temperature", "seed", "reference"]
 
 #: accepted spellings of the columns a log must (task_id, reward) or may (the rest) have
 ALIASES = {
@@ -35,6 +35,7 @@ ALIASES = {
     "completion_tokens": ("completion_tokens", "response_length", "num_tokens", "tokens", "completion_length"),
     "completion": ("completion", "response", "output", "text"),
     "prompt": ("prompt", "question", "problem", "query"),
+    "reference": ("reference", "gts", "ground_truth", "gold", "target", "solution"),
 }
 
 
@@ -77,7 +78,7 @@ def sample_pool(engine, tasks, samples: int, out, *, shard_tasks: int = 25, engi
         for j, (task, comps) in enumerate(zip(chunk, completions)):
             for k, c in enumerate(comps):
                 rows.append((start + j, k, task.question, c.text, extract_answer(c.text), verify(c.text, task.answer),
-                             len(c.token_ids), engine_name, model, temperature, seed))
+                             len(c.token_ids), engine_name, model, temperature, seed, task.answer))
         frame = pd.DataFrame(rows, columns=POOL_COLUMNS)
         atomic_write(out / _shard_name(i), lambda p, f=frame: f.to_parquet(p, index=False))
         bar.update(len(rows))
@@ -138,7 +139,7 @@ def read_pool(path) -> pd.DataFrame:
     out = pd.DataFrame({"task_id": pd.factorize(source)[0].astype(np.int64), "source_id": source})
     out["sample_index"] = out.groupby("task_id").cumcount().astype(np.int64)
     out["reward"] = reward
-    for name in ("prompt", "completion", "answer"):  # text columns (JSON/CSV readers turn "7" into 7)
+    for name in ("prompt", "completion", "answer", "reference"):  # text columns (JSON/CSV readers turn "7" into 7)
         out[name] = frame[cols[name]].map(lambda v: None if pd.isna(v) else str(v)).astype(object) if cols[name] else None
     tokens = cols["completion_tokens"]
     out["completion_tokens"] = pd.to_numeric(frame[tokens], errors="coerce") if tokens else np.nan
@@ -152,3 +153,48 @@ def pool_counts(pool: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     difficulty-world fit."""
     grouped = pool.assign(success=pool.reward > threshold).groupby("task_id")
     return pd.DataFrame({"successes": grouped.success.sum().astype(np.int64), "trials": grouped.size().astype(np.int64)})
+
+
+def regrade_pool(path, tasks=None, progress: bool = True) -> dict:
+    """Grade every rollout of a recorded pool again with the current grader (``tasks.verify``) and rewrite its
+    shards atomically with the new ``answer`` and ``reward`` (and a ``reference`` column).
+
+    References come from the pool's ``reference`` column, else from ``tasks`` (the ``Task`` list the pool was
+    sampled from, matched by question text). Returns and writes (``regrade.json``) the counts: rollouts, rewards
+    that flipped 0 -> 1 and 1 -> 0, the grader's statistics, and up to 10 examples of each flip.
+    """
+    from tqdm import tqdm
+
+    from .tasks import default_grader, extract_answer, verify
+
+    path = Path(path)
+    shards = sorted(path.glob("shard-*.parquet"))
+    if not shards:
+        raise ValueError(f"path: {path} has no pool shards (shard-*.parquet)")
+    by_question = {t.question: t.answer for t in tasks or []}
+    summary = {"rollouts": 0, "up": 0, "down": 0, "examples_up": [], "examples_down": []}
+    frames = []
+    for shard in tqdm(shards, desc="regrading", unit="shard", disable=not progress):
+        frame = pd.read_parquet(shard)
+        if "reference" not in frame.columns or frame["reference"].isna().any():
+            missing = sorted(set(frame.prompt) - set(by_question))
+            if missing:
+                raise ValueError(f"tasks: no reference answer for {len(missing)} question(s) of {shard.name}, e.g. "
+                                 f"{missing[0]!r}; pass the tasks the pool was sampled from")
+            frame["reference"] = frame.prompt.map(by_question)
+        new = np.array([verify(c, r) for c, r in zip(frame.completion, frame.reference)])
+        old = frame.reward.to_numpy(float)
+        for key, mask in (("up", (old <= 0.5) & (new > 0.5)), ("down", (old > 0.5) & (new <= 0.5))):
+            summary[key] += int(mask.sum())
+            for i in np.flatnonzero(mask)[: 10 - len(summary[f"examples_{key}"])]:
+                summary[f"examples_{key}"].append({"reference": frame.reference.iloc[i],
+                                                   "completion": frame.completion.iloc[i][-200:]})
+        frame["answer"] = [extract_answer(c) for c in frame.completion]
+        frame["reward"] = new
+        summary["rollouts"] += len(frame)
+        frames.append((shard, frame[POOL_COLUMNS]))
+    for shard, frame in frames:  # every shard graded before any is replaced
+        atomic_write(shard, lambda p, f=frame: f.to_parquet(p, index=False))
+    summary["grader"] = dict(default_grader().stats)
+    write_json(summary, path / "regrade.json")
+    return summary

@@ -2,12 +2,9 @@
 
 Prompt template (chat format, applied with the tokenizer's chat template):
     user: "{question}\\nGive only the final answer after 'Answer:'."
-Answers are extracted from the last 8,000 characters of the completion by, in order: the last ``\\boxed{...}``;
-the last "Answer: ..." (also "answer is ..."); the last number in the text. Equivalence: numeric (integers,
-decimals, fractions, thousands separators, percentages, LaTeX \\frac) within 1e-6 relative, else normalized
-string equality, else symbolic through ``simalloc.live.safe_math`` (a whitelisted parser, expressions up to 200
-characters, e.g. "2x+2" = "2(x+1)"). Model text is never evaluated as code: the RL policy is optimized against
-this function, and hostile text (code, huge powers, deep nesting, 200 KB strings) is answered False quickly.
+Grading (``verify``) is ``simalloc.live.grading``: answer extraction, a safe pre-filter, exact rational equality
+for plain numbers and math-verify for everything else, in a worker process with a hard time limit. Model text is
+never evaluated as code: the RL policy is optimized against this function.
 """
 
 from __future__ import annotations
@@ -15,12 +12,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from .safe_math import equivalent_expressions
+from .grading import default_grader, find_answer
 
 __all__ = ["Task", "PROMPT_SUFFIX", "arithmetic_tasks", "basic_tasks", "BASIC_KINDS", "load_jsonl", "extract_answer", "answers_equivalent", "verify"]
 
@@ -142,84 +138,47 @@ def load_jsonl(path, question_key=None, answer_key=None) -> list[Task]:
         if "####" in a:
             a = a.split("####")[-1].strip()
         elif "\\boxed" in a:
-            a = _last_boxed(a) or a
+            span = find_answer(a)
+            a = span.text if span is not None and span.source == "boxed" else a
         tasks.append(Task(q.strip(), a.strip()))
     if not tasks:
         raise ValueError(f"{path.name}: no tasks")
     return tasks
 
 
-def _last_boxed(text: str) -> str | None:
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    i, depth = start + len("\\boxed{"), 1
-    out = []
-    while i < len(text) and depth:
-        ch = text[i]
-        depth += ch == "{"
-        depth -= ch == "}"
-        if depth:
-            out.append(ch)
-        i += 1
-    return "".join(out) if depth == 0 else None
-
-
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?|-?\.\d+")
 
 
-MAX_COMPLETION_CHARS = 8000
-MAX_NUMBER_CHARS = 100
-
-
 def extract_answer(completion: str) -> str | None:
-    """The final answer in a completion (see module docstring), or None."""
+    """The final answer in a completion, or None: the grader's answer span (``grading.find_answer``: boxed,
+    ``####``, "answer:"), else the last number in the text's tail. Used as the vote label of a rollout."""
     if not isinstance(completion, str):
         return None
-    completion = completion[-MAX_COMPLETION_CHARS:]  # final answers sit at the end; bounds the work on long text
-    boxed = _last_boxed(completion)
-    if boxed is not None:
-        return boxed.strip()
-    hits = re.findall(r"(?:answer\s*(?:is|:)\s*)([^\n]+)", completion, flags=re.IGNORECASE)
-    if hits:
-        ans = hits[-1].strip().rstrip(".").strip()
-        ans = re.sub(r"^\$+|\$+$", "", ans).strip()
-        if ans:
-            return ans
-    nums = _NUMBER.findall(completion)
+    settings = default_grader().settings
+    tail = completion[-settings.max_text_chars:]
+    span = find_answer(tail, settings)
+    if span is not None:
+        return span.text
+    nums = _NUMBER.findall(tail[-2000:])
     return nums[-1] if nums else None
 
 
-def _to_number(text: str):
-    if len(text) > MAX_NUMBER_CHARS:
-        return None
-    t = text.strip().replace("$", "").replace("\\!", "").replace(" ", "")
-    t = re.sub(r"\\[dt]?frac\{(-?[\d.]+)\}\{(-?[\d.]+)\}", r"\1/\2", t)
-    t = re.sub(r"^\\text\{(.*)\}$", r"\1", t)
-    pct = t.endswith("%") or t.endswith("\\%")
-    t = t.rstrip("%").rstrip("\\")
-    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", t):
-        t = t.replace(",", "")
-    try:
-        value = Fraction(t)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value / 100 if pct else value
-
-
 def answers_equivalent(predicted: str | None, reference: str) -> bool:
-    """Numeric, then symbolic, then normalized-string equivalence (see module docstring)."""
-    if predicted is None:
-        return False
-    pa, ra = _to_number(predicted), _to_number(reference)
-    if pa is not None and ra is not None:
-        return abs(pa - ra) <= 1e-6 * max(1, abs(ra))
-    norm = lambda s: re.sub(r"\s+|\\left|\\right|\$", "", s).lower()  # noqa: E731
-    if norm(predicted) == norm(reference):
-        return True
-    return equivalent_expressions(predicted, reference)
+    """Whether an extracted answer equals the reference (``Grader.grade_answer``: exact numbers, else
+    math-verify); None is never equivalent."""
+    return default_grader().grade_answer(predicted, reference) == 1.0
 
 
 def verify(completion: str, reference: str) -> float:
-    """Reward 1.0 if the completion's extracted answer is equivalent to the reference, else 0.0."""
-    return float(answers_equivalent(extract_answer(completion), reference))
+    """Reward 1.0 if the completion's final answer equals the reference, else 0.0.
+
+    The default ``simalloc.live.grading.Grader`` decides (``configure_grader`` changes its settings): answer
+    extraction, a safe pre-filter, exact rational equality for plain numbers, math-verify in a worker process
+    with a hard time limit for everything else; hedged answers ("12 or 13") score 0.
+
+    Raises
+    ------
+    ValueError
+        If ``completion`` or ``reference`` is not a string, or ``reference`` is empty.
+    """
+    return default_grader().grade(completion, reference)
