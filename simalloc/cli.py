@@ -8,8 +8,9 @@ import re
 import sys
 from pathlib import Path
 
-BENCH_SUITES = ("allocation", "simulator", "stopping", "grader", "live")
-#: run when no --suite is given; "live" (a minute or two, needs the live extra and the model) is opt-in
+BENCH_SUITES = ("allocation", "simulator", "stopping", "grader", "advise", "live")
+#: run when no --suite is given; "live" (a minute or two, needs the live extra and the model) and "advise" (a
+#: 1.2M-rollout log, about two minutes) are opt-in
 DEFAULT_SUITES = ("allocation", "simulator", "stopping", "grader")
 
 
@@ -85,7 +86,7 @@ def _cmd_run(ns) -> int:
 def _cmd_bench(ns) -> int:
     import importlib
 
-    from .sim.runner import check_output_file
+    from .io import check_output_file
 
     if ns.json:
         check_output_file(ns.json)
@@ -109,7 +110,7 @@ def _cmd_bench(ns) -> int:
 def _cmd_check(ns) -> int:
     from simalloc_paper_checks import check_names, run_check, write_report
 
-    from .sim.runner import check_output_file
+    from .io import check_output_file
 
     if ns.json:
         check_output_file(ns.json)
@@ -144,15 +145,24 @@ def _cmd_check(ns) -> int:
     return 0
 
 
+def _read_spec(ns, kind="auto"):
+    from .logs import ReadSpec
+
+    columns = {role: getattr(ns, f"{role}_col") for role in READ_ROLES if getattr(ns, f"{role}_col") is not None}
+    return ReadSpec.of(columns, kind=ns.kind if kind == "auto" else kind, threshold=ns.threshold,
+                       sep="\t" if ns.sep in ("tab", "\\t") else ns.sep)
+
+
 def _cmd_replay(ns) -> int:
-    from .live.pool import read_pool
+    from .io import check_out_dir
     from .live.replay import ReplayConfig, replay_report
-    from .sim.runner import check_out_dir
+    from .logs import read_data
 
     check_out_dir(Path(ns.out))
-    pool = read_pool(ns.pool)
-    cfg = ReplayConfig(k0=ns.k0, group_size=ns.group_size, n_resamples=ns.resamples)
-    table = replay_report(pool, cfg, out=ns.out, rng=ns.seed)
+    read = read_data(ns.pool, _read_spec(ns, "log"), progress=True)
+    print(read.summary())
+    cfg = ReplayConfig(k0=ns.k0, group_size=ns.group_size, n_resamples=ns.resamples, threshold=ns.threshold)
+    table = replay_report(read.rollouts, cfg, out=ns.out, rng=ns.seed)
     print(table.round(4).to_string(index=False))
     print(f"report in {Path(ns.out) / 'report.md'}")
     return 0
@@ -160,7 +170,7 @@ def _cmd_replay(ns) -> int:
 
 def _cmd_advise(ns) -> int:
     from .advise import advise
-    from .sim.runner import check_out_dir
+    from .io import check_out_dir
 
     def integer(text, name):
         try:
@@ -172,18 +182,45 @@ def _cmd_advise(ns) -> int:
     existed = out.exists()
     check_out_dir(out)
     try:
+        spec = _read_spec(ns)
         result = advise(ns.data, integer(ns.budget, "budget"), k0=None if ns.k0 is None else integer(ns.k0, "k0"),
                         cap=None if ns.cap is None else integer(ns.cap, "cap"), objective=ns.objective,
                         resamples=integer(ns.resamples, "resamples"), rng=integer(ns.seed, "seed"),
-                        prior=ns.prior)
+                        prior=ns.prior, batch_prompts=None if ns.batch_prompts is None else
+                        integer(ns.batch_prompts, "batch_prompts"), progress=True,
+                        columns={r: getattr(spec, r) for r in READ_ROLES if getattr(spec, r) is not None},
+                        kind=spec.kind, threshold=spec.threshold, sep=spec.sep)
     except BaseException:
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # nothing written on failure, not even the folder the check made
         raise
     result.write(out)  # only after everything is computed: bad input leaves nothing behind
+    print(result.read.summary())
     print(result.recommendation)
     print(f"report in {out / 'report.md'}; allocation in {out / 'allocation.csv'}")
     return 0
+
+
+#: the column roles a user can name (simalloc.logs.ReadSpec)
+READ_ROLES = ("id", "successes", "trials", "reward", "step", "answer", "tokens", "completion", "prompt", "reference")
+
+
+def _add_read_options(p, counts: bool) -> None:
+    g = p.add_argument_group("reading the file (columns are found by common names unless given)")
+    if counts:
+        g.add_argument("--kind", default="auto", choices=("auto", "counts", "log"),
+                       help="counts: one row per prompt; log: one row per rollout (default: counts when the file "
+                            "has successes- and trials-like columns)")
+    else:
+        p.set_defaults(kind="log")
+    for role in READ_ROLES:
+        if counts or role not in ("successes", "trials"):
+            g.add_argument(f"--{role}-col", dest=f"{role}_col", metavar="NAME", help=f"the {role} column")
+    if not counts:
+        p.set_defaults(successes_col=None, trials_col=None)
+    g.add_argument("--threshold", type=float, default=0.5, help="a rollout succeeds when reward > threshold "
+                   "(default 0.5)")
+    g.add_argument("--sep", default=None, help="CSV separator (default: sniffed from the header); 'tab' for tabs")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="smaller sizes (targets are stated for the full sizes)")
     p.add_argument("--json", help="write the rows as JSON to this path")
     p.add_argument("--suite", action="append", choices=BENCH_SUITES,
-                   help="repeatable; default: allocation, simulator, stopping (live is opt-in)")
+                   help="repeatable; default: allocation, simulator, stopping, grader (advise and live are opt-in)")
     p.set_defaults(fn=_cmd_bench)
     p = sub.add_parser("check", help="run paper_checks: every published claim with a verdict")
     p.add_argument("--full", action="store_true", help="the full budget (more replicates and steps)")
@@ -222,13 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-size", type=int, default=16, help="mean rollouts per task (pilot + extra)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (tasks and rollout order)")
     p.add_argument("--seed", type=int, default=0)
+    _add_read_options(p, counts=False)
     p.set_defaults(fn=_cmd_replay)
     p = sub.add_parser("advise", help="your pass counts or rollout log in: how to split your rollouts, with "
                        "predicted gains and 95%% CIs")
-    p.add_argument("data", help="CSV of successes,trials[,prompt_id] per prompt, or a rollout pool folder / log "
-                   "(JSONL, CSV, parquet with a prompt id and a reward per rollout)")
+    p.add_argument("data", help="per-prompt counts (prompt_id, successes, trials) or a per-rollout log (prompt id and "
+                   "reward per row: TRL, verl or a pool folder), as CSV/TSV, parquet or JSON lines")
     p.add_argument("--budget", required=True, help="extra rollouts per batch of your prompts")
-    p.add_argument("--k0", help="pilot rollouts per prompt to plan for (default: the most common trials in the data)")
+    p.add_argument("--k0", help="pilot rollouts per prompt to plan for (default: each prompt's own trial count)")
+    p.add_argument("--batch-prompts", help="prompts per batch (default: prompts per step of a log with a step "
+                   "column, else all prompts)")
     p.add_argument("--cap", help="most extra rollouts for one prompt (default: none)")
     p.add_argument("--objective", default="informative", choices=("informative", "solved", "extra_hits",
                                                                     "hits_unsolved"),
@@ -239,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", default="0")
     p.add_argument("--out", default="results/advise", help="output folder (report.md, figures, allocation.csv, "
                    "results.parquet)")
+    _add_read_options(p, counts=True)
     p.set_defaults(fn=_cmd_advise)
     from .live.cli import add_parser as add_live_parser  # argparse only; heavy imports happen when it runs
 
@@ -247,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: the package's convention for bad input: "argument: what is wrong" (e.g. "budget: must be >= 0, got -1")
-_INPUT_ERROR = re.compile(r"^[A-Za-z_][\w\[\]'.-]*(, [A-Za-z_][\w\[\]'.-]*)*: ")
+_INPUT_ERROR = re.compile(r"^(--)?[A-Za-z_][\w\[\]'.-]*(, [A-Za-z_][\w\[\]'.-]*)*: ")
 
 
 def is_input_error(exc: BaseException) -> bool:

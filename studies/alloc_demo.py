@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from simalloc import allocate
 from simalloc.sim.outcomes import allocation_outcomes
-from simalloc.sim.results import write_table
+from simalloc.io import write_table
 
 ALLOCATORS = ("uniform", "hora", "hard_first", "plugin")
 

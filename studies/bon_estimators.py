@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simalloc.sim.bon import SoftmaxToy, gradient_diagnostics, value_diagnostics
-from simalloc.sim.results import write_table
+from simalloc.io import write_table
 from simalloc.worlds.tails import TAIL_WORLDS, make_tail_world
 
 

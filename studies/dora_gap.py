@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from simalloc.allocators.search import parse_search_spec
-from simalloc.sim.results import write_table
+from simalloc.io import write_table
 from simalloc.sim.search import one_step_success
 from simalloc.worlds.directions import DirectionWorld
 

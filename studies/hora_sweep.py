@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simalloc.sim.results import write_table
+from simalloc.io import write_table
 from simalloc.sim.training_study import (EFFECT_FLOOR, TrainingStudyArgs, arm_shards, final_summary, run_arm_shard,
                                          summary_long)
 

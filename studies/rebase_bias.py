@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from simalloc.allocators.search import search_allocate
-from simalloc.sim.results import write_table
+from simalloc.io import write_table
 from simalloc.worlds.directions import success_probability
 
 

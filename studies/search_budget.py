@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from simalloc.allocators.search import parse_search_spec
-from simalloc.sim.results import write_table
+from simalloc.io import write_table
 from simalloc.sim.search import run_search
 from simalloc.worlds.directions import DirectionWorld
 

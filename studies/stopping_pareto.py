@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simalloc.sim.results import write_table
+from simalloc.io import write_table
 from simalloc.stopping import BSPRT_READINGS, VoteModel, frontier, make_rule, run_rule
 from simalloc.stopping.optimal import lump_tail
 from simalloc.worlds.votes import VOTE_PRESETS

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simalloc.sim.results import write_table
+from simalloc.io import write_table
 from simalloc.sim.ttrl import simulate_ttrl
 from simalloc.stopping import STOPPING_RULES
 from simalloc.worlds.votes import VOTE_PRESETS

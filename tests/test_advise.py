@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simalloc.advise import METRICS, advise, batch_metrics, simulate
+from simalloc.advise import advise
+from simalloc.allocators.metrics import BATCH_METRICS as METRICS
+from simalloc.allocators.metrics import expected_batch_metrics, simulate_batches
 from simalloc.cli import main
 from simalloc.worlds.difficulty import BetaWorld
 
@@ -38,8 +40,10 @@ def test_batch_metrics_against_enumeration():
         final = s + extra
         size = k0 + k
         informative = np.sum((final > 0) & (final < size))
-        total += prob * np.array([extra.sum(), extra[s == 0].sum(), np.sum(final > 0), informative, 1 - informative / 3])
-    np.testing.assert_allclose(batch_metrics(p, s, k0, k), total, rtol=1e-12)
+        total += prob * np.array([extra.sum(), extra[s == 0].sum(), np.sum(final > 0), informative, 1 - informative / 3,
+                                  np.mean(k == 0)])
+    # tolerance: 2^6 products of at most six probabilities summed, against closed forms: ~1e-15 relative
+    np.testing.assert_allclose(expected_batch_metrics(p, s, k0, k), total, rtol=1e-12)
 
 
 def test_intervals_cover_the_truth():
@@ -49,8 +53,7 @@ def test_intervals_cover_the_truth():
     a pooled coverage below 90% (over 12 x 3 x 4 intervals per kind) is a real undercoverage, not bad luck."""
     world, n, k0, budget = BetaWorld(0.6, 1.4), 120, 4, 480
     allocators = ("uniform", "hora", "informative")
-    truth = simulate(world, (1.0, 1.0), n, k0, budget, np.full(n, budget), allocators,
-                     np.random.default_rng(123), 2000)
+    truth = simulate_batches(world, np.full(n, k0), budget, allocators, rng=np.random.default_rng(123), n_sim=2000)
     gains = truth - truth[[0]]
     cover_level, cover_gain = [], []
     for trial in range(12):
@@ -113,8 +116,8 @@ def test_pool_with_answers_replays_voting(tmp_path):
 
 
 @pytest.mark.parametrize("content, args, needle", [
-    ("successes,trials\n1,4\nx,4\n", [], "successes must hold non-negative integers; row 2"),
-    ("successes,trials\n5,4\n", [], "successes > trials in row 1"),
+    ("successes,trials\n1,4\nx,4\n", [], "must hold non-negative integers; row 2 has 'x'"),
+    ("successes,trials\n5,4\n", [], "row 1 of data.csv has more successes than trials (5 > 4)"),
     ("", [], "empty"),
     ("successes,trials\n1,4\n", ["--budget", "1.5"], "budget: must be an integer"),
     ("successes,trials\n1,4\n", ["--budget", "-3"], "budget: must be >= 0"),
@@ -169,3 +172,85 @@ def test_fitted_prior_changes_hora_and_is_recorded():
     assert flat.settings["prior"] == "uniform" and fitted.settings["prior"] == "fitted"
     with pytest.raises(ValueError, match="prior: unknown value 'flat'"):
         advise(data, 600, prior="flat", **kw)
+
+
+# ------------------------------------------------------------- graceful limits and honest recommendations
+
+def _run_cli(tmp_path, frame, *args):
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    code = main(["advise", str(path), "--resamples", "20", "--out", str(out), *args])
+    return code, out
+
+
+@pytest.mark.parametrize("n,p", [(300, 0.3), (3, 0.5), (2, 0.0)])
+def test_the_data_cannot_tell_without_a_traceback(tmp_path, capsys, n, p):
+    """One difficulty (300 prompts at p = 0.3: no spread beyond binomial noise) and 2-3 prompts: a report that
+    says why, uniform groups in allocation.csv, exit code 0."""
+    rng = np.random.default_rng(n)
+    frame = pd.DataFrame({"prompt_id": [f"q{i}" for i in range(n)], "successes": rng.binomial(8, p, n), "trials": 8})
+    code, out = _run_cli(tmp_path, frame, "--budget", str(8 * n))
+    printed = capsys.readouterr().out
+    assert code == 0 and "The data cannot tell" in printed
+    assert ("no spread beyond binomial noise" in printed) if n == 300 else ("fewer than 20" in printed)
+    alloc = pd.read_csv(out / "allocation.csv")
+    assert (alloc.allocator == "uniform").all() and alloc.extra_rollouts.sum() == 8 * n
+    assert "## How your file was read" in (out / "report.md").read_text()
+
+
+def test_varying_trials_are_planned_per_prompt_and_reported(tmp_path):
+    rng = np.random.default_rng(7)
+    t = rng.integers(4, 17, 500)
+    frame = pd.DataFrame({"successes": rng.binomial(t, rng.beta(0.7, 1.5, 500)), "trials": t})
+    adv = advise(frame, 2000, resamples=20, n_sim=1, voting=False, pilot_size=False)
+    assert "4 to 16 rollouts per prompt (each prompt is planned with its own pilot size)" in adv.read.summary()
+    assert adv.settings["k0"] == "each prompt's own (4 to 16)"
+    tm, at_tm, n = adv.worlds.histogram_prompts
+    assert n == 500 and at_tm == int(np.sum(t == tm)) < 100
+    adv.write(tmp_path / "out")
+    assert f"histogram of the {at_tm} prompts with {tm} rollouts" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_the_recommendation_states_its_costs_and_the_objective():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"successes": rng.binomial(8, rng.beta(0.6, 1.4, 200)), "trials": 8})
+    adv = advise(frame, 1600, resamples=40, n_sim=2, voting=False, pilot_size=False)
+    text = adv.recommendation
+    assert text.startswith("Objective: informative groups: groups with both a success and a failure")
+    assert "What informative changes against uniform: extra hits per batch" in text
+    assert "It gives no extra rollout to" in text and "of prompts (uniform: 0%)" in text
+    solved = advise(frame, 1600, objective="solved", resamples=40, n_sim=2, voting=False, pilot_size=False)
+    if "hard_first" in solved.recommendation.split(":")[2]:
+        assert "Only prompts without a pilot success can still become solved" in solved.recommendation
+
+
+def test_a_dataframe_of_rollouts_and_verl_scores():
+    rng = np.random.default_rng(5)
+    rows = [{"uid": f"u{i}", "score": float(rng.choice([-1.0, 0.0, 0.5, 1.0], p=[0.1, 0.4, 0.1, 0.4]))}
+            for i in range(60) for _ in range(8)]
+    adv = advise(pd.DataFrame(rows), 240, resamples=20, n_sim=1, pilot_size=False)
+    assert adv.read.info["kind"] == "log" and len(adv.counts) == 60
+    assert "values seen: -1, 0, 0.5, 1" in adv.read.summary()
+
+
+def test_pilot_size_names_a_best_k0_only_when_resolved(tmp_path):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"successes": rng.binomial(8, rng.beta(0.6, 1.4, 150)), "trials": 8})
+    adv = advise(frame, 1200, resamples=30, n_sim=2, voting=False)
+    assert set(adv.pilot.allocator) >= {"uniform", "hora", adv.settings["recommended"]}
+    adv.write(tmp_path / "out")
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "is highest at K0 =" in report and ("within noise" in report or "every other K0 is lower" in report)
+
+
+def test_tarone_overdispersion_test_has_its_size_and_power():
+    """Under one pass rate the p-value is uniform: rejections at 5% in 400 seeded data sets stay within 2.5-8%
+    (binomial se of the rate ~1.1%); under Beta(0.6, 1.4) difficulty it rejects every time."""
+    from simalloc.advise.model import overdispersion_p_value
+
+    rng = np.random.default_rng(11)
+    null = [overdispersion_p_value(rng.binomial(8, 0.3, 300), np.full(300, 8)) <= 0.05 for _ in range(400)]
+    assert 0.025 <= np.mean(null) <= 0.08, np.mean(null)
+    spread = [overdispersion_p_value(rng.binomial(8, rng.beta(0.6, 1.4, 300)), np.full(300, 8)) for _ in range(20)]
+    assert max(spread) < 1e-6

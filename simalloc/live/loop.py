@@ -2,9 +2,11 @@
 
 Per-step records use the simulator's column names (arm, rep, step, informative_share, hits_s0, n_s0, rollouts,
 grad_norm, pass@1) plus loss, seconds and rollouts_per_s; pass@1 is the empirical pilot success rate.
-After every step the checkpoint folder (trainable parameters, optimizer state, records, rng state) is written
-to a temporary folder and renamed into place, so an interrupted run (or a failed generation) leaves the last
-complete checkpoint; ``run_live`` on the same folder resumes from it.
+After every step the checkpoint folder (the trainable parameters and the optimizer state only, the records and
+the rng state; with ``trainable="all"`` that is three copies of the model's weights, with ``"last:<n>"`` a few MB)
+is written to a temporary folder and renamed into place, so an interrupted run (or a failed generation) leaves the
+last complete checkpoint; ``run_live`` on the same folder resumes from it. The per-step metrics are also written
+beside it as ``metrics.csv`` and ``metrics.png`` (atomically, after every step).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..stopping import make_rule
 from ..stopping.rules import read_votes
 from .tasks import Task, answers_equivalent, extract_answer, verify
 
-__all__ = ["LiveConfig", "run_live", "vote_with_rule"]
+__all__ = ["LiveConfig", "run_live", "vote_with_rule", "write_metrics"]
 
 
 @dataclass
@@ -128,9 +130,32 @@ def run_live(config: LiveConfig, engine, trainer, tasks: list[Task], out, progre
         records = pd.concat([records, pd.DataFrame([row])], ignore_index=True)
         meta = {"config": asdict(config), "step": step, "rng": rng.bit_generator.state}
         _save_checkpoint(out, trainer, records, meta)
+        write_metrics(records, out)
         bar.update()
     bar.close()
     return records
+
+
+def write_metrics(records: pd.DataFrame, out: Path) -> None:
+    """``metrics.csv`` and ``metrics.png`` (pilot pass rate, informative-group share, loss, gradient norm and
+    rollouts/s per step) in ``out``, each written atomically."""
+    from ..io import atomic_write
+    from ..plotting import use_agg
+
+    out = Path(out)
+    atomic_write(out / "metrics.csv", lambda p: records.to_csv(p, index=False))
+    plt = use_agg()
+    panels = [("pass@1", "pilot pass rate"), ("informative_share", "informative-group share"), ("loss", "GRPO loss"),
+              ("grad_norm", "gradient norm (before clipping)"), ("rollouts_per_s", "rollouts per second")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4))
+    for ax, (col, title) in zip(axes, panels):
+        ax.plot(records.step, records[col], "o-", color="#0072B2")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step")
+    fig.suptitle(f"Live GRPO with {records.arm.iloc[0]} (seed {records.rep.iloc[0]}), {len(records)} steps")
+    fig.tight_layout()
+    atomic_write(out / "metrics.png", lambda p: fig.savefig(p, dpi=100, format="png"))
+    plt.close(fig)
 
 
 def vote_with_rule(engine, tasks: list[Task], rule: str = "bsprt", max_votes: int = 64, **params) -> pd.DataFrame:

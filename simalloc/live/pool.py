@@ -5,10 +5,9 @@ at the first missing shard) plus ``pool.json`` with the settings that made it. O
 ``POOL_COLUMNS``: task id, sample index, prompt, completion text, extracted answer, reward, completion tokens,
 engine, model, temperature, seed (DESIGN.md 2.9).
 
-``read_pool`` also accepts a practitioner's own rollout log exported from TRL, verl or any trainer: a JSONL,
-CSV or parquet file with at least a prompt id and a reward per rollout (answer and token count optional).
-Column names are matched case-insensitively against common spellings (``ALIASES``); the error for a missing
-column names the file and the spellings it looked for.
+``read_pool`` also accepts a practitioner's own rollout log exported from TRL, verl or any trainer
+(``simalloc.logs``: columns found by common spellings or named, a success threshold, only the needed columns
+read).
 """
 
 from __future__ import annotations
@@ -20,24 +19,13 @@ import numpy as np
 import pandas as pd
 
 from .._validate import as_int
-from ..sim.results import atomic_write, write_json
+from ..logs import read_rollouts
+from ..io import atomic_write, write_json
 
-__all__ = ["POOL_COLUMNS", "ALIASES", "sample_pool", "read_pool", "pool_counts", "regrade_pool"]
+__all__ = ["POOL_COLUMNS", "sample_pool", "read_pool", "regrade_pool"]
 
 POOL_COLUMNS = ["task_id", "sample_index", "prompt", "completion", "answer", "reward", "completion_tokens", "engine",
                 "model", "temperature", "seed", "reference"]
-
-#: accepted spellings of the columns a log must (task_id, reward) or may (the rest) have
-ALIASES = {
-    "task_id": ("task_id", "task", "prompt_id", "uid", "question_id", "problem_id", "id", "index", "prompt"),
-    "reward": ("reward", "rewards", "score", "correct", "is_correct", "acc", "accuracy"),
-    "answer": ("answer", "extracted_answer", "pred", "prediction"),
-    "completion_tokens": ("completion_tokens", "response_length", "num_tokens", "tokens", "completion_length"),
-    "completion": ("completion", "response", "output", "text"),
-    "prompt": ("prompt", "question", "problem", "query"),
-    "reference": ("reference", "gts", "ground_truth", "gold", "target", "solution"),
-}
-
 
 def _shard_name(i: int) -> str:
     return f"shard-{i:05d}.parquet"
@@ -86,73 +74,14 @@ def sample_pool(engine, tasks, samples: int, out, *, shard_tasks: int = 25, engi
     return out
 
 
-def _find(columns, name, path, required):
-    lower = {c.lower(): c for c in columns}
-    for alias in ALIASES[name]:
-        if alias in lower:
-            return lower[alias]
-    if required:
-        raise ValueError(f"{Path(path).name}: no {name} column; looked for {', '.join(ALIASES[name])} "
-                         f"(found {', '.join(map(str, columns)) or 'none'})")
-    return None
+def read_pool(path, spec=None, *, progress: bool = False) -> pd.DataFrame:
+    """A pool folder, or a rollout log file, as a rollout table (``simalloc.logs.LOG_COLUMNS``).
 
-
-def _read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".json"):
-            return pd.read_json(path, lines=suffix == ".jsonl")
-        if suffix == ".csv":
-            return pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path.name}: cannot read it as {suffix[1:]} ({str(exc).splitlines()[0]})") from None
-    raise ValueError(f"path: {path.name} is not a pool folder, .parquet, .jsonl, .json or .csv file")
-
-
-def read_pool(path) -> pd.DataFrame:
-    """A pool folder, or a rollout log file, as a DataFrame with the ``POOL_COLUMNS`` (missing ones NaN/empty).
-
-    ``task_id`` becomes consecutive integers in order of first appearance (the original id is kept in
-    ``source_id``); ``sample_index`` numbers each task's rollouts in file order; rewards must be finite.
+    ``task_id`` numbers prompts in order of first appearance (the original id is ``source_id``);
+    ``sample_index`` numbers each prompt's rollouts in file order. Columns are found by their common spellings
+    or named in ``spec`` (``simalloc.logs.ReadSpec``); see ``simalloc.logs.read_data``.
     """
-    path = Path(path)
-    if path.is_dir():
-        shards = sorted(path.glob("shard-*.parquet"))
-        if not shards:
-            raise ValueError(f"path: {path} has no pool shards (shard-*.parquet)")
-        frame = pd.concat([pd.read_parquet(s) for s in shards], ignore_index=True)
-    elif path.is_file():
-        frame = _read_table(path)
-    else:
-        raise ValueError(f"path: no such pool folder or log file {str(path)!r}")
-    if frame.empty:
-        raise ValueError(f"{path.name}: no rollouts")
-    cols = {name: _find(frame.columns, name, path, name in ("task_id", "reward")) for name in ALIASES}
-    source = frame[cols["task_id"]].astype(str)
-    reward = pd.to_numeric(frame[cols["reward"]].replace({True: 1.0, False: 0.0}), errors="coerce").to_numpy(float)
-    if not np.all(np.isfinite(reward)):
-        bad = int(np.flatnonzero(~np.isfinite(reward))[0])
-        raise ValueError(f"{path.name}: reward must be a finite number in every row; row {bad} has "
-                         f"{frame[cols['reward']].iloc[bad]!r}")
-    out = pd.DataFrame({"task_id": pd.factorize(source)[0].astype(np.int64), "source_id": source})
-    out["sample_index"] = out.groupby("task_id").cumcount().astype(np.int64)
-    out["reward"] = reward
-    for name in ("prompt", "completion", "answer", "reference"):  # text columns (JSON/CSV readers turn "7" into 7)
-        out[name] = frame[cols[name]].map(lambda v: None if pd.isna(v) else str(v)).astype(object) if cols[name] else None
-    tokens = cols["completion_tokens"]
-    out["completion_tokens"] = pd.to_numeric(frame[tokens], errors="coerce") if tokens else np.nan
-    for name in ("engine", "model", "temperature", "seed"):
-        out[name] = frame[name] if name in frame.columns else None
-    return out[["task_id", "source_id", *[c for c in POOL_COLUMNS if c != "task_id"]]]
-
-
-def pool_counts(pool: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
-    """Per task: rollouts (trials) and successes (reward > ``threshold``), the input of ``allocate`` and of the
-    difficulty-world fit."""
-    grouped = pool.assign(success=pool.reward > threshold).groupby("task_id")
-    return pd.DataFrame({"successes": grouped.success.sum().astype(np.int64), "trials": grouped.size().astype(np.int64)})
+    return read_rollouts(path, spec, progress=progress)
 
 
 def regrade_pool(path, tasks=None, progress: bool = True) -> dict:

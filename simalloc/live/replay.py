@@ -30,13 +30,17 @@ import pandas as pd
 from .._rng import as_generator
 from .._validate import as_int
 from ..allocators import allocate
+from ..allocators.metrics import BATCH_METRICS, realized_batch_metrics, simulate_batches
 from ..estimators.pass_at_k import pass_at_k
+from ..stats import mean_se, percentile_interval
+from ..stopping.replay import predict_voting, replay_voting
 from ..worlds.difficulty import fit_beta_binomial
 
-__all__ = ["ReplayConfig", "replay_allocation", "predict_allocation", "replay_voting", "predict_voting", "vote_rules",
-           "replay_report"]
+__all__ = ["ReplayConfig", "replay_allocation", "predict_allocation", "replay_report"]
 
-METRICS = ("extra_hits", "hits_s0", "informative", "solved")
+#: the allocation metrics replayed, per task (``simalloc.allocators.metrics``)
+METRICS = ("extra_hits", "hits_unsolved", "informative", "solved")
+_COLS = [BATCH_METRICS.index(m) for m in METRICS]
 DEFAULT_ALLOCATORS = ("uniform", "hora", "hard_first", "informative", "plugin")
 
 
@@ -68,12 +72,6 @@ def _matrix(pool: pd.DataFrame, threshold: float) -> tuple[np.ndarray, np.ndarra
     return mat, sizes
 
 
-def _metrics(s, extra, size):
-    """The METRICS per task from pilot successes s, extra successes and final group sizes (arrays per task)."""
-    final = s + extra
-    return extra.mean(), np.where(s == 0, extra, 0).mean(), np.mean((final > 0) & (final < size)), np.mean(final > 0)
-
-
 def _one_resample(mat, sizes, cfg, rng, tasks):
     """Metrics (per task) of every allocator on one bootstrap sample of tasks and one shuffle of their rollouts."""
     sub, m = mat[tasks], sizes[tasks]
@@ -88,7 +86,8 @@ def _one_resample(mat, sizes, cfg, rng, tasks):
     out = {}
     for name in cfg.allocators:
         k = allocate(name, s, cfg.k0, budget, cap=cap, rng=rng)
-        out[name] = _metrics(s, prefix[np.arange(len(tasks)), cfg.k0 + k] - s, cfg.k0 + k)
+        extra = prefix[np.arange(len(tasks)), cfg.k0 + k] - s
+        out[name] = realized_batch_metrics(s, extra, cfg.k0, k)[_COLS] / len(tasks)
     return out
 
 
@@ -108,30 +107,27 @@ def replay_allocation(pool: pd.DataFrame, cfg: ReplayConfig, rng=None, tasks=Non
     rows = []
     for name, vals in draws.items():
         arr = np.array(vals)
+        lo, hi = percentile_interval(arr)
         for j, metric in enumerate(METRICS):
-            lo, hi = np.percentile(arr[:, j], [2.5, 97.5])
-            rows.append((name, metric, float(arr[:, j].mean()), float(lo), float(hi)))
+            rows.append((name, metric, float(arr[:, j].mean()), float(lo[j]), float(hi[j])))
     return pd.DataFrame(rows, columns=["allocator", "metric", "observed", "ci_low", "ci_high"])
 
 
 def predict_allocation(world, sizes, cfg: ReplayConfig, rng=None, n_sim: int = 400) -> pd.DataFrame:
-    """The fitted world's expected metrics per task for tasks with ``sizes`` rollouts (Monte Carlo, ``n_sim``
-    simulated batches; the Monte Carlo se is reported and is small against the replay intervals)."""
+    """The fitted world's expected metrics per task for tasks with ``sizes`` rollouts (Monte Carlo over ``n_sim``
+    simulated batches, expectations over the extra rollouts exact given p; the Monte Carlo se is reported and is
+    small against the replay intervals)."""
     rng = as_generator(rng)
     sizes = np.asarray(sizes)
-    draws = {name: [] for name in cfg.allocators}
-    for _ in range(n_sim):
-        p = world.sample(sizes.size, rng)
-        s = rng.binomial(cfg.k0, p)
-        budget = sizes.size * (cfg.group_size - cfg.k0)
-        for name in cfg.allocators:
-            k = allocate(name, s, cfg.k0, budget, cap=sizes - cfg.k0, rng=rng)
-            draws[name].append(_metrics(s, rng.binomial(k, p), cfg.k0 + k))
+    budget = sizes.size * (cfg.group_size - cfg.k0)
+    trials = np.full(sizes.size, cfg.k0)
+    draws = np.array([simulate_batches(world, trials, budget, cfg.allocators, cap=sizes - cfg.k0, rng=rng, n_sim=1)
+                      for _ in range(n_sim)])[:, :, _COLS] / sizes.size
     rows = []
-    for name, vals in draws.items():
-        arr = np.array(vals)
+    for a, name in enumerate(cfg.allocators):
         for j, metric in enumerate(METRICS):
-            rows.append((name, metric, float(arr[:, j].mean()), float(arr[:, j].std(ddof=1) / np.sqrt(n_sim))))
+            est = mean_se(draws[:, a, j])
+            rows.append((name, metric, est.mean, est.se))
     return pd.DataFrame(rows, columns=["allocator", "metric", "predicted", "predicted_se"])
 
 
@@ -143,8 +139,7 @@ def _passk_rows(pool, world, tasks, cfg, rng, ks):
     rows = []
     for k in ks:
         per_task = pass_at_k(n, c, k)
-        means = per_task[boot].mean(1)
-        lo, hi = np.percentile(means, [2.5, 97.5])
+        lo, hi = percentile_interval(per_task[boot].mean(1))
         rows.append(("pass@k", f"pass@{k}", float(per_task.mean()), float(lo), float(hi),
                      float(world.pass_at_k(k)), 0.0))
     return rows
@@ -168,8 +163,9 @@ def replay_report(pool: pd.DataFrame, cfg: ReplayConfig, out=None, rng=None, ks=
                          columns=["allocator", "metric", "observed", "ci_low", "ci_high", "predicted", "predicted_se"])
     table = pd.concat([table, passk], ignore_index=True)
     if pool.answer.notna().any():
-        votes = replay_voting(pool, cfg, rng, tasks=half_b)
-        pred = predict_voting(pool, cfg, half_a, votes.attrs["cap"], rng)
+        votes = replay_voting(pool, cfg.n_resamples, cfg.threshold, rng, tasks=half_b)
+        votes = votes[votes.metric != "accuracy_vs_fixed"]
+        pred = predict_voting(pool, half_a, votes.attrs["cap"], cfg.threshold, rng)
         votes = votes.merge(pred, on=["rule", "metric"], how="left").rename(columns={"rule": "allocator"})
         votes["predicted_se"] = np.nan
         table = pd.concat([table, votes], ignore_index=True)
@@ -187,7 +183,7 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..sim.results import atomic_write, write_table
+    from ..io import atomic_write, write_table
 
     out.mkdir(parents=True, exist_ok=True)
     write_table(table, out, "results", csv=True)
@@ -232,92 +228,3 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
               "(fit_vote_world) to the other half's answer counts.", "",
               "![replay](figure.png)", ""]
     atomic_write(out / "report.md", lambda p: p.write_text("\n".join(lines)))
-
-
-# ------------------------------------------------------------------------------------------- stopping rules
-
-def _vote_tasks(pool: pd.DataFrame, threshold: float):
-    """Per task: answer codes in pool order (strings by first appearance; a missing answer is its own string),
-    whether each string is correct (some rollout with it has reward > threshold), token counts."""
-    out = []
-    for _, g in pool.sort_values(["task_id", "sample_index"]).groupby("task_id"):
-        answers = [a if isinstance(a, str) and a else "<none>" for a in g.answer]
-        labels: dict[str, int] = {}
-        codes = np.array([labels.setdefault(a, len(labels)) for a in answers], dtype=np.int64)
-        correct = np.zeros(len(labels), dtype=bool)
-        np.logical_or.at(correct, codes, g.reward.to_numpy() > threshold)
-        tokens = pd.to_numeric(g.completion_tokens, errors="coerce").fillna(0).to_numpy(float)
-        out.append((codes, correct, tokens))
-    return out
-
-
-def vote_rules(cap: int) -> dict:
-    """The rules replayed on a pool with ``cap`` rollouts per task: fixed-cap majority, AC, ESC, and BSPRT in
-    every reading whose minimum vote count fits under the cap."""
-    from ..stopping import BSPRT_READINGS, make_rule
-
-    rules = {f"fixed-{cap}": make_rule("fixed", n=cap), "ac_beta": make_rule("ac_beta", cap=cap),
-             "esc": make_rule("esc", cap=cap, window=5)}
-    for name, params in BSPRT_READINGS.items():
-        if params["min_votes"] <= cap:
-            rules[f"bsprt {name}"] = make_rule("bsprt", cap=cap, **params)
-    return rules
-
-
-def replay_voting(pool: pd.DataFrame, cfg: ReplayConfig, rng=None, tasks=None, orderings: int = 200) -> pd.DataFrame:
-    """Every rule on random orderings of each task's recorded answers: votes, tokens and label accuracy per
-    task; means over tasks with 95% bootstrap intervals (tasks resampled, orderings averaged per task)."""
-    from ..stopping.rules import read_votes_many
-
-    rng = as_generator(rng)
-    if pool.answer.isna().all():
-        raise ValueError("pool: no answers recorded; stopping rules need each rollout's extracted answer")
-    per_task = _vote_tasks(pool, cfg.threshold)
-    tasks = np.arange(len(per_task)) if tasks is None else np.asarray(tasks)
-    cap = int(min(per_task[i][0].size for i in tasks))
-    rules = vote_rules(cap)
-    stats = {name: np.zeros((len(tasks), 3)) for name in rules}
-    for row, i in enumerate(tasks):
-        codes, correct, tokens = per_task[i]
-        perms = np.stack([rng.permutation(codes.size)[:cap] for _ in range(orderings)])
-        seqs, toks = codes[perms], np.cumsum(tokens[perms], axis=1)
-        for name, rule in rules.items():
-            used, label = read_votes_many(rule, seqs)  # one kernel call for all orderings
-            stats[name][row] += (used.sum(), toks[np.arange(orderings), used - 1].sum(), correct[label].sum())
-    boot = rng.integers(0, len(tasks), size=(cfg.n_resamples, len(tasks)))
-    rows = []
-    for name, s in stats.items():
-        s = s / orderings
-        for j, metric in enumerate(("votes", "tokens", "accuracy")):
-            means = s[boot, j].mean(1)
-            lo, hi = np.percentile(means, [2.5, 97.5])
-            rows.append((name, metric, float(s[:, j].mean()), float(lo), float(hi)))
-    table = pd.DataFrame(rows, columns=["rule", "metric", "observed", "ci_low", "ci_high"])
-    table.attrs["cap"] = cap
-    return table
-
-
-def predict_voting(pool: pd.DataFrame, cfg: ReplayConfig, tasks, cap: int, rng=None, n_sim: int = 20000) -> pd.DataFrame:
-    """Votes and label accuracy per rule in the vote world fitted (``fit_vote_world``) to ``tasks``' answer counts
-    (the first ``cap`` rollouts of each, correct strings merged into the correct class)."""
-    from ..stopping.rules import run_rule
-    from ..worlds.votes import fit_vote_world
-
-    rng = as_generator(rng)
-    per_task = _vote_tasks(pool, cfg.threshold)
-    width = max(int(per_task[i][0][:cap].max()) + 1 for i in tasks) + 1
-    counts = np.zeros((len(tasks), width), dtype=np.int64)
-    for row, i in enumerate(tasks):
-        codes, correct, _ = per_task[i]
-        c = np.bincount(codes[:cap], minlength=correct.size)
-        counts[row, 0] = c[correct].sum()
-        wrong = c[~correct]
-        counts[row, 1:1 + wrong.size] = wrong
-    world = fit_vote_world(counts, rng=rng)
-    probs = world.sample(n_sim, rng)
-    votes_seed = int(rng.integers(2**63))  # common random numbers: every rule reads the same vote draws
-    rows = []
-    for name, rule in vote_rules(cap).items():
-        res = run_rule(rule, probs, votes_seed)
-        rows += [(name, "votes", float(res["votes"].mean())), (name, "accuracy", float(res["correct"].mean()))]
-    return pd.DataFrame(rows, columns=["rule", "metric", "predicted"])

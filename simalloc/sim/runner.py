@@ -21,16 +21,15 @@ import multiprocessing
 import os
 import pkgutil
 import platform
-import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from .results import write_json, write_table
+from ..io import check_out_dir, write_json, write_table
 
-__all__ = ["available_studies", "load_study", "make_args", "run_study", "check_out_dir", "check_output_file", "BACKENDS"]
+__all__ = ["available_studies", "load_study", "make_args", "run_study", "BACKENDS"]
 
 BACKENDS = ("local", "ray")
 
@@ -147,33 +146,6 @@ def _run_shards(study_name, study, args, todo, out_dir, workers, backend, progre
                 _write_shard(out_dir, futures[fut], fut.result())
                 bar.update()
     bar.close()
-
-
-def check_out_dir(out_dir: Path, name: str = "out") -> None:
-    """Refuse an output folder that cannot work, before any work: empty, a file, or not writable (probed by
-    creating the folder and a temporary file in it: permission bits alone do not tell, e.g. for root)."""
-    out_dir = Path(out_dir)
-    if str(out_dir) in ("", "."):
-        raise ValueError(f"{name}: an output folder is needed (got an empty path)")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"{name}: {out_dir} is a file, not a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
-    except OSError as exc:
-        raise ValueError(f"{name}: cannot write in {out_dir} ({exc.strerror or exc})") from None
-
-
-def check_output_file(path, name: str = "json") -> Path:
-    """Refuse an output file that cannot be written, before any work."""
-    path = Path(path)
-    if str(path) in ("", "."):
-        raise ValueError(f"{name}: an output file path is needed")
-    if path.is_dir():
-        raise ValueError(f"{name}: {path} is a folder, not a file")
-    check_out_dir(Path.cwd() if str(path.parent) in ("", ".") else path.parent, name)
-    return path
 
 
 def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progress=True, workers: int = 1,

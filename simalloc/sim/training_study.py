@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .results import write_table
+from ..io import write_table
 from .training import TrainConfig, parse_arm, simulate_training
 
 __all__ = ["TrainingStudyArgs", "FRONTIER_LRS", "train_config", "arm_shards", "run_arm_shard", "final_summary", "plot_training", "frontier_arms",

@@ -1,0 +1,205 @@
+"""Files of ``simalloc advise``: report.md (starting with how the file was read), fit.png, allocators.png,
+pilot_size.png, voting.png, allocation.csv, results.parquet, settings.json. Everything is computed before this
+runs, so bad input never leaves a partial folder; each file is written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..allocators.metrics import BATCH_METRICS
+from ..io import atomic_write, write_json
+from ..plotting import color_of, use_agg
+from .model import METRIC_LABELS
+
+__all__ = ["write_advice"]
+
+_UNITS = {"no_signal_share": "share of groups", "zero_extra_share": "share of prompts"}
+
+
+def _fit_figure(adv, out: Path) -> str | None:
+    h = adv.worlds.histogram
+    if h.empty:
+        return None
+    plt = use_agg()
+    tm, at_tm, n = adv.worlds.histogram_prompts
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.bar(h.successes, h.observed, color="0.75", label="observed prompts")
+    ax.plot(h.successes, h.beta_binomial, "o-", color="#0072B2", label="fitted Beta-Binomial")
+    if "mixture2" in h:
+        ax.plot(h.successes, h.mixture2, "s--", color="#D55E00", label="fitted 2-component mixture")
+    ax.set_xlabel(f"successes out of {tm} rollouts")
+    ax.set_ylabel("prompts")
+    ax.set_title(f"Pass counts, observed vs fitted ({at_tm} of {n} prompts: those with {tm} rollouts)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "fit.png", dpi=110)
+    plt.close(fig)
+    return "fit.png"
+
+
+def _allocator_figure(adv, out: Path) -> str | None:
+    """Paired differences from uniform with 95% intervals, one panel per metric; the recommended allocator bold."""
+    t = adv.allocators
+    if t.empty:
+        return None
+    plt = use_agg()
+    chosen = adv.settings["recommended"]
+    others = [a for a in adv.plan.allocators if a != "uniform"]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    for ax, metric in zip(axes.ravel(), BATCH_METRICS):
+        sub = t[t.metric == metric].set_index("allocator").loc[others]
+        y = np.arange(len(others))[::-1]
+        ax.barh(y, sub.vs_uniform, color=[color_of(a) for a in others], alpha=0.85)
+        ax.errorbar(sub.vs_uniform, y, xerr=[sub.vs_uniform - sub.vs_uniform_low,
+                                              sub.vs_uniform_high - sub.vs_uniform], fmt="none", ecolor="k", capsize=3)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(y, [f"{a} *" if a == chosen else a for a in others])
+        for label in ax.get_yticklabels():
+            label.set_fontweight("bold" if label.get_text() == f"{chosen} *" else "normal")
+        u = t[(t.metric == metric) & (t.allocator == "uniform")].expected.iloc[0]
+        ax.set_title(f"{METRIC_LABELS[metric]}\n(uniform: {u:.3g})", fontsize=10)
+        ax.set_xlabel(f"difference from uniform ({_UNITS.get(metric, 'per batch')})")
+    s = adv.settings
+    fig.suptitle(f"Each allocator minus uniform, paired on the same simulated batches (95% bootstrap CI, "
+                 f"{s['resamples']} resamples); batch of {s['batch_prompts']} prompts, K0 = {s['k0']}, "
+                 f"{s['budget']} extra rollouts; * recommended")
+    fig.tight_layout()
+    fig.savefig(out / "allocators.png", dpi=110)
+    plt.close(fig)
+    return "allocators.png"
+
+
+def _pilot_figure(adv, out: Path) -> str | None:
+    p = adv.pilot
+    if p.empty:
+        return None
+    plt = use_agg()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    for ax, metric in zip(axes, ("solved", "informative")):
+        for name in p.allocator.unique():
+            sub = p[(p.metric == metric) & (p.allocator == name)]
+            ax.plot(sub.k0, sub.expected, "o-", color=color_of(name), label=name)
+            ax.fill_between(sub.k0, sub.ci_low, sub.ci_high, color=color_of(name), alpha=0.12)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(p.k0.unique()), [str(int(k)) for k in sorted(p.k0.unique())])
+        ax.set_xlabel("pilot rollouts per prompt K0 (the rest of the same total as extra budget)")
+        ax.set_ylabel(METRIC_LABELS[metric])
+        ax.set_title(f"{METRIC_LABELS[metric]} vs pilot size")
+        ax.legend()
+    fig.suptitle(f"Pilot size at {adv.settings['batch_prompts']} prompts per batch and a fixed total of rollouts "
+                 "(bands: 95% bootstrap CI of each value; report.md gives the paired differences between K0s)")
+    fig.tight_layout()
+    fig.savefig(out / "pilot_size.png", dpi=110)
+    plt.close(fig)
+    return "pilot_size.png"
+
+
+def _voting_figure(adv, out: Path) -> str | None:
+    """Votes per prompt and accuracy change from the fixed vote, one row per rule (no overlapping markers)."""
+    v = adv.voting
+    if v is None:
+        return None
+    plt = use_agg()
+    votes = v[v.metric == "votes"].set_index("rule").sort_values("observed")
+    acc = v[v.metric == "accuracy"].set_index("rule").loc[votes.index]
+    fixed = next(r for r in votes.index if r.startswith("fixed"))
+    y = np.arange(len(votes))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.32 * len(votes) + 1.8), sharey=True)
+    axes[0].barh(y, votes.observed, color="#0072B2", alpha=0.8)
+    axes[0].errorbar(votes.observed, y, xerr=[votes.observed - votes.ci_low, votes.ci_high - votes.observed],
+                     fmt="none", ecolor="k", capsize=2)
+    axes[0].set_yticks(y, votes.index, fontsize=8)
+    axes[0].set_xlabel("votes per prompt (95% CI)")
+    d = v[v.metric == "accuracy_vs_fixed"].set_index("rule").loc[votes.index]
+    axes[1].errorbar(d.observed, y, xerr=[d.observed - d.ci_low, d.ci_high - d.observed], fmt="o", color="#D55E00",
+                     capsize=2)
+    axes[1].axvline(0, color="k", lw=0.8)
+    axes[1].set_xlabel(f"label accuracy minus {fixed}'s ({acc.observed[fixed]:.3f}), paired 95% CI")
+    fig.suptitle(f"Stopping rules replayed on the recorded answers ({adv.settings['vote_prompts']} prompts)")
+    fig.tight_layout()
+    fig.savefig(out / "voting.png", dpi=110)
+    plt.close(fig)
+    return "voting.png"
+
+
+def _md_table(frame, cols, fmt) -> list[str]:
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in frame[cols].itertuples(index=False, name=None):
+        lines.append("| " + " | ".join(fmt(c, v) for c, v in zip(cols, r)) + " |")
+    return lines
+
+
+def _f(col, v):
+    if isinstance(v, (float, np.floating)):
+        return "" if not np.isfinite(v) else (f"{v:.3g}" if col in ("p_value",) else f"{v:.2f}")
+    return str(v)
+
+
+def _pilot_lines(adv) -> list[str]:
+    p = adv.pilot.copy()
+    s = adv.settings
+    p["CI"] = [f"[{a:.2f}, {b:.2f}]" for a, b in zip(p.ci_low, p.ci_high)]
+    lines = ["## Pilot size at a fixed total", "",
+             f"Rollouts per batch kept fixed at K0 x {s['batch_prompts']} + {s['budget']}; each K0 gives the rest "
+             "to the allocator.", "", *_md_table(p, ["allocator", "metric", "k0", "extra_budget", "expected", "CI"],
+                                                _f)]
+    for (name, metric), sub in p.groupby(["allocator", "metric"], sort=False):
+        best = sub.loc[sub.expected.idxmax()]
+        tied = sub[(sub.k0 != best.k0) & (sub.vs_best_high >= 0)].k0.astype(int).tolist()
+        tail = (f"; K0 = {', '.join(map(str, tied))} {'is' if len(tied) == 1 else 'are'} within noise of it (paired "
+                "95% interval of the difference includes 0)") if tied else "; every other K0 is lower (paired 95% CI)"
+        lines += ["", f"With {name}, {METRIC_LABELS[metric]} is highest at K0 = {int(best.k0)} "
+                      f"({best.expected:.2f}, CI {best.CI}){tail}."]
+    return lines + ["", "![pilot size](pilot_size.png)", ""]
+
+
+def write_advice(adv, out: Path) -> Path:
+    """Write every file of the report to ``out``; returns ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for fig in (_fit_figure, _allocator_figure, _pilot_figure, _voting_figure):
+        fig(adv, out)
+    atomic_write(out / "allocation.csv", lambda p: adv.allocation.to_csv(p, index=False))
+    atomic_write(out / "results.parquet", lambda p: adv.results().to_parquet(p, index=False))
+    write_json(adv.settings, out / "settings.json")
+    s = adv.settings
+    lines = ["# simalloc advise", "", "## How your file was read", "", adv.read.summary(), "",
+             f"Plan: batches of {s['batch_prompts']} prompts, pilot K0 = {s['k0']}, {s['budget']} extra rollouts per "
+             f"batch, allocators' prior {'Beta(1, 1)' if s['prior'] == 'uniform' else 'the fitted Beta'}"
+             + (f", at most {s['cap']} per prompt" if s["cap"] is not None else "") + f"; objective: {s['objective']}.",
+             "", "## Recommendation", "", adv.recommendation, "",
+             f"`allocation.csv`: extra rollouts per prompt from **{s['recommended']}** on your own counts (sums to "
+             f"{int(adv.allocation.extra_rollouts.sum())}"
+             + (f", the per-batch budget scaled to all {s['n_prompts']} prompts" if s["batch_prompts"] !=
+                s["n_prompts"] else "") + ").", ""]
+    if not adv.fits.empty:
+        tm, at_tm, n = adv.worlds.histogram_prompts
+        lines += ["## Difficulty world", "", *_md_table(adv.fits, list(adv.fits.columns), _f), "",
+                  f"Both worlds are fitted on all {n} prompts; the chi-square test compares the pass-count histogram "
+                  f"of the {at_tm} prompts with {tm} rollouts (the most common count) with each fit; p < 0.01 means "
+                  "the shape is rejected.", "", "![fit](fit.png)", ""]
+    if not adv.allocators.empty:
+        lines += ["## Allocators (expected per batch, 95% bootstrap CI over your prompts)", ""]
+        if s["failed_resamples"]:
+            lines += [f"{s['failed_resamples']} of {s['resamples']} bootstrap refits did not converge and were "
+                      "skipped.", ""]
+        for metric in BATCH_METRICS:
+            sub = adv.allocators[adv.allocators.metric == metric].copy()
+            sub["CI"] = [f"[{a:.2f}, {b:.2f}]" for a, b in zip(sub.ci_low, sub.ci_high)]
+            sub["vs uniform (paired CI)"] = [f"{d:+.2f} [{a:+.2f}, {b:+.2f}]" for d, a, b in
+                                             zip(sub.vs_uniform, sub.vs_uniform_low, sub.vs_uniform_high)]
+            lines += [f"**{METRIC_LABELS[metric]}**", "",
+                      *_md_table(sub, ["allocator", "expected", "CI", "vs uniform (paired CI)", "mixture_expected"],
+                                 _f), ""]
+        lines += ["![allocators](allocators.png)", ""]
+    if not adv.pilot.empty:
+        lines += _pilot_lines(adv)
+    if adv.voting is not None:
+        v = adv.voting.copy()
+        v["CI"] = [f"[{a:.3f}, {b:.3f}]" for a, b in zip(v.ci_low, v.ci_high)]
+        lines += ["## Stopping rules on your recorded answers", "",
+                  f"Replayed on {s['vote_prompts']} prompts' recorded answers (random orderings).", "",
+                  *_md_table(v, ["rule", "metric", "observed", "CI"], _f), "", "![voting](voting.png)", ""]
+    atomic_write(out / "report.md", lambda path: path.write_text("\n".join(lines)))
+    return out

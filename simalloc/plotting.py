@@ -1,0 +1,54 @@
+"""One colour per allocator (and training arm) across every figure the package draws.
+
+``color_of(name)`` gives the same colour to ``hora`` in ``advise``'s panels, the replay figure and every study's
+frontier plot; an arm with modifiers (``hora:k16``, ``uniform:x2``) takes its base allocator's colour unless it
+has its own entry. Names without an entry get a stable colour from the rest of the palette (the same name gives
+the same colour in every process: no hash randomisation).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+__all__ = ["ARM_COLORS", "color_of", "use_agg"]
+
+#: colour-blind-safe assignments (Okabe-Ito first, then tab10's remaining hues)
+ARM_COLORS = {
+    "uniform": "#000000",
+    "hora": "#0072B2",
+    "hora_placebo": "#56B4E9",
+    "informative": "#009E73",
+    "hard_first": "#D55E00",
+    "plugin": "#CC79A7",
+    "knapsack": "#E69F00",
+    "dapo": "#8c564b",
+    "vip": "#7f7f7f",
+    "gvm": "#bcbd22",
+    "optimal": "#17becf",
+    "uniform:x2": "#444444",
+}
+_SPARE = ("#9467bd", "#e377c2", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#8c8c00", "#17a589")
+
+
+def color_of(name: str) -> str:
+    """The colour of allocator or arm ``name`` (see the module docstring).
+
+    >>> color_of("hora") == color_of("hora:k16") == ARM_COLORS["hora"]
+    True
+    """
+    if name in ARM_COLORS:
+        return ARM_COLORS[name]
+    base = str(name).split(":", 1)[0]
+    if base in ARM_COLORS and base != "uniform":  # uniform:lr<x> is a frontier point, not GRPO at lr x1
+        return ARM_COLORS[base]
+    return _SPARE[zlib.crc32(str(name).encode()) % len(_SPARE)]
+
+
+def use_agg():
+    """matplotlib's pyplot on the non-interactive Agg backend (figures are written to files, never shown)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
