@@ -184,6 +184,7 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
     import matplotlib.pyplot as plt
 
     from ..io import atomic_write, write_table
+    from ..plotting import color_of
 
     out.mkdir(parents=True, exist_ok=True)
     write_table(table, out, "results", csv=True)
@@ -192,9 +193,10 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
     for ax, metric in zip(axes, METRICS):
         sub = alloc[alloc.metric == metric]
         x = np.arange(len(sub))
-        ax.errorbar(x, sub.observed, yerr=[sub.observed - sub.ci_low, sub.ci_high - sub.observed], fmt="o", capsize=3,
-                    label="replay, 95% CI")
-        ax.plot(x, sub.predicted, "rx", ms=9, label="fitted simulator")
+        for xi, r in zip(x, sub.itertuples()):
+            ax.errorbar(xi, r.observed, yerr=[[r.observed - r.ci_low], [r.ci_high - r.observed]], fmt="o", capsize=3,
+                        color=color_of(r.allocator), label="replay, 95% CI" if xi == 0 else None)
+        ax.plot(x, sub.predicted, "x", color="0.3", ms=9, mew=2, label="fitted simulator")
         ax.set_xticks(x, sub.allocator, rotation=30)
         ax.set_title(metric.replace("_", " ") + " per task")
         ax.set_ylabel(metric.replace("_", " ") + " (per task)")
