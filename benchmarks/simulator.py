@@ -20,8 +20,8 @@ import numpy as np
 
 from simalloc._numba import jit
 from simalloc.estimators.advantages import LOSS_CODES, binary_advantage_masses
-from simalloc.sim.policies import ClusterPolicy
-from simalloc.sim.training import TrainConfig, simulate_training
+from simalloc.train.policies import ClusterPolicy
+from simalloc.train import TrainConfig, simulate_training
 from simalloc.worlds import BetaWorld
 
 from .timing import best_of, row

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from simalloc.sim.training_study import EFFECT_FLOOR, START_POINT, frontier_gain, frontier_table  # noqa: F401  (EFFECT_FLOOR: the checks' floor)
+from simalloc.stats import paired_difference
+from simalloc.train import (EFFECT_FLOOR, FRONTIER_LRS, START_POINT, TrainConfig, frontier_arms, frontier_gain,  # noqa: F401
+                            frontier_table, simulate_training)  # (EFFECT_FLOOR: the checks' floor)
 
 VERDICTS = ("reproduced", "partial", "not_reproduced")
 
@@ -108,8 +110,6 @@ def train_budget(full: bool) -> tuple[dict, int]:
 
 def _config(full: bool, world: str, zipf: float):
     """(the checks' TrainConfig in one setting, n_reps)."""
-    from simalloc.sim.training import TrainConfig
-
     overrides, n_reps = train_budget(full)
     return dataclasses.replace(TrainConfig(world=world, zipf=zipf), **overrides), n_reps
 
@@ -117,8 +117,6 @@ def _config(full: bool, world: str, zipf: float):
 @lru_cache(maxsize=None)
 def _runs(full: bool, arm: str, world: str, zipf: float, seed: int):
     """(per-step tables, budget-share tables) of every replicate, simulated once per setting and shared by all checks."""
-    from simalloc.sim.training import simulate_training
-
     cfg, n_reps = _config(full, world, zipf)
     runs = [simulate_training(cfg, arm, np.random.SeedSequence([seed, r]), rep=r) for r in range(n_reps)]
     return tuple(steps for steps, _ in runs), tuple(share for _, share in runs)
@@ -136,32 +134,31 @@ def budget_shares(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0):
     return _runs(full, arm, world, zipf, seed)[1]
 
 
-#: uniform-GRPO learning-rate multipliers that trace the Pass@1-vs-Pass@k frontier in the checks (x1 is "uniform")
-CHECK_FRONTIER_LRS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+#: the studies' learning-rate frontier (``simalloc.train.FRONTIER_LRS``): one grid for studies and checks
+CHECK_FRONTIER_LRS = FRONTIER_LRS
 
 
 def frontier_gain_runs(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0, k=256, shift=0.0,
-                       lrs=CHECK_FRONTIER_LRS) -> tuple[float, float, int]:
-    """(mean, se, replicates used) of ``arm``'s frontier gain at Pass@k against uniform GRPO's learning-rate
-    frontier in one setting (``simalloc.sim.training_study.frontier_gain``, monotone cubic, no extrapolation).
+                       lrs=CHECK_FRONTIER_LRS):
+    """``arm``'s frontier gain at Pass@k (mean, se, replicates used: ``MeanSE``) against uniform GRPO's
+    learning-rate frontier in one setting (``simalloc.train.frontier_gain``, monotone cubic, no extrapolation).
     ``shift`` is added to the arm's Pass@k (mutation tests only: an arm moved off the frontier)."""
     import pandas as pd
 
-    frontier = tuple("uniform" if m == 1.0 else f"uniform:lr{m:g}" for m in lrs)
-    names = frontier + (() if "uniform" in frontier else ("uniform",))  # uniform's start is the frontier's lr -> 0 end
-    runs = [(name, t) for name in names for t in _runs(full, name, world, zipf, seed)[0]]
+    frontier = frontier_arms(lrs)
+    runs = [(name, t) for name in frontier for t in _runs(full, name, world, zipf, seed)[0]]
     runs += [("__arm__", t) for t in _runs(full, arm, world, zipf, seed)[0]]
     steps = pd.concat([t.assign(arm=label) for label, t in runs], ignore_index=True)
     steps.loc[steps.arm == "__arm__", f"pass@{k}"] += shift
     # the last step's rows plus the frontier's lr -> 0 end (uniform's row where the allocators take over)
-    last = frontier_table(steps, _config(full, world, zipf)[0])
+    last = frontier_table(steps, _config(full, world, zipf)[0].warmup_steps)
     return frontier_gain(last, "__arm__", k, (START_POINT,) + frontier)
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Mean and standard error of a - b over paired replicates (common random numbers)."""
-    d = np.asarray(a) - np.asarray(b)
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
+    r = paired_difference(a, b)
+    return r.mean, r.se
 
 
 # ---------------------------------------------------------------------------------------------- report

@@ -64,10 +64,18 @@ def _study_help(parser, study: str | None) -> int:
     mod = load_study(study)
     print(f"\n{study}: {study_summary(study)}\n\n--set keys (default; --quick preset where it differs):")
     full, quick = mod.Args(), mod.Args.quick() if hasattr(mod.Args, "quick") else mod.Args()
-    for f in dataclasses.fields(full):
-        a, b = getattr(full, f.name), getattr(quick, f.name)
-        show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else str(v)  # noqa: E731
-        print(f"  {f.name:<22} {show(a)}" + (f"  (quick: {show(b)})" if a != b else ""))
+    show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else str(v)  # noqa: E731
+
+    def keys(full, quick):  # a training study's train settings are --set keys too
+        for f in dataclasses.fields(full):
+            a, b = getattr(full, f.name), getattr(quick, f.name)
+            if f.name == "train" and dataclasses.is_dataclass(a):
+                yield from keys(a, b)
+            else:
+                yield f.name, a, b
+
+    for name, a, b in keys(full, quick):
+        print(f"  {name:<22} {show(a)}" + (f"  (quick: {show(b)})" if a != b else ""))
     return 0
 
 

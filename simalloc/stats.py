@@ -7,23 +7,20 @@ random numbers, and two-sided percentile intervals of bootstrap draws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 __all__ = ["MeanSE", "mean_se", "paired_difference", "percentile_interval"]
 
 
-@dataclass(frozen=True)
-class MeanSE:
-    """A mean, its standard error and the number of values (NaN se for fewer than two)."""
+class MeanSE(NamedTuple):
+    """A mean, its standard error and the number of values (NaN se for fewer than two); a named tuple, so it
+    unpacks as (mean, se, n)."""
 
     mean: float
     se: float
     n: int
-
-    def __iter__(self):  # unpacks as (mean, se, n)
-        return iter((self.mean, self.se, self.n))
 
 
 def mean_se(values) -> MeanSE:

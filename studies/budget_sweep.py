@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from simalloc.io import write_table
-from simalloc.sim.training_study import TrainingStudyArgs, arm_shards, final_summary, run_arm_shard, summary_long
+from simalloc.plotting import color_of
+from simalloc.train import TrainingStudyArgs, arm_shards, final_summary, run_arm_shard, summary_long
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,15 @@ class Args(TrainingStudyArgs):
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(group_sizes=(8, 32), n_reps=2, steps=80, n_pool=1000, n_eval=500)
+        return cls(group_sizes=(8, 32), n_reps=2).with_train(steps=80, n_pool=1000, n_eval=500)
 
-    def validate(self):
-        super().validate()
+    def smallest_group(self) -> int:
+        return min(self.group_sizes) if self.group_sizes else self.train.group_size
+
+    def validate(self) -> "Args":
         if not self.group_sizes or min(self.group_sizes) < 4:
             raise ValueError(f"group_sizes: every G must be >= 4, got {self.group_sizes}")
+        return super().validate()
 
 
 def shards(args):
@@ -47,7 +51,7 @@ def finalize(args, tables, out, progress=True):
     import matplotlib.pyplot as plt
 
     steps = tables["steps"]
-    summary = final_summary(steps, args.ks, by=("G", "arm"))
+    summary = final_summary(steps, args.train.ks, by=("G", "arm"))
     write_table(steps, out, "table")
     write_table(tables["budget_share"], out, "budget_share")
     write_table(summary, out, "final_passk")
@@ -56,19 +60,20 @@ def finalize(args, tables, out, progress=True):
     long = pd.concat([summary_long(steps[steps.G == g], args).assign(G=g) for g in sorted(set(steps.G))],
                      ignore_index=True)
     write_table(long, out, "summary")  # the summary contract, one block per G
-    kmax = max(args.ks)
+    kmax = max(args.train.ks)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, k in zip(axes, (1, kmax)):
         for arm in args.arms:
             sub = summary[(summary.arm == arm) & (summary.k == k)].sort_values("G")
-            ax.errorbar(sub.G, sub.final, yerr=1.96 * sub.final_se, marker="o", capsize=2, label=arm)
+            ax.errorbar(sub.G, sub.final, yerr=1.96 * sub.final_se, marker="o", capsize=2, label=arm,
+                        color=color_of(arm))
         start = summary[summary.k == k].groupby("G")["start"].mean()
         ax.plot(start.index, start.values, "k--", label="start")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("G (rollouts per prompt on average)")
-        ax.set_ylabel(f"Pass@{k} after {args.steps} steps")
+        ax.set_ylabel(f"Pass@{k} after {args.train.steps} steps")
         ax.legend()
-    fig.suptitle(f"Budget sweep, world {args.world}, {args.n_reps} replicates")
+    fig.suptitle(f"Budget sweep, world {args.train.world}, {args.n_reps} replicates")
     fig.tight_layout()
     fig.savefig(out / "figure.png", dpi=110)
     plt.close(fig)

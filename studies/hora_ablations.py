@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simalloc.sim.training_study import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from simalloc.train import TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Args(TrainingStudyArgs):
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(n_reps=2, steps=100, n_pool=1000, n_eval=500)
+        return cls(n_reps=2).with_train(steps=100, n_pool=1000, n_eval=500)
 
 
 #: the runner's hooks: one shard per (replicate, arm), the frontier arms included
@@ -28,4 +28,5 @@ shards, run_shard = arm_shards, run_arm_shard
 
 def finalize(args, tables, out, progress=True):
     return finalize_training(args, tables, out, progress=progress,
-                             title=f"HORA ablations: world {args.world}, {args.steps} steps, {args.n_reps} replicates")
+                             title=f"HORA ablations: world {args.train.world}, {args.train.steps} steps, {args.n_reps} "
+                                   "replicates")

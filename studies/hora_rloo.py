@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simalloc.sim.training_study import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from simalloc.train import TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 
 
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
-    loss: str = "rloo"
-    #: plain leave-one-out advantages, as the paper's RLOO (no std scaling; TRL's RLOO normalises only on request)
-    scale_rewards: str = "none"
     arms: tuple = ("uniform", "hora", "hora_placebo")
+    #: plain leave-one-out advantages, as the paper's RLOO (no std scaling; TRL's RLOO normalises only on request)
+    train: TrainConfig = TrainConfig(loss="rloo", scale_rewards="none")
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(n_reps=3, steps=100, n_pool=1000, n_eval=500)
+        return cls(n_reps=3).with_train(steps=100, n_pool=1000, n_eval=500)
 
 
 #: the runner's hooks: one shard per (replicate, arm), the frontier arms included
@@ -33,6 +32,6 @@ shards, run_shard = arm_shards, run_arm_shard
 def finalize(args, tables, out, progress=True):
     return finalize_training(
         args, tables, out, progress=progress,
-        title=f"HORA vs RLOO: {args.n_prompts} prompts, G = {args.group_size}, K0 = {args.k0}, {args.steps} steps, "
-              f"loss {args.loss}, world {args.world}, {args.n_reps} replicates",
+        title=f"HORA vs RLOO: {args.train.n_prompts} prompts, G = {args.train.group_size}, K0 = {args.train.k0}, "
+              f"{args.train.steps} steps, loss {args.train.loss}, world {args.train.world}, {args.n_reps} replicates",
     )

@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from simalloc.io import write_table
-from simalloc.sim.training_study import (EFFECT_FLOOR, TrainingStudyArgs, arm_shards, final_summary, run_arm_shard,
-                                         summary_long)
+from simalloc.stats import mean_se
+from simalloc.train import (EFFECT_FLOOR, TrainConfig, TrainingStudyArgs, arm_shards, final_summary, run_arm_shard,
+                            summary_long)
 
 #: the difficulty worlds of the sweep by name (the paper checks' four, paper_checks/_harness.py WORLDS); ``worlds``
 #: takes these names or any world spec without a comma (``--set`` splits its value on commas)
@@ -48,29 +49,28 @@ class Args(TrainingStudyArgs):
     zipfs: tuple = (1.2, 1.5, 1.8)
     cluster_counts: tuple = (1, 8, 32)
     n_reps: int = 3
-    steps: int = 150
-    n_pool: int = 1000
-    n_eval: int = 500
+    train: TrainConfig = TrainConfig(steps=150, n_pool=1000, n_eval=500)
 
     @classmethod
     def quick(cls) -> "Args":
         return cls(worlds=("u_shaped", "hard"), zipfs=(1.5,), cluster_counts=(8,), n_reps=2,
-                   steps=60, frontier_lrs=(0.25, 0.5, 0.7, 1.4, 2.0))
+                   frontier_lrs=(0.25, 0.5, 0.7, 1.4, 2.0)).with_train(steps=60)
 
     def settings(self) -> list[dict]:
         """Every (world, zipf, n_clusters) combination, in a fixed order (the setting index)."""
         return [{"world": SWEEP_WORLDS.get(w, w), "zipf": float(z), "n_clusters": int(c)}
                 for w, z, c in itertools.product(self.worlds, self.zipfs, self.cluster_counts)]
 
-    def validate(self):
+    def validate(self) -> "Args":
         super().validate()
         for name in ("worlds", "zipfs", "cluster_counts"):
             if not getattr(self, name):
                 raise ValueError(f"{name}: at least one value is needed")
         for s in self.settings():  # each setting must be a valid TrainConfig (names the bad value)
-            TrainingStudyArgs(**{**{f: getattr(self, f) for f in TrainingStudyArgs.__dataclass_fields__}, **s}).validate()
+            self.with_train(**s).train.validate()
         if "hora" not in self.arms or "hora_placebo" not in self.arms:
             raise ValueError(f"arms: the sweep judges hora and hora_placebo, both must be arms; got {self.arms}")
+        return self
 
 
 def shards(args):
@@ -110,7 +110,7 @@ def judge_setting(long: pd.DataFrame, final: pd.DataFrame, share: pd.DataFrame, 
     rows.append(("placebo_null", p, p_se, {"no_effect": "holds", "undetermined": "undetermined"}.get(v, "reversed")))
     s0 = share[(share.arm == "hora") & (share.s == 0)].groupby("rep")[["budget_share", "prompt_share"]].mean()
     d = s0.budget_share - s0.prompt_share
-    d_se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    d_se = mean_se(d).se
     rows.append(("fig3_s0_share", float(d.mean()) if len(d) else float("nan"), d_se,
                  _verdict(float(d.mean()), d_se, floor=0.0) if len(d) else "undetermined"))
     return rows
@@ -120,13 +120,13 @@ def finalize(args, tables, out, progress=True):
     steps, share = tables["steps"], tables["budget_share"]
     write_table(steps, out, "table")
     write_table(share, out, "budget_share")
-    kmax = max(args.ks)
+    kmax = max(args.train.ks)
     blocks, judged = [], []
     for i, setting in enumerate(args.settings()):
         st, sh = steps[steps.setting == i], share[share.setting == i]
         long = summary_long(st, args)
         blocks.append(long.assign(setting=i, **setting))
-        for claim, value, se, verdict in judge_setting(long, final_summary(st, args.ks), sh, kmax):
+        for claim, value, se, verdict in judge_setting(long, final_summary(st, args.train.ks), sh, kmax):
             judged.append({"setting": i, **setting, "claim": claim, "value": value, "se": se, "verdict": verdict})
     write_table(pd.concat(blocks, ignore_index=True), out, "summary")
     settings = pd.DataFrame(judged)
@@ -151,7 +151,7 @@ def _plot(settings: pd.DataFrame, args, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    kmax = max(args.ks)
+    kmax = max(args.train.ks)
     gains = settings[settings.claim == "table1_frontier"].reset_index(drop=True)
     raw = settings[settings.claim == "table1_raw"].set_index("setting")
     fig, axes = plt.subplots(1, 2, figsize=(13, max(5.2, 1.8 + 0.2 * len(gains))))
@@ -184,7 +184,8 @@ def _plot(settings: pd.DataFrame, args, path):
     axes[1].set_title("What the raw comparison credits vs what survives the frontier")
     axes[1].legend(fontsize=8)
     tally = ", ".join(f"{v} {(gains.verdict == v).sum()}" for v in VERDICTS if (gains.verdict == v).any())
-    fig.suptitle(f"HORA across {len(gains)} world/model settings ({args.n_reps} replicates each, {args.steps} steps); "
+    fig.suptitle(f"HORA across {len(gains)} world/model settings ({args.n_reps} replicates each, {args.train.steps} "
+                 "steps); "
                  f"frontier gain: {tally}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -4,8 +4,8 @@ HORA's paper setting: 60 prompts per batch, G = 32 rollouts per prompt on averag
 steps, Phase B allocated in 4 shards of 15 prompts, uniform Beta(1, 1) prior; TRL's std-normalised group
 advantages with Dr.GRPO's aggregation, Adam with max grad norm 1.0, rollout temperature 0.7 (simulator v2's
 defaults). The policy is the cluster policy (shared strategy logits plus per-cluster logits, sampled
-trajectories) on a Beta(0.5, 0.5) difficulty world; Pass@k is exact on a held-out eval set. Arms: uniform (GRPO), hora, and the baselines dapo (dynamic sampling, compute-matched),
-vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm. Claims checked (HORA arXiv 2605.07114, Table 1, Fig. 3):
+trajectories) on a Beta(0.5, 0.5) difficulty world; Pass@k is exact on a held-out eval set. Arms: uniform (GRPO), hora, and the baselines dapo_dynamic (DAPO's dynamic sampling, compute-matched),
+vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm; ``dapo_dynamic`` is DAPO's dynamic sampling. Claims checked (HORA arXiv 2605.07114, Table 1, Fig. 3):
 Pass@k at large k improves over compute-matched GRPO at comparable Pass@1; s = 0 prompts get a share of
 the Phase-B budget far above their share of prompts.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simalloc.sim.training_study import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from simalloc.train import TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 
 
 #: held-out eval sets at four difficulties, evaluated from the same training run (the paper trains once and
@@ -33,13 +33,13 @@ EVAL_SETS = ("u_shaped=beta:0.5,0.5", "mixture=beta_mixture", "hard=logit_normal
 
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
-    arms: tuple = ("uniform", "hora", "hora_placebo", "dapo", "vip", "knapsack", "gvm")
-    eval_sets: tuple = EVAL_SETS
+    arms: tuple = ("uniform", "hora", "hora_placebo", "dapo_dynamic", "vip", "knapsack", "gvm")
+    train: TrainConfig = TrainConfig(eval_sets=EVAL_SETS)
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(arms=("uniform", "hora", "hora_placebo", "hard_first"), n_reps=4, steps=150, n_pool=1000,
-                   n_eval=500)
+        return cls(arms=("uniform", "hora", "hora_placebo", "hard_first"), n_reps=4).with_train(
+            steps=150, n_pool=1000, n_eval=500)
 
 
 #: the runner's hooks: one shard per (replicate, arm), the frontier arms included
@@ -49,6 +49,6 @@ shards, run_shard = arm_shards, run_arm_shard
 def finalize(args, tables, out, progress=True):
     return finalize_training(
         args, tables, out, progress=progress,
-        title=f"HORA vs GRPO: {args.n_prompts} prompts, G = {args.group_size}, K0 = {args.k0}, {args.steps} steps, "
-              f"{args.loss}, world {args.world}, {args.n_reps} replicates",
+        title=f"HORA vs GRPO: {args.train.n_prompts} prompts, G = {args.train.group_size}, K0 = {args.train.k0}, "
+              f"{args.train.steps} steps, {args.train.loss}, world {args.train.world}, {args.n_reps} replicates",
     )

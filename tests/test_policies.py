@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from simalloc.sim.policies import StrategyPolicy, _strategy_step, pass_at_k_curve
+from simalloc.train.policies import StrategyPolicy, pass_at_k_curve
 from simalloc.worlds import BetaWorld
 
 
@@ -71,14 +71,11 @@ def test_pass_at_k_curve_is_exact():
     np.testing.assert_allclose(pass_at_k_curve(p, [1, 3]), [np.mean(p), np.mean(1 - (1 - p) ** 3)], rtol=1e-14)
 
 
-def test_step_kernel_skips_degenerate_prompts():
+def test_update_skips_degenerate_prompts():
+    """Prompts with p = 0 or p = 1 carry no gradient (the weight 1 / (p (1 - p)) is not formed for them)."""
     pol = _policy(m=10)
     theta = pol.theta.copy()
-    tail = np.empty(11)
-    from simalloc.sim.policies import _tail_sums
-
-    _tail_sums(theta, tail)
-    norm = _strategy_step(theta, tail, pol.lo, pol.hi, np.array([0, 1]), np.array([1.0, 0.0]), np.array([1.0, 1.0]), 1.0)
+    norm = pol.update(np.array([0, 1]), np.array([1.0, 0.0]), np.array([1.0, 1.0]), 1.0)
     assert norm == 0.0 and np.array_equal(theta, pol.theta)
 
 
@@ -86,31 +83,12 @@ def test_entropy_hand_values():
     """Uniform strategy logits: log M; p = 1/2 everywhere for the Bernoulli policy: log 2; a point mass: 0."""
     import numpy as np
 
-    from simalloc.sim.policies import BernoulliPolicy, StrategyPolicy
+    from simalloc.train.policies import BernoulliPolicy, StrategyPolicy
 
     lo = hi = np.zeros(1, dtype=np.int64)
     assert StrategyPolicy(np.zeros(7), lo, hi + 1, lo, hi + 1).entropy() == pytest.approx(np.log(7))
     assert StrategyPolicy(np.array([0.0, -800.0]), lo, hi + 1, lo, hi + 1).entropy() == pytest.approx(0.0, abs=1e-12)
     assert BernoulliPolicy(np.zeros(5)).entropy() == pytest.approx(np.log(2))
-
-
-def test_gradient_then_apply_equals_update():
-    """The optimizer path (gradient, then apply) moves the strategy logits exactly as the fused SGD update."""
-    import numpy as np
-
-    from simalloc.sim.policies import StrategyPolicy
-    from simalloc.worlds import make_world
-
-    rng = np.random.default_rng(0)
-    a = StrategyPolicy.from_world(make_world("beta:0.5,0.5"), 50, 20, 30, 1.5, rng)
-    b = StrategyPolicy(a.theta.copy(), a.lo, a.hi, a.eval_lo, a.eval_hi)
-    idx = np.arange(10)
-    p, coef = a.pass_rates(idx), rng.normal(size=10)
-    norm = a.update(idx, p, coef, 0.3)
-    g = b.gradient(idx, p, coef)
-    b.apply(0.3 * g)
-    np.testing.assert_allclose(a.theta, b.theta, rtol=0, atol=1e-15)
-    assert norm == pytest.approx(float(np.linalg.norm(g)))
 
 
 def test_cluster_policy_gradient_and_per_cluster_learning():
@@ -120,7 +98,7 @@ def test_cluster_policy_gradient_and_per_cluster_learning():
     sets are not contiguous in the shared ranking, without it they are."""
     import numpy as np
 
-    from simalloc.sim.policies import ClusterPolicy
+    from simalloc.train.policies import ClusterPolicy
     from simalloc.worlds import make_world
 
     rng = np.random.default_rng(3)

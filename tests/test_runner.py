@@ -88,7 +88,7 @@ def test_study_smoke(study, tmp_path):
             "hora_ablations": {**{k: v for k, v in TINY.items() if k != "arms"}, "group_size": "20", "k0": "4",
                                "n_reps": "1"},
             "hora_rloo": {**{k: v for k, v in TINY.items() if k != "arms"}, "n_reps": "2"},
-            "hora_vs_grpo": {**TINY, "n_reps": "1", "arms": "uniform,hora,dapo,knapsack,gvm"}}[study]
+            "hora_vs_grpo": {**TINY, "n_reps": "1", "arms": "uniform,hora,dapo_dynamic,knapsack,gvm"}}[study]
     out = run_study(study, out=tmp_path, overrides=over, progress=False)
     assert (out / "table.parquet").is_file() and (out / "figure.png").is_file()
     if study == "hora_rloo":  # RLOO advantages, with the placebo and the frontier in the summary contract
@@ -97,7 +97,7 @@ def test_study_smoke(study, tmp_path):
         assert (pd.read_parquet(out / "table.parquet").arm == "hora").any()
         import json
 
-        assert json.loads((out / "args.json").read_text())["args"]["loss"] == "rloo"
+        assert json.loads((out / "args.json").read_text())["args"]["train"]["loss"] == "rloo"
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_placebo_sits_on_the_learning_rate_frontier(tmp_path):
     benchmark resolves; sampled trajectories and Adam make neighbouring learning rates differ by ~0.01 here),
     judged on at least 3 of 4 replicates; and a copy of the placebo moved up by 0.01 in Pass@256 is measured at
     +0.01 by the same summary code (the check can fail)."""
-    from simalloc.sim.training_study import frontier_gain
+    from simalloc.train import frontier_gain
 
     over = {"steps": "60", "n_pool": "400", "n_eval": "200", "n_prompts": "20", "group_size": "16", "k0": "4",
             "phase_b_shards": "2", "n_reps": "4", "arms": "uniform,hora_placebo", "frontier_lrs": "0.25,0.5,0.7,1.4,2",
@@ -131,7 +131,7 @@ def test_placebo_sits_on_the_learning_rate_frontier(tmp_path):
     out = run_study("hora_vs_grpo", out=tmp_path / "p", overrides=over, progress=False)
     summary = pd.read_csv(out / "summary.csv").set_index(["arm", "metric"])
     gain = summary.loc[("hora_placebo", "frontier_gain@256")]
-    from simalloc.sim.training_study import EFFECT_FLOOR
+    from simalloc.train import EFFECT_FLOOR
 
     assert abs(gain.value) < EFFECT_FLOOR and gain.n_reps >= 3, gain
     steps = pd.read_parquet(out / "table.parquet")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simalloc.sim.training import V1_READING, TrainConfig, parse_arm, simulate_training
+from simalloc.train import V1_READING, TrainConfig, parse_arm, simulate_training
 
 SMALL = TrainConfig(n_pool=300, n_eval=200, n_strategies=50, n_prompts=20, group_size=16, k0=4, steps=8,
                     phase_b_shards=2)
@@ -14,7 +14,8 @@ SMALL = TrainConfig(n_pool=300, n_eval=200, n_strategies=50, n_prompts=20, group
 SMALL_V1 = dataclasses.replace(SMALL, **V1_READING)
 
 
-@pytest.mark.parametrize("arm", ["uniform", "hora", "hard_first", "plugin", "informative", "dapo", "vip", "knapsack",
+@pytest.mark.parametrize("arm", ["uniform", "hora", "hard_first", "plugin", "informative", "dapo", "dapo_dynamic", "vip",
+                                 "knapsack",
                                  "gvm", "hora:gp", "hora:oracle", "hora:k8"])
 def test_every_arm_runs_and_records(arm):
     steps, share = simulate_training(SMALL, arm, np.random.SeedSequence([3, 0]))
@@ -22,7 +23,7 @@ def test_every_arm_runs_and_records(arm):
     curve = steps[[f"pass@{k}" for k in SMALL.ks]].to_numpy()
     assert np.all((curve >= 0) & (curve <= 1))
     assert np.all(steps.rollouts.iloc[1:] <= SMALL.n_prompts * SMALL.group_size)
-    if arm == "dapo":
+    if arm == "dapo_dynamic":
         assert np.all(steps.informative_share.iloc[1:] == 1.0)  # dynamic sampling keeps only groups with spread
     else:
         assert share.budget_share.sum() == pytest.approx(1.0)
@@ -87,7 +88,7 @@ def test_frontier_gain_hand_computed():
     """Frontier points (0.5, 0.8), (0.6, 0.7), (0.7, 0.6) per replicate; an arm at (0.55, 0.8) gains
     0.8 - 0.75 = 0.05 on replicate 0 and at (0.65, 0.6) loses 0.6 - 0.65 = -0.05 on replicate 1; an arm outside
     the frontier's Pass@1 range is left out."""
-    from simalloc.sim.training_study import frontier_gain
+    from simalloc.train import frontier_gain
 
     rows = []
     for rep, (x, y) in enumerate([(0.55, 0.8), (0.65, 0.6)]):
@@ -107,9 +108,7 @@ def test_frontier_starts_at_the_untrained_policy():
     """The lr -> 0 end of the frontier is uniform's row at the step the allocators take over (``warmup_steps``).
     Start (0.4, 0.9), smallest rate (0.5, 0.8): an arm at Pass@1 0.45 is compared with the chord's 0.85 (linear),
     so Pass@256 0.88 gains +0.03; without the start point it is left out (below the smallest rate's Pass@1)."""
-    from types import SimpleNamespace
-
-    from simalloc.sim.training_study import START_POINT, frontier_gain, frontier_points, frontier_table
+    from simalloc.train import START_POINT, frontier_gain, frontier_points, frontier_table
 
     rows = []
     for step, pts in ((0, {"uniform": (0.4, 0.9), "uniform:lr0.5": (0.4, 0.9), "hora": (0.4, 0.9)}),
@@ -119,21 +118,21 @@ def test_frontier_starts_at_the_untrained_policy():
         for arm, (x, y) in pts.items():
             rows.append({"arm": arm, "rep": 0, "step": step, "pass@1": x, "pass@256": y})
     steps = pd.DataFrame(rows)
-    args = SimpleNamespace(frontier_lrs=(0.5, 2.0), warmup_steps=0)
-    assert frontier_points(args) == (START_POINT, "uniform", "uniform:lr0.5", "uniform:lr2")
-    last = frontier_table(steps, args)
+    lrs = (0.5, 2.0)
+    assert frontier_points(lrs) == (START_POINT, "uniform", "uniform:lr0.5", "uniform:lr2")
+    last = frontier_table(steps, warmup_steps=0)
     assert last[last.arm == START_POINT][["pass@1", "pass@256"]].values.tolist() == [[0.4, 0.9]]
-    gain, _, used = frontier_gain(last, "hora", 256, frontier_points(args), method="linear")
+    gain, _, used = frontier_gain(last, "hora", 256, frontier_points(lrs), method="linear")
     assert used == 1 and gain == pytest.approx(0.03)
-    assert frontier_gain(last, "hora", 256, frontier_points(args)[1:])[2] == 0  # no start point: left out
-    warm = frontier_table(steps, SimpleNamespace(frontier_lrs=(0.5, 2.0), warmup_steps=3))  # after a warm-up
+    assert frontier_gain(last, "hora", 256, frontier_points(lrs)[1:])[2] == 0  # no start point: left out
+    warm = frontier_table(steps, warmup_steps=3)  # after a warm-up
     assert warm[warm.arm == START_POINT][["pass@1", "pass@256"]].values.tolist() == [[0.45, 0.85]]
 
 
 def test_matched_lr_hand_computed():
     """Frontier Pass@1 0.5, 0.6, 0.7 at multipliers 0.5, 1, 2: an arm at Pass@1 0.55 sits halfway in log-rate between
     x0.5 and x1, i.e. at x sqrt(0.5) = 0.7071; at 0.65, x sqrt(2); outside the range: not matched."""
-    from simalloc.sim.training_study import matched_lr
+    from simalloc.train import matched_lr
 
     rows = []
     for rep, x in enumerate([0.55, 0.65]):
@@ -152,14 +151,14 @@ def test_placebo_keeps_group_sizes_and_lr_modifier_scales_the_rate():
     with cfg.lr halved."""
     from dataclasses import replace
 
-    from simalloc.sim.training import parse_arm
+    from simalloc.train import parse_arm
 
     assert parse_arm("hora_placebo").placebo and parse_arm("hora:placebo").allocator == "hora"
     assert parse_arm("uniform:lr0.5").lr_scale == 0.5
     with pytest.raises(ValueError, match="lr<x> needs a learning-rate multiplier"):
         parse_arm("uniform:lr-1")
-    with pytest.raises(ValueError, match="dapo has no allocation"):
-        parse_arm("dapo:placebo")
+    with pytest.raises(ValueError, match="dapo_dynamic has no allocation"):
+        parse_arm("dapo_dynamic:placebo")
     a, _ = simulate_training(SMALL, "uniform:lr0.5", 3)
     b, _ = simulate_training(replace(SMALL, lr=SMALL.lr * 0.5), "uniform", 3)
     pd.testing.assert_frame_equal(a.drop(columns="arm"), b.drop(columns="arm"))
@@ -174,7 +173,7 @@ def test_frontier_gain_cubic_removes_the_chord_bias():
     """Points on a concave frontier y = 1 - 3 (x - 0.5)^2 sampled at 5 knots: an arm exactly on the curve between
     knots gets a chord gain of |f''| h^2 / 8 = 6 x 0.05^2 / 8 = 0.001875 at mid-knot; the monotone cubic's is
     under a fifth of that (PCHIP is not exact for a quadratic: 0.00023 here)."""
-    from simalloc.sim.training_study import frontier_gain
+    from simalloc.train import frontier_gain
 
     f = lambda x: 1 - 3 * (x - 0.5) ** 2  # noqa: E731
     knots = [0.5, 0.55, 0.6, 0.65, 0.7]
@@ -209,7 +208,7 @@ def test_adam_step_by_hand_and_clipping():
     SGD through the clipping path with a huge max norm is the plain SGD path; Adam runs end to end."""
     from dataclasses import replace
 
-    from simalloc.sim.training import Adam, clip_by_norm
+    from simalloc.train import Adam, clip_by_norm
 
     opt = Adam(2)
     g1, g2 = np.array([0.5, -2.0]), np.array([1.0, 0.0])
@@ -238,7 +237,7 @@ def test_eval_set_frontier_reads_the_sets_own_columns():
     """Per eval set, the frontier is read on that set's Pass@1 and Pass@k: main columns say the arm is on the
     frontier (gain 0), the "hard" set's say it is 0.1 above it (hand: frontier (0.1, 0.5) - (0.3, 0.7), arm at
     (0.2, 0.7) against the chord's 0.6)."""
-    from simalloc.sim.training_study import _eval_set_view, frontier_gain
+    from simalloc.train.analysis import _eval_set_view, frontier_gain
 
     rows = []
     for arm, main, hard in [("uniform:lr0.5", (0.5, 0.8), (0.1, 0.5)), ("uniform", (0.7, 0.6), (0.3, 0.7)),

@@ -5,70 +5,10 @@ the same seed gives the same samples. Reusing ``seed + i`` on every call (the ol
 extra rollouts repeat the pilot's, which the first test catches.
 """
 
-import random
-from dataclasses import dataclass, field
-
 import pytest
 
 from simalloc.live.engines import VLLMEngine, request_seed
-
-
-@dataclass
-class FakeSamplingParams:
-    n: int = 1
-    temperature: float = 1.0
-    max_tokens: int = 16
-    logprobs: int | None = None
-    seed: int | None = None
-
-
-@dataclass
-class FakeLogprob:
-    logprob: float
-
-
-@dataclass
-class FakeCompletion:
-    text: str
-    token_ids: list
-    logprobs: list
-
-
-@dataclass
-class FakeRequestOutput:
-    prompt: str
-    outputs: list = field(default_factory=list)
-
-
-class FakeTokenizer:
-    def __init__(self):
-        self.messages = []
-
-    def apply_chat_template(self, msgs, tokenize=False, add_generation_prompt=True):
-        self.messages.append(msgs)
-        return "|".join(f"{m['role']}:{m['content']}" for m in msgs) + "|assistant:"
-
-
-class FakeLLM:
-    def __init__(self):
-        self.tokenizer = FakeTokenizer()
-        self.seen_params = []
-
-    def get_tokenizer(self):
-        return self.tokenizer
-
-    def generate(self, prompts, params):
-        assert isinstance(params, list) and len(params) == len(prompts), "one SamplingParams per prompt"
-        out = []
-        for prompt, sp in zip(prompts, params):
-            self.seen_params.append(sp)
-            rng = random.Random(sp.seed)  # per-request seeding: same seed, same samples
-            comps = []
-            for _ in range(sp.n):
-                ids = [rng.randrange(1000) for _ in range(3)]
-                comps.append(FakeCompletion(" ".join(map(str, ids)), ids, [{t: FakeLogprob(-1.0)} for t in ids]))
-            out.append(FakeRequestOutput(prompt, comps))
-        return out
+from simalloc.testing.vllm_standin import FakeLLM, FakeSamplingParams
 
 
 def _engine(**kw):

@@ -15,19 +15,20 @@
 from __future__ import annotations
 
 import importlib.util
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 __all__ = ["Completion", "Engine", "TransformersEngine", "CT2Engine", "VLLMEngine", "make_engine", "ENGINES",
-           "is_vllm_available", "default_model_path", "ctranslate2_model"]
+           "is_vllm_available", "default_model_path", "ctranslate2_model", "chat_text", "request_seed"]
 
 ENGINES = ("transformers", "ctranslate2", "vllm")
 
 
 def is_vllm_available() -> bool:
+    """Whether the optional ``vllm`` package is importable (the GPU engine)."""
     return importlib.util.find_spec("vllm") is not None
 
 
@@ -38,13 +39,55 @@ def _require(module: str, extra: str):
 
 @dataclass
 class Completion:
+    """One sampled completion: its text, generated token ids and per-token log-probabilities under the sampling
+    distribution (empty where the engine gives none)."""
+
     text: str
     token_ids: list
-    logprobs: list  # per generated token, under the sampling distribution (empty where the engine gives none)
+    logprobs: list
 
 
-class Engine(Protocol):
-    def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]: ...
+class Engine(ABC):
+    """What the live loop calls on every engine: ``generate`` (prompts and per-prompt sample counts in,
+    completions out) and ``encode_prompts`` (the chat-templated prompt token ids the GRPO step scores), with the
+    settings and checks they share. Subclasses set ``tokenizer`` and, when known, ``context`` (tokens)."""
+
+    tokenizer = None
+    context: int | None = None
+
+    def __init__(self, *, temperature: float, max_new_tokens: int, seed: int, system_prompt: str | None):
+        if not (isinstance(temperature, (int, float)) and temperature > 0):
+            raise ValueError(f"temperature: must be > 0, got {temperature!r}")
+        if not (isinstance(max_new_tokens, int) and max_new_tokens >= 1):
+            raise ValueError(f"max_new_tokens: must be an integer >= 1, got {max_new_tokens!r}")
+        self.temperature, self.max_new_tokens, self.seed = float(temperature), max_new_tokens, int(seed)
+        self.system_prompt = system_prompt
+        self.calls = 0
+
+    def chat(self, prompt: str) -> str:
+        """The prompt in the tokenizer's chat template (``system_prompt`` first when given)."""
+        return chat_text(self.tokenizer, prompt, self.system_prompt)
+
+    def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
+        """Token ids of each chat-templated prompt; refuses a prompt that leaves no room for ``max_new_tokens``."""
+        ids = [list(self.tokenizer(self.chat(p), add_special_tokens=False)["input_ids"]) for p in prompts]
+        if self.context is not None:
+            for p, i in zip(prompts, ids):
+                if len(i) + self.max_new_tokens > self.context:
+                    raise ValueError(f"prompt: {len(i)} tokens + max_new_tokens {self.max_new_tokens} exceed the "
+                                     f"model's context of {self.context} tokens ({p[:60]!r}...)")
+        return ids
+
+    @staticmethod
+    def _check_counts(prompts, n) -> None:
+        if len(prompts) != len(n):
+            raise ValueError(f"n: expected one sample count per prompt ({len(prompts)}), got {len(n)}")
+        if any(int(k) < 0 for k in n):
+            raise ValueError("n: sample counts must be >= 0")
+
+    @abstractmethod
+    def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
+        """``n[i]`` completions of ``prompts[i]`` for every i."""
 
 
 def default_model_path() -> Path:
@@ -71,46 +114,29 @@ def _resolve_model(model) -> tuple[str, str | None]:
     return str(path), None
 
 
-class TransformersEngine:
+class TransformersEngine(Engine):
     """Batched sampling with transformers; also exposes ``model`` and ``tokenizer`` as the trainable policy."""
 
     def __init__(self, model=None, *, temperature: float = 0.7, max_new_tokens: int = 48, batch_size: int = 32,
                  seed: int = 0, device: str = "cpu", system_prompt: str | None = None):
         _require("torch", "live")
         _require("transformers", "live")
-        if not temperature > 0:
-            raise ValueError(f"temperature: must be > 0, got {temperature}")
-        if max_new_tokens < 1 or batch_size < 1:
-            raise ValueError("max_new_tokens, batch_size: must be >= 1")
+        super().__init__(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, system_prompt=system_prompt)
+        if batch_size < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
         self.model, self.tokenizer = _load_hf(model)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model.to(device)
-        self.device, self.temperature, self.max_new_tokens, self.batch_size = device, temperature, max_new_tokens, batch_size
-        self.system_prompt = system_prompt
+        self.device, self.batch_size = device, batch_size
         self.context = int(getattr(self.model.config, "max_position_embeddings", 2048))
-        self.generator_seed = seed
-        self.calls = 0
-
-    def chat(self, prompt: str) -> str:
-        return chat_text(self.tokenizer, prompt, self.system_prompt)
-
-    def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
-        ids = [self.tokenizer(self.chat(p), add_special_tokens=False)["input_ids"] for p in prompts]
-        for p, i in zip(prompts, ids):
-            if len(i) + self.max_new_tokens > self.context:
-                raise ValueError(f"prompt: {len(i)} tokens + max_new_tokens {self.max_new_tokens} exceed the model's "
-                                 f"context of {self.context} tokens ({p[:60]!r}...)")
-        return ids
 
     def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
+        """Sampled in batches of ``batch_size`` sequences (full distribution at ``temperature``)."""
         import torch
 
-        if len(prompts) != len(n):
-            raise ValueError(f"n: expected one sample count per prompt ({len(prompts)}), got {len(n)}")
-        if any(int(k) < 0 for k in n):
-            raise ValueError("n: sample counts must be >= 0")
+        self._check_counts(prompts, n)
         ids = self.encode_prompts(prompts)
         jobs = [(i, ids[i]) for i in range(len(prompts)) for _ in range(int(n[i]))]
         out: list[list[Completion]] = [[] for _ in prompts]
@@ -118,7 +144,7 @@ class TransformersEngine:
         for start in range(0, len(jobs), self.batch_size):
             chunk = jobs[start:start + self.batch_size]
             batch = self.tokenizer.pad({"input_ids": [j[1] for j in chunk]}, return_tensors="pt").to(self.device)
-            torch.manual_seed(self.generator_seed * 1_000_003 + self.calls)
+            torch.manual_seed(self.seed * 1_000_003 + self.calls)
             self.calls += 1
             with torch.no_grad():
                 gen = self.model.generate(**batch, do_sample=True, temperature=self.temperature, top_k=0, top_p=1.0,
@@ -152,7 +178,7 @@ def request_seed(engine_seed: int, call: int, index: int) -> int:
     return int(np.random.SeedSequence([int(engine_seed), int(call), int(index)]).generate_state(1)[0] >> 1)
 
 
-class VLLMEngine:
+class VLLMEngine(Engine):
     """vLLM offline engine: one SamplingParams(n=k_i, temperature, max_tokens, logprobs=0, seed) per prompt.
 
     Seeds come from ``request_seed(seed, call, prompt index)``; ``system_prompt`` goes into the chat template as
@@ -162,10 +188,7 @@ class VLLMEngine:
 
     def __init__(self, model=None, *, temperature: float = 0.7, max_new_tokens: int = 48, seed: int = 0,
                  system_prompt: str | None = None, llm=None, sampling_params=None, **llm_kwargs):
-        if not temperature > 0:
-            raise ValueError(f"temperature: must be > 0, got {temperature}")
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens: must be >= 1, got {max_new_tokens}")
+        super().__init__(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, system_prompt=system_prompt)
         if llm is None:
             if not is_vllm_available():
                 raise ImportError("vllm is required for the vllm engine (GPU): pip install -e '.[vllm]'")
@@ -178,18 +201,10 @@ class VLLMEngine:
             from vllm import SamplingParams as sampling_params
         self.llm, self.sampling_params = llm, sampling_params
         self.tokenizer = self.llm.get_tokenizer()
-        self.temperature, self.max_new_tokens, self.seed = temperature, max_new_tokens, seed
-        self.system_prompt = system_prompt
-        self.calls = 0
-
-    def chat(self, prompt: str) -> str:
-        return chat_text(self.tokenizer, prompt, self.system_prompt)
 
     def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
-        if len(prompts) != len(n):
-            raise ValueError(f"n: expected one sample count per prompt ({len(prompts)}), got {len(n)}")
-        if any(int(k) < 0 for k in n):
-            raise ValueError("n: sample counts must be >= 0")
+        """One ``llm.generate`` call for every prompt with k_i > 0, each request seeded by ``request_seed``."""
+        self._check_counts(prompts, n)
         call = self.calls
         self.calls += 1
         out: list[list[Completion]] = [[] for _ in prompts]
@@ -273,7 +288,7 @@ def ctranslate2_model(model=None, *, quantization: str = "int8", cache_dir=None)
     return target
 
 
-class CT2Engine:
+class CT2Engine(Engine):
     """Rollout sampling with CTranslate2 on the CPU: one prompt encoding per task, its ``n`` samples decoded as
     ``num_hypotheses`` of one ``generate_batch`` (random sampling from the full distribution, ``sampling_topk=0``,
     at ``temperature``). Each ``generate`` call seeds CTranslate2's generator with ``request_seed(seed, call, j)``
@@ -288,30 +303,19 @@ class CT2Engine:
         import ctranslate2
         from transformers import AutoTokenizer
 
-        if not temperature > 0:
-            raise ValueError(f"temperature: must be > 0, got {temperature}")
-        if max_new_tokens < 1 or batch_size < 1:
-            raise ValueError("max_new_tokens, batch_size: must be >= 1")
+        super().__init__(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, system_prompt=system_prompt)
+        if batch_size < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
         path = ctranslate2_model(model, quantization=quantization, cache_dir=cache_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         self.generator = ctranslate2.Generator(str(path), device="cpu", compute_type=compute_type,
                                                intra_threads=int(threads))
         self._ct2 = ctranslate2
-        self.path, self.temperature, self.max_new_tokens, self.seed = path, temperature, max_new_tokens, seed
-        self.system_prompt, self.batch_size = system_prompt, batch_size
-        self.calls = 0
-
-    def chat(self, prompt: str) -> str:
-        return chat_text(self.tokenizer, prompt, self.system_prompt)
-
-    def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
-        return [self.tokenizer(self.chat(p), add_special_tokens=False)["input_ids"] for p in prompts]
+        self.path, self.batch_size = path, batch_size
 
     def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
-        if len(prompts) != len(n):
-            raise ValueError(f"n: expected one sample count per prompt ({len(prompts)}), got {len(n)}")
-        if any(int(k) < 0 for k in n):
-            raise ValueError("n: sample counts must be >= 0")
+        """Prompts grouped by sample count; each group one ``generate_batch`` with ``num_hypotheses`` = its count."""
+        self._check_counts(prompts, n)
         call = self.calls
         self.calls += 1
         out: list[list[Completion]] = [[] for _ in prompts]

@@ -73,14 +73,23 @@ def _convert(field: dataclasses.Field, text: str):
 
 
 def make_args(study, quick: bool = False, overrides: dict[str, str] | None = None):
-    """The study's Args: defaults, then the quick preset, then ``overrides`` (field name -> text)."""
+    """The study's Args: defaults, then the quick preset, then ``overrides`` (field name -> text). A name that is
+    not a field of the Args but of its ``train`` settings (training studies) sets that field of ``train``."""
     args = study.Args.quick() if quick else study.Args()
     fields = {f.name: f for f in dataclasses.fields(args)}
-    changes = {}
+    train = getattr(args, "train", None)
+    inner = {f.name: f for f in dataclasses.fields(train)} if dataclasses.is_dataclass(train) else {}
+    changes, train_changes = {}, {}
     for key, text in (overrides or {}).items():
-        if key not in fields:
-            raise ValueError(f"{key}: not an argument of this study; valid: {', '.join(sorted(fields))}")
-        changes[key] = _convert(fields[key], text)
+        if key in fields and key != "train":
+            changes[key] = _convert(fields[key], text)
+        elif key in inner:
+            train_changes[key] = _convert(inner[key], text)
+        else:
+            valid = sorted((set(fields) - {"train"}) | set(inner))
+            raise ValueError(f"{key}: not an argument of this study; valid: {', '.join(valid)}")
+    if train_changes:
+        changes["train"] = dataclasses.replace(train, **train_changes)
     args = dataclasses.replace(args, **changes)
     if hasattr(args, "validate"):
         args.validate()

@@ -1,0 +1,36 @@
+"""The training simulator: RL post-training under a rollout allocator, simulated, and the studies' machinery.
+
+The pipeline, one module per stage:
+
+- ``config``: ``TrainConfig`` (the one record a user sets) and the stage views it hands each stage;
+- ``arms``: what is compared (``parse_arm``), the learning-rate frontier's arms;
+- ``policies``: the simulated policies behind one interface (``Policy``);
+- ``batch``: a step's prompts, pilot, allocation (sharded, placebo), extra rollouts; DAPO's dynamic sampling;
+- ``update``: advantages, aggregation, gradient, clipping, optimizer: one step;
+- ``evaluation``: what is recorded;
+- ``loop``: ``simulate_training``, the loop over those stages;
+- ``analysis``: final Pass@k, frontier gain, matched learning rate, ``summary.csv``;
+- ``study`` and ``figures``: the training studies' Args, shards and outputs.
+
+Defaults follow the HORA paper's training: the cluster policy, TRL's std-normalised group advantages with
+Dr.GRPO's aggregation, Adam with max grad norm 1.0, rollout temperature 0.7, sampled trajectories.
+``V1_READING`` restores the first simulator (shared-strategy policy, unscaled advantages, per-prompt weighting,
+SGD at lr 0.3, Rao-Blackwellised update, temperature 1).
+"""
+
+from __future__ import annotations
+
+from .analysis import EFFECT_FLOOR, final_summary, frontier_gain, frontier_table, matched_lr, summary_long
+from .arms import (DYNAMIC_SAMPLING, FRONTIER_LRS, START_POINT, Arm, all_arms, frontier_arms, frontier_points,
+                   parse_arm)
+from .config import AGGREGATIONS, GRADIENTS, OPTIMIZERS, SCALE_REWARDS, V1_READING, TrainConfig
+from .evaluation import STEP_COLUMNS
+from .loop import simulate_training
+from .study import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from .update import Adam, advantage_masses, clip_by_norm
+
+__all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS", "AGGREGATIONS", "OPTIMIZERS",
+           "SCALE_REWARDS", "GRADIENTS", "V1_READING", "Adam", "clip_by_norm", "advantage_masses",
+           "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms", "frontier_points", "all_arms",
+           "EFFECT_FLOOR", "final_summary", "frontier_gain", "frontier_table", "matched_lr", "summary_long",
+           "TrainingStudyArgs", "arm_shards", "run_arm_shard", "finalize_training"]

@@ -1,0 +1,112 @@
+"""Training arms: an allocation rule under test with its modifiers, and the learning-rate frontier's arms.
+
+An arm is "allocator[:modifier]..." with the allocator from the registry (``simalloc.ALLOCATORS``) or
+``dapo_dynamic`` (DAPO's dynamic sampling: prompts resampled from the pool, groups of G, those without spread
+dropped, refilled until the batch is full or the step's rollout budget is spent: compute-matched, unlike DAPO's
+paper, which oversamples), and modifiers:
+
+- a predictor (``gp``, ``oracle``): HORA's learned prior Beta(mu c, (1 - mu) c) from that predictor;
+- ``k<K0>``: the arm's own pilot size;
+- ``lr<x>``: the learning rate times x (``uniform:lr0.5`` is a point of GRPO's learning-rate frontier);
+- ``placebo`` (also the suffix ``_placebo``): the allocator's group sizes permuted over each shard's prompts,
+  which keeps "group sizes vary" and removes "which prompts get the budget".
+
+``vip`` uses the GP predictor unless told otherwise. The frontier (``frontier_arms``) is uniform GRPO at the
+learning-rate multipliers ``FRONTIER_LRS``, anchored at the untrained policy (``START_POINT``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validate import check_choice
+from ..allocators import ALLOCATORS
+from .predictors import PREDICTORS
+
+__all__ = ["Arm", "parse_arm", "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms",
+           "frontier_points", "all_arms"]
+
+#: the training arm that resamples prompts instead of allocating over a fixed batch
+DYNAMIC_SAMPLING = "dapo_dynamic"
+#: learning-rate multipliers of the uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier in every study
+FRONTIER_LRS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
+#: the frontier's lr -> 0 end: uniform GRPO's policy when the allocators take over (the step ``warmup_steps``; step 0
+#: without warm-up), the point every learning rate starts from; an arm whose Pass@1 lies between it and the smallest
+#: rate's is compared with the frontier's first segment instead of being left out
+START_POINT = "uniform:lr0"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: its spec string, allocator, predictor, optional pilot size, learning-rate multiplier and placebo
+    flag (see the module docstring)."""
+
+    spec: str
+    allocator: str
+    predictor: str = "uniform"
+    k0: int | None = None
+    lr_scale: float = 1.0
+    placebo: bool = False
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the arm resamples prompts (DAPO's dynamic sampling) instead of allocating."""
+        return self.allocator == DYNAMIC_SAMPLING
+
+
+def parse_arm(spec: str) -> Arm:
+    """Parse "allocator[:predictor][:k<K0>][:lr<x>][:placebo]" (module docstring); errors list the valid names.
+
+    >>> parse_arm("hora:gp:k16")
+    Arm(spec='hora:gp:k16', allocator='hora', predictor='gp', k0=16, lr_scale=1.0, placebo=False)
+    """
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"arm: expected a string like 'hora' or 'hora:gp', got {spec!r}")
+    name, *mods = spec.split(":")
+    placebo = name.endswith("_placebo")
+    name = name[: -len("_placebo")] if placebo else name
+    check_choice(name, "arm allocator", (*ALLOCATORS, DYNAMIC_SAMPLING))
+    predictor, k0, lr_scale = ("gp" if name == "vip" else "uniform"), None, 1.0
+    for mod in mods:
+        if mod in PREDICTORS:
+            predictor = mod
+        elif mod.startswith("k") and mod[1:].isdigit():
+            k0 = int(mod[1:])
+        elif mod == "placebo":
+            placebo = True
+        elif mod.startswith("lr"):
+            try:
+                lr_scale = float(mod[2:])
+            except ValueError:
+                lr_scale = float("nan")
+            if not np.isfinite(lr_scale) or lr_scale <= 0:
+                raise ValueError(f"arm {spec!r}: lr<x> needs a learning-rate multiplier x > 0, got {mod!r}")
+        else:
+            raise ValueError(f"arm {spec!r}: unknown modifier {mod!r}; valid: {', '.join(PREDICTORS)}, k<K0>, "
+                             "lr<x>, placebo")
+    if name == "optimal":
+        raise ValueError("arm: 'optimal' is the DP reference for small problems; use 'hora' (exact for the hit utility)")
+    if placebo and name == DYNAMIC_SAMPLING:
+        raise ValueError(f"arm {spec!r}: {DYNAMIC_SAMPLING} has no allocation to permute (placebo applies to "
+                         "allocators)")
+    return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo)
+
+
+def frontier_arms(frontier_lrs) -> tuple:
+    """The uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier: "uniform" and "uniform:lr<m>" for every
+    multiplier m in ``frontier_lrs`` (empty when there is none)."""
+    mults = tuple(frontier_lrs or ())
+    return ("uniform",) + tuple(f"uniform:lr{m:g}" for m in mults) if mults else ()
+
+
+def frontier_points(frontier_lrs) -> tuple:
+    """The points of uniform GRPO's frontier: ``START_POINT`` and the ``frontier_arms`` (empty without a frontier)."""
+    arms = frontier_arms(frontier_lrs)
+    return (START_POINT,) + arms if arms else ()
+
+
+def all_arms(arms, frontier_lrs) -> tuple:
+    """A study's arms followed by the frontier arms it does not list itself."""
+    return tuple(arms) + tuple(a for a in frontier_arms(frontier_lrs) if a not in arms)

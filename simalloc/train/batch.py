@@ -1,0 +1,114 @@
+"""A training step's batch: prompts, pilot rollouts, the arm's allocation of Phase B, extra rollouts.
+
+Uniform steps (and the warm-up) give every prompt G rollouts. Allocating arms split each Phase-B shard's budget
+(``phase_b_shards``, HORA's 4 x 15) with the registry's allocator, optionally with a learned prior from the
+arm's predictor; a placebo arm permutes the shard's group sizes over its prompts. ``dapo_dynamic`` resamples
+prompts instead (``draw_dynamic``). Rollout counts are binomial draws given the policy's pass rates (a
+sufficient statistic for binary rewards).
+
+Random streams (each a numpy Generator, used in this order every step): ``batch`` (which prompts), ``pilot``
+(pilot successes), ``alloc`` (allocator ties and the placebo's permutation), ``extra`` (extra successes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._numba import jit
+from ..allocators import allocate
+from .arms import Arm
+from .config import BatchSpec
+
+__all__ = ["Batch", "BatchDrawer", "binomial", "draw_dynamic"]
+
+
+@dataclass
+class Batch:
+    """One step's groups: prompt indices, pass rates, successes and sizes per group, rollouts spent, and for
+    allocating steps the pilot successes and the extra rollouts per prompt (None for dynamic sampling)."""
+
+    idx: np.ndarray
+    p: np.ndarray
+    successes: np.ndarray
+    sizes: np.ndarray
+    rollouts: int
+    pilot: np.ndarray | None = None
+    extra: np.ndarray | None = None
+    extra_successes: np.ndarray | None = None
+
+
+@jit
+def _binomial(rng, n, p, out):
+    """out[i] ~ Binomial(n[i], p[i]) (a numba loop: faster than numpy's per-element dispatch)."""
+    for i in range(out.size):
+        out[i] = rng.binomial(n[i], p[i]) if n[i] > 0 else 0
+    return out
+
+
+def binomial(rng, n, p) -> np.ndarray:
+    """Binomial(n_i, p_i) draws from ``rng`` (n broadcast to p's shape), int64."""
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    n = np.ascontiguousarray(np.broadcast_to(n, p.shape), dtype=np.int64)
+    return _binomial(rng, n, p, np.empty(p.size, dtype=np.int64))
+
+
+def draw_dynamic(policy, spec: BatchSpec, batch_rng, extra_rng) -> Batch:
+    """DAPO's dynamic sampling, compute-matched: prompts drawn in order from a permutation of the pool, groups of
+    G, those without spread dropped, until the batch is full or n_prompts x G rollouts are spent."""
+    budget = spec.n_prompts * spec.group_size
+    order = batch_rng.permutation(spec.n_pool)
+    kept_idx, kept_s, used, pos = [], [], 0, 0
+    while used + spec.group_size <= budget and len(kept_idx) < spec.n_prompts and pos < order.size:
+        take = min(spec.n_prompts - len(kept_idx), (budget - used) // spec.group_size, order.size - pos)
+        idx = order[pos:pos + take]
+        pos += take
+        s = binomial(extra_rng, spec.group_size, policy.pass_rates(idx))
+        used += take * spec.group_size
+        keep = (s > 0) & (s < spec.group_size)
+        kept_idx.append(idx[keep])
+        kept_s.append(s[keep])
+    idx = np.concatenate(kept_idx) if kept_idx else np.empty(0, dtype=np.int64)
+    s = np.concatenate(kept_s) if kept_s else np.empty(0, dtype=np.int64)
+    return Batch(idx, policy.pass_rates(idx), s, np.full(idx.size, spec.group_size), used)
+
+
+class BatchDrawer:
+    """Draws each step's batch for one arm (the module docstring gives the rules and the random streams)."""
+
+    def __init__(self, spec: BatchSpec, arm: Arm, k0: int, predictor, rngs: dict):
+        self.spec, self.arm, self.k0, self.predictor, self.rngs = spec, arm, k0, predictor, rngs
+        self.shards = np.array_split(np.arange(spec.n_prompts), spec.phase_b_shards)
+        self.options = {"n_max": spec.vip_n_max} if arm.allocator == "vip" else {}
+
+    def draw(self, policy, warm: bool) -> Batch:
+        """The next batch; ``warm`` steps are plain GRPO (uniform groups of G) for every arm."""
+        spec, r = self.spec, self.rngs
+        if self.arm.dynamic and not warm:
+            return draw_dynamic(policy, spec, r["batch"], r["extra"])
+        k0 = spec.k0 if warm else self.k0
+        idx = r["batch"].choice(spec.n_pool, spec.n_prompts, replace=False)
+        p = policy.pass_rates(idx)
+        s = binomial(r["pilot"], k0, p)
+        alloc = np.full(spec.n_prompts, spec.group_size - k0, dtype=np.int64) if warm else self._allocate(idx, p, s)
+        extra = binomial(r["extra"], alloc, p)
+        return Batch(idx, p, s + extra, k0 + alloc, int(spec.n_prompts * spec.group_size), s, alloc, extra)
+
+    def _allocate(self, idx, p, s) -> np.ndarray:
+        """Phase B shard by shard: the arm's allocator (learned prior for HORA with a predictor), then the
+        placebo's permutation."""
+        spec, arm, rng = self.spec, self.arm, self.rngs["alloc"]
+        mu = self.predictor.predict(idx, p)
+        alloc = np.zeros(spec.n_prompts, dtype=np.int64)
+        for shard in self.shards:
+            prior = (1.0, 1.0)
+            if mu is not None and arm.allocator == "hora":
+                c = spec.prior_concentration
+                prior = (mu[shard] * c, (1.0 - mu[shard]) * c)
+            alloc[shard] = allocate(arm.allocator, s[shard], self.k0, shard.size * (spec.group_size - self.k0),
+                                    prior=prior, cap=spec.cap or None, rng=rng,
+                                    predicted_p=None if mu is None else mu[shard], options=self.options)
+            if arm.placebo:  # same multiset of group sizes, assigned to the shard's prompts at random
+                alloc[shard] = rng.permutation(alloc[shard])
+        return alloc

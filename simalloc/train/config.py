@@ -1,0 +1,248 @@
+"""The settings of one simulated training run and the stage views the pipeline reads.
+
+``TrainConfig`` is the one record a user sets (its fields are the ``--set`` keys of every training study and
+the names written to ``args.json``). Each stage of the pipeline reads only its own frozen view of it:
+``policy_spec`` (the policy and its world), ``batch_spec`` (batch, pilot, allocation, predictor), ``update_spec``
+(advantages, aggregation, optimizer, clipping) and ``eval_spec`` (what is recorded and when).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .._validate import check_choice
+from ..estimators.advantages import LOSS_CODES
+from ..worlds import make_world
+from .policies import POLICY_KINDS
+
+__all__ = ["TrainConfig", "PolicySpec", "BatchSpec", "UpdateSpec", "EvalSpec", "AGGREGATIONS", "OPTIMIZERS",
+           "SCALE_REWARDS", "GRADIENTS", "V1_READING"]
+
+AGGREGATIONS = ("rollout", "prompt")
+OPTIMIZERS = ("adam", "sgd")
+SCALE_REWARDS = ("group", "batch", "none")
+GRADIENTS = ("sampled", "rao_blackwell")
+#: the settings of simulator v1 (before issue 11): `dataclasses.replace(TrainConfig(), **V1_READING)`
+V1_READING = dict(policy="strategy", scale_rewards="none", aggregation="prompt", optimizer="sgd", max_grad_norm=0.0,
+                  lr=0.3, gradient="rao_blackwell", temperature=1.0, eval_temperature=1.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one simulated training run (defaults: HORA's paper setting)."""
+
+    world: str = "beta:0.5,0.5"
+    policy: str = "cluster"
+    n_pool: int = 2000
+    n_eval: int = 1000
+    n_strategies: int = 200
+    zipf: float = 1.5
+    #: the cluster policy's prompt clusters and the noise of each cluster's view of the strategy ranking
+    n_clusters: int = 8
+    order_noise: float = 1.0
+    n_prompts: int = 60
+    group_size: int = 32
+    k0: int = 8
+    steps: int = 200
+    phase_b_shards: int = 4
+    #: the advantage's baseline: "dr_grpo" and "grpo" the group mean (TRL's loss types differ only in token
+    #: aggregation, which equal-length rollouts make the same), "rloo" the leave-one-out mean
+    loss: str = "dr_grpo"
+    #: TRL's scale_rewards: "group" (divide by the group's reward std, Bessel-corrected, + eps; TRL's default),
+    #: "batch" (the whole batch's reward std), "none" (Dr.GRPO's unscaled r - mean)
+    scale_rewards: str = "group"
+    #: how rollouts' policy-gradient terms are averaged: "rollout" (every rollout weighted 1/N, N = rollouts in
+    #: the batch: TRL's grpo and dr_grpo losses at sequence level) or "prompt" (each prompt's group mean, i.e.
+    #: weight 1/G_i, then the mean over prompts; v1's reading). Equal when every G_i is the same.
+    aggregation: str = "rollout"
+    #: "adam" (Adam on the batch-mean gradient, betas (0.9, 0.999), eps 1e-8, as torch.optim.Adam) or "sgd"
+    #: (lr x the batch-mean gradient; v1 used lr 0.3); max_grad_norm > 0 clips the batch-mean gradient to that L2
+    #: norm first (the paper: AdamW with max grad norm 1.0); 0 = no clipping
+    optimizer: str = "adam"
+    max_grad_norm: float = 1.0
+    lr: float = 0.02
+    #: "sampled": each rollout's strategy is drawn and the REINFORCE sum used; "rao_blackwell": strategies
+    #: integrated out given the outcomes (the sampled update's conditional mean; v1's update)
+    gradient: str = "sampled"
+    #: rollout sampling temperature (the paper: 0.7) and the temperature Pass@k is evaluated at; the worlds'
+    #: pass rates are those of the rollout policy at the start
+    temperature: float = 0.7
+    eval_temperature: float = 0.7
+    #: steps of plain GRPO (uniform groups, the base learning rate) before the arm's allocator takes over, as the
+    #: paper's format warm-up; every arm shares them exactly (common random numbers)
+    warmup_steps: int = 0
+    #: the advantages' std offset (TRL: 1e-4); not Adam's epsilon (1e-8, fixed)
+    advantage_eps: float = 1e-4
+    cap: int = 0  # 0: no cap on extra rollouts per prompt
+    ks: tuple = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    prior_concentration: float = 4.0
+    oracle_noise: float = 0.5
+    embed_dim: int = 8
+    embed_signal: float = 2.0
+    vip_n_max: int = 64
+    record_every: int = 1
+    #: extra held-out eval sets, "name=world" (e.g. "hard=logit_normal:-2.5,1.5"), n_eval prompts each, evaluated at
+    #: step 0 and the last step from the same run (the paper trains once, evaluates on four benchmarks): columns
+    #: "<name>:pass@<k>" for k in eval_set_ks, and finite-sample benchmarks of ``bench_sizes`` problems drawn
+    #: from the set (the same problems for every arm): "<name>:bench<B>:pass@<k>" and its standard error "..._se"
+    #: over the problems, for k = 1 and the largest eval_set_ks
+    eval_sets: tuple = ()
+    eval_set_ks: tuple = (1, 4, 16, 64, 256, 1024)
+    bench_sizes: tuple = (30, 500)
+
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError naming the first bad field (before any work)."""
+        ints = dict(n_pool=1, n_eval=1, n_strategies=2, n_prompts=1, group_size=1, steps=0, phase_b_shards=1,
+                    embed_dim=1, record_every=1, vip_n_max=2, n_clusters=1, warmup_steps=0)
+        for name, low in ints.items():
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
+                raise ValueError(f"{name}: must be an integer >= {low}, got {v!r}")
+        if not 0 <= self.k0 <= self.group_size:
+            raise ValueError(f"k0: must satisfy 0 <= k0 <= group_size={self.group_size}, got {self.k0}")
+        if self.n_prompts > self.n_pool:
+            raise ValueError(f"n_prompts: must be <= n_pool={self.n_pool}, got {self.n_prompts}")
+        if self.phase_b_shards > self.n_prompts:
+            raise ValueError(f"phase_b_shards: must be <= n_prompts={self.n_prompts}")
+        if self.cap < 0:
+            raise ValueError(f"cap: must be >= 0 (0 = no cap), got {self.cap}")
+        check_choice(self.policy, "policy", POLICY_KINDS)
+        check_choice(self.loss, "loss", LOSS_CODES)
+        check_choice(self.aggregation, "aggregation", AGGREGATIONS)
+        check_choice(self.scale_rewards, "scale_rewards", SCALE_REWARDS)
+        check_choice(self.gradient, "gradient", GRADIENTS)
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        if not (np.isfinite(self.max_grad_norm) and self.max_grad_norm >= 0):
+            raise ValueError(f"max_grad_norm: must be finite and >= 0 (0 = no clipping), got {self.max_grad_norm!r}")
+        for name in ("lr", "zipf", "prior_concentration", "embed_signal", "temperature", "eval_temperature"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name}: must be finite and > 0, got {v!r}")
+        if not (np.isfinite(self.order_noise) and self.order_noise >= 0):
+            raise ValueError(f"order_noise: must be finite and >= 0, got {self.order_noise!r}")
+        if self.oracle_noise < 0 or self.advantage_eps < 0:
+            raise ValueError("oracle_noise, advantage_eps: must be >= 0")
+        if not self.ks or min(self.ks) < 1 or 1 not in self.ks or len(set(self.ks)) != len(self.ks):
+            raise ValueError(f"ks: must be distinct integers >= 1 including 1 (Pass@1), got {self.ks!r}")
+        make_world(self.world)
+        for spec in self.eval_sets:
+            name, eq, world = spec.partition("=") if isinstance(spec, str) else ("", "", "")
+            if not eq or not name.isidentifier() or not world:
+                raise ValueError(f"eval_sets: each entry must be 'name=world' with a plain name, got {spec!r}")
+            make_world(world)
+        names = [name for name, _ in self.eval_set_specs()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"eval_sets: names must be distinct, got {names}")
+        if self.eval_sets and self.policy == "bernoulli":
+            raise ValueError("eval_sets: the bernoulli policy has no held-out prompts (its eval set is the pool)")
+        if not self.eval_set_ks or min(self.eval_set_ks) < 1 or 1 not in self.eval_set_ks:
+            raise ValueError(f"eval_set_ks: must be integers >= 1 including 1, got {self.eval_set_ks!r}")
+        if self.eval_sets and any(not 1 <= b <= self.n_eval for b in self.bench_sizes):
+            raise ValueError(f"bench_sizes: each must be in 1..n_eval={self.n_eval} (a benchmark is drawn from an eval "
+                             f"set of n_eval prompts: lower bench_sizes or raise n_eval), got {self.bench_sizes!r}")
+        return self
+
+    @property
+    def policy_spec(self) -> PolicySpec:
+        """The policy stage's settings."""
+        return _view(PolicySpec, self)
+
+    @property
+    def batch_spec(self) -> BatchSpec:
+        """The batch stage's settings."""
+        return _view(BatchSpec, self)
+
+    @property
+    def update_spec(self) -> UpdateSpec:
+        """The update stage's settings."""
+        return _view(UpdateSpec, self)
+
+    @property
+    def eval_spec(self) -> EvalSpec:
+        """The recording stage's settings."""
+        return _view(EvalSpec, self)
+
+    def eval_set_specs(self) -> list[tuple[str, str]]:
+        """(name, world spec) of every entry of ``eval_sets``."""
+        return [(name, world) for name, _, world in (spec.partition("=") for spec in self.eval_sets)]
+
+    def eval_set_columns(self) -> list[str]:
+        """The per-step table's eval-set columns (empty without eval_sets), in the order ``simulate_training``
+        fills them: per set, Pass@k for eval_set_ks, then per benchmark size, for k = 1 and the largest k, the
+        benchmark's Pass@k and its se."""
+        cols = []
+        kk = (1, max(self.eval_set_ks))
+        for name, _ in self.eval_set_specs():
+            cols += [f"{name}:pass@{k}" for k in self.eval_set_ks]
+            for b in self.bench_sizes:
+                for k in kk:
+                    cols += [f"{name}:bench{b}:pass@{k}", f"{name}:bench{b}:pass@{k}_se"]
+        return cols
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """What builds the policy: its kind, the difficulty world of its prompts, pool and eval sizes, strategies,
+    clusters and temperatures (fields as in ``TrainConfig``)."""
+
+    policy: str
+    world: str
+    n_pool: int
+    n_eval: int
+    n_strategies: int
+    zipf: float
+    n_clusters: int
+    order_noise: float
+    temperature: float
+    eval_temperature: float
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """What draws a step's batch: sizes, pilot, Phase-B shards, cap, warm-up and the learned priors' settings."""
+
+    n_pool: int
+    n_prompts: int
+    group_size: int
+    k0: int
+    phase_b_shards: int
+    cap: int
+    warmup_steps: int
+    prior_concentration: float
+    oracle_noise: float
+    embed_dim: int
+    embed_signal: float
+    vip_n_max: int
+
+
+@dataclass(frozen=True)
+class UpdateSpec:
+    """What turns a batch into a parameter step: advantages, aggregation, gradient, optimizer and clipping."""
+
+    loss: str
+    scale_rewards: str
+    advantage_eps: float
+    aggregation: str
+    gradient: str
+    optimizer: str
+    max_grad_norm: float
+    lr: float
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """What is recorded: Pass@k on the eval set, the held-out eval sets and their benchmarks, and how often."""
+
+    ks: tuple
+    eval_sets: tuple
+    eval_set_ks: tuple
+    bench_sizes: tuple
+    n_eval: int
+    record_every: int
+    steps: int
+
+
+def _view(cls, cfg):
+    return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})

@@ -1,0 +1,96 @@
+"""What a training run records: the per-step table and the Phase-B budget share by pilot count.
+
+Every recorded step: the informative-group share, hits on s = 0 prompts, rollouts, the gradient's norm and the
+sampling noise, the policy's entropy (and its range over clusters), the budget shares of s = 0 and s = K0
+prompts, and exact Pass@k on the eval set for every k. At step 0 and the last step also the held-out eval sets
+(``eval_sets``): exact Pass@k over each set and finite benchmarks drawn from it (the same problems for every arm)
+with their standard errors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..worlds import make_world
+from .policies import pass_at_k_curve, pass_at_k_per_prompt
+
+__all__ = ["STEP_COLUMNS", "make_eval_sets", "eval_set_values", "Recorder"]
+
+STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm", "entropy",
+                "entropy_cluster_min", "entropy_cluster_max", "grad_noise", "budget_share_s0", "budget_share_sK0"]
+
+
+def make_eval_sets(policy, cfg, rng) -> list[tuple]:
+    """(name, handle, {benchmark size: problem indices}) for every entry of ``cfg.eval_sets``, drawn from ``rng``."""
+    out = []
+    for name, world in cfg.eval_set_specs():
+        handle = policy.make_eval_set(make_world(world), cfg.n_eval, rng)
+        out.append((name, handle, {b: rng.choice(cfg.n_eval, b, replace=False) for b in cfg.bench_sizes}))
+    return out
+
+
+def eval_set_values(policy, eval_sets, set_ks) -> list[float]:
+    """The eval-set columns' values (``TrainConfig.eval_set_columns`` order): per set, exact Pass@k over the set,
+    then per drawn benchmark, for k = 1 and max(set_ks), its mean Pass@k and the se over its problems."""
+    values = []
+    kk = [1, int(set_ks.max())]
+    for _, handle, benches in eval_sets:
+        p_set = policy.set_pass_rates(handle)
+        values += list(pass_at_k_curve(p_set, set_ks))
+        for idx_b in benches.values():
+            for per in pass_at_k_per_prompt(p_set[idx_b], kk):
+                values += [float(per.mean()), float(per.std(ddof=1) / np.sqrt(per.size)) if per.size > 1 else np.nan]
+    return values
+
+
+class Recorder:
+    """Collects the per-step rows and the Phase-B budget by pilot count of one (arm, replicate) run."""
+
+    def __init__(self, cfg, arm, rep: int, k0: int, policy, eval_sets):
+        self.cfg, self.arm, self.rep, self.k0, self.policy, self.eval_sets = cfg, arm, rep, k0, policy, eval_sets
+        self.ks, self.set_ks = np.asarray(cfg.ks), np.asarray(cfg.eval_set_ks)
+        self.n_set_cols = len(cfg.eval_set_columns())
+        self.budget_by_s, self.prompts_by_s = np.zeros(k0 + 1), np.zeros(k0 + 1)
+        self.rows = []
+
+    def record(self, step: int, batch=None, grad_norm=np.nan, grad_noise=np.nan, warm: bool = False) -> None:
+        """Add step ``step``'s row (``batch`` None: the start, before any update)."""
+        informative = hits_s0 = n_s0 = share_s0 = share_sk0 = np.nan
+        rollouts = 0
+        if batch is not None:
+            total, sizes = batch.successes, batch.sizes
+            informative = float(np.mean((total > 0) & (total < sizes))) if sizes.size else 0.0
+            rollouts = batch.rollouts
+            if batch.pilot is not None:
+                s, alloc = batch.pilot, batch.extra
+                n_s0, hits_s0 = int((s == 0).sum()), int(((s == 0) & (batch.extra_successes > 0)).sum())
+                spent = alloc.sum()
+                if not warm and spent:
+                    share_s0, share_sk0 = float(alloc[s == 0].sum() / spent), float(alloc[s == self.k0].sum() / spent)
+        p = self.policy
+        curve = pass_at_k_curve(p.eval_pass_rates(), self.ks)
+        h = p.cluster_entropies()
+        extra = eval_set_values(p, self.eval_sets, self.set_ks) if step in (0, self.cfg.steps) else \
+            [np.nan] * self.n_set_cols
+        self.rows.append((self.arm.spec, self.rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, p.entropy(),
+                          float(h.min()), float(h.max()), grad_noise, share_s0, share_sk0, *curve, *extra))
+
+    def add_budget(self, batch, warm: bool) -> None:
+        """Count an allocating step's Phase-B rollouts and prompts by pilot successes s."""
+        if warm or batch.pilot is None:
+            return
+        self.budget_by_s += np.bincount(batch.pilot, weights=batch.extra, minlength=self.k0 + 1)
+        self.prompts_by_s += np.bincount(batch.pilot, minlength=self.k0 + 1)
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(the per-step table, the budget-share-by-s table)."""
+        cfg = self.cfg
+        table = pd.DataFrame(self.rows, columns=STEP_COLUMNS + [f"pass@{k}" for k in cfg.ks] + cfg.eval_set_columns())
+        total = self.budget_by_s.sum()
+        share = pd.DataFrame({
+            "arm": self.arm.spec, "rep": self.rep, "s": np.arange(self.k0 + 1),
+            "budget_share": self.budget_by_s / total if total else np.nan,
+            "prompt_share": self.prompts_by_s / self.prompts_by_s.sum() if self.prompts_by_s.sum() else np.nan,
+        })
+        return table, share

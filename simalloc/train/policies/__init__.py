@@ -1,0 +1,36 @@
+"""Simulated policies whose pass rates move under GRPO-family updates (``Policy`` is their interface).
+
+- ``StrategyPolicy``: one softmax over M solution strategies shared by every prompt (a rank window per prompt);
+- ``ClusterPolicy``: shared strategy logits plus logits per prompt cluster, solution sets from each cluster's noisy
+  view of the ranking (the simulator's default);
+- ``BernoulliPolicy``: an independent logit per prompt.
+
+The sampled update (``sampled_gradient``, the training simulator's default) draws each rollout's strategy:
+given prompt i's s_i successes out of n_i, the successes' strategies from pi restricted to S_i and the failures'
+from its complement (the same joint law as drawing the strategy first and reading its outcome). With per-rollout
+advantages A+ = a_i / s_i and A- = -a_i / (n_i - s_i), the REINFORCE sum is (a_i / T) (mean_succ e_j - mean_fail
+e_j); its expectation given the counts is the Rao-Blackwellised ``gradient`` (tests check it by Monte Carlo).
+"""
+
+from __future__ import annotations
+
+from .base import Policy, pass_at_k_curve, pass_at_k_per_prompt, zipf_strategies
+from .bernoulli import BernoulliPolicy
+from .cluster import ClusterPolicy
+from .strategy import StrategyPolicy
+
+__all__ = ["Policy", "StrategyPolicy", "ClusterPolicy", "BernoulliPolicy", "make_policy", "POLICY_KINDS",
+           "pass_at_k_curve", "pass_at_k_per_prompt", "zipf_strategies"]
+
+POLICY_KINDS = {"strategy": StrategyPolicy, "cluster": ClusterPolicy, "bernoulli": BernoulliPolicy}
+
+
+def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng, **options) -> Policy:
+    """The policy ``kind`` (a ``POLICY_KINDS`` name) built by its ``from_world``; ``options``: temperature,
+    eval_temperature (every policy), n_clusters, order_noise (the cluster policy only)."""
+    from ..._validate import check_choice
+
+    cls = POLICY_KINDS[check_choice(kind, "policy", POLICY_KINDS)]
+    if kind != "cluster":
+        options = {k: v for k, v in options.items() if k in ("temperature", "eval_temperature")}
+    return cls.from_world(world, n_pool, n_eval, n_strategies, zipf, rng, **options)

@@ -1,0 +1,107 @@
+"""The machinery every training study shares: its Args, one shard per (arm, replicate), the output files.
+
+A study's Args compose a ``TrainConfig`` (``train``) with the study's own settings (arms, replicates, the seed
+and the frontier's learning-rate multipliers); ``simalloc run STUDY --set steps=300`` sets a field of ``train``
+when the study has no field of that name. One shard = one (arm, replicate[, sweep value]); replicate r uses
+``SeedSequence([seed, r])`` for every arm (common random numbers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..io import write_table
+from .analysis import final_summary, summary_long
+from .arms import FRONTIER_LRS, all_arms, frontier_arms, parse_arm
+from .config import TrainConfig
+from .figures import plot_frontier, plot_training
+from .loop import simulate_training
+
+__all__ = ["TrainingStudyArgs", "arm_shards", "run_arm_shard", "finalize_training"]
+
+
+@dataclass(frozen=True)
+class TrainingStudyArgs:
+    """A training study's settings: the arms, replicates, seed, the frontier's learning-rate multipliers and the
+    simulator's settings (``train``). Studies subclass it to change defaults or add a sweep axis."""
+
+    arms: tuple = ("uniform", "hora")
+    n_reps: int = 8
+    seed: int = 0
+    frontier_lrs: tuple = FRONTIER_LRS
+    train: TrainConfig = TrainConfig()
+
+    def with_train(self, **changes) -> "TrainingStudyArgs":
+        """A copy with ``train``'s fields changed."""
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))
+
+    def validate(self) -> "TrainingStudyArgs":
+        """Raise ValueError naming the first bad setting; returns self."""
+        self.train.validate()
+        if self.n_reps < 1:
+            raise ValueError(f"n_reps: must be >= 1, got {self.n_reps}")
+        if not self.arms:
+            raise ValueError("arms: at least one arm is needed")
+        for spec in self.arms:
+            arm = parse_arm(spec)
+            if arm.k0 is not None and arm.k0 > self.smallest_group():
+                raise ValueError(f"arms: {spec!r} needs a pilot of {arm.k0} rollouts but group_size is "
+                                 f"{self.smallest_group()}")
+        return self
+
+    def smallest_group(self) -> int:
+        """The smallest mean group size the study runs (a sweep over group sizes overrides it)."""
+        return self.train.group_size
+
+
+def arm_shards(args, **axis) -> list[dict]:
+    """One shard per (sweep value, replicate, arm); ``axis`` maps a ``train`` field to its values. The frontier
+    arms are run beside the study's own arms."""
+    (key, values), = axis.items() if axis else ((None, (None,)),)
+    out = []
+    for v in values:
+        for rep in range(args.n_reps):
+            for arm in all_arms(args.arms, args.frontier_lrs):
+                sid = f"{arm}-rep{rep}" if key is None else f"{key}{v}-{arm}-rep{rep}"
+                out.append({"id": sid, "arm": arm, "rep": rep, **({} if key is None else {key: v})})
+    return out
+
+
+def run_arm_shard(args, shard, **changes) -> dict[str, pd.DataFrame]:
+    """Simulate one shard (its arm and replicate, ``train`` changed by ``changes``); the sweep value, if any, is
+    added as a column to both tables."""
+    cfg = dataclasses.replace(args.train, **changes)
+    steps, share = simulate_training(cfg, shard["arm"], np.random.SeedSequence([args.seed, shard["rep"]]),
+                                     rep=shard["rep"])
+    for key, value in shard.items():
+        if key not in ("id", "arm", "rep"):
+            steps[key], share[key] = value, value
+    return {"steps": steps, "budget_share": share}
+
+
+def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
+    """Write a training study's outputs (table, budget_share, final_passk, summary.csv, figure.png and, with a
+    frontier, frontier.png) and return the final Pass@k summary."""
+    steps, share = tables["steps"], tables["budget_share"]
+    summary = final_summary(steps, args.train.ks)
+    write_table(steps, out, "table")
+    write_table(share, out, "budget_share")
+    write_table(summary, out, "final_passk")  # the wide Pass@k table (every k, change from start, vs uniform)
+    long = summary_long(steps, args)
+    write_table(long, out, "summary")  # the summary contract: arm, metric, value, se (summary.csv)
+    plot_training(steps, share, summary, args, out / "figure.png", title)
+    if frontier_arms(args.frontier_lrs):
+        plot_frontier(steps, args, out / "frontier.png",
+                      f"Frontier gain: every arm against uniform GRPO's learning-rate frontier ({args.n_reps} reps)")
+    if progress:
+        view = summary[summary.k.isin([1, 16, max(args.train.ks)])].pivot(index="arm", columns="k",
+                                                                    values=["final", "change", "vs_uniform"])
+        print(view.round(4).to_string())
+        gains = long[long.metric.str.startswith("frontier_gain")]
+        if not gains.empty:
+            print(gains.round(5).to_string(index=False))
+    return summary

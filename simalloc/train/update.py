@@ -1,0 +1,107 @@
+"""One parameter step from a batch: advantages, aggregation, the policy gradient, clipping, the optimizer.
+
+Advantages: group-mean or leave-one-out baseline, then TRL's ``scale_rewards`` (group / batch / none); groups of
+size 1 or without spread give no signal. Aggregation: every rollout weighted 1/N (``"rollout"``, TRL's sequence-
+level weighting) or each prompt's group mean (``"prompt"``). Gradient: sampled (each rollout's strategy drawn,
+the default) or Rao-Blackwellised. Optimizer: Adam (torch's defaults) or SGD on the batch-mean gradient, clipped
+to ``max_grad_norm`` first (0: no clipping).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..estimators.advantages import LOSS_CODES, binary_advantage_masses
+from .config import UpdateSpec
+
+__all__ = ["advantage_masses", "coefficients", "Adam", "clip_by_norm", "Updater"]
+
+
+def advantage_masses(successes, sizes, loss: str, scale_rewards: str, eps: float) -> np.ndarray:
+    """a_i = the sum of the successful rollouts' advantages in each binary group (= minus the failures').
+
+    Baseline: group mean ("grpo", "dr_grpo": a = s f / n) or leave-one-out ("rloo": a = s f / (n - 1)), f = n - s;
+    then TRL's scale_rewards: "group" divides by the group's reward std (Bessel: sqrt(s f / (n (n - 1)))) + eps,
+    "batch" by the std of every reward in the batch (Bessel) + eps, "none" leaves it. 0 for groups without spread.
+    """
+    sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+    successes = np.ascontiguousarray(successes, dtype=np.int64)
+    code = LOSS_CODES["rloo" if loss == "rloo" else "dr_grpo"]
+    base = binary_advantage_masses(successes, sizes, code, eps, np.empty(sizes.size))
+    if scale_rewards == "group":
+        f = (sizes - successes).astype(np.float64)
+        with np.errstate(invalid="ignore"):  # empty groups: 0 / 0 in the branch np.where discards
+            std = np.sqrt(np.where(sizes > 1, successes * f / (sizes * np.maximum(sizes - 1.0, 1.0)), 0.0))
+        return base / (std + eps)
+    if scale_rewards == "batch":
+        n, total = float(sizes.sum()), float(successes.sum())
+        std = np.sqrt((total - total * total / n) / (n - 1.0)) if n > 1 else 0.0
+        return base / (std + eps)
+    return base
+
+
+def coefficients(mass: np.ndarray, sizes: np.ndarray, aggregation: str) -> np.ndarray:
+    """Per-prompt gradient coefficients: mass / G_i ("prompt": each group's mean) or mass / mean(G) ("rollout":
+    every rollout 1/N, N = n_prompts mean(G))."""
+    if aggregation == "prompt":
+        return mass / np.maximum(sizes, 1)
+    return mass / max(float(sizes.mean()), 1.0) if sizes.size else mass
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015; torch.optim.Adam's defaults) for gradient *ascent*: m = b1 m + (1 - b1) g,
+    v = b2 v + (1 - b2) g^2, step = lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)."""
+
+    def __init__(self, size: int, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        self.m, self.v, self.t = np.zeros(size), np.zeros(size), 0
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def step(self, g: np.ndarray, lr: float) -> np.ndarray:
+        """The parameter change for gradient ``g`` at learning rate ``lr`` (updates the moments)."""
+        self.t += 1
+        self.m = self.beta1 * self.m + (1 - self.beta1) * g
+        self.v = self.beta2 * self.v + (1 - self.beta2) * g * g
+        m_hat = self.m / (1 - self.beta1 ** self.t)
+        v_hat = self.v / (1 - self.beta2 ** self.t)
+        return lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+def clip_by_norm(g: np.ndarray, max_norm: float) -> tuple[np.ndarray, float]:
+    """(g scaled to L2 norm ``max_norm`` if it is longer, as torch's clip_grad_norm_; its norm before clipping)."""
+    norm = float(np.sqrt(np.dot(g, g)))
+    if max_norm > 0 and norm > max_norm:
+        g = g * (max_norm / norm)
+    return g, norm
+
+
+class Updater:
+    """Applies one step per batch to a policy (the module docstring): holds the optimizer's state."""
+
+    def __init__(self, spec: UpdateSpec, n_params: int, n_prompts: int):
+        self.spec, self.n_prompts = spec, n_prompts
+        self.adam = Adam(n_params) if spec.optimizer == "adam" else None
+
+    def step(self, policy, batch, lr: float, rng, recording: bool) -> tuple[float, float]:
+        """Update ``policy`` from ``batch`` at learning rate ``lr``; returns (the summed gradient's L2 norm, the
+        sampled gradient's noise ||g - g_RB||^2 / ||g_RB||^2 when ``recording``, else NaN)."""
+        spec, n = self.spec, self.n_prompts
+        sizes = np.ascontiguousarray(batch.sizes, dtype=np.int64)
+        successes = np.ascontiguousarray(batch.successes, dtype=np.int64)
+        mass = advantage_masses(successes, sizes, spec.loss, spec.scale_rewards, spec.advantage_eps)
+        coef = coefficients(mass, sizes, spec.aggregation)
+        if not batch.idx.size:
+            return 0.0, np.nan
+        if spec.gradient == "rao_blackwell" and spec.optimizer == "sgd" and spec.max_grad_norm == 0:
+            return policy.update(batch.idx, batch.p, coef, lr / n), np.nan  # plain SGD on the summed gradient
+        noise = np.nan
+        if spec.gradient == "sampled":
+            g = policy.sampled_gradient(batch.idx, successes, sizes, coef, rng)
+            if recording:  # the trajectory-sampling noise relative to its conditional mean
+                g_rb = policy.gradient(batch.idx, batch.p, coef)
+                den = float(np.dot(g_rb, g_rb))
+                noise = float(np.dot(g - g_rb, g - g_rb) / den) if den > 0 else np.nan
+        else:
+            g = policy.gradient(batch.idx, batch.p, coef)
+        g, mean_norm = clip_by_norm(g / n, spec.max_grad_norm)
+        policy.apply(lr * g if spec.optimizer == "sgd" else self.adam.step(g, lr))
+        return mean_norm * n, noise  # the grad_norm column: the summed gradient's norm
