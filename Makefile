@@ -26,6 +26,7 @@ demo: $(VENV)/.core
 	$(BIN)/simalloc run hora_vs_grpo --quick --out results/demo
 
 test: $(VENV)/.test
+	$(BIN)/ruff check simalloc studies paper_checks benchmarks tests
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # opt-in: installs Ray (about 240 MB) and runs the backend-equality test that needs it

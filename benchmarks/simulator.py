@@ -2,15 +2,16 @@
 
 - raw_bernoulli: a numba loop of ``rng.random() < p`` (one uniform draw per rollout): the draw limit.
 - raw_binomial_groups: ``rng.binomial(G, p)`` per group of G = 32, counted in rollouts.
-- sampled_step_numba vs sampled_step_numpy: simulator v2's sampled update on the cluster policy (M = 200
+- sampled_step_numba vs sampled_step_numpy: the simulator's sampled update on the cluster policy (M = 200
   strategies, 8 clusters) for a batch of prompts x G = 32 in which every group has both outcomes, so every
   rollout's strategy is drawn (from pi restricted to the prompt's solution set or to its complement) and added
   to the gradient: the numba kernel (``ClusterPolicy.sampled_gradient``) against a vectorised numpy version of
   the same step (row-offset cumulative sums, one searchsorted, np.add.at). Targets: >= 10x numpy and >= 2e7
   drawn rollouts/s on one core.
-- train_hora_end_to_end: ``simulate_training`` with simulator v2's defaults (cluster policy, sampled
+- train_hora_end_to_end: ``simulate_training`` with the simulator's defaults (cluster policy, sampled
   trajectories, Adam) and hora, a batch of 20,000 prompts (quick: 4,000) x G = 32, pool construction included;
-  rollouts = steps x batch x G; metrics recorded at the last step only (record_every = 10). Groups without spread carry no gradient and draw no strategy: the note gives
+  rollouts = steps x batch x G; metrics recorded at the last step only (record_every = 10). Groups without spread carry
+  no gradient and draw no strategy: the note gives
   the share whose strategies were drawn. Baseline: raw_bernoulli at the same rollout count.
 """
 
@@ -18,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from simalloc._numba import jit
 from simalloc.estimators.advantages import LOSS_CODES, binary_advantage_masses
-from simalloc.train.policies import ClusterPolicy
+from simalloc.jit import jit
 from simalloc.train import TrainConfig, simulate_training
+from simalloc.train.policies import ClusterPolicy
 from simalloc.worlds import BetaWorld
 
 from .timing import best_of, row

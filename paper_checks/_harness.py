@@ -20,8 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from simalloc.stats import paired_difference
-from simalloc.train import (EFFECT_FLOOR, FRONTIER_LRS, START_POINT, TrainConfig, frontier_arms, frontier_gain,  # noqa: F401
-                            frontier_table, simulate_training)  # (EFFECT_FLOOR: the checks' floor)
+from simalloc.train import (  # noqa: F401
+    EFFECT_FLOOR,
+    FRONTIER_LRS,
+    START_POINT,
+    TrainConfig,
+    frontier_arms,
+    frontier_gain,
+    frontier_table,  # (EFFECT_FLOOR: the checks' floor)
+    simulate_training,
+)
 
 VERDICTS = ("reproduced", "partial", "not_reproduced")
 
@@ -116,7 +124,8 @@ def _config(full: bool, world: str, zipf: float):
 
 @lru_cache(maxsize=None)
 def _runs(full: bool, arm: str, world: str, zipf: float, seed: int):
-    """(per-step tables, budget-share tables) of every replicate, simulated once per setting and shared by all checks."""
+    """(per-step tables, budget-share tables) of every replicate, simulated once per setting and shared by all
+    checks."""
     cfg, n_reps = _config(full, world, zipf)
     runs = [simulate_training(cfg, arm, np.random.SeedSequence([seed, r]), rep=r) for r in range(n_reps)]
     return tuple(steps for steps, _ in runs), tuple(share for _, share in runs)
@@ -138,8 +147,9 @@ def budget_shares(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0):
 CHECK_FRONTIER_LRS = FRONTIER_LRS
 
 
-def frontier_gain_runs(full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0, k=256, shift=0.0,
-                       lrs=CHECK_FRONTIER_LRS):
+def frontier_gain_runs(
+    full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0, k=256, shift=0.0, lrs=CHECK_FRONTIER_LRS
+):
     """``arm``'s frontier gain at Pass@k (mean, se, replicates used: ``MeanSE``) against uniform GRPO's
     learning-rate frontier in one setting (``simalloc.train.frontier_gain``, monotone cubic, no extrapolation).
     ``shift`` is added to the arm's Pass@k (mutation tests only: an arm moved off the frontier)."""
@@ -163,20 +173,38 @@ def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 # ---------------------------------------------------------------------------------------------- report
 
+
 def write_report(rows: list[dict], path: Path) -> Path:
     path = Path(path)
-    lines = ["# simalloc paper checks", "", f"Budget: {rows[0]['budget'] if rows else '-'}. "
-             "Verdicts: reproduced | partial | not_reproduced. A check marked 'simulator' depends on simalloc's "
-             "simulated training dynamics, not on a real model.", "",
-             "| check | paper | source | verdict | simulator |", "|---|---|---|---|---|"]
+    lines = [
+        "# simalloc paper checks",
+        "",
+        f"Budget: {rows[0]['budget'] if rows else '-'}. "
+        "Verdicts: reproduced | partial | not_reproduced. A check marked 'simulator' depends on simalloc's "
+        "simulated training dynamics, not on a real model.",
+        "",
+        "| check | paper | source | verdict | simulator |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| `{r['id']}` | {r['paper']} | {r['source']} | **{r['verdict']}** | "
-                     f"{'yes' if r['uses_simulator'] else 'no'} |")
+        lines.append(
+            f"| `{r['id']}` | {r['paper']} | {r['source']} | **{r['verdict']}** | "
+            f"{'yes' if r['uses_simulator'] else 'no'} |"
+        )
     for r in rows:
-        lines += ["", f"## `{r['id']}`: {r['verdict']}", "", f"> {r['claim']}", "",
-                  f"- paper: {r['paper']}, {r['source']}", f"- setting: {r['setting']}",
-                  f"- tolerance: {r['tolerance']}", f"- expected: {r['expected']}", f"- observed: {r['observed']}",
-                  f"- time: {r['seconds']} s"]
+        lines += [
+            "",
+            f"## `{r['id']}`: {r['verdict']}",
+            "",
+            f"> {r['claim']}",
+            "",
+            f"- paper: {r['paper']}, {r['source']}",
+            f"- setting: {r['setting']}",
+            f"- tolerance: {r['tolerance']}",
+            f"- expected: {r['expected']}",
+            f"- observed: {r['observed']}",
+            f"- time: {r['seconds']} s",
+        ]
         for fig in r["figures"]:
             rel = Path(fig).relative_to(path.parent) if Path(fig).is_relative_to(path.parent) else Path(fig)
             lines += ["", f"![{r['id']}]({rel.as_posix()})"]

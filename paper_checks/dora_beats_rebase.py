@@ -8,9 +8,11 @@ from simalloc.worlds.directions import DirectionWorld
 from ._harness import Result
 
 PAPER = "DORA (arXiv 2506.15707)"
-CLAIM = "DORA consistently outperforms strong baselines with comparable computational cost, achieving state-of-the-art accuracy."
+CLAIM = ("DORA consistently outperforms strong baselines with comparable computational cost, achieving "
+         "state-of-the-art accuracy.")
 SOURCE = "Abstract; Sec. 5 (accuracy vs budget on MATH500, AIME2024, AIME2025)"
-SETTING = ("simulator: direction worlds (6 directions, Dirichlet(0.5) popularity independent of quality, p_j ~ Beta(4 w, "
+SETTING = ("simulator: direction worlds (6 directions, Dirichlet(0.5) popularity independent of quality, p_j ~ Beta(4 "
+           "w, "
            "4 (1 - w)), w ~ Beta(1, 4), same-direction cosine 0.998), parallel search of depth 4, N = 16 / 64 / 256 "
            "expansions per step for both rules, PRM-weighted majority vote; the same problems and first candidates "
            "for both rules")

@@ -7,7 +7,8 @@ from simalloc.allocators.search import dora_weights, search_allocate, uniqueness
 from ._harness import Result
 
 PAPER = "DORA (arXiv 2506.15707)"
-CLAIM = ("Candidates that share a reasoning direction split that direction's allocation: with three identical candidates "
+CLAIM = ("Candidates that share a reasoning direction split that direction's allocation: with three identical "
+         "candidates "
          "and one distinct one at equal scores, the uniqueness is (1/3, 1/3, 1/3, 1) and the allocation weights "
          "(1/6, 1/6, 1/6, 1/2).")
 SOURCE = "Fig. 2 (worked example), Sec. 4"
@@ -25,11 +26,16 @@ def run(full=False, out=None, similarity=S):
     w = dora_weights(np.zeros(4), similarity, 0.1, 0.01)
     alloc = search_allocate("dora", np.zeros(4), similarity, 64)
     plain = int(np.round(64 * w).sum())
-    ok = (np.allclose(gamma, [1 / 3, 1 / 3, 1 / 3, 1], atol=1e-9) and np.allclose(w, [1 / 6, 1 / 6, 1 / 6, 1 / 2], atol=1e-9)
-          and alloc.sum() == 64)
+    ok = (
+        np.allclose(gamma, [1 / 3, 1 / 3, 1 / 3, 1], atol=1e-9)
+        and np.allclose(w, [1 / 6, 1 / 6, 1 / 6, 1 / 2], atol=1e-9)
+        and alloc.sum() == 64
+    )
     return Result(
         expected="gamma = (1/3, 1/3, 1/3, 1), w' = (1/6, 1/6, 1/6, 1/2), budgets summing to 64",
-        observed=(f"gamma = {np.round(gamma, 6).tolist()}, w' = {np.round(w, 6).tolist()}, budgets {alloc.tolist()} "
-                  f"(sum {alloc.sum()}; plain rounding would sum to {plain})"),
+        observed=(
+            f"gamma = {np.round(gamma, 6).tolist()}, w' = {np.round(w, 6).tolist()}, budgets {alloc.tolist()} "
+            f"(sum {alloc.sum()}; plain rounding would sum to {plain})"
+        ),
         verdict="reproduced" if ok else "not_reproduced",
     )

@@ -43,10 +43,13 @@ def run(full=False, out=None, solution_level=True):
     crowded = search_allocate("rebase", np.zeros(15), np.eye(15), 60, t_b=1.0)[:12].sum() / 60
     ok = worst_share <= 1e-10 and worst_kl <= 1e-10 and zero_when_equal
     return Result(
-        expected="REBASE's direction shares = k_j e^R_j / sum k_l e^R_l; surrogate gap = KL(Q || Q_hat); 0 iff equal k_j",
-        observed=(f"max share error {worst_share:.1e}, max |gap - KL| {worst_kl:.1e} over {n_inst} instances; "
-                  f"equal-size instances have zero gap: {zero_when_equal}; with 12 vs 3 equal-score candidates REBASE "
-                  f"gives the crowded direction {crowded:.0%} of the budget (direction level: 50%)"),
+        expected="REBASE's direction shares = k_j e^R_j / sum k_l e^R_l; surrogate gap = KL(Q || Q_hat); "
+        "0 iff equal k_j",
+        observed=(
+            f"max share error {worst_share:.1e}, max |gap - KL| {worst_kl:.1e} over {n_inst} instances; "
+            f"equal-size instances have zero gap: {zero_when_equal}; with 12 vs 3 equal-score candidates REBASE "
+            f"gives the crowded direction {crowded:.0%} of the budget (direction level: 50%)"
+        ),
         verdict="reproduced" if ok else "not_reproduced",
         details={"worst_share": worst_share, "worst_kl": worst_kl},
     )

@@ -6,11 +6,14 @@ from ._harness import Result, budget_shares
 
 PAPER = "HORA (arXiv 2605.07114)"
 CLAIM = ("HORA reallocates budget toward hard prompts. Averaged over training, prompts with s = 0 account for [a small "
-         "share] of the Phase A input distribution but receive [a much larger share] of the Phase B budget. Conversely, "
+         "share] of the Phase A input distribution but receive [a much larger share] of the Phase B budget. "
+         "Conversely, "
          "prompts with s = K0 ... receive only [a small share].")
 SOURCE = "Fig. 3, Sec. 4.1 (the paper's percentages were lost in extraction; the direction is checked)"
-SETTING = "simulator, hora_vs_grpo setting; Phase-B budget share and prompt share by pilot count s, averaged over training"
-TOLERANCE = ("'far above' = budget share >= 2 x prompt share for s = 0; s = K0 prompts get less than their prompt share "
+SETTING = ("simulator, hora_vs_grpo setting; Phase-B budget share and prompt share by pilot count s, averaged over "
+           "training")
+TOLERANCE = ("'far above' = budget share >= 2 x prompt share for s = 0; s = K0 prompts get less than their prompt "
+             "share "
              "(their first marginal is high but the rest drop quickly)")
 USES_SIMULATOR = True
 

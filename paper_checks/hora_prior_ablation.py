@@ -6,7 +6,8 @@ PAPER = "HORA (arXiv 2605.07114)"
 CLAIM = ("We also consider the prompt-conditioned learned priors in Section 4.2, but these variants do not provide "
          "consistent gains in our experiments.")
 SOURCE = "Sec. 4.2 'Prior design', Fig. 5, Appendix F"
-SETTING = ("simulator, the four difficulty worlds at Zipf 1.5; hora with per-prompt priors Beta(mu c, (1-mu) c), c = 4, "
+SETTING = ("simulator, the four difficulty worlds at Zipf 1.5; hora with per-prompt priors Beta(mu c, (1-mu) c), c = "
+           "4, "
            "from a GP on synthetic prompt embeddings (VIP's predictor) and from a noisy oracle (logit noise 0.5), vs "
            "hora's fixed Beta(1, 1); paired replicates; Pass@256")
 TOLERANCE = "a consistent gain = a paired Pass@256 gain above 2 standard errors in every world"

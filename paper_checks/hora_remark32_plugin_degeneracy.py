@@ -36,10 +36,14 @@ def run(full=False, out=None, allocator="plugin"):
         hits_hora += float(np.sum(1 - (1 - p[s == 0]) ** a_hora[s == 0]))
     ok = starved == batches and reached == batches
     return Result(
-        expected="plug-in gives 0 rollouts to s = 0 prompts in 100% of batches; the posterior gives every one of them > 0",
-        observed=(f"plug-in starved s = 0 prompts in {starved}/{batches} batches; hora reached all of them in "
-                  f"{reached}/{batches}; expected hits on s = 0 prompts per batch: plug-in {hits_plugin / batches:.2f}, "
-                  f"hora {hits_hora / batches:.2f}"),
+        expected="plug-in gives 0 rollouts to s = 0 prompts in 100% of batches; the posterior gives every one "
+        "of them > 0",
+        observed=(
+            f"plug-in starved s = 0 prompts in {starved}/{batches} batches; hora reached all of them in "
+            f"{reached}/{batches}; expected hits on s = 0 prompts per batch: plug-in "
+            f"{hits_plugin / batches:.2f}, "
+            f"hora {hits_hora / batches:.2f}"
+        ),
         verdict="reproduced" if ok else "not_reproduced",
         details={"batches": batches, "starved": starved, "reached": reached},
     )

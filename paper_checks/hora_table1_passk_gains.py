@@ -1,16 +1,24 @@
 """HORA Table 1: Pass@k improves over compute-matched GRPO in 10 of 12 settings, Pass@1 comparable; judged by the
-frontier gain (issue 11), so that a move along GRPO's own learning-rate trade-off does not count as a gain."""
+frontier gain, so that a move along GRPO's own learning-rate trade-off does not count as a gain."""
 
 import numpy as np
 
-from ._harness import (CHECK_FRONTIER_LRS, EFFECT_FLOOR, POLICIES, WORLDS, Result, final_metric, frontier_gain_runs,
-                       paired)
+from ._harness import (
+    CHECK_FRONTIER_LRS,
+    EFFECT_FLOOR,
+    POLICIES,
+    WORLDS,
+    Result,
+    final_metric,
+    frontier_gain_runs,
+    paired,
+)
 
 PAPER = "HORA (arXiv 2605.07114)"
 CLAIM = ("Across the twelve model-benchmark configurations, HORA improves upon GRPO on ten settings and matches its "
          "performance on one ... HORA preserves the average correctness achieved by standard GRPO.")
 SOURCE = "Table 1, Sec. 4.1"
-SETTING = ("simulator v2 (cluster policy, sampled trajectories, TRL's std-normalised advantages with Dr.GRPO "
+SETTING = ("the training simulator (cluster policy, sampled trajectories, TRL's std-normalised advantages with Dr.GRPO "
            "aggregation, Adam + max grad norm 1, T = 0.7), the 3 x 4 grid: 3 models (Zipf 1.2 / 1.5 / 1.8; the quick "
            "budget runs Zipf 1.5 only) x 4 difficulty worlds; 60 prompts, G = 32, K0 = 8; per setting uniform GRPO "
            f"at learning rates x{', x'.join(f'{m:g}' for m in CHECK_FRONTIER_LRS)} traces the Pass@1-vs-Pass@256 "
@@ -51,16 +59,21 @@ def run(full=False, out=None, arm="hora", baseline="uniform", shift=0.0):
     figures = []
     if out is not None:
         figures.append(_plot(rows, out / "hora_table1_passk_gains.png"))
-    detail = "; ".join(f"{p}/{w}: frontier gain {g:+.4f}±{se:.4f} ({u} reps), raw dPass@256 {dk:+.4f}, dPass@1 {d1:+.4f}"
-                       for p, w, g, se, u, d1, _, dk, _ in rows)
+    detail = "; ".join(
+        f"{p}/{w}: frontier gain {g:+.4f}±{se:.4f} ({u} reps), raw dPass@256 {dk:+.4f}, dPass@1 {d1:+.4f}"
+        for p, w, g, se, u, d1, _, dk, _ in rows
+    )
     return Result(
-        expected=(f">= {int(np.ceil(10 / 12 * n))} of {n} settings with a frontier gain above max(2 se, "
-                  f"{EFFECT_FLOOR}), at most {n // 12} below, and |dPass@1| <= 0.01 in all {n}"),
-        observed=(f"{wins}/{n} improved, {n - wins - losses - undetermined} matched, {losses} decreased, "
-                  f"{undetermined} undetermined; Pass@1 comparable in {comparable}/{n} ({detail})"),
+        expected=(
+            f">= {int(np.ceil(10 / 12 * n))} of {n} settings with a frontier gain above max(2 se, "
+            f"{EFFECT_FLOOR}), at most {n // 12} below, and |dPass@1| <= 0.01 in all {n}"
+        ),
+        observed=(
+            f"{wins}/{n} improved, {n - wins - losses - undetermined} matched, {losses} decreased, "
+            f"{undetermined} undetermined; Pass@1 comparable in {comparable}/{n} ({detail})"
+        ),
         verdict=verdict,
-        details={"wins": wins, "losses": losses, "undetermined": undetermined, "comparable": comparable,
-                 "settings": n},
+        details={"wins": wins, "losses": losses, "undetermined": undetermined, "comparable": comparable, "settings": n},
         figures=figures,
     )
 
@@ -74,8 +87,9 @@ def _plot(rows, path):
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(rows)), 5))
     labels = [f"{p}\n{w}" for p, w, *_ in rows]
     x = np.arange(len(rows))
-    ax.bar(x - 0.27, [r[2] for r in rows], 0.27, yerr=[1.96 * r[3] for r in rows], label="frontier gain @256",
-           capsize=2)
+    ax.bar(
+        x - 0.27, [r[2] for r in rows], 0.27, yerr=[1.96 * r[3] for r in rows], label="frontier gain @256", capsize=2
+    )
     ax.bar(x, [r[7] for r in rows], 0.27, yerr=[1.96 * r[8] for r in rows], label="raw dPass@256 vs GRPO", capsize=2)
     ax.bar(x + 0.27, [r[5] for r in rows], 0.27, yerr=[1.96 * r[6] for r in rows], label="dPass@1 vs GRPO", capsize=2)
     ax.axhline(0, color="k", lw=0.8)

@@ -6,7 +6,8 @@ PAPER = "HORA (arXiv 2605.07114)"
 CLAIM = ("This heuristic [all Phase-B budget to prompts with s = 0] performs worse than the hit-utility allocator, "
          "reducing Pass@1 on all four benchmarks and lowering AIME 2025 Pass@k.")
 SOURCE = "Table 2, Sec. 4.2"
-SETTING = ("simulator v2, the four difficulty worlds at Zipf 1.5; hard_first vs hora, paired replicates; Pass@1 and "
+SETTING = ("the training simulator, the four difficulty worlds at Zipf 1.5; hard_first vs hora, paired replicates; "
+           "Pass@1 and "
            "Pass@256; both arms' frontier gains against uniform GRPO's learning-rate frontier are reported beside")
 TOLERANCE = (f"'reduces' = paired mean difference below -max(2 se, {EFFECT_FLOOR}) (significant and at least half "
              "a point, the floor of hora_table1_passk_gains); the Pass@k half needs it in at least one world whose "
@@ -40,8 +41,9 @@ def run(full=False, out=None, arm="hard_first", reference="hora"):
         for w in WORLDS)
     return Result(
         expected="hard-first has significantly lower Pass@1 than HORA in 4/4 worlds and lower Pass@256 in at least one "
-                 "unsaturated world",
-        observed=f"Pass@1 lower in {pass1_lower}/4, Pass@256 lower in {passk_lower}/{len(open_worlds)} unsaturated ({text})",
+        "unsaturated world",
+        observed=f"Pass@1 lower in {pass1_lower}/4, Pass@256 lower in {passk_lower}/{len(open_worlds)} "
+        f"unsaturated ({text})",
         verdict=verdict,
         details={"pass1_lower": pass1_lower, "passk_lower": passk_lower, "open_worlds": open_worlds},
     )

@@ -5,7 +5,8 @@ from ._harness import EFFECT_FLOOR, WORLDS, Result, final_metric, paired
 PAPER = "HORA (arXiv 2605.07114)"
 CLAIM = "Empirically, K0 = 16 gives similar Pass@1 but does not uniformly improve Pass@k."
 SOURCE = "Table 2, Sec. 4.2"
-SETTING = "simulator v2, the four difficulty worlds at Zipf 1.5; hora with K0 = 16 vs K0 = 8 (same G = 32), paired replicates"
+SETTING = ("the training simulator, the four difficulty worlds at Zipf 1.5; hora with K0 = 16 vs K0 = 8 (same G = 32), "
+           "paired replicates")
 TOLERANCE = ("similar Pass@1: |paired difference| <= 0.01; 'uniformly improves' would need a paired Pass@256 gain "
              f"above max(2 se, {EFFECT_FLOOR}) (the effect floor of hora_table1_passk_gains) in every world whose "
              "reference Pass@256 is below 0.999 (a saturated world cannot "

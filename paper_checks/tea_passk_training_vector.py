@@ -1,6 +1,5 @@
 """Pass@k training's analytical advantages: n = 8, c = 2, k = 4 gives A_pos = 0.5222, A_neg = -0.1741."""
 
-import numpy as np
 
 from simalloc.estimators.bon import passk_advantages
 

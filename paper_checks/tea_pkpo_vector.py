@@ -14,7 +14,8 @@ CLAIM = ("Pass@k policy optimization: s_i = (1/C(n,k)) sum over k-subsets contai
 SOURCE = "Eqs. 19, 29, 33 (transformations of a reward batch)"
 SETTING = ("rewards (1, 1, 0, 0), k = 2, values worked by hand from the definitions: s = (1/2, 1/2, 1/3, 1/3); "
            "loo subtracts the mean of the other samples' s computed without sample i (4/9 for a 1, 2/3 for a 0): "
-           "(1/18, 1/18, -1/3, -1/3); loo-1 averages max_I - max_(I minus i) over the 2-subsets holding i: (1/3, 1/3, 0, 0)")
+           "(1/18, 1/18, -1/3, -1/3); loo-1 averages max_I - max_(I minus i) over the 2-subsets holding i: (1/3, 1/3, "
+           "0, 0)")
 TOLERANCE = "1e-12 absolute: exact rationals against float64 arithmetic on four numbers"
 USES_SIMULATOR = False
 
@@ -31,7 +32,9 @@ def run(full=False, out=None, estimator=pkpo_advantages):
     ok = {v: bool(np.allclose(got[v], [float(x) for x in EXPECTED[v]], atol=1e-12, rtol=0)) for v in EXPECTED}
     return Result(
         expected="; ".join(f"{v}: ({', '.join(str(x) for x in EXPECTED[v])})" for v in EXPECTED),
-        observed="; ".join(f"{v}: {np.round(got[v], 6).tolist()} ({'match' if ok[v] else 'MISMATCH'})" for v in EXPECTED),
+        observed="; ".join(
+            f"{v}: {np.round(got[v], 6).tolist()} ({'match' if ok[v] else 'MISMATCH'})" for v in EXPECTED
+        ),
         verdict="reproduced" if all(ok.values()) else "not_reproduced",
         details={"match": ok},
     )

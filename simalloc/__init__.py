@@ -3,7 +3,7 @@
 Exact allocation of rollout budgets over prompts, sequential stopping of voting, and best-of-N
 estimators, in a Monte Carlo simulator checked against analytical optima.
 
-Public API (stable names, see DESIGN.md section 3): ``allocate``, ``exact_optimum``,
+Public API (stable names): ``allocate``, ``exact_optimum``,
 ``hit_utility``, ``pass_at_k``, and the registries ``ALLOCATORS`` and ``OBJECTIVES``.
 """
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import as_counts, as_positive_finite
+from .validation import as_counts, as_positive_finite
 
 __all__ = ["BetaBeliefs", "as_prior"]
 
@@ -81,7 +81,8 @@ class BetaBeliefs:
             b0 = np.asarray(self.b) - (np.asarray(self.trials) - np.asarray(self.successes))
             if np.ptp(a0) > 1e-9 * np.max(np.abs(a0)) or np.ptp(b0) > 1e-9 * np.max(np.abs(b0)):
                 raise ValueError("shared_prior: True requires a - successes and b - (trials - successes) to be the "
-                                 "same for every prompt; these beliefs have per-prompt priors (pass shared_prior=False)")
+                                 "same for every prompt; these beliefs have per-prompt priors (pass "
+                                 "shared_prior=False)")
 
     @classmethod
     def from_counts(cls, successes, trials, prior=(1.0, 1.0)) -> "BetaBeliefs":

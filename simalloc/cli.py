@@ -261,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=_cmd_check)
     p = sub.add_parser("replay", help="replay a rollout pool (or your rollout log): allocators with CIs, and the "
                        "fitted simulator's predictions confirmed or refuted on held-out tasks")
-    p.add_argument("pool", help="a pool folder (simalloc live sample) or a JSONL/CSV/parquet log with prompt id and reward")
+    p.add_argument("pool", help="a pool folder (simalloc live sample) or a JSONL/CSV/parquet log with prompt id and "
+                   "reward")
     p.add_argument("--out", default="results/replay", help="output folder (report.md, figure.png, results.parquet)")
     p.add_argument("--k0", type=int, default=4, help="pilot rollouts per task")
     p.add_argument("--group-size", type=int, default=16, help="mean rollouts per task (pilot + extra)")
@@ -269,24 +270,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_read_options(p, counts=False)
     p.set_defaults(fn=_cmd_replay)
-    p = sub.add_parser("advise", help="your pass counts or rollout log in: how to split your rollouts, with "
-                       "predicted gains and 95%% CIs")
-    p.add_argument("data", help="per-prompt counts (prompt_id, successes, trials) or a per-rollout log (prompt id and "
-                   "reward per row: TRL, verl or a pool folder), as CSV/TSV, parquet or JSON lines")
+    p = sub.add_parser(
+        "advise",
+        help="your pass counts or rollout log in: how to split your rollouts, with predicted gains and 95%% CIs",
+    )
+    p.add_argument(
+        "data",
+        help="per-prompt counts (prompt_id, successes, trials) or a per-rollout log (prompt id and "
+        "reward per row: TRL, verl or a pool folder), as CSV/TSV, parquet or JSON lines",
+    )
     p.add_argument("--budget", required=True, help="extra rollouts per batch of your prompts")
     p.add_argument("--k0", help="pilot rollouts per prompt to plan for (default: each prompt's own trial count)")
-    p.add_argument("--batch-prompts", help="prompts per batch (default: prompts per step of a log with a step "
-                   "column, else all prompts)")
+    p.add_argument(
+        "--batch-prompts",
+        help="prompts per batch (default: prompts per step of a log with a step column, else all prompts)",
+    )
     p.add_argument("--cap", help="most extra rollouts for one prompt (default: none)")
-    p.add_argument("--objective", default="informative", choices=("informative", "solved", "extra_hits",
-                                                                    "hits_unsolved"),
-                   help="what the recommendation maximises (default: informative groups)")
-    p.add_argument("--prior", default="uniform", choices=("uniform", "fitted"),
-                   help="allocators' Beta prior: uniform Beta(1, 1) as HORA's paper (default), or the fitted world's")
+    p.add_argument(
+        "--objective",
+        default="informative",
+        choices=("informative", "solved", "extra_hits", "hits_unsolved"),
+        help="what the recommendation maximises (default: informative groups)",
+    )
+    p.add_argument(
+        "--prior",
+        default="uniform",
+        choices=("uniform", "fitted"),
+        help="allocators' Beta prior: uniform Beta(1, 1) as HORA's paper (default), or the fitted world's",
+    )
     p.add_argument("--resamples", default="200", help="bootstrap resamples over prompts (default 200)")
     p.add_argument("--seed", default="0")
-    p.add_argument("--out", default="results/advise", help="output folder (report.md, figures, allocation.csv, "
-                   "results.parquet)")
+    p.add_argument(
+        "--out", default="results/advise", help="output folder (report.md, figures, allocation.csv, results.parquet)"
+    )
     _add_read_options(p, counts=True)
     p.set_defaults(fn=_cmd_advise)
     from .live.cli import add_parser as add_live_parser  # argparse only; heavy imports happen when it runs

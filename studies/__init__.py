@@ -1,1 +1,2 @@
-"""Studies: one file each, a typed ``Args`` dataclass and ``run(args, out, progress)``; run with ``simalloc run NAME``."""
+"""Studies: one file each, a typed ``Args`` dataclass and ``run(args, out, progress)``; run with
+``simalloc run NAME``."""

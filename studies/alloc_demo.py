@@ -20,8 +20,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from simalloc import allocate
-from simalloc.sim.outcomes import allocation_outcomes
 from simalloc.io import write_table
+from simalloc.sim.outcomes import allocation_outcomes
 
 ALLOCATORS = ("uniform", "hora", "hard_first", "plugin")
 
@@ -96,7 +96,9 @@ def plot(summary: pd.DataFrame, share: pd.DataFrame, args: Args, path):
         sub = summary[summary.allocator == name].set_index("metric").loc[metrics]
         x = np.arange(len(metrics)) + j * width
         axes[0].bar(x, sub["mean"], width, yerr=1.96 * sub["se"], label=name, capsize=2)
-    axes[0].set_xticks(np.arange(len(metrics)) + 0.4 - width / 2, ["expected hits", "hits on s=0", "informative groups"])
+    axes[0].set_xticks(
+        np.arange(len(metrics)) + 0.4 - width / 2, ["expected hits", "hits on s=0", "informative groups"]
+    )
     axes[0].set_ylabel(f"per batch of {args.n_prompts} prompts (mean, 95% CI)")
     axes[0].legend()
     axes[0].set_title("What the Phase-B budget buys")

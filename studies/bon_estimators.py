@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simalloc.sim.bon import SoftmaxToy, gradient_diagnostics, value_diagnostics
 from simalloc.io import write_table
+from simalloc.sim.bon import SoftmaxToy, gradient_diagnostics, value_diagnostics
 from simalloc.worlds.tails import TAIL_WORLDS, make_tail_world
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from simalloc.io import write_table
 from simalloc.plotting import color_of
 from simalloc.train import TrainingStudyArgs, arm_shards, final_summary, run_arm_shard, summary_long

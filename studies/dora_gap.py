@@ -1,7 +1,8 @@
 """How far are REBASE and DORA from the exact optimum of P(success)? (DORA's proof is for a log surrogate.)
 
 Random direction worlds (6 directions, Dirichlet(0.5) popularity, w_j ~ Beta(1, 4), p_j ~ Beta(4 w_j,
-4 (1 - w_j)), same-direction cosine 0.998), k = 16 candidates, one allocation of N = 16; exact P(success) under the directions' Beta beliefs for every rule
+4 (1 - w_j)), same-direction cosine 0.998), k = 16 candidates, one allocation of N = 16; exact P(success) under the
+directions' Beta beliefs for every rule
 and for the optimum (greedy on -log E[(1-p)^B], exact). Also with popularity anti-correlated with quality.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simalloc.train import TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from simalloc.train import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 
 
 @dataclass(frozen=True)

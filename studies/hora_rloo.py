@@ -1,8 +1,9 @@
 """HORA with RLOO advantages against RLOO (HORA arXiv 2605.07114, Table 6), on uniform RLOO's frontier.
 
 The flagship setting (60 prompts, G = 32, K0 = 8, 200 steps, 4 Phase-B shards, Beta(0.5, 0.5) world) with the
-RLOO leave-one-out advantage r - (sum - r)/(G - 1) (unscaled) instead of GRPO's; the rest is simulator v2's
-default. Arms: uniform (RLOO), hora, hora_placebo; uniform RLOO also runs at learning rates x0.025 ... x2 to trace its Pass@1-vs-Pass@256 frontier, so
+RLOO leave-one-out advantage r - (sum - r)/(G - 1) (unscaled) instead of GRPO's; the rest is the simulator's
+default. Arms: uniform (RLOO), hora, hora_placebo; uniform RLOO also runs at learning rates x0.025 ... x2 to trace its
+Pass@1-vs-Pass@256 frontier, so
 ``summary.csv`` reports each arm's frontier gain (its Pass@256 minus the frontier's at its own Pass@1) with an se
 over replicates. Paper claim: HORA improves Pass@k over RLOO as it does over GRPO.
 """

@@ -1,9 +1,9 @@
-"""In how many world/model settings does each HORA claim hold? (issue 11: a sweep, not one hand-picked setting)
+"""In how many world/model settings does each HORA claim hold? (a sweep, not one hand-picked setting)
 
 Settings: every combination of difficulty world (the paper checks' four: Beta(0.5, 0.5), a Beta mixture, a hard
 and an easy logit-normal world), Zipf exponent of the strategies (how peaked the base model is) and number of prompt
 clusters (1 = no per-cluster parameters, only the shared logits; 8; 32). Everything else is the flagship's
-(simulator v2's defaults: 60 prompts, G = 32, K0 = 8, TRL's std-normalised group advantages with Dr.GRPO
+(the simulator's defaults: 60 prompts, G = 32, K0 = 8, TRL's std-normalised group advantages with Dr.GRPO
 aggregation, Adam, T = 0.7, sampled trajectories). Per setting: uniform GRPO at the frontier's learning rates, hora
 and hora_placebo, ``n_reps`` replicates with common random numbers.
 
@@ -31,8 +31,15 @@ import pandas as pd
 
 from simalloc.io import write_table
 from simalloc.stats import mean_se
-from simalloc.train import (EFFECT_FLOOR, TrainConfig, TrainingStudyArgs, arm_shards, final_summary, run_arm_shard,
-                            summary_long)
+from simalloc.train import (
+    EFFECT_FLOOR,
+    TrainConfig,
+    TrainingStudyArgs,
+    arm_shards,
+    final_summary,
+    run_arm_shard,
+    summary_long,
+)
 
 #: the difficulty worlds of the sweep by name (the paper checks' four, paper_checks/_harness.py WORLDS); ``worlds``
 #: takes these names or any world spec without a comma (``--set`` splits its value on commas)

@@ -2,14 +2,16 @@
 
 HORA's paper setting: 60 prompts per batch, G = 32 rollouts per prompt on average, pilot K0 = 8, 200
 steps, Phase B allocated in 4 shards of 15 prompts, uniform Beta(1, 1) prior; TRL's std-normalised group
-advantages with Dr.GRPO's aggregation, Adam with max grad norm 1.0, rollout temperature 0.7 (simulator v2's
+advantages with Dr.GRPO's aggregation, Adam with max grad norm 1.0, rollout temperature 0.7 (the simulator's
 defaults). The policy is the cluster policy (shared strategy logits plus per-cluster logits, sampled
-trajectories) on a Beta(0.5, 0.5) difficulty world; Pass@k is exact on a held-out eval set. Arms: uniform (GRPO), hora, and the baselines dapo_dynamic (DAPO's dynamic sampling, compute-matched),
-vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm; ``dapo_dynamic`` is DAPO's dynamic sampling. Claims checked (HORA arXiv 2605.07114, Table 1, Fig. 3):
+trajectories) on a Beta(0.5, 0.5) difficulty world; Pass@k is exact on a held-out eval set. Arms: uniform (GRPO), hora,
+and the baselines dapo_dynamic (DAPO's dynamic sampling, compute-matched),
+vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm; ``dapo_dynamic`` is DAPO's dynamic sampling. Claims checked (HORA
+arXiv 2605.07114, Table 1, Fig. 3):
 Pass@k at large k improves over compute-matched GRPO at comparable Pass@1; s = 0 prompts get a share of
 the Phase-B budget far above their share of prompts.
 
-Frontier comparison (issue 11): uniform GRPO also runs at learning rates x0.025 ... x2.0; each arm's
+Frontier comparison: uniform GRPO also runs at learning rates x0.025 ... x2.0; each arm's
 frontier gain is its Pass@256 minus that frontier's Pass@256 at the arm's own Pass@1 (per replicate, se over
 replicates), so an arm that only trades Pass@1 for Pass@k like a learning-rate change scores ~0.
 ``hora_placebo`` permutes HORA's group sizes over the prompts of each shard. Outputs: summary.csv (arm,
@@ -24,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simalloc.train import TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
-
 
 #: held-out eval sets at four difficulties, evaluated from the same training run (the paper trains once and
 #: evaluates on four benchmarks): the paper checks' worlds; Pass@k to 1024 and 30/500-problem benchmarks with se

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from simalloc.io import write_table
 from simalloc.sim.ttrl import simulate_ttrl

@@ -23,15 +23,24 @@ def test_exact_expected_max_and_advantage_agree_with_monte_carlo(name):
     prev = draws[:, : n - 1].max(1)
     for r in world.sample(3, np.random.default_rng(2)):
         mc = np.maximum(r, prev)
-        assert abs((mc.mean() - world.expected_max(n)) - float(world.advantage(r, n))) <= 5 * mc.std() / np.sqrt(mc.size) + 1e-9
+        assert (
+            abs((mc.mean() - world.expected_max(n)) - float(world.advantage(r, n)))
+            <= 5 * mc.std() / np.sqrt(mc.size) + 1e-9
+        )
     if name in ("gaussian", "gpd_bounded", "beta"):  # the interpolated A_N (quadrature at 80 grid points)
         fn = world.advantage_fn(n, grid=80)
         rs = world.sample(10, np.random.default_rng(3))
         np.testing.assert_allclose(fn(rs), world.advantage(rs, n), atol=5e-3 * (1 + abs(world.expected_max(n))))
 
 
-@pytest.mark.parametrize("name,closed", [("uniform", lambda n: n / (n + 1)), ("exponential", lambda n: sum(1 / i for i in range(1, n + 1))),
-                                         ("gumbel", lambda n: np.euler_gamma + np.log(n))])
+@pytest.mark.parametrize(
+    "name,closed",
+    [
+        ("uniform", lambda n: n / (n + 1)),
+        ("exponential", lambda n: sum(1 / i for i in range(1, n + 1))),
+        ("gumbel", lambda n: np.euler_gamma + np.log(n)),
+    ],
+)
 def test_quadrature_equals_closed_forms(name, closed):
     world = make_tail_world(name)
     for n in (1, 7, 64, 1024):
@@ -44,8 +53,10 @@ def test_maxk_ustatistic_is_unbiased_by_enumeration():
     for m in range(1, 6):
         for k in range(1, m + 1):
             truth = sum(support[j] * (p[: j + 1].sum() ** k - p[:j].sum() ** k) for j in range(4))
-            mean = sum(np.prod(p[list(t)]) * bon.maxk_unbiased(support[list(t)][None, :], k)[0]
-                       for t in itertools.product(range(4), repeat=m))
+            mean = sum(
+                np.prod(p[list(t)]) * bon.maxk_unbiased(support[list(t)][None, :], k)[0]
+                for t in itertools.product(range(4), repeat=m)
+            )
             assert mean == pytest.approx(truth, abs=1e-13)
 
 
@@ -69,7 +80,9 @@ def _pkpo_by_definition(r, k, variant):
 
     def s_of(x):
         subsets = list(itertools.combinations(range(len(x)), k))
-        return np.array([sum(max(x[j] for j in I) for I in subsets if i in I) for i in range(len(x))]) / len(subsets)
+        return np.array([sum(max(x[j] for j in sub) for sub in subsets if i in sub) for i in range(len(x))]) / len(
+            subsets
+        )
 
     s = s_of(r)
     if variant == "s":
@@ -80,8 +93,8 @@ def _pkpo_by_definition(r, k, variant):
         if variant == "loo" or k == 1:  # loo-1 at k = 1 uses the loo baseline
             out[i] = s[i] - (s_of(others).mean() if k <= m - 1 else 0.0)
         else:
-            subsets = [I for I in itertools.combinations(range(m), k) if i in I]
-            out[i] = sum(max(r[j] for j in I) - max(r[j] for j in I if j != i) for I in subsets)
+            subsets = [sub for sub in itertools.combinations(range(m), k) if i in sub]
+            out[i] = sum(max(r[j] for j in sub) - max(r[j] for j in sub if j != i) for sub in subsets)
             out[i] /= len(list(itertools.combinations(range(m), k)))
     return out
 
@@ -212,8 +225,10 @@ def test_softmax_toy_exact_gradient():
     n = 32
     g = toy.exact_gradient(n)
     h = 1e-6
-    fd = [(SoftmaxToy(rho, toy.theta + h * e).value(n) - SoftmaxToy(rho, toy.theta - h * e).value(n)) / (2 * h)
-          for e in np.eye(30)]
+    fd = [
+        (SoftmaxToy(rho, toy.theta + h * e).value(n) - SoftmaxToy(rho, toy.theta - h * e).value(n)) / (2 * h)
+        for e in np.eye(30)
+    ]
     np.testing.assert_allclose(g, fd, atol=1e-7)
     a = toy.exact_advantage(n)
     np.testing.assert_allclose(n * toy.pi * (a - toy.pi @ a), g, atol=1e-12)  # N E[(e_y - pi) A_N(rho_y)]
@@ -234,8 +249,12 @@ def test_diagnostics_tables():
 def test_bon_study_smoke(tmp_path):
     from simalloc.sim.runner import run_study
 
-    out = run_study("bon_estimators", out=tmp_path, progress=False,
-                    overrides={"worlds": "uniform", "ms": "8", "ns": "16", "n_reps": "20", "grad_draws": "20"})
+    out = run_study(
+        "bon_estimators",
+        out=tmp_path,
+        progress=False,
+        overrides={"worlds": "uniform", "ms": "8", "ns": "16", "n_reps": "20", "grad_draws": "20"},
+    )
     assert (out / "table.parquet").is_file() and (out / "figure.png").is_file()
 
 

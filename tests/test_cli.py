@@ -46,7 +46,9 @@ def test_demo_study_end_to_end(tmp_path):
 def test_same_seed_same_table(tmp_path):
     for d in ("a", "b"):
         assert main(["run", "alloc_demo", "--set", "n_reps=5", "--out", str(tmp_path / d), "--no-progress"]) == 0
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a/table.parquet"), pd.read_parquet(tmp_path / "b/table.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "a/table.parquet"), pd.read_parquet(tmp_path / "b/table.parquet")
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,8 +80,14 @@ def test_bench_quick_json(tmp_path):
         assert r["seconds"] > 0 and r["baseline"] > 0
 
 
-@pytest.mark.parametrize("make_out,word", [(lambda d: d / "file.txt", "is a file"), (lambda d: "", "empty path"),
-                                           (lambda d: "/proc/simalloc_nope", "cannot write")])
+@pytest.mark.parametrize(
+    "make_out,word",
+    [
+        (lambda d: d / "file.txt", "is a file"),
+        (lambda d: "", "empty path"),
+        (lambda d: "/proc/simalloc_nope", "cannot write"),
+    ],
+)
 def test_bad_out_folders_fail_in_one_line(make_out, word, tmp_path, capsys):
     (tmp_path / "file.txt").write_text("x")
     assert main(["run", "alloc_demo", "--set", "n_reps=2", "--out", str(make_out(tmp_path)), "--no-progress"]) == 2
@@ -87,7 +95,9 @@ def test_bad_out_folders_fail_in_one_line(make_out, word, tmp_path, capsys):
     assert word in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("cmd", [["bench", "--quick", "--json"], ["check", "--only", "tea_uniform_expected_max", "--json"]])
+@pytest.mark.parametrize(
+    "cmd", [["bench", "--quick", "--json"], ["check", "--only", "tea_uniform_expected_max", "--json"]]
+)
 def test_unwritable_json_is_refused_before_any_work(cmd, capsys):
     import time
 
@@ -105,11 +115,47 @@ def test_resume_guards(tmp_path, capsys):
     assert "holds a run of study 'alloc_demo', not 'dora_gap'" in capsys.readouterr().err
     # a deleted args.json: old shards under new settings must not be reused silently
     sharded = tmp_path / "sharded"
-    assert main(["run", "ttrl", "--quick", "--set", "steps=1", "--set", "rules=fixed", "--set", "presets=gpqa-like",
-                 "--out", str(sharded), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "ttrl",
+                "--quick",
+                "--set",
+                "steps=1",
+                "--set",
+                "rules=fixed",
+                "--set",
+                "presets=gpqa-like",
+                "--out",
+                str(sharded),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     (sharded / "args.json").unlink()
-    assert main(["run", "ttrl", "--quick", "--set", "steps=1", "--set", "rules=fixed", "--set", "presets=gpqa-like",
-                 "--set", "seed=1", "--out", str(sharded), "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "ttrl",
+                "--quick",
+                "--set",
+                "steps=1",
+                "--set",
+                "rules=fixed",
+                "--set",
+                "presets=gpqa-like",
+                "--set",
+                "seed=1",
+                "--out",
+                str(sharded),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "no args.json" in capsys.readouterr().err
 
 

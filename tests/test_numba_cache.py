@@ -57,7 +57,7 @@ def test_an_edited_kernel_runs_as_edited(tmp_path):
 
     assert run() == "[6, 4, 2]"
     assert run() == "[6, 4, 2]"  # from the cache
-    kernels = tmp_path / "simalloc" / "objectives" / "_kernels.py"
+    kernels = tmp_path / "simalloc" / "objectives" / "kernels.py"
     src = kernels.read_text()
     edited = src.replace("        return a / s, b / s\n", "        return b / s, a / s  # edited\n", 1)
     assert edited != src

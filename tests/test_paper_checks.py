@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from simalloc_paper_checks import check_names, run_check
+
 from simalloc.cli import main
 
 README = Path(__file__).resolve().parents[1] / "paper_checks" / "README.md"

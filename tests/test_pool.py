@@ -96,7 +96,11 @@ def test_bad_logs_are_named(content, name, word, tmp_path):
 
 
 def test_bad_sampling_arguments(tmp_path):
-    for kwargs, word in (({"samples": 0}, "samples"), ({"samples": True}, "samples"), ({"shard_tasks": 0}, "shard_tasks")):
+    for kwargs, word in (
+        ({"samples": 0}, "samples"),
+        ({"samples": True}, "samples"),
+        ({"shard_tasks": 0}, "shard_tasks"),
+    ):
         with pytest.raises(ValueError, match=word):
             sample_pool(CountingEngine(), TASKS, **{"samples": 2, **kwargs}, out=tmp_path, progress=False)
     with pytest.raises(ValueError, match="no such file or pool folder"):

@@ -21,7 +21,6 @@ from simalloc.allocators.search import search_allocate
 from simalloc.stopping import esc_expected_votes, make_rule
 from simalloc.stopping.rules import dirichlet_leader_probability, dirichlet_leader_table, read_votes, read_votes_many
 
-
 # ---------------------------------------------------------------- ESC (Yiwei98/ESC, early_stop_gsm8k.py)
 
 def esc_reference(votes, window, cap):
@@ -104,7 +103,8 @@ def leader_probability_exact(counts: tuple) -> Fraction:
     probability that the leader's share is the largest under Dirichlet(counts + 1), as an exact rational.
 
     With integer shapes F_j(x) = 1 - e^{-x} sum_{m < a_j} x^m / m!, so prod_j F_j expands into terms
-    c e^{-s x} x^m and each integrates against the Gamma(a_L) density to (a_L - 1 + m)! / ((a_L - 1)! (1 + s)^(a_L + m)).
+    c e^{-s x} x^m and each integrates against the Gamma(a_L) density to (a_L - 1 + m)! / ((a_L - 1)! (1 + s)^(a_L +
+    m)).
     """
     a_lead = counts[0] + 1
     poly, scale = {0: [1]}, 1  # poly[s]: integer coefficients of x^m, terms with e^{-s x}, times ``scale``

@@ -102,7 +102,13 @@ def test_study_smoke(study, tmp_path):
 
 @pytest.mark.parametrize(
     "overrides,word",
-    [({"arms": "uniform,nope"}, "nope"), ({"steps": "-3"}, "steps"), ({"arms": "hora:k64"}, "pilot"), ({"k0": "40"}, "k0"), ({"world": "empirical:/no.csv"}, "no such")],
+    [
+        ({"arms": "uniform,nope"}, "nope"),
+        ({"steps": "-3"}, "steps"),
+        ({"arms": "hora:k64"}, "pilot"),
+        ({"k0": "40"}, "k0"),
+        ({"world": "empirical:/no.csv"}, "no such"),
+    ],
 )
 def test_bad_study_config_fails_before_work(tmp_path, overrides, word):
     with pytest.raises(ValueError, match=word):
@@ -125,9 +131,19 @@ def test_placebo_sits_on_the_learning_rate_frontier(tmp_path):
     +0.01 by the same summary code (the check can fail)."""
     from simalloc.train import frontier_gain
 
-    over = {"steps": "60", "n_pool": "400", "n_eval": "200", "n_prompts": "20", "group_size": "16", "k0": "4",
-            "phase_b_shards": "2", "n_reps": "4", "arms": "uniform,hora_placebo", "frontier_lrs": "0.25,0.5,0.7,1.4,2",
-            "bench_sizes": "30"}
+    over = {
+        "steps": "60",
+        "n_pool": "400",
+        "n_eval": "200",
+        "n_prompts": "20",
+        "group_size": "16",
+        "k0": "4",
+        "phase_b_shards": "2",
+        "n_reps": "4",
+        "arms": "uniform,hora_placebo",
+        "frontier_lrs": "0.25,0.5,0.7,1.4,2",
+        "bench_sizes": "30",
+    }
     out = run_study("hora_vs_grpo", out=tmp_path / "p", overrides=over, progress=False)
     summary = pd.read_csv(out / "summary.csv").set_index(["arm", "metric"])
     gain = summary.loc[("hora_placebo", "frontier_gain@256")]

@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from simalloc.train.policies import ClusterPolicy, StrategyPolicy
 from simalloc.train import TrainConfig, advantage_masses, simulate_training
+from simalloc.train.policies import ClusterPolicy, StrategyPolicy
 from simalloc.worlds import BetaWorld
 
 

@@ -1,19 +1,26 @@
 """Stopping rules: published values, Wald's bound, exact enumeration, and the DP never beaten."""
 
 import itertools
-from math import comb, factorial
+from math import factorial
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simalloc.stopping import BSPRT_READINGS, STOPPING_RULES, VoteModel, esc_expected_votes, evaluate_policy, \
-    make_rule, optimal_stopping, run_rule
+from simalloc.stopping import (
+    BSPRT_READINGS,
+    STOPPING_RULES,
+    VoteModel,
+    esc_expected_votes,
+    evaluate_policy,
+    make_rule,
+    optimal_stopping,
+    run_rule,
+)
+from simalloc.stopping.kernels import beta_confidence
 from simalloc.stopping.optimal import lump_tail
-from simalloc.stopping.rules import read_votes
-from simalloc.stopping._kernels import beta_confidence
-from simalloc.stopping.rules import dirichlet_leader_probability
+from simalloc.stopping.rules import dirichlet_leader_probability, read_votes
 from simalloc.worlds.votes import VOTE_PRESETS, VoteWorld
 
 AC_VALUES = [((3, 0), 0.9375), ((4, 0), 0.96875), ((6, 1), 0.96484), ((7, 2), 0.94531)]

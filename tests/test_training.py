@@ -14,9 +14,24 @@ SMALL = TrainConfig(n_pool=300, n_eval=200, n_strategies=50, n_prompts=20, group
 SMALL_V1 = dataclasses.replace(SMALL, **V1_READING)
 
 
-@pytest.mark.parametrize("arm", ["uniform", "hora", "hard_first", "plugin", "informative", "dapo", "dapo_dynamic", "vip",
-                                 "knapsack",
-                                 "gvm", "hora:gp", "hora:oracle", "hora:k8"])
+@pytest.mark.parametrize(
+    "arm",
+    [
+        "uniform",
+        "hora",
+        "hard_first",
+        "plugin",
+        "informative",
+        "dapo",
+        "dapo_dynamic",
+        "vip",
+        "knapsack",
+        "gvm",
+        "hora:gp",
+        "hora:oracle",
+        "hora:k8",
+    ],
+)
 def test_every_arm_runs_and_records(arm):
     steps, share = simulate_training(SMALL, arm, np.random.SeedSequence([3, 0]))
     assert list(steps.step) == list(range(SMALL.steps + 1))
@@ -54,9 +69,16 @@ def test_bernoulli_policy_never_lowers_pass_rates_with_dr_grpo():
 
 @pytest.mark.parametrize(
     "change,word",
-    [(dict(steps=-1), "steps"), (dict(k0=40), "k0"), (dict(loss="ppo"), "loss"), (dict(world="gamma:1"), "world"),
-     (dict(n_prompts=5000), "n_prompts"), (dict(lr=float("nan")), "lr"), (dict(ks=(2, 4)), "ks"),
-     (dict(policy="mlp"), "policy")],
+    [
+        (dict(steps=-1), "steps"),
+        (dict(k0=40), "k0"),
+        (dict(loss="ppo"), "loss"),
+        (dict(world="gamma:1"), "world"),
+        (dict(n_prompts=5000), "n_prompts"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(ks=(2, 4)), "ks"),
+        (dict(policy="mlp"), "policy"),
+    ],
 )
 def test_bad_config_is_refused(change, word):
     import dataclasses
@@ -65,7 +87,9 @@ def test_bad_config_is_refused(change, word):
         dataclasses.replace(SMALL, **change).validate()
 
 
-@pytest.mark.parametrize("spec,word", [("hroa", "hora"), ("hora:mpnet", "modifier"), ("optimal", "optimal"), ("", "arm")])
+@pytest.mark.parametrize(
+    "spec,word", [("hroa", "hora"), ("hora:mpnet", "modifier"), ("optimal", "optimal"), ("", "arm")]
+)
 def test_bad_arm_is_refused(spec, word):
     with pytest.raises(ValueError, match=word):
         parse_arm(spec)
@@ -92,8 +116,13 @@ def test_frontier_gain_hand_computed():
 
     rows = []
     for rep, (x, y) in enumerate([(0.55, 0.8), (0.65, 0.6)]):
-        for arm, px, py in [("uniform:lr0.5", 0.5, 0.8), ("uniform", 0.6, 0.7), ("uniform:lr2", 0.7, 0.6),
-                            ("hora", x, y), ("far", 0.9, 0.9)]:
+        for arm, px, py in [
+            ("uniform:lr0.5", 0.5, 0.8),
+            ("uniform", 0.6, 0.7),
+            ("uniform:lr2", 0.7, 0.6),
+            ("hora", x, y),
+            ("far", 0.9, 0.9),
+        ]:
             rows.append({"arm": arm, "rep": rep, "pass@1": px, "pass@256": py})
     last = pd.DataFrame(rows)
     frontier = ("uniform", "uniform:lr0.5", "uniform:lr2")
@@ -111,10 +140,11 @@ def test_frontier_starts_at_the_untrained_policy():
     from simalloc.train import START_POINT, frontier_gain, frontier_points, frontier_table
 
     rows = []
-    for step, pts in ((0, {"uniform": (0.4, 0.9), "uniform:lr0.5": (0.4, 0.9), "hora": (0.4, 0.9)}),
-                      (3, {"uniform": (0.45, 0.85)}),
-                      (10, {"uniform": (0.6, 0.7), "uniform:lr0.5": (0.5, 0.8), "uniform:lr2": (0.7, 0.6),
-                            "hora": (0.45, 0.88)})):
+    for step, pts in (
+        (0, {"uniform": (0.4, 0.9), "uniform:lr0.5": (0.4, 0.9), "hora": (0.4, 0.9)}),
+        (3, {"uniform": (0.45, 0.85)}),
+        (10, {"uniform": (0.6, 0.7), "uniform:lr0.5": (0.5, 0.8), "uniform:lr2": (0.7, 0.6), "hora": (0.45, 0.88)}),
+    ):
         for arm, (x, y) in pts.items():
             rows.append({"arm": arm, "rep": 0, "step": step, "pass@1": x, "pass@256": y})
     steps = pd.DataFrame(rows)
@@ -240,10 +270,21 @@ def test_eval_set_frontier_reads_the_sets_own_columns():
     from simalloc.train.analysis import _eval_set_view, frontier_gain
 
     rows = []
-    for arm, main, hard in [("uniform:lr0.5", (0.5, 0.8), (0.1, 0.5)), ("uniform", (0.7, 0.6), (0.3, 0.7)),
-                            ("hora", (0.6, 0.7), (0.2, 0.7))]:
-        rows.append({"arm": arm, "rep": 0, "pass@1": main[0], "pass@1024": main[1], "hard:pass@1": hard[0],
-                     "hard:pass@1024": hard[1]})
+    for arm, main, hard in [
+        ("uniform:lr0.5", (0.5, 0.8), (0.1, 0.5)),
+        ("uniform", (0.7, 0.6), (0.3, 0.7)),
+        ("hora", (0.6, 0.7), (0.2, 0.7)),
+    ]:
+        rows.append(
+            {
+                "arm": arm,
+                "rep": 0,
+                "pass@1": main[0],
+                "pass@1024": main[1],
+                "hard:pass@1": hard[0],
+                "hard:pass@1024": hard[1],
+            }
+        )
     last = pd.DataFrame(rows)
     frontier = ("uniform:lr0.5", "uniform")
     assert frontier_gain(last, "hora", 1024, frontier, method="linear")[0] == pytest.approx(0.0)

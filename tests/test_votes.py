@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from simalloc.worlds.votes import VOTE_PRESETS, VoteWorld, answer_count_statistics, fit_vote_world, \
-    majority_ratio_summary
+from simalloc.worlds.votes import (
+    VOTE_PRESETS,
+    VoteWorld,
+    answer_count_statistics,
+    fit_vote_world,
+    majority_ratio_summary,
+)
 
 
 def test_presets_have_the_documented_answer_spaces():

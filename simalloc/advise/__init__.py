@@ -32,11 +32,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._rng import as_generator
 from ..logs import DataRead, ReadSpec, read_data
-from .model import (ADVICE_OBJECTIVES, ADVISE_ALLOCATORS, METRIC_LABELS, MIN_PROMPTS, OBJECTIVE_MEANINGS, Plan,
-                    Worlds, allocator_table, bootstrap_worlds, data_limits, estimate_allocators, estimate_pilot,
-                    fit_worlds, make_plan, pilot_table, recommend, user_allocation)
+from ..seeding import as_generator
+from .model import (
+    ADVICE_OBJECTIVES,
+    ADVISE_ALLOCATORS,
+    METRIC_LABELS,
+    MIN_PROMPTS,
+    OBJECTIVE_MEANINGS,
+    Plan,
+    Worlds,
+    allocator_table,
+    bootstrap_worlds,
+    data_limits,
+    estimate_allocators,
+    estimate_pilot,
+    fit_worlds,
+    make_plan,
+    pilot_table,
+    recommend,
+    user_allocation,
+)
 
 __all__ = ["Advice", "advise", "ADVISE_ALLOCATORS", "ADVICE_OBJECTIVES", "OBJECTIVE_MEANINGS", "METRIC_LABELS",
            "MIN_PROMPTS"]

@@ -10,38 +10,61 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from .._validate import as_budget, as_cap, as_int, check_choice
 from ..allocators import allocate, get_allocator
 from ..allocators.metrics import BATCH_METRICS, simulate_batches
 from ..stats import percentile_interval
+from ..validation import as_budget, as_cap, as_int, check_choice
 from ..worlds.difficulty import BetaWorld, fit_beta_binomial, fit_beta_binomial_mixture
 
-__all__ = ["Plan", "make_plan", "Worlds", "fit_worlds", "overdispersion_p_value", "bootstrap_worlds", "estimate_allocators", "estimate_pilot",
-           "allocator_table", "pilot_table", "recommend", "user_allocation", "data_limits",
-           "ADVISE_ALLOCATORS", "ADVICE_OBJECTIVES", "METRIC_LABELS", "OBJECTIVE_MEANINGS", "MIN_PROMPTS"]
+__all__ = [
+    "Plan",
+    "make_plan",
+    "Worlds",
+    "fit_worlds",
+    "overdispersion_p_value",
+    "bootstrap_worlds",
+    "estimate_allocators",
+    "estimate_pilot",
+    "allocator_table",
+    "pilot_table",
+    "recommend",
+    "user_allocation",
+    "data_limits",
+    "ADVISE_ALLOCATORS",
+    "ADVICE_OBJECTIVES",
+    "METRIC_LABELS",
+    "OBJECTIVE_MEANINGS",
+    "MIN_PROMPTS",
+]
 
 ADVISE_ALLOCATORS = ("uniform", "hora", "informative", "hard_first", "plugin", "knapsack", "dapo")
 #: the metrics a recommendation may maximise (``simalloc.allocators.metrics``)
 ADVICE_OBJECTIVES = ("informative", "solved", "extra_hits", "hits_unsolved")
-METRIC_LABELS = {"extra_hits": "extra hits per batch", "hits_unsolved": "extra hits on s=0 prompts per batch",
-                 "solved": "prompts with a success per batch", "informative": "informative groups per batch",
-                 "no_signal_share": "share of groups with no signal",
-                 "zero_extra_share": "share of prompts given no extra rollout"}
+METRIC_LABELS = {
+    "extra_hits": "extra hits per batch",
+    "hits_unsolved": "extra hits on s=0 prompts per batch",
+    "solved": "prompts with a success per batch",
+    "informative": "informative groups per batch",
+    "no_signal_share": "share of groups with no signal",
+    "zero_extra_share": "share of prompts given no extra rollout",
+}
 #: what each objective means, in one line (printed with every recommendation)
 OBJECTIVE_MEANINGS = {
     "informative": "informative groups: groups with both a success and a failure, the only ones with a non-zero "
-                   "GRPO advantage (DAPO's 'non-zero signal')",
+    "GRPO advantage (DAPO's 'non-zero signal')",
     "solved": "prompts with at least one success in the whole group (pilot + extra)",
     "extra_hits": "successes among the extra rollouts (what a filter-and-train pipeline keeps)",
     "hits_unsolved": "successes among the extra rollouts on prompts whose pilot had none (HORA's target)",
 }
 #: why an allocator can win an objective for reasons a reader would not guess
-_WHY = {("solved", "hard_first"): "Only prompts without a pilot success can still become solved, so this metric "
-                                   "rewards giving every extra rollout to them (hard_first); HORA's hit utility "
-                                   "also values hits on prompts that already have one.",
-        ("extra_hits", "dapo"): "Extra hits grow with the pass rate of the prompts that get the rollouts, so rules "
-                                "that favour easy prompts (dapo, plugin, knapsack) win this metric while producing "
-                                "fewer informative groups."}
+_WHY = {
+    ("solved", "hard_first"): "Only prompts without a pilot success can still become solved, so this metric "
+    "rewards giving every extra rollout to them (hard_first); HORA's hit utility "
+    "also values hits on prompts that already have one.",
+    ("extra_hits", "dapo"): "Extra hits grow with the pass rate of the prompts that get the rollouts, so rules "
+    "that favour easy prompts (dapo, plugin, knapsack) win this metric while producing "
+    "fewer informative groups.",
+}
 #: below this many prompts the data cannot tell allocators apart
 MIN_PROMPTS = 20
 #: a Beta concentration a + b above this means the pass counts show no spread beyond binomial noise
@@ -69,8 +92,9 @@ class Plan:
         return (world.a, world.b) if self.prior == "fitted" else (1.0, 1.0)
 
 
-def make_plan(counts: pd.DataFrame, budget, *, k0, cap, objective, prior, allocators, resamples, n_sim,
-              batch_prompts) -> Plan:
+def make_plan(
+    counts: pd.DataFrame, budget, *, k0, cap, objective, prior, allocators, resamples, n_sim, batch_prompts
+) -> Plan:
     """Validate the settings against the data; each prompt keeps its own pilot size unless ``k0`` is given."""
     n = len(counts)
     budget = as_budget(budget, "budget")
@@ -91,20 +115,34 @@ def make_plan(counts: pd.DataFrame, budget, *, k0, cap, objective, prior, alloca
     if cap is not None and np.ndim(cap) != 0:
         raise ValueError("cap: advise takes one cap for every prompt (an integer), not an array")
     cap = None if cap is None else as_budget(cap, "cap")
-    return Plan(n, batch, trials, label, budget, cap, as_cap(cap, batch, budget), objective, prior, allocators,
-                as_int(resamples, "resamples", 20), as_int(n_sim, "n_sim", 1))
+    return Plan(
+        n,
+        batch,
+        trials,
+        label,
+        budget,
+        cap,
+        as_cap(cap, batch, budget),
+        objective,
+        prior,
+        allocators,
+        as_int(resamples, "resamples", 20),
+        as_int(n_sim, "n_sim", 1),
+    )
 
 
 def data_limits(counts: pd.DataFrame) -> list[str]:
     """Reasons the data cannot tell allocators apart before anything is fitted."""
     n = len(counts)
     if n < MIN_PROMPTS:
-        return [f"{n} prompt{'s' if n != 1 else ''} (fewer than {MIN_PROMPTS}): too few to fit a difficulty "
-                "distribution"]
+        return [
+            f"{n} prompt{'s' if n != 1 else ''} (fewer than {MIN_PROMPTS}): too few to fit a difficulty distribution"
+        ]
     return []
 
 
 # ------------------------------------------------------------------------------------------------ worlds
+
 
 @dataclass
 class Worlds:
@@ -167,19 +205,26 @@ def fit_worlds(s: np.ndarray, t: np.ndarray, rng) -> Worlds:
     rate = s.sum() / t.sum()
     spread = overdispersion_p_value(s, t)
     if not 0 < rate < 1:
-        return Worlds(problem=f"every rollout {'failed' if rate == 0 else 'succeeded'}: pass counts carry no "
-                              "information on which prompts are harder")
+        return Worlds(
+            problem=f"every rollout {'failed' if rate == 0 else 'succeeded'}: pass counts carry no "
+            "information on which prompts are harder"
+        )
     if not spread <= 0.05:
-        return Worlds(problem=f"the pass counts show no spread beyond binomial noise (Tarone's test of "
-                              f"overdispersion, p = {spread:.2f}): the prompts look equally hard (pass rate "
-                              f"{rate:.3f}), and for equal pass rates uniform groups are already the best split")
+        return Worlds(
+            problem=f"the pass counts show no spread beyond binomial noise (Tarone's test of "
+            f"overdispersion, p = {spread:.2f}): the prompts look equally hard (pass rate "
+            f"{rate:.3f}), and for equal pass rates uniform groups are already the best split"
+        )
     try:
         beta = fit_beta_binomial(s, t)
     except (RuntimeError, ValueError, FloatingPointError) as exc:
         return Worlds(problem=f"the Beta-Binomial fit of the pass counts did not converge ({exc})")
     if beta.a + beta.b > ONE_DIFFICULTY:
-        return Worlds(beta=beta, problem=f"the fitted Beta is concentrated at one pass rate (a + b = "
-                                         f"{beta.a + beta.b:.3g}): the prompts look equally hard")
+        return Worlds(
+            beta=beta,
+            problem=f"the fitted Beta is concentrated at one pass rate (a + b = "
+            f"{beta.a + beta.b:.3g}): the prompts look equally hard",
+        )
     try:
         mix = fit_beta_binomial_mixture(s, t, 2, rng=rng)
         mix_pmf = _mixture_pmf(mix)
@@ -188,24 +233,43 @@ def fit_worlds(s: np.ndarray, t: np.ndarray, rng) -> Worlds:
     values, freq = np.unique(t, return_counts=True)
     tm = int(values[np.argmax(freq)])
     ll_beta = float(np.sum(stats.betabinom.logpmf(s, t, beta.a, beta.b)))
-    rows = [("beta_binomial", f"Beta({beta.a:.3f}, {beta.b:.3f})", ll_beta, 4 - 2 * ll_beta,
-             *_gof(lambda x, m: stats.betabinom.pmf(x, m, beta.a, beta.b), s, t, tm, 2))]
+    rows = [
+        (
+            "beta_binomial",
+            f"Beta({beta.a:.3f}, {beta.b:.3f})",
+            ll_beta,
+            4 - 2 * ll_beta,
+            *_gof(lambda x, m: stats.betabinom.pmf(x, m, beta.a, beta.b), s, t, tm, 2),
+        )
+    ]
     support = np.arange(tm + 1)
     at_tm = int(np.sum(t == tm))
-    histogram = pd.DataFrame({"successes": support, "trials": tm,
-                              "observed": np.bincount(s[t == tm], minlength=tm + 1),
-                              "beta_binomial": stats.betabinom.pmf(support, tm, beta.a, beta.b) * at_tm})
+    histogram = pd.DataFrame(
+        {
+            "successes": support,
+            "trials": tm,
+            "observed": np.bincount(s[t == tm], minlength=tm + 1),
+            "beta_binomial": stats.betabinom.pmf(support, tm, beta.a, beta.b) * at_tm,
+        }
+    )
     if mix is not None:
         ll_mix = float(np.sum(np.log(mix_pmf(s, t))))
-        rows.append(("beta_binomial_mixture2", "; ".join(f"{w:.2f} x Beta({a:.3f}, {b:.3f})" for w, a, b in
-                                                         zip(mix.weights, mix.a, mix.b)), ll_mix, 10 - 2 * ll_mix,
-                     *_gof(mix_pmf, s, t, tm, 5)))
+        rows.append(
+            (
+                "beta_binomial_mixture2",
+                "; ".join(f"{w:.2f} x Beta({a:.3f}, {b:.3f})" for w, a, b in zip(mix.weights, mix.a, mix.b)),
+                ll_mix,
+                10 - 2 * ll_mix,
+                *_gof(mix_pmf, s, t, tm, 5),
+            )
+        )
         histogram["mixture2"] = mix_pmf(support, tm) * at_tm
     fits = pd.DataFrame(rows, columns=["world", "parameters", "log_likelihood", "aic", "chi2", "dof", "p_value"])
     return Worlds(beta, mix, fits, histogram, (tm, at_tm, len(t)))
 
 
 # ---------------------------------------------------------------------------------------------- estimates
+
 
 def _batch_trials(plan: Plan, rng) -> np.ndarray:
     """The pilot sizes of one simulated batch: the plan's own when the batch is all prompts, else a draw."""
@@ -216,8 +280,9 @@ def _batch_trials(plan: Plan, rng) -> np.ndarray:
 
 def _simulate(world, plan: Plan, trials, budget, allocators, cap, rng, n_sim, prior_world=None) -> np.ndarray:
     """``simulate_batches`` with the plan's prior taken from ``prior_world`` (default: ``world`` itself)."""
-    return simulate_batches(world, trials, budget, allocators, prior=plan.prior_of(prior_world or world), cap=cap,
-                            rng=rng, n_sim=n_sim)
+    return simulate_batches(
+        world, trials, budget, allocators, prior=plan.prior_of(prior_world or world), cap=cap, rng=rng, n_sim=n_sim
+    )
 
 
 def bootstrap_worlds(s, t, resamples: int, rng, progress=False) -> tuple[list, int]:
@@ -239,15 +304,17 @@ def estimate_allocators(worlds: Worlds, boot: list, plan: Plan, rng) -> dict:
     trials = _batch_trials(plan, rng)
 
     def run(world, sims, prior_world=None):
-        return _simulate(world, plan, trials, plan.budget, plan.allocators, plan.cap_per_prompt, rng, sims,
-                         prior_world)
+        return _simulate(world, plan, trials, plan.budget, plan.allocators, plan.cap_per_prompt, rng, sims, prior_world)
 
     sims = max(4 * plan.n_sim, 32)
     # the mixture's predictions keep the allocators' prior of the Beta fit: only the truth changes
     mixture = run(worlds.mixture, sims, worlds.beta) if worlds.mixture is not None else None
     point = run(worlds.beta, sims)
-    return {"point": point, "mixture": np.full_like(point, np.nan) if mixture is None else mixture,
-            "boot": np.array([run(w, plan.n_sim) for w in boot])}
+    return {
+        "point": point,
+        "mixture": np.full_like(point, np.nan) if mixture is None else mixture,
+        "boot": np.array([run(w, plan.n_sim) for w in boot]),
+    }
 
 
 def estimate_pilot(beta, boot: list, plan: Plan, grid, allocators, rng) -> dict:
@@ -256,11 +323,27 @@ def estimate_pilot(beta, boot: list, plan: Plan, grid, allocators, rng) -> dict:
     total = int(round(plan.trials.mean() * plan.batch_prompts)) + plan.budget
 
     def run(world, sims):
-        return np.array([_simulate(world, plan, np.full(plan.batch_prompts, g), total - plan.batch_prompts * g,
-                                   allocators, None, rng, sims) for g in grid])
+        return np.array(
+            [
+                _simulate(
+                    world,
+                    plan,
+                    np.full(plan.batch_prompts, g),
+                    total - plan.batch_prompts * g,
+                    allocators,
+                    None,
+                    rng,
+                    sims,
+                )
+                for g in grid
+            ]
+        )
 
-    return {"pilot": run(beta, max(4 * plan.n_sim, 32)), "boot_pilot": np.array([run(w, plan.n_sim) for w in boot]),
-            "total": total}
+    return {
+        "pilot": run(beta, max(4 * plan.n_sim, 32)),
+        "boot_pilot": np.array([run(w, plan.n_sim) for w in boot]),
+        "total": total,
+    }
 
 
 def allocator_table(est: dict, plan: Plan) -> pd.DataFrame:
@@ -271,18 +354,52 @@ def allocator_table(est: dict, plan: Plan) -> pd.DataFrame:
     rows = []
     for j, name in enumerate(plan.allocators):
         for m, metric in enumerate(BATCH_METRICS):
-            rows.append((name, metric, point[j, m], lo[j, m], hi[j, m], point[j, m] - point[0, m], dlo[j, m],
-                         dhi[j, m], est["mixture"][j, m]))
-    return pd.DataFrame(rows, columns=["allocator", "metric", "expected", "ci_low", "ci_high", "vs_uniform",
-                                       "vs_uniform_low", "vs_uniform_high", "mixture_expected"])
+            rows.append(
+                (
+                    name,
+                    metric,
+                    point[j, m],
+                    lo[j, m],
+                    hi[j, m],
+                    point[j, m] - point[0, m],
+                    dlo[j, m],
+                    dhi[j, m],
+                    est["mixture"][j, m],
+                )
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "allocator",
+            "metric",
+            "expected",
+            "ci_low",
+            "ci_high",
+            "vs_uniform",
+            "vs_uniform_low",
+            "vs_uniform_high",
+            "mixture_expected",
+        ],
+    )
 
 
 def pilot_table(est: dict, plan: Plan, grid, pilot_allocators) -> pd.DataFrame:
     """Pilot size at a fixed total: expected solved prompts and informative groups per K0 and allocator, with
     intervals, and the paired interval of each K0's difference from the best K0 of the same allocator."""
     if not len(grid):
-        return pd.DataFrame(columns=["allocator", "metric", "k0", "extra_budget", "expected", "ci_low", "ci_high",
-                                     "vs_best_low", "vs_best_high"])
+        return pd.DataFrame(
+            columns=[
+                "allocator",
+                "metric",
+                "k0",
+                "extra_budget",
+                "expected",
+                "ci_low",
+                "ci_high",
+                "vs_best_low",
+                "vs_best_high",
+            ]
+        )
     point, boot = est["pilot"], est["boot_pilot"]
     lo, hi = percentile_interval(boot)
     rows = []
@@ -292,13 +409,37 @@ def pilot_table(est: dict, plan: Plan, grid, pilot_allocators) -> pd.DataFrame:
             best = int(np.argmax(point[:, j, m]))
             dlo, dhi = percentile_interval(boot[:, :, j, m] - boot[:, [best], j, m])
             for gi, g in enumerate(grid):
-                rows.append((name, metric, g, est["total"] - plan.batch_prompts * g, point[gi, j, m], lo[gi, j, m],
-                             hi[gi, j, m], dlo[gi], dhi[gi]))
-    return pd.DataFrame(rows, columns=["allocator", "metric", "k0", "extra_budget", "expected", "ci_low", "ci_high",
-                                       "vs_best_low", "vs_best_high"])
+                rows.append(
+                    (
+                        name,
+                        metric,
+                        g,
+                        est["total"] - plan.batch_prompts * g,
+                        point[gi, j, m],
+                        lo[gi, j, m],
+                        hi[gi, j, m],
+                        dlo[gi],
+                        dhi[gi],
+                    )
+                )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "allocator",
+            "metric",
+            "k0",
+            "extra_budget",
+            "expected",
+            "ci_low",
+            "ci_high",
+            "vs_best_low",
+            "vs_best_high",
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------ recommendation
+
 
 def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tuple[str, str]:
     """(the allocator ``allocation.csv`` uses, the recommendation text). The text names the objective's meaning,
@@ -313,14 +454,18 @@ def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tup
         lines.append(f"Keep uniform groups: no allocator beats uniform on {label} at this budget.")
         chosen = "uniform"
     elif row.vs_uniform_low > 0:
-        lines.append(f"Use {best}: expected {label} {row.expected:.1f} (95% CI {row.ci_low:.1f} to {row.ci_high:.1f}), "
-                     f"{row.vs_uniform:+.1f} over uniform (95% CI {row.vs_uniform_low:+.1f} to "
-                     f"{row.vs_uniform_high:+.1f}) for {plan.budget} extra rollouts over {plan.batch_prompts} prompts.")
+        lines.append(
+            f"Use {best}: expected {label} {row.expected:.1f} (95% CI {row.ci_low:.1f} to {row.ci_high:.1f}), "
+            f"{row.vs_uniform:+.1f} over uniform (95% CI {row.vs_uniform_low:+.1f} to "
+            f"{row.vs_uniform_high:+.1f}) for {plan.budget} extra rollouts over {plan.batch_prompts} prompts."
+        )
         chosen = best
     else:
-        lines.append(f"The data cannot tell: {best} has the largest expected {label} ({row.vs_uniform:+.1f} over "
-                     f"uniform) but the 95% interval of the gain ({row.vs_uniform_low:+.1f} to "
-                     f"{row.vs_uniform_high:+.1f}) includes zero; uniform groups are as good within the uncertainty.")
+        lines.append(
+            f"The data cannot tell: {best} has the largest expected {label} ({row.vs_uniform:+.1f} over "
+            f"uniform) but the 95% interval of the gain ({row.vs_uniform_low:+.1f} to "
+            f"{row.vs_uniform_high:+.1f}) includes zero; uniform groups are as good within the uncertainty."
+        )
         chosen = "uniform"
     if best != "uniform":
         costs = []
@@ -329,18 +474,24 @@ def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tup
                 continue
             r, u = at.loc[(best, metric)], at.loc[("uniform", metric)]
             rel = f", {r.vs_uniform / u.expected:+.0%}" if metric != "no_signal_share" and u.expected > 0 else ""
-            costs.append(f"{METRIC_LABELS[metric]} {u.expected:.3g} -> {r.expected:.3g} ({r.vs_uniform:+.3g} "
-                         f"[{r.vs_uniform_low:+.3g}, {r.vs_uniform_high:+.3g}]{rel})")
+            costs.append(
+                f"{METRIC_LABELS[metric]} {u.expected:.3g} -> {r.expected:.3g} ({r.vs_uniform:+.3g} "
+                f"[{r.vs_uniform_low:+.3g}, {r.vs_uniform_high:+.3g}]{rel})"
+            )
         zero = at.loc[(best, "zero_extra_share"), "expected"]
-        lines.append(f"What {best} changes against uniform: " + "; ".join(costs) + f". It gives no extra rollout to "
-                     f"{zero:.0%} of prompts (uniform: {at.loc[('uniform', 'zero_extra_share'), 'expected']:.0%}).")
+        lines.append(
+            f"What {best} changes against uniform: " + "; ".join(costs) + f". It gives no extra rollout to "
+            f"{zero:.0%} of prompts (uniform: {at.loc[('uniform', 'zero_extra_share'), 'expected']:.0%})."
+        )
         if (plan.objective, best) in _WHY:
             lines.append(_WHY[(plan.objective, best)])
     p = fits.p_value.iloc[0] if len(fits) else np.nan
     if np.isfinite(p) and p < 0.01:
-        lines.append(f"Caution: the Beta-Binomial world fits the pass-count histogram poorly (chi-square p = {p:.2g}); "
-                     "the intervals assume its shape. The mixture column shows the predictions under a "
-                     "two-component mixture.")
+        lines.append(
+            f"Caution: the Beta-Binomial world fits the pass-count histogram poorly (chi-square p = {p:.2g}); "
+            "the intervals assume its shape. The mixture column shows the predictions under a "
+            "two-component mixture."
+        )
     if votes is not None:
         lines.append(_voting_line(votes))
     return chosen, " ".join(line for line in lines if line)
@@ -354,8 +505,10 @@ def _voting_line(votes: pd.DataFrame) -> str:
     if not ok:
         return "Voting: no stopping rule keeps the fixed vote's accuracy within 1 point on these answers."
     r = min(ok, key=lambda x: vot[x])
-    return (f"Voting: {r} uses {vot[r]:.1f} votes per prompt against {vot[fixed_rule]:.0f} for the fixed vote "
-            f"({1 - vot[r] / vot[fixed_rule]:.0%} fewer) at accuracy {acc[r]:.3f} vs {acc[fixed_rule]:.3f}.")
+    return (
+        f"Voting: {r} uses {vot[r]:.1f} votes per prompt against {vot[fixed_rule]:.0f} for the fixed vote "
+        f"({1 - vot[r] / vot[fixed_rule]:.0%} fewer) at accuracy {acc[r]:.3f} vs {acc[fixed_rule]:.3f}."
+    )
 
 
 def user_allocation(counts: pd.DataFrame, plan: Plan, chosen: str, beta, rng) -> pd.DataFrame:
@@ -366,5 +519,6 @@ def user_allocation(counts: pd.DataFrame, plan: Plan, chosen: str, beta, rng) ->
     cap = as_cap(plan.cap, plan.n_prompts, budget)
     prior = plan.prior_of(beta) if beta is not None else (1.0, 1.0)
     extra = allocate(chosen, s, t, budget, prior=prior, cap=cap, rng=rng)
-    return pd.DataFrame({"prompt_id": counts.prompt_id, "successes": s, "trials": t, "extra_rollouts": extra,
-                         "allocator": chosen})
+    return pd.DataFrame(
+        {"prompt_id": counts.prompt_id, "successes": s, "trials": t, "extra_rollouts": extra, "allocator": chosen}
+    )

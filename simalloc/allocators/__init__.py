@@ -6,9 +6,9 @@ import numbers
 
 import numpy as np
 
-from .._rng import as_generator
-from .._validate import as_budget, as_cap, as_integer_array, as_positive_finite
 from ..beliefs import BetaBeliefs
+from ..seeding import as_generator
+from ..validation import as_budget, as_cap, as_integer_array, as_positive_finite
 from . import baselines, basic, greedy  # noqa: F401  (register the built-in allocators)
 from .engine import SOLVERS, solve
 from .registry import ALLOCATORS, AllocationProblem, Allocator, get_allocator, register
@@ -73,7 +73,11 @@ def allocate(
     if options is not None and not isinstance(options, dict):
         raise TypeError(f"options: expected a dict, got {type(options).__name__}")
     cap_arr = as_cap(cap, beliefs.n_prompts, budget)
-    opts = allocator.validate_options(dict(options or {})) if hasattr(allocator, "validate_options") else dict(options or {})
+    opts = (
+        allocator.validate_options(dict(options or {}))
+        if hasattr(allocator, "validate_options")
+        else dict(options or {})
+    )
     problem = AllocationProblem(beliefs, budget, cap_arr, predicted_p, opts)
     alloc = allocator(problem, as_generator(rng))
     if alloc.sum() != budget or np.any(alloc < 0) or np.any(alloc > problem.cap):  # pragma: no cover
@@ -82,8 +86,11 @@ def allocate(
 
 
 def _scalar(x) -> bool:
-    return isinstance(x, (numbers.Real, np.number)) and not isinstance(x, bool) or (
-        isinstance(x, np.ndarray) and x.ndim == 0)
+    return (
+        isinstance(x, (numbers.Real, np.number))
+        and not isinstance(x, bool)
+        or (isinstance(x, np.ndarray) and x.ndim == 0)
+    )
 
 
 def _count_typed(allocator, successes, trials, budget, prior, cap, predicted_p, options):
@@ -91,13 +98,20 @@ def _count_typed(allocator, successes, trials, budget, prior, cap, predicted_p, 
     one cap, an allocator that is an exact greedy on a count-parameterised objective. Validation is the same
     as the general path's (same messages); the solver is ``greedy_by_counts`` (the type-merged greedy), so no
     (n_prompts,) posterior arrays are built. Returns None where the general path applies."""
-    from .engine import greedy_by_counts
     from ..objectives import get_objective
+    from .engine import greedy_by_counts
 
     objective = getattr(allocator, "count_objective", None)
-    if (objective is None or predicted_p is not None or options or not _scalar(trials)
-            or not (cap is None or _scalar(cap)) or not isinstance(prior, tuple) or len(prior) != 2
-            or not (_scalar(prior[0]) and _scalar(prior[1]))):
+    if (
+        objective is None
+        or predicted_p is not None
+        or options
+        or not _scalar(trials)
+        or not (cap is None or _scalar(cap))
+        or not isinstance(prior, tuple)
+        or len(prior) != 2
+        or not (_scalar(prior[0]) and _scalar(prior[1]))
+    ):
         return None
     obj = get_objective(objective)
     if not obj.params_from_counts:
@@ -111,15 +125,18 @@ def _count_typed(allocator, successes, trials, budget, prior, cap, predicted_p, 
     top = int(s.max())
     if top > t:
         i = int(np.argmax(s))
-        raise ValueError(f"successes: must satisfy 0 <= successes <= trials; prompt {i} has "
-                         f"successes={s[i]} > trials={t}")
+        raise ValueError(
+            f"successes: must satisfy 0 <= successes <= trials; prompt {i} has successes={s[i]} > trials={t}"
+        )
     a0 = float(as_positive_finite(prior[0], "prior alpha0"))
     b0 = float(as_positive_finite(prior[1], "prior beta0"))
     budget = as_budget(budget)
     c = budget if cap is None else min(as_budget(cap, "cap"), budget)
     if c * s.size < budget:
-        raise ValueError(f"cap: the caps hold at most {c * s.size} rollouts but budget={budget}; "
-                         f"need sum(cap) >= budget (cap * n_prompts >= budget for a scalar cap)")
+        raise ValueError(
+            f"cap: the caps hold at most {c * s.size} rollouts but budget={budget}; "
+            f"need sum(cap) >= budget (cap * n_prompts >= budget for a scalar cap)"
+        )
     alloc = greedy_by_counts(obj, np.ascontiguousarray(s), t, a0, b0, c, budget)
     if alloc.sum() != budget:  # pragma: no cover
         raise RuntimeError(f"allocator {allocator.name!r} broke the budget contract")

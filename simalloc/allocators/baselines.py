@@ -40,7 +40,11 @@ def dapo(problem: AllocationProblem, rng) -> np.ndarray:
     "vip",
     "VIP: minimize sum v_i/(n_i-1) + gamma log(p_i) n_i with n_min <= n_i <= n_max (options n_min=4, n_max=32, "
     "gamma=1e-4), p_i predicted (options/predicted_p; posterior mean otherwise); arXiv 2602.01601",
-    options={"n_min": Option(int, 1, None, 4), "n_max": Option(int, 2, None, 32), "gamma": Option(float, 0.0, None, 1e-4)},
+    options={
+        "n_min": Option(int, 1, None, 4),
+        "n_max": Option(int, 2, None, 32),
+        "gamma": Option(float, 0.0, None, 1e-4),
+    },
 )
 def vip(problem: AllocationProblem, rng) -> np.ndarray:
     opts = problem.options

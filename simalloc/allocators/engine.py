@@ -21,11 +21,11 @@ import heapq
 
 import numpy as np
 
-from .._validate import as_budget, as_cap, check_choice
 from ..beliefs import BetaBeliefs
 from ..objectives import get_objective
-from ..objectives._kernels import KERNEL_CODES, first_terms, next_terms
-from ..objectives import _kernels as EK
+from ..objectives import kernels as EK
+from ..objectives.kernels import KERNEL_CODES, first_terms, next_terms
+from ..validation import as_budget, as_cap, check_choice
 
 __all__ = ["SOLVERS", "solve", "greedy_heap", "greedy_merged", "greedy_threshold", "greedy_merged_by_counts",
            "prompt_types"]

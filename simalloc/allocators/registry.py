@@ -7,8 +7,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .._validate import check_choice
 from ..beliefs import BetaBeliefs
+from ..validation import check_choice
 
 __all__ = ["AllocationProblem", "Allocator", "ALLOCATORS", "Option", "register", "get_allocator"]
 
@@ -65,7 +65,8 @@ class Option:
             isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool))
         rng = f"[{'-inf' if self.low is None else self.low}, {'inf' if self.high is None else self.high}]"
         if not ok_type or not np.isfinite(value):
-            raise TypeError(f"options[{name!r}]: {allocator} expects {'an integer' if self.kind is int else 'a number'} "
+            raise TypeError(f"options[{name!r}]: {allocator} expects "
+                            f"{'an integer' if self.kind is int else 'a number'} "
                             f"in {rng}, got {value!r}")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             raise ValueError(f"options[{name!r}]: {allocator} expects a value in {rng}, got {value!r}")

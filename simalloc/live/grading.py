@@ -143,8 +143,10 @@ def _boxes(text: str, limit: int) -> list[tuple[int, int, str]]:
     return out
 
 
-_LEADING_VALUE = re.compile(r"[\"'“]?\s*(?P<n>[-+]?\d[\d.,/]*?)\s*[\"'”]?\s*(?:[,;]\s+(?=[A-Za-z]{2})|\s(?:which|because|as|since|"
-                            r"so|and|but)\b)")
+_LEADING_VALUE = re.compile(
+    r"[\"'“]?\s*(?P<n>[-+]?\d[\d.,/]*?)\s*[\"'”]?\s*(?:[,;]\s+(?=[A-Za-z]{2})|\s(?:which|because|as|since|"
+    r"so|and|but)\b)"
+)
 
 
 def _clean_line(span: str) -> str:
@@ -163,9 +165,12 @@ def _clean_line(span: str) -> str:
         for m in re.finditer(r"\b(?:is|are|equals)\b\s*:?", span):
             pass
         if m is not None:
-            span = span[m.end():].strip().strip("$\"'“”").strip()
-        elif re.search(r"[A-Za-z]{3,}", span) and not re.search(r"[\\$^_=+*/{}]", span) \
-                and len(numbers := _NUMBER.findall(span)) == 1:
+            span = span[m.end() :].strip().strip("$\"'“”").strip()
+        elif (
+            re.search(r"[A-Za-z]{3,}", span)
+            and not re.search(r"[\\$^_=+*/{}]", span)
+            and len(numbers := _NUMBER.findall(span)) == 1
+        ):
             span = "".join(numbers[0])  # prose around one number: "Jane started 3 hours ago"
     return span
 
@@ -183,13 +188,13 @@ def find_answer(text: str, settings: GraderSettings | None = None) -> AnswerSpan
     True
     """
     settings = settings or GraderSettings()
-    text = text[-settings.max_text_chars:]
+    text = text[-settings.max_text_chars :]
     found: list[AnswerSpan] = []
     boxes = _boxes(text, settings.max_depth)
     if boxes:
         group = [boxes[-1]]
         for prev in reversed(boxes[:-1]):
-            gap = _GAP_NOISE.sub(" ", text[prev[1]:group[0][0]]).strip()
+            gap = _GAP_NOISE.sub(" ", text[prev[1] : group[0][0]]).strip()
             if len(gap) > 40 or _SENTENCE_END.search(gap):  # a short connector ("and", "for part (b)") only
                 break
             group.insert(0, prev)
@@ -200,7 +205,7 @@ def find_answer(text: str, settings: GraderSettings | None = None) -> AnswerSpan
         for last in pattern.finditer(text):
             pass
         if last is not None:
-            line = text[last.end():].split("\n", 1)[0]
+            line = text[last.end() :].split("\n", 1)[0]
             inner = _boxes(line, settings.max_depth)
             span = inner[-1][2] if inner else _clean_line(line)
             if span:
@@ -261,14 +266,18 @@ def refusal(text: str, settings: GraderSettings | None = None, *, span: bool = T
 _WRAPPERS = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _SPACES = re.compile(r"\\[,;:! ]|\\quad|\\qquad|~|\\left|\\right")
 _INT = r"\d+"
-_NUM = (r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # 1,234,567.8
-        r"|\d+,\d+"  # 1000,99 (a decimal comma)
-        r"|\d{1,3}(?: \d{3})+(?:\.\d+)?"  # 1 234 567
-        r"|\d+\.\d*|\.\d+|\d+"  # 12.5 .5 12
-        r")(?:[eE][-+]?\d+)?")
+_NUM = (
+    r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # 1,234,567.8
+    r"|\d+,\d+"  # 1000,99 (a decimal comma)
+    r"|\d{1,3}(?: \d{3})+(?:\.\d+)?"  # 1 234 567
+    r"|\d+\.\d*|\.\d+|\d+"  # 12.5 .5 12
+    r")(?:[eE][-+]?\d+)?"
+)
 _NUMBER = re.compile(rf"(?P<sign>[-+−]?)\s*(?P<num>{_NUM})")
-_FRAC = re.compile(r"(?P<sign>[-+−]?)\s*\\[dtc]?frac\s*(?:\{\s*(?P<a>-?\d+)\s*\}|(?P<a1>\d))\s*"
-                   r"(?:\{\s*(?P<b>-?\d+)\s*\}|(?P<b1>\d))")
+_FRAC = re.compile(
+    r"(?P<sign>[-+−]?)\s*\\[dtc]?frac\s*(?:\{\s*(?P<a>-?\d+)\s*\}|(?P<a1>\d))\s*"
+    r"(?:\{\s*(?P<b>-?\d+)\s*\}|(?P<b1>\d))"
+)
 _SLASH = re.compile(r"(?P<sign>[-+−]?)\s*(?P<a>\d+)\s*/\s*(?P<b>\d+)")
 _PERCENT = re.compile(r"\s*(?:\\%|%|percent(?:age)?|pct)\s*$", re.IGNORECASE)
 _TRAILING = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree|degrees?|\\circ)\s*$")
@@ -357,6 +366,7 @@ def _hedged(span: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------ worker
 
+
 class _Worker:
     """One math-verify process: one request line out, one answer line back, killed when it overruns."""
 
@@ -368,15 +378,20 @@ class _Worker:
         self.lock = threading.Lock()
 
     def _start(self):
-        self.proc = subprocess.Popen([sys.executable, str(WORKER), str(self.timeout)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WORKER), str(self.timeout)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self.pid_owner = os.getpid()
         self.buffer = b""
         line = self._readline(120.0)
         if line is None or not json.loads(line).get("ready"):
             self.kill()
-            raise RuntimeError("grader: the math-verify worker did not start; is math-verify installed? "
-                               "(pip install 'simalloc[live]')")
+            raise RuntimeError(
+                "grader: the math-verify worker did not start; is math-verify installed? (pip install 'simalloc[live]')"
+            )
 
     def _readline(self, timeout: float) -> bytes | None:
         deadline = time.monotonic() + timeout
@@ -420,6 +435,7 @@ class _Worker:
 
 
 # ------------------------------------------------------------------------------------------------ grader
+
 
 @dataclass
 class Grader:
@@ -491,7 +507,7 @@ class Grader:
         if refusal(reference, self.settings, span=False) is not None:
             self._count("refused")
             return 0.0
-        text = completion[-self.settings.max_text_chars:]
+        text = completion[-self.settings.max_text_chars :]
         span = find_answer(text, self.settings)
         if span is not None:
             return self._compare(span.text, reference, text)

@@ -81,7 +81,9 @@ def trl_advantages(rewards, num_generations: int, scale_rewards="group"):
     return (adv / (std + 1e-4)).numpy()
 
 
-def grpo_advantages(rewards: list[list[float]], loss_type: str = "grpo", scale_rewards: str = "group") -> list[np.ndarray]:
+def grpo_advantages(
+    rewards: list[list[float]], loss_type: str = "grpo", scale_rewards: str = "group"
+) -> list[np.ndarray]:
     """TRL's advantages per group of variable size (module docstring): ``scale_rewards`` decides the division
     for every loss type but "rloo" (leave-one-out, unscaled)."""
     if scale_rewards not in SCALE_REWARDS:
@@ -100,7 +102,7 @@ def grpo_advantages(rewards: list[list[float]], loss_type: str = "grpo", scale_r
             adv = adv / ((flat.std(ddof=1) if flat.size > 1 else 0.0) + 1e-4)
     out, pos = [], 0
     for s in sizes:
-        out.append(adv[pos:pos + s])
+        out.append(adv[pos : pos + s])
         pos += s
     return out
 
@@ -150,13 +152,13 @@ class GRPOTrainer:
         ids = torch.full((len(seqs), width), pad, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
         for i, s in enumerate(seqs):  # left padding keeps the completions aligned at the end
-            ids[i, width - len(s):] = s
-            mask[i, width - len(s):] = 1
+            ids[i, width - len(s) :] = s
+            mask[i, width - len(s) :] = 1
         k = max(len(c) for c in completion_ids)
         # only the logits that predict completion tokens: the vocabulary (49k for SmolLM2) makes the rest costly
         kept = model(input_ids=ids, attention_mask=mask, logits_to_keep=k + 1).logits[:, :-1] / self.config.temperature
         logp = torch.log_softmax(kept.float(), dim=-1).gather(-1, ids[:, -k:, None]).squeeze(-1)
-        return [logp[i, k - len(c):] for i, c in enumerate(completion_ids)]
+        return [logp[i, k - len(c) :] for i, c in enumerate(completion_ids)]
 
     def advantages(self, rewards: list[list[float]]) -> list[np.ndarray]:
         return grpo_advantages(rewards, self.config.loss_type, self.config.scale_rewards)
@@ -188,7 +190,11 @@ class GRPOTrainer:
             if ref is not None:
                 d = ref[j] - lp
                 per_token = per_token + self.config.beta * (torch.exp(d) - d - 1)
-            agg = per_token.mean() if self.config.loss_type == "grpo" else per_token.sum() / self.config.max_completion_length
+            agg = (
+                per_token.mean()
+                if self.config.loss_type == "grpo"
+                else per_token.sum() / self.config.max_completion_length
+            )
             total = total + weights[j] * agg
         return total, old_logps
 
@@ -205,6 +211,8 @@ class GRPOTrainer:
         loss, _ = self.loss(prompt_ids, groups, rewards)
         self.optimizer.zero_grad()
         loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)) if self.params else 0.0
+        grad_norm = (
+            float(torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)) if self.params else 0.0
+        )
         self.optimizer.step()
         return {"loss": loss.item(), "grad_norm": grad_norm, "step_seconds": time.perf_counter() - start}

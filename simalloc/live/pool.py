@@ -3,7 +3,7 @@
 A pool is a folder of parquet shards ``shard-00000.parquet, ...`` (written atomically, so a killed run resumes
 at the first missing shard) plus ``pool.json`` with the settings that made it. One row per rollout, columns
 ``POOL_COLUMNS``: task id, sample index, prompt, completion text, extracted answer, reward, completion tokens,
-engine, model, temperature, seed (DESIGN.md 2.9).
+engine, model, temperature, seed, reference.
 
 ``read_pool`` also accepts a practitioner's own rollout log exported from TRL, verl or any trainer
 (``simalloc.logs``: columns found by common spellings or named, a success threshold, only the needed columns
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._validate import as_int
-from ..logs import read_rollouts
 from ..io import atomic_write, write_json
+from ..logs import read_rollouts
+from ..validation import as_int
 
 __all__ = ["POOL_COLUMNS", "sample_pool", "read_pool", "regrade_pool"]
 

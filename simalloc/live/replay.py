@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._rng import as_generator
-from .._validate import as_int
 from ..allocators import allocate
 from ..allocators.metrics import BATCH_METRICS, realized_batch_metrics, simulate_batches
 from ..estimators.pass_at_k import pass_at_k
+from ..seeding import as_generator
 from ..stats import mean_se, percentile_interval
 from ..stopping.replay import predict_voting, replay_voting
+from ..validation import as_int
 from ..worlds.difficulty import fit_beta_binomial
 
 __all__ = ["ReplayConfig", "replay_allocation", "predict_allocation", "replay_report"]
@@ -53,13 +53,18 @@ class ReplayConfig:
     threshold: float = 0.5  # reward > threshold is a success
 
     def validate(self, max_rollouts: int):
-        for name, v, low in (("k0", self.k0, 1), ("group_size", self.group_size, 2), ("n_resamples", self.n_resamples, 2)):
+        for name, v, low in (
+            ("k0", self.k0, 1),
+            ("group_size", self.group_size, 2),
+            ("n_resamples", self.n_resamples, 2),
+        ):
             as_int(v, name, low)
         if self.group_size <= self.k0:
             raise ValueError(f"group_size: must exceed k0 = {self.k0}, got {self.group_size}")
         if self.k0 >= max_rollouts:
-            raise ValueError(f"k0: every task needs more than k0 rollouts in the pool; the smallest task has "
-                             f"{max_rollouts}")
+            raise ValueError(
+                f"k0: every task needs more than k0 rollouts in the pool; the smallest task has {max_rollouts}"
+            )
 
 
 def _matrix(pool: pd.DataFrame, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -121,8 +126,15 @@ def predict_allocation(world, sizes, cfg: ReplayConfig, rng=None, n_sim: int = 4
     sizes = np.asarray(sizes)
     budget = sizes.size * (cfg.group_size - cfg.k0)
     trials = np.full(sizes.size, cfg.k0)
-    draws = np.array([simulate_batches(world, trials, budget, cfg.allocators, cap=sizes - cfg.k0, rng=rng, n_sim=1)
-                      for _ in range(n_sim)])[:, :, _COLS] / sizes.size
+    draws = (
+        np.array(
+            [
+                simulate_batches(world, trials, budget, cfg.allocators, cap=sizes - cfg.k0, rng=rng, n_sim=1)
+                for _ in range(n_sim)
+            ]
+        )[:, :, _COLS]
+        / sizes.size
+    )
     rows = []
     for a, name in enumerate(cfg.allocators):
         for j, metric in enumerate(METRICS):
@@ -140,8 +152,9 @@ def _passk_rows(pool, world, tasks, cfg, rng, ks):
     for k in ks:
         per_task = pass_at_k(n, c, k)
         lo, hi = percentile_interval(per_task[boot].mean(1))
-        rows.append(("pass@k", f"pass@{k}", float(per_task.mean()), float(lo), float(hi),
-                     float(world.pass_at_k(k)), 0.0))
+        rows.append(
+            ("pass@k", f"pass@{k}", float(per_task.mean()), float(lo), float(hi), float(world.pass_at_k(k)), 0.0)
+        )
     return rows
 
 
@@ -153,14 +166,16 @@ def replay_report(pool: pd.DataFrame, cfg: ReplayConfig, out=None, rng=None, ks=
     if n_tasks < 10:
         raise ValueError(f"pool: a fit-and-check needs at least 10 tasks (5 per half), got {n_tasks}")
     perm = rng.permutation(n_tasks)
-    half_a, half_b = np.sort(perm[: n_tasks // 2]), np.sort(perm[n_tasks // 2:])
+    half_a, half_b = np.sort(perm[: n_tasks // 2]), np.sort(perm[n_tasks // 2 :])
     mat, sizes = _matrix(pool, cfg.threshold)
     world = fit_beta_binomial(mat[half_a].sum(1), sizes[half_a])
     observed = replay_allocation(pool, cfg, rng, tasks=half_b)
     predicted = predict_allocation(world, sizes[half_b], cfg, rng)
     table = observed.merge(predicted, on=["allocator", "metric"])
-    passk = pd.DataFrame(_passk_rows(pool, world, half_b, cfg, rng, ks),
-                         columns=["allocator", "metric", "observed", "ci_low", "ci_high", "predicted", "predicted_se"])
+    passk = pd.DataFrame(
+        _passk_rows(pool, world, half_b, cfg, rng, ks),
+        columns=["allocator", "metric", "observed", "ci_low", "ci_high", "predicted", "predicted_se"],
+    )
     table = pd.concat([table, passk], ignore_index=True)
     if pool.answer.notna().any():
         votes = replay_voting(pool, cfg.n_resamples, cfg.threshold, rng, tasks=half_b)
@@ -194,8 +209,15 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
         sub = alloc[alloc.metric == metric]
         x = np.arange(len(sub))
         for xi, r in zip(x, sub.itertuples()):
-            ax.errorbar(xi, r.observed, yerr=[[r.observed - r.ci_low], [r.ci_high - r.observed]], fmt="o", capsize=3,
-                        color=color_of(r.allocator), label="replay, 95% CI" if xi == 0 else None)
+            ax.errorbar(
+                xi,
+                r.observed,
+                yerr=[[r.observed - r.ci_low], [r.ci_high - r.observed]],
+                fmt="o",
+                capsize=3,
+                color=color_of(r.allocator),
+                label="replay, 95% CI" if xi == 0 else None,
+            )
         ax.plot(x, sub.predicted, "x", color="0.3", ms=9, mew=2, label="fitted simulator")
         ax.set_xticks(x, sub.allocator, rotation=30)
         ax.set_title(metric.replace("_", " ") + " per task")
@@ -203,30 +225,51 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
         ax.legend(fontsize=8)
     pk = table[table.allocator == "pass@k"]
     ks = [int(m.split("@")[1]) for m in pk.metric]
-    axes[-1].errorbar(ks, pk.observed, yerr=[pk.observed - pk.ci_low, pk.ci_high - pk.observed], fmt="o-", capsize=3,
-                      label="pool (unbiased pass@k), 95% CI")
+    axes[-1].errorbar(
+        ks,
+        pk.observed,
+        yerr=[pk.observed - pk.ci_low, pk.ci_high - pk.observed],
+        fmt="o-",
+        capsize=3,
+        label="pool (unbiased pass@k), 95% CI",
+    )
     axes[-1].plot(ks, pk.predicted, "r--", label="fitted Beta-Binomial")
     axes[-1].set_xscale("log", base=2)
     axes[-1].set_xlabel("k (samples)")
     axes[-1].set_ylabel("pass@k")
     axes[-1].set_title("Pass@k on the held-out half")
     axes[-1].legend(fontsize=8)
-    fig.suptitle(f"Replay of {n_b} held-out tasks (of {n_tasks}); K0 = {cfg.k0}, G = {cfg.group_size}, "
-                 f"{cfg.n_resamples} resamples")
+    fig.suptitle(
+        f"Replay of {n_b} held-out tasks (of {n_tasks}); K0 = {cfg.k0}, G = {cfg.group_size}, "
+        f"{cfg.n_resamples} resamples"
+    )
     fig.tight_layout()
     fig.savefig(out / "figure.png", dpi=100)
     plt.close(fig)
-    lines = [f"# Replay report", "", f"Fitted on half A: {table.attrs['world']}. Held-out half B: {n_b} tasks. "
-             f"K0 = {cfg.k0}, mean group size G = {cfg.group_size}, {cfg.n_resamples} bootstrap resamples (tasks and "
-             "rollout order). A prediction inside the 95% interval is confirmed.", "",
-             "| allocator | metric | observed | 95% CI | predicted | verdict |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# Replay report",
+        "",
+        f"Fitted on half A: {table.attrs['world']}. Held-out half B: {n_b} tasks. "
+        f"K0 = {cfg.k0}, mean group size G = {cfg.group_size}, {cfg.n_resamples} bootstrap resamples (tasks and "
+        "rollout order). A prediction inside the 95% interval is confirmed.",
+        "",
+        "| allocator | metric | observed | 95% CI | predicted | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in table.itertuples():
-        lines.append(f"| {r.allocator} | {r.metric} | {r.observed:.4f} | [{r.ci_low:.4f}, {r.ci_high:.4f}] | "
-                     f"{r.predicted:.4f} | {r.verdict} |")
+        lines.append(
+            f"| {r.allocator} | {r.metric} | {r.observed:.4f} | [{r.ci_low:.4f}, {r.ci_high:.4f}] | "
+            f"{r.predicted:.4f} | {r.verdict} |"
+        )
     counts = table.verdict.value_counts().to_dict()
-    lines += ["", f"{counts.get('confirmed', 0)} confirmed, {counts.get('refuted', 0)} refuted "
-              f"({counts.get('not predicted', 0)} observed only: tokens). Voting rows read random orderings of each "
-              "held-out task's recorded answers; their predictions come from the vote world fitted "
-              "(fit_vote_world) to the other half's answer counts.", "",
-              "![replay](figure.png)", ""]
+    lines += [
+        "",
+        f"{counts.get('confirmed', 0)} confirmed, {counts.get('refuted', 0)} refuted "
+        f"({counts.get('not predicted', 0)} observed only: tokens). Voting rows read random orderings of each "
+        "held-out task's recorded answers; their predictions come from the vote world fitted "
+        "(fit_vote_world) to the other half's answer counts.",
+        "",
+        "![replay](figure.png)",
+        "",
+    ]
     atomic_write(out / "report.md", lambda p: p.write_text("\n".join(lines)))

@@ -18,7 +18,17 @@ import numpy as np
 
 from .grading import default_grader, find_answer
 
-__all__ = ["Task", "PROMPT_SUFFIX", "arithmetic_tasks", "basic_tasks", "BASIC_KINDS", "load_jsonl", "extract_answer", "answers_equivalent", "verify"]
+__all__ = [
+    "Task",
+    "PROMPT_SUFFIX",
+    "arithmetic_tasks",
+    "basic_tasks",
+    "BASIC_KINDS",
+    "load_jsonl",
+    "extract_answer",
+    "answers_equivalent",
+    "verify",
+]
 
 PROMPT_SUFFIX = "\nGive only the final answer after 'Answer:'."
 
@@ -59,16 +69,26 @@ def arithmetic_tasks(n: int, rng=None, levels=(0, 1, 2, 3, 4)) -> list[Task]:
         else:
             nm, it = names[rng.integers(len(names))], items[rng.integers(len(items))]
             a, b, c = rng.integers(5, 40), rng.integers(2, 9), rng.integers(3, 20)
-            q = (f"{nm} has {a} {it}. {nm} buys {b} boxes with {c} {it} each, then gives away {a // 2} {it}. "
-                 f"How many {it} does {nm} have now?")
+            q = (
+                f"{nm} has {a} {it}. {nm} buys {b} boxes with {c} {it} each, then gives away {a // 2} {it}. "
+                f"How many {it} does {nm} have now?"
+            )
             ans = a + b * c - a // 2
         out.append(Task(q, str(int(ans)), level))
     return out
 
 
 #: the kinds of ``basic_tasks``, in the order they cycle (the ``difficulty`` field is the index here)
-BASIC_KINDS = ("next number", "one-digit sum", "ten plus", "times table", "larger of two", "one-digit difference",
-               "half", "double")
+BASIC_KINDS = (
+    "next number",
+    "one-digit sum",
+    "ten plus",
+    "times table",
+    "larger of two",
+    "one-digit difference",
+    "half",
+    "double",
+)
 
 
 def basic_tasks(n: int, rng=None) -> list[Task]:
@@ -155,7 +175,7 @@ def extract_answer(completion: str) -> str | None:
     if not isinstance(completion, str):
         return None
     settings = default_grader().settings
-    tail = completion[-settings.max_text_chars:]
+    tail = completion[-settings.max_text_chars :]
     span = find_answer(tail, settings)
     if span is not None:
         return span.text

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._rng import as_seed_sequence
 from ..allocators import allocate
+from ..seeding import as_seed_sequence
 from ..sim.outcomes import allocation_outcomes
 from ..stopping import make_rule, run_rule
 from ..worlds import EmpiricalWorld, fit_beta_binomial
@@ -79,8 +79,9 @@ def validate(engine, tasks: list[Task], out, *, samples=8, k0=4, group_size=8, v
     rewards = [[verify(c.text, t.answer) for c in g] for g, t in zip(measured, tasks)]
     answers = [[extract_answer(c.text) or "<none>" for c in g] for g in measured]
     s = np.array([int(sum(r)) for r in rewards])
-    pd.DataFrame({"question": [t.question for t in tasks], "successes": s, "trials": samples}).to_csv(out / "counts.csv",
-                                                                                                      index=False)
+    pd.DataFrame({"question": [t.question for t in tasks], "successes": s, "trials": samples}).to_csv(
+        out / "counts.csv", index=False
+    )
     measure_seconds = time.perf_counter() - t0
     world = EmpiricalWorld(s, np.full(s.size, samples), "measured")
     try:
@@ -102,9 +103,11 @@ def validate(engine, tasks: list[Task], out, *, samples=8, k0=4, group_size=8, v
         n_rollouts += int(alloc.sum())
         er = np.array([int(sum(verify(c.text, t.answer) for c in g)) for g, t in zip(extra, tasks)])
         tot, size = ps + er, k0 + alloc
-        observed[name] = {"hits_s0": int(((ps == 0) & (er > 0)).sum()),
-                          "informative_share": float(np.mean((tot > 0) & (tot < size))),
-                          "budget_share_s0": float(alloc[ps == 0].sum() / max(alloc.sum(), 1))}
+        observed[name] = {
+            "hits_s0": int(((ps == 0) & (er > 0)).sum()),
+            "informative_share": float(np.mean((tot > 0) & (tot < size))),
+            "budget_share_s0": float(alloc[ps == 0].sum() / max(alloc.sum(), 1)),
+        }
     alloc_seconds = time.perf_counter() - t1
 
     # voting
@@ -114,16 +117,29 @@ def validate(engine, tasks: list[Task], out, *, samples=8, k0=4, group_size=8, v
     sim_f = run_rule(make_rule("fixed", n=votes), np.repeat(probs, 500, axis=0), rng=np.random.default_rng(rule_ss))
     live_votes = vote_with_rule(engine, vt, "bsprt", max_votes=votes, cap=votes)
     voting = {
-        "predicted": {"bsprt_votes": float(sim_b["votes"].mean()), "bsprt_accuracy": float(sim_b["correct"].mean()),
-                      "fixed_accuracy": float(sim_f["correct"].mean())},
-        "observed": {"bsprt_votes": float(live_votes.votes.mean()), "bsprt_accuracy": float(live_votes.correct.mean()),
-                     "fixed_accuracy": float(live_votes.correct_fixed.mean())},
+        "predicted": {
+            "bsprt_votes": float(sim_b["votes"].mean()),
+            "bsprt_accuracy": float(sim_b["correct"].mean()),
+            "fixed_accuracy": float(sim_f["correct"].mean()),
+        },
+        "observed": {
+            "bsprt_votes": float(live_votes.votes.mean()),
+            "bsprt_accuracy": float(live_votes.correct.mean()),
+            "fixed_accuracy": float(live_votes.correct_fixed.mean()),
+        },
     }
     result = {
-        "n_tasks": len(tasks), "samples": samples, "k0": k0, "group_size": group_size, "votes": votes,
-        "vote_tasks": len(vt), "pass_rate": float(s.sum() / (samples * len(tasks))),
-        "pass_count_histogram": np.bincount(s, minlength=samples + 1).tolist(), "beta_binomial_fit": beta_fit,
-        "allocation": {"predicted": predicted, "observed": observed}, "voting": voting,
+        "n_tasks": len(tasks),
+        "samples": samples,
+        "k0": k0,
+        "group_size": group_size,
+        "votes": votes,
+        "vote_tasks": len(vt),
+        "pass_rate": float(s.sum() / (samples * len(tasks))),
+        "pass_count_histogram": np.bincount(s, minlength=samples + 1).tolist(),
+        "beta_binomial_fit": beta_fit,
+        "allocation": {"predicted": predicted, "observed": observed},
+        "voting": voting,
         "rollouts_per_s": (samples * len(tasks)) / measure_seconds,
         "seconds": {"measure": measure_seconds, "allocation": alloc_seconds, "total": time.perf_counter() - t0},
         "allocation_rollouts": n_rollouts,
@@ -160,22 +176,40 @@ def _figure(res, path):
 def _report(res, path):
     a, v = res["allocation"], res["voting"]
     lines = [
-        "# simalloc live validation", "",
+        "# simalloc live validation",
+        "",
         f"{res['n_tasks']} tasks, {res['samples']} samples each to measure pass counts (mean pass rate "
         f"{res['pass_rate']:.3f}); allocation at pilot K0 = {res['k0']}, G = {res['group_size']}; voting with up to "
-        f"{res['votes']} votes on {res['vote_tasks']} tasks. Beta-Binomial fit: {res['beta_binomial_fit']}.", "",
-        f"Pass-count histogram (0..{res['samples']}): {res['pass_count_histogram']}", "",
-        "## Allocation: predicted (fitted world) vs observed (live)", "",
-        "| allocator | hits on s=0, predicted | observed | informative share, predicted | observed |", "|---|---|---|---|---|",
+        f"{res['votes']} votes on {res['vote_tasks']} tasks. Beta-Binomial fit: {res['beta_binomial_fit']}.",
+        "",
+        f"Pass-count histogram (0..{res['samples']}): {res['pass_count_histogram']}",
+        "",
+        "## Allocation: predicted (fitted world) vs observed (live)",
+        "",
+        "| allocator | hits on s=0, predicted | observed | informative share, predicted | observed |",
+        "|---|---|---|---|---|",
     ]
     for name in ("uniform", "hora"):
-        lines.append(f"| {name} | {a['predicted'][name]['hits_s0']:.2f} | {a['observed'][name]['hits_s0']} | "
-                     f"{a['predicted'][name]['informative_share']:.3f} | {a['observed'][name]['informative_share']:.3f} |")
-    lines += ["", "## Voting: BSPRT vs fixed majority", "",
-              "| quantity | predicted | observed |", "|---|---|---|",
-              f"| BSPRT votes per task (fixed: {res['votes']}) | {v['predicted']['bsprt_votes']:.1f} | {v['observed']['bsprt_votes']:.1f} |",
-              f"| BSPRT label accuracy | {v['predicted']['bsprt_accuracy']:.3f} | {v['observed']['bsprt_accuracy']:.3f} |",
-              f"| fixed-{res['votes']} label accuracy | {v['predicted']['fixed_accuracy']:.3f} | {v['observed']['fixed_accuracy']:.3f} |",
-              "", f"Throughput: {res['rollouts_per_s']:.1f} rollouts/s while measuring; times {res['seconds']}.", "",
-              "![figure](figure.png)", ""]
+        lines.append(
+            f"| {name} | {a['predicted'][name]['hits_s0']:.2f} | {a['observed'][name]['hits_s0']} | "
+            f"{a['predicted'][name]['informative_share']:.3f} | "
+            f"{a['observed'][name]['informative_share']:.3f} |"
+        )
+    lines += [
+        "",
+        "## Voting: BSPRT vs fixed majority",
+        "",
+        "| quantity | predicted | observed |",
+        "|---|---|---|",
+        f"| BSPRT votes per task (fixed: {res['votes']}) | {v['predicted']['bsprt_votes']:.1f} | "
+        f"{v['observed']['bsprt_votes']:.1f} |",
+        f"| BSPRT label accuracy | {v['predicted']['bsprt_accuracy']:.3f} | {v['observed']['bsprt_accuracy']:.3f} |",
+        f"| fixed-{res['votes']} label accuracy | {v['predicted']['fixed_accuracy']:.3f} | "
+        f"{v['observed']['fixed_accuracy']:.3f} |",
+        "",
+        f"Throughput: {res['rollouts_per_s']:.1f} rollouts/s while measuring; times {res['seconds']}.",
+        "",
+        "![figure](figure.png)",
+        "",
+    ]
     path.write_text("\n".join(lines))

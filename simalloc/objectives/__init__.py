@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._validate import check_choice
+from ..validation import check_choice
 from .separable import (
     HitUtility,
     InformativeGroup,
@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 OBJECTIVES: dict[str, Objective] = {
-    o.name: o for o in (HitUtility(), InformativeGroup(), KnapsackValue(), PluginHitUtility(), KnapsackPlugin(), LogMiss())
+    o.name: o
+    for o in (HitUtility(), InformativeGroup(), KnapsackValue(), PluginHitUtility(), KnapsackPlugin(), LogMiss())
 }
 
 

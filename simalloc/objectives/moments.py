@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy.special import betaln
 
-from .._numba import jit
+from ..jit import jit
 
 __all__ = ["log_beta_ratio"]
 

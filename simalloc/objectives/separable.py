@@ -1,7 +1,7 @@
 """Separable per-prompt objectives U_i(k) over Beta beliefs, with exact values and marginal gains.
 
 Values are computed in closed form through ``moments.log_beta_ratio`` (sums of log1p terms, stable for any
-a, b); marginals by the product recurrence in ``_kernels``. The tests check both against ``scipy.special.betaln``,
+a, b); marginals by the product recurrence in ``kernels``. The tests check both against ``scipy.special.betaln``,
 quadrature and Monte Carlo.
 """
 
@@ -12,10 +12,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..beliefs import BetaBeliefs
-from . import _kernels as K
+from . import kernels as K
 from .moments import log_beta_ratio
 
-__all__ = ["hit_utility", "LogMiss", "VarianceReduction", "KnapsackPlugin", "Objective", "HitUtility", "InformativeGroup", "KnapsackValue", "PluginHitUtility", "beta_moment"]
+__all__ = [
+    "hit_utility",
+    "LogMiss",
+    "VarianceReduction",
+    "KnapsackPlugin",
+    "Objective",
+    "HitUtility",
+    "InformativeGroup",
+    "KnapsackValue",
+    "PluginHitUtility",
+    "beta_moment",
+]
 
 
 def beta_moment(a, b, i, j) -> np.ndarray:
@@ -233,8 +244,12 @@ class VarianceReduction(Objective):
     def kernel_params(self, beliefs):
         p = self._p()
         v = p * (1 - p)
-        return (np.ascontiguousarray(v), np.asarray(self.n0, dtype=np.float64) + 0 * v, np.ones(p.shape),
-                -self.gamma * np.log(p))
+        return (
+            np.ascontiguousarray(v),
+            np.asarray(self.n0, dtype=np.float64) + 0 * v,
+            np.ones(p.shape),
+            -self.gamma * np.log(p),
+        )
 
     def value(self, beliefs, k):
         p = self._p()
@@ -293,7 +308,7 @@ def hit_utility(a, b, k) -> np.ndarray:
     >>> round(float(hit_utility(1.0, 1.0, 3)), 12)  # uniform prior: 1 - 1/(k+1); rounded: exact to a few ulp
     0.75
     """
-    from .._validate import as_positive_finite
+    from ..validation import as_positive_finite
 
     a_arr = as_positive_finite(a, "a")
     b_arr = as_positive_finite(b, "b")

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_budget, as_cap, as_counts
 from ..beliefs import BetaBeliefs
 from ..objectives import Objective, get_objective
+from ..validation import as_budget, as_cap, as_counts
 
 __all__ = ["Optimum", "value_table", "dp_optimum", "brute_force_optimum", "exact_optimum", "DP_MAX_CELLS"]
 

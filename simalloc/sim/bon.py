@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
-from .._rng import as_generator
 from ..estimators import bon
+from ..seeding import as_generator
 
 __all__ = ["SoftmaxToy", "value_diagnostics", "gradient_diagnostics", "VALUE_ESTIMATORS", "GRADIENT_ESTIMATORS"]
 
@@ -38,14 +38,29 @@ def value_diagnostics(world, ms, ns, n_reps: int, rng=None, estimators=None) -> 
         for n in ns:
             truth = world.expected_max(n)
             for name in estimators:
-                est = VALUE_ESTIMATORS[name](r, n) if (m >= 8 or not name.startswith("prefix")) else np.full(n_reps, np.nan)
+                est = (
+                    VALUE_ESTIMATORS[name](r, n)
+                    if (m >= 8 or not name.startswith("prefix"))
+                    else np.full(n_reps, np.nan)
+                )
                 good = np.isfinite(est)
                 if not good.any():
                     rows.append((world.name, m, n, name, np.nan, np.nan, np.nan, 1.0, truth))
                     continue
                 e = est[good]
-                rows.append((world.name, m, n, name, e.mean() - truth, e.var(ddof=1) if e.size > 1 else 0.0,
-                             np.mean((e - truth) ** 2), 1 - good.mean(), truth))
+                rows.append(
+                    (
+                        world.name,
+                        m,
+                        n,
+                        name,
+                        e.mean() - truth,
+                        e.var(ddof=1) if e.size > 1 else 0.0,
+                        np.mean((e - truth) ** 2),
+                        1 - good.mean(),
+                        truth,
+                    )
+                )
     return pd.DataFrame(rows, columns=["world", "m", "N", "estimator", "bias", "variance", "mse", "fail_rate", "truth"])
 
 
@@ -135,8 +150,18 @@ def gradient_diagnostics(toy: SoftmaxToy, ms, n: int, n_draws: int, rng=None, es
             noise2 = grads.var(0, ddof=1).sum() / draws
             raw2 = float(np.sum((mean - truth) ** 2))
             norm = np.linalg.norm(truth)
-            rows.append((m, n, name, np.sqrt(max(raw2 - noise2, 0.0)) / norm, np.sqrt(raw2) / norm,
-                         np.sqrt(noise2) / norm,
-                         mean @ truth / (np.linalg.norm(mean) * norm + 1e-300), 1 - good.mean()))
-    return pd.DataFrame(rows, columns=["m", "N", "estimator", "rel_bias", "rel_bias_raw", "rel_bias_noise", "cosine",
-                                       "fail_rate"])
+            rows.append(
+                (
+                    m,
+                    n,
+                    name,
+                    np.sqrt(max(raw2 - noise2, 0.0)) / norm,
+                    np.sqrt(raw2) / norm,
+                    np.sqrt(noise2) / norm,
+                    mean @ truth / (np.linalg.norm(mean) * norm + 1e-300),
+                    1 - good.mean(),
+                )
+            )
+    return pd.DataFrame(
+        rows, columns=["m", "N", "estimator", "rel_bias", "rel_bias_raw", "rel_bias_noise", "cosine", "fail_rate"]
+    )

@@ -181,7 +181,8 @@ def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progr
         found = json.loads(args_file.read_text())
         found = found if "study" in found and "args" in found else {"study": "?", "args": found}
         if found["study"] != name:
-            raise ValueError(f"out: {out_dir} holds a run of study {found['study']!r}, not {name!r}; choose another --out")
+            raise ValueError(f"out: {out_dir} holds a run of study {found['study']!r}, not {name!r}; choose another "
+                             f"--out")
         if found["args"] != args_blob:
             raise ValueError(f"out: {out_dir} holds a run of {name} with different args; choose another --out")
     elif (out_dir / "shards").is_dir() and any((out_dir / "shards").iterdir()):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._rng import as_generator
 from ..allocators.search import parse_search_spec, search_allocate
+from ..seeding import as_generator
 from ..worlds.directions import DirectionWorld, SearchProblem, success_probability
 
 __all__ = ["run_search", "one_step_success", "allocate_candidates"]

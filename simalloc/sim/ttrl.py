@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
-from .._rng import as_seed_sequence
-from .._validate import as_int, check_choice
 from ..estimators.advantages import LOSS_CODES, binary_advantage_masses
+from ..seeding import as_seed_sequence
 from ..stopping.rules import make_rule, run_rule
+from ..validation import as_int, check_choice
 from ..worlds.votes import make_vote_world
 
 __all__ = ["simulate_ttrl", "counts_gradient"]

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._numba import jit
-from .._validate import check_choice
-from . import _kernels as K
+from ..jit import jit
+from ..validation import check_choice
+from . import kernels as K
 from .rules import StoppingRule, _table, make_rule
 
 __all__ = ["VoteModel", "optimal_stopping", "evaluate_policy", "frontier", "lump_tail", "state_stop"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._rng import as_generator
+from ..seeding import as_generator
 from ..stats import percentile_interval
 from .rules import make_rule, read_votes_many, run_rule
 

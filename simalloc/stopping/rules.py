@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
 from scipy import special
 
-from .._rng import as_generator
-from .._validate import check_choice
-from . import _kernels as K
+from ..seeding import as_generator
+from ..validation import check_choice
+from . import kernels as K
 
-__all__ = ["StoppingRule", "STOPPING_RULES", "BSPRT_READINGS", "P1_CODES", "make_rule", "run_rule", "stopping_point", "dirichlet_leader_table",
-           "esc_expected_votes", "dirichlet_leader_probability", "read_votes"]
+__all__ = [
+    "StoppingRule",
+    "STOPPING_RULES",
+    "BSPRT_READINGS",
+    "P1_CODES",
+    "make_rule",
+    "run_rule",
+    "stopping_point",
+    "dirichlet_leader_table",
+    "esc_expected_votes",
+    "dirichlet_leader_probability",
+    "read_votes",
+]
 
 
 @dataclass(frozen=True)
 class StoppingRule:
-    """A stopping rule: registry name, kernel code and parameters (see ``_kernels``)."""
+    """A stopping rule: registry name, kernel code and parameters (see ``kernels``)."""
 
     name: str
     code: int
@@ -31,8 +41,21 @@ class StoppingRule:
         if self.code == K.FIXED:
             return np.array([p["n"]], dtype=np.float64)
         if self.code == K.BSPRT:
-            return np.array([p["cap"], p["alpha"], p["beta"], p["min_confirm"], p["degradation"], p["p_known"],
-                             P1_CODES[p["p1"]], p["answer_space"], p["p1_ratio"], p["min_votes"]], float)
+            return np.array(
+                [
+                    p["cap"],
+                    p["alpha"],
+                    p["beta"],
+                    p["min_confirm"],
+                    p["degradation"],
+                    p["p_known"],
+                    P1_CODES[p["p1"]],
+                    p["answer_space"],
+                    p["p1_ratio"],
+                    p["min_votes"],
+                ],
+                float,
+            )
         if self.code in (K.AC_BETA, K.AC_DIRICHLET):
             return np.array([p["cap"], p["confidence"]], dtype=np.float64)
         return np.array([p["cap"], p["window"]], dtype=np.float64)
@@ -45,22 +68,45 @@ class StoppingRule:
 STOPPING_RULES: dict[str, StoppingRule] = {
     "fixed": StoppingRule("fixed", K.FIXED, {"n": 64}, "fixed-N majority vote (TTRL: N = 64)"),
     "bsprt": StoppingRule(
-        "bsprt", K.BSPRT,
-        {"cap": 64, "alpha": 0.05, "beta": 0.05, "min_confirm": 5, "degradation": 0.6, "p_known": 0.0,
-         "p1": "observed", "answer_space": 4, "p1_ratio": 0.5, "min_votes": 1},
+        "bsprt",
+        K.BSPRT,
+        {
+            "cap": 64,
+            "alpha": 0.05,
+            "beta": 0.05,
+            "min_confirm": 5,
+            "degradation": 0.6,
+            "p_known": 0.0,
+            "p1": "observed",
+            "answer_space": 4,
+            "p1_ratio": 0.5,
+            "min_votes": 1,
+        },
         "OptPO's Bayesian SPRT, one reading of its unpublished details (see make_rule and BSPRT_READINGS): stop when "
         "(p0/p1)^(v_L - v_S) >= (1-beta)/alpha holds for min_confirm consecutive votes and at least min_votes "
         "votes are in; p0 = degradation x majority ratio",
     ),
-    "ac_beta": StoppingRule("ac_beta", K.AC_BETA, {"cap": 40, "confidence": 0.95},
-                            "Adaptive-Consistency, Beta rule on the top two counts: 1 - I_0.5(a+1, b+1) >= 0.95, max 40"),
-    "ac_dirichlet": StoppingRule("ac_dirichlet", K.AC_DIRICHLET, {"cap": 40, "confidence": 0.95},
-                                 "Adaptive-Consistency, Dirichlet rule: P(leader has the largest probability) >= 0.95, "
-                                 "max 40; over the five most voted answers (the reference code's top_k_elements), "
-                                 "the Beta rule under three distinct answers"),
-    "esc": StoppingRule("esc", K.ESC, {"cap": 40, "window": 5},
-                        "Early-Stopping Self-Consistency: windows of 5, stop at the first unanimous window, at most "
-                        "floor(cap / window) windows (max 40 votes)"),
+    "ac_beta": StoppingRule(
+        "ac_beta",
+        K.AC_BETA,
+        {"cap": 40, "confidence": 0.95},
+        "Adaptive-Consistency, Beta rule on the top two counts: 1 - I_0.5(a+1, b+1) >= 0.95, max 40",
+    ),
+    "ac_dirichlet": StoppingRule(
+        "ac_dirichlet",
+        K.AC_DIRICHLET,
+        {"cap": 40, "confidence": 0.95},
+        "Adaptive-Consistency, Dirichlet rule: P(leader has the largest probability) >= 0.95, "
+        "max 40; over the five most voted answers (the reference code's top_k_elements), "
+        "the Beta rule under three distinct answers",
+    ),
+    "esc": StoppingRule(
+        "esc",
+        K.ESC,
+        {"cap": 40, "window": 5},
+        "Early-Stopping Self-Consistency: windows of 5, stop at the first unanimous window, at most "
+        "floor(cap / window) windows (max 40 votes)",
+    ),
 }
 
 
@@ -71,8 +117,11 @@ P1_CODES = {"observed": K.P1_OBSERVED, "space": K.P1_SPACE, "ratio": K.P1_RATIO}
 #: the p1 normaliser x the consistency-check count (min_confirm) x the policy-update threshold (min_votes)
 BSPRT_READINGS: dict[str, dict] = {
     f"{p1name}/c{confirm}/v{min_votes}": {**p1, "min_confirm": confirm, "min_votes": min_votes}
-    for p1name, p1 in (("observed", {"p1": "observed"}), ("space4", {"p1": "space", "answer_space": 4}),
-                       ("ratio0.5", {"p1": "ratio", "p1_ratio": 0.5}))
+    for p1name, p1 in (
+        ("observed", {"p1": "observed"}),
+        ("space4", {"p1": "space", "answer_space": 4}),
+        ("ratio0.5", {"p1": "ratio", "p1_ratio": 0.5}),
+    )
     for confirm in (1, 5)
     for min_votes in (1, 16, 32)
 }
@@ -104,8 +153,12 @@ def make_rule(name: str, **params) -> StoppingRule:
     for key in ("n", "cap", "window", "min_confirm", "answer_space", "min_votes"):
         if key in p:
             v = p[key]
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or not float(v).is_integer() \
-                    or not 1 <= v <= 100_000:
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, np.integer, float))
+                or not float(v).is_integer()
+                or not 1 <= v <= 100_000
+            ):
                 raise ValueError(f"{key}: must be an integer in [1, 100000], got {v!r}")
             p[key] = int(v)
     for key in ("alpha", "beta", "confidence", "p1_ratio"):
@@ -187,7 +240,8 @@ def _sorted_tuples(total: int, parts: int, largest: int):
 
 
 def esc_expected_votes(p, window: int = 5, cap: int = 40) -> float:
-    """ESC's expected number of votes: w [sum_{i=0}^{L-2} q (1-q)^i (i+1) + (1-q)^{L-1} L], q = sum_j p_j^w, L = cap/w."""
+    """ESC's expected number of votes: w [sum_{i=0}^{L-2} q (1-q)^i (i+1) + (1-q)^{L-1} L], q = sum_j p_j^w,
+    L = floor(cap / w) whole windows."""
     p = np.asarray(p, dtype=np.float64)
     q = float(np.sum(p**window))
     n_windows = cap // window
@@ -204,8 +258,10 @@ def _codes(codes) -> np.ndarray:
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError("codes: expected a non-empty 1-D sequence of answer labels (integers 0, 1, ...)")
     if arr.dtype.kind not in "iu" or arr.min() < 0:
-        raise ValueError(f"codes: answer labels must be non-negative integers (map strings with first appearance "
-                         f"order), got dtype {arr.dtype}")
+        raise ValueError(
+            f"codes: answer labels must be non-negative integers (map strings with first appearance "
+            f"order), got dtype {arr.dtype}"
+        )
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
@@ -270,8 +326,10 @@ def run_rule(rule: StoppingRule | str, probs, rng=None, world=None, record_votes
         is_correct = np.repeat(np.arange(n), votes)
         flags = np.zeros(is_correct.size, dtype=bool)
         starts = np.concatenate([[0], np.cumsum(votes)[:-1]])
-        for i in range(n):  # the first correct_votes of each prompt's rollouts are the correct ones (order is irrelevant)
-            flags[starts[i]:starts[i] + correct_votes[i]] = True
+        for i in range(
+            n
+        ):  # the first correct_votes of each prompt's rollouts are the correct ones (order is irrelevant)
+            flags[starts[i] : starts[i] + correct_votes[i]] = True
         lengths = world.lengths(flags, rng)
         out["tokens"] = np.bincount(is_correct, weights=lengths, minlength=n)
     return out

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._rng import as_generator
-
 from .. import allocate
+from ..seeding import as_generator
 
 __all__ = ["CONTRACT", "contract_cases", "run_contract"]
 

@@ -21,8 +21,7 @@ SGD at lr 0.3, Rao-Blackwellised update, temperature 1).
 from __future__ import annotations
 
 from .analysis import EFFECT_FLOOR, final_summary, frontier_gain, frontier_table, matched_lr, summary_long
-from .arms import (DYNAMIC_SAMPLING, FRONTIER_LRS, START_POINT, Arm, all_arms, frontier_arms, frontier_points,
-                   parse_arm)
+from .arms import DYNAMIC_SAMPLING, FRONTIER_LRS, START_POINT, Arm, all_arms, frontier_arms, frontier_points, parse_arm
 from .config import AGGREGATIONS, GRADIENTS, OPTIMIZERS, SCALE_REWARDS, V1_READING, TrainConfig
 from .evaluation import STEP_COLUMNS
 from .loop import simulate_training

@@ -116,8 +116,18 @@ def matched_lr(last: pd.DataFrame, arm: str, frontier: tuple) -> MeanSE:
     multiplier, its se and the replicates used (``MeanSE``). With a frontier gain within the effect floor, this rate
     reproduces the arm."""
     mult = {a: (1.0 if a == "uniform" else float(a.split(":lr")[1])) for a in frontier}
-    found = [float(np.exp(np.interp(float(mine["pass@1"]), pts["pass@1"].to_numpy(), np.log(pts.arm.map(mult).to_numpy(dtype=np.float64)))))
-             for pts, mine in _frontier_replicates(last, arm, frontier)]
+    found = [
+        float(
+            np.exp(
+                np.interp(
+                    float(mine["pass@1"]),
+                    pts["pass@1"].to_numpy(),
+                    np.log(pts.arm.map(mult).to_numpy(dtype=np.float64)),
+                )
+            )
+        )
+        for pts, mine in _frontier_replicates(last, arm, frontier)
+    ]
     return mean_se(found)
 
 
@@ -128,7 +138,7 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     s = K0 prompts from the first to the last tenth of training, and when the study traces a frontier:
     frontier_gain@<kmax> (monotone cubic frontier), frontier_gain_linear@<kmax> (chords), matched_lr (the GRPO
     learning-rate multiplier with the arm's Pass@1) and lr_equivalent (1 when |frontier gain| <= max(2 se,
-    EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k; the issue-11 equivalence test),
+    EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k),
     and per eval set "<set>:frontier_gain@<largest eval_set_ks>": the same frontier read on that set's own Pass@1
     and Pass@k (replicates whose set Pass@1 falls outside the set's frontier range are left out)."""
     cfg = args.train
@@ -140,7 +150,7 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     for arm in all_arms(args.arms, args.frontier_lrs):
         mine = last[last.arm == arm]
         n = len(mine)
-        se = (lambda v: mean_se(v).se)  # noqa: E731
+        se = lambda v: mean_se(v).se  # noqa: E731
         for k in ks:
             rows.append((arm, f"pass@{k}", float(mine[f"pass@{k}"].mean()), se(mine[f"pass@{k}"]), n))
         info = steps[(steps.arm == arm) & (steps.step > 0)].groupby("rep").informative_share.mean()

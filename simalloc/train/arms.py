@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import check_choice
 from ..allocators import ALLOCATORS
+from ..validation import check_choice
 from .predictors import PREDICTORS
 
 __all__ = ["Arm", "parse_arm", "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms",
@@ -87,7 +87,8 @@ def parse_arm(spec: str) -> Arm:
             raise ValueError(f"arm {spec!r}: unknown modifier {mod!r}; valid: {', '.join(PREDICTORS)}, k<K0>, "
                              "lr<x>, placebo")
     if name == "optimal":
-        raise ValueError("arm: 'optimal' is the DP reference for small problems; use 'hora' (exact for the hit utility)")
+        raise ValueError("arm: 'optimal' is the DP reference for small problems; use 'hora' (exact for the hit "
+                         "utility)")
     if placebo and name == DYNAMIC_SAMPLING:
         raise ValueError(f"arm {spec!r}: {DYNAMIC_SAMPLING} has no allocation to permute (placebo applies to "
                          "allocators)")

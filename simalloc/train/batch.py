@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._numba import jit
 from ..allocators import allocate
+from ..jit import jit
 from .arms import Arm
 from .config import BatchSpec
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .._validate import check_choice
 from ..estimators.advantages import LOSS_CODES
+from ..validation import check_choice
 from ..worlds import make_world
 from .policies import POLICY_KINDS
 
@@ -24,7 +24,7 @@ AGGREGATIONS = ("rollout", "prompt")
 OPTIMIZERS = ("adam", "sgd")
 SCALE_REWARDS = ("group", "batch", "none")
 GRADIENTS = ("sampled", "rao_blackwell")
-#: the settings of simulator v1 (before issue 11): `dataclasses.replace(TrainConfig(), **V1_READING)`
+#: the first simulator's settings, kept as a reading: `dataclasses.replace(TrainConfig(), **V1_READING)`
 V1_READING = dict(policy="strategy", scale_rewards="none", aggregation="prompt", optimizer="sgd", max_grad_norm=0.0,
                   lr=0.3, gradient="rao_blackwell", temperature=1.0, eval_temperature=1.0)
 
@@ -55,16 +55,17 @@ class TrainConfig:
     scale_rewards: str = "group"
     #: how rollouts' policy-gradient terms are averaged: "rollout" (every rollout weighted 1/N, N = rollouts in
     #: the batch: TRL's grpo and dr_grpo losses at sequence level) or "prompt" (each prompt's group mean, i.e.
-    #: weight 1/G_i, then the mean over prompts; v1's reading). Equal when every G_i is the same.
+    #: weight 1/G_i, then the mean over prompts; ``V1_READING``'s). Equal when every G_i is the same.
     aggregation: str = "rollout"
     #: "adam" (Adam on the batch-mean gradient, betas (0.9, 0.999), eps 1e-8, as torch.optim.Adam) or "sgd"
-    #: (lr x the batch-mean gradient; v1 used lr 0.3); max_grad_norm > 0 clips the batch-mean gradient to that L2
+    #: (lr x the batch-mean gradient; ``V1_READING`` uses lr 0.3); max_grad_norm > 0 clips the batch-mean gradient to
+    #: that L2
     #: norm first (the paper: AdamW with max grad norm 1.0); 0 = no clipping
     optimizer: str = "adam"
     max_grad_norm: float = 1.0
     lr: float = 0.02
     #: "sampled": each rollout's strategy is drawn and the REINFORCE sum used; "rao_blackwell": strategies
-    #: integrated out given the outcomes (the sampled update's conditional mean; v1's update)
+    #: integrated out given the outcomes (the sampled update's conditional mean; ``V1_READING``'s update)
     gradient: str = "sampled"
     #: rollout sampling temperature (the paper: 0.7) and the temperature Pass@k is evaluated at; the worlds'
     #: pass rates are those of the rollout policy at the start

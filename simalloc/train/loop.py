@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._rng import as_seed_sequence
+from ..seeding import as_seed_sequence
 from ..worlds import make_world
 from .arms import Arm, parse_arm
 from .batch import BatchDrawer

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
-from .._rng import as_generator
-from .._validate import as_counts, as_positive_finite
 from ..objectives import hit_utility
+from ..seeding import as_generator
+from ..validation import as_counts, as_positive_finite
 
 __all__ = [
     "DifficultyWorld",

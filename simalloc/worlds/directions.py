@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._rng import as_generator
 from ..objectives.moments import log_beta_ratio
+from ..seeding import as_generator
 
 __all__ = ["DirectionWorld", "SearchProblem", "success_probability"]
 

@@ -1,6 +1,6 @@
 """Reward-tail worlds: per-prompt reward distributions with exact best-of-N values and advantages.
 
-For N i.i.d. rewards with cdf F, M_N = max. Exact quantities (DESIGN.md 2.6):
+For N i.i.d. rewards with cdf F, M_N = max. Exact quantities:
 
   E[M_N] = int_0^inf (1 - F^N) dx - int_-inf^0 F^N dx            (closed form where one exists)
   A_N(r) = E[max(r, M_{N-1})] - E[M_N] = r + int_r^inf (1 - F^{N-1}) dx - E[M_N]
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import integrate, special, stats
 
-from .._rng import as_generator
-from .._validate import as_int
+from ..seeding import as_generator
+from ..validation import as_int
 
 __all__ = ["TailWorld", "TAIL_WORLDS", "make_tail_world"]
 

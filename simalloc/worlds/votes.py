@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._rng import as_generator
+from ..seeding import as_generator
 
 __all__ = ["VoteWorld", "VOTE_PRESETS", "make_vote_world", "majority_ratio_summary", "fit_vote_world",
            "answer_count_statistics"]

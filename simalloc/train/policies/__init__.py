@@ -28,7 +28,7 @@ POLICY_KINDS = {"strategy": StrategyPolicy, "cluster": ClusterPolicy, "bernoulli
 def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng, **options) -> Policy:
     """The policy ``kind`` (a ``POLICY_KINDS`` name) built by its ``from_world``; ``options``: temperature,
     eval_temperature (every policy), n_clusters, order_noise (the cluster policy only)."""
-    from ..._validate import check_choice
+    from ...validation import check_choice
 
     cls = POLICY_KINDS[check_choice(kind, "policy", POLICY_KINDS)]
     if kind != "cluster":

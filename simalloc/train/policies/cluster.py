@@ -39,7 +39,10 @@ class ClusterPolicy(Policy):
         self.u = np.array(u, dtype=np.float64)
         self.w = np.array(w, dtype=np.float64)
         self.cluster, self.solves = np.asarray(cluster, dtype=np.int64), np.asarray(solves, dtype=bool)
-        self.eval_cluster, self.eval_solves = np.asarray(eval_cluster, dtype=np.int64), np.asarray(eval_solves, dtype=bool)
+        self.eval_cluster, self.eval_solves = (
+            np.asarray(eval_cluster, dtype=np.int64),
+            np.asarray(eval_solves, dtype=bool),
+        )
         self._csr = self._sets(self.solves)
         self._eval_csr = self._sets(self.eval_solves)
         self._eval_idx = np.arange(self.eval_cluster.size, dtype=np.int64)
@@ -54,17 +57,29 @@ class ClusterPolicy(Policy):
         return ptr, cols.astype(np.int64)
 
     @classmethod
-    def from_world(cls, world: DifficultyWorld, n_pool: int, n_eval: int, n_strategies: int, zipf: float, rng,
-                   n_clusters: int = 8, order_noise: float = 1.0, temperature: float = 1.0,
-                   eval_temperature: float = 1.0):
+    def from_world(
+        cls,
+        world: DifficultyWorld,
+        n_pool: int,
+        n_eval: int,
+        n_strategies: int,
+        zipf: float,
+        rng,
+        n_clusters: int = 8,
+        order_noise: float = 1.0,
+        temperature: float = 1.0,
+        eval_temperature: float = 1.0,
+    ):
         """Initial logits u = T log pi (so the rollout policy at temperature T starts at the Zipf pi), W = 0."""
         pi = zipf_strategies(n_strategies, zipf)
-        orders = [np.argsort(-(np.log(pi) + order_noise * rng.gumbel(size=pi.size)), kind="stable")
-                  for _ in range(n_clusters)]
+        orders = [
+            np.argsort(-(np.log(pi) + order_noise * rng.gumbel(size=pi.size)), kind="stable") for _ in range(n_clusters)
+        ]
         cl, sv = cls._prompts(world, n_pool, rng, pi, orders)
         ecl, esv = cls._prompts(world, n_eval, rng, pi, orders)
-        pol = cls(temperature * np.log(pi), np.zeros((n_clusters, pi.size)), cl, sv, ecl, esv, temperature,
-                  eval_temperature)
+        pol = cls(
+            temperature * np.log(pi), np.zeros((n_clusters, pi.size)), cl, sv, ecl, esv, temperature, eval_temperature
+        )
         pol._pi0, pol._orders = pi, orders
         return pol
 
@@ -107,7 +122,9 @@ class ClusterPolicy(Policy):
     def _refresh(self):
         z = self.u[None, :] + self.w
         self._pi = self._softmax(z / self.temperature)
-        self._pi_eval = self._pi if self.eval_temperature == self.temperature else self._softmax(z / self.eval_temperature)
+        self._pi_eval = (
+            self._pi if self.eval_temperature == self.temperature else self._softmax(z / self.eval_temperature)
+        )
         self._cum = np.cumsum(self._pi, axis=1)
 
     @staticmethod
@@ -140,9 +157,20 @@ class ClusterPolicy(Policy):
         """The sampled REINFORCE direction over (u, W) (module docstring): successes' strategies drawn from
         pi_T restricted to S_i, failures' from its complement; expectation given the counts = ``gradient``."""
         g_u, g_w = np.zeros(self.u.size), np.zeros(self.w.shape)
-        _cluster_sampled_grad(self._pi, self._cum, self.cluster, *self._csr, np.ascontiguousarray(idx, dtype=np.int64),
-                              np.ascontiguousarray(s, dtype=np.int64), np.ascontiguousarray(n, dtype=np.int64),
-                              np.ascontiguousarray(coef, dtype=np.float64), 1.0 / self.temperature, rng, g_u, g_w)
+        _cluster_sampled_grad(
+            self._pi,
+            self._cum,
+            self.cluster,
+            *self._csr,
+            np.ascontiguousarray(idx, dtype=np.int64),
+            np.ascontiguousarray(s, dtype=np.int64),
+            np.ascontiguousarray(n, dtype=np.int64),
+            np.ascontiguousarray(coef, dtype=np.float64),
+            1.0 / self.temperature,
+            rng,
+            g_u,
+            g_w,
+        )
         return np.concatenate([g_u, g_w.ravel()])
 
     def apply(self, delta) -> None:

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..._numba import jit
+from ...jit import jit
 
 
 @jit
@@ -96,7 +96,7 @@ def _cluster_sampled_grad(pi, cum, cluster, ptr, ind, idx, s, n, coef, inv_t, rn
     step. S_i = ind[ptr[i]:ptr[i+1]] (ascending) splits the complement into gaps g = 0..K (gap g lies between the
     (g-1)-th and g-th solving strategy); d[g] is the complement's mass through the end of gap g. A success draw
     inverts the solving strategies' cumulative mass; a failure draw finds its gap in d, then its strategy in cum
-    inside the gap. One uniform per rollout, successes first (the order of the O(M) scan this replaced)."""
+    inside the gap. One uniform per rollout, successes first."""
     m = pi.shape[1]
     kmax = 0
     for r in range(idx.size):

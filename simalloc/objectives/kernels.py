@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from .._numba import jit
+from ..jit import jit
 
 HIT = 0
 INFORMATIVE = 1
@@ -104,9 +104,9 @@ def weights(code: int, all_fail: np.ndarray, all_pass: np.ndarray) -> tuple[np.n
 # the marginal kernels they inline, because numba keys a cached kernel on its own source file only: a kernel
 # that inlined a jitted function from another module would keep the old callee after an edit.
 # Numba kernels of the allocation engine: type-merged greedy and threshold (bisection) solver.
-# 
+#
 # Both take the B largest marginals of decreasing per-prompt sequences (the exact optimum of a separable
-# objective with decreasing marginals). Marginals come from ``objectives._kernels`` only.
+# objective with decreasing marginals). Marginals come from ``objectives.kernels`` only.
 
 _TINY = 5e-324  # the smallest positive double: count(_TINY) counts every positive marginal
 

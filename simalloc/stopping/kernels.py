@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .._numba import jit
+from ..jit import jit
 
 FIXED, BSPRT, AC_BETA, AC_DIRICHLET, ESC = 0, 1, 2, 3, 4
 P1_OBSERVED, P1_SPACE, P1_RATIO = 0, 1, 2
