@@ -63,3 +63,17 @@ def test_exact_optimum_limits_are_named():
     b = np.ones(100_000)
     with pytest.raises(ValueError, match="limit 2,000,000"):
         simalloc.exact_optimum(b, b, 20, cap=20)
+
+
+def test_named_results_read_as_attributes_and_as_mappings():
+    from simalloc.estimators.bon import tail_fit
+    from simalloc.stopping import run_rule
+    from simalloc.stopping.rules import read_votes
+
+    res = run_rule("fixed", np.tile([0.6, 0.4], (5, 1)), rng=0)
+    assert res.votes is res["votes"] and "tokens" not in res and "sequence" not in res.keys()
+    assert repr(res).startswith("RuleRun(votes=<array (5,), mean 64>")
+    read = read_votes("esc", [1] * 5)
+    assert (read.votes, read.answer) == read == (5, 1)
+    fit = tail_fit(np.random.default_rng(0).normal(size=(3, 64)))
+    assert fit.xi.shape == (3,) and fit.ok.all() and len(fit) == 5

@@ -24,6 +24,8 @@ A fit that fails (too few distinct exceedances, non-finite or xi >= 1, i.e. no f
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy import stats
 
@@ -44,6 +46,7 @@ __all__ = [
     "prefix",
     "prefix_weights",
     "TailFitError",
+    "TailFit",
 ]
 
 
@@ -218,10 +221,22 @@ def max_minus_second(rewards) -> np.ndarray:
     return out
 
 
-def tail_fit(rewards, method: str = "pwm", tail_fraction: float = 0.25, on_fail: str = "raise", xi_bounds=(-1.0, 0.5)):
+class TailFit(NamedTuple):
+    """A generalized Pareto fit per prompt (each shape (n_prompts,)): shape xi, scale sigma, the threshold u, the
+    share of samples above it, and whether the fit is usable."""
+
+    xi: np.ndarray
+    sigma: np.ndarray
+    threshold: np.ndarray
+    p_exceed: np.ndarray
+    ok: np.ndarray
+
+
+def tail_fit(rewards, method: str = "pwm", tail_fraction: float = 0.25, on_fail: str = "raise",
+             xi_bounds=(-1.0, 0.5)) -> TailFit:
     """Generalized Pareto fit to the exceedances over the threshold u = the (1 - tail_fraction) sample quantile.
 
-    Returns (xi, sigma, u, p_u, ok), each shape (n_prompts,); p_u = share of samples above u.
+    Returns a ``TailFit`` (xi, sigma, threshold u, p_exceed = share of samples above u, ok), each (n_prompts,).
     PWM: xi = 2 - a0/(a0 - 2 a1), sigma = 2 a0 a1/(a0 - 2 a1), a_s = mean((1 - p_i)^s y_(i)), p_i = (i - 0.35)/k.
     The shape is clipped to ``xi_bounds`` (default [-1, 0.5]): from a handful of exceedances a shape near 1
     cannot be told from 0.5, and it turns a BoN(256) extrapolation into an explosion. Pass (-inf, 1) to fit
@@ -262,7 +277,7 @@ def tail_fit(rewards, method: str = "pwm", tail_fraction: float = 0.25, on_fail:
             f"tail_fit: no usable GPD fit for prompt(s) {bad[:10].tolist()} (too few distinct "
             "exceedances, or an estimated shape xi >= 1 with no finite mean); use on_fail='nan'"
         )
-    return np.where(ok, xi, np.nan), np.where(ok, sigma, np.nan), u, np.full(r.shape[0], k / m), ok
+    return TailFit(np.where(ok, xi, np.nan), np.where(ok, sigma, np.nan), u, np.full(r.shape[0], k / m), ok)
 
 
 def _gpd_quantile(q, xi, sigma):

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..jit import jit
+from ..records import Record
 from ..validation import check_choice
 from . import kernels as K
 from .rules import StoppingRule, _table, make_rule
 
-__all__ = ["VoteModel", "optimal_stopping", "evaluate_policy", "frontier", "lump_tail", "state_stop"]
+__all__ = ["PolicyValue", "StoppingSolution", "VoteModel", "optimal_stopping", "evaluate_policy", "frontier",
+           "lump_tail", "state_stop"]
 
 
 @jit
@@ -223,14 +225,38 @@ def _step_cost(model, per):
     return np.ones(model.t.size) if per == "votes" else model.step_tokens()
 
 
-def optimal_stopping(model: VoteModel, cost: float, *, answer: str = "plurality", per: str = "votes") -> dict:
+@dataclass(repr=False)
+class PolicyValue(Record):
+    """A stopping policy's exact accuracy, expected votes and expected tokens in a ``VoteModel``."""
+
+    accuracy: float
+    votes: float
+    tokens: float
+
+
+@dataclass(repr=False)
+class StoppingSolution(Record):
+    """The Bayes-optimal rule at one cost: its objective value, accuracy, expected votes and tokens, the stop
+    decision per count state, the cost and what it was counted in (``per``), and the answer convention."""
+
+    value: float
+    accuracy: float
+    votes: float
+    tokens: float
+    stop: np.ndarray
+    cost: float
+    answer: str
+    per: str
+
+
+def optimal_stopping(model: VoteModel, cost: float, *, answer: str = "plurality", per: str = "votes"
+                     ) -> StoppingSolution:
     """Bayes-optimal stopping by backward induction at ``cost`` per vote (``per="votes"``) or per token.
 
     V(n) = max(R(n), -cost x c(n) + sum_s P(s | n) V(n + e_s)), V = R at the cap, with c(n) = 1 or the next
     vote's posterior expected tokens. ``answer="plurality"`` sets R(n) = P(the plurality string is correct)
     (ties at random), the reward of every majority-voting rule; ``answer="best"`` answers with the string most
-    likely correct, which can be a minority string, and bounds every rule. Returns value, accuracy, votes,
-    tokens, the stop decision per state and the cost.
+    likely correct, which can be a minority string, and bounds every rule. Returns a ``StoppingSolution``.
     """
     if not (np.isfinite(cost) and cost >= 0):
         raise ValueError(f"cost: must be finite and >= 0, got {cost!r}")
@@ -239,8 +265,7 @@ def optimal_stopping(model: VoteModel, cost: float, *, answer: str = "plurality"
     value, stop = np.empty(model.t.size), np.empty(model.t.size, dtype=np.bool_)
     _backward(order_down, model.t, model.next, model.pred, reward, step, model.cap, float(cost), value, stop)
     acc, votes, tokens = _run_forward(model, reward, stop)
-    return {"value": float(value[0]), "accuracy": acc, "votes": votes, "tokens": tokens, "stop": stop,
-            "cost": float(cost), "answer": answer, "per": per}
+    return StoppingSolution(float(value[0]), acc, votes, tokens, stop, float(cost), answer, per)
 
 
 def _run_forward(model, answer_value, stop):
@@ -260,14 +285,14 @@ def state_stop(rule: StoppingRule, states: np.ndarray) -> np.ndarray:
     return K.state_decisions(rule.code, rule.vector(), states, _table(rule), out)
 
 
-def evaluate_policy(model: VoteModel, rule: StoppingRule | str) -> dict:
+def evaluate_policy(model: VoteModel, rule: StoppingRule | str) -> PolicyValue:
     """Exact accuracy (plurality answer, ties at random), expected votes and tokens of a count-based rule."""
     rule = make_rule(rule) if isinstance(rule, str) else rule
     if rule.cap > model.cap:
         raise ValueError(f"cap: the rule's cap {rule.cap} exceeds the model's cap {model.cap}")
     stop = state_stop(rule, model.states) | (model.t >= model.cap)
     acc, votes, tokens = _run_forward(model, model.leader_value(), stop)
-    return {"accuracy": acc, "votes": votes, "tokens": tokens}
+    return PolicyValue(acc, votes, tokens)
 
 
 def frontier(model: VoteModel, costs=None, *, answer: str = "plurality", per: str = "votes") -> list[dict]:
@@ -276,4 +301,5 @@ def frontier(model: VoteModel, costs=None, *, answer: str = "plurality", per: st
     Per token the default grid is divided by the mean correct length, so it spans the same trade-offs."""
     if costs is None:
         costs = np.geomspace(1e-5, 0.2, 40) / (model.tokens[0] if per == "tokens" else 1.0)
-    return [{k: v for k, v in optimal_stopping(model, c, answer=answer, per=per).items() if k != "stop"} for c in costs]
+    sols = [optimal_stopping(model, c, answer=answer, per=per) for c in costs]
+    return [{k: sol[k] for k in sol.keys() if k != "stop"} for sol in sols]

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from scipy import special
 
+from ..records import Record
 from ..seeding import as_generator
 from ..validation import check_choice
 from . import kernels as K
 
 __all__ = [
     "StoppingRule",
+    "RuleRun",
+    "VoteRead",
     "STOPPING_RULES",
     "BSPRT_READINGS",
     "P1_CODES",
@@ -265,7 +269,7 @@ def _codes(codes) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def read_votes(rule: StoppingRule | str, codes) -> tuple[int, int]:
+def read_votes(rule: StoppingRule | str, codes) -> VoteRead:
     """(votes read, answer label) when ``rule`` reads the observed sequence ``codes`` one vote at a time.
 
     The answer is the rule's: ESC's unanimous window, else the plurality (ties: the tied label seen first).
@@ -275,7 +279,7 @@ def read_votes(rule: StoppingRule | str, codes) -> tuple[int, int]:
     codes = _codes(codes)
     k = max(int(codes.max()) + 1, 2)
     out = K.read_sequence(rule.code, rule.vector(), codes, k, _table(rule), np.empty(2, np.int64))
-    return int(out[0]), int(out[1])
+    return VoteRead(int(out[0]), int(out[1]))
 
 
 def read_votes_many(rule: StoppingRule | str, codes) -> tuple[np.ndarray, np.ndarray]:
@@ -296,12 +300,35 @@ def stopping_point(rule: StoppingRule | str, codes) -> int:
     return read_votes(rule, codes)[0]
 
 
-def run_rule(rule: StoppingRule | str, probs, rng=None, world=None, record_votes: bool = False) -> dict:
+@dataclass(repr=False)
+class RuleRun(Record):
+    """What a stopping rule did on each prompt (arrays of shape (n_prompts,) unless stated): votes read, the
+    answer class, whether it is correct (class 0), the correct votes, the votes per class at stopping
+    (n_prompts, n_classes), the tokens (with a vote world's length model) and the drawn classes in order
+    (``sequence``, (n_prompts, cap), with ``record_votes``)."""
+
+    votes: np.ndarray
+    answer: np.ndarray
+    correct: np.ndarray
+    correct_votes: np.ndarray
+    counts: np.ndarray
+    tokens: np.ndarray | None = None
+    sequence: np.ndarray | None = None
+
+
+class VoteRead(NamedTuple):
+    """(votes read, answer label) of one observed vote sequence."""
+
+    votes: int
+    answer: int
+
+
+def run_rule(rule: StoppingRule | str, probs, rng=None, world=None, record_votes: bool = False) -> RuleRun:
     """Simulate ``rule`` on each prompt's answer distribution (rows of ``probs``; column 0 correct).
 
-    Returns arrays: votes, answer, correct (answer == 0), correct_votes, counts (votes per class at stopping,
-    (n_prompts, n_classes)), tokens when a VoteWorld is given (its length model), and with ``record_votes``
-    the drawn classes in order, ``sequence`` (n_prompts, cap) (entries after ``votes`` are 0).
+    Returns a ``RuleRun``: votes, answer, correct (answer == 0), correct_votes, counts (votes per class at
+    stopping, (n_prompts, n_classes)), tokens when a VoteWorld is given (its length model), and with
+    ``record_votes`` the drawn classes in order, ``sequence`` (n_prompts, cap) (entries after ``votes`` are 0).
     """
     rule = make_rule(rule) if isinstance(rule, str) else rule
     probs = np.ascontiguousarray(probs, dtype=np.float64)
@@ -319,17 +346,13 @@ def run_rule(rule: StoppingRule | str, probs, rng=None, world=None, record_votes
     record = np.zeros((n, rule.cap) if record_votes else (0, 0), np.int64)
     K.simulate(rule.code, rule.vector(), probs, rng, table, votes, answer, counts, record)
     correct_votes = counts[:, 0].copy()
-    out = {"votes": votes, "answer": answer, "correct": answer == 0, "correct_votes": correct_votes, "counts": counts}
-    if record_votes:
-        out["sequence"] = record
+    out = RuleRun(votes, answer, answer == 0, correct_votes, counts, sequence=record if record_votes else None)
     if world is not None:
         is_correct = np.repeat(np.arange(n), votes)
         flags = np.zeros(is_correct.size, dtype=bool)
         starts = np.concatenate([[0], np.cumsum(votes)[:-1]])
-        for i in range(
-            n
-        ):  # the first correct_votes of each prompt's rollouts are the correct ones (order is irrelevant)
+        for i in range(n):  # the first correct_votes of a prompt's rollouts are the correct ones (order is irrelevant)
             flags[starts[i] : starts[i] + correct_votes[i]] = True
         lengths = world.lengths(flags, rng)
-        out["tokens"] = np.bincount(is_correct, weights=lengths, minlength=n)
+        out.tokens = np.bincount(is_correct, weights=lengths, minlength=n)
     return out
