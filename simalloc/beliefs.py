@@ -45,6 +45,9 @@ def as_prior(prior, n_prompts: int) -> tuple[np.ndarray, np.ndarray, bool]:
 class BetaBeliefs:
     """Independent Beta(a_i, b_i) beliefs over pass rates p_i, shape (n_prompts,).
 
+    Build them with ``from_counts`` (pilot counts and a shared or per-prompt prior), ``from_params`` or the
+    learned-prior constructor; ``update`` adds more rollouts (conjugate).
+
     Attributes
     ----------
     a, b : ndarray of float64, shape (n_prompts,)
@@ -59,6 +62,10 @@ class BetaBeliefs:
     -----
     Posterior after s successes in K0 trials from the prior Beta(alpha0, beta0):
     a = alpha0 + s, b = beta0 + K0 - s (conjugacy).
+
+    References
+    ----------
+    HORA, arXiv 2605.07114, Sec. 3 (Beta-Binomial posterior after the pilot).
 
     Examples
     --------

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_generator", "as_seed_sequence", "spawn"]
+__all__ = ["as_generator", "as_seed_sequence"]
 
 
 def as_generator(rng=None) -> np.random.Generator:
@@ -29,12 +29,6 @@ def as_generator(rng=None) -> np.random.Generator:
         f"rng: expected None, a non-negative int, a numpy SeedSequence, BitGenerator or Generator, "
         f"got {type(rng).__name__}"
     )
-
-
-def spawn(seed, n: int) -> list[np.random.SeedSequence]:
-    """``n`` independent child SeedSequences of ``seed`` (an int or SeedSequence)."""
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    return ss.spawn(n)
 
 
 def as_seed_sequence(rng=None) -> np.random.SeedSequence:

@@ -115,5 +115,26 @@ def register(name: str, description: str, options: dict | None = None, count_obj
 
 
 def get_allocator(name) -> Allocator:
-    """The registered allocator ``name``; the error lists the valid names."""
+    """The registered allocator ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``ALLOCATORS`` (``simalloc list`` prints them with a description).
+
+    Returns
+    -------
+    Allocator
+        Its ``allocate`` method is what ``simalloc.allocate(name, ...)`` calls.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the valid ones.
+
+    Examples
+    --------
+    >>> get_allocator("hora").name
+    'hora'
+    """
     return ALLOCATORS[check_choice(name, "name", ALLOCATORS)]

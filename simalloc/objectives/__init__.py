@@ -38,7 +38,28 @@ OBJECTIVES: dict[str, Objective] = {
 
 
 def get_objective(name) -> Objective:
-    """The registered objective called ``name`` (an ``Objective`` instance passes through)."""
+    """The registered objective called ``name``.
+
+    Parameters
+    ----------
+    name : str or Objective
+        A key of ``OBJECTIVES`` ("hit", "informative", "knapsack", ...); an ``Objective`` instance passes through.
+
+    Returns
+    -------
+    Objective
+        Separable per-prompt utilities U_i(k) with their marginal gains.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the valid ones.
+
+    Examples
+    --------
+    >>> get_objective("hit").name
+    'hit'
+    """
     if isinstance(name, Objective):
         return name
     return OBJECTIVES[check_choice(name, "objective", OBJECTIVES)]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import MeanSE, mean_se
-from .arms import START_POINT, all_arms, frontier_arms, frontier_points
+from .arms import START_POINT, all_arms, frontier_arms, frontier_points, parse_arm
 
 __all__ = ["final_summary", "frontier_table", "frontier_gain", "matched_lr", "summary_long", "EFFECT_FLOOR",
            "FRONTIER_METHODS"]
@@ -115,7 +115,7 @@ def matched_lr(last: pd.DataFrame, arm: str, frontier: tuple) -> MeanSE:
     interpolated linearly against the frontier arms' Pass@1 (sorted), no extrapolation; returns the mean
     multiplier, its se and the replicates used (``MeanSE``). With a frontier gain within the effect floor, this rate
     reproduces the arm."""
-    mult = {a: (1.0 if a == "uniform" else float(a.split(":lr")[1])) for a in frontier}
+    mult = {a: parse_arm(a).lr_scale for a in frontier}
     found = [
         float(
             np.exp(

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import frontier_table
-from .arms import START_POINT, frontier_points
+from .arms import START_POINT, frontier_points, parse_arm
 
 __all__ = ["plot_training", "plot_frontier"]
 
@@ -27,7 +27,7 @@ def plot_frontier(steps: pd.DataFrame, args, path, title):
     f = stats_.loc[frontier].sort_values(("pass@1", "mean"))
     ax.plot(f[("pass@1", "mean")], f[(f"pass@{kmax}", "mean")], "k--o", ms=4, label="uniform GRPO, lr sweep")
     for i, (name, r) in enumerate(f.iterrows()):
-        lr = name.split(":lr")[1] if ":lr" in name else "1"
+        lr = "0" if name == START_POINT else f"{parse_arm(name).lr_scale:g}"
         ax.annotate("start (lr -> 0)" if name == START_POINT else f"x{lr}", (r[("pass@1", "mean")],
                     r[(f"pass@{kmax}", "mean")]), fontsize=7, color="0.3", textcoords="offset points",
                     xytext=(-4, 6) if i % 2 else (5, -11), ha="right" if i % 2 else "left")

@@ -27,13 +27,35 @@ STREAMS = ("world", "batch", "pilot", "extra", "alloc", "predictor", "trajectory
 
 
 def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run one arm for ``cfg.steps`` steps; returns (per-step table, budget-share-by-s table).
+    """Run one arm for ``cfg.steps`` steps of simulated GRPO training.
 
-    ``rng`` (SPEC 7: int, SeedSequence, Generator or BitGenerator) is split into the ``STREAMS``; arms given the
-    same int or SeedSequence see the same worlds and batches (common random numbers). A study's replicate r uses
-    ``SeedSequence([seed, r])``. ``rep`` only labels rows. The per-step table has ``STEP_COLUMNS`` plus
-    ``pass@k`` for every k in ``cfg.ks`` (and the eval sets' columns); the share table has (arm, rep, s,
-    budget_share, prompt_share), summed over the run's allocating steps, s the pilot count.
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The run's settings (validated here).
+    arm : str or Arm
+        What is trained, e.g. "hora", "uniform:lr0.5", "hora_placebo" (``parse_arm``).
+    rng : int, SeedSequence, Generator or BitGenerator
+        Split into the ``STREAMS`` (SPEC 7); arms given the same int or SeedSequence see the same worlds, batches
+        and draws (common random numbers). A study's replicate r uses ``SeedSequence([seed, r])``.
+    rep : int
+        Only labels the rows.
+
+    Returns
+    -------
+    steps : DataFrame
+        One row per recorded step: ``STEP_COLUMNS``, ``pass@k`` for every k in ``cfg.ks`` and the eval sets'
+        columns (``TrainConfig.eval_set_columns``).
+    share : DataFrame
+        (arm, rep, s, budget_share, prompt_share): the Phase-B budget and the prompts by pilot count s, summed over
+        the run's allocating steps.
+
+    Examples
+    --------
+    >>> from simalloc.train import TrainConfig
+    >>> steps, share = simulate_training(TrainConfig(steps=2, n_pool=100, n_eval=50, n_prompts=10), "hora", 0)
+    >>> list(steps.step), round(float(share.budget_share.sum()), 9)
+    ([0, 1, 2], 1.0)
     """
     cfg.validate()
     arm = parse_arm(arm) if isinstance(arm, str) else arm
