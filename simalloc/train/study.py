@@ -101,7 +101,10 @@ def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
         view = summary[summary.k.isin([1, 16, max(args.train.ks)])].pivot(index="arm", columns="k",
                                                                     values=["final", "change", "vs_uniform"])
         print(view.round(4).to_string())
-        gains = long[long.metric.str.startswith("frontier_gain")]
+        # the frontier's own points have a gain of 0 by construction: print the compared arms only
+        gains = long[long.metric.str.startswith("frontier_gain") & long.arm.isin(args.arms)]
         if not gains.empty:
             print(gains.round(5).to_string(index=False))
+            if gains.value.isna().any():
+                print("NaN: no replicate's Pass@1 falls inside the frontier's range (n_reps counts those that do)")
     return summary
