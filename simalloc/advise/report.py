@@ -88,7 +88,7 @@ def _pilot_figure(adv, out: Path) -> str | None:
         ax.set_ylabel(METRIC_LABELS[metric])
         ax.set_title(f"{METRIC_LABELS[metric]} vs pilot size")
         ax.legend()
-    fig.suptitle(f"Pilot size at {adv.settings['batch_prompts']} prompts per batch and a fixed total of rollouts "
+    fig.suptitle(f"Pilot size at {adv.settings['batch_prompts']} prompts per batch and a fixed total of rollouts\n"
                  "(bands: 95% bootstrap CI of each value; report.md gives the paired differences between K0s)")
     fig.tight_layout()
     fig.savefig(out / "pilot_size.png", dpi=110)
@@ -141,10 +141,15 @@ def _pilot_lines(adv) -> list[str]:
     p = adv.pilot.copy()
     s = adv.settings
     p["CI"] = [f"[{a:.2f}, {b:.2f}]" for a, b in zip(p.ci_low, p.ci_high)]
+    bp = s["batch_prompts"]
+    total = int(p.extra_budget.iloc[0] + p.k0.iloc[0] * bp)
+    sims = max(4 * s["n_sim"], 32)
     lines = ["## Pilot size at a fixed total", "",
-             f"Rollouts per batch kept fixed at K0 x {s['batch_prompts']} + {s['budget']}; each K0 gives the rest "
-             "to the allocator.", "", *_md_table(p, ["allocator", "metric", "k0", "extra_budget", "expected", "CI"],
-                                                _f)]
+             f"Rollouts per batch kept fixed at {total:,} (the plan's pilot and extra budget); each K0 gives the "
+             f"rest, {total:,} - K0 x {bp}, to the allocator. Each value is the mean of {sims} simulated batches "
+             "drawn apart from the allocator table's, so a K0 equal to the plan's can differ from that table by "
+             "Monte Carlo noise (a few units per batch of a few hundred prompts): compare K0s within this table.",
+             "", *_md_table(p, ["allocator", "metric", "k0", "extra_budget", "expected", "CI"], _f)]
     for (name, metric), sub in p.groupby(["allocator", "metric"], sort=False):
         best = sub.loc[sub.expected.idxmax()]
         tied = sub[(sub.k0 != best.k0) & (sub.vs_best_high >= 0)].k0.astype(int).tolist()
