@@ -32,6 +32,7 @@ SMALL_V1 = dataclasses.replace(SMALL, **V1_READING)
         "hora:k8",
     ],
 )
+@pytest.mark.filterwarnings("ignore:arm .dapo.:FutureWarning")  # the rename notice (test_renames)
 def test_every_arm_runs_and_records(arm):
     steps, share = simulate_training(SMALL, arm, np.random.SeedSequence([3, 0]))
     assert list(steps.step) == list(range(SMALL.steps + 1))

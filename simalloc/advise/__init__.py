@@ -57,6 +57,20 @@ from .model import (
 __all__ = ["Advice", "advise", "ADVISE_ALLOCATORS", "ADVICE_OBJECTIVES", "OBJECTIVE_MEANINGS", "METRIC_LABELS",
            "MIN_PROMPTS"]
 
+
+
+def __getattr__(name):
+    """``OBJECTIVES``, renamed ``ADVICE_OBJECTIVES`` in 0.1.0 (it clashed with ``simalloc.OBJECTIVES``), still
+    reads, with a DeprecationWarning."""
+    if name == "OBJECTIVES":
+        import warnings
+
+        warnings.warn("simalloc.advise.OBJECTIVES was renamed ADVICE_OBJECTIVES in 0.1.0", DeprecationWarning,
+                      stacklevel=2)
+        return ADVICE_OBJECTIVES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: at most this many prompts are replayed for the voting section (a random subset of larger logs)
 MAX_VOTE_PROMPTS = 2000
 

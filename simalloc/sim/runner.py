@@ -22,6 +22,7 @@ import os
 import pkgutil
 import platform
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -72,6 +73,10 @@ def _convert(field: dataclasses.Field, text: str):
         raise ValueError(f"{field.name}: cannot read {text!r} as {kind.__name__}") from None
 
 
+#: --set keys renamed in 0.1.0 (old -> new); the old spelling still works, with a DeprecationWarning
+RENAMED_KEYS = {"eps": "advantage_eps"}
+
+
 def make_args(study, quick: bool = False, overrides: dict[str, str] | None = None):
     """The study's Args: defaults, then the quick preset, then ``overrides`` (field name -> text). A name that is
     not a field of the Args but of its ``train`` settings (training studies) sets that field of ``train``."""
@@ -81,6 +86,10 @@ def make_args(study, quick: bool = False, overrides: dict[str, str] | None = Non
     inner = {f.name: f for f in dataclasses.fields(train)} if dataclasses.is_dataclass(train) else {}
     changes, train_changes = {}, {}
     for key, text in (overrides or {}).items():
+        if key in RENAMED_KEYS and key not in fields and key not in inner:
+            warnings.warn(f"{key}: renamed {RENAMED_KEYS[key]} in 0.1.0; read as {RENAMED_KEYS[key]}",
+                          DeprecationWarning, stacklevel=2)
+            key = RENAMED_KEYS[key]
         if key in fields and key != "train":
             changes[key] = _convert(fields[key], text)
         elif key in inner:

@@ -17,6 +17,7 @@ learning-rate multipliers ``FRONTIER_LRS``, anchored at the untrained policy (``
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,10 @@ def parse_arm(spec: str) -> Arm:
     if name == "optimal":
         raise ValueError("arm: 'optimal' is the DP reference for small problems; use 'hora' (exact for the hit "
                          "utility)")
+    if name == "dapo":  # renamed in 0.1.0: the old training arm 'dapo' was dynamic sampling
+        warnings.warn(f"arm {spec!r}: 'dapo' is the dapo allocator (extra budget over the pilot's mixed groups); "
+                      f"DAPO's dynamic sampling, which this arm name meant before 0.1.0, is '{DYNAMIC_SAMPLING}'",
+                      FutureWarning, stacklevel=2)
     if placebo and name == DYNAMIC_SAMPLING:
         raise ValueError(f"arm {spec!r}: {DYNAMIC_SAMPLING} has no allocation to permute (placebo applies to "
                          "allocators)")
