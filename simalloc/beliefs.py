@@ -19,8 +19,25 @@ __all__ = ["BetaBeliefs", "as_prior"]
 def as_prior(prior, n_prompts: int) -> tuple[np.ndarray, np.ndarray, bool]:
     """Normalize a prior to (alpha0, beta0) and a 'shared' flag (0-d arrays when shared, else (n_prompts,)).
 
-    Accepts ``(alpha0, beta0)`` with scalars (shared prior) or arrays of shape (n_prompts,)
-    (per-prompt priors), or an array of shape (n_prompts, 2).
+    Parameters
+    ----------
+    prior : tuple or ndarray
+        ``(alpha0, beta0)`` with scalars (a shared prior) or arrays of shape (n_prompts,) (per-prompt priors),
+        or an array of shape (n_prompts, 2); every entry finite and > 0.
+    n_prompts : int
+        The number of prompts.
+
+    Returns
+    -------
+    alpha0, beta0 : ndarray of float64
+        0-d when shared, else shape (n_prompts,).
+    shared : bool
+        Whether one prior serves every prompt.
+
+    Raises
+    ------
+    TypeError, ValueError
+        "prior: ..." / "prior alpha0: ..." naming the allowed shapes and range.
     """
     if isinstance(prior, np.ndarray) and prior.ndim == 2:
         if prior.shape != (n_prompts, 2):

@@ -54,7 +54,24 @@ def atomic_write(path: Path, write) -> Path:
 
 
 def write_table(df: pd.DataFrame, out_dir: Path, name: str = "table", csv: bool = True) -> Path:
-    """Write ``<out_dir>/<name>.parquet`` (and ``.csv``) atomically; returns the parquet path."""
+    """Write ``<out_dir>/<name>.parquet`` (and ``.csv``) atomically.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table; its index is not written.
+    out_dir : path-like
+        The folder (created if needed).
+    name : str, default "table"
+        The file stem.
+    csv : bool, default True
+        Also write a CSV copy for readers without pyarrow.
+
+    Returns
+    -------
+    Path
+        The parquet file.
+    """
     out_dir = Path(out_dir)
     path = atomic_write(out_dir / f"{name}.parquet", lambda p: df.to_parquet(p, index=False))
     if csv:
@@ -63,18 +80,56 @@ def write_table(df: pd.DataFrame, out_dir: Path, name: str = "table", csv: bool 
 
 
 def write_json(obj, path: Path) -> Path:
-    """Write ``obj`` as indented JSON atomically (values JSON cannot hold are written as strings)."""
+    """Write ``obj`` as indented JSON atomically.
+
+    Parameters
+    ----------
+    obj : object
+        Anything ``json.dumps`` takes; values it cannot hold (paths, numpy scalars) are written as strings.
+    path : path-like
+        The file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     return atomic_write(Path(path), lambda p: p.write_text(json.dumps(obj, indent=2, default=str) + "\n"))
 
 
 def read_table(out_dir: Path, name: str = "table") -> pd.DataFrame:
-    """Read ``<out_dir>/<name>.parquet``."""
+    """Read ``<out_dir>/<name>.parquet`` (as written by ``write_table``).
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The folder.
+    name : str, default "table"
+        The file stem.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return pd.read_parquet(Path(out_dir) / f"{name}.parquet")
 
 
 def check_out_dir(out_dir: Path, name: str = "out") -> None:
     """Refuse an output folder that cannot work, before any work: empty, a file, or not writable (probed by
-    creating the folder and a temporary file in it: permission bits alone do not tell, e.g. for root)."""
+    creating the folder and a temporary file in it: permission bits alone do not tell, e.g. for root).
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The folder; created if missing.
+    name : str, default "out"
+        The argument's name in the error message.
+
+    Raises
+    ------
+    ValueError
+        "<name>: ..." for an empty path, a file, or a folder that cannot be written.
+    """
     out_dir = Path(out_dir)
     if str(out_dir) in ("", "."):
         raise ValueError(f"{name}: an output folder is needed (got an empty path)")
@@ -89,7 +144,25 @@ def check_out_dir(out_dir: Path, name: str = "out") -> None:
 
 
 def check_output_file(path, name: str = "json") -> Path:
-    """Refuse an output file that cannot be written, before any work; returns it as a Path."""
+    """Refuse an output file that cannot be written, before any work.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to be written later.
+    name : str, default "json"
+        The argument's name in the error message.
+
+    Returns
+    -------
+    Path
+        ``path`` as a Path.
+
+    Raises
+    ------
+    ValueError
+        "<name>: ..." for an empty path, a folder, or a parent folder that cannot be written.
+    """
     path = Path(path)
     if str(path) in ("", "."):
         raise ValueError(f"{name}: an output file path is needed")

@@ -18,7 +18,20 @@ __all__ = ["jit"]
 
 
 def jit(fn=None, **options):
-    """``numba.njit(cache=True, **options)``, usable bare or with options."""
+    """``numba.njit(cache=True, **options)``, usable bare (``@jit``) or with options (``@jit(fastmath=False)``).
+
+    Parameters
+    ----------
+    fn : callable, optional
+        The function to compile (bare use).
+    **options
+        Passed to ``numba.njit``; ``cache`` defaults to True.
+
+    Returns
+    -------
+    callable
+        The compiled function, or a decorator when ``fn`` is None.
+    """
     options.setdefault("cache", True)
     if fn is None:
         return lambda f: numba.njit(**options)(f)

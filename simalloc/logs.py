@@ -51,7 +51,26 @@ _TEXT = ("answer", "completion", "prompt", "reference")
 @dataclass(frozen=True)
 class ReadSpec:
     """How to read a file: its kind, the column for each role (None: found by ``ALIASES``), the success
-    threshold for rewards and the CSV separator (None: sniffed from the header)."""
+    threshold for rewards and the CSV separator (None: sniffed from the header).
+
+    Attributes
+    ----------
+    kind : {"auto", "counts", "log"}
+        "counts": one row per prompt with successes and trials; "log": one row per rollout with a reward;
+        "auto": decided from the columns (an ambiguous file is refused, naming both readings).
+    id, successes, trials, reward, step, answer, tokens, completion, prompt, reference : str or None
+        The column that holds each role; None looks it up among the common spellings in ``ALIASES``
+        (verl's ``uid``/``score``, TRL's ``reward``/``rewards/<name>`` ...).
+    threshold : float, default 0.5
+        A rollout is a success when its reward > threshold.
+    sep : str or None
+        The CSV separator (one character); None sniffs it from the header.
+
+    Raises
+    ------
+    ValueError
+        "kind: ...", "threshold: ..." or "sep: ..." for values outside those ranges.
+    """
 
     kind: str = "auto"
     id: str | None = None
@@ -91,7 +110,17 @@ class ReadSpec:
 class DataRead:
     """What ``read_data`` read: per-prompt ``counts`` (prompt_id, successes, trials), the rollout table for a log
     (``LOG_COLUMNS``; None for counts), and ``info`` (kind, file, rows, prompts, columns used, trials range,
-    duplicates, threshold, reward values, separator, notes)."""
+    duplicates, threshold, reward values, separator, notes).
+
+    Attributes
+    ----------
+    counts : pandas.DataFrame
+        One row per prompt: prompt_id, successes, trials (duplicated ids summed).
+    rollouts : pandas.DataFrame or None
+        For a log, one row per rollout with ``LOG_COLUMNS`` (columns the file lacks are absent); None for counts.
+    info : dict
+        How the file was read; ``summary()`` writes it as one paragraph.
+    """
 
     counts: pd.DataFrame
     rollouts: pd.DataFrame | None
@@ -401,7 +430,27 @@ def _finish(read: DataRead) -> DataRead:
 
 
 def read_rollouts(data, spec: ReadSpec | None = None, *, progress: bool = False) -> pd.DataFrame:
-    """A rollout log (or pool folder) as a table with ``LOG_COLUMNS``; refuses a counts file with a clear error."""
+    """A rollout log (or pool folder) as a table with ``LOG_COLUMNS``; refuses a counts file with a clear error.
+
+    Parameters
+    ----------
+    data : path-like or DataFrame
+        As for ``read_data``.
+    spec : ReadSpec, optional
+        Columns, threshold and separator; its kind is taken as "log" unless set.
+    progress : bool, default False
+        Show a progress bar while reading large files.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``DataRead.rollouts``.
+
+    Raises
+    ------
+    ValueError
+        "data: a rollout log is needed here ..." for per-prompt counts; the reading errors of ``read_data``.
+    """
     read = read_data(data, replace(spec or ReadSpec(), kind="log") if (spec is None or spec.kind == "auto") else
                      spec, progress=progress)
     if read.rollouts is None:

@@ -33,6 +33,19 @@ _SPARE = ("#9467bd", "#e377c2", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#8c
 def color_of(name: str) -> str:
     """The colour of allocator or arm ``name`` (see the module docstring).
 
+    Parameters
+    ----------
+    name : str
+        An allocator ("hora") or a training arm with modifiers ("hora:k16"); "uniform:lr<x>" frontier points
+        get their own colours, not uniform's black.
+
+    Returns
+    -------
+    str
+        A hex colour, the same in every process.
+
+    Examples
+    --------
     >>> color_of("hora") == color_of("hora:k16") == ARM_COLORS["hora"]
     True
     """

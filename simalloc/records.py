@@ -15,7 +15,13 @@ __all__ = ["Record"]
 
 
 class Record:
-    """Mixin for result dataclasses: mapping-style reads and a readable repr (module docstring)."""
+    """Mixin for result dataclasses: mapping-style reads and a readable repr (module docstring).
+
+    Notes
+    -----
+    Subclass it together with ``@dataclass``; ``RuleRun``, ``VoteRead``, ``PolicyValue``,
+    ``StoppingSolution`` and ``TailFit`` are built on it.
+    """
 
     def keys(self) -> list[str]:
         """The names of the fields that are set (not None)."""

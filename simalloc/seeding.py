@@ -14,6 +14,24 @@ def as_generator(rng=None) -> np.random.Generator:
 
     A Generator is returned as is (draws advance it), a BitGenerator is wrapped (its state advances); anything
     else seeds a fresh PCG64 (SPEC 7).
+
+    Parameters
+    ----------
+    rng : None, int, SeedSequence, BitGenerator or Generator
+        The random state (SciPy SPEC 7); an int must be >= 0.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    ValueError, TypeError
+        "rng: ..." for a negative seed or a type that is not a random state.
+
+    References
+    ----------
+    SciPy SPEC 7, "Seeding pseudo-random number generation", https://scientific-python.org/specs/spec-0007/
     """
     if isinstance(rng, np.random.Generator):
         return rng
@@ -37,6 +55,20 @@ def as_seed_sequence(rng=None) -> np.random.SeedSequence:
     An int seeds ``SeedSequence(int)`` and a SeedSequence is used as is, so the same value gives the same streams
     (common random numbers across arms); a Generator or BitGenerator yields a fresh child of its own seed
     sequence (each call a new one); None gives fresh OS entropy.
+
+    Parameters
+    ----------
+    rng : None, int, SeedSequence, BitGenerator or Generator
+        The random state (SciPy SPEC 7); an int must be >= 0.
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+
+    Raises
+    ------
+    ValueError, TypeError
+        "rng: ..." for a negative seed or a type that is not a random state.
     """
     if isinstance(rng, np.random.SeedSequence):
         return rng

@@ -15,8 +15,17 @@ __all__ = ["MeanSE", "mean_se", "paired_difference", "percentile_interval"]
 
 
 class MeanSE(NamedTuple):
-    """A mean, its standard error and the number of values (NaN se for fewer than two); a named tuple, so it
-    unpacks as (mean, se, n)."""
+    """A mean, its standard error and the number of values; a named tuple, so it unpacks as (mean, se, n).
+
+    Attributes
+    ----------
+    mean : float
+        The mean of the finite values (NaN when there is none).
+    se : float
+        Its standard error sd / sqrt(n), sd with ddof = 1 (NaN for fewer than two values).
+    n : int
+        How many finite values went in.
+    """
 
     mean: float
     se: float
@@ -25,6 +34,16 @@ class MeanSE(NamedTuple):
 
 def mean_se(values) -> MeanSE:
     """Mean and standard error sd / sqrt(n) (sd with ddof = 1) of the finite entries of ``values``.
+
+    Parameters
+    ----------
+    values : array_like
+        Any shape; NaN and infinite entries are left out (and not counted in n).
+
+    Returns
+    -------
+    MeanSE
+        (mean, se, n); NaN mean for no finite value, NaN se for one.
 
     Examples
     --------
@@ -43,6 +62,23 @@ def mean_se(values) -> MeanSE:
 def paired_difference(a, b) -> MeanSE:
     """``mean_se(a - b)`` over pairs: the right se when a and b share random numbers (replicates, prompts).
 
+    Parameters
+    ----------
+    a, b : array_like
+        Paired values of equal shape (entry i of both measured on the same replicate or prompt).
+
+    Returns
+    -------
+    MeanSE
+        Mean and se of the differences a - b.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ.
+
+    Examples
+    --------
     >>> paired_difference([1.0, 2.0, 4.0], [0.5, 1.5, 3.5]).se
     0.0
     """
@@ -56,6 +92,26 @@ def percentile_interval(draws, level: float = 0.95, axis: int = 0) -> tuple[np.n
     """Two-sided percentile interval of bootstrap ``draws`` along ``axis``: the (1 - level)/2 and (1 + level)/2
     quantiles (Efron & Tibshirani 1993, ch. 13).
 
+    Parameters
+    ----------
+    draws : array_like
+        Bootstrap draws of one or more statistics.
+    level : float, default 0.95
+        Coverage in (0, 1).
+    axis : int, default 0
+        The axis that indexes the draws.
+
+    Returns
+    -------
+    lo, hi : ndarray
+        The lower and upper ends, shaped as ``draws`` without ``axis`` (0-d arrays for one statistic).
+
+    References
+    ----------
+    B. Efron and R. Tibshirani, An Introduction to the Bootstrap, Chapman & Hall, 1993, chapter 13.
+
+    Examples
+    --------
     >>> lo, hi = percentile_interval(np.arange(101.0))
     >>> round(float(lo), 9), round(float(hi), 9)  # linear interpolation between order statistics
     (2.5, 97.5)

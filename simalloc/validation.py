@@ -24,7 +24,24 @@ MAX_BUDGET = 10**12
 
 
 def as_budget(budget, name: str = "budget") -> int:
-    """A non-negative integer <= 10^12 (integral floats such as 1440.0 are accepted)."""
+    """A non-negative integer <= 10^12 (integral floats such as 1440.0 are accepted).
+
+    Parameters
+    ----------
+    budget : int or float
+        The value to check; bools, strings, 2.5, NaN and negatives are refused.
+    name : str
+        The argument's name, used in error messages ("<name>: ...").
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError, ValueError
+        "<name>: ..." with the allowed range.
+    """
     if isinstance(budget, bool):
         raise TypeError(f"{name}: expected a non-negative integer, got a bool")
     if isinstance(budget, numbers.Integral):
@@ -43,13 +60,51 @@ def as_budget(budget, name: str = "budget") -> int:
 
 
 def as_int(value, name: str, low: int = 1) -> int:
-    """A plain integer >= ``low`` (numpy integers accepted; bools, floats and strings refused)."""
+    """A plain integer >= ``low`` (numpy integers accepted; bools, floats and strings refused).
+
+    Parameters
+    ----------
+    value : int
+        The value to check.
+    name : str
+        The argument's name, used in error messages ("<name>: ...").
+    low : int, default 1
+        The smallest allowed value.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        "<name>: must be an integer >= <low>, got ...".
+    """
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
         raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
     return int(value)
 
 
 def as_integer_array(x, name: str) -> np.ndarray:
+    """An int64 array of non-negative integers (integral floats accepted; bools, objects, NaN refused).
+
+    Parameters
+    ----------
+    x : array_like
+        The values.
+    name : str
+        The argument's name, used in error messages ("<name>: ...").
+
+    Returns
+    -------
+    ndarray of int64
+        ``x`` (no copy when it already is int64).
+
+    Raises
+    ------
+    TypeError, ValueError
+        "<name>: ..." naming what was found.
+    """
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
@@ -72,7 +127,22 @@ def as_integer_array(x, name: str) -> np.ndarray:
 def as_counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
     """Pilot counts as contiguous int64 arrays of shape (n_prompts,), 0 <= successes <= trials.
 
-    ``trials`` may be a scalar (the same pilot size K0 for every prompt).
+    Parameters
+    ----------
+    successes : array_like of int
+        Successes per prompt, shape (n_prompts,), n_prompts >= 1.
+    trials : int or array_like of int
+        Rollouts per prompt: a scalar (the same pilot size K0 for every prompt) or shape (n_prompts,).
+
+    Returns
+    -------
+    successes, trials : ndarray of int64
+        Both of shape (n_prompts,).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument and, for successes > trials, the first prompt that breaks it.
     """
     s = as_integer_array(successes, "successes")
     if s.ndim != 1:
@@ -98,7 +168,26 @@ def as_counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
 
 
 def as_positive_finite(x, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """Float64 array, every entry finite and > 0, broadcast to ``shape`` if given."""
+    """Float64 array, every entry finite and > 0, broadcast to ``shape`` if given.
+
+    Parameters
+    ----------
+    x : array_like
+        The values (a scalar stays 0-d unless ``shape`` is given).
+    name : str
+        The argument's name, used in error messages ("<name>: ...").
+    shape : tuple of int, optional
+        Broadcast to this shape.
+
+    Returns
+    -------
+    ndarray of float64
+
+    Raises
+    ------
+    TypeError, ValueError
+        "<name>: ..." for non-numbers, NaN, inf, values <= 0 or a shape that does not broadcast.
+    """
     try:
         raw = np.asarray(x)
     except (TypeError, ValueError):
@@ -121,7 +210,23 @@ def as_positive_finite(x, name: str, shape: tuple[int, ...] | None = None) -> np
 def as_cap(cap, n_prompts: int, budget: int) -> np.ndarray:
     """Per-prompt cap on extra rollouts as int64 (n_prompts,); None means 'no cap' (= budget).
 
-    Raises if the caps cannot hold the budget (sum(cap) < budget).
+    Parameters
+    ----------
+    cap : None, int or array_like of int
+        A scalar cap for every prompt, one per prompt, or None.
+    n_prompts : int
+        The number of prompts.
+    budget : int
+        The extra rollouts to place; caps above it are lowered to it.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_prompts,)
+
+    Raises
+    ------
+    ValueError
+        "cap: ..." for a wrong shape or caps that cannot hold the budget (sum(cap) < budget).
     """
     if cap is None:
         return np.full(n_prompts, budget, dtype=np.int64)
@@ -141,7 +246,27 @@ def as_cap(cap, n_prompts: int, budget: int) -> np.ndarray:
 
 
 def check_choice(value, name: str, choices) -> str:
-    """``value`` must be one of ``choices``; the error lists them."""
+    """``value`` must be one of ``choices``; the error lists them.
+
+    Parameters
+    ----------
+    value : str
+        The value to check.
+    name : str
+        The argument's name, used in error messages ("<name>: ...").
+    choices : iterable of str
+        The allowed values.
+
+    Returns
+    -------
+    str
+        ``value``.
+
+    Raises
+    ------
+    ValueError
+        "<name>: unknown value ...; valid: <sorted choices>".
+    """
     choices = list(choices)
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name}: unknown value {value!r}; valid: {', '.join(sorted(choices))}")

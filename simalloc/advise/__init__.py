@@ -81,6 +81,29 @@ class Advice:
 
     ``cannot_tell`` lists the reasons the data cannot tell allocators apart (empty when it can); then
     ``allocators`` and ``pilot`` are empty and ``allocation`` keeps uniform groups.
+
+    Attributes
+    ----------
+    read : DataRead
+        How the file was read (``read.summary()``).
+    plan : Plan
+        The batch size, pilot sizes, budget, caps, objective and prior the advice is for.
+    worlds : Worlds
+        The fitted difficulty worlds and the fit table.
+    allocators : pandas.DataFrame
+        Every allocator's expected batch metrics with bootstrap intervals and paired differences from uniform.
+    pilot : pandas.DataFrame
+        Pilot size at a fixed total, per K0 and allocator.
+    voting : pandas.DataFrame or None
+        Stopping rules replayed on the log's answers (None without answers).
+    allocation : pandas.DataFrame
+        Extra rollouts per prompt from the recommended allocator (``allocation.csv``).
+    recommendation : str
+        The recommendation in one paragraph, with its cost on every metric.
+    cannot_tell : list of str
+        Why the data cannot tell the allocators apart, if it cannot.
+    settings : dict
+        The settings used (written to settings.json).
     """
 
     read: DataRead

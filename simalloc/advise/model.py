@@ -73,7 +73,29 @@ ONE_DIFFICULTY = 1e4
 
 @dataclass(frozen=True)
 class Plan:
-    """The validated settings: batch size, per-prompt pilot sizes, budget, cap, objective, prior, allocators."""
+    """The validated settings: batch size, per-prompt pilot sizes, budget, cap, objective, prior, allocators.
+
+    Attributes
+    ----------
+    n_prompts, batch_prompts : int
+        Prompts in the data and in one planned batch.
+    trials : ndarray of int
+        Each prompt's pilot size.
+    k0_label : str
+        How the pilot size is described in the report.
+    budget : int
+        Extra rollouts per batch.
+    cap : int or None
+        The per-prompt cap asked for; ``cap_per_prompt`` holds it per prompt.
+    objective : str
+        The metric the recommendation maximises (``ADVICE_OBJECTIVES``).
+    prior : {"uniform", "fitted"}
+        The allocators' prior: Beta(1, 1) or the fitted Beta (empirical Bayes).
+    allocators : tuple of str
+        The allocators compared.
+    resamples, n_sim : int
+        Bootstrap resamples and simulated batches per world.
+    """
 
     n_prompts: int
     batch_prompts: int
@@ -89,13 +111,33 @@ class Plan:
     n_sim: int
 
     def prior_of(self, world: BetaWorld):
+        """The allocators' prior (alpha0, beta0): ``world``'s parameters when ``prior == "fitted"``, else (1, 1)."""
         return (world.a, world.b) if self.prior == "fitted" else (1.0, 1.0)
 
 
 def make_plan(
     counts: pd.DataFrame, budget, *, k0, cap, objective, prior, allocators, resamples, n_sim, batch_prompts
 ) -> Plan:
-    """Validate the settings against the data; each prompt keeps its own pilot size unless ``k0`` is given."""
+    """Validate the settings against the data; each prompt keeps its own pilot size unless ``k0`` is given.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        prompt_id, successes, trials per prompt.
+    budget : int
+        Extra rollouts per batch.
+    k0, cap, objective, prior, allocators, resamples, n_sim, batch_prompts
+        As ``advise`` takes them.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and its allowed range (e.g. "k0: must be <= the smallest trials ...").
+    """
     n = len(counts)
     budget = as_budget(budget, "budget")
     if budget < 1:
@@ -132,7 +174,18 @@ def make_plan(
 
 
 def data_limits(counts: pd.DataFrame) -> list[str]:
-    """Reasons the data cannot tell allocators apart before anything is fitted."""
+    """Reasons the data cannot tell allocators apart before anything is fitted.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        The user's counts.
+
+    Returns
+    -------
+    list of str
+        Empty when nothing stands in the way (e.g. fewer than ``MIN_PROMPTS`` prompts is one reason).
+    """
     n = len(counts)
     if n < MIN_PROMPTS:
         return [
@@ -147,7 +200,23 @@ def data_limits(counts: pd.DataFrame) -> list[str]:
 @dataclass
 class Worlds:
     """The fitted Beta-Binomial and two-component mixture, their fit table and histogram; ``problem`` holds why
-    the data cannot tell (a failed fit, one difficulty), else None."""
+    the data cannot tell (a failed fit, one difficulty), else None.
+
+    Attributes
+    ----------
+    beta : BetaWorld or None
+        The Beta-Binomial fit.
+    mixture : BetaMixtureWorld or None
+        The two-component mixture fit.
+    fits : pandas.DataFrame
+        Log-likelihood, AIC and the chi-square test of each fit.
+    histogram : pandas.DataFrame
+        Observed and fitted pass-count histograms at the most common trial count.
+    histogram_prompts : tuple of int
+        (trial count, prompts with it, all prompts).
+    problem : str or None
+        Why the data cannot tell, if it cannot.
+    """
 
     beta: BetaWorld | None = None
     mixture: object = None
@@ -188,6 +257,19 @@ def overdispersion_p_value(s, t) -> float:
     Z = (sum_i (s_i - t_i p)^2 / (p (1 - p)) - sum_i t_i) / sqrt(2 sum_i t_i (t_i - 1)), p = sum s / sum t, is
     N(0, 1) under a single pass rate (Tarone 1979, Biometrika 66, 585-590). NaN when every rollout failed or
     every one succeeded, or every prompt has one rollout.
+
+    Parameters
+    ----------
+    s, t : array_like of int
+        Successes and trials per prompt.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    R. E. Tarone, "Testing the goodness of fit of the binomial distribution", Biometrika 66(3), 1979.
     """
     s, t = np.asarray(s, float), np.asarray(t, float)
     p = s.sum() / t.sum()
@@ -201,7 +283,19 @@ def overdispersion_p_value(s, t) -> float:
 def fit_worlds(s: np.ndarray, t: np.ndarray, rng) -> Worlds:
     """Fit both worlds on every prompt; test their shape on the histogram of the most common trial count. The
     data cannot tell when every rollout has the same outcome, when Tarone's test finds no spread of difficulty
-    beyond binomial noise (p > 0.05), or when the fit does not converge."""
+    beyond binomial noise (p > 0.05), or when the fit does not converge.
+
+    Parameters
+    ----------
+    s, t : ndarray of int
+        Successes and trials per prompt.
+    rng : numpy.random.Generator
+        The random state.
+
+    Returns
+    -------
+    Worlds
+    """
     rate = s.sum() / t.sum()
     spread = overdispersion_p_value(s, t)
     if not 0 < rate < 1:
@@ -287,7 +381,24 @@ def _simulate(world, plan: Plan, trials, budget, allocators, cap, rng, n_sim, pr
 
 def bootstrap_worlds(s, t, resamples: int, rng, progress=False) -> tuple[list, int]:
     """Beta-Binomial fits of ``resamples`` bootstrap resamples of the prompts, and how many failed to converge
-    (those are skipped)."""
+    (those are skipped).
+
+    Parameters
+    ----------
+    s, t : ndarray of int
+        Successes and trials per prompt.
+    resamples : int
+        Bootstrap resamples.
+    rng : numpy.random.Generator
+        The random state.
+    progress : bool, default False
+        Show a progress bar.
+
+    Returns
+    -------
+    worlds : list of BetaWorld
+    failed : int
+    """
     worlds, failed = [], 0
     for _ in tqdm(range(resamples), desc="bootstrap fits", unit="resample", disable=not progress):
         idx = rng.integers(0, s.size, size=s.size)
@@ -300,7 +411,24 @@ def bootstrap_worlds(s, t, resamples: int, rng, progress=False) -> tuple[list, i
 
 def estimate_allocators(worlds: Worlds, boot: list, plan: Plan, rng) -> dict:
     """Every allocator's ``BATCH_METRICS``: the full-data fit's point estimate, the mixture's, and one draw per
-    bootstrap world."""
+    bootstrap world.
+
+    Parameters
+    ----------
+    worlds : Worlds
+        The fits.
+    boot : list of BetaWorld
+        Bootstrap fits.
+    plan : Plan
+        The validated settings.
+    rng : numpy.random.Generator
+        The random state.
+
+    Returns
+    -------
+    dict
+        "point", "mixture" (allocators x metrics) and "boot" (resamples x allocators x metrics).
+    """
     trials = _batch_trials(plan, rng)
 
     def run(world, sims, prior_world=None):
@@ -319,7 +447,28 @@ def estimate_allocators(worlds: Worlds, boot: list, plan: Plan, rng) -> dict:
 
 def estimate_pilot(beta, boot: list, plan: Plan, grid, allocators, rng) -> dict:
     """At the plan's total rollouts per batch, each K0 of ``grid`` with ``allocators`` on the rest: point
-    estimates and bootstrap draws, shaped (grid, allocators, metrics)."""
+    estimates and bootstrap draws, shaped (grid, allocators, metrics).
+
+    Parameters
+    ----------
+    beta : BetaWorld
+        The full-data fit.
+    boot : list of BetaWorld
+        Bootstrap fits.
+    plan : Plan
+        The validated settings.
+    grid : sequence of int
+        The K0 compared.
+    allocators : sequence of str
+        The allocators compared.
+    rng : numpy.random.Generator
+        The random state.
+
+    Returns
+    -------
+    dict
+        "pilot", "boot_pilot" and "total" (rollouts per batch).
+    """
     total = int(round(plan.trials.mean() * plan.batch_prompts)) + plan.budget
 
     def run(world, sims):
@@ -347,7 +496,19 @@ def estimate_pilot(beta, boot: list, plan: Plan, grid, allocators, rng) -> dict:
 
 
 def allocator_table(est: dict, plan: Plan) -> pd.DataFrame:
-    """Long table: allocator, metric, expected, CI, difference from uniform with its paired CI, mixture value."""
+    """Long table: allocator, metric, expected, CI, difference from uniform with its paired CI, mixture value.
+
+    Parameters
+    ----------
+    est : dict
+        ``estimate_allocators``.
+    plan : Plan
+        The validated settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     point, boot = est["point"], est["boot"]
     lo, hi = percentile_interval(boot)
     dlo, dhi = percentile_interval(boot - boot[:, :1, :])
@@ -385,7 +546,23 @@ def allocator_table(est: dict, plan: Plan) -> pd.DataFrame:
 
 def pilot_table(est: dict, plan: Plan, grid, pilot_allocators) -> pd.DataFrame:
     """Pilot size at a fixed total: expected solved prompts and informative groups per K0 and allocator, with
-    intervals, and the paired interval of each K0's difference from the best K0 of the same allocator."""
+    intervals, and the paired interval of each K0's difference from the best K0 of the same allocator.
+
+    Parameters
+    ----------
+    est : dict
+        ``estimate_pilot``.
+    plan : Plan
+        The validated settings.
+    grid : sequence of int
+        The K0 compared.
+    pilot_allocators : sequence of str
+        The allocators compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     if not len(grid):
         return pd.DataFrame(
             columns=[
@@ -444,7 +621,24 @@ def pilot_table(est: dict, plan: Plan, grid, pilot_allocators) -> pd.DataFrame:
 def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tuple[str, str]:
     """(the allocator ``allocation.csv`` uses, the recommendation text). The text names the objective's meaning,
     the winner's gain over uniform with its interval, what it costs on every other metric, the share of prompts
-    it leaves without extra rollouts, and why when the winner is a surprise."""
+    it leaves without extra rollouts, and why when the winner is a surprise.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``allocator_table``.
+    plan : Plan
+        The validated settings.
+    fits : pandas.DataFrame
+        The fit table (its verdicts are quoted when a fit is rejected).
+    votes : pandas.DataFrame or None
+        The voting replay.
+
+    Returns
+    -------
+    chosen : str
+    text : str
+    """
     label = METRIC_LABELS[plan.objective]
     at = table.set_index(["allocator", "metric"])
     best = max(plan.allocators, key=lambda a: at.loc[(a, plan.objective), "expected"])
@@ -513,7 +707,26 @@ def _voting_line(votes: pd.DataFrame) -> str:
 
 def user_allocation(counts: pd.DataFrame, plan: Plan, chosen: str, beta, rng) -> pd.DataFrame:
     """The chosen allocator on the user's own counts: extra rollouts per prompt, the budget scaled to all prompts
-    when the plan's batch is smaller (the same average per prompt)."""
+    when the plan's batch is smaller (the same average per prompt).
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        The user's counts.
+    plan : Plan
+        The validated settings.
+    chosen : str
+        The allocator.
+    beta : BetaWorld
+        The fit (the prior when ``plan.prior == "fitted"``).
+    rng : numpy.random.Generator
+        The random state.
+
+    Returns
+    -------
+    pandas.DataFrame
+        prompt_id, successes, trials, extra_rollouts, allocator.
+    """
     s, t = counts.successes.to_numpy(), counts.trials.to_numpy()
     budget = int(round(plan.budget * plan.n_prompts / plan.batch_prompts))
     cap = as_cap(plan.cap, plan.n_prompts, budget)

@@ -161,7 +161,20 @@ def _pilot_lines(adv) -> list[str]:
 
 
 def write_advice(adv, out: Path) -> Path:
-    """Write every file of the report to ``out``; returns ``out``."""
+    """Write every file of the report to ``out``; returns ``out``.
+
+    Parameters
+    ----------
+    adv : Advice
+        What ``advise`` found.
+    out : Path
+        The folder: report.md, fit.png, allocators.png, pilot_size.png, voting.png, allocation.csv,
+        results.parquet, settings.json (each written atomically).
+
+    Returns
+    -------
+    Path
+    """
     out.mkdir(parents=True, exist_ok=True)
     for fig in (_fit_figure, _allocator_figure, _pilot_figure, _voting_figure):
         fig(adv, out)

@@ -15,6 +15,17 @@ def spread_evenly(budget: int, cap: np.ndarray, rng: np.random.Generator, eligib
     Every eligible prompt gets min(cap_i, L) for the largest level L that fits; the r < (#prompts
     with cap_i > L) units left over go to distinct prompts drawn uniformly by ``rng``.
 
+    Parameters
+    ----------
+    budget : int
+        Rollouts to place.
+    cap : ndarray of int
+        Per-prompt caps.
+    rng : numpy.random.Generator
+        Breaks the remainder's ties.
+    eligible : ndarray of bool, optional
+        The prompts that may receive rollouts (default: all).
+
     Returns
     -------
     (allocation (n_prompts,), leftover)
@@ -44,7 +55,24 @@ def spread_evenly(budget: int, cap: np.ndarray, rng: np.random.Generator, eligib
 
 def spread_in_order(budget: int, cap: np.ndarray, rng: np.random.Generator, groups) -> np.ndarray:
     """Spread ``budget`` evenly over the first group of prompts (boolean masks), what its caps cannot hold over
-    the next, and so on; the groups together must be able to hold the budget."""
+    the next, and so on; the groups together must be able to hold the budget.
+
+    Parameters
+    ----------
+    budget : int
+        Rollouts to place.
+    cap : ndarray of int
+        Per-prompt caps.
+    rng : numpy.random.Generator
+        Breaks ties within a group.
+    groups : iterable of ndarray of bool
+        Prompt masks in priority order.
+
+    Returns
+    -------
+    ndarray of int64
+        The allocation.
+    """
     alloc = np.zeros(cap.size, dtype=np.int64)
     for group in groups:
         if budget == 0:

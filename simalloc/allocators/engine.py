@@ -34,7 +34,24 @@ SOLVERS = ("auto", "heap", "merged", "threshold")
 
 
 def greedy_heap(code: int, a, b, wf, wp, cap, budget: int) -> np.ndarray:
-    """Reference greedy: pop the largest next marginal ``budget`` times (ties: lowest index first)."""
+    """Reference greedy: pop the largest next marginal ``budget`` times (ties: lowest index first).
+
+    Parameters
+    ----------
+    code : int
+        The objective's kernel code.
+    a, b, wf, wp : ndarray
+        The kernel parameters (``Objective.kernel_params``).
+    cap : ndarray of int
+        Per-prompt caps.
+    budget : int
+        Rollouts to place (sum(cap) >= budget).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_prompts,)
+        An optimal allocation.
+    """
     n = len(a)
     alloc = np.zeros(n, dtype=np.int64)
     terms = [first_terms(code, float(a[i]), float(b[i])) for i in range(n)]
@@ -59,6 +76,26 @@ def _counts_are_types(beliefs: BetaBeliefs, cap, from_counts: bool) -> bool:
 def prompt_types(beliefs: BetaBeliefs, params, cap, from_counts: bool = True):
     """Group prompts whose marginal sequences are identical: (type_of (n,), rep (T,), count (T,)).
 
+    Parameters
+    ----------
+    beliefs : BetaBeliefs
+        The prompts' beliefs.
+    params : tuple of ndarray
+        The kernel parameters.
+    cap : ndarray of int
+        Per-prompt caps.
+    from_counts : bool, default True
+        Whether the objective's parameters depend on the counts alone (``Objective.params_from_counts``).
+
+    Returns
+    -------
+    type_of : ndarray of int, shape (n,)
+        Each prompt's type.
+    rep : ndarray of int, shape (T,)
+        A representative prompt per type.
+    count : ndarray of int, shape (T,)
+        Prompts per type.
+
     Rows of the kernel parameters (and caps) are deduplicated; ``solve`` takes ``greedy_merged_by_counts``
     instead when the pilot success count alone is the type.
     """
@@ -69,14 +106,50 @@ def prompt_types(beliefs: BetaBeliefs, params, cap, from_counts: bool = True):
 
 
 def greedy_merged(code, params, cap, budget, type_of, rep, count) -> np.ndarray:
-    """Type-merged greedy (see module docstring)."""
+    """Type-merged greedy (see module docstring).
+
+    Parameters
+    ----------
+    code : int
+        The objective's kernel code.
+    params : tuple of ndarray
+        The kernel parameters (a, b, wf, wp) per prompt.
+    cap : ndarray of int
+        Per-prompt caps.
+    budget : int
+        Rollouts to place (sum(cap) >= budget).
+    type_of, rep, count : ndarray of int
+        ``prompt_types``.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_prompts,)
+        An optimal allocation.
+    """
     a, b, wf, wp = (np.ascontiguousarray(p[rep]) for p in params)
     level, partial = EK.merged_levels(code, a, b, wf, wp, np.ascontiguousarray(cap[rep]), count, budget)
     return EK.expand_levels(type_of, level, partial, np.empty(type_of.size, dtype=np.int64))
 
 
 def greedy_merged_by_counts(obj, beliefs: BetaBeliefs, cap, budget) -> np.ndarray:
-    """Type-merged greedy when the pilot success count is the type (shared prior, one pilot size, one cap)."""
+    """Type-merged greedy when the pilot success count is the type (shared prior, one pilot size, one cap).
+
+    Parameters
+    ----------
+    obj : Objective
+        The objective.
+    beliefs : BetaBeliefs
+        Beliefs from counts under a shared prior.
+    cap : ndarray of int
+        Per-prompt caps.
+    budget : int
+        Rollouts to place (sum(cap) >= budget).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_prompts,)
+        An optimal allocation.
+    """
     s = beliefs.successes
     t0 = int(beliefs.trials[0])
     a0, b0 = beliefs.a[0] - s[0], beliefs.b[0] - (t0 - s[0])  # the shared prior
@@ -101,7 +174,24 @@ def greedy_by_counts(obj, successes, trials: int, alpha0: float, beta0: float, c
 
 
 def greedy_threshold(code, params, cap, budget) -> np.ndarray:
-    """Threshold (bisection) solver for per-prompt beliefs (see module docstring)."""
+    """Threshold (bisection) solver for per-prompt beliefs (see module docstring).
+
+    Parameters
+    ----------
+    code : int
+        The objective's kernel code.
+    params : tuple of ndarray
+        The kernel parameters (a, b, wf, wp) per prompt.
+    cap : ndarray of int
+        Per-prompt caps.
+    budget : int
+        Rollouts to place (sum(cap) >= budget).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_prompts,)
+        An optimal allocation.
+    """
     a, b, wf, wp = (np.ascontiguousarray(p, dtype=np.float64) for p in params)
     return EK.threshold_solve(code, a, b, wf, wp, cap, budget, np.empty(a.size, dtype=np.int64))
 

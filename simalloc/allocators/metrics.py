@@ -55,6 +55,23 @@ def realized_batch_metrics(s, extra, trials, k) -> np.ndarray:
     """``BATCH_METRICS`` of recorded rollouts: pilot successes ``s`` of ``trials``, ``extra`` successes among ``k``
     extra rollouts.
 
+    Parameters
+    ----------
+    s : array_like of int
+        Pilot successes per prompt.
+    extra : array_like of int
+        Successes among the extra rollouts.
+    trials : int or array_like of int
+        Pilot sizes.
+    k : array_like of int
+        Extra rollouts per prompt.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(BATCH_METRICS),)
+
+    Examples
+    --------
     >>> realized_batch_metrics([0, 2], [1, 0], 2, [2, 0]).tolist()
     [1.0, 1.0, 2.0, 1.0, 0.5, 0.5]
     """
@@ -72,7 +89,30 @@ def simulate_batches(world, trials, budget: int, allocators, *, prior=(1.0, 1.0)
 
     A batch has one prompt per entry of ``trials`` (each prompt's pilot size): p_i from the world, s_i ~
     Binomial(t_i, p_i), then each allocator splits ``budget`` (``allocate``; ``prior``, ``cap``). All allocators
-    see the same draws. Returns an array (len(allocators), len(BATCH_METRICS)).
+    see the same draws.
+
+    Parameters
+    ----------
+    world : DifficultyWorld
+        Where pass rates come from.
+    trials : array_like of int
+        One pilot size per prompt of the batch.
+    budget : int
+        Extra rollouts per batch.
+    allocators : sequence of str
+        The allocators compared.
+    prior : tuple, default (1.0, 1.0)
+        The allocators' Beta prior.
+    cap : None, int or array_like of int
+        Per-prompt caps.
+    rng : numpy.random.Generator
+        The random state.
+    n_sim : int
+        Simulated batches.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(allocators), len(BATCH_METRICS))
     """
     from . import allocate
 

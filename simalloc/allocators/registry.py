@@ -43,7 +43,20 @@ class AllocationProblem:
 
 
 class Allocator(Protocol):
-    """A rule that splits a budget: problem and Generator in, int64 (n_prompts,) summing to budget out."""
+    """A rule that splits a budget: problem and Generator in, int64 (n_prompts,) summing to budget out.
+
+    Attributes
+    ----------
+    name : str
+        The registry key.
+    description : str
+        One line for ``simalloc list``.
+
+    Notes
+    -----
+    ``allocator(problem, rng)`` must return non-negative integers with ``k <= problem.cap`` and
+    ``k.sum() == problem.budget``; ``simalloc.testing.run_contract(name)`` checks that on many problems.
+    """
 
     name: str
     description: str
@@ -53,7 +66,17 @@ class Allocator(Protocol):
 
 @dataclass(frozen=True)
 class Option:
-    """One allocator option: ``kind`` int or float, inclusive range [low, high] (None: unbounded), default."""
+    """One allocator option, checked by ``allocate`` before the allocator runs.
+
+    Attributes
+    ----------
+    kind : type
+        ``int`` or ``float``.
+    low, high : float or None
+        The inclusive range (None: unbounded on that side).
+    default : float
+        The value used when the caller does not set the option.
+    """
 
     kind: type
     low: float | None
@@ -102,8 +125,36 @@ ALLOCATORS: dict[str, Allocator] = {}
 def register(name: str, description: str, options: dict | None = None, count_objective: str | None = None):
     """Decorator: register ``fn(problem, rng) -> allocation`` under ``name``, with its ``Option`` specs.
 
-    ``count_objective``: the objective ``fn`` maximises with ``solve`` (and nothing else), which lets
-    ``allocate`` take the count-typed fast path (``engine.greedy_by_counts``) for shared-prior problems."""
+    Parameters
+    ----------
+    name : str
+        The registry key; a name already registered is refused.
+    description : str
+        One line for ``simalloc list``.
+    options : dict of str to Option, optional
+        The options the allocator reads; ``allocate`` refuses any other and checks each against its range.
+    count_objective : str, optional
+        The objective ``fn`` maximises with ``solve`` (and nothing else), which lets ``allocate`` take the
+        count-typed fast path (``engine.greedy_by_counts``) for shared-prior problems.
+
+    Returns
+    -------
+    callable
+        A decorator that registers ``fn(problem, rng) -> allocation`` and returns it unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simalloc.allocators import ALLOCATORS, allocate
+    >>> @register("first_prompt_doc_example", "everything to prompt 0")
+    ... def _first(problem, rng):
+    ...     k = np.zeros(problem.n_prompts, dtype=np.int64)
+    ...     k[0] = problem.budget
+    ...     return k
+    >>> allocate("first_prompt_doc_example", [0, 1], 4, 3).tolist()
+    [3, 0]
+    >>> del ALLOCATORS["first_prompt_doc_example"]
+    """
 
     def wrap(fn):
         if name in ALLOCATORS:

@@ -88,18 +88,69 @@ def _check_similarity(similarity, k):
 
 
 def uniqueness(similarity, t_s: float = 0.01) -> np.ndarray:
-    """gamma_i = diag of the row-softmax of S / T_s: about 1/(size of i's direction) for block-structured S."""
+    """gamma_i = diag of the row-softmax of S / T_s: about 1/(size of i's direction) for block-structured S.
+
+    Parameters
+    ----------
+    similarity : array_like, shape (n, n)
+        The candidates' cosine similarities.
+    t_s : float, default 0.01
+        The similarity temperature.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    References
+    ----------
+    DORA, arXiv 2506.15707 (the uniqueness weights).
+    """
     s = np.asarray(similarity, dtype=np.float64)
     return np.diagonal(softmax(s / t_s, axis=1)).copy()
 
 
 def rebase_weights(scores, t_b: float = 0.1) -> np.ndarray:
-    """softmax(R / T_b)."""
+    """softmax(R / T_b).
+
+    Parameters
+    ----------
+    scores : array_like, shape (n,)
+        The candidates' PRM scores R.
+    t_b : float, default 0.1
+        The temperature.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    References
+    ----------
+    REBASE, arXiv 2408.00724.
+    """
     return softmax(np.asarray(scores, dtype=np.float64) / t_b)
 
 
 def dora_weights(scores, similarity, t_b: float = 0.1, t_s: float = 0.01) -> np.ndarray:
-    """w'_i proportional to softmax(R / T_b)_i gamma_i, normalized."""
+    """w'_i proportional to softmax(R / T_b)_i gamma_i, normalized.
+
+    Parameters
+    ----------
+    scores : array_like, shape (n,)
+        The candidates' PRM scores R.
+    similarity : array_like, shape (n, n)
+        Their cosine similarities.
+    t_b, t_s : float
+        The score and similarity temperatures.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Weights summing to 1.
+
+    References
+    ----------
+    DORA, arXiv 2506.15707.
+    """
     w = rebase_weights(scores, t_b) * uniqueness(similarity, t_s)
     return w / w.sum()
 
@@ -228,6 +279,23 @@ def parse_search_spec(spec: str) -> tuple[str, dict]:
 
     Values ``None`` and integers are converted; the options are checked by ``search_allocate`` when used.
 
+    Parameters
+    ----------
+    spec : str
+        The spec.
+
+    Returns
+    -------
+    name : str
+    options : dict
+
+    Raises
+    ------
+    ValueError
+        "rule: ..." for an unknown rule or a malformed option.
+
+    Examples
+    --------
     >>> parse_search_spec("dora:prune=rebase,rounding=reference")
     ('dora', {'prune': 'rebase', 'rounding': 'reference'})
     """

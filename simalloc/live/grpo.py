@@ -33,6 +33,39 @@ SCALE_REWARDS = ("group", "batch", "none")
 
 @dataclass
 class GRPOConfig:
+    """Settings of the torch GRPO step, named as TRL's GRPOConfig where TRL has the setting.
+
+    Parameters
+    ----------
+    learning_rate : float, default 1e-5
+        AdamW's learning rate, > 0.
+    epsilon : float, default 0.2
+        The ratio clip: min(ratio A, clip(ratio, 1 - epsilon, 1 + epsilon) A), in (0, 1).
+    beta : float, default 0.0
+        The KL coefficient against ``ref_model`` (k3 estimator); 0 needs no reference model.
+    loss_type : {"dr_grpo", "grpo", "rloo"}, default "dr_grpo"
+        Token aggregation (module docstring); "rloo" also switches to the leave-one-out baseline.
+    scale_rewards : {"group", "batch", "none"}, default "group"
+        What the advantage is divided by (TRL's scale_rewards).
+    max_completion_length : int, default 48
+        Dr.GRPO's constant divisor of a completion's summed token losses.
+    max_grad_norm : float, default 1.0
+        Gradient clipping (torch.nn.utils.clip_grad_norm_).
+    temperature : float, default 0.7
+        Logits are divided by it before log-probs, as the rollouts were sampled.
+    trainable : str, default "all"
+        "all" or "last:<n>": the last n decoder blocks, the final norm and lm_head (a cheaper CPU step).
+    seed : int, default 0
+        Recorded with the run (torch's seed is set by the caller).
+    aggregation : {"rollout", "prompt"}, default "rollout"
+        Across completions: every completion 1/N (TRL) or each prompt's group mean equally.
+
+    References
+    ----------
+    TRL's GRPOTrainer and GRPOConfig (huggingface/trl); DeepSeekMath, arXiv 2402.03300; Dr. GRPO,
+    arXiv 2503.20783.
+    """
+
     learning_rate: float = 1e-5
     epsilon: float = 0.2
     beta: float = 0.0
@@ -45,15 +78,20 @@ class GRPOConfig:
     seed: int = 0
     aggregation: str = "rollout"  # TRL: every completion 1/N; "prompt": each prompt's group mean 1/n_prompts
 
-    def validate(self):
+    def validate(self) -> "GRPOConfig":
+        """Raise ValueError naming the first bad field; returns self."""
         if self.loss_type not in ("grpo", "dr_grpo", "rloo"):
             raise ValueError(f"loss_type: unknown {self.loss_type!r}; valid: dr_grpo, grpo, rloo")
         if self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"scale_rewards: unknown {self.scale_rewards!r}; valid: {', '.join(SCALE_REWARDS)}")
         if self.aggregation not in ("rollout", "prompt"):
             raise ValueError(f"aggregation: unknown {self.aggregation!r}; valid: rollout, prompt")
-        if not 0 < self.epsilon < 1 or self.beta < 0 or not self.learning_rate > 0:
-            raise ValueError("epsilon must lie in (0, 1), beta >= 0, learning_rate > 0")
+        if not 0 < self.epsilon < 1:
+            raise ValueError(f"epsilon: must lie in (0, 1), got {self.epsilon!r}")
+        if not self.beta >= 0:
+            raise ValueError(f"beta: must be >= 0, got {self.beta!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate: must be > 0, got {self.learning_rate!r}")
         if self.trainable != "all" and not (self.trainable.startswith("last:") and self.trainable[5:].isdigit()):
             raise ValueError(f"trainable: 'all' or 'last:<n>', got {self.trainable!r}")
         return self
@@ -62,7 +100,22 @@ class GRPOConfig:
 def trl_advantages(rewards, num_generations: int, scale_rewards="group"):
     """TRL's formula for equal groups, transcribed in torch as a test oracle: (r - group mean) / (std + 1e-4) with
     the group std ("group" or True), the batch std ("batch") or no division ("none" or False); torch.std is
-    Bessel-corrected; one generation per group gives 0 (TRL's zero std there)."""
+    Bessel-corrected; one generation per group gives 0 (TRL's zero std there).
+
+    Parameters
+    ----------
+    rewards : array_like
+        Flat rewards, ``num_generations`` per prompt in order.
+    num_generations : int
+        The group size G.
+    scale_rewards : {"group", "batch", "none"} or bool, default "group"
+        TRL's setting (True and False are its older spellings).
+
+    Returns
+    -------
+    ndarray of float64
+        The advantages, flat.
+    """
     import torch
 
     scale = {True: "group", False: "none"}.get(scale_rewards, scale_rewards)
@@ -85,7 +138,22 @@ def grpo_advantages(
     rewards: list[list[float]], loss_type: str = "grpo", scale_rewards: str = "group"
 ) -> list[np.ndarray]:
     """TRL's advantages per group of variable size (module docstring): ``scale_rewards`` decides the division
-    for every loss type but "rloo" (leave-one-out, unscaled)."""
+    for every loss type but "rloo" (leave-one-out, unscaled).
+
+    Parameters
+    ----------
+    rewards : list of list of float
+        One list of rewards per prompt (groups may differ in size).
+    loss_type : {"grpo", "dr_grpo", "rloo"}, default "grpo"
+        "rloo" uses the leave-one-out baseline.
+    scale_rewards : {"group", "batch", "none"}, default "group"
+        TRL's scaling.
+
+    Returns
+    -------
+    list of ndarray
+        One advantage per reward, in the groups' shape.
+    """
     if scale_rewards not in SCALE_REWARDS:
         raise ValueError(f"scale_rewards: unknown {scale_rewards!r}; valid: {', '.join(SCALE_REWARDS)}")
     sizes = [len(g) for g in rewards]
@@ -109,7 +177,20 @@ def grpo_advantages(
 
 def completion_weights(group_sizes, aggregation: str = "rollout") -> list[float]:
     """Each completion's weight in the batch loss: 1/N for "rollout" (N = sum of the group sizes, TRL), or
-    1/(n_prompts G_i) for "prompt" (each prompt's group mean counts equally); the weights sum to 1."""
+    1/(n_prompts G_i) for "prompt" (each prompt's group mean counts equally); the weights sum to 1.
+
+    Parameters
+    ----------
+    group_sizes : sequence of int
+        Completions per prompt (empty groups allowed).
+    aggregation : {"rollout", "prompt"}, default "rollout"
+        As ``GRPOConfig.aggregation``.
+
+    Returns
+    -------
+    list of float
+        One weight per completion, in order.
+    """
     sizes = [int(g) for g in group_sizes]
     if aggregation == "rollout":
         n_total = sum(sizes)
@@ -121,6 +202,27 @@ def completion_weights(group_sizes, aggregation: str = "rollout") -> list[float]
 
 
 class GRPOTrainer:
+    """The GRPO step on a causal language model: ``step(prompt_ids, groups, rewards)`` is one AdamW update on a
+    batch whose prompts have groups of any size (the module docstring gives the loss).
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        The policy (trained in place).
+    tokenizer : transformers.PreTrainedTokenizer
+        Its tokenizer.
+    config : GRPOConfig
+        The step's settings (validated here).
+    ref_model : transformers.PreTrainedModel, optional
+        The KL reference; required when ``config.beta > 0``.
+
+    Notes
+    -----
+    One optimisation step per batch (TRL's num_iterations = 1): the old log-probs are the current ones
+    detached, so the ratio is 1 in value and only its gradient acts; tests check the gradient against TRL's
+    formula on equal groups.
+    """
+
     def __init__(self, model, tokenizer, config: GRPOConfig, ref_model=None):
         import torch
 
@@ -140,6 +242,7 @@ class GRPOTrainer:
         self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate)
 
     def trainable_state(self) -> dict:
+        """A copy of the trainable parameters by name (what a checkpoint saves)."""
         return {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
 
     def _token_logps(self, model, prompt_ids, completion_ids):
@@ -161,6 +264,7 @@ class GRPOTrainer:
         return [logp[i, k - len(c) :] for i, c in enumerate(completion_ids)]
 
     def advantages(self, rewards: list[list[float]]) -> list[np.ndarray]:
+        """``grpo_advantages`` with this trainer's loss type and reward scaling."""
         return grpo_advantages(rewards, self.config.loss_type, self.config.scale_rewards)
 
     def loss(self, prompt_ids, groups, rewards, old_logps=None):

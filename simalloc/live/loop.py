@@ -32,6 +32,24 @@ __all__ = ["LiveConfig", "run_live", "vote_with_rule", "write_metrics"]
 
 @dataclass
 class LiveConfig:
+    """Settings of a live training run (``simalloc live train``).
+
+    Parameters
+    ----------
+    allocator : str, default "hora"
+        How each step's extra rollouts are split (a registered allocator).
+    n_prompts : int, default 8
+        Prompts per step, >= 1.
+    k0 : int, default 4
+        Pilot rollouts per prompt, 0 < k0 <= group_size.
+    group_size : int, default 8
+        Mean rollouts per prompt: the step samples n_prompts x group_size in all.
+    steps : int, default 2
+        Training steps, >= 0 (a resumed run continues to this count).
+    seed : int, default 0
+        Seeds the prompt draws and the allocator.
+    """
+
     allocator: str = "hora"
     n_prompts: int = 8
     k0: int = 4
@@ -39,10 +57,13 @@ class LiveConfig:
     steps: int = 2
     seed: int = 0
 
-    def validate(self):
+    def validate(self) -> "LiveConfig":
+        """Raise ValueError naming the first bad field; returns self."""
         get_allocator(self.allocator)
-        if self.n_prompts < 1 or self.steps < 0:
-            raise ValueError("n_prompts must be >= 1 and steps >= 0")
+        if self.n_prompts < 1:
+            raise ValueError(f"n_prompts: must be >= 1, got {self.n_prompts}")
+        if self.steps < 0:
+            raise ValueError(f"steps: must be >= 0, got {self.steps}")
         if not 0 < self.k0 <= self.group_size:
             raise ValueError(f"k0: must satisfy 0 < k0 <= group_size={self.group_size}, got {self.k0}")
         return self
@@ -83,7 +104,32 @@ def _load_checkpoint(out: Path, trainer):
 
 
 def run_live(config: LiveConfig, engine, trainer, tasks: list[Task], out, progress: bool = True) -> pd.DataFrame:
-    """Run ``config.steps`` live steps (resuming from ``out/checkpoint`` if present); returns the records."""
+    """Run ``config.steps`` live steps (resuming from ``out/checkpoint`` if present); returns the records.
+
+    Each step draws ``n_prompts`` tasks, samples a pilot of ``k0`` per task with ``engine``, splits the rest of
+    n_prompts x group_size with ``config.allocator``, samples the extra rollouts, grades them and takes one
+    ``trainer`` step; the checkpoint (trainable weights, optimizer, records) is written atomically after each.
+
+    Parameters
+    ----------
+    config : LiveConfig
+        The run's settings.
+    engine : Engine
+        Samples the rollouts.
+    trainer : GRPOTrainer
+        Updates the policy (it shares weights with ``engine`` for the transformers engine).
+    tasks : list of Task
+        The prompt pool.
+    out : path-like
+        The run's folder (records.csv, metrics.csv, metrics.png, checkpoint).
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per step: pilot pass rate, informative-group share, loss, gradient norm, rollouts/s ...
+    """
     config.validate()
     if len(tasks) < config.n_prompts:
         raise ValueError(f"tasks: need at least n_prompts={config.n_prompts} tasks, got {len(tasks)}")
@@ -138,7 +184,15 @@ def run_live(config: LiveConfig, engine, trainer, tasks: list[Task], out, progre
 
 def write_metrics(records: pd.DataFrame, out: Path) -> None:
     """``metrics.csv`` and ``metrics.png`` (pilot pass rate, informative-group share, loss, gradient norm and
-    rollouts/s per step) in ``out``, each written atomically."""
+    rollouts/s per step) in ``out``, each written atomically.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame
+        ``run_live``'s records.
+    out : Path
+        The run's folder.
+    """
     from ..io import atomic_write
     from ..plotting import use_agg
 
@@ -165,6 +219,24 @@ def vote_with_rule(engine, tasks: list[Task], rule: str = "bsprt", max_votes: in
     Returns per task: votes used, the label (the rule's answer at stopping, from the same kernel as simulation:
     ESC's unanimous window, else the plurality with ties to the answer seen first), whether it is correct, and
     the same for fixed ``max_votes`` majority.
+
+    Parameters
+    ----------
+    engine : Engine
+        Samples the votes.
+    tasks : list of Task
+        The questions.
+    rule : str, default "bsprt"
+        A stopping rule (``make_rule``).
+    max_votes : int, default 64
+        Votes drawn per task (the rule's cap).
+    **params
+        The rule's parameters.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per task.
     """
     rule_obj = make_rule(rule, **params)
     completions = engine.generate([t.prompt() for t in tasks], [max_votes] * len(tasks))

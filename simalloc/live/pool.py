@@ -38,6 +38,32 @@ def sample_pool(engine, tasks, samples: int, out, *, shard_tasks: int = 25, engi
     Tasks go in shards of ``shard_tasks``; each finished shard is written atomically and skipped on a re-run
     with the same settings (a folder holding a pool of other settings is refused). Rewards come from the safe
     verifier (``tasks.verify``); tokens are the completion's token count.
+
+    Parameters
+    ----------
+    engine : Engine
+        Samples the completions.
+    tasks : list of Task
+        The questions.
+    samples : int
+        Completions per task, >= 1.
+    out : path-like
+        The pool folder.
+    shard_tasks : int, default 25
+        Tasks per shard file.
+    engine_name, model : str
+        Recorded in the pool's metadata.
+    temperature : float
+        Recorded in the pool's metadata.
+    seed : int, default 0
+        Recorded in the pool's metadata (the engine has its own seed).
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    Path
+        ``out``.
     """
     from tqdm import tqdm
 
@@ -80,6 +106,19 @@ def read_pool(path, spec=None, *, progress: bool = False) -> pd.DataFrame:
     ``task_id`` numbers prompts in order of first appearance (the original id is ``source_id``);
     ``sample_index`` numbers each prompt's rollouts in file order. Columns are found by their common spellings
     or named in ``spec`` (``simalloc.logs.ReadSpec``); see ``simalloc.logs.read_data``.
+
+    Parameters
+    ----------
+    path : path-like or DataFrame
+        A pool folder or a rollout log.
+    spec : ReadSpec, optional
+        Column names, threshold, separator.
+    progress : bool, default False
+        Show a progress bar while reading.
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     return read_rollouts(path, spec, progress=progress)
 
@@ -91,6 +130,20 @@ def regrade_pool(path, tasks=None, progress: bool = True) -> dict:
     References come from the pool's ``reference`` column, else from ``tasks`` (the ``Task`` list the pool was
     sampled from, matched by question text). Returns and writes (``regrade.json``) the counts: rollouts, rewards
     that flipped 0 -> 1 and 1 -> 0, the grader's statistics, and up to 10 examples of each flip.
+
+    Parameters
+    ----------
+    path : path-like
+        The pool folder.
+    tasks : list of Task, optional
+        Where references come from when the pool has no ``reference`` column.
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        The counts written to regrade.json.
     """
     from tqdm import tqdm
 

@@ -46,13 +46,30 @@ DEFAULT_ALLOCATORS = ("uniform", "hora", "hard_first", "informative", "plugin")
 
 @dataclass(frozen=True)
 class ReplayConfig:
+    """Settings of a replay (``simalloc replay``).
+
+    Parameters
+    ----------
+    k0 : int, default 4
+        Pilot rollouts per task (each task needs more than k0 in the pool).
+    group_size : int, default 16
+        Mean rollouts per task: the replayed budget is n_tasks x (group_size - k0) extra rollouts.
+    allocators : tuple of str
+        The allocators replayed and predicted.
+    n_resamples : int, default 1000
+        Bootstrap resamples (tasks and rollout order).
+    threshold : float, default 0.5
+        A rollout is a success when its reward > threshold.
+    """
+
     k0: int = 4
     group_size: int = 16
     allocators: tuple = DEFAULT_ALLOCATORS
     n_resamples: int = 1000
     threshold: float = 0.5  # reward > threshold is a success
 
-    def validate(self, max_rollouts: int):
+    def validate(self, max_rollouts: int) -> None:
+        """Raise ValueError naming the first bad field; ``max_rollouts`` is the smallest task's rollouts."""
         for name, v, low in (
             ("k0", self.k0, 1),
             ("group_size", self.group_size, 2),
@@ -97,7 +114,28 @@ def _one_resample(mat, sizes, cfg, rng, tasks):
 
 
 def replay_allocation(pool: pd.DataFrame, cfg: ReplayConfig, rng=None, tasks=None) -> pd.DataFrame:
-    """Observed metrics per allocator: mean, 2.5% and 97.5% over resamples (rows: allocator x metric)."""
+    """Observed metrics per allocator: mean, 2.5% and 97.5% over resamples (rows: allocator x metric).
+
+    Each resample draws the tasks with replacement and each task's rollout order; the first k0 rollouts are the
+    pilot, the allocator splits the rest of the budget, and the recorded rollouts that follow are its extra
+    rollouts (a task never gets more than it has).
+
+    Parameters
+    ----------
+    pool : pandas.DataFrame
+        The rollout table (``read_pool``).
+    cfg : ReplayConfig
+        The replay's settings.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    tasks : array_like, optional
+        The task ids replayed (default: all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns allocator, metric, observed, ci_low, ci_high.
+    """
     rng = as_generator(rng)
     mat, sizes = _matrix(pool, cfg.threshold)
     tasks = np.arange(mat.shape[0]) if tasks is None else np.asarray(tasks)
@@ -121,7 +159,26 @@ def replay_allocation(pool: pd.DataFrame, cfg: ReplayConfig, rng=None, tasks=Non
 def predict_allocation(world, sizes, cfg: ReplayConfig, rng=None, n_sim: int = 400) -> pd.DataFrame:
     """The fitted world's expected metrics per task for tasks with ``sizes`` rollouts (Monte Carlo over ``n_sim``
     simulated batches, expectations over the extra rollouts exact given p; the Monte Carlo se is reported and is
-    small against the replay intervals)."""
+    small against the replay intervals).
+
+    Parameters
+    ----------
+    world : DifficultyWorld
+        The fitted world.
+    sizes : array_like of int
+        The replayed tasks' rollouts (each task's extra rollouts are capped by them, as in the replay).
+    cfg : ReplayConfig
+        The replay's settings.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    n_sim : int, default 400
+        Simulated batches.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns allocator, metric, predicted, predicted_se (Monte Carlo).
+    """
     rng = as_generator(rng)
     sizes = np.asarray(sizes)
     budget = sizes.size * (cfg.group_size - cfg.k0)
@@ -160,7 +217,26 @@ def _passk_rows(pool, world, tasks, cfg, rng, ks):
 
 def replay_report(pool: pd.DataFrame, cfg: ReplayConfig, out=None, rng=None, ks=(1, 2, 4, 8, 16, 32)) -> pd.DataFrame:
     """Fit on half A, replay half B, confirm or refute each prediction; writes results.parquet, report.md and
-    figure.png to ``out`` when given. Returns the table."""
+    figure.png to ``out`` when given. Returns the table.
+
+    Parameters
+    ----------
+    pool : pandas.DataFrame
+        The rollout table (``read_pool``).
+    cfg : ReplayConfig
+        The replay's settings.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    out : path-like, optional
+        Where to write the report.
+    ks : tuple of int
+        The Pass@k points compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per prediction: observed, its 95% interval, predicted, verdict.
+    """
     rng = as_generator(rng)
     n_tasks = int(pool.task_id.max()) + 1
     if n_tasks < 10:

@@ -35,17 +35,44 @@ PROMPT_SUFFIX = "\nGive only the final answer after 'Answer:'."
 
 @dataclass(frozen=True)
 class Task:
+    """One question with its reference answer.
+
+    Attributes
+    ----------
+    question : str
+        The question text; ``prompt()`` appends ``PROMPT_SUFFIX``.
+    answer : str
+        The reference answer the grader compares with.
+    difficulty : int, default 0
+        The generator's level (``arithmetic_tasks``) or kind index (``basic_tasks``); 0 for loaded tasks.
+    """
+
     question: str
     answer: str
     difficulty: int = 0
 
     def prompt(self) -> str:
+        """The user message: the question and ``PROMPT_SUFFIX`` (asks for the answer after 'Answer:')."""
         return self.question + PROMPT_SUFFIX
 
 
 def arithmetic_tasks(n: int, rng=None, levels=(0, 1, 2, 3, 4)) -> list[Task]:
     """Arithmetic and short word problems with graded difficulty (0: one-digit sums ... 4: two-step word problems),
-    so a small model shows pass rates spread between 0 and 1."""
+    so a small model shows pass rates spread between 0 and 1.
+
+    Parameters
+    ----------
+    n : int
+        How many tasks (>= 1); levels cycle in the order of ``levels``.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    levels : sequence of int, default (0, 1, 2, 3, 4)
+        0: one-digit sums, 1: two-digit sums, 2: times tables, 3: a*b - c, 4: two-step word problems.
+
+    Returns
+    -------
+    list of Task
+    """
     if n < 1:
         raise ValueError(f"n: must be >= 1, got {n}")
     rng = np.random.default_rng(rng)
@@ -98,6 +125,18 @@ def basic_tasks(n: int, rng=None) -> list[Task]:
     two-digit sum, three-number expression or word problem was ever solved). These kinds each had pass rates
     between 0 and ~0.6 in a pilot of 8 tasks x 8 samples per kind, so a pool of them spreads over (0, 1) with a
     minority never solved (docs/live_pool/README.md reports the histogram of the recorded pool).
+
+    Parameters
+    ----------
+    n : int
+        How many tasks (>= 1).
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+
+    Returns
+    -------
+    list of Task
+        ``difficulty`` is the index of the task's kind in ``BASIC_KINDS``.
     """
     if n < 1:
         raise ValueError(f"n: must be >= 1, got {n}")
@@ -136,7 +175,24 @@ def basic_tasks(n: int, rng=None) -> list[Task]:
 
 def load_jsonl(path, question_key=None, answer_key=None) -> list[Task]:
     """Tasks from a JSONL file in the common format: {"question": ..., "answer": ...} (also "problem"/"solution";
-    GSM8K answers "... #### 42" keep the part after ####, MATH solutions their last \\boxed{})."""
+    GSM8K answers "... #### 42" keep the part after ####, MATH solutions their last \\boxed{}).
+
+    Parameters
+    ----------
+    path : path-like
+        The JSONL file, one task per line (blank lines skipped).
+    question_key, answer_key : str, optional
+        Field names when they are not question/problem and answer/solution.
+
+    Returns
+    -------
+    list of Task
+
+    Raises
+    ------
+    ValueError
+        "<file> line <n>: ..." for a line that is not JSON or has no question or answer; an empty file.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"path: no such JSONL file {str(path)!r}")
@@ -171,7 +227,27 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?|-?\.\d+")
 
 def extract_answer(completion: str) -> str | None:
     """The final answer in a completion, or None: the grader's answer span (``grading.find_answer``: boxed,
-    ``####``, "answer:"), else the last number in the text's tail. Used as the vote label of a rollout."""
+    ``####``, "answer:"), else the last number in the text's tail. Used as the vote label of a rollout.
+
+    Parameters
+    ----------
+    completion : str
+        The model's text (only the last ``GraderSettings.max_text_chars`` characters are read).
+
+    Returns
+    -------
+    str or None
+        The answer text; None for a non-string or a completion with no answer.
+
+    Examples
+    --------
+    >>> extract_answer("6 + 7 is 13. Answer: 13")
+    '13'
+    >>> extract_answer("She has 5 + 37 = 42 apples.\\n#### 42")
+    '42'
+    >>> extract_answer("the sum is 12, so 12 + 1 = 13")
+    '13'
+    """
     if not isinstance(completion, str):
         return None
     settings = default_grader().settings
@@ -185,7 +261,19 @@ def extract_answer(completion: str) -> str | None:
 
 def answers_equivalent(predicted: str | None, reference: str) -> bool:
     """Whether an extracted answer equals the reference (``Grader.grade_answer``: exact numbers, else
-    math-verify); None is never equivalent."""
+    math-verify); None is never equivalent.
+
+    Parameters
+    ----------
+    predicted : str or None
+        An extracted answer (``extract_answer``).
+    reference : str
+        The reference answer.
+
+    Returns
+    -------
+    bool
+    """
     return default_grader().grade_answer(predicted, reference) == 1.0
 
 
@@ -195,6 +283,18 @@ def verify(completion: str, reference: str) -> float:
     The default ``simalloc.live.grading.Grader`` decides (``configure_grader`` changes its settings): answer
     extraction, a safe pre-filter, exact rational equality for plain numbers, math-verify in a worker process
     with a hard time limit for everything else; hedged answers ("12 or 13") score 0.
+
+    Parameters
+    ----------
+    completion : str
+        The model's text.
+    reference : str
+        The reference answer (non-empty).
+
+    Returns
+    -------
+    float
+        1.0 or 0.0 (a grading timeout or worker crash scores 0.0 and is counted in the grader's stats).
 
     Raises
     ------

@@ -64,7 +64,30 @@ def _answer_distributions(answers_per_task, tasks, max_classes=4):
 def validate(engine, tasks: list[Task], out, *, samples=8, k0=4, group_size=8, votes=32, vote_tasks=8, rng=None,
              progress=True) -> Path:
     """Simulator predictions vs one live pilot (see the module docstring); ``rng`` (SPEC 7) seeds the
-    simulations (the engine has its own seed)."""
+    simulations (the engine has its own seed).
+
+    Parameters
+    ----------
+    engine : Engine
+        Samples the pilot.
+    tasks : list of Task
+        The questions.
+    out : path-like
+        Where report.md and the tables go.
+    samples, k0, group_size : int
+        Rollouts per task, the pilot size and the mean group size compared.
+    votes, vote_tasks : int
+        Votes per task and tasks for the voting comparison.
+    rng : None, int, SeedSequence or Generator
+        Seeds the simulations.
+    progress : bool, default True
+        Show progress bars.
+
+    Returns
+    -------
+    Path
+        The report.
+    """
     if not 0 < k0 <= group_size:
         raise ValueError(f"k0: need 0 < k0 <= group_size = {group_size}, got {k0}")
     if samples < 2 or votes < 2:

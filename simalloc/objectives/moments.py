@@ -38,6 +38,20 @@ def _log_ratio_kernel(a, b, i, j, out):
 def log_beta_ratio(a, b, i, j) -> np.ndarray:
     """log B(a+i, b+j)/B(a, b) for a, b > 0 and i, j >= 0; arrays broadcast (inputs already validated).
 
+    Parameters
+    ----------
+    a, b : array_like
+        Beta parameters, > 0.
+    i, j : array_like
+        Exponents, >= 0.
+
+    Returns
+    -------
+    ndarray of float64
+        ln E[p^i (1-p)^j] under Beta(a, b), accurate for large a, b (no cancellation of betaln terms).
+
+    Examples
+    --------
     >>> round(float(np.exp(log_beta_ratio(1.0, 1.0, 0, 3))), 15)  # E[(1-p)^3] under the uniform prior: 1/4
     0.25
     >>> round(float(-np.expm1(log_beta_ratio(1e300, 1e300, 0, 1))), 12)  # hit utility of one rollout at p = 1/2

@@ -23,7 +23,17 @@ DP_MAX_STEPS = 2_000_000  # n_prompts * (kmax+1) Python loop steps: a few second
 
 @dataclass(frozen=True)
 class Optimum:
-    """An exact optimum: its objective ``value`` and one optimal ``allocation`` (n_prompts,)."""
+    """An exact optimum.
+
+    Attributes
+    ----------
+    value : float
+        max sum_i U_i(k_i).
+    allocation : ndarray of int64, shape (n_prompts,)
+        One allocation that attains it (ties: the DP's first).
+    objective : str
+        The objective's name.
+    """
 
     value: float
     allocation: np.ndarray
@@ -31,7 +41,21 @@ class Optimum:
 
 
 def value_table(objective: Objective, beliefs: BetaBeliefs, kmax: int) -> np.ndarray:
-    """U_i(k) for k = 0..kmax, shape (n_prompts, kmax + 1), in closed form."""
+    """U_i(k) for k = 0..kmax in closed form.
+
+    Parameters
+    ----------
+    objective : Objective
+        The objective (an instance, not a name).
+    beliefs : BetaBeliefs
+        The prompts' beliefs.
+    kmax : int
+        The largest k.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_prompts, kmax + 1)
+    """
     column = BetaBeliefs(
         beliefs.a[:, None], beliefs.b[:, None], beliefs.successes[:, None], beliefs.trials[:, None]
     )
@@ -42,6 +66,32 @@ def dp_optimum(objective, beliefs: BetaBeliefs, budget: int, cap=None) -> Optimu
     """max sum_i U_i(k_i) s.t. sum k_i = budget, k_i <= cap_i, by DP over prompts.
 
     V_j(r) = max_{0 <= k <= min(cap_j, r)} V_{j-1}(r - k) + U_j(k), V_0(0) = 0, V_0(r > 0) = -inf.
+
+    Parameters
+    ----------
+    objective : str or Objective
+        A name of ``simalloc.OBJECTIVES`` or an instance.
+    beliefs : BetaBeliefs
+        The prompts' beliefs.
+    budget : int
+        Extra rollouts, >= 0.
+    cap : None, int or array_like of int, optional
+        Per-prompt caps (``as_cap``).
+
+    Returns
+    -------
+    Optimum
+
+    Raises
+    ------
+    ValueError
+        "budget: ..." when the table would exceed ``DP_MAX_CELLS`` or the loop ``DP_MAX_STEPS`` (use the greedy
+        allocators, exact for these objectives).
+
+    Notes
+    -----
+    O(n budget kmax) time; the oracle the greedy solvers are tested against (it assumes nothing about the
+    marginals).
     """
     obj = get_objective(objective)
     budget = as_budget(budget)
@@ -80,7 +130,32 @@ def dp_optimum(objective, beliefs: BetaBeliefs, budget: int, cap=None) -> Optimu
 
 
 def brute_force_optimum(objective, beliefs: BetaBeliefs, budget: int, cap=None) -> Optimum:
-    """Enumerate every allocation (compositions of ``budget`` within caps); tiny problems only."""
+    """Enumerate every allocation (compositions of ``budget`` within caps); tiny problems only.
+
+    Parameters
+    ----------
+    objective : str or Objective
+        A name of ``simalloc.OBJECTIVES`` or an instance.
+    beliefs : BetaBeliefs
+        At most 6 prompts.
+    budget : int
+        At most 24.
+    cap : None, int or array_like of int, optional
+        Per-prompt caps.
+
+    Returns
+    -------
+    Optimum
+
+    Raises
+    ------
+    ValueError
+        For more than 6 prompts or a budget above 24.
+
+    Notes
+    -----
+    The independent oracle for ``dp_optimum``: no recursion, every composition scored from ``value_table``.
+    """
     obj = get_objective(objective)
     budget = as_budget(budget)
     n = beliefs.n_prompts

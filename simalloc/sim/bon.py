@@ -29,7 +29,28 @@ VALUE_ESTIMATORS = {
 
 
 def value_diagnostics(world, ms, ns, n_reps: int, rng=None, estimators=None) -> pd.DataFrame:
-    """Bias, variance, MSE and failure rate of each E[M_N] estimator, per (m, N), over n_reps prompts."""
+    """Bias, variance, MSE and failure rate of each E[M_N] estimator, per (m, N), over n_reps prompts.
+
+    Parameters
+    ----------
+    world : str or TailWorld
+        The reward distribution (its exact E[M_N] is the truth).
+    ms : sequence of int
+        Samples per prompt.
+    ns : sequence of int
+        The N of best-of-N.
+    n_reps : int
+        Simulated prompts per (m, N).
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    estimators : list of str, optional
+        Names of ``VALUE_ESTIMATORS`` (default: all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns world, m, N, estimator, bias, variance, mse, fail_rate, truth.
+    """
     rng = as_generator(rng)
     estimators = estimators or list(VALUE_ESTIMATORS)
     rows = []
@@ -65,7 +86,21 @@ def value_diagnostics(world, ms, ns, n_reps: int, rng=None, estimators=None) -> 
 
 
 class SoftmaxToy:
-    """Softmax policy over K responses with fixed rewards (see module docstring)."""
+    """Softmax policy over K responses with fixed rewards (see module docstring).
+
+    Parameters
+    ----------
+    rewards : array_like
+        The K responses' rewards (finite, K >= 2).
+    theta : array_like, optional
+        The logits (default: uniform).
+
+    Notes
+    -----
+    ``value(N)`` = E[max of N draws], ``exact_gradient(N)`` its gradient in theta and ``exact_advantage(N)``
+    each response's best-of-N advantage, all in closed form over the discrete distribution: the truth the
+    estimators' gradients are compared with.
+    """
 
     def __init__(self, rewards, theta=None):
         self.rho = np.asarray(rewards, dtype=np.float64)
@@ -75,12 +110,14 @@ class SoftmaxToy:
         self.pi = softmax(self.theta)
 
     def value(self, n: int) -> float:
+        """E[M_N] = sum_l rho_(l) (F_l^N - F_(l-1)^N), responses sorted by reward."""
         order = np.argsort(self.rho, kind="stable")
         f = np.cumsum(self.pi[order])
         f_prev = np.concatenate([[0.0], f[:-1]])
         return float(np.sum(self.rho[order] * (f**n - f_prev**n)))
 
     def exact_gradient(self, n: int) -> np.ndarray:
+        """The gradient of E[M_N] in the logits theta (chain rule through pi = softmax(theta))."""
         order = np.argsort(self.rho, kind="stable")
         rho = self.rho[order]
         f = np.clip(np.cumsum(self.pi[order]), 0, 1)
@@ -133,6 +170,26 @@ def gradient_diagnostics(toy: SoftmaxToy, ms, n: int, n_draws: int, rng=None, es
     s^(loo-1) at k = m, an unbiased gradient of E[M_m]; like every gradient here it is scaled by N/m; it
     targets E[M_m], so it is biased for the BoN(N) gradient when N > m.
     The 'mean' gradient targets E[r].
+
+    Parameters
+    ----------
+    toy : SoftmaxToy
+        The policy and rewards.
+    ms : sequence of int
+        Samples per gradient estimate.
+    n : int
+        The N of best-of-N.
+    n_draws : int
+        Gradient estimates per m.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    estimators : list of str, optional
+        Names of the gradient estimators (default: all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns m, N, estimator, rel_bias, rel_bias_raw, rel_bias_noise, cosine, fail_rate.
     """
     rng = as_generator(rng)
     truth = toy.exact_gradient(n)

@@ -36,12 +36,29 @@ BACKENDS = ("local", "ray")
 
 
 def available_studies() -> list[str]:
+    """The names of the installed studies (the modules of ``simalloc_studies``), sorted."""
     import simalloc_studies as studies
 
     return sorted(m.name for m in pkgutil.iter_modules(studies.__path__) if not m.name.startswith("_"))
 
 
 def load_study(name: str):
+    """The study module ``name`` (its ``Args``, ``shards``, ``run_shard`` and ``finalize``).
+
+    Parameters
+    ----------
+    name : str
+        One of ``available_studies()`` (``simalloc list`` prints them).
+
+    Returns
+    -------
+    module
+
+    Raises
+    ------
+    ValueError
+        "study: unknown study ..." listing the studies.
+    """
     names = available_studies()
     if name not in names:
         raise ValueError(f"study: unknown study {name!r}; valid: {', '.join(names)}")
@@ -79,7 +96,28 @@ RENAMED_KEYS = {"eps": "advantage_eps"}
 
 def make_args(study, quick: bool = False, overrides: dict[str, str] | None = None):
     """The study's Args: defaults, then the quick preset, then ``overrides`` (field name -> text). A name that is
-    not a field of the Args but of its ``train`` settings (training studies) sets that field of ``train``."""
+    not a field of the Args but of its ``train`` settings (training studies) sets that field of ``train``.
+
+    Parameters
+    ----------
+    study : module
+        A study (``load_study``).
+    quick : bool, default False
+        Start from the study's quick preset.
+    overrides : dict of str to str, optional
+        ``--set`` values as text, converted to each field's type; renamed keys (``RENAMED_KEYS``) still work
+        with a DeprecationWarning.
+
+    Returns
+    -------
+    Args
+        Validated.
+
+    Raises
+    ------
+    ValueError
+        "<key>: not an argument of this study; valid: ..." or the field's own range error.
+    """
     args = study.Args.quick() if quick else study.Args()
     fields = {f.name: f for f in dataclasses.fields(args)}
     train = getattr(args, "train", None)
@@ -172,6 +210,28 @@ def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progr
 
     Re-running into the same ``out`` resumes: finished shards are kept. A folder that holds a run
     with other args is refused rather than mixed.
+
+    Parameters
+    ----------
+    name : str
+        The study.
+    quick : bool, default False
+        Use the quick preset.
+    out : path-like, optional
+        The output folder (default: results/<name>).
+    overrides : dict of str to str, optional
+        ``--set`` values.
+    progress : bool, default True
+        Show a progress bar and print the summary.
+    workers : int, default 1
+        Parallel worker processes; the table does not depend on it.
+    backend : {"local", "ray"}, default "local"
+        Where shards run.
+
+    Returns
+    -------
+    Path
+        The output folder.
     """
     from .. import __version__
 

@@ -22,7 +22,29 @@ def run_search(world: DirectionWorld, problem: SearchProblem, rule: str, budget:
                t_b: float = 0.1, t_s: float = 0.01) -> dict:
     """One search; returns {"vote_correct", "any_correct", "p_success", "expansions"} (p_success: exact P(some leaf
     correct); expansions: candidates expanded at each of the ``depth`` steps, the compute spent). ``rule`` is a
-    search-rule spec, ``name[:key=value,...]`` (``parse_search_spec``)."""
+    search-rule spec, ``name[:key=value,...]`` (``parse_search_spec``).
+
+    Parameters
+    ----------
+    world : DirectionWorld
+        Generates candidates, scores and similarities.
+    problem : SearchProblem
+        The problem's truth.
+    rule : str
+        The search rule spec.
+    budget : int
+        Candidates kept per step.
+    depth : int, default 4
+        Search steps, >= 1.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    t_b, t_s : float
+        The score and similarity temperatures of REBASE and DORA (0.1, 0.01 as their papers).
+
+    Returns
+    -------
+    dict
+    """
     if depth < 1:
         raise ValueError(f"depth: must be >= 1, got {depth}")
     rng = as_generator(rng)
@@ -48,7 +70,32 @@ def run_search(world: DirectionWorld, problem: SearchProblem, rule: str, budget:
 
 def one_step_success(world: DirectionWorld, problem: SearchProblem, rule: str, k: int, budget: int, rng=None,
                      t_b: float = 0.1, t_s: float = 0.01) -> tuple[float, np.ndarray]:
-    """Exact P(success) under the directions' Beta beliefs for one allocation of ``budget`` over k candidates."""
+    """Exact P(success) under the directions' Beta beliefs for one allocation of ``budget`` over k candidates.
+
+    Parameters
+    ----------
+    world : DirectionWorld
+        Generates the k candidates.
+    problem : SearchProblem
+        The problem's truth.
+    rule : str
+        The search rule spec.
+    k : int
+        Candidates drawn.
+    budget : int
+        Rollouts split over them.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    t_b, t_s : float
+        The score and similarity temperatures of REBASE and DORA (0.1, 0.01 as their papers).
+
+    Returns
+    -------
+    p_success : float
+        ``success_probability`` of the allocation summed by direction.
+    per_direction : ndarray of float
+        Rollouts per direction (the allocation summed by each candidate's direction).
+    """
     rng = as_generator(rng)
     dirs = world.candidates(problem, k, rng)
     scores = world.scores(problem, dirs, rng)
@@ -60,7 +107,30 @@ def one_step_success(world: DirectionWorld, problem: SearchProblem, rule: str, k
 
 def allocate_candidates(rule: str, problem: SearchProblem, dirs, scores, sim, budget: int, t_b: float = 0.1,
                         t_s: float = 0.01) -> np.ndarray:
-    """``search_allocate`` for a rule spec; the oracle rule "optimal" is handed the world's truth (directions, a, b)."""
+    """``search_allocate`` for a rule spec; the oracle rule "optimal" is handed the world's truth (directions, a, b).
+
+    Parameters
+    ----------
+    rule : str
+        The search rule spec (``parse_search_spec``).
+    problem : SearchProblem
+        The truth (used by "optimal" only).
+    dirs : ndarray of int
+        Each candidate's direction.
+    scores : ndarray
+        The candidates' PRM scores.
+    sim : ndarray
+        Their similarity matrix.
+    budget : int
+        Rollouts to split.
+    t_b, t_s : float
+        The score and similarity temperatures of REBASE and DORA (0.1, 0.01 as their papers).
+
+    Returns
+    -------
+    ndarray of int
+        Rollouts per candidate (sums to ``budget``).
+    """
     name, options = parse_search_spec(rule)
     if name == "optimal":
         options = {**options, "directions": dirs, "a": problem.a, "b": problem.b}

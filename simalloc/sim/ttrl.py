@@ -28,7 +28,24 @@ __all__ = ["simulate_ttrl", "counts_gradient"]
 
 def counts_gradient(train, label, pi, code):
     """(1/n_i) sum_r A_r (e_{y_r} - pi_i) per prompt from class counts ``train`` (batch, k), binary rewards
-    1[y == label_i], A from the package's binary advantage mass (loss code of LOSS_CODES)."""
+    1[y == label_i], A from the package's binary advantage mass (loss code of LOSS_CODES).
+
+    Parameters
+    ----------
+    train : ndarray of int, shape (batch, k)
+        Training rollouts per class.
+    label : ndarray of int, shape (batch,)
+        The pseudo-labels.
+    pi : ndarray, shape (batch, k)
+        The current answer distributions.
+    code : int
+        The loss code.
+
+    Returns
+    -------
+    ndarray, shape (batch, k)
+        The logits' ascent direction.
+    """
     batch = train.shape[0]
     n = train.sum(1)
     s = train[np.arange(batch), label]
@@ -48,7 +65,42 @@ def simulate_ttrl(world, rule, *, n_pool: int = 256, batch: int = 64, steps: int
     """Simulate TTRL with ``rule`` labelling each prompt; one row per step (step 0: the start).
 
     ``rng`` (SPEC 7) is split into world, batch, vote and training streams: rules given the same int or
-    SeedSequence see the same prompts and batches."""
+    SeedSequence see the same prompts and batches.
+
+    Parameters
+    ----------
+    world : str or VoteWorld
+        The prompts' answer distributions.
+    rule : str
+        The stopping rule that labels (``make_rule``).
+    n_pool : int, default 256
+        Prompts in the pool.
+    batch : int, default 64
+        Prompts per step.
+    steps : int, default 40
+        Training steps.
+    train_rollouts : int, default 32
+        Most of the votes trained on.
+    min_train : int, default 16
+        Fewest rollouts trained on (topped up with fresh ones).
+    lr : float, default 1.0
+        The logits' learning rate.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    rule_params : dict, optional
+        The rule's parameters.
+    loss_type : str, default "dr_grpo"
+        The advantage (``LOSS_CODES``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per step: rule, step, label_accuracy, reward_accuracy, pass@1, votes, tokens and running totals.
+
+    References
+    ----------
+    TTRL, arXiv 2504.16084; OptPO, arXiv 2512.02882.
+    """
     world = make_vote_world(world)
     rule_obj = make_rule(rule, **(rule_params or {}))
     code = LOSS_CODES[check_choice(loss_type, "loss_type", LOSS_CODES)]

@@ -130,6 +130,35 @@ class VoteModel:
 
     ``tokens`` = (mean tokens of a correct rollout, of a wrong one): the cost of the next vote in a state is its
     posterior expected length, so optimal stopping can minimize tokens, as the rules are reported.
+
+    Build it with ``VoteModel.build(atoms, weights, cap, tokens)``: ``atoms`` (n_atoms, K <= 4) are answer
+    distributions (column 0 the correct answer) with prior ``weights``; a state is the vote counts sorted in
+    decreasing order (strings are exchangeable), and the tables hold each state's posterior quantities.
+
+    Attributes
+    ----------
+    states : ndarray of int64, shape (S, K)
+        Every sorted count vector with at most ``cap`` votes.
+    t : ndarray of int64, shape (S,)
+        Votes in each state.
+    next, pred : ndarray, shape (S, K + 1)
+        The successor state when slot s (or, at K, a new string) gets the next vote (-1: none), and its
+        posterior predictive probability.
+    stop_value : ndarray, shape (S,)
+        P(the string most likely correct is correct | state).
+    slot_correct : ndarray, shape (S, K)
+        P(the string in slot s is correct | state).
+    next_correct : ndarray, shape (S,)
+        P(the next vote is correct | state).
+    cap : int
+        The largest number of votes (1..128).
+    tokens : tuple of float
+        Mean tokens of a correct and of a wrong rollout.
+
+    References
+    ----------
+    The backward induction is the standard finite-horizon Bayes stopping problem (DeGroot, Optimal Statistical
+    Decisions, 1970, ch. 12); the rules it bounds are OptPO's BSPRT, Adaptive-Consistency and ESC.
     """
 
     states: np.ndarray  # (S, K) sorted counts
@@ -193,7 +222,24 @@ class VoteModel:
 
 def lump_tail(atoms, keep: int = 3) -> np.ndarray:
     """Answer distributions with many wrong strings reduced to the DP's classes: the correct answer (column 0),
-    the ``keep - 1`` most likely wrong strings, and the rest lumped into one 'other' string (the DP only)."""
+    the ``keep - 1`` most likely wrong strings, and the rest lumped into one 'other' string (the DP only).
+
+    Parameters
+    ----------
+    atoms : array_like, shape (n_atoms, K)
+        Answer distributions, column 0 correct.
+    keep : int, default 3
+        Classes kept before the lumped one (the DP supports at most 4 in all).
+
+    Returns
+    -------
+    ndarray, shape (n_atoms, min(K, keep + 1))
+
+    Notes
+    -----
+    Lumping changes plurality decisions (the 'other' string can lead), so it is for the exact DP's bound only;
+    rules are simulated on the full distributions.
+    """
     atoms = np.asarray(atoms, dtype=np.float64)
     if atoms.shape[1] <= keep + 1:
         return atoms
@@ -227,7 +273,15 @@ def _step_cost(model, per):
 
 @dataclass(repr=False)
 class PolicyValue(Record):
-    """A stopping policy's exact accuracy, expected votes and expected tokens in a ``VoteModel``."""
+    """A stopping policy's exact accuracy, expected votes and expected tokens in a ``VoteModel``.
+
+    Attributes
+    ----------
+    accuracy : float
+        P(the answer at stopping is correct).
+    votes, tokens : float
+        Expected votes and tokens spent.
+    """
 
     accuracy: float
     votes: float
@@ -237,7 +291,21 @@ class PolicyValue(Record):
 @dataclass(repr=False)
 class StoppingSolution(Record):
     """The Bayes-optimal rule at one cost: its objective value, accuracy, expected votes and tokens, the stop
-    decision per count state, the cost and what it was counted in (``per``), and the answer convention."""
+    decision per count state, the cost and what it was counted in (``per``), and the answer convention.
+
+    Attributes
+    ----------
+    value : float
+        The optimal expected reward minus cost.
+    accuracy, votes, tokens : float
+        What the optimal rule achieves and spends.
+    stop : ndarray of bool
+        Stop (True) or continue in each state of the model.
+    cost : float
+        The price of a vote or token.
+    answer, per : str
+        The answer convention and what the cost is counted in.
+    """
 
     value: float
     accuracy: float
@@ -256,7 +324,28 @@ def optimal_stopping(model: VoteModel, cost: float, *, answer: str = "plurality"
     V(n) = max(R(n), -cost x c(n) + sum_s P(s | n) V(n + e_s)), V = R at the cap, with c(n) = 1 or the next
     vote's posterior expected tokens. ``answer="plurality"`` sets R(n) = P(the plurality string is correct)
     (ties at random), the reward of every majority-voting rule; ``answer="best"`` answers with the string most
-    likely correct, which can be a minority string, and bounds every rule. Returns a ``StoppingSolution``.
+    likely correct, which can be a minority string, and bounds every rule.
+
+    Parameters
+    ----------
+    model : VoteModel
+        The prior over answer distributions and its posterior tables.
+    cost : float
+        The price of one vote (or one token), finite and >= 0, in units of accuracy.
+    answer : {"plurality", "best"}, default "plurality"
+        What is answered when sampling stops.
+    per : {"votes", "tokens"}, default "votes"
+        What ``cost`` is charged for.
+
+    Returns
+    -------
+    StoppingSolution
+        The optimal value, its accuracy, expected votes and tokens, and the stop decision in every state.
+
+    Raises
+    ------
+    ValueError
+        "cost: ..." for a negative or non-finite cost; unknown ``answer`` or ``per``.
     """
     if not (np.isfinite(cost) and cost >= 0):
         raise ValueError(f"cost: must be finite and >= 0, got {cost!r}")
@@ -276,7 +365,24 @@ def _run_forward(model, answer_value, stop):
 
 
 def state_stop(rule: StoppingRule, states: np.ndarray) -> np.ndarray:
-    """The rule's stop decision in each count state, from the rule's own numba kernel (``_stop_now``)."""
+    """The rule's stop decision in each count state, from the rule's own numba kernel (``_stop_now``).
+
+    Parameters
+    ----------
+    rule : StoppingRule
+        A count-based rule (not ESC, not BSPRT with min_confirm > 1).
+    states : ndarray of int, shape (S, K)
+        Count states.
+
+    Returns
+    -------
+    ndarray of bool, shape (S,)
+
+    Raises
+    ------
+    ValueError
+        For a rule whose decision depends on the vote path.
+    """
     if rule.code == K.ESC or (rule.code == K.BSPRT and rule.params["min_confirm"] > 1):
         raise ValueError(f"{rule.name}: its decision depends on the vote path (windows or consecutive confirmations); "
                          "evaluate it by simulation (run_rule)")
@@ -286,7 +392,26 @@ def state_stop(rule: StoppingRule, states: np.ndarray) -> np.ndarray:
 
 
 def evaluate_policy(model: VoteModel, rule: StoppingRule | str) -> PolicyValue:
-    """Exact accuracy (plurality answer, ties at random), expected votes and tokens of a count-based rule."""
+    """Exact accuracy (plurality answer, ties at random), expected votes and tokens of a count-based rule.
+
+    Parameters
+    ----------
+    model : VoteModel
+        The prior; its cap must be >= the rule's.
+    rule : StoppingRule or str
+        A rule whose decision depends on the counts only (not ESC's windows or BSPRT's consecutive confirmations,
+        which ``run_rule`` simulates).
+
+    Returns
+    -------
+    PolicyValue
+        accuracy, votes, tokens, by a forward pass over the states (no sampling).
+
+    Raises
+    ------
+    ValueError
+        For a path-dependent rule or a rule cap above the model's.
+    """
     rule = make_rule(rule) if isinstance(rule, str) else rule
     if rule.cap > model.cap:
         raise ValueError(f"cap: the rule's cap {rule.cap} exceeds the model's cap {model.cap}")
@@ -298,7 +423,22 @@ def evaluate_policy(model: VoteModel, rule: StoppingRule | str) -> PolicyValue:
 def frontier(model: VoteModel, costs=None, *, answer: str = "plurality", per: str = "votes") -> list[dict]:
     """The optimal accuracy-vs-cost frontier: optimal_stopping over a grid of costs (log-spaced).
 
-    Per token the default grid is divided by the mean correct length, so it spans the same trade-offs."""
+    Per token the default grid is divided by the mean correct length, so it spans the same trade-offs.
+
+    Parameters
+    ----------
+    model : VoteModel
+        The prior.
+    costs : array_like, optional
+        The costs to solve at (default: 40 log-spaced values from 1e-5 to 0.2 per vote).
+    answer, per : str
+        As for ``optimal_stopping``.
+
+    Returns
+    -------
+    list of dict
+        One per cost: value, accuracy, votes, tokens, cost, answer, per.
+    """
     if costs is None:
         costs = np.geomspace(1e-5, 0.2, 40) / (model.tokens[0] if per == "tokens" else 1.0)
     sols = [optimal_stopping(model, c, answer=answer, per=per) for c in costs]

@@ -34,7 +34,18 @@ def _vote_tasks(pool: pd.DataFrame, threshold: float):
 
 def vote_rules(cap: int) -> dict:
     """The rules replayed on a pool with ``cap`` rollouts per task: fixed-cap majority, AC, ESC, and BSPRT in
-    every reading whose minimum vote count fits under the cap."""
+    every reading whose minimum vote count fits under the cap.
+
+    Parameters
+    ----------
+    cap : int
+        Rollouts per task in the pool.
+
+    Returns
+    -------
+    dict of str to StoppingRule
+        Keyed by the label reports use ("fixed-32", "bsprt observed/c1/v1", ...).
+    """
     from . import BSPRT_READINGS
 
     rules = {f"fixed-{cap}": make_rule("fixed", n=cap), "ac_beta": make_rule("ac_beta", cap=cap),
@@ -51,7 +62,28 @@ def replay_voting(pool: pd.DataFrame, n_resamples: int = 1000, threshold: float 
     task; means over tasks with 95% bootstrap intervals (``n_resamples`` resamples of the tasks, orderings
     averaged per task), and each rule's accuracy minus the fixed-cap vote's (``accuracy_vs_fixed``, paired on
     the same tasks and orderings). A recorded answer is correct when some rollout with it has reward >
-    ``threshold``."""
+    ``threshold``.
+
+    Parameters
+    ----------
+    pool : pandas.DataFrame
+        The rollout table (``read_pool``) with answers.
+    n_resamples : int, default 1000
+        Bootstrap resamples of the tasks.
+    threshold : float, default 0.5
+        Success = reward > threshold.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    tasks : array_like, optional
+        The task ids replayed (default: all).
+    orderings : int, default 200
+        Random orderings of each task's answers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns rule, metric, observed, ci_low, ci_high.
+    """
     rng = as_generator(rng)
     if pool.answer.isna().all():
         raise ValueError("pool: no answers recorded; stopping rules need each rollout's extracted answer")
@@ -86,7 +118,28 @@ def replay_voting(pool: pd.DataFrame, n_resamples: int = 1000, threshold: float 
 def predict_voting(pool: pd.DataFrame, tasks, cap: int, threshold: float = 0.5, rng=None,
                    n_sim: int = 20000) -> pd.DataFrame:
     """Votes and label accuracy per rule in the vote world fitted (``fit_vote_world``) to ``tasks``' answer counts
-    (the first ``cap`` rollouts of each, correct strings merged into the correct class)."""
+    (the first ``cap`` rollouts of each, correct strings merged into the correct class).
+
+    Parameters
+    ----------
+    pool : pandas.DataFrame
+        The rollout table.
+    tasks : array_like
+        The task ids the world is fitted on.
+    cap : int
+        Votes per task.
+    threshold : float, default 0.5
+        Success = reward > threshold.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    n_sim : int, default 20000
+        Simulated prompts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns rule, metric, predicted.
+    """
     from ..worlds.votes import fit_vote_world
 
     rng = as_generator(rng)

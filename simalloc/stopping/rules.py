@@ -33,7 +33,21 @@ __all__ = [
 
 @dataclass(frozen=True)
 class StoppingRule:
-    """A stopping rule: registry name, kernel code and parameters (see ``kernels``)."""
+    """A stopping rule: registry name, kernel code and parameters (see ``kernels``).
+
+    Build one with ``make_rule(name, **params)``, which range-checks every parameter.
+
+    Attributes
+    ----------
+    name : str
+        The key of ``STOPPING_RULES``.
+    code : int
+        The integer the numba kernels dispatch on.
+    params : dict
+        The rule's parameters (``cap`` or ``n`` and the rule's own).
+    description : str
+        One line with the reference.
+    """
 
     name: str
     code: int
@@ -41,6 +55,7 @@ class StoppingRule:
     description: str = ""
 
     def vector(self) -> np.ndarray:
+        """The parameters as the float64 vector the kernels read (order fixed per rule)."""
         p = self.params
         if self.code == K.FIXED:
             return np.array([p["n"]], dtype=np.float64)
@@ -66,6 +81,7 @@ class StoppingRule:
 
     @property
     def cap(self) -> int:
+        """The most votes the rule can read (``n`` for fixed-N)."""
         return int(self.params.get("n", self.params.get("cap", 0)))
 
 
@@ -148,6 +164,33 @@ def make_rule(name: str, **params) -> StoppingRule:
 
     ``p_known`` > 0 replaces the estimates by fixed binary p0 = p_known, p1 = 1 - p_known (Wald's SPRT, for
     testing). Integer parameters must be integers (a bool or 1e10 is refused); n and cap are at most 100,000.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``STOPPING_RULES``: fixed, bsprt, ac_beta, ac_dirichlet, esc.
+    **params
+        Overrides of the rule's parameters (unknown names are refused, listing the valid ones).
+
+    Returns
+    -------
+    StoppingRule
+
+    Raises
+    ------
+    ValueError, TypeError
+        "<parameter>: ..." with the allowed range.
+
+    References
+    ----------
+    OptPO, arXiv 2512.02882 (BSPRT); A. Aggarwal et al., "Let's Sample Step by Step: Adaptive-Consistency for
+    Efficient Reasoning and Coding with LLMs", EMNLP 2023; ESC, ICLR 2024; A. Wald, "Sequential tests of
+    statistical hypotheses", Ann. Math. Statist. 16(2), 1945.
+
+    Examples
+    --------
+    >>> make_rule("esc", window=4, cap=32).params["window"]
+    4
     """
     rule = STOPPING_RULES[check_choice(name, "rule", STOPPING_RULES)]
     unknown = set(params) - set(rule.params)
@@ -197,6 +240,22 @@ def dirichlet_leader_probability(counts, top: int = K.DIRICHLET_TOP) -> float:
     cdf, computed by 80-node generalized Gauss-Laguerre quadrature (error ~1e-12 for these smooth integrands;
     tests check it against exact rational arithmetic).
 
+    Parameters
+    ----------
+    counts : array_like of int
+        Votes per observed answer (any order).
+    top : int, default 5
+        How many of the most voted answers enter the Dirichlet.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    P. Aggarwal, A. Madaan, Y. Yang, Mausam, "Let's Sample Step by Step: Adaptive-Consistency for Efficient
+    Reasoning and Coding with LLMs", EMNLP 2023.
+
     Examples
     --------
     >>> round(dirichlet_leader_probability([8, 2, 1, 1, 1]), 4)  # five answers: continue at confidence 0.95
@@ -245,7 +304,34 @@ def _sorted_tuples(total: int, parts: int, largest: int):
 
 def esc_expected_votes(p, window: int = 5, cap: int = 40) -> float:
     """ESC's expected number of votes: w [sum_{i=0}^{L-2} q (1-q)^i (i+1) + (1-q)^{L-1} L], q = sum_j p_j^w,
-    L = floor(cap / w) whole windows."""
+    L = floor(cap / w) whole windows.
+
+    Parameters
+    ----------
+    p : array_like
+        One prompt's answer distribution (sums to 1).
+    window : int, default 5
+        ESC's window: sampling stops after the first window whose votes all agree.
+    cap : int, default 40
+        The vote budget; only whole windows are read.
+
+    Returns
+    -------
+    float
+        The expected votes (a window is unanimous with probability q, independently of the others).
+
+    References
+    ----------
+    Y. Li et al., "Escape Sky-high Cost: Early-stopping Self-Consistency for Multi-step Reasoning", ICLR 2024
+    (reference code: github.com/Yiwei98/ESC).
+
+    Examples
+    --------
+    >>> esc_expected_votes([1.0, 0.0], window=5, cap=40)  # unanimous at once
+    5.0
+    >>> esc_expected_votes([0.5, 0.5], window=5, cap=12)  # two windows at most
+    9.6875
+    """
     p = np.asarray(p, dtype=np.float64)
     q = float(np.sum(p**window))
     n_windows = cap // window
@@ -274,6 +360,17 @@ def read_votes(rule: StoppingRule | str, codes) -> VoteRead:
 
     The answer is the rule's: ESC's unanimous window, else the plurality (ties: the tied label seen first).
     The same kernel step as ``run_rule``, so live voting and simulation agree vote for vote.
+
+    Parameters
+    ----------
+    rule : StoppingRule or str
+        The rule (a name uses its default parameters).
+    codes : array_like of int
+        The observed answer labels in order (0, 1, ...: labels by first appearance).
+
+    Returns
+    -------
+    VoteRead
     """
     rule = make_rule(rule) if isinstance(rule, str) else rule
     codes = _codes(codes)
@@ -296,7 +393,25 @@ def read_votes_many(rule: StoppingRule | str, codes) -> tuple[np.ndarray, np.nda
 
 
 def stopping_point(rule: StoppingRule | str, codes) -> int:
-    """How many votes of an observed sequence ``codes`` (answer labels as integers 0, 1, ...) the rule reads."""
+    """How many votes of an observed sequence ``codes`` (answer labels as integers 0, 1, ...) the rule reads.
+
+    Parameters
+    ----------
+    rule : StoppingRule or str
+        The rule (a name uses its default parameters).
+    codes : array_like of int
+        The observed answer labels in order (0, 1, ...: labels by first appearance).
+
+    Returns
+    -------
+    int
+        ``read_votes(rule, codes).votes``.
+
+    Examples
+    --------
+    >>> stopping_point(make_rule("esc", window=4, cap=16), [0, 0, 0, 0, 1, 1])
+    4
+    """
     return read_votes(rule, codes)[0]
 
 
@@ -305,7 +420,25 @@ class RuleRun(Record):
     """What a stopping rule did on each prompt (arrays of shape (n_prompts,) unless stated): votes read, the
     answer class, whether it is correct (class 0), the correct votes, the votes per class at stopping
     (n_prompts, n_classes), the tokens (with a vote world's length model) and the drawn classes in order
-    (``sequence``, (n_prompts, cap), with ``record_votes``)."""
+    (``sequence``, (n_prompts, cap), with ``record_votes``).
+
+    Attributes
+    ----------
+    votes : ndarray of int
+        Votes read per prompt.
+    answer : ndarray of int
+        The answer class at stopping.
+    correct : ndarray of bool
+        answer == 0.
+    correct_votes : ndarray of int
+        Votes for class 0 read.
+    counts : ndarray of int, shape (n_prompts, n_classes)
+        Votes per class at stopping.
+    tokens : ndarray or None
+        Tokens spent (with a vote world).
+    sequence : ndarray or None
+        The drawn classes in order (with ``record_votes``).
+    """
 
     votes: np.ndarray
     answer: np.ndarray
@@ -317,7 +450,15 @@ class RuleRun(Record):
 
 
 class VoteRead(NamedTuple):
-    """(votes read, answer label) of one observed vote sequence."""
+    """(votes read, answer label) of one observed vote sequence.
+
+    Attributes
+    ----------
+    votes : int
+        Votes the rule read.
+    answer : int
+        Its answer label.
+    """
 
     votes: int
     answer: int
@@ -329,6 +470,23 @@ def run_rule(rule: StoppingRule | str, probs, rng=None, world=None, record_votes
     Returns a ``RuleRun``: votes, answer, correct (answer == 0), correct_votes, counts (votes per class at
     stopping, (n_prompts, n_classes)), tokens when a VoteWorld is given (its length model), and with
     ``record_votes`` the drawn classes in order, ``sequence`` (n_prompts, cap) (entries after ``votes`` are 0).
+
+    Parameters
+    ----------
+    rule : StoppingRule or str
+        The rule (a name uses its default parameters).
+    probs : array_like, shape (n_prompts, n_classes)
+        Each prompt's answer distribution, column 0 the correct answer; rows sum to 1.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    world : VoteWorld, optional
+        Gives each vote a length (its token model), so ``tokens`` is filled.
+    record_votes : bool, default False
+        Keep the drawn sequence.
+
+    Returns
+    -------
+    RuleRun
     """
     rule = make_rule(rule) if isinstance(rule, str) else rule
     probs = np.ascontiguousarray(probs, dtype=np.float64)

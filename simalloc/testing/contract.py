@@ -17,7 +17,20 @@ __all__ = ["CONTRACT", "contract_cases", "run_contract"]
 
 def contract_cases(rng=0, n_cases: int = 12):
     """Small instances (successes, trials, budget, prior, cap) with feasible caps; deterministic for a given
-    ``rng`` (SPEC 7 seed; 0 by default because the contract suite's cases are fixed by design)."""
+    ``rng`` (SPEC 7 seed; 0 by default because the contract suite's cases are fixed by design).
+
+    Parameters
+    ----------
+    rng : None, int, SeedSequence or Generator, default 0
+        The random state.
+    n_cases : int, default 12
+        How many instances.
+
+    Returns
+    -------
+    list of tuple
+        (successes, trials, budget, prior, cap) per case.
+    """
     rng = as_generator(rng)
     cases = []
     for j in range(n_cases):
@@ -104,6 +117,22 @@ CONTRACT = [check_feasible, check_per_prompt_cap, check_deterministic, check_zer
 
 
 def run_contract(name: str) -> None:
-    """Run every contract check on the registered allocator ``name``."""
+    """Run every contract check on the registered allocator ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered allocator (register yours with ``simalloc.allocators.register`` first).
+
+    Raises
+    ------
+    AssertionError
+        Naming the first check the allocator fails (sums to the budget, respects caps, non-negative integers,
+        deterministic for a seed, zero budget, bad input refused with the argument's name ...).
+
+    Examples
+    --------
+    >>> run_contract("uniform")  # passes silently
+    """
     for check in CONTRACT:
         check(name)

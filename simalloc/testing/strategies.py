@@ -14,6 +14,18 @@ __all__ = ["AllocationInstance", "allocation_instances"]
 
 @dataclass(frozen=True)
 class AllocationInstance:
+    """One drawn allocation problem.
+
+    Attributes
+    ----------
+    beliefs : BetaBeliefs
+        Beliefs from pilot counts.
+    budget : int
+        Extra rollouts.
+    cap : None, int or ndarray of int64
+        Per-prompt caps with sum(cap) >= budget.
+    """
+
     beliefs: BetaBeliefs
     budget: int
     cap: object  # None, int or int64 array
@@ -31,6 +43,20 @@ def allocation_instances(draw, max_prompts: int = 6, max_budget: int = 40, prior
     """Beliefs from pilot counts under a shared or per-prompt prior in ``prior_range``, a budget and a cap.
 
     The cap is None, a scalar or a per-prompt array, always with sum(cap) >= budget.
+
+    Parameters
+    ----------
+    max_prompts : int, default 6
+        Most prompts (small enough for the brute-force oracle).
+    max_budget : int, default 40
+        Largest budget.
+    prior_range : tuple of float, default (0.2, 20.0)
+        The priors' parameters are drawn from this range.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+        Of ``AllocationInstance``.
     """
     n = draw(st.integers(1, max_prompts))
     k0 = draw(st.integers(0, 8))

@@ -17,7 +17,21 @@ __all__ = ["FakeSamplingParams", "FakeLLM", "FakeTokenizer"]
 
 @dataclass
 class FakeSamplingParams:
-    """vLLM's SamplingParams fields the engine sets."""
+    """vLLM's SamplingParams fields the engine sets.
+
+    Attributes
+    ----------
+    n : int
+        Samples for the request.
+    temperature : float
+        Sampling temperature.
+    max_tokens : int
+        Tokens per sample at most.
+    logprobs : int or None
+        Top log-probs per token (0: the sampled token's only).
+    seed : int or None
+        The request's seed.
+    """
 
     n: int = 1
     temperature: float = 1.0
@@ -45,7 +59,13 @@ class _RequestOutput:
 
 
 class FakeTokenizer:
-    """Chat template "role:content|...|assistant:"; ``__call__`` encodes text as its character codes."""
+    """Chat template "role:content|...|assistant:"; ``__call__`` encodes text as its character codes.
+
+    Attributes
+    ----------
+    messages : list
+        The chat messages of every ``apply_chat_template`` call, in order.
+    """
 
     def __init__(self):
         self.messages = []
@@ -60,7 +80,17 @@ class FakeTokenizer:
 
 
 class FakeLLM:
-    """The stand-in LLM (module docstring); ``seen_params`` and ``loads`` record what the engine asked for."""
+    """The stand-in LLM (module docstring); ``seen_params`` and ``loads`` record what the engine asked for.
+
+    Attributes
+    ----------
+    seen_params : list
+        The SamplingParams of every generate call.
+    loads : list of dict
+        Every ``load_weights`` call's weights (copies).
+    events : list of tuple
+        ("generate", call) and ("load", names) in call order.
+    """
 
     def __init__(self):
         self.tokenizer = FakeTokenizer()

@@ -16,7 +16,20 @@ __all__ = ["final_summary", "frontier_table", "frontier_gain", "matched_lr", "su
 
 def frontier_table(steps: pd.DataFrame, warmup_steps: int = 0) -> pd.DataFrame:
     """The last step's rows plus, per replicate, the ``START_POINT`` row: the uniform arm's row at step
-    ``warmup_steps`` relabelled (left out when that step was not recorded or uniform did not run)."""
+    ``warmup_steps`` relabelled (left out when that step was not recorded or uniform did not run).
+
+    Parameters
+    ----------
+    steps : pandas.DataFrame
+        The per-step table of a training study (``table.parquet``): arm, rep, step, pass@k columns ...
+    warmup_steps : int, default 0
+        The step at which the allocators took over (the frontier's lr -> 0 end).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows ``frontier_gain`` and ``matched_lr`` read.
+    """
     last = steps[steps.step == steps.step.max()]
     start = steps[(steps.arm == "uniform") & (steps.step == warmup_steps)]
     return pd.concat([last, start.assign(arm=START_POINT)], ignore_index=True) if len(start) else last
@@ -24,7 +37,25 @@ def frontier_table(steps: pd.DataFrame, warmup_steps: int = 0) -> pd.DataFrame:
 
 def final_summary(steps: pd.DataFrame, ks, by=("arm",), baseline: str = "uniform") -> pd.DataFrame:
     """Pass@k at the last step per arm (and sweep value): mean, se, change from step 0, and the paired
-    difference to the ``baseline`` arm on the same replicates (common random numbers make it precise)."""
+    difference to the ``baseline`` arm on the same replicates (common random numbers make it precise).
+
+    Parameters
+    ----------
+    steps : pandas.DataFrame
+        The per-step table of a training study (``table.parquet``): arm, rep, step, pass@k columns ...
+    ks : iterable of int
+        The k of the Pass@k columns to summarise.
+    by : tuple of str, default ("arm",)
+        The grouping columns (add a sweep column to summarise per sweep value).
+    baseline : str, default "uniform"
+        The arm the paired differences are taken against (NaN when it did not run).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and k: final, final_se, start, change, change_se, n_reps, vs_<baseline>,
+        vs_<baseline>_se.
+    """
     by = list(by)
     last = steps[steps.step == steps.step.max()]
     first = steps[steps.step == 0]
@@ -74,8 +105,32 @@ def frontier_gain(last: pd.DataFrame, arm: str, k: int, frontier: tuple, method:
     PchipInterpolator, the default) or "linear" (chords). The frontier is concave, so chords lie below it and
     hand a point on the true frontier a spurious positive gain of up to |f''| h^2 / 8 between knots h apart;
     the cubic removes most of that. A replicate whose Pass@1 falls outside the frontier's range is left out (no
-    extrapolation). Returns the mean, its se over replicates and the replicates used (``MeanSE``). An arm that
-    only slides along GRPO's learning-rate trade-off scores ~0."""
+    extrapolation). An arm that only slides along GRPO's learning-rate trade-off scores ~0.
+
+    Parameters
+    ----------
+    last : pandas.DataFrame
+        ``frontier_table(steps, warmup_steps)``: the last step's rows (one per arm and replicate) and the start
+        point.
+    arm : str
+        The arm compared.
+    k : int
+        The Pass@k on the vertical axis.
+    frontier : tuple of str
+        The frontier's arms (``frontier_points``: uniform at each learning rate and the start point).
+    method : {"pchip", "linear"}, default "pchip"
+        How the frontier is drawn between its points.
+
+    Returns
+    -------
+    MeanSE
+        The mean gain, its se over replicates and how many replicates fell inside the frontier's range.
+
+    References
+    ----------
+    F. N. Fritsch and R. E. Carlson, "Monotone piecewise cubic interpolation", SIAM J. Numer. Anal. 17(2), 1980
+    (scipy.interpolate.PchipInterpolator).
+    """
     from scipy.interpolate import PchipInterpolator
 
     if method not in FRONTIER_METHODS:
@@ -114,7 +169,23 @@ def matched_lr(last: pd.DataFrame, arm: str, frontier: tuple) -> MeanSE:
     """The uniform-GRPO learning-rate multiplier whose Pass@1 equals ``arm``'s: per replicate, log(multiplier)
     interpolated linearly against the frontier arms' Pass@1 (sorted), no extrapolation; returns the mean
     multiplier, its se and the replicates used (``MeanSE``). With a frontier gain within the effect floor, this rate
-    reproduces the arm."""
+    reproduces the arm.
+
+    Parameters
+    ----------
+    last : pandas.DataFrame
+        ``frontier_table(steps, warmup_steps)``: the last step's rows (one per arm and replicate) and the start
+        point.
+    arm : str
+        The arm to match.
+    frontier : tuple of str
+        The frontier's arms ("uniform" and "uniform:lr<m>"; ``frontier_arms``).
+
+    Returns
+    -------
+    MeanSE
+        The mean multiplier, its se and the replicates used.
+    """
     mult = {a: parse_arm(a).lr_scale for a in frontier}
     found = [
         float(
@@ -140,7 +211,20 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     learning-rate multiplier with the arm's Pass@1) and lr_equivalent (1 when |frontier gain| <= max(2 se,
     EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k),
     and per eval set "<set>:frontier_gain@<largest eval_set_ks>": the same frontier read on that set's own Pass@1
-    and Pass@k (replicates whose set Pass@1 falls outside the set's frontier range are left out)."""
+    and Pass@k (replicates whose set Pass@1 falls outside the set's frontier range are left out).
+
+    Parameters
+    ----------
+    steps : pandas.DataFrame
+        The per-step table of a training study.
+    args : TrainingStudyArgs
+        The study's settings (arms, frontier, ``train.ks``, eval sets).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns arm, metric, value, se, n_reps (``summary.csv``).
+    """
     cfg = args.train
     last = frontier_table(steps, cfg.warmup_steps)
     ks = sorted({k for k in (1, 256, 1024, max(cfg.ks)) if k in cfg.ks})

@@ -42,7 +42,23 @@ START_POINT = "uniform:lr0"
 @dataclass(frozen=True)
 class Arm:
     """One arm: its spec string, allocator, predictor, optional pilot size, learning-rate multiplier and placebo
-    flag (see the module docstring)."""
+    flag (see the module docstring). Build it with ``parse_arm``.
+
+    Attributes
+    ----------
+    spec : str
+        The text it was parsed from ("hora:gp:k16").
+    allocator : str
+        A registered allocator or ``DYNAMIC_SAMPLING``.
+    predictor : str
+        The learned-prior predictor ("uniform": none).
+    k0 : int or None
+        The arm's own pilot size (None: the study's).
+    lr_scale : float
+        The learning-rate multiplier.
+    placebo : bool
+        Permute the allocator's group sizes over each shard's prompts.
+    """
 
     spec: str
     allocator: str
@@ -60,6 +76,27 @@ class Arm:
 def parse_arm(spec: str) -> Arm:
     """Parse "allocator[:predictor][:k<K0>][:lr<x>][:placebo]" (module docstring); errors list the valid names.
 
+    Parameters
+    ----------
+    spec : str
+        The arm's text.
+
+    Returns
+    -------
+    Arm
+
+    Raises
+    ------
+    ValueError
+        For an unknown allocator or modifier, lr<x> with x <= 0, "optimal", or a placebo of dynamic sampling.
+
+    Warns
+    -----
+    FutureWarning
+        For "dapo": it names the allocator; DAPO's dynamic sampling is ``DYNAMIC_SAMPLING``.
+
+    Examples
+    --------
     >>> parse_arm("hora:gp:k16")
     Arm(spec='hora:gp:k16', allocator='hora', predictor='gp', k0=16, lr_scale=1.0, placebo=False)
     """
@@ -102,17 +139,55 @@ def parse_arm(spec: str) -> Arm:
 
 def frontier_arms(frontier_lrs) -> tuple:
     """The uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier: "uniform" and "uniform:lr<m>" for every
-    multiplier m in ``frontier_lrs`` (empty when there is none)."""
+    multiplier m in ``frontier_lrs`` (empty when there is none).
+
+    Parameters
+    ----------
+    frontier_lrs : sequence of float or None
+        Learning-rate multipliers (a study's ``frontier_lrs``; ``FRONTIER_LRS`` by default).
+
+    Returns
+    -------
+    tuple of str
+
+    Examples
+    --------
+    >>> frontier_arms((0.5, 2.0))
+    ('uniform', 'uniform:lr0.5', 'uniform:lr2')
+    """
     mults = tuple(frontier_lrs or ())
     return ("uniform",) + tuple(f"uniform:lr{m:g}" for m in mults) if mults else ()
 
 
 def frontier_points(frontier_lrs) -> tuple:
-    """The points of uniform GRPO's frontier: ``START_POINT`` and the ``frontier_arms`` (empty without a frontier)."""
+    """The points of uniform GRPO's frontier: ``START_POINT`` and the ``frontier_arms`` (empty without a frontier).
+
+    Parameters
+    ----------
+    frontier_lrs : sequence of float or None
+        Learning-rate multipliers (a study's ``frontier_lrs``; ``FRONTIER_LRS`` by default).
+
+    Returns
+    -------
+    tuple of str
+    """
     arms = frontier_arms(frontier_lrs)
     return (START_POINT,) + arms if arms else ()
 
 
 def all_arms(arms, frontier_lrs) -> tuple:
-    """A study's arms followed by the frontier arms it does not list itself."""
+    """A study's arms followed by the frontier arms it does not list itself.
+
+    Parameters
+    ----------
+    arms : sequence of str
+        The study's arms.
+    frontier_lrs : sequence of float or None
+        Learning-rate multipliers (a study's ``frontier_lrs``; ``FRONTIER_LRS`` by default).
+
+    Returns
+    -------
+    tuple of str
+        The arms to run, in order, each once.
+    """
     return tuple(arms) + tuple(a for a in frontier_arms(frontier_lrs) if a not in arms)

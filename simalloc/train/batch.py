@@ -27,7 +27,21 @@ __all__ = ["Batch", "BatchDrawer", "binomial", "draw_dynamic"]
 @dataclass
 class Batch:
     """One step's groups: prompt indices, pass rates, successes and sizes per group, rollouts spent, and for
-    allocating steps the pilot successes and the extra rollouts per prompt (None for dynamic sampling)."""
+    allocating steps the pilot successes and the extra rollouts per prompt (None for dynamic sampling).
+
+    Attributes
+    ----------
+    idx : ndarray of int
+        The groups' prompt indices in the pool.
+    p : ndarray
+        Their pass rates under the rollout policy.
+    successes, sizes : ndarray of int
+        Each group's successes and rollouts.
+    rollouts : int
+        Rollouts spent by the step.
+    pilot, extra, extra_successes : ndarray of int or None
+        Pilot successes, extra rollouts and their successes per prompt (allocating steps).
+    """
 
     idx: np.ndarray
     p: np.ndarray
@@ -48,7 +62,21 @@ def _binomial(rng, n, p, out):
 
 
 def binomial(rng, n, p) -> np.ndarray:
-    """Binomial(n_i, p_i) draws from ``rng`` (n broadcast to p's shape), int64."""
+    """Binomial(n_i, p_i) draws from ``rng`` (n broadcast to p's shape), int64.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The stream (numba draws from it and advances it).
+    n : int or array_like of int
+        Trials.
+    p : array_like
+        Success probabilities.
+
+    Returns
+    -------
+    ndarray of int64
+    """
     p = np.ascontiguousarray(p, dtype=np.float64)
     n = np.ascontiguousarray(np.broadcast_to(n, p.shape), dtype=np.int64)
     return _binomial(rng, n, p, np.empty(p.size, dtype=np.int64))
@@ -56,7 +84,25 @@ def binomial(rng, n, p) -> np.ndarray:
 
 def draw_dynamic(policy, spec: BatchSpec, batch_rng, extra_rng) -> Batch:
     """DAPO's dynamic sampling, compute-matched: prompts drawn in order from a permutation of the pool, groups of
-    G, those without spread dropped, until the batch is full or n_prompts x G rollouts are spent."""
+    G, those without spread dropped, until the batch is full or n_prompts x G rollouts are spent.
+
+    Parameters
+    ----------
+    policy : Policy
+        Gives the pass rates.
+    spec : BatchSpec
+        The batch settings.
+    batch_rng, extra_rng : numpy.random.Generator
+        The prompt order and the rollouts' streams.
+
+    Returns
+    -------
+    Batch
+
+    References
+    ----------
+    DAPO, arXiv 2503.14476 (dynamic sampling; its paper oversamples instead of matching the budget).
+    """
     budget = spec.n_prompts * spec.group_size
     order = batch_rng.permutation(spec.n_pool)
     kept_idx, kept_s, used, pos = [], [], 0, 0
@@ -75,7 +121,21 @@ def draw_dynamic(policy, spec: BatchSpec, batch_rng, extra_rng) -> Batch:
 
 
 class BatchDrawer:
-    """Draws each step's batch for one arm (the module docstring gives the rules and the random streams)."""
+    """Draws each step's batch for one arm (the module docstring gives the rules and the random streams).
+
+    Parameters
+    ----------
+    spec : BatchSpec
+        The batch settings.
+    arm : Arm
+        The arm.
+    k0 : int
+        The arm's pilot size.
+    predictor : object or None
+        The arm's learned-prior predictor (``make_predictor``).
+    rngs : dict of str to numpy.random.Generator
+        The "batch", "pilot", "alloc" and "extra" streams.
+    """
 
     def __init__(self, spec: BatchSpec, arm: Arm, k0: int, predictor, rngs: dict):
         self.spec, self.arm, self.k0, self.predictor, self.rngs = spec, arm, k0, predictor, rngs

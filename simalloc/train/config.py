@@ -31,7 +31,38 @@ V1_READING = dict(policy="strategy", scale_rewards="none", aggregation="prompt",
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Settings of one simulated training run (defaults: HORA's paper setting)."""
+    """Settings of one simulated training run (defaults: HORA's paper setting).
+
+    The fields are flat (``--set key=value`` names them directly); each stage reads its own view
+    (``policy_spec``, ``batch_spec``, ``update_spec``, ``eval_spec``). ``validate()`` checks them all before any
+    work. The comments beside the fields below say what each choice means.
+
+    Parameters
+    ----------
+    world, policy, n_pool, n_eval, n_strategies, zipf, n_clusters, order_noise, temperature, eval_temperature
+        The policy (``PolicySpec``): the difficulty world of its prompts ("beta:a,b", "logit_normal:mu,sigma",
+        ...), the policy kind ("cluster", "strategy", "bernoulli"), the training pool and held-out set sizes,
+        the strategies and their Zipf popularity, the cluster structure, the sampling and evaluation
+        temperatures.
+    n_prompts, group_size, k0, phase_b_shards, cap, warmup_steps
+        The batch (``BatchSpec``): prompts per step, rollouts per prompt on average (the step's budget is
+        n_prompts x group_size), the pilot size, the shards Phase B is allocated in, the per-prompt cap (0: none)
+        and the plain-GRPO warm-up steps.
+    prior_concentration, oracle_noise, embed_dim, embed_signal, vip_n_max
+        The learned prior Beta(mu c, (1 - mu) c)'s concentration c, the oracle predictor's noise, the synthetic
+        prompt embeddings of the GP predictor, and VIP's largest group.
+    loss, scale_rewards, advantage_eps, aggregation, gradient, optimizer, max_grad_norm, lr
+        The update (``UpdateSpec``): TRL's loss type and reward scaling, the advantage's std offset, how rollouts
+        are averaged, the sampled or Rao-Blackwellized gradient, Adam or SGD, clipping and the learning rate.
+    steps, ks, record_every, eval_sets, eval_set_ks, bench_sizes
+        Recording (``EvalSpec``): training steps, the Pass@k curve's k, how often a step is recorded, the extra
+        held-out sets ("name=world") with their k and finite benchmark sizes.
+
+    References
+    ----------
+    HORA, arXiv 2605.07114 (the setting); TRL's GRPOTrainer (loss types, scale_rewards, eps); D. P. Kingma and
+    J. Ba, "Adam: a method for stochastic optimization", ICLR 2015.
+    """
 
     world: str = "beta:0.5,0.5"
     policy: str = "cluster"
@@ -186,7 +217,13 @@ class TrainConfig:
 @dataclass(frozen=True)
 class PolicySpec:
     """What builds the policy: its kind, the difficulty world of its prompts, pool and eval sizes, strategies,
-    clusters and temperatures (fields as in ``TrainConfig``)."""
+    clusters and temperatures (fields as in ``TrainConfig``).
+
+    Notes
+    -----
+    A read-only view of ``TrainConfig`` (``TrainConfig.policy_spec``); each field means what the same field of
+    ``TrainConfig`` means.
+    """
 
     policy: str
     world: str
@@ -202,7 +239,13 @@ class PolicySpec:
 
 @dataclass(frozen=True)
 class BatchSpec:
-    """What draws a step's batch: sizes, pilot, Phase-B shards, cap, warm-up and the learned priors' settings."""
+    """What draws a step's batch: sizes, pilot, Phase-B shards, cap, warm-up and the learned priors' settings.
+
+    Notes
+    -----
+    A read-only view of ``TrainConfig`` (``TrainConfig.batch_spec``); each field means what the same field of
+    ``TrainConfig`` means.
+    """
 
     n_pool: int
     n_prompts: int
@@ -220,7 +263,13 @@ class BatchSpec:
 
 @dataclass(frozen=True)
 class UpdateSpec:
-    """What turns a batch into a parameter step: advantages, aggregation, gradient, optimizer and clipping."""
+    """What turns a batch into a parameter step: advantages, aggregation, gradient, optimizer and clipping.
+
+    Notes
+    -----
+    A read-only view of ``TrainConfig`` (``TrainConfig.update_spec``); each field means what the same field of
+    ``TrainConfig`` means.
+    """
 
     loss: str
     scale_rewards: str
@@ -234,7 +283,13 @@ class UpdateSpec:
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """What is recorded: Pass@k on the eval set, the held-out eval sets and their benchmarks, and how often."""
+    """What is recorded: Pass@k on the eval set, the held-out eval sets and their benchmarks, and how often.
+
+    Notes
+    -----
+    A read-only view of ``TrainConfig`` (``TrainConfig.eval_spec``); each field means what the same field of
+    ``TrainConfig`` means.
+    """
 
     ks: tuple
     eval_sets: tuple

@@ -22,7 +22,21 @@ STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "r
 
 
 def make_eval_sets(policy, cfg, rng) -> list[tuple]:
-    """(name, handle, {benchmark size: problem indices}) for every entry of ``cfg.eval_sets``, drawn from ``rng``."""
+    """(name, handle, {benchmark size: problem indices}) for every entry of ``cfg.eval_sets``, drawn from ``rng``.
+
+    Parameters
+    ----------
+    policy : Policy
+        Builds each set's prompts (``make_eval_set``).
+    cfg : TrainConfig or EvalSpec
+        eval_sets, n_eval and bench_sizes.
+    rng : numpy.random.Generator
+        The eval sets' stream (the same for every arm).
+
+    Returns
+    -------
+    list of tuple
+    """
     out = []
     for name, world in cfg.eval_set_specs():
         handle = policy.make_eval_set(make_world(world), cfg.n_eval, rng)
@@ -32,7 +46,21 @@ def make_eval_sets(policy, cfg, rng) -> list[tuple]:
 
 def eval_set_values(policy, eval_sets, set_ks) -> list[float]:
     """The eval-set columns' values (``TrainConfig.eval_set_columns`` order): per set, exact Pass@k over the set,
-    then per drawn benchmark, for k = 1 and max(set_ks), its mean Pass@k and the se over its problems."""
+    then per drawn benchmark, for k = 1 and max(set_ks), its mean Pass@k and the se over its problems.
+
+    Parameters
+    ----------
+    policy : Policy
+        The policy now.
+    eval_sets : list of tuple
+        ``make_eval_sets``.
+    set_ks : ndarray of int
+        The eval sets' k.
+
+    Returns
+    -------
+    list of float
+    """
     values = []
     kk = [1, int(set_ks.max())]
     for _, handle, benches in eval_sets:
@@ -45,7 +73,23 @@ def eval_set_values(policy, eval_sets, set_ks) -> list[float]:
 
 
 class Recorder:
-    """Collects the per-step rows and the Phase-B budget by pilot count of one (arm, replicate) run."""
+    """Collects the per-step rows and the Phase-B budget by pilot count of one (arm, replicate) run.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The run's settings.
+    arm : Arm
+        The arm.
+    rep : int
+        The replicate.
+    k0 : int
+        The arm's pilot size (the budget-share table has one row per pilot count 0..k0).
+    policy : Policy
+        Evaluated at each recorded step.
+    eval_sets : list of tuple
+        ``make_eval_sets``.
+    """
 
     def __init__(self, cfg, arm, rep: int, k0: int, policy, eval_sets):
         self.cfg, self.arm, self.rep, self.k0, self.policy, self.eval_sets = cfg, arm, rep, k0, policy, eval_sets

@@ -15,7 +15,19 @@ __all__ = ["plot_training", "plot_frontier"]
 def plot_frontier(steps: pd.DataFrame, args, path, title):
     """Uniform GRPO's frontier (one point per learning rate, mean over replicates) and every arm as a point with
     95% error bars in both coordinates; GRPO at the study's learning rate is a star drawn on top, arms are open
-    markers so that an arm on the frontier does not hide it."""
+    markers so that an arm on the frontier does not hide it.
+
+    Parameters
+    ----------
+    steps : pandas.DataFrame
+        The study's per-step table.
+    args : TrainingStudyArgs
+        The study's settings (arms, frontier).
+    path : path-like
+        The PNG to write.
+    title : str
+        The figure's title.
+    """
     from ..plotting import color_of, use_agg
 
     plt = use_agg()
@@ -51,7 +63,23 @@ def plot_frontier(steps: pd.DataFrame, args, path, title):
 
 def plot_training(steps, share, summary, args, path, title):
     """Pass@k after training, the paired Pass@1 / Pass@kmax difference from uniform over training, and the
-    Phase-B budget share by pilot count; one colour per arm in every panel (``simalloc.plotting``)."""
+    Phase-B budget share by pilot count; one colour per arm in every panel (``simalloc.plotting``).
+
+    Parameters
+    ----------
+    steps : pandas.DataFrame
+        The study's per-step table.
+    share : pandas.DataFrame
+        The Phase-B budget share by pilot count.
+    summary : pandas.DataFrame
+        ``final_summary``.
+    args : TrainingStudyArgs
+        The study's settings.
+    path : path-like
+        The PNG to write.
+    title : str
+        The figure's title.
+    """
     from ..plotting import color_of, use_agg
 
     plt = use_agg()

@@ -23,6 +23,22 @@ def prompt_embeddings(p0: np.ndarray, dim: int, signal: float, rng) -> np.ndarra
 
     ``signal`` sets how informative they are: x = normalize(signal * z e_1 + N(0, I_dim)), z the
     standardized initial logit; prompts of similar difficulty are close, with noise.
+
+    Parameters
+    ----------
+    p0 : ndarray
+        The prompts' initial pass rates.
+    dim : int
+        The embedding dimension.
+    signal : float
+        How strongly the first axis carries difficulty.
+    rng : numpy.random.Generator
+        The noise stream.
+
+    Returns
+    -------
+    ndarray, shape (len(p0), dim)
+        Unit rows.
     """
     z = special.logit(np.clip(p0, 1e-4, 1 - 1e-4))
     z = (z - z.mean()) / (z.std() + 1e-12)
@@ -32,30 +48,39 @@ def prompt_embeddings(p0: np.ndarray, dim: int, signal: float, rng) -> np.ndarra
 
 
 class UniformPredictor:
+    """No prediction: HORA keeps its Beta(1, 1) prior."""
+
     name = "uniform"
 
     def predict(self, idx, p_true):
+        """None (no learned prior)."""
         return None
 
     def observe(self, idx, successes, trials):
-        pass
+        """Nothing to learn."""
 
 
 class OraclePredictor:
+    """The true pass rate through noise: mu = sigmoid(logit(p) + noise x N(0, 1)), clipped to [1e-4, 1 - 1e-4]."""
+
     name = "oracle"
 
     def __init__(self, noise: float, rng):
         self.noise, self.rng = noise, rng
 
     def predict(self, idx, p_true):
+        """Noisy pass rates of the prompts ``idx`` (``p_true`` their true rates)."""
         z = special.logit(np.clip(p_true, 1e-6, 1 - 1e-6)) + self.noise * self.rng.normal(size=p_true.size)
         return np.clip(special.expit(z), 1e-4, 1 - 1e-4)
 
     def observe(self, idx, successes, trials):
-        pass
+        """Nothing to learn."""
 
 
 class GPPredictor:
+    """Gaussian-process regression of logit(p) on the prompt embeddings (module docstring), trained on the
+    empirical logits logit((s + 1/2) / (n + 1)) of the last ``history`` groups."""
+
     name = "gp"
 
     def __init__(self, embeddings, history: int = 240, length_scale: float = 0.4, prior_mean: float = -1.0,
@@ -71,6 +96,7 @@ class GPPredictor:
         return self.sv * np.exp(-0.5 * d2 / self.ls**2)
 
     def predict(self, idx, p_true):
+        """The GP's posterior-mean pass rates of the prompts ``idx`` (the prior mean before any observation)."""
         if self._idx.size == 0:
             return np.full(len(idx), special.expit(self.m))
         xa = self.x[self._idx]
@@ -80,12 +106,38 @@ class GPPredictor:
         return np.clip(special.expit(mean), 1e-4, 1 - 1e-4)
 
     def observe(self, idx, successes, trials):
+        """Add the groups' empirical logits to the training set (keeping the last ``history``)."""
         y = special.logit((successes + 0.5) / (trials + 1.0))
         self._idx = np.concatenate([self._idx, idx])[-self.history:]
         self._y = np.concatenate([self._y, y])[-self.history:]
 
 
 def make_predictor(name: str, *, embeddings=None, noise: float = 0.5, rng=None, history: int = 240):
+    """The predictor ``name`` (``PREDICTORS``).
+
+    Parameters
+    ----------
+    name : {"uniform", "oracle", "gp"}
+        The predictor.
+    embeddings : ndarray, optional
+        The prompts' embeddings (the GP's inputs; ``prompt_embeddings``).
+    noise : float, default 0.5
+        The oracle's noise on the logit scale.
+    rng : numpy.random.Generator, optional
+        The oracle's noise stream.
+    history : int, default 240
+        Groups the GP keeps.
+
+    Returns
+    -------
+    object
+        With ``predict(idx, p_true)`` and ``observe(idx, successes, trials)``.
+
+    Raises
+    ------
+    ValueError
+        "predictor: unknown ..." listing the names.
+    """
     if name == "uniform":
         return UniformPredictor()
     if name == "oracle":

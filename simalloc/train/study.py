@@ -27,7 +27,21 @@ __all__ = ["TrainingStudyArgs", "arm_shards", "run_arm_shard", "finalize_trainin
 @dataclass(frozen=True)
 class TrainingStudyArgs:
     """A training study's settings: the arms, replicates, seed, the frontier's learning-rate multipliers and the
-    simulator's settings (``train``). Studies subclass it to change defaults or add a sweep axis."""
+    simulator's settings (``train``). Studies subclass it to change defaults or add a sweep axis.
+
+    Parameters
+    ----------
+    arms : tuple of str
+        The arms compared (``parse_arm`` specs); the frontier's arms run beside them.
+    n_reps : int
+        Replicates per arm; replicate r uses the same random numbers in every arm.
+    seed : int
+        The study's seed (replicate r's stream is SeedSequence([seed, r])).
+    frontier_lrs : tuple of float
+        Learning-rate multipliers of uniform GRPO's frontier (empty: no frontier).
+    train : TrainConfig
+        The simulator's settings (``--set`` keys that are not the study's own go here).
+    """
 
     arms: tuple = ("uniform", "hora")
     n_reps: int = 8
@@ -60,7 +74,20 @@ class TrainingStudyArgs:
 
 def arm_shards(args, **axis) -> list[dict]:
     """One shard per (sweep value, replicate, arm); ``axis`` maps a ``train`` field to its values. The frontier
-    arms are run beside the study's own arms."""
+    arms are run beside the study's own arms.
+
+    Parameters
+    ----------
+    args : TrainingStudyArgs
+        The study's settings.
+    **axis
+        At most one ``field=values`` sweep over a ``TrainConfig`` field.
+
+    Returns
+    -------
+    list of dict
+        Each with id, arm, rep and the sweep value; the runner's unit of work and of resumption.
+    """
     (key, values), = axis.items() if axis else ((None, (None,)),)
     out = []
     for v in values:
@@ -73,7 +100,22 @@ def arm_shards(args, **axis) -> list[dict]:
 
 def run_arm_shard(args, shard, **changes) -> dict[str, pd.DataFrame]:
     """Simulate one shard (its arm and replicate, ``train`` changed by ``changes``); the sweep value, if any, is
-    added as a column to both tables."""
+    added as a column to both tables.
+
+    Parameters
+    ----------
+    args : TrainingStudyArgs
+        The study's settings.
+    shard : dict
+        One entry of ``arm_shards``.
+    **changes
+        ``TrainConfig`` fields changed for this shard (a sweep value).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        "steps" (per recorded step) and "budget_share" (the allocation's share by pilot count).
+    """
     cfg = dataclasses.replace(args.train, **changes)
     steps, share = simulate_training(cfg, shard["arm"], np.random.SeedSequence([args.seed, shard["rep"]]),
                                      rep=shard["rep"])
@@ -85,7 +127,26 @@ def run_arm_shard(args, shard, **changes) -> dict[str, pd.DataFrame]:
 
 def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
     """Write a training study's outputs (table, budget_share, final_passk, summary.csv, figure.png and, with a
-    frontier, frontier.png) and return the final Pass@k summary."""
+    frontier, frontier.png) and return the final Pass@k summary.
+
+    Parameters
+    ----------
+    args : TrainingStudyArgs
+        The study's settings.
+    tables : dict of str to pandas.DataFrame
+        The shards' tables concatenated ("steps", "budget_share").
+    out : Path
+        The study's output folder.
+    title : str
+        The training figure's title.
+    progress : bool, default True
+        Print the Pass@k table and the compared arms' frontier gains.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``final_summary`` of the steps.
+    """
     steps, share = tables["steps"], tables["budget_share"]
     summary = final_summary(steps, args.train.ks)
     write_table(steps, out, "table")

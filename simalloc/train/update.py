@@ -23,6 +23,27 @@ def advantage_masses(successes, sizes, loss: str, scale_rewards: str, eps: float
     Baseline: group mean ("grpo", "dr_grpo": a = s f / n) or leave-one-out ("rloo": a = s f / (n - 1)), f = n - s;
     then TRL's scale_rewards: "group" divides by the group's reward std (Bessel: sqrt(s f / (n (n - 1)))) + eps,
     "batch" by the std of every reward in the batch (Bessel) + eps, "none" leaves it. 0 for groups without spread.
+
+    Parameters
+    ----------
+    successes, sizes : array_like of int
+        Each group's successes and rollouts.
+    loss : {"grpo", "dr_grpo", "rloo"}
+        The baseline.
+    scale_rewards : {"group", "batch", "none"}
+        TRL's reward scaling.
+    eps : float
+        The std offset (TRL: 1e-4).
+
+    Returns
+    -------
+    ndarray of float64
+        One mass per group.
+
+    References
+    ----------
+    DeepSeekMath, arXiv 2402.03300 (GRPO); Dr. GRPO, arXiv 2503.20783; W. Kool et al., "Buy 4 REINFORCE samples,
+    get a baseline for free!", 2019 (RLOO); TRL's GRPOTrainer (scale_rewards).
     """
     sizes = np.ascontiguousarray(sizes, dtype=np.int64)
     successes = np.ascontiguousarray(successes, dtype=np.int64)
@@ -42,7 +63,21 @@ def advantage_masses(successes, sizes, loss: str, scale_rewards: str, eps: float
 
 def coefficients(mass: np.ndarray, sizes: np.ndarray, aggregation: str) -> np.ndarray:
     """Per-prompt gradient coefficients: mass / G_i ("prompt": each group's mean) or mass / mean(G) ("rollout":
-    every rollout 1/N, N = n_prompts mean(G))."""
+    every rollout 1/N, N = n_prompts mean(G)).
+
+    Parameters
+    ----------
+    mass : ndarray
+        ``advantage_masses``.
+    sizes : ndarray of int
+        Each group's rollouts.
+    aggregation : {"prompt", "rollout"}
+        How the policy-gradient terms are averaged.
+
+    Returns
+    -------
+    ndarray of float64
+    """
     if aggregation == "prompt":
         return mass / np.maximum(sizes, 1)
     return mass / max(float(sizes.mean()), 1.0) if sizes.size else mass
@@ -50,7 +85,19 @@ def coefficients(mass: np.ndarray, sizes: np.ndarray, aggregation: str) -> np.nd
 
 class Adam:
     """Adam (Kingma & Ba 2015; torch.optim.Adam's defaults) for gradient *ascent*: m = b1 m + (1 - b1) g,
-    v = b2 v + (1 - b2) g^2, step = lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)."""
+    v = b2 v + (1 - b2) g^2, step = lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+
+    Parameters
+    ----------
+    size : int
+        The number of parameters.
+    beta1, beta2, eps : float
+        As torch.optim.Adam (0.9, 0.999, 1e-8).
+
+    References
+    ----------
+    D. P. Kingma and J. Ba, "Adam: a method for stochastic optimization", ICLR 2015, Algorithm 1.
+    """
 
     def __init__(self, size: int, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         self.m, self.v, self.t = np.zeros(size), np.zeros(size), 0
@@ -67,7 +114,22 @@ class Adam:
 
 
 def clip_by_norm(g: np.ndarray, max_norm: float) -> tuple[np.ndarray, float]:
-    """(g scaled to L2 norm ``max_norm`` if it is longer, as torch's clip_grad_norm_; its norm before clipping)."""
+    """(g scaled to L2 norm ``max_norm`` if it is longer, as torch's clip_grad_norm_; its norm before clipping).
+
+    Parameters
+    ----------
+    g : ndarray
+        The gradient.
+    max_norm : float
+        The largest L2 norm; 0 or less leaves ``g`` unchanged.
+
+    Returns
+    -------
+    g : ndarray
+        The clipped gradient.
+    norm : float
+        ``g``'s L2 norm before clipping.
+    """
     norm = float(np.sqrt(np.dot(g, g)))
     if max_norm > 0 and norm > max_norm:
         g = g * (max_norm / norm)
@@ -75,7 +137,17 @@ def clip_by_norm(g: np.ndarray, max_norm: float) -> tuple[np.ndarray, float]:
 
 
 class Updater:
-    """Applies one step per batch to a policy (the module docstring): holds the optimizer's state."""
+    """Applies one step per batch to a policy (the module docstring): holds the optimizer's state.
+
+    Parameters
+    ----------
+    spec : UpdateSpec
+        The update settings.
+    n_params : int
+        The policy's parameters (Adam's state size).
+    n_prompts : int
+        Prompts per step (the summed gradient is divided by it).
+    """
 
     def __init__(self, spec: UpdateSpec, n_params: int, n_prompts: int):
         self.spec, self.n_prompts = spec, n_prompts

@@ -38,7 +38,14 @@ def _as_k(k) -> np.ndarray:
 
 
 class DifficultyWorld:
-    """A distribution of pass rates; subclasses implement ``sample`` and ``pass_at_k``."""
+    """A distribution of pass rates; subclasses implement ``sample`` and ``pass_at_k``.
+
+    Notes
+    -----
+    ``pass_at_k`` must be exact (a closed form or a quadrature with a stated error), since the simulator's
+    evaluations and the property tests compare against it; ``spec()`` returns the dict ``make_world`` rebuilds
+    the world from.
+    """
 
     def sample(self, n: int, rng=None) -> np.ndarray:
         """n pass rates in [0, 1], shape (n,)."""
@@ -49,12 +56,24 @@ class DifficultyWorld:
         raise NotImplementedError
 
     def spec(self) -> dict:
+        """The dict ``make_world`` rebuilds this world from ({"kind": ..., parameters})."""
         raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class BetaWorld(DifficultyWorld):
-    """p ~ Beta(a, b); Pass@k = 1 - B(a, b+k)/B(a, b)."""
+    """p ~ Beta(a, b); Pass@k = 1 - B(a, b+k)/B(a, b).
+
+    Parameters
+    ----------
+    a, b : float
+        The Beta parameters, finite and > 0 (default 0.5, 0.5: HORA's paper world, U-shaped).
+
+    Examples
+    --------
+    >>> round(float(BetaWorld(1.0, 1.0).pass_at_k(1)), 12)  # uniform p: E[p] = 1/2
+    0.5
+    """
 
     a: float = 0.5
     b: float = 0.5
@@ -78,6 +97,17 @@ class BetaMixtureWorld(DifficultyWorld):
     """p ~ sum_j w_j Beta(a_j, b_j): e.g. saturated easy mass plus a hard tail.
 
     The default is 35% near-solved prompts Beta(20, 1), 40% mid Beta(2, 2) and 25% hard Beta(0.3, 6).
+
+    Parameters
+    ----------
+    weights : tuple of float
+        The components' weights (normalised to sum 1).
+    a, b : tuple of float
+        The components' Beta parameters, > 0.
+
+    Notes
+    -----
+    Pass@k = 1 - sum_j w_j B(a_j, b_j + k) / B(a_j, b_j), exact.
     """
 
     weights: tuple = (0.35, 0.40, 0.25)
@@ -108,7 +138,15 @@ class BetaMixtureWorld(DifficultyWorld):
 
 @dataclass(frozen=True)
 class LogitNormalWorld(DifficultyWorld):
-    """logit(p) ~ Normal(mu, sigma^2); Pass@k by 200-node Gauss-Hermite quadrature."""
+    """logit(p) ~ Normal(mu, sigma^2); Pass@k by 200-node Gauss-Hermite quadrature.
+
+    Parameters
+    ----------
+    mu : float
+        The mean logit (default -1: most prompts below 1/2).
+    sigma : float
+        The logit's standard deviation, > 0.
+    """
 
     mu: float = -1.0
     sigma: float = 2.0
@@ -141,6 +179,17 @@ class EmpiricalWorld(DifficultyWorld):
     A random prompt i is drawn uniformly and its pass rate from its Jeffreys posterior
     Beta(s_i + 1/2, t_i - s_i + 1/2); Pass@k = mean_i 1 - B(a_i, b_i + k)/B(a_i, b_i), exact for
     this world. ``fit_beta_binomial`` gives the smooth alternative (one Beta fitted to all prompts).
+
+    Parameters
+    ----------
+    successes, trials : ndarray of int
+        One entry per prompt, 0 <= successes <= trials, trials >= 1.
+    source : str, optional
+        Where the counts came from (shown in reports).
+
+    References
+    ----------
+    H. Jeffreys, "An invariant form for the prior probability in estimation problems", Proc. R. Soc. A 186, 1946.
     """
 
     successes: np.ndarray
@@ -219,7 +268,33 @@ def _betabinom_logpmf_kernel(s, t, a, b):
 
 
 def fit_beta_binomial(successes, trials) -> BetaWorld:
-    """Maximum-likelihood Beta(a, b) for pass counts under the Beta-Binomial model (scipy.stats.betabinom)."""
+    """Maximum-likelihood Beta(a, b) for pass counts under the Beta-Binomial model (scipy.stats.betabinom).
+
+    Parameters
+    ----------
+    successes : array_like of int
+        Successes per prompt.
+    trials : int or array_like of int
+        Rollouts per prompt (>= 1 each; prompts may differ).
+
+    Returns
+    -------
+    BetaWorld
+        The fitted world.
+
+    Raises
+    ------
+    ValueError
+        For invalid counts or a prompt without rollouts.
+    RuntimeError
+        When the likelihood fit (Nelder-Mead on log a, log b) does not converge.
+
+    Notes
+    -----
+    Maximises sum_i log BetaBinom(s_i | t_i, a, b), grouping prompts with equal (s, t). With no overdispersion
+    (every prompt at the same rate) the maximum runs off to a + b -> infinity; ``advise`` tests that first
+    (Tarone's test) and says so.
+    """
     s, t = as_counts(successes, trials)
     if t.min() < 1:
         raise ValueError("trials: every prompt needs at least one rollout")
@@ -246,6 +321,28 @@ def fit_beta_binomial_mixture(successes, trials, components: int = 2, rng=None, 
     Likelihood: prod_i sum_j w_j BetaBinom(s_i; t_i, a_j, b_j) (scipy.stats.betabinom), maximised over log a_j,
     log b_j and softmax weights by Nelder-Mead from ``starts`` seeded starting points (components initialised at
     spread pass-rate quantiles); the best optimum is returned, components ordered by mean pass rate.
+
+    Parameters
+    ----------
+    successes : array_like of int
+        Successes per prompt.
+    trials : int or array_like of int
+        Rollouts per prompt (>= 1).
+    components : int, default 2
+        Mixture components.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    starts : int, default 3
+        Starting points tried.
+
+    Returns
+    -------
+    BetaMixtureWorld
+
+    Raises
+    ------
+    RuntimeError
+        When no start converges.
     """
     s, t = as_counts(successes, trials)
     if t.min() < 1:
@@ -297,7 +394,27 @@ STRING_ARITY = {"beta": ("a", "b"), "logit_normal": ("mu", "sigma")}
 
 def make_world(spec) -> DifficultyWorld:
     """A world from a spec: a ``DifficultyWorld``, a dict {"kind": ..., params}, or a short string
-    ("beta:0.5,0.5", "logit_normal:-1,2", "beta_mixture", "empirical:path.csv")."""
+    ("beta:0.5,0.5", "logit_normal:-1,2", "beta_mixture", "empirical:path.csv").
+
+    Parameters
+    ----------
+    spec : DifficultyWorld, dict or str
+        The world; ``WORLD_KINDS`` lists the kinds.
+
+    Returns
+    -------
+    DifficultyWorld
+
+    Raises
+    ------
+    ValueError
+        "world: ..." for an unknown kind, a wrong number of parameters or parameters out of range.
+
+    Examples
+    --------
+    >>> make_world("beta:2,3")
+    BetaWorld(a=2.0, b=3.0)
+    """
     if isinstance(spec, DifficultyWorld):
         return spec
     if isinstance(spec, str):

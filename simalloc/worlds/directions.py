@@ -20,14 +20,43 @@ __all__ = ["DirectionWorld", "SearchProblem", "success_probability"]
 
 
 def success_probability(a, b, budget_per_direction) -> float:
-    """Exact P(at least one success) = 1 - prod_j B(a_j, b_j + B_j)/B(a_j, b_j) for p_j ~ Beta(a_j, b_j)."""
+    """Exact P(at least one success) = 1 - prod_j B(a_j, b_j + B_j)/B(a_j, b_j) for p_j ~ Beta(a_j, b_j).
+
+    Parameters
+    ----------
+    a, b : array_like
+        The directions' Beta parameters.
+    budget_per_direction : array_like of int
+        Rollouts B_j spent on each direction.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> success_probability([1.0], [1.0], [1])  # one draw of p ~ U(0, 1)
+    0.5
+    """
     bj = np.asarray(budget_per_direction, dtype=np.float64)
     return float(-np.expm1(np.sum(log_beta_ratio(a, b, 0, bj))))
 
 
 @dataclass(frozen=True, eq=False)
 class SearchProblem:
-    """One problem's truth: popularity, quality, Beta beliefs (a, b) and realized success rates p, shape (J,)."""
+    """One problem's truth: popularity, quality, Beta beliefs (a, b) and realized success rates p, shape (J,).
+
+    Attributes
+    ----------
+    popularity : ndarray
+        How often the policy samples each direction (sums to 1).
+    quality : ndarray
+        Each direction's mean success rate.
+    a, b : ndarray
+        The Beta beliefs about each direction's success rate.
+    p : ndarray
+        The realized success rates.
+    """
 
     popularity: np.ndarray
     quality: np.ndarray
@@ -52,6 +81,28 @@ class DirectionWorld:
     Popularity is Dirichlet(popularity_alpha) (small alpha: a few directions dominate the samples) and
     independent of quality by default (``popularity_quality_corr`` > 0 makes popular directions better,
     < 0 worse: the case where solution-level allocation is misled).
+
+    Parameters
+    ----------
+    n_directions : int, default 6
+        Solution directions J per problem.
+    kappa : float, default 4.0
+        Concentration of the directions' Beta beliefs about their success rates.
+    quality_a, quality_b : float
+        Directions' mean success rates ~ Beta(quality_a, quality_b).
+    popularity_alpha : float, default 0.5
+        Dirichlet concentration of how often the policy samples each direction.
+    popularity_quality_corr : float, default 0
+        Correlation of popularity with quality, in [-1, 1].
+    score_noise : float, default 0.05
+        The PRM score's noise around a candidate's direction quality.
+    sim_within, sim_between : float
+        Cosine similarity of candidates of the same and of different directions.
+
+    References
+    ----------
+    DORA, arXiv 2506.15707 (direction-oriented resource allocation; the uniqueness weights); REBASE,
+    arXiv 2408.00724.
     """
 
     n_directions: int = 6

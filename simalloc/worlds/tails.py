@@ -25,7 +25,19 @@ __all__ = ["TailWorld", "TAIL_WORLDS", "make_tail_world"]
 
 @dataclass(frozen=True, eq=False)
 class TailWorld:
-    """A reward distribution (a frozen scipy.stats distribution or a two-component mixture)."""
+    """A reward distribution (a frozen scipy.stats distribution or a two-component mixture).
+
+    Attributes
+    ----------
+    name : str
+        The key of ``TAIL_WORLDS``.
+    dist : scipy.stats frozen distribution, optional
+        The reward distribution (None for a mixture).
+    mixture : tuple
+        ((weight, frozen distribution), ...) for a mixture.
+    kind : {"bounded", "light", "exponential", "heavy", "misspecified"}
+        The tail's class, for reports.
+    """
 
     name: str
     dist: object = None
@@ -177,6 +189,22 @@ TAIL_WORLDS = {
 
 
 def make_tail_world(name) -> TailWorld:
+    """A reward world from its name (``TAIL_WORLDS``) or a ``TailWorld``.
+
+    Parameters
+    ----------
+    name : str or TailWorld
+        The world.
+
+    Returns
+    -------
+    TailWorld
+
+    Raises
+    ------
+    ValueError
+        "world: unknown tail world ..." listing the names.
+    """
     if isinstance(name, TailWorld):
         return name
     if name not in TAIL_WORLDS:

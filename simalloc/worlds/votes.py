@@ -36,6 +36,26 @@ __all__ = ["VoteWorld", "VOTE_PRESETS", "make_vote_world", "majority_ratio_summa
 
 @dataclass(frozen=True)
 class VoteWorld:
+    """Answer distributions (c, (1 - c) d) per prompt and rollout lengths (module docstring).
+
+    Parameters
+    ----------
+    n_classes : int, default 4
+        Answer classes K >= 2 (class 0 correct).
+    correct_a, correct_b : float
+        The correct share c ~ Beta(correct_a, correct_b).
+    distractor_concentration : float
+        The wrong strings' Dirichlet concentration (small: one wrong string dominates).
+    mean_tokens, token_sigma : float
+        A correct rollout's mean length and the log-normal's sigma.
+    wrong_length_factor : float
+        How much longer wrong rollouts are.
+    name : str
+        A label for reports.
+    tail_exponent : float, default 0
+        The wrong strings' Dirichlet weights decay as j^-tail_exponent (a long tail of rare strings).
+    """
+
     n_classes: int = 4
     correct_a: float = 3.5
     correct_b: float = 1.5
@@ -85,6 +105,22 @@ VOTE_PRESETS = {
 
 
 def make_vote_world(spec) -> VoteWorld:
+    """A vote world from a preset name (``VOTE_PRESETS``) or a ``VoteWorld``.
+
+    Parameters
+    ----------
+    spec : str or VoteWorld
+        "math500-like", "gpqa-like", or a world.
+
+    Returns
+    -------
+    VoteWorld
+
+    Raises
+    ------
+    ValueError
+        "world: unknown vote world ..." listing the presets.
+    """
     if isinstance(spec, VoteWorld):
         return spec
     if spec not in VOTE_PRESETS:
@@ -94,7 +130,24 @@ def make_vote_world(spec) -> VoteWorld:
 
 def majority_ratio_summary(world: VoteWorld, n_prompts: int = 20000, n_votes: int = 64, rng=None) -> dict:
     """Mean share of the mode among n_votes votes, how often the mode of the distribution is correct, the mean
-    correct share and the mean number of distinct wrong strings among n_votes votes."""
+    correct share and the mean number of distinct wrong strings among n_votes votes.
+
+    Parameters
+    ----------
+    world : VoteWorld
+        The world.
+    n_prompts : int, default 20000
+        Simulated prompts.
+    n_votes : int, default 64
+        Votes per prompt.
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+
+    Returns
+    -------
+    dict
+        mean_majority_ratio, p_correct_is_mode, mean_correct_share, mean_distinct_wrong.
+    """
     rng = as_generator(rng)
     probs = world.sample(n_prompts, rng)
     counts = rng.multinomial(n_votes, probs)
@@ -109,7 +162,17 @@ def majority_ratio_summary(world: VoteWorld, n_prompts: int = 20000, n_votes: in
 def answer_count_statistics(counts) -> np.ndarray:
     """Summary statistics of answer-count vectors (rows: prompts; column 0 = votes for the correct answer, the
     other columns wrong strings in any order), all with the same total n: [mean correct share, its variance,
-    mean top wrong share among wrong votes, mean distinct wrong strings / n]."""
+    mean top wrong share among wrong votes, mean distinct wrong strings / n].
+
+    Parameters
+    ----------
+    counts : array_like, shape (n_prompts, n_strings)
+        Answer-count vectors with equal totals.
+
+    Returns
+    -------
+    ndarray of float64, shape (4,)
+    """
     counts = np.asarray(counts, dtype=np.float64)
     n = counts.sum(axis=1)
     share = counts[:, 0] / n
@@ -130,6 +193,23 @@ def fit_vote_world(counts, n_classes: int | None = None, rng=None, n_sim: int = 
     concentration and tail exponent are chosen on a grid (log-spaced 0.05..5, 0..2) to match the mean top
     wrong share and the mean number of distinct wrong strings in ``n_sim`` simulated prompts (common random
     numbers across the grid). Length parameters stay at their defaults unless given in ``fixed``.
+
+    Parameters
+    ----------
+    counts : array_like, shape (n_prompts, n_strings)
+        Votes per answer string, column 0 the correct answer, equal row totals.
+    n_classes : int, optional
+        K of the fitted world (default: the columns of ``counts``).
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    n_sim : int, default 4000
+        Simulated prompts per grid point.
+    **fixed
+        ``VoteWorld`` fields to keep at given values.
+
+    Returns
+    -------
+    VoteWorld
     """
     counts = np.asarray(counts)
     if counts.ndim != 2 or counts.shape[0] < 2 or counts.shape[1] < 2:

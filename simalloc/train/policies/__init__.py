@@ -27,7 +27,29 @@ POLICY_KINDS = {"strategy": StrategyPolicy, "cluster": ClusterPolicy, "bernoulli
 
 def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng, **options) -> Policy:
     """The policy ``kind`` (a ``POLICY_KINDS`` name) built by its ``from_world``; ``options``: temperature,
-    eval_temperature (every policy), n_clusters, order_noise (the cluster policy only)."""
+    eval_temperature (every policy), n_clusters, order_noise (the cluster policy only).
+
+    Parameters
+    ----------
+    kind : {"strategy", "cluster", "bernoulli"}
+        The policy.
+    world : DifficultyWorld
+        The initial pass rates are drawn from it.
+    n_pool, n_eval : int
+        Training and held-out prompts.
+    n_strategies : int
+        Strategies (ignored by the Bernoulli policy).
+    zipf : float
+        The strategies' Zipf exponent.
+    rng : numpy.random.Generator
+        The random state.
+    **options
+        temperature, eval_temperature; n_clusters and order_noise for the cluster policy (others are dropped).
+
+    Returns
+    -------
+    Policy
+    """
     from ...validation import check_choice
 
     cls = POLICY_KINDS[check_choice(kind, "policy", POLICY_KINDS)]

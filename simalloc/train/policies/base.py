@@ -10,7 +10,24 @@ __all__ = ["Policy", "zipf_strategies", "pass_at_k_per_prompt", "pass_at_k_curve
 
 
 def zipf_strategies(n_strategies: int, zipf: float) -> np.ndarray:
-    """The initial strategy probabilities pi_j proportional to j^(-zipf), j = 1..n_strategies (sum 1)."""
+    """The initial strategy probabilities pi_j proportional to j^(-zipf), j = 1..n_strategies (sum 1).
+
+    Parameters
+    ----------
+    n_strategies : int
+        How many strategies.
+    zipf : float
+        The exponent (> 0): larger makes the head heavier and the tail's strategies rarer.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_strategies,)
+
+    Examples
+    --------
+    >>> zipf_strategies(3, 1.0).round(4).tolist()  # 1, 1/2, 1/3 normalised
+    [0.5455, 0.2727, 0.1818]
+    """
     pi = np.arange(1, n_strategies + 1, dtype=np.float64) ** (-zipf)
     return pi / pi.sum()
 
@@ -23,12 +40,39 @@ def _miss_all(p: np.ndarray, ks) -> np.ndarray:
 
 
 def pass_at_k_per_prompt(p: np.ndarray, ks) -> np.ndarray:
-    """Exact 1 - (1 - p_i)^k for each k and prompt, shape (len(ks), len(p))."""
+    """Exact 1 - (1 - p_i)^k for each k and prompt, shape (len(ks), len(p)).
+
+    Parameters
+    ----------
+    p : ndarray
+        Pass rates in [0, 1].
+    ks : sequence of int
+        The k.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(ks), len(p))
+        Computed as 1 - exp(k log1p(-p)), accurate for tiny p and large k.
+    """
     return 1.0 - _miss_all(p, ks)
 
 
 def pass_at_k_curve(p: np.ndarray, ks) -> np.ndarray:
-    """Exact mean_i 1 - (1 - p_i)^k for each k, shape (len(ks),)."""
+    """Exact mean_i 1 - (1 - p_i)^k for each k, shape (len(ks),).
+
+    Parameters
+    ----------
+    p : ndarray
+        The prompts' pass rates in [0, 1].
+    ks : sequence of int
+        The k.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(ks),)
+        The population Pass@k (no sampling: the expected value the unbiased estimator of Chen et al. 2021
+        targets).
+    """
     return 1.0 - np.mean(_miss_all(p, ks), axis=1)
 
 
@@ -40,6 +84,17 @@ class Policy(ABC):
     coefficients (the advantage masses after aggregation), ``sampled_gradient`` the REINFORCE direction with each
     rollout's strategy drawn given its outcome (its expectation is ``gradient``); ``apply`` adds a step to the
     parameters. ``update`` = ``gradient`` then ``apply`` (plain SGD), returning the gradient's L2 norm.
+
+    Parameters
+    ----------
+    temperature, eval_temperature : float
+        The rollout temperature (training pass rates and gradients) and the one Pass@k is evaluated at.
+
+    Notes
+    -----
+    A subclass implements ``from_world``, ``n_params``, ``pass_rates``, ``eval_pass_rates``, ``make_eval_set``,
+    ``set_pass_rates``, ``gradient``, ``sampled_gradient``, ``apply`` and ``entropy``; the loop calls nothing
+    else, so the lab's torch policy plugs in through the same methods.
     """
 
     kind: str = ""

@@ -15,6 +15,13 @@ class BernoulliPolicy(Policy):
 
     No sharing between prompts: the expected GRPO update never lowers any p_i, so this policy cannot show Pass@k
     degradation; it is the simple case.
+
+    Parameters
+    ----------
+    z : ndarray
+        One logit per prompt.
+    temperature, eval_temperature : float
+        The rollout temperature (training pass rates and gradients) and the one Pass@k is evaluated at.
     """
 
     kind = "bernoulli"

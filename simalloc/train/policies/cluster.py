@@ -30,6 +30,19 @@ class ClusterPolicy(Policy):
     Update (Rao-Blackwellised): with w_i = coef_i / (p_i (1 - p_i)), grad_{z_c} p_i = pi_T,c (1_{S_i} - p_i) / T;
     W_c receives the sum over its prompts, u the sum over all. ``sampled_gradient`` draws the strategies instead
     (module docstring).
+
+    Parameters
+    ----------
+    u : ndarray, shape (M,)
+        The shared strategy logits.
+    w : ndarray, shape (C, M)
+        The clusters' logits.
+    cluster, solves : ndarray
+        Each training prompt's cluster and its solution set (a boolean row over strategies).
+    eval_cluster, eval_solves : ndarray
+        The same for the held-out prompts.
+    temperature, eval_temperature : float
+        The rollout temperature (training pass rates and gradients) and the one Pass@k is evaluated at.
     """
 
     kind = "cluster"

@@ -20,7 +20,19 @@ __all__ = ["StrategyPolicy"]
 
 
 class StrategyPolicy(Policy):
-    """Shared-strategy softmax policy over a prompt pool and an eval set (see module docstring)."""
+    """Shared-strategy softmax policy over a prompt pool and an eval set (see module docstring).
+
+    Parameters
+    ----------
+    theta : ndarray
+        The strategy logits (one per strategy, shared by every prompt).
+    lo, hi : ndarray of int
+        Each training prompt's window of solving strategies [lo, hi) in rank order.
+    eval_lo, eval_hi : ndarray of int
+        The same for the held-out prompts.
+    temperature, eval_temperature : float
+        The rollout temperature (training pass rates and gradients) and the one Pass@k is evaluated at.
+    """
 
     kind = "strategy"
 
