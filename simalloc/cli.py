@@ -8,9 +8,10 @@ import re
 import sys
 from pathlib import Path
 
-BENCH_SUITES = ("allocation", "simulator", "stopping", "grader", "advise", "live")
-#: run when no --suite is given; "live" (a minute or two, needs the live extra and the model) and "advise" (a
-#: 1.2M-rollout log, about two minutes) are opt-in
+BENCH_SUITES = ("allocation", "simulator", "stopping", "grader", "advise", "live", "lab")
+#: run when no --suite is given; "live" (a minute or two, needs the live extra and the model), "advise" (a
+#: 1.2M-rollout log, about two minutes) and "lab" (a 200-step lab run and the live model's step, about two
+#: minutes) are opt-in
 DEFAULT_SUITES = ("allocation", "simulator", "stopping", "grader")
 
 

@@ -26,8 +26,10 @@ ARM_COLORS = {
     "gvm": "#bcbd22",
     "optimal": "#17becf",
     "uniform:x2": "#444444",
+    "uniform:lr0.5": "#9467bd",
 }
-_SPARE = ("#9467bd", "#e377c2", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#8c8c00", "#17a589")
+#: the rest, without the oranges and reds that would read as knapsack or hard_first
+_SPARE = ("#e377c2", "#1f77b4", "#2ca02c", "#8c8c00", "#17a589", "#7b4173", "#393b79", "#637939")
 
 
 def color_of(name: str) -> str:

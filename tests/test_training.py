@@ -292,3 +292,23 @@ def test_eval_set_frontier_reads_the_sets_own_columns():
     view = _eval_set_view(last, "hard", 1024)
     assert frontier_gain(view, "hora", 1024, frontier, method="linear")[0] == pytest.approx(0.1)
     assert _eval_set_view(last, "easy", 1024) is None
+
+
+def test_x_modifier_multiplies_the_rollouts_per_step_and_equals_a_larger_group_size():
+    """uniform:x2 spends 2 n_prompts G rollouts per step and is the same run as uniform with group_size 2G (the same
+    streams); hora:x2 splits the doubled Phase-B budget; a pilot larger than m G is refused."""
+    from dataclasses import replace
+
+    from simalloc.train import parse_arm
+
+    assert parse_arm("uniform:x2").rollout_scale == 2.0 and parse_arm("hora:x1.5:lr0.5").lr_scale == 0.5
+    a, _ = simulate_training(SMALL, "uniform:x2", 3)
+    b, _ = simulate_training(replace(SMALL, group_size=2 * SMALL.group_size), "uniform", 3)
+    assert (a.rollouts.iloc[1:] == 2 * SMALL.n_prompts * SMALL.group_size).all()
+    pd.testing.assert_frame_equal(a.drop(columns="arm"), b.drop(columns="arm"))
+    h, _ = simulate_training(SMALL, "hora:x2", 3)
+    assert (h.rollouts.iloc[1:] == 2 * SMALL.n_prompts * SMALL.group_size).all()
+    with pytest.raises(ValueError, match="fewer than the pilot"):
+        simulate_training(SMALL, "uniform:x0.1", 3)
+    with pytest.raises(ValueError, match="x<m>"):
+        parse_arm("uniform:xtwo")

@@ -245,23 +245,30 @@ class GRPOTrainer:
         """A copy of the trainable parameters by name (what a checkpoint saves)."""
         return {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
 
-    def _token_logps(self, model, prompt_ids, completion_ids):
-        """Per-token log-probs of each completion (list of 1-D tensors), logits / temperature."""
+    def _padded_logps(self, model, prompt_ids, completion_ids):
+        """Per-token log-probs of the completions (logits / temperature) as an (n, k) tensor with the completions
+        right-aligned (left padding), and the (n, k) mask of real completion tokens; k = the longest completion."""
         import torch
 
-        seqs = [torch.tensor(p + c) for p, c in zip(prompt_ids, completion_ids)]
-        width = max(len(s) for s in seqs)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for i, s in enumerate(seqs):  # left padding keeps the completions aligned at the end
-            ids[i, width - len(s) :] = s
-            mask[i, width - len(s) :] = 1
-        k = max(len(c) for c in completion_ids)
+        lengths = np.array([len(p) + len(c) for p, c in zip(prompt_ids, completion_ids)])
+        comp = np.array([len(c) for c in completion_ids])
+        width, k = int(lengths.max()), int(comp.max())
+        ids = np.full((lengths.size, width), self.tokenizer.pad_token_id, dtype=np.int64)
+        for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):  # left padding aligns the completions' ends
+            ids[i, width - lengths[i]:] = [*p, *c]
+        attention = torch.as_tensor(np.arange(width)[None, :] >= (width - lengths)[:, None], dtype=torch.long)
+        ids = torch.as_tensor(ids)
         # only the logits that predict completion tokens: the vocabulary (49k for SmolLM2) makes the rest costly
-        kept = model(input_ids=ids, attention_mask=mask, logits_to_keep=k + 1).logits[:, :-1] / self.config.temperature
-        logp = torch.log_softmax(kept.float(), dim=-1).gather(-1, ids[:, -k:, None]).squeeze(-1)
-        return [logp[i, k - len(c) :] for i, c in enumerate(completion_ids)]
+        kept = model(input_ids=ids, attention_mask=attention, logits_to_keep=k + 1).logits[:, :-1]
+        logp = torch.log_softmax(kept.float() / self.config.temperature, dim=-1).gather(-1, ids[:, -k:, None])
+        mask = torch.as_tensor(np.arange(k)[None, :] >= (k - comp)[:, None])
+        return logp.squeeze(-1), mask
+
+    def _token_logps(self, model, prompt_ids, completion_ids):
+        """Per-token log-probs of each completion (list of 1-D tensors), logits / temperature."""
+        logp, mask = self._padded_logps(model, prompt_ids, completion_ids)
+        k = logp.shape[1]
+        return [logp[i, k - len(c):] for i, c in enumerate(completion_ids)]
 
     def advantages(self, rewards: list[list[float]]) -> list[np.ndarray]:
         """``grpo_advantages`` with this trainer's loss type and reward scaling."""
@@ -273,34 +280,33 @@ class GRPOTrainer:
 
         advs = self.advantages(rewards)
         flat_prompts = [prompt_ids[i] for i, g in enumerate(groups) for _ in g]
-        flat_comps = [c for g in groups for c in g]
-        weights = completion_weights([len(g) for g in groups], self.config.aggregation)
-        flat_adv = [float(a) for g in advs for a in g]
+        flat_comps = [list(c) for g in groups for c in g]
         if not flat_comps:
             return torch.zeros((), requires_grad=True), old_logps
-        new = self._token_logps(self.model, flat_prompts, flat_comps)
+        weights = torch.tensor(completion_weights([len(g) for g in groups], self.config.aggregation))
+        adv = torch.tensor(np.concatenate([np.asarray(a, dtype=np.float64) for a in advs]), dtype=torch.float32)
+        new, mask = self._padded_logps(self.model, flat_prompts, flat_comps)
         if old_logps is None:
-            old_logps = [x.detach() for x in new]
-        ref = None
+            old_logps = new.detach()
+        elif isinstance(old_logps, (list, tuple)):  # per-completion tensors: right-align them as ``new`` is
+            old = torch.zeros_like(new)
+            for i, x in enumerate(old_logps):
+                old[i, new.shape[1] - len(x):] = x
+            old_logps = old
+        eps = self.config.epsilon
+        ratio = torch.exp(new - old_logps)
+        per_token = -torch.minimum(ratio * adv[:, None], torch.clamp(ratio, 1 - eps, 1 + eps) * adv[:, None])
         if self.config.beta > 0:
             with torch.no_grad():
-                ref = self._token_logps(self.ref_model, flat_prompts, flat_comps)
-        total = 0.0
-        eps = self.config.epsilon
-        for j, (lp, olp) in enumerate(zip(new, old_logps)):
-            ratio = torch.exp(lp - olp)
-            a = flat_adv[j]
-            per_token = -torch.minimum(ratio * a, torch.clamp(ratio, 1 - eps, 1 + eps) * a)
-            if ref is not None:
-                d = ref[j] - lp
-                per_token = per_token + self.config.beta * (torch.exp(d) - d - 1)
-            agg = (
-                per_token.mean()
-                if self.config.loss_type == "grpo"
-                else per_token.sum() / self.config.max_completion_length
-            )
-            total = total + weights[j] * agg
-        return total, old_logps
+                ref, _ = self._padded_logps(self.ref_model, flat_prompts, flat_comps)
+            d = ref - new
+            per_token = per_token + self.config.beta * (torch.exp(d) - d - 1)
+        per_token = torch.where(mask, per_token, torch.zeros_like(per_token))
+        if self.config.loss_type == "grpo":
+            agg = per_token.sum(1) / mask.sum(1).clamp(min=1)
+        else:
+            agg = per_token.sum(1) / self.config.max_completion_length
+        return (weights.to(agg.dtype) * agg).sum(), old_logps
 
     def step(self, prompt_ids, groups, rewards) -> dict:
         """One optimizer step on a batch: prompt token ids (n_prompts,), groups of completion token ids, rewards."""

@@ -207,7 +207,8 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     replicates: pass@1, pass@<k> for k = 256 and 1024 when computed and the largest k, the informative-group
     share (mean over training steps), the final policy entropy (nats), the growth of the Phase-B share given to
     s = K0 prompts from the first to the last tenth of training, and when the study traces a frontier:
-    frontier_gain@<kmax> (monotone cubic frontier), frontier_gain_linear@<kmax> (chords), matched_lr (the GRPO
+    frontier_gain@<kmax> (monotone cubic frontier; for a uniform:lr<x> point, against the frontier without that
+    point: leave-one-out), frontier_gain_linear@<kmax> (chords), matched_lr (the GRPO
     learning-rate multiplier with the arm's Pass@1) and lr_equivalent (1 when |frontier gain| <= max(2 se,
     EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k),
     and per eval set "<set>:frontier_gain@<largest eval_set_ks>": the same frontier read on that set's own Pass@1
@@ -261,10 +262,13 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
                 rows.append((arm, col + ":resolved_share", float((z > 1.96).mean()), float("nan"), n))
         if frontier:
             kmax = max(cfg.ks)
-            g, g_se, used = frontier_gain(last, arm, kmax, points)
+            # a uniform:lr<x> point is compared with the frontier built without it (leave-one-out): a real test of
+            # the frontier's interpolation (the negative control), not 0 by construction; uniform is the reference
+            own = tuple(p for p in points if p != arm) if arm in points and arm != "uniform" else points
+            g, g_se, used = frontier_gain(last, arm, kmax, own)
             rows.append((arm, f"frontier_gain@{kmax}", g, g_se, used))
             on = float(abs(g) <= max(2 * g_se if np.isfinite(g_se) else 0.0, EFFECT_FLOOR)) if used else float("nan")
-            g, g_se, used = frontier_gain(last, arm, kmax, points, method="linear")
+            g, g_se, used = frontier_gain(last, arm, kmax, own, method="linear")
             rows.append((arm, f"frontier_gain_linear@{kmax}", g, g_se, used))
             m, m_se, used = matched_lr(last, arm, frontier)
             rows.append((arm, "matched_lr", m, m_se, used))
@@ -274,7 +278,7 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
                 kset = max(cfg.eval_set_ks)
                 view = _eval_set_view(last, name, kset)
                 if view is not None:
-                    g, g_se, used = frontier_gain(view, arm, kset, points)
+                    g, g_se, used = frontier_gain(view, arm, kset, own)
                     rows.append((arm, f"{name}:frontier_gain@{kset}", g, g_se, used))
     return pd.DataFrame(rows, columns=["arm", "metric", "value", "se", "n_reps"])
 

@@ -8,6 +8,8 @@ paper, which oversamples), and modifiers:
 - a predictor (``gp``, ``oracle``): HORA's learned prior Beta(mu c, (1 - mu) c) from that predictor;
 - ``k<K0>``: the arm's own pilot size;
 - ``lr<x>``: the learning rate times x (``uniform:lr0.5`` is a point of GRPO's learning-rate frontier);
+- ``x<m>``: m times the rollouts per step at the same learning rate (every group, and so the step's budget, m times
+  larger; ``uniform:x2`` is the positive control of "more signal per step");
 - ``placebo`` (also the suffix ``_placebo``): the allocator's group sizes permuted over each shard's prompts,
   which keeps "group sizes vary" and removes "which prompts get the budget".
 
@@ -56,6 +58,8 @@ class Arm:
         The arm's own pilot size (None: the study's).
     lr_scale : float
         The learning-rate multiplier.
+    rollout_scale : float
+        The rollouts-per-step multiplier (``x<m>``).
     placebo : bool
         Permute the allocator's group sizes over each shard's prompts.
     """
@@ -66,6 +70,7 @@ class Arm:
     k0: int | None = None
     lr_scale: float = 1.0
     placebo: bool = False
+    rollout_scale: float = 1.0
 
     @property
     def dynamic(self) -> bool:
@@ -98,7 +103,7 @@ def parse_arm(spec: str) -> Arm:
     Examples
     --------
     >>> parse_arm("hora:gp:k16")
-    Arm(spec='hora:gp:k16', allocator='hora', predictor='gp', k0=16, lr_scale=1.0, placebo=False)
+    Arm(spec='hora:gp:k16', allocator='hora', predictor='gp', k0=16, lr_scale=1.0, placebo=False, rollout_scale=1.0)
     """
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"arm: expected a string like 'hora' or 'hora:gp', got {spec!r}")
@@ -106,7 +111,7 @@ def parse_arm(spec: str) -> Arm:
     placebo = name.endswith("_placebo")
     name = name[: -len("_placebo")] if placebo else name
     check_choice(name, "arm allocator", (*ALLOCATORS, DYNAMIC_SAMPLING))
-    predictor, k0, lr_scale = ("gp" if name == "vip" else "uniform"), None, 1.0
+    predictor, k0, lr_scale, rollout_scale = ("gp" if name == "vip" else "uniform"), None, 1.0, 1.0
     for mod in mods:
         if mod in PREDICTORS:
             predictor = mod
@@ -114,6 +119,13 @@ def parse_arm(spec: str) -> Arm:
             k0 = int(mod[1:])
         elif mod == "placebo":
             placebo = True
+        elif mod.startswith("x") and len(mod) > 1:
+            try:
+                rollout_scale = float(mod[1:])
+            except ValueError:
+                rollout_scale = float("nan")
+            if not np.isfinite(rollout_scale) or rollout_scale <= 0:
+                raise ValueError(f"arm {spec!r}: x<m> needs a rollouts-per-step multiplier m > 0, got {mod!r}")
         elif mod.startswith("lr"):
             try:
                 lr_scale = float(mod[2:])
@@ -123,7 +135,7 @@ def parse_arm(spec: str) -> Arm:
                 raise ValueError(f"arm {spec!r}: lr<x> needs a learning-rate multiplier x > 0, got {mod!r}")
         else:
             raise ValueError(f"arm {spec!r}: unknown modifier {mod!r}; valid: {', '.join(PREDICTORS)}, k<K0>, "
-                             "lr<x>, placebo")
+                             "lr<x>, x<m>, placebo")
     if name == "optimal":
         raise ValueError("arm: 'optimal' is the DP reference for small problems; use 'hora' (exact for the hit "
                          "utility)")
@@ -134,7 +146,7 @@ def parse_arm(spec: str) -> Arm:
     if placebo and name == DYNAMIC_SAMPLING:
         raise ValueError(f"arm {spec!r}: {DYNAMIC_SAMPLING} has no allocation to permute (placebo applies to "
                          "allocators)")
-    return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo)
+    return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo, rollout_scale=rollout_scale)
 
 
 def frontier_arms(frontier_lrs) -> tuple:

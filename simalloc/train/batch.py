@@ -82,7 +82,7 @@ def binomial(rng, n, p) -> np.ndarray:
     return _binomial(rng, n, p, np.empty(p.size, dtype=np.int64))
 
 
-def draw_dynamic(policy, spec: BatchSpec, batch_rng, extra_rng) -> Batch:
+def draw_dynamic(policy, spec: BatchSpec, batch_rng, extra_rng, group_size: int | None = None) -> Batch:
     """DAPO's dynamic sampling, compute-matched: prompts drawn in order from a permutation of the pool, groups of
     G, those without spread dropped, until the batch is full or n_prompts x G rollouts are spent.
 
@@ -94,6 +94,8 @@ def draw_dynamic(policy, spec: BatchSpec, batch_rng, extra_rng) -> Batch:
         The batch settings.
     batch_rng, extra_rng : numpy.random.Generator
         The prompt order and the rollouts' streams.
+    group_size : int, optional
+        G (default ``spec.group_size``; an ``x<m>`` arm passes m G).
 
     Returns
     -------
@@ -103,21 +105,22 @@ def draw_dynamic(policy, spec: BatchSpec, batch_rng, extra_rng) -> Batch:
     ----------
     DAPO, arXiv 2503.14476 (dynamic sampling; its paper oversamples instead of matching the budget).
     """
-    budget = spec.n_prompts * spec.group_size
+    g = spec.group_size if group_size is None else int(group_size)
+    budget = spec.n_prompts * g
     order = batch_rng.permutation(spec.n_pool)
     kept_idx, kept_s, used, pos = [], [], 0, 0
-    while used + spec.group_size <= budget and len(kept_idx) < spec.n_prompts and pos < order.size:
-        take = min(spec.n_prompts - len(kept_idx), (budget - used) // spec.group_size, order.size - pos)
+    while used + g <= budget and sum(map(len, kept_idx)) < spec.n_prompts and pos < order.size:
+        take = min(spec.n_prompts - sum(map(len, kept_idx)), (budget - used) // g, order.size - pos)
         idx = order[pos:pos + take]
         pos += take
-        s = binomial(extra_rng, spec.group_size, policy.pass_rates(idx))
-        used += take * spec.group_size
-        keep = (s > 0) & (s < spec.group_size)
+        s = binomial(extra_rng, g, policy.pass_rates(idx))
+        used += take * g
+        keep = (s > 0) & (s < g)
         kept_idx.append(idx[keep])
         kept_s.append(s[keep])
     idx = np.concatenate(kept_idx) if kept_idx else np.empty(0, dtype=np.int64)
     s = np.concatenate(kept_s) if kept_s else np.empty(0, dtype=np.int64)
-    return Batch(idx, policy.pass_rates(idx), s, np.full(idx.size, spec.group_size), used)
+    return Batch(idx, policy.pass_rates(idx), s, np.full(idx.size, g), used)
 
 
 class BatchDrawer:
@@ -141,23 +144,44 @@ class BatchDrawer:
         self.spec, self.arm, self.k0, self.predictor, self.rngs = spec, arm, k0, predictor, rngs
         self.shards = np.array_split(np.arange(spec.n_prompts), spec.phase_b_shards)
         self.options = {"n_max": spec.vip_n_max} if arm.allocator == "vip" else {}
+        #: the arm's mean group size: G, or m G for an ``x<m>`` arm
+        self.group = int(round(spec.group_size * arm.rollout_scale))
+        if self.group < k0 or self.group < 1:
+            raise ValueError(f"arm {arm.spec!r}: {arm.rollout_scale:g} x group_size = {self.group} rollouts per "
+                             f"prompt, fewer than the pilot k0 = {k0}")
 
     def draw(self, policy, warm: bool) -> Batch:
         """The next batch; ``warm`` steps are plain GRPO (uniform groups of G) for every arm."""
         spec, r = self.spec, self.rngs
         if self.arm.dynamic and not warm:
-            return draw_dynamic(policy, spec, r["batch"], r["extra"])
+            return draw_dynamic(policy, spec, r["batch"], r["extra"], self.group)
         k0 = spec.k0 if warm else self.k0
+        group = spec.group_size if warm else self.group
         idx = r["batch"].choice(spec.n_pool, spec.n_prompts, replace=False)
         p = policy.pass_rates(idx)
         s = binomial(r["pilot"], k0, p)
-        alloc = np.full(spec.n_prompts, spec.group_size - k0, dtype=np.int64) if warm else self._allocate(idx, p, s)
+        alloc = np.full(spec.n_prompts, group - k0, dtype=np.int64) if warm else self.allocate(idx, p, s)
         extra = binomial(r["extra"], alloc, p)
-        return Batch(idx, p, s + extra, k0 + alloc, int(spec.n_prompts * spec.group_size), s, alloc, extra)
+        return Batch(idx, p, s + extra, k0 + alloc, int(spec.n_prompts * group), s, alloc, extra)
 
-    def _allocate(self, idx, p, s) -> np.ndarray:
+    def allocate(self, idx, p, s) -> np.ndarray:
         """Phase B shard by shard: the arm's allocator (learned prior for HORA with a predictor), then the
-        placebo's permutation."""
+        placebo's permutation; each shard's budget is its prompts x (the arm's group size - k0).
+
+        Parameters
+        ----------
+        idx : ndarray of int
+            The batch's prompts (the predictor's keys).
+        p : ndarray or None
+            Their pass rates (read by the oracle predictor only).
+        s : ndarray of int
+            Pilot successes.
+
+        Returns
+        -------
+        ndarray of int64
+            Extra rollouts per prompt.
+        """
         spec, arm, rng = self.spec, self.arm, self.rngs["alloc"]
         mu = self.predictor.predict(idx, p)
         alloc = np.zeros(spec.n_prompts, dtype=np.int64)
@@ -166,7 +190,7 @@ class BatchDrawer:
             if mu is not None and arm.allocator == "hora":
                 c = spec.prior_concentration
                 prior = (mu[shard] * c, (1.0 - mu[shard]) * c)
-            alloc[shard] = allocate(arm.allocator, s[shard], self.k0, shard.size * (spec.group_size - self.k0),
+            alloc[shard] = allocate(arm.allocator, s[shard], self.k0, shard.size * (self.group - self.k0),
                                     prior=prior, cap=spec.cap or None, rng=rng,
                                     predicted_p=None if mu is None else mu[shard], options=self.options)
             if arm.placebo:  # same multiset of group sizes, assigned to the shard's prompts at random

@@ -98,8 +98,9 @@ class Recorder:
         self.budget_by_s, self.prompts_by_s = np.zeros(k0 + 1), np.zeros(k0 + 1)
         self.rows = []
 
-    def record(self, step: int, batch=None, grad_norm=np.nan, grad_noise=np.nan, warm: bool = False) -> None:
-        """Add step ``step``'s row (``batch`` None: the start, before any update)."""
+    def batch_stats(self, batch, warm: bool) -> tuple:
+        """(informative share, hits on s = 0 prompts, s = 0 prompts, rollouts, Phase-B share of s = 0 prompts, of
+        s = K0 prompts) of a step's batch; NaN (and 0 rollouts) for ``batch`` None."""
         informative = hits_s0 = n_s0 = share_s0 = share_sk0 = np.nan
         rollouts = 0
         if batch is not None:
@@ -112,6 +113,11 @@ class Recorder:
                 spent = alloc.sum()
                 if not warm and spent:
                     share_s0, share_sk0 = float(alloc[s == 0].sum() / spent), float(alloc[s == self.k0].sum() / spent)
+        return informative, hits_s0, n_s0, rollouts, share_s0, share_sk0
+
+    def record(self, step: int, batch=None, grad_norm=np.nan, grad_noise=np.nan, warm: bool = False) -> None:
+        """Add step ``step``'s row (``batch`` None: the start, before any update)."""
+        informative, hits_s0, n_s0, rollouts, share_s0, share_sk0 = self.batch_stats(batch, warm)
         p = self.policy
         curve = pass_at_k_curve(p.eval_pass_rates(), self.ks)
         h = p.cluster_entropies()

@@ -1,0 +1,291 @@
+"""``train_lab``: real GRPO on the lab network, one arm, with the simulator's batches, allocators and records.
+
+Each step: draw ``n_prompts`` training prompts, sample a pilot of ``k0`` completions per prompt from the network,
+split Phase B with the arm's allocator (``simalloc.train.batch.BatchDrawer.allocate``: the simulator's shards,
+learned priors and placebo), sample the extra completions, grade them, and take one step of the live mode's GRPO
+trainer (``simalloc.live.grpo.GRPOTrainer``) on every group. Recorded every ``record_every`` steps: exact Pass@k
+on the held-out eval sets (``answer_distribution``), the completion entropy, the batch's informative share, hits
+on s = 0 prompts, the gradient norm and loss, and every ``snr_every`` steps the gradient signal-to-noise ratio
+from per-group gradients (``gradient_snr``). The per-step table has the simulator's ``STEP_COLUMNS`` first, so the
+studies' analysis (frontier gain, ``summary.csv``) reads it unchanged.
+
+Random streams are the simulator's (``simalloc.train.loop.STREAMS``): arms given the same seed see the same prompt
+batches. torch runs single-threaded inside a run, so a table does not depend on how many workers ran the study.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from ..seeding import as_seed_sequence
+from ..train.arms import Arm, parse_arm
+from ..train.batch import Batch, BatchDrawer
+from ..train.config import BatchSpec
+from ..train.evaluation import Recorder
+from ..train.loop import STREAMS
+from ..train.policies import pass_at_k_curve
+from ..train.predictors import make_predictor, prompt_embeddings
+from .config import LabConfig
+from .policy import LabPolicy, Rollouts, completion_tables, pass_rates, sample
+from .task import Prompts
+from .warmstart import warm_start
+
+__all__ = ["train_lab", "gradient_snr", "LAB_COLUMNS", "make_trainer"]
+
+#: the lab's columns after the simulator's: the loss, the per-group gradient SNR and noise scale, the main eval
+#: set's Pass@1 by level, seconds per step
+LAB_COLUMNS = ["loss", "grad_snr", "grad_noise_scale", "pass@1:level0", "pass@1:level1", "pass@1:level2",
+               "step_seconds"]
+
+
+def make_trainer(policy: LabPolicy, cfg: LabConfig, lr: float):
+    """The live mode's GRPO trainer on the lab network with the config's step settings.
+
+    Parameters
+    ----------
+    policy : LabPolicy
+        The network (trained in place).
+    cfg : LabConfig
+        loss, scale_rewards, aggregation, epsilon, max_grad_norm, temperature.
+    lr : float
+        AdamW's learning rate.
+
+    Returns
+    -------
+    simalloc.live.grpo.GRPOTrainer
+    """
+    from ..live.grpo import GRPOConfig, GRPOTrainer
+
+    config = GRPOConfig(learning_rate=lr, epsilon=cfg.epsilon, beta=0.0, loss_type=cfg.loss,
+                        scale_rewards=cfg.scale_rewards, max_completion_length=2, max_grad_norm=cfg.max_grad_norm,
+                        temperature=cfg.temperature, aggregation=cfg.aggregation)
+    return GRPOTrainer(policy.model, policy.tokenizer, config)
+
+
+def gradient_snr(trainer, prompt_ids, groups, rewards) -> tuple[float, float]:
+    """The batch gradient's signal-to-noise ratio from per-group gradients.
+
+    With g_i the gradient of group i's own loss and w_i its weight in the batch loss (n_i / N for TRL's rollout
+    aggregation, 1 / n_groups for per-prompt aggregation), the batch gradient is g = sum_i w_i g_i; treating
+    groups as independent draws, Var(g) ~ n/(n-1) sum_i w_i^2 ||g_i - g||^2, and
+
+        SNR = ||g||^2 / Var(g),        noise scale B = tr(Sigma) / ||g_bar||^2,
+
+    Sigma and g_bar the unweighted covariance (ddof 1) and mean of the g_i: B is the batch size, in groups, at
+    which the noise equals the signal (McCandlish et al. 2018, "An empirical model of large-batch training",
+    B_simple). Groups without spread have zero advantages and g_i = 0.
+
+    Parameters
+    ----------
+    trainer : simalloc.live.grpo.GRPOTrainer
+        Its ``loss`` defines each group's loss (the same function as the step's).
+    prompt_ids, groups, rewards : list
+        As ``GRPOTrainer.step`` takes them.
+
+    Returns
+    -------
+    snr, noise_scale : float
+        NaN for fewer than two groups or a zero gradient.
+    """
+    import torch
+
+    sizes = np.array([len(g) for g in groups], dtype=np.float64)
+    used = np.flatnonzero(sizes > 0)
+    if used.size < 2:
+        return float("nan"), float("nan")
+    w = sizes[used] / sizes.sum() if trainer.config.aggregation == "rollout" else np.full(used.size, 1.0 / used.size)
+    params = trainer.params
+    grads = np.zeros((used.size, sum(p.numel() for p in params)))
+    for row, i in enumerate(used):
+        if np.ptp(rewards[i]) == 0:  # no spread: every advantage is 0
+            continue
+        loss, _ = trainer.loss([prompt_ids[i]], [groups[i]], [rewards[i]])
+        g = torch.autograd.grad(loss, params, allow_unused=True)
+        grads[row] = torch.cat([(x if x is not None else torch.zeros_like(p)).reshape(-1)
+                                for x, p in zip(g, params)]).double().numpy()
+    n = used.size
+    g = w @ grads
+    var = n / (n - 1) * np.sum(w[:, None] ** 2 * (grads - g) ** 2)
+    g_bar = grads.mean(0)
+    spread = np.sum((grads - g_bar) ** 2) / (n - 1)
+    signal = float(g @ g)
+    snr = signal / var if var > 0 else float("nan")
+    noise_scale = spread / float(g_bar @ g_bar) if g_bar @ g_bar > 0 else float("nan")
+    return float(snr), float(noise_scale)
+
+
+class LabRecorder(Recorder):
+    """The simulator's recorder with the lab's evaluation: exact Pass@k from the network's answer distribution on
+    the held-out sets, the completion entropy, and the lab's columns (``LAB_COLUMNS``)."""
+
+    def __init__(self, cfg: LabConfig, arm: Arm, rep: int, k0: int, policy: LabPolicy, main: Prompts,
+                 sets: list[tuple[str, Prompts]]):
+        super().__init__(cfg, arm, rep, k0, policy, [])
+        self.main, self.sets = main, sets
+        self.lab_rows = []
+
+    def record(self, step: int, batch=None, grad_norm=np.nan, warm: bool = False, loss=np.nan,
+               snr=(np.nan, np.nan), seconds=np.nan) -> None:
+        """Add step ``step``'s row (``batch`` None: the start, before any update)."""
+        informative, hits_s0, n_s0, rollouts, share_s0, share_sk0 = self.batch_stats(batch, warm)
+        first, second = completion_tables(self.policy, self.main)
+        dist = np.einsum("nz,nzy->ny", first, second)[:, self.policy.tokenizer.digit_ids]
+        p = dist[np.arange(len(self.main)), self.main.answer]
+
+        def h(q):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return -np.sum(np.where(q > 0, q * np.log(q), 0.0), axis=-1)
+
+        entropy = float(np.mean(h(first) + np.sum(first * h(second), axis=1)))
+        curve = pass_at_k_curve(p, self.ks)
+        extra = []
+        for _, prompts in self.sets:
+            extra += list(pass_at_k_curve(pass_rates(self.policy, prompts), self.set_ks))
+        by_level = [float(p[self.main.level == lv].mean()) if (self.main.level == lv).any() else np.nan
+                    for lv in range(3)]
+        self.rows.append((self.arm.spec, self.rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, entropy,
+                          np.nan, np.nan, np.nan, share_s0, share_sk0, *curve, *extra))
+        self.lab_rows.append((loss, *snr, *by_level, seconds))
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(the per-step table with ``LAB_COLUMNS`` appended, the budget-share-by-s table)."""
+        table, share = super().tables()
+        lab = pd.DataFrame(self.lab_rows, columns=LAB_COLUMNS)
+        return pd.concat([table, lab], axis=1), share
+
+
+def _batch_spec(cfg: LabConfig) -> BatchSpec:
+    return BatchSpec(cfg.n_pool, cfg.n_prompts, cfg.group_size, cfg.k0, cfg.phase_b_shards, cfg.cap,
+                     cfg.warmup_steps, cfg.prior_concentration, cfg.oracle_noise, cfg.embed_dim, cfg.embed_signal,
+                     cfg.vip_n_max)
+
+
+def _groups(prompts: Prompts, *rollouts: Rollouts) -> tuple[list, list, list, np.ndarray]:
+    """(prompt ids, completion groups, reward groups, successes per prompt) from rollouts ordered by prompt."""
+    n = len(prompts)
+    groups = [[] for _ in range(n)]
+    rewards = [[] for _ in range(n)]
+    for r in rollouts:
+        for i, tok, rew in zip(r.prompt, r.tokens.tolist(), r.reward):
+            groups[i].append(tok)
+            rewards[i].append(float(rew))
+    successes = np.array([int(sum(x)) for x in rewards], dtype=np.int64)
+    return [list(map(int, row)) for row in prompts.ids], groups, rewards, successes
+
+
+def _dynamic(policy, pool: Prompts, cfg: LabConfig, group: int, rngs) -> tuple[Batch, Prompts, list]:
+    """DAPO's dynamic sampling, compute-matched (as the simulator's): n_prompts prompts, groups of G, those without
+    spread dropped."""
+    idx = rngs["batch"].permutation(len(pool))[:cfg.n_prompts]
+    prompts = pool.take(idx)
+    roll = sample(policy, prompts, group, rngs["extra"])
+    ids, groups, rewards, s = _groups(prompts, roll)
+    keep = np.flatnonzero((s > 0) & (s < group))
+    batch = Batch(idx[keep], np.full(keep.size, np.nan), s[keep], np.full(keep.size, group), cfg.n_prompts * group)
+    return batch, [ids[i] for i in keep], [groups[i] for i in keep], [rewards[i] for i in keep]
+
+
+def train_lab(cfg: LabConfig, arm: str | Arm, rng, *, rep: int = 0, policy: LabPolicy | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train the warm-started lab network with GRPO under one arm (module docstring).
+
+    Parameters
+    ----------
+    cfg : LabConfig
+        The run's settings (validated here).
+    arm : str or Arm
+        "uniform", "hora", "hora_placebo", "uniform:lr0.5", "uniform:x2", "dapo_dynamic", ... (``parse_arm``).
+    rng : int, SeedSequence or Generator
+        Split into the simulator's streams; the same value gives every arm the same prompt batches.
+    rep : int, default 0
+        Labels the rows.
+    policy : LabPolicy, optional
+        Start from this network instead of the cached warm start (it is trained in place).
+
+    Returns
+    -------
+    steps : pandas.DataFrame
+        One row per recorded step: ``STEP_COLUMNS``, pass@k for ``cfg.ks`` on the main eval set, the eval sets'
+        columns, ``LAB_COLUMNS``.
+    share : pandas.DataFrame
+        The Phase-B budget and prompts by pilot count, as the simulator's.
+
+    Examples
+    --------
+    >>> from simalloc.lab import LabConfig, train_lab
+    >>> cfg = LabConfig(steps=2, n_prompts=8, group_size=4, k0=2, phase_b_shards=2, n_eval=30, warm_steps=5,
+    ...                 record_every=1, snr_every=1)
+    >>> steps, share = train_lab(cfg, "hora", 0)
+    >>> list(steps.step), int(steps.rollouts.iloc[-1])
+    ([0, 1, 2], 32)
+    """
+    import torch
+
+    cfg.validate()
+    arm = parse_arm(arm) if isinstance(arm, str) else arm
+    k0 = cfg.k0 if arm.k0 is None else arm.k0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(cfg, arm, k0, rng, rep, policy)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(cfg: LabConfig, arm: Arm, k0: int, rng, rep: int, policy):
+    rngs = dict(zip(STREAMS, (np.random.default_rng(s) for s in as_seed_sequence(rng).spawn(len(STREAMS)))))
+    task = cfg.task
+    policy = policy or warm_start(task, cfg.model_spec, cfg.warm, cfg.temperature)
+    pool, _ = task.split()
+    main = task.eval_set(cfg.n_eval, (1.0, 1.0, 1.0), seed=0)
+    sets = [(name, task.eval_set(cfg.n_eval, mix, seed=i + 1)) for i, (name, mix) in enumerate(cfg.eval_set_specs())]
+    recorder = LabRecorder(cfg, arm, rep, k0, policy, main, sets)
+    embeddings = None
+    if arm.predictor == "gp":
+        embeddings = prompt_embeddings(pass_rates(policy, pool), cfg.embed_dim, cfg.embed_signal, rngs["world"])
+    predictor = make_predictor(arm.predictor, embeddings=embeddings, noise=cfg.oracle_noise, rng=rngs["predictor"])
+    drawer = BatchDrawer(_batch_spec(cfg), arm, k0, predictor, rngs)
+    trainer = make_trainer(policy, cfg, cfg.lr * arm.lr_scale)
+    recorder.record(0)
+    for step in range(1, cfg.steps + 1):
+        start = time.perf_counter()
+        warm = step <= cfg.warmup_steps
+        for group in trainer.optimizer.param_groups:
+            group["lr"] = cfg.lr * (1.0 if warm else arm.lr_scale)
+        if arm.dynamic and not warm:
+            batch, ids, groups, rewards = _dynamic(policy, pool, cfg, drawer.group, rngs)
+        else:
+            batch, ids, groups, rewards = _allocated(policy, pool, cfg, drawer, arm, k0, warm, rngs)
+        recording = step % cfg.record_every == 0 or step == cfg.steps
+        snr = (np.nan, np.nan)
+        if cfg.snr_every and (step % cfg.snr_every == 0 or step == cfg.steps) and ids:
+            snr = gradient_snr(trainer, ids, groups, rewards)
+        out = trainer.step(ids, groups, rewards) if ids else {"loss": 0.0, "grad_norm": 0.0}
+        predictor.observe(batch.idx, batch.successes, batch.sizes)
+        recorder.add_budget(batch, warm)
+        if recording:
+            recorder.record(step, batch, out["grad_norm"], warm, out["loss"], snr, time.perf_counter() - start)
+    return recorder.tables()
+
+
+def _allocated(policy, pool: Prompts, cfg: LabConfig, drawer: BatchDrawer, arm: Arm, k0: int, warm: bool, rngs):
+    """A batch of fixed prompts: pilot, the arm's allocation of Phase B (uniform groups of G while warm), extra."""
+    pilot_k = cfg.k0 if warm else k0
+    group = cfg.group_size if warm else drawer.group
+    idx = rngs["batch"].choice(len(pool), cfg.n_prompts, replace=False)
+    prompts = pool.take(idx)
+    pilot = sample(policy, prompts, pilot_k, rngs["pilot"])
+    s = np.bincount(pilot.prompt, weights=pilot.reward, minlength=cfg.n_prompts).astype(np.int64)
+    if warm:
+        alloc = np.full(cfg.n_prompts, group - pilot_k, dtype=np.int64)
+    else:
+        p = pass_rates(policy, prompts) if arm.predictor == "oracle" else np.full(cfg.n_prompts, np.nan)
+        alloc = drawer.allocate(idx, p, s)
+    extra = sample(policy, prompts, alloc, rngs["extra"])
+    ids, groups, rewards, total = _groups(prompts, pilot, extra)
+    batch = Batch(idx, np.full(cfg.n_prompts, np.nan), total, pilot_k + alloc, int(cfg.n_prompts * group), s,
+                  alloc, total - s)
+    return batch, ids, groups, rewards

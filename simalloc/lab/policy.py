@@ -1,0 +1,349 @@
+"""The lab's policy: a small decoder-only transformer (``LlamaForCausalLM`` from a local config), its exact
+answer distribution and an autoregressive sampler.
+
+The network is a real causal language model over the task's vocabulary (``LabTokenizer``); the GRPO step that
+trains it is the live mode's (``simalloc.live.grpo.GRPOTrainer``), unchanged. Completions are two tokens, so the
+probability of each final answer is a sum over the first token:
+
+    P(y | x) = sum_{z in vocabulary} softmax(f(x) / T)_z softmax(f(x, z) / T)_y,
+
+computed exactly by ``answer_distribution`` (one forward pass over the prompts, then one token for every
+(prompt, first token) pair from the prompts' key-value cache). ``sample`` draws completions the way a rollout
+engine does, one token at a time from the network's own conditionals (a different code path; a test checks the
+two against each other by chi-square).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..seeding import as_generator
+from ..validation import as_int
+from .task import ChainTask, LabTokenizer, Prompts
+
+__all__ = ["ModelSpec", "LabPolicy", "make_policy", "answer_distribution", "completion_tables", "pass_rates", "sample",
+           "Rollouts", "sequence_entropy"]
+
+#: sequences per forward pass (bounds memory on large eval sets)
+CHUNK = 8192
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The network's shape.
+
+    Parameters
+    ----------
+    hidden : int, default 64
+        Model width.
+    layers : int, default 2
+        Decoder blocks.
+    heads : int, default 4
+        Attention heads (``hidden`` must be divisible by it).
+    ff : int, default 256
+        MLP width.
+    seed : int, default 0
+        The initial weights' seed.
+
+    Notes
+    -----
+    The defaults give about 133,000 parameters for M = 10.
+    """
+
+    hidden: int = 64
+    layers: int = 2
+    heads: int = 4
+    ff: int = 256
+    seed: int = 0
+
+    def validate(self) -> "ModelSpec":
+        """Raise ValueError naming the first bad field; returns self."""
+        for name in ("hidden", "layers", "heads", "ff"):
+            as_int(getattr(self, name), name, 1)
+        as_int(self.seed, "seed", 0)
+        if self.hidden % self.heads:
+            raise ValueError(f"heads: must divide hidden={self.hidden}, got {self.heads}")
+        return self
+
+
+class LabPolicy:
+    """A lab network with its task and sampling temperature.
+
+    Parameters
+    ----------
+    model : transformers.LlamaForCausalLM
+        The network.
+    task : ChainTask
+        The task (its tokenizer is the network's).
+    temperature : float, default 1.0
+        Rollouts sample from softmax(logits / temperature); exact answer distributions use the same.
+    """
+
+    def __init__(self, model, task: ChainTask, temperature: float = 1.0):
+        if not (np.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"temperature: must be finite and > 0, got {temperature!r}")
+        self.model, self.task, self.temperature = model, task, float(temperature)
+
+    @property
+    def tokenizer(self) -> LabTokenizer:
+        """The task's tokenizer."""
+        return self.task.tokenizer
+
+    @property
+    def n_params(self) -> int:
+        """Trainable parameters."""
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+    def state(self) -> dict:
+        """A copy of the weights (``load`` puts them back)."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def load(self, state: dict) -> None:
+        """Set the weights."""
+        self.model.load_state_dict(state)
+
+
+def make_policy(task: ChainTask, spec: ModelSpec = ModelSpec(), temperature: float = 1.0) -> LabPolicy:
+    """A freshly initialised lab network for ``task``.
+
+    Parameters
+    ----------
+    task : ChainTask
+        The task.
+    spec : ModelSpec
+        The network's shape and seed.
+    temperature : float, default 1.0
+        The sampling temperature.
+
+    Returns
+    -------
+    LabPolicy
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    spec.validate()
+    vocab = len(task.tokenizer)
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=spec.hidden, intermediate_size=spec.ff,
+                      num_hidden_layers=spec.layers, num_attention_heads=spec.heads, num_key_value_heads=spec.heads,
+                      max_position_embeddings=8, tie_word_embeddings=False, pad_token_id=0, bos_token_id=None,
+                      eos_token_id=None, attn_implementation="eager")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        model = LlamaForCausalLM(cfg)
+    model.eval()
+    return LabPolicy(model, task, temperature)
+
+
+def _cache_keyword(model) -> str:
+    """transformers >= 5 calls the key-value cache ``cache``; earlier versions ``past_key_values``."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _prompt_pass(model, ids):
+    """Logits of the token after each prompt and the key-value cache."""
+    out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+    return out.logits[:, -1, :], getattr(out, _cache_keyword(model))
+
+
+def _next_logits(model, tokens, cache):
+    """Logits of the token after one more token per row, from the rows' cache."""
+    return model(input_ids=tokens, use_cache=True, **{_cache_keyword(model): cache}).logits[:, -1, :]
+
+
+def completion_tables(policy: LabPolicy, prompts: Prompts | np.ndarray, temperature: float | None = None):
+    """P(first token) and P(second token | first token) for every prompt, over the whole vocabulary.
+
+    Parameters
+    ----------
+    policy : LabPolicy
+        The network.
+    prompts : Prompts or ndarray of int, shape (n, 5)
+        The prompts.
+    temperature : float, optional
+        Default: the policy's.
+
+    Returns
+    -------
+    first : ndarray of float64, shape (n, V)
+        softmax(f(x) / T).
+    second : ndarray of float64, shape (n, V, V)
+        softmax(f(x, z) / T) for every first token z.
+    """
+    import torch
+
+    ids = torch.as_tensor(prompts.ids if isinstance(prompts, Prompts) else prompts, dtype=torch.long)
+    t = policy.temperature if temperature is None else float(temperature)
+    vocab = len(policy.tokenizer)
+    firsts, seconds = [], []
+    with torch.no_grad():
+        for lo in range(0, ids.shape[0], max(1, CHUNK // vocab)):
+            chunk = ids[lo:lo + max(1, CHUNK // vocab)]
+            logits, cache = _prompt_pass(policy.model, chunk)
+            firsts.append(torch.softmax(logits.double() / t, -1))
+            cache.batch_repeat_interleave(vocab)
+            z = torch.arange(vocab).repeat(chunk.shape[0])[:, None]
+            nxt = _next_logits(policy.model, z, cache)
+            seconds.append(torch.softmax(nxt.double() / t, -1).view(chunk.shape[0], vocab, vocab))
+    return torch.cat(firsts).numpy(), torch.cat(seconds).numpy()
+
+
+def answer_distribution(policy: LabPolicy, prompts, temperature: float | None = None) -> np.ndarray:
+    """The exact probability of each final answer: P(y = d | x) = sum_z P(z | x) P(d | x, z).
+
+    Parameters
+    ----------
+    policy : LabPolicy
+        The network.
+    prompts : Prompts or ndarray of int, shape (n, 5)
+        The prompts.
+    temperature : float, optional
+        Default: the policy's sampling temperature.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, M + 1)
+        Columns 0..M-1: the digits; column M: a malformed completion (a final token that is not a digit). Rows
+        sum to 1.
+
+    Examples
+    --------
+    >>> from simalloc.lab import ChainTask, make_policy
+    >>> task = ChainTask(n_pool=100)
+    >>> d = answer_distribution(make_policy(task), task.all_prompts().take([0, 1]))
+    >>> d.shape, bool(abs(d.sum(1) - 1).max() < 1e-9)
+    ((2, 11), True)
+    """
+    first, second = completion_tables(policy, prompts, temperature)
+    digits = policy.tokenizer.digit_ids
+    joint = np.einsum("nz,nzy->ny", first, second)
+    out = np.empty((joint.shape[0], digits.size + 1))
+    out[:, :-1] = joint[:, digits]
+    out[:, -1] = np.clip(1.0 - out[:, :-1].sum(1), 0.0, 1.0)
+    return out
+
+
+def pass_rates(policy: LabPolicy, prompts: Prompts, temperature: float | None = None) -> np.ndarray:
+    """P(the final answer is correct) per prompt, exact.
+
+    Parameters
+    ----------
+    policy : LabPolicy
+        The network.
+    prompts : Prompts
+        The prompts with their answers.
+    temperature : float, optional
+        Default: the policy's.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+    """
+    dist = answer_distribution(policy, prompts, temperature)
+    return dist[np.arange(len(prompts)), prompts.answer]
+
+
+def sequence_entropy(policy: LabPolicy, prompts, temperature: float | None = None) -> np.ndarray:
+    """The entropy (nats) of the two-token completion per prompt: H(z | x) + E_z H(y | x, z), exact.
+
+    Parameters
+    ----------
+    policy : LabPolicy
+        The network.
+    prompts : Prompts or ndarray of int
+        The prompts.
+    temperature : float, optional
+        Default: the policy's.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+    """
+    first, second = completion_tables(policy, prompts, temperature)
+
+    def h(p):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
+
+    return h(first) + np.sum(first * h(second), axis=1)
+
+
+@dataclass(frozen=True)
+class Rollouts:
+    """Sampled completions.
+
+    Attributes
+    ----------
+    prompt : ndarray of int64, shape (R,)
+        Each rollout's prompt (its position in the prompts sampled from).
+    tokens : ndarray of int64, shape (R, 2)
+        The completion's token ids.
+    answer : ndarray of int64, shape (R,)
+        The final answer as a digit, -1 for a final token that is not a digit.
+    reward : ndarray of float64, shape (R,)
+        1.0 when the answer is the prompt's correct answer.
+    """
+
+    prompt: np.ndarray
+    tokens: np.ndarray
+    answer: np.ndarray
+    reward: np.ndarray
+
+
+def _draw(probs, rng) -> np.ndarray:
+    """One category per row of ``probs`` by inverse CDF (rows renormalised)."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random(probs.shape[0]) * cdf[:, -1]
+    return np.minimum((cdf < u[:, None]).sum(axis=1), probs.shape[1] - 1)
+
+
+def sample(policy: LabPolicy, prompts: Prompts, n, rng=None, temperature: float | None = None) -> Rollouts:
+    """Draw ``n[i]`` completions of prompt i, one token at a time from the network's conditionals.
+
+    The first token is drawn from softmax(f(x) / T), then one forward pass of each drawn (prompt, first token)
+    gives the second token's distribution (the prompt's key-value cache is reused).
+
+    Parameters
+    ----------
+    policy : LabPolicy
+        The network.
+    prompts : Prompts
+        The prompts.
+    n : int or array_like of int
+        Completions per prompt (>= 0).
+    rng : None, int, SeedSequence or Generator
+        The random state (SPEC 7).
+    temperature : float, optional
+        Default: the policy's.
+
+    Returns
+    -------
+    Rollouts
+        Ordered by prompt.
+    """
+    import torch
+
+    rng = as_generator(rng)
+    counts = np.broadcast_to(np.asarray(n, dtype=np.int64), (len(prompts),))
+    if counts.min(initial=0) < 0:
+        raise ValueError("n: completions per prompt must be >= 0")
+    t = policy.temperature if temperature is None else float(temperature)
+    owner = np.repeat(np.arange(len(prompts)), counts)
+    tokens = np.zeros((owner.size, 2), dtype=np.int64)
+    if owner.size:
+        with torch.no_grad():
+            logits, cache = _prompt_pass(policy.model, torch.as_tensor(prompts.ids, dtype=torch.long))
+            first = torch.softmax(logits.double() / t, -1).numpy()
+            tokens[:, 0] = _draw(first[owner], rng)
+            cache.batch_select_indices(torch.as_tensor(owner))
+            nxt = _next_logits(policy.model, torch.as_tensor(tokens[:, :1]), cache)
+            tokens[:, 1] = _draw(torch.softmax(nxt.double() / t, -1).numpy(), rng)
+    tok = policy.tokenizer
+    answer = tokens[:, 1] - int(tok.digit_ids[0])
+    answer = np.where((answer >= 0) & (answer < tok.digit_ids.size), answer, -1)
+    reward = (answer == prompts.answer[owner]).astype(np.float64)
+    return Rollouts(owner, tokens, answer, reward)
