@@ -303,3 +303,22 @@ def test_the_quick_study_runs_end_to_end(tmp_path):
     summary = pd.read_csv(out / "summary.csv")
     for arm in ("uniform", "hora", "hora_placebo", "uniform:x2"):
         assert {"pass@1", "pass@256", "frontier_gain@256", "grad_snr"} <= set(summary[summary.arm == arm].metric)
+
+
+def test_the_committed_result_is_what_the_docs_quote():
+    """docs/lab.md's table is read from docs/lab/summary.csv (rounded as printed): a re-run that changes the committed
+    numbers without the page (or the reverse) fails here."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    summary = pd.read_csv(root / "docs" / "lab" / "summary.csv").set_index(["arm", "metric"])
+    page = (root / "docs" / "lab.md").read_text()
+    for arm in ("hora", "hard_first", "dapo", "knapsack", "informative", "hora_placebo", "uniform:lr0.5", "uniform:x2"):
+        row = summary.loc[(arm, "frontier_gain@256")]
+        quoted = f"{row.value:+.3f} +- {row.se:.3f} ({int(row.n_reps)})"
+        assert quoted in page, (arm, quoted)
+        assert f"| {summary.loc[(arm, 'pass@1'), 'value']:.3f} | {summary.loc[(arm, 'pass@256'), 'value']:.3f} |" in page
+        hard = summary.loc[(arm, "hard:frontier_gain@256")]
+        assert f"{hard.value:+.2f} +- {hard.se:.2f} ({int(hard.n_reps)})" in page, arm
+        lv2, snr = summary.loc[(arm, "pass@1:level2"), "value"], summary.loc[(arm, "grad_snr"), "value"]
+        assert f"| {lv2:.3f} | {snr:.2f} |" in page, (arm, lv2, snr)
