@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simalloc.train import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from simalloc.train import CONTROLS, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 
 
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
-    arms: tuple = ("uniform", "hora", "hard_first", "hora:k16", "hora:gp", "hora:oracle", "plugin")
+    arms: tuple = ("uniform", "hora", "hard_first", "hora:k16", "hora:gp", "hora:oracle", "plugin", *CONTROLS)
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(n_reps=2).with_train(steps=100, n_pool=1000, n_eval=500)
+        return cls(arms=("uniform", "hora", "hard_first", "hora:k16", "hora:gp", "hora:oracle", "plugin"),
+                   n_reps=2).with_train(steps=100, n_pool=1000, n_eval=500)
 
 
 #: the runner's hooks: one shard per (replicate, arm), the frontier arms included

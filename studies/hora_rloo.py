@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simalloc.train import TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from simalloc.train import CONTROLS, TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 
 
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
-    arms: tuple = ("uniform", "hora", "hora_placebo")
+    arms: tuple = ("uniform", "hora", "hora_placebo", *CONTROLS)
     #: plain leave-one-out advantages, as the paper's RLOO (no std scaling; TRL's RLOO normalises only on request)
     train: TrainConfig = TrainConfig(loss="rloo", scale_rewards="none")
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(n_reps=3).with_train(steps=100, n_pool=1000, n_eval=500)
+        return cls(arms=("uniform", "hora", "hora_placebo"), n_reps=3).with_train(steps=100, n_pool=1000, n_eval=500)
 
 
 #: the runner's hooks: one shard per (replicate, arm), the frontier arms included

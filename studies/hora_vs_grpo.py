@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simalloc.train import TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from simalloc.train import CONTROLS, TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 
 #: held-out eval sets at four difficulties, evaluated from the same training run (the paper trains once and
 #: evaluates on four benchmarks): the paper checks' worlds; Pass@k to 1024 and 30/500-problem benchmarks with se
@@ -34,12 +34,12 @@ EVAL_SETS = ("u_shaped=beta:0.5,0.5", "mixture=beta_mixture", "hard=logit_normal
 
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
-    arms: tuple = ("uniform", "hora", "hora_placebo", "dapo_dynamic", "vip", "knapsack", "gvm")
+    arms: tuple = ("uniform", "hora", "hora_placebo", "dapo_dynamic", "vip", "knapsack", "gvm", *CONTROLS)
     train: TrainConfig = TrainConfig(eval_sets=EVAL_SETS)
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(arms=("uniform", "hora", "hora_placebo", "hard_first"), n_reps=4).with_train(
+        return cls(arms=("uniform", "hora", "hora_placebo", "hard_first", *CONTROLS), n_reps=4).with_train(
             steps=150, n_pool=1000, n_eval=500)
 
 

@@ -63,14 +63,10 @@ def run_shard(args, shard):
 
 
 def _lab_summary(steps: pd.DataFrame, args) -> pd.DataFrame:
-    """Per arm: the mean gradient SNR and noise scale over each run's measured steps, the final Pass@1 by level."""
+    """Per arm: the final Pass@1 by level (the gradient SNR rows come from ``summary_long``, as in the simulator)."""
     rows = []
     last = steps[steps.step == steps.step.max()]
     for arm, grp in steps.groupby("arm", sort=False):
-        for col in ("grad_snr", "grad_noise_scale"):
-            per_rep = grp.dropna(subset=[col]).groupby("rep")[col].mean()
-            m = mean_se(per_rep)
-            rows.append((arm, col, m.mean, m.se, m.n))
         for lv in range(3):
             m = mean_se(last[last.arm == arm][f"pass@1:level{lv}"])
             rows.append((arm, f"pass@1:level{lv}", m.mean, m.se, m.n))

@@ -215,7 +215,8 @@ def test_the_placebo_permutes_each_shards_group_sizes():
 
 def test_gradient_snr_doubles_when_every_group_is_seen_twice(task, policy):
     """Seeing every group twice: the weighted mean gradient is the same and its estimated variance
-    n/(n-1) sum w^2 d^2 becomes 2n/(2n-1) (1/4) 2 sum w^2 d^2, so SNR x (2n-1)/(n-1); the per-group spread
+    n/(n-1) sum w^2 d^2 becomes 2n/(2n-1) (1/4) 2 sum w^2 d^2, so ||g||^2 / V = SNR + 1 grows (2n-1)/(n-1)-fold; the
+    per-group spread
     sum d^2 / (n-1) becomes 2 sum d^2 / (2n-1), so the noise scale x 2(n-1)/(2n-1). Exact algebra (rel 1e-6)."""
     cfg = LabConfig(n_pool=600)
     trainer = make_trainer(policy, cfg, 1e-3)
@@ -228,7 +229,7 @@ def test_gradient_snr_doubles_when_every_group_is_seen_twice(task, policy):
     snr, scale = gradient_snr(trainer, ids, groups, rewards)
     snr2, scale2 = gradient_snr(trainer, ids * 2, groups * 2, rewards * 2)
     n = 6
-    assert snr2 / snr == pytest.approx((2 * n - 1) / (n - 1), rel=1e-6)
+    assert (snr2 + 1) / (snr + 1) == pytest.approx((2 * n - 1) / (n - 1), rel=1e-6)
     assert scale2 / scale == pytest.approx(2 * (n - 1) / (2 * n - 1), rel=1e-6)
     assert np.isnan(gradient_snr(trainer, ids[:1], groups[:1], rewards[:1])[0])
 
@@ -317,7 +318,8 @@ def test_the_committed_result_is_what_the_docs_quote():
         row = summary.loc[(arm, "frontier_gain@256")]
         quoted = f"{row.value:+.3f} +- {row.se:.3f} ({int(row.n_reps)})"
         assert quoted in page, (arm, quoted)
-        assert f"| {summary.loc[(arm, 'pass@1'), 'value']:.3f} | {summary.loc[(arm, 'pass@256'), 'value']:.3f} |" in page
+        p1, pk = summary.loc[(arm, "pass@1"), "value"], summary.loc[(arm, "pass@256"), "value"]
+        assert f"| {p1:.3f} | {pk:.3f} |" in page
         hard = summary.loc[(arm, "hard:frontier_gain@256")]
         assert f"{hard.value:+.2f} +- {hard.se:.2f} ({int(hard.n_reps)})" in page, arm
         lv2, snr = summary.loc[(arm, "pass@1:level2"), "value"], summary.loc[(arm, "grad_snr"), "value"]

@@ -28,6 +28,7 @@ from ..train.evaluation import Recorder
 from ..train.loop import STREAMS
 from ..train.policies import pass_at_k_curve
 from ..train.predictors import make_predictor, prompt_embeddings
+from ..train.snr import group_weights, snr_from_group_gradients
 from .config import LabConfig
 from .policy import LabPolicy, Rollouts, completion_tables, pass_rates, sample
 from .task import Prompts
@@ -35,10 +36,9 @@ from .warmstart import warm_start
 
 __all__ = ["train_lab", "gradient_snr", "LAB_COLUMNS", "make_trainer"]
 
-#: the lab's columns after the simulator's: the loss, the per-group gradient SNR and noise scale, the main eval
-#: set's Pass@1 by level, seconds per step
-LAB_COLUMNS = ["loss", "grad_snr", "grad_noise_scale", "pass@1:level0", "pass@1:level1", "pass@1:level2",
-               "step_seconds"]
+#: the lab's columns after the simulator's (whose ``STEP_COLUMNS`` include the gradient SNR and noise scale): the
+#: loss, the main eval set's Pass@1 by level, seconds per step
+LAB_COLUMNS = ["loss", "pass@1:level0", "pass@1:level1", "pass@1:level2", "step_seconds"]
 
 
 def make_trainer(policy: LabPolicy, cfg: LabConfig, lr: float):
@@ -70,13 +70,12 @@ def gradient_snr(trainer, prompt_ids, groups, rewards) -> tuple[float, float]:
 
     With g_i the gradient of group i's own loss and w_i its weight in the batch loss (n_i / N for TRL's rollout
     aggregation, 1 / n_groups for per-prompt aggregation), the batch gradient is g = sum_i w_i g_i; treating
-    groups as independent draws, Var(g) ~ n/(n-1) sum_i w_i^2 ||g_i - g||^2, and
+    groups as independent draws, V = n/(n-1) sum_i w_i^2 ||g_i - g||^2 estimates Var(g), and
 
-        SNR = ||g||^2 / Var(g),        noise scale B = tr(Sigma) / ||g_bar||^2,
+        SNR = (||g||^2 - V) / V,        noise scale B = tr(Sigma) / ||g_bar||^2,
 
-    Sigma and g_bar the unweighted covariance (ddof 1) and mean of the g_i: B is the batch size, in groups, at
-    which the noise equals the signal (McCandlish et al. 2018, "An empirical model of large-batch training",
-    B_simple). Groups without spread have zero advantages and g_i = 0.
+    Sigma and g_bar the unweighted covariance (ddof 1) and mean of the g_i (``simalloc.train.snr``, the one
+    definition the simulator uses too). Groups without spread have zero advantages and g_i = 0.
 
     Parameters
     ----------
@@ -96,7 +95,7 @@ def gradient_snr(trainer, prompt_ids, groups, rewards) -> tuple[float, float]:
     used = np.flatnonzero(sizes > 0)
     if used.size < 2:
         return float("nan"), float("nan")
-    w = sizes[used] / sizes.sum() if trainer.config.aggregation == "rollout" else np.full(used.size, 1.0 / used.size)
+    w = group_weights(sizes[used], trainer.config.aggregation)
     params = trainer.params
     grads = np.zeros((used.size, sum(p.numel() for p in params)))
     for row, i in enumerate(used):
@@ -106,15 +105,7 @@ def gradient_snr(trainer, prompt_ids, groups, rewards) -> tuple[float, float]:
         g = torch.autograd.grad(loss, params, allow_unused=True)
         grads[row] = torch.cat([(x if x is not None else torch.zeros_like(p)).reshape(-1)
                                 for x, p in zip(g, params)]).double().numpy()
-    n = used.size
-    g = w @ grads
-    var = n / (n - 1) * np.sum(w[:, None] ** 2 * (grads - g) ** 2)
-    g_bar = grads.mean(0)
-    spread = np.sum((grads - g_bar) ** 2) / (n - 1)
-    signal = float(g @ g)
-    snr = signal / var if var > 0 else float("nan")
-    noise_scale = spread / float(g_bar @ g_bar) if g_bar @ g_bar > 0 else float("nan")
-    return float(snr), float(noise_scale)
+    return snr_from_group_gradients(grads, w)
 
 
 class LabRecorder(Recorder):
@@ -147,8 +138,8 @@ class LabRecorder(Recorder):
         by_level = [float(p[self.main.level == lv].mean()) if (self.main.level == lv).any() else np.nan
                     for lv in range(3)]
         self.rows.append((self.arm.spec, self.rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, entropy,
-                          np.nan, np.nan, np.nan, share_s0, share_sk0, *curve, *extra))
-        self.lab_rows.append((loss, *snr, *by_level, seconds))
+                          np.nan, np.nan, np.nan, share_s0, share_sk0, *snr, *curve, *extra))
+        self.lab_rows.append((loss, *by_level, seconds))
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(the per-step table with ``LAB_COLUMNS`` appended, the budget-share-by-s table)."""
@@ -261,7 +252,7 @@ def _run(cfg: LabConfig, arm: Arm, k0: int, rng, rep: int, policy):
             batch, ids, groups, rewards = _allocated(policy, pool, cfg, drawer, arm, k0, warm, rngs)
         recording = step % cfg.record_every == 0 or step == cfg.steps
         snr = (np.nan, np.nan)
-        if cfg.snr_every and (step % cfg.snr_every == 0 or step == cfg.steps) and ids:
+        if recording and cfg.snr_every and (step % cfg.snr_every == 0 or step == cfg.steps) and ids:
             snr = gradient_snr(trainer, ids, groups, rewards)
         out = trainer.step(ids, groups, rewards) if ids else {"loss": 0.0, "grad_norm": 0.0}
         predictor.observe(batch.idx, batch.successes, batch.sizes)

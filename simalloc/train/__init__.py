@@ -6,7 +6,8 @@ The pipeline, one module per stage:
 - ``arms``: what is compared (``parse_arm``), the learning-rate frontier's arms;
 - ``policies``: the simulated policies behind one interface (``Policy``);
 - ``batch``: a step's prompts, pilot, allocation (sharded, placebo), extra rollouts; DAPO's dynamic sampling;
-- ``update``: advantages, aggregation, gradient, clipping, optimizer: one step;
+- ``update``: advantages, aggregation, gradient, per-rollout noise, clipping, optimizer: one step;
+- ``snr``: the gradient signal-to-noise ratio (one definition for the simulator and the lab);
 - ``evaluation``: what is recorded;
 - ``loop``: ``simulate_training``, the loop over those stages;
 - ``analysis``: final Pass@k, frontier gain, matched learning rate, ``summary.csv``;
@@ -21,10 +22,21 @@ SGD at lr 0.3, Rao-Blackwellised update, temperature 1).
 from __future__ import annotations
 
 from .analysis import EFFECT_FLOOR, final_summary, frontier_gain, frontier_table, matched_lr, summary_long
-from .arms import DYNAMIC_SAMPLING, FRONTIER_LRS, START_POINT, Arm, all_arms, frontier_arms, frontier_points, parse_arm
-from .config import AGGREGATIONS, GRADIENTS, OPTIMIZERS, SCALE_REWARDS, V1_READING, TrainConfig
+from .arms import (
+    CONTROLS,
+    DYNAMIC_SAMPLING,
+    FRONTIER_LRS,
+    START_POINT,
+    Arm,
+    all_arms,
+    frontier_arms,
+    frontier_points,
+    parse_arm,
+)
+from .config import AGGREGATIONS, FAILURES, GRADIENTS, OPTIMIZERS, SCALE_REWARDS, V1_READING, TrainConfig
 from .evaluation import STEP_COLUMNS
 from .loop import simulate_training
+from .snr import group_weights, snr_from_group_gradients
 from .study import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 from .update import Adam, advantage_masses, clip_by_norm
 
@@ -32,4 +44,5 @@ __all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS
            "SCALE_REWARDS", "GRADIENTS", "V1_READING", "Adam", "clip_by_norm", "advantage_masses",
            "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms", "frontier_points", "all_arms",
            "EFFECT_FLOOR", "final_summary", "frontier_gain", "frontier_table", "matched_lr", "summary_long",
-           "TrainingStudyArgs", "arm_shards", "run_arm_shard", "finalize_training"]
+           "TrainingStudyArgs", "arm_shards", "run_arm_shard", "finalize_training", "CONTROLS", "FAILURES",
+           "snr_from_group_gradients", "group_weights"]

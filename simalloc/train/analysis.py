@@ -210,9 +210,16 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     frontier_gain@<kmax> (monotone cubic frontier; for a uniform:lr<x> point, against the frontier without that
     point: leave-one-out), frontier_gain_linear@<kmax> (chords), matched_lr (the GRPO
     learning-rate multiplier with the arm's Pass@1) and lr_equivalent (1 when |frontier gain| <= max(2 se,
-    EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k),
-    and per eval set "<set>:frontier_gain@<largest eval_set_ks>": the same frontier read on that set's own Pass@1
-    and Pass@k (replicates whose set Pass@1 falls outside the set's frontier range are left out).
+    EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k), credited@<kmax> (+1 / -1 when
+    the gain is beyond the frontier's interpolation bound by 2 se, 0 otherwise), the gradient SNR and noise
+    scale (mean over each run's measured steps, ``simalloc.train.snr``) when measured, and per eval set
+    "<set>:frontier_gain@<largest eval_set_ks>": the same frontier read on that set's own Pass@1 and Pass@k (replicates whose set Pass@1 falls outside the set's frontier range are left out).
+
+    The frontier's own error (pseudo-arm "frontier"): every uniform-GRPO run that is a frontier point or a listed
+    ``uniform:lr<x>`` arm is compared with the frontier built without it (leave-one-out; negative controls that
+    must read ~0): ``interpolation_bias@<kmax>`` is the mean of their gains (se over the controls) and
+    ``interpolation_bound@<kmax>`` the largest |gain|. Leaving a point out widens the gap the frontier bridges, so
+    the bound is conservative; an arm is credited only beyond it.
 
     Parameters
     ----------
@@ -241,6 +248,10 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
         info = steps[(steps.arm == arm) & (steps.step > 0)].groupby("rep").informative_share.mean()
         rows.append((arm, "informative_share", float(info.mean()), se(info), len(info)))
         rows.append((arm, "entropy", float(mine.entropy.mean()), se(mine.entropy), n))
+        if "grad_snr" in steps and steps.loc[steps.arm == arm, "grad_snr"].notna().any():
+            for col in ("grad_snr", "grad_noise_scale"):
+                per_rep = steps[steps.arm == arm].dropna(subset=[col]).groupby("rep")[col].mean()
+                rows.append((arm, col, float(per_rep.mean()), se(per_rep), len(per_rep)))
         trained = steps[(steps.arm == arm) & (steps.step > 0)].dropna(subset=["budget_share_sK0"])
         if not trained.empty:  # the s = K0 share of Phase B: first vs last tenth of training (HORA: it grows)
             lo, hi = trained.step.min(), trained.step.max()  # the allocator's steps (after any warm-up)
@@ -280,7 +291,39 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
                 if view is not None:
                     g, g_se, used = frontier_gain(view, arm, kset, own)
                     rows.append((arm, f"{name}:frontier_gain@{kset}", g, g_se, used))
-    return pd.DataFrame(rows, columns=["arm", "metric", "value", "se", "n_reps"])
+    out = pd.DataFrame(rows, columns=["arm", "metric", "value", "se", "n_reps"])
+    return _with_interpolation_bound(out, last, args) if frontier else out
+
+
+def _with_interpolation_bound(out: pd.DataFrame, last: pd.DataFrame, args) -> pd.DataFrame:
+    """Append the frontier's interpolation bias and bound and each arm's credited@k (``summary_long``)."""
+    kmax = max(args.train.ks)
+    points = frontier_points(args.frontier_lrs)
+    controls = [a for a in dict.fromkeys((*frontier_arms(args.frontier_lrs), *args.arms))
+                if a == "uniform" or (a.startswith("uniform:lr") and parse_arm(a).lr_scale != 1.0
+                                      and parse_arm(a).rollout_scale == 1)]
+    gains = []
+    for arm in controls:
+        if not (last.arm == arm).any():
+            continue
+        own = tuple(p for p in points if p != arm)
+        g, g_se, used = frontier_gain(last, arm, kmax, own)
+        if used and np.isfinite(g):
+            gains.append(g)
+    rows = []
+    bound = float("nan")
+    if gains:
+        bias = mean_se(np.asarray(gains))
+        bound = float(np.max(np.abs(gains)))
+        rows += [("frontier", f"interpolation_bias@{kmax}", bias.mean, bias.se, len(gains)),
+                 ("frontier", f"interpolation_bound@{kmax}", bound, float("nan"), len(gains))]
+    gain_rows = out[out.metric == f"frontier_gain@{kmax}"]
+    for arm, g, g_se, used in zip(gain_rows.arm, gain_rows.value, gain_rows.se, gain_rows.n_reps):
+        s = 2 * g_se if np.isfinite(g_se) else 0.0
+        credited = float("nan") if not (used and np.isfinite(g) and np.isfinite(bound)) else \
+            float(1.0 if g - s > bound else -1.0 if g + s < -bound else 0.0)
+        rows.append((arm, f"credited@{kmax}", credited, float("nan"), used))
+    return pd.concat([out, pd.DataFrame(rows, columns=out.columns)], ignore_index=True)
 
 
 def _eval_set_view(last: pd.DataFrame, name: str, k: int):

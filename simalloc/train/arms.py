@@ -29,7 +29,7 @@ from ..validation import check_choice
 from .predictors import PREDICTORS
 
 __all__ = ["Arm", "parse_arm", "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms",
-           "frontier_points", "all_arms"]
+           "frontier_points", "all_arms", "CONTROLS"]
 
 #: the training arm that resamples prompts instead of allocating over a fixed batch
 DYNAMIC_SAMPLING = "dapo_dynamic"
@@ -39,6 +39,11 @@ FRONTIER_LRS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
 #: without warm-up), the point every learning rate starts from; an arm whose Pass@1 lies between it and the smallest
 #: rate's is compared with the frontier's first segment instead of being left out
 START_POINT = "uniform:lr0"
+#: the controls every training study runs by default (v3): ``uniform:x2`` (twice the rollouts per prompt at the
+#: same learning rate: the positive control of "more signal per step") and uniform GRPO at two learning rates between
+#: the frontier's points, held out of it (negative controls: they must land on the frontier; their frontier gains
+#: measure its interpolation error)
+CONTROLS = ("uniform:x2", "uniform:lr0.35", "uniform:lr0.85")
 
 
 @dataclass(frozen=True)

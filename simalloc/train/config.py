@@ -18,9 +18,12 @@ from ..worlds import make_world
 from .policies import POLICY_KINDS
 
 __all__ = ["TrainConfig", "PolicySpec", "BatchSpec", "UpdateSpec", "EvalSpec", "AGGREGATIONS", "OPTIMIZERS",
-           "SCALE_REWARDS", "GRADIENTS", "V1_READING"]
+           "SCALE_REWARDS", "GRADIENTS", "V1_READING", "FAILURES"]
 
 AGGREGATIONS = ("rollout", "prompt")
+#: the failure structure of the cluster policy: v2's "shared" (a failure is another prompt's strategy) or
+#: "prompt" (each prompt also has its own failure mode holding ``failure_share`` of its failure mass at the start)
+FAILURES = ("shared", "prompt")
 OPTIMIZERS = ("adam", "sgd")
 SCALE_REWARDS = ("group", "batch", "none")
 GRADIENTS = ("sampled", "rao_blackwell")
@@ -44,6 +47,10 @@ class TrainConfig:
         ...), the policy kind ("cluster", "strategy", "bernoulli"), the training pool and held-out set sizes,
         the strategies and their Zipf popularity, the cluster structure, the sampling and evaluation
         temperatures.
+    failures, failure_share
+        The cluster policy's failure structure (``FAILURES``): "shared" (v2: a failure is one of the shared
+        strategies outside the prompt's solution set) or "prompt" (each prompt also has its own failure mode,
+        holding ``failure_share`` of its failure mass at the start; ``ClusterPolicy``).
     n_prompts, group_size, k0, phase_b_shards, cap, warmup_steps
         The batch (``BatchSpec``): prompts per step, rollouts per prompt on average (the step's budget is
         n_prompts x group_size), the pilot size, the shards Phase B is allocated in, the per-prompt cap (0: none)
@@ -51,12 +58,15 @@ class TrainConfig:
     prior_concentration, oracle_noise, embed_dim, embed_signal, vip_n_max
         The learned prior Beta(mu c, (1 - mu) c)'s concentration c, the oracle predictor's noise, the synthetic
         prompt embeddings of the GP predictor, and VIP's largest group.
-    loss, scale_rewards, advantage_eps, aggregation, gradient, optimizer, max_grad_norm, lr
+    loss, scale_rewards, advantage_eps, aggregation, gradient, optimizer, max_grad_norm, lr, rollout_noise
         The update (``UpdateSpec``): TRL's loss type and reward scaling, the advantage's std offset, how rollouts
-        are averaged, the sampled or Rao-Blackwellized gradient, Adam or SGD, clipping and the learning rate.
-    steps, ks, record_every, eval_sets, eval_set_ks, bench_sizes
-        Recording (``EvalSpec``): training steps, the Pass@k curve's k, how often a step is recorded, the extra
-        held-out sets ("name=world") with their k and finite benchmark sizes.
+        are averaged, the sampled or Rao-Blackwellized gradient, Adam or SGD, clipping, the learning rate and the
+        per-rollout score noise sigma (each rollout's score function gets N(0, sigma^2 I) over the parameters:
+        the part of an LLM's per-token log-probability gradients that the outcome does not explain; 0 = none).
+    steps, ks, record_every, snr_every, eval_sets, eval_set_ks, bench_sizes
+        Recording (``EvalSpec``): training steps, the Pass@k curve's k, how often a step is recorded, how often
+        the gradient signal-to-noise ratio is measured (0 = never), the extra held-out sets ("name=world") with
+        their k and finite benchmark sizes.
 
     References
     ----------
@@ -70,6 +80,9 @@ class TrainConfig:
     n_eval: int = 1000
     n_strategies: int = 200
     zipf: float = 1.5
+    #: the cluster policy's failure structure (``FAILURES``) and, for "prompt", the own failure mode's initial share
+    failures: str = "shared"
+    failure_share: float = 0.9
     #: the cluster policy's prompt clusters and the noise of each cluster's view of the strategy ranking
     n_clusters: int = 8
     order_noise: float = 1.0
@@ -107,6 +120,11 @@ class TrainConfig:
     warmup_steps: int = 0
     #: the advantages' std offset (TRL: 1e-4); not Adam's epsilon (1e-8, fixed)
     advantage_eps: float = 1e-4
+    #: per-rollout score noise sigma (``TrainConfig`` docstring; 0 = the v2 gradient)
+    rollout_noise: float = 0.0
+    #: the gradient SNR (``simalloc.train.snr``, the lab's definition) on recorded steps that are multiples of
+    #: snr_every, and the last; 0 = never
+    snr_every: int = 20
     cap: int = 0  # 0: no cap on extra rollouts per prompt
     ks: tuple = (1, 2, 4, 8, 16, 32, 64, 128, 256)
     prior_concentration: float = 4.0
@@ -127,7 +145,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first bad field (before any work)."""
         ints = dict(n_pool=1, n_eval=1, n_strategies=2, n_prompts=1, group_size=1, steps=0, phase_b_shards=1,
-                    embed_dim=1, record_every=1, vip_n_max=2, n_clusters=1, warmup_steps=0)
+                    embed_dim=1, record_every=1, vip_n_max=2, n_clusters=1, warmup_steps=0, snr_every=0)
         for name, low in ints.items():
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
@@ -146,6 +164,14 @@ class TrainConfig:
         check_choice(self.scale_rewards, "scale_rewards", SCALE_REWARDS)
         check_choice(self.gradient, "gradient", GRADIENTS)
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.failures, "failures", FAILURES)
+        if not (np.isfinite(self.failure_share) and 0.0 < self.failure_share < 1.0):
+            raise ValueError(f"failure_share: must be in (0, 1) (the own failure mode's initial share of a prompt's "
+                             f"failure mass), got {self.failure_share!r}")
+        if self.failures == "prompt" and self.policy != "cluster":
+            raise ValueError(f"failures: 'prompt' needs policy='cluster', got policy={self.policy!r}")
+        if not (np.isfinite(self.rollout_noise) and self.rollout_noise >= 0):
+            raise ValueError(f"rollout_noise: must be finite and >= 0 (0 = none), got {self.rollout_noise!r}")
         if not (np.isfinite(self.max_grad_norm) and self.max_grad_norm >= 0):
             raise ValueError(f"max_grad_norm: must be finite and >= 0 (0 = no clipping), got {self.max_grad_norm!r}")
         for name in ("lr", "zipf", "prior_concentration", "embed_signal", "temperature", "eval_temperature"):
@@ -235,6 +261,8 @@ class PolicySpec:
     order_noise: float
     temperature: float
     eval_temperature: float
+    failures: str
+    failure_share: float
 
 
 @dataclass(frozen=True)
@@ -279,6 +307,7 @@ class UpdateSpec:
     optimizer: str
     max_grad_norm: float
     lr: float
+    rollout_noise: float
 
 
 @dataclass(frozen=True)
@@ -297,6 +326,7 @@ class EvalSpec:
     bench_sizes: tuple
     n_eval: int
     record_every: int
+    snr_every: int
     steps: int
 
 

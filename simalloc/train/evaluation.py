@@ -18,7 +18,8 @@ from .policies import pass_at_k_curve, pass_at_k_per_prompt
 __all__ = ["STEP_COLUMNS", "make_eval_sets", "eval_set_values", "Recorder"]
 
 STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm", "entropy",
-                "entropy_cluster_min", "entropy_cluster_max", "grad_noise", "budget_share_s0", "budget_share_sK0"]
+                "entropy_cluster_min", "entropy_cluster_max", "grad_noise", "budget_share_s0", "budget_share_sK0",
+                "grad_snr", "grad_noise_scale"]
 
 
 def make_eval_sets(policy, cfg, rng) -> list[tuple]:
@@ -115,7 +116,8 @@ class Recorder:
                     share_s0, share_sk0 = float(alloc[s == 0].sum() / spent), float(alloc[s == self.k0].sum() / spent)
         return informative, hits_s0, n_s0, rollouts, share_s0, share_sk0
 
-    def record(self, step: int, batch=None, grad_norm=np.nan, grad_noise=np.nan, warm: bool = False) -> None:
+    def record(self, step: int, batch=None, grad_norm=np.nan, grad_noise=np.nan, warm: bool = False,
+               snr=(np.nan, np.nan)) -> None:
         """Add step ``step``'s row (``batch`` None: the start, before any update)."""
         informative, hits_s0, n_s0, rollouts, share_s0, share_sk0 = self.batch_stats(batch, warm)
         p = self.policy
@@ -124,7 +126,7 @@ class Recorder:
         extra = eval_set_values(p, self.eval_sets, self.set_ks) if step in (0, self.cfg.steps) else \
             [np.nan] * self.n_set_cols
         self.rows.append((self.arm.spec, self.rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, p.entropy(),
-                          float(h.min()), float(h.max()), grad_noise, share_s0, share_sk0, *curve, *extra))
+                          float(h.min()), float(h.max()), grad_noise, share_s0, share_sk0, *snr, *curve, *extra))
 
     def add_budget(self, batch, warm: bool) -> None:
         """Count an allocating step's Phase-B rollouts and prompts by pilot successes s."""

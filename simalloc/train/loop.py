@@ -23,7 +23,7 @@ __all__ = ["simulate_training", "STREAMS"]
 
 #: the independent random streams of a run, spawned in this order from its seed (common random numbers: every arm
 #: given the same seed sees the same worlds, batches and draws)
-STREAMS = ("world", "batch", "pilot", "extra", "alloc", "predictor", "trajectory", "sets")
+STREAMS = ("world", "batch", "pilot", "extra", "alloc", "predictor", "trajectory", "sets", "noise")
 
 
 def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -73,12 +73,14 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
         warm = step <= cfg.warmup_steps  # plain GRPO for every arm: uniform groups of G, the base learning rate
         batch = drawer.draw(policy, warm)
         recording = step % cfg.record_every == 0 or step == cfg.steps
+        measure = recording and bool(cfg.snr_every) and (step % cfg.snr_every == 0 or step == cfg.steps)
         lr = cfg.lr * (1.0 if warm else arm.lr_scale)
-        grad_norm, grad_noise = updater.step(policy, batch, lr, rngs["trajectory"], recording)
+        grad_norm, grad_noise, snr, noise_scale = updater.step(policy, batch, lr, rngs["trajectory"], recording,
+                                                               rngs["noise"], measure)
         predictor.observe(batch.idx, batch.successes, batch.sizes)
         recorder.add_budget(batch, warm)
         if recording:
-            recorder.record(step, batch, grad_norm, grad_noise, warm)
+            recorder.record(step, batch, grad_norm, grad_noise, warm, (snr, noise_scale))
     return recorder.tables()
 
 
@@ -86,7 +88,8 @@ def _policy(cfg: TrainConfig, rng):
     spec = cfg.policy_spec
     options = {"temperature": spec.temperature, "eval_temperature": spec.eval_temperature}
     if spec.policy == "cluster":
-        options.update(n_clusters=spec.n_clusters, order_noise=spec.order_noise)
+        options.update(n_clusters=spec.n_clusters, order_noise=spec.order_noise,
+                       failure_share=spec.failure_share if spec.failures == "prompt" else 0.0)
     return make_policy(spec.policy, make_world(spec.world), spec.n_pool, spec.n_eval, spec.n_strategies, spec.zipf,
                        rng, **options)
 

@@ -5,6 +5,12 @@ size 1 or without spread give no signal. Aggregation: every rollout weighted 1/N
 level weighting) or each prompt's group mean (``"prompt"``). Gradient: sampled (each rollout's strategy drawn,
 the default) or Rao-Blackwellised. Optimizer: Adam (torch's defaults) or SGD on the batch-mean gradient, clipped
 to ``max_grad_norm`` first (0: no clipping).
+
+Per-rollout score noise (``rollout_noise`` sigma, v3): each rollout's score function gets an independent
+N(0, sigma^2 I) over the parameters, so group i (advantage weights a/s per success, -a/f per failure) adds
+N(0, sigma^2 a^2 (1/s + 1/f) I): the part of an LLM's per-token gradients its outcome does not explain, which more
+rollouts average out and the strategy-level gradient alone cannot show. On steps that measure the gradient SNR
+(``simalloc.train.snr``) every group's gradient (and noise) is computed on its own and summed: the same draws.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import numpy as np
 
 from ..estimators.advantages import LOSS_CODES, binary_advantage_masses
 from .config import UpdateSpec
+from .snr import group_weights, snr_from_group_gradients
 
 __all__ = ["advantage_masses", "coefficients", "Adam", "clip_by_norm", "Updater"]
 
@@ -153,27 +160,67 @@ class Updater:
         self.spec, self.n_prompts = spec, n_prompts
         self.adam = Adam(n_params) if spec.optimizer == "adam" else None
 
-    def step(self, policy, batch, lr: float, rng, recording: bool) -> tuple[float, float]:
-        """Update ``policy`` from ``batch`` at learning rate ``lr``; returns (the summed gradient's L2 norm, the
-        sampled gradient's noise ||g - g_RB||^2 / ||g_RB||^2 when ``recording``, else NaN)."""
+    def step(self, policy, batch, lr: float, rng, recording: bool, noise_rng=None,
+             measure_snr: bool = False) -> tuple[float, float, float, float]:
+        """Update ``policy`` from ``batch`` at learning rate ``lr``.
+
+        Returns (the summed gradient's L2 norm, the sampled gradient's noise ||g - g_RB||^2 / ||g_RB||^2 when
+        ``recording``, the gradient SNR and noise scale when ``measure_snr`` (``simalloc.train.snr``)); NaN for
+        what is not measured. ``noise_rng`` draws the per-rollout score noise (needed when rollout_noise > 0).
+        """
         spec, n = self.spec, self.n_prompts
         sizes = np.ascontiguousarray(batch.sizes, dtype=np.int64)
         successes = np.ascontiguousarray(batch.successes, dtype=np.int64)
         mass = advantage_masses(successes, sizes, spec.loss, spec.scale_rewards, spec.advantage_eps)
         coef = coefficients(mass, sizes, spec.aggregation)
         if not batch.idx.size:
-            return 0.0, np.nan
-        if spec.gradient == "rao_blackwell" and spec.optimizer == "sgd" and spec.max_grad_norm == 0:
-            return policy.update(batch.idx, batch.p, coef, lr / n), np.nan  # plain SGD on the summed gradient
-        noise = np.nan
-        if spec.gradient == "sampled":
-            g = policy.sampled_gradient(batch.idx, successes, sizes, coef, rng)
-            if recording:  # the trajectory-sampling noise relative to its conditional mean
-                g_rb = policy.gradient(batch.idx, batch.p, coef)
-                den = float(np.dot(g_rb, g_rb))
-                noise = float(np.dot(g - g_rb, g - g_rb) / den) if den > 0 else np.nan
+            return 0.0, np.nan, np.nan, np.nan
+        sigma = spec.rollout_noise
+        if sigma > 0 and noise_rng is None:
+            raise ValueError("noise_rng: needed when rollout_noise > 0")
+        if (spec.gradient == "rao_blackwell" and spec.optimizer == "sgd" and spec.max_grad_norm == 0 and sigma == 0
+                and not measure_snr):
+            return policy.update(batch.idx, batch.p, coef, lr / n), np.nan, np.nan, np.nan  # plain SGD, summed
+        noise = snr = scale = np.nan
+        if measure_snr:
+            g, snr, scale = self._per_group(policy, batch, successes, sizes, coef, rng, noise_rng)
         else:
-            g = policy.gradient(batch.idx, batch.p, coef)
+            if spec.gradient == "sampled":
+                g = policy.sampled_gradient(batch.idx, successes, sizes, coef, rng)
+            else:
+                g = policy.gradient(batch.idx, batch.p, coef)
+            if sigma > 0:  # the groups' independent Gaussians summed: one draw of their total variance
+                g = g + np.sqrt(np.sum(self._noise_var(successes, sizes, coef))) * noise_rng.standard_normal(g.size)
+        if recording and spec.gradient == "sampled":  # the sampling noise relative to the conditional mean
+            g_rb = policy.gradient(batch.idx, batch.p, coef)
+            den = float(np.dot(g_rb, g_rb))
+            noise = float(np.dot(g - g_rb, g - g_rb) / den) if den > 0 else np.nan
         g, mean_norm = clip_by_norm(g / n, spec.max_grad_norm)
         policy.apply(lr * g if spec.optimizer == "sgd" else self.adam.step(g, lr))
-        return mean_norm * n, noise  # the grad_norm column: the summed gradient's norm
+        return mean_norm * n, noise, snr, scale  # the grad_norm column: the summed gradient's norm
+
+    def _noise_var(self, successes, sizes, coef) -> np.ndarray:
+        """sigma^2 a_i^2 (1/s_i + 1/f_i) per group (0 without spread: every advantage is 0)."""
+        f = sizes - successes
+        ok = (successes > 0) & (f > 0) & (coef != 0)
+        inv = np.where(ok, 1.0 / np.maximum(successes, 1) + 1.0 / np.maximum(f, 1), 0.0)
+        return self.spec.rollout_noise ** 2 * coef ** 2 * inv
+
+    def _per_group(self, policy, batch, successes, sizes, coef, rng, noise_rng):
+        """The summed gradient computed group by group (the same draws as one call) and its SNR: group i's own-loss
+        gradient is its part of the batch-mean gradient over its weight w_i."""
+        spec = self.spec
+        rows = np.zeros((batch.idx.size, policy.n_params))
+        var = self._noise_var(successes, sizes, coef) if spec.rollout_noise > 0 else None
+        for r in range(batch.idx.size):
+            sl = slice(r, r + 1)
+            if spec.gradient == "sampled":
+                rows[r] = policy.sampled_gradient(batch.idx[sl], successes[sl], sizes[sl], coef[sl], rng)
+            else:
+                rows[r] = policy.gradient(batch.idx[sl], batch.p[sl], coef[sl])
+            if var is not None:
+                rows[r] += np.sqrt(var[r]) * noise_rng.standard_normal(policy.n_params)
+        used = sizes > 0
+        w = group_weights(sizes[used], spec.aggregation)
+        snr, scale = snr_from_group_gradients(rows[used] / self.n_prompts / w[:, None], w)
+        return rows.sum(axis=0), snr, scale

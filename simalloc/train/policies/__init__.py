@@ -44,7 +44,8 @@ def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng, **opt
     rng : numpy.random.Generator
         The random state.
     **options
-        temperature, eval_temperature; n_clusters and order_noise for the cluster policy (others are dropped).
+        temperature, eval_temperature; n_clusters, order_noise and failure_share for the cluster policy (others
+        are dropped).
 
     Returns
     -------

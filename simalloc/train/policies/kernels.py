@@ -89,14 +89,17 @@ def _csr_rates(pi, cluster, ptr, ind, idx, out):
 
 
 @jit
-def _cluster_sampled_grad(pi, cum, cluster, ptr, ind, idx, s, n, coef, inv_t, rng, g_u, g_w):
-    """Sampled REINFORCE gradient of the cluster policy (see module docstring), added into g_u (M,), g_w (C, M).
+def _cluster_sampled_grad(pi, cum, cluster, ptr, ind, idx, s, n, coef, inv_t, rng, g_u, g_w, beta, g_b):
+    """Sampled REINFORCE gradient of the cluster policy (see module docstring), added into g_u (M,), g_w (C, M)
+    and, for prompt-specific failure modes, g_b (one per training prompt; beta[i] = prompt i's failure-mode mass
+    in units of its cluster's strategy mass, 0 without them: then the draws are exactly the shared reading's).
 
     Cost O(|S_i| + n_i log M) per prompt, never O(M): cum[c, j] = sum_{l <= j} pi[c, l] is computed once per
     step. S_i = ind[ptr[i]:ptr[i+1]] (ascending) splits the complement into gaps g = 0..K (gap g lies between the
     (g-1)-th and g-th solving strategy); d[g] is the complement's mass through the end of gap g. A success draw
     inverts the solving strategies' cumulative mass; a failure draw finds its gap in d, then its strategy in cum
-    inside the gap. One uniform per rollout, successes first."""
+    inside the gap; a failure draw at or above the complement's mass d[K] is the prompt's own failure mode. One
+    uniform per rollout, successes first."""
     m = pi.shape[1]
     kmax = 0
     for r in range(idx.size):
@@ -112,7 +115,8 @@ def _cluster_sampled_grad(pi, cum, cluster, ptr, ind, idx, s, n, coef, inv_t, rn
         c = cluster[i]
         lo = ptr[i]
         k = ptr[i + 1] - lo
-        if k == 0 or k == m:
+        own = beta[i]
+        if k == 0 or (k == m and own <= 0.0):
             continue
         a = 0.0
         last_s = -1
@@ -133,7 +137,7 @@ def _cluster_sampled_grad(pi, cum, cluster, ptr, ind, idx, s, n, coef, inv_t, rn
                     last_s = g
                 prev_end = end
         b = d[k]
-        if last_s < 0 or b <= 0.0:
+        if last_s < 0 or b + own <= 0.0:
             continue
         ws = coef[r] * inv_t / succ
         for _ in range(succ):
@@ -143,7 +147,10 @@ def _cluster_sampled_grad(pi, cum, cluster, ptr, ind, idx, s, n, coef, inv_t, rn
             g_w[c, j] += ws
         wf = -coef[r] * inv_t / fail
         for _ in range(fail):
-            v = rng.random() * b
+            v = rng.random() * (b + own)
+            if v >= b and own > 0.0:  # the prompt's own failure mode
+                g_b[i] += wf
+                continue
             g = _first_above(d, 0, k + 1, v)
             if d[g] <= v:  # rounding at the top: the last non-empty gap
                 g = last_gap
