@@ -213,7 +213,8 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k), credited@<kmax> (+1 / -1 when
     the gain is beyond the frontier's interpolation bound by 2 se, 0 otherwise), the gradient SNR and noise
     scale (mean over each run's measured steps, ``simalloc.train.snr``) when measured, and per eval set
-    "<set>:frontier_gain@<largest eval_set_ks>": the same frontier read on that set's own Pass@1 and Pass@k (replicates whose set Pass@1 falls outside the set's frontier range are left out).
+    "<set>:frontier_gain@<largest eval_set_ks>": the same frontier read on that set's own Pass@1 and Pass@k
+    (replicates whose set Pass@1 falls outside the set's frontier range are left out).
 
     The frontier's own error (pseudo-arm "frontier"): every uniform-GRPO run that is a frontier point or a listed
     ``uniform:lr<x>`` arm is compared with the frontier built without it (leave-one-out; negative controls that
