@@ -1,8 +1,10 @@
 """In how many world/model settings does each HORA claim hold? (a sweep, not one hand-picked setting)
 
 Settings: every combination of difficulty world (the paper checks' four: Beta(0.5, 0.5), a Beta mixture, a hard
-and an easy logit-normal world), Zipf exponent of the strategies (how peaked the base model is) and number of prompt
-clusters (1 = no per-cluster parameters, only the shared logits; 8; 32). Everything else is the flagship's
+and an easy logit-normal world), Zipf exponent of the strategies (how peaked the base model is), number of prompt
+clusters (1 = no per-cluster parameters, only the shared logits; 8; 32), failure structure ("shared": v2's, a
+failure is another prompt's strategy; "prompt:0.9": each prompt's own failure mode holds 90% of its failure mass)
+and optimizer (Adam at the flagship's lr; SGD at ``sgd_lr``). Everything else is the flagship's
 (the simulator's defaults: 60 prompts, G = 32, K0 = 8, TRL's std-normalised group advantages with Dr.GRPO
 aggregation, Adam, T = 0.7, sampled trajectories). Per setting: uniform GRPO at the frontier's learning rates, hora
 and hora_placebo, ``n_reps`` replicates with common random numbers.
@@ -32,6 +34,7 @@ import pandas as pd
 from simalloc.io import write_table
 from simalloc.stats import mean_se
 from simalloc.train import (
+    CONTROLS,
     EFFECT_FLOOR,
     TrainConfig,
     TrainingStudyArgs,
@@ -40,6 +43,7 @@ from simalloc.train import (
     run_arm_shard,
     summary_long,
 )
+from simalloc.train.calibration import parse_failure_reading
 
 #: the difficulty worlds of the sweep by name (the paper checks' four, paper_checks/_harness.py WORLDS); ``worlds``
 #: takes these names or any world spec without a comma (``--set`` splits its value on commas)
@@ -51,26 +55,37 @@ VERDICTS = ("holds", "no_effect", "reversed", "undetermined")
 
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
-    arms: tuple = ("uniform", "hora", "hora_placebo")
+    arms: tuple = ("uniform", "hora", "hora_placebo", *CONTROLS)
     worlds: tuple = tuple(SWEEP_WORLDS)
     zipfs: tuple = (1.2, 1.5, 1.8)
     cluster_counts: tuple = (1, 8, 32)
+    failure_readings: tuple = ("shared", "prompt:0.9")
+    optimizers: tuple = ("adam", "sgd")
+    #: SGD's learning rate (the first simulator's, ``V1_READING``); Adam uses ``train.lr``
+    sgd_lr: float = 0.3
     n_reps: int = 3
     train: TrainConfig = TrainConfig(steps=150, n_pool=1000, n_eval=500)
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(worlds=("u_shaped", "hard"), zipfs=(1.5,), cluster_counts=(8,), n_reps=2,
+        return cls(arms=("uniform", "hora", "hora_placebo"), worlds=("u_shaped", "hard"), zipfs=(1.5,),
+                   cluster_counts=(8,), failure_readings=("shared",), optimizers=("adam",), n_reps=2,
                    frontier_lrs=(0.25, 0.5, 0.7, 1.4, 2.0)).with_train(steps=60)
 
     def settings(self) -> list[dict]:
-        """Every (world, zipf, n_clusters) combination, in a fixed order (the setting index)."""
-        return [{"world": SWEEP_WORLDS.get(w, w), "zipf": float(z), "n_clusters": int(c)}
-                for w, z, c in itertools.product(self.worlds, self.zipfs, self.cluster_counts)]
+        """Every (world, zipf, n_clusters, failures, optimizer) combination, in a fixed order (the setting index)."""
+        out = []
+        for w, z, c, f, o in itertools.product(self.worlds, self.zipfs, self.cluster_counts, self.failure_readings,
+                                              self.optimizers):
+            failure = parse_failure_reading(f, "failure_readings")
+            out.append({"world": SWEEP_WORLDS.get(w, w), "zipf": float(z), "n_clusters": int(c),
+                        "failures": failure["failures"], "failure_share": failure.get("failure_share", 0.9),
+                        "optimizer": o, "lr": float(self.sgd_lr if o == "sgd" else self.train.lr)})
+        return out
 
     def validate(self) -> "Args":
         super().validate()
-        for name in ("worlds", "zipfs", "cluster_counts"):
+        for name in ("worlds", "zipfs", "cluster_counts", "failure_readings", "optimizers"):
             if not getattr(self, name):
                 raise ValueError(f"{name}: at least one value is needed")
         for s in self.settings():  # each setting must be a valid TrainConfig (names the bad value)
@@ -148,7 +163,8 @@ def finalize(args, tables, out, progress=True):
     if progress:
         print(claims.to_string(index=False))
         gains = settings[settings.claim == "table1_frontier"]
-        print(gains[["world", "zipf", "n_clusters", "value", "se", "verdict"]].round(4).to_string(index=False))
+        print(gains[["world", "zipf", "n_clusters", "failures", "optimizer", "value", "se", "verdict"]].round(4)
+              .to_string(index=False))
     return claims
 
 
@@ -163,7 +179,8 @@ def _plot(settings: pd.DataFrame, args, path):
     raw = settings[settings.claim == "table1_raw"].set_index("setting")
     fig, axes = plt.subplots(1, 2, figsize=(13, max(5.2, 1.8 + 0.2 * len(gains))))
     name = {spec: key for key, spec in SWEEP_WORLDS.items()}
-    labels = [f"{name.get(w, w)}, Zipf {z:g}, C = {c}" for w, z, c in zip(gains.world, gains.zipf, gains.n_clusters)]
+    labels = [f"{name.get(w, w)}, Zipf {z:g}, C = {c}, {f}, {o}" for w, z, c, f, o in
+              zip(gains.world, gains.zipf, gains.n_clusters, gains.failures, gains.optimizer)]
     y = np.arange(len(gains))
     colors = gains.verdict.map({"holds": "C2", "no_effect": "0.5", "reversed": "C3", "undetermined": "C7"})
     axes[0].errorbar(gains.value, y, xerr=1.96 * gains.se.fillna(0), fmt="none", ecolor="0.3", capsize=2)

@@ -9,7 +9,8 @@ from simalloc.sim.runner import load_study, make_args, run_study
 
 SMALL = {"steps": "12", "n_reps": "2", "n_pool": "200", "n_eval": "100", "n_strategies": "40", "n_prompts": "12",
          "group_size": "8", "k0": "2", "phase_b_shards": "2", "worlds": "u_shaped,hard", "zipfs": "1.5",
-         "cluster_counts": "1,8", "frontier_lrs": "0.25,0.5,2"}
+         "cluster_counts": "1,8", "frontier_lrs": "0.25,0.5,2", "failure_readings": "shared", "optimizers": "adam",
+         "arms": "uniform,hora,hora_placebo"}
 
 
 @pytest.mark.parametrize("value,se,expected", [
@@ -28,8 +29,14 @@ def test_verdict_rule(value, se, expected):
 def test_settings_are_the_product_and_names_resolve():
     args = load_study("hora_sweep").Args(worlds=("u_shaped", "beta:2,5"), zipfs=(1.2, 1.8), cluster_counts=(1,))
     s = args.settings()
-    assert len(s) == 4 and s[0] == {"world": "beta:0.5,0.5", "zipf": 1.2, "n_clusters": 1}
+    assert len(s) == 2 * 2 * 1 * 2 * 2  # worlds x zipfs x clusters x failure readings x optimizers
+    assert s[0] == {"world": "beta:0.5,0.5", "zipf": 1.2, "n_clusters": 1, "failures": "shared", "failure_share": 0.9,
+                    "optimizer": "adam", "lr": args.train.lr}
+    assert s[1]["optimizer"] == "sgd" and s[1]["lr"] == args.sgd_lr
+    assert s[2]["failures"] == "prompt" and s[2]["failure_share"] == 0.9
     assert s[-1]["world"] == "beta:2,5"
+    with pytest.raises(ValueError, match="failure_readings"):
+        load_study("hora_sweep").Args(failure_readings=("own",)).settings()
 
 
 def test_bad_sweep_values_fail_before_work(tmp_path):
