@@ -41,9 +41,9 @@ class Args(TrainingStudyArgs):
     frontier_lrs: tuple = LAB_FRONTIER_LRS
     lab_dir: str = "docs/lab"
     failure_grid: tuple = ("shared", "prompt:0.5", "prompt:0.9")
-    noise_grid: tuple = (0.0, 0.1, 0.3)
-    lr_grid: tuple = (0.005, 0.01, 0.02, 0.05)
-    order_noise_grid: tuple = (1.0, 3.0)
+    noise_grid: tuple = (0.0, 0.1, 0.3, 0.5)
+    lr_grid: tuple = (0.02, 0.05, 0.1, 0.2)
+    order_noise_grid: tuple = (1.0, 3.0, 6.0)
     snr_weight: float = 0.01
     train: TrainConfig = lab_matched_config()
 
@@ -73,16 +73,19 @@ class Args(TrainingStudyArgs):
 
 
 def shards(args):
+    """One shard per (grid point, replicate, uniform arm), named by the point's settings (not its index), so a run
+    with a wider grid into a copy of an earlier run's folder reuses the points they share."""
     out = []
-    for i, _ in enumerate(args.points()):
+    for point in args.points():
         for rep in range(args.n_reps):
             for arm in frontier_arms(args.frontier_lrs):
-                out.append({"id": f"point{i}-{arm}-rep{rep}", "arm": arm, "rep": rep, "point": i})
+                out.append({"id": f"{_label(point)}-{arm}-rep{rep}", "arm": arm, "rep": rep, "point": _label(point)})
     return out
 
 
 def run_shard(args, shard):
-    return run_arm_shard(args, shard, **args.points()[shard["point"]])
+    point = next(p for p in args.points() if _label(p) == shard["point"])
+    return run_arm_shard(args, shard, **point)
 
 
 def _label(point: dict) -> str:
@@ -96,10 +99,11 @@ def finalize(args, tables, out, progress=True):
     write_table(steps, out, "table")
     lab = read_lab(args.lab_dir)["uniform_runs"]
     rows = []
-    for i, point in enumerate(args.points()):
-        fit = uniform_fit_loss(steps[steps.point == i], lab, snr_weight=args.snr_weight)
-        snr = steps[(steps.point == i) & (steps.arm == "uniform")].grad_snr.mean()
-        rows.append({"point": i, **point, "loss": fit["loss"], "passk_part": fit["passk"], "snr_part": fit["snr"],
+    for point in args.points():
+        mine = steps[steps.point == _label(point)]
+        fit = uniform_fit_loss(mine, lab, snr_weight=args.snr_weight)
+        snr = mine[mine.arm == "uniform"].grad_snr.mean()
+        rows.append({"point": _label(point), **point, "loss": fit["loss"], "passk_part": fit["passk"], "snr_part": fit["snr"],
                      "compared": fit["n"], "uniform_snr": snr, "label": _label(point)})
     fit = pd.DataFrame(rows).sort_values("loss", kind="stable").reset_index(drop=True)
     write_table(fit, out, "fit")
@@ -119,7 +123,7 @@ def _figure(steps, lab, fit, path) -> None:
     from simalloc.plotting import use_agg
 
     plt = use_agg()
-    best, worst = int(fit.point.iloc[0]), int(fit.point.iloc[-1])
+    best, worst = fit.point.iloc[0], fit.point.iloc[-1]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
     for ax, k in zip(axes, (1, 256)):
         col = f"pass@{k}"
