@@ -6,6 +6,7 @@ that must not show the effect."""
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import special
 
@@ -241,3 +242,22 @@ def test_summary_reports_the_interpolation_bound_and_credits_only_beyond_it(tmp_
     assert 0.005 < bound < 0.05
     assert long.loc[("good", "credited@256"), "value"] == 1.0
     assert long.loc[("same", "credited@256"), "value"] == 0.0
+
+
+def test_flagship_with_controls_reports_gains_snr_and_the_bound(tmp_path):
+    """The issue's acceptance command, at a small size: ``simalloc run hora_vs_grpo --quick --set
+    arms=uniform,uniform:x2,uniform:lr0.5,hora,hora_placebo`` writes a frontier gain and a gradient SNR for all five
+    arms, the frontier's interpolation bias and bound, and the held-out ``uniform:lr0.5`` lies within the bound."""
+    from simalloc.sim.runner import run_study
+
+    arms = ["uniform", "uniform:x2", "uniform:lr0.5", "hora", "hora_placebo"]
+    over = {"arms": ",".join(arms), "steps": "40", "n_pool": "400", "n_eval": "200", "n_reps": "2",
+            "record_every": "10", "snr_every": "10", "bench_sizes": "30", "frontier_lrs": "0.1,0.25,0.5,0.7,1.4,2"}
+    out = run_study("hora_vs_grpo", quick=True, out=tmp_path / "flag", overrides=over, progress=False)
+    s = pd.read_csv(out / "summary.csv").set_index(["arm", "metric"])
+    for arm in arms:
+        assert np.isfinite(s.loc[(arm, "grad_snr"), "value"]), arm
+        assert (arm, "frontier_gain@256") in s.index and (arm, "credited@256") in s.index
+    bound = s.loc[("frontier", "interpolation_bound@256"), "value"]
+    assert np.isfinite(s.loc[("frontier", "interpolation_bias@256"), "value"]) and bound > 0
+    assert abs(s.loc[("uniform:lr0.5", "frontier_gain@256"), "value"]) <= bound
