@@ -3,7 +3,8 @@
 Settings: every combination of difficulty world (the paper checks' four: Beta(0.5, 0.5), a Beta mixture, a hard
 and an easy logit-normal world), Zipf exponent of the strategies (how peaked the base model is), number of prompt
 clusters (1 = no per-cluster parameters, only the shared logits; 8; 32), failure structure ("shared": v2's, a
-failure is another prompt's strategy; "prompt:0.9": each prompt's own failure mode holds 90% of its failure mass)
+failure is another prompt's strategy; "prompt:0.5": each prompt's own failure mode holds half its failure mass at
+the start, the calibrated default)
 and optimizer (Adam at the flagship's lr; SGD at ``sgd_lr``). Everything else is the flagship's
 (the simulator's defaults: 60 prompts, G = 32, K0 = 8, TRL's std-normalised group advantages with Dr.GRPO
 aggregation, Adam, T = 0.7, sampled trajectories). Per setting: uniform GRPO at the frontier's learning rates, hora
@@ -59,7 +60,7 @@ class Args(TrainingStudyArgs):
     worlds: tuple = tuple(SWEEP_WORLDS)
     zipfs: tuple = (1.2, 1.5, 1.8)
     cluster_counts: tuple = (1, 8, 32)
-    failure_readings: tuple = ("shared", "prompt:0.9")
+    failure_readings: tuple = ("shared", "prompt:0.5")
     optimizers: tuple = ("adam", "sgd")
     #: SGD's learning rate (the first simulator's, ``V1_READING``); Adam uses ``train.lr``
     sgd_lr: float = 0.3
@@ -79,7 +80,7 @@ class Args(TrainingStudyArgs):
                                               self.optimizers):
             failure = parse_failure_reading(f, "failure_readings")
             out.append({"world": SWEEP_WORLDS.get(w, w), "zipf": float(z), "n_clusters": int(c),
-                        "failures": failure["failures"], "failure_share": failure.get("failure_share", 0.9),
+                        "failures": failure["failures"], "failure_share": failure.get("failure_share", self.train.failure_share),
                         "optimizer": o, "lr": float(self.sgd_lr if o == "sgd" else self.train.lr)})
         return out
 

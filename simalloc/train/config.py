@@ -18,7 +18,7 @@ from ..worlds import make_world
 from .policies import POLICY_KINDS
 
 __all__ = ["TrainConfig", "PolicySpec", "BatchSpec", "UpdateSpec", "EvalSpec", "AGGREGATIONS", "OPTIMIZERS",
-           "SCALE_REWARDS", "GRADIENTS", "V1_READING", "FAILURES"]
+           "SCALE_REWARDS", "GRADIENTS", "V1_READING", "V2_READING", "FAILURES"]
 
 AGGREGATIONS = ("rollout", "prompt")
 #: the failure structure of the cluster policy: v2's "shared" (a failure is another prompt's strategy) or
@@ -29,7 +29,10 @@ SCALE_REWARDS = ("group", "batch", "none")
 GRADIENTS = ("sampled", "rao_blackwell")
 #: the first simulator's settings, kept as a reading: `dataclasses.replace(TrainConfig(), **V1_READING)`
 V1_READING = dict(policy="strategy", scale_rewards="none", aggregation="prompt", optimizer="sgd", max_grad_norm=0.0,
-                  lr=0.3, gradient="rao_blackwell", temperature=1.0, eval_temperature=1.0)
+                  lr=0.3, gradient="rao_blackwell", temperature=1.0, eval_temperature=1.0, rollout_noise=0.0)
+#: simulator v2's model (issue 11 to issue 22): shared failures, no per-rollout noise, ranking noise 1; v3's
+#: defaults are the point ``sim_calibration`` fitted to the lab (docs/lab/calibration_fit.csv)
+V2_READING = dict(failures="shared", rollout_noise=0.0, order_noise=1.0)
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,9 @@ class TrainConfig:
         the strategies and their Zipf popularity, the cluster structure, the sampling and evaluation
         temperatures.
     failures, failure_share
-        The cluster policy's failure structure (``FAILURES``): "shared" (v2: a failure is one of the shared
-        strategies outside the prompt's solution set) or "prompt" (each prompt also has its own failure mode,
-        holding ``failure_share`` of its failure mass at the start; ``ClusterPolicy``).
+        The cluster policy's failure structure (``FAILURES``; the other policies ignore it): "shared" (v2: a
+        failure is one of the shared strategies outside the prompt's solution set) or "prompt" (each prompt also
+        has its own failure mode, holding ``failure_share`` of its failure mass at the start; ``ClusterPolicy``).
     n_prompts, group_size, k0, phase_b_shards, cap, warmup_steps
         The batch (``BatchSpec``): prompts per step, rollouts per prompt on average (the step's budget is
         n_prompts x group_size), the pilot size, the shards Phase B is allocated in, the per-prompt cap (0: none)
@@ -81,11 +84,11 @@ class TrainConfig:
     n_strategies: int = 200
     zipf: float = 1.5
     #: the cluster policy's failure structure (``FAILURES``) and, for "prompt", the own failure mode's initial share
-    failures: str = "shared"
-    failure_share: float = 0.9
+    failures: str = "prompt"
+    failure_share: float = 0.5
     #: the cluster policy's prompt clusters and the noise of each cluster's view of the strategy ranking
     n_clusters: int = 8
-    order_noise: float = 1.0
+    order_noise: float = 3.0
     n_prompts: int = 60
     group_size: int = 32
     k0: int = 8
@@ -121,7 +124,7 @@ class TrainConfig:
     #: the advantages' std offset (TRL: 1e-4); not Adam's epsilon (1e-8, fixed)
     advantage_eps: float = 1e-4
     #: per-rollout score noise sigma (``TrainConfig`` docstring; 0 = the v2 gradient)
-    rollout_noise: float = 0.0
+    rollout_noise: float = 0.3
     #: the gradient SNR (``simalloc.train.snr``, the lab's definition) on recorded steps that are multiples of
     #: snr_every, and the last; 0 = never
     snr_every: int = 20
@@ -168,8 +171,6 @@ class TrainConfig:
         if not (np.isfinite(self.failure_share) and 0.0 < self.failure_share < 1.0):
             raise ValueError(f"failure_share: must be in (0, 1) (the own failure mode's initial share of a prompt's "
                              f"failure mass), got {self.failure_share!r}")
-        if self.failures == "prompt" and self.policy != "cluster":
-            raise ValueError(f"failures: 'prompt' needs policy='cluster', got policy={self.policy!r}")
         if not (np.isfinite(self.rollout_noise) and self.rollout_noise >= 0):
             raise ValueError(f"rollout_noise: must be finite and >= 0 (0 = none), got {self.rollout_noise!r}")
         if not (np.isfinite(self.max_grad_norm) and self.max_grad_norm >= 0):

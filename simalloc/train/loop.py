@@ -23,7 +23,7 @@ __all__ = ["simulate_training", "STREAMS"]
 
 #: the independent random streams of a run, spawned in this order from its seed (common random numbers: every arm
 #: given the same seed sees the same worlds, batches and draws)
-STREAMS = ("world", "batch", "pilot", "extra", "alloc", "predictor", "trajectory", "sets", "noise")
+STREAMS = ("world", "batch", "pilot", "extra", "alloc", "predictor", "trajectory", "sets", "noise", "snr")
 
 
 def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -76,7 +76,7 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
         measure = recording and bool(cfg.snr_every) and (step % cfg.snr_every == 0 or step == cfg.steps)
         lr = cfg.lr * (1.0 if warm else arm.lr_scale)
         grad_norm, grad_noise, snr, noise_scale = updater.step(policy, batch, lr, rngs["trajectory"], recording,
-                                                               rngs["noise"], measure)
+                                                               rngs["noise"], measure, rngs["snr"])
         predictor.observe(batch.idx, batch.successes, batch.sizes)
         recorder.add_budget(batch, warm)
         if recording:

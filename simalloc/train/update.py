@@ -9,8 +9,11 @@ to ``max_grad_norm`` first (0: no clipping).
 Per-rollout score noise (``rollout_noise`` sigma, v3): each rollout's score function gets an independent
 N(0, sigma^2 I) over the parameters, so group i (advantage weights a/s per success, -a/f per failure) adds
 N(0, sigma^2 a^2 (1/s + 1/f) I): the part of an LLM's per-token gradients its outcome does not explain, which more
-rollouts average out and the strategy-level gradient alone cannot show. On steps that measure the gradient SNR
-(``simalloc.train.snr``) every group's gradient (and noise) is computed on its own and summed: the same draws.
+rollouts average out and the strategy-level gradient alone cannot show. Every step draws the groups' summed noise
+as one Gaussian of their total variance. On steps that measure the gradient SNR (``simalloc.train.snr``) every
+group's gradient is computed on its own with the same draws, and the summed noise is split among the groups by
+Gaussian conditioning (parts drawn from a separate stream, ``snr_rng``, given their sum): measuring changes neither
+the step nor any later draw.
 """
 
 from __future__ import annotations
@@ -161,12 +164,13 @@ class Updater:
         self.adam = Adam(n_params) if spec.optimizer == "adam" else None
 
     def step(self, policy, batch, lr: float, rng, recording: bool, noise_rng=None,
-             measure_snr: bool = False) -> tuple[float, float, float, float]:
+             measure_snr: bool = False, snr_rng=None) -> tuple[float, float, float, float]:
         """Update ``policy`` from ``batch`` at learning rate ``lr``.
 
         Returns (the summed gradient's L2 norm, the sampled gradient's noise ||g - g_RB||^2 / ||g_RB||^2 when
         ``recording``, the gradient SNR and noise scale when ``measure_snr`` (``simalloc.train.snr``)); NaN for
-        what is not measured. ``noise_rng`` draws the per-rollout score noise (needed when rollout_noise > 0).
+        what is not measured. ``noise_rng`` draws the per-rollout score noise (needed when rollout_noise > 0),
+        ``snr_rng`` its split among groups on measured steps.
         """
         spec, n = self.spec, self.n_prompts
         sizes = np.ascontiguousarray(batch.sizes, dtype=np.int64)
@@ -176,21 +180,29 @@ class Updater:
         if not batch.idx.size:
             return 0.0, np.nan, np.nan, np.nan
         sigma = spec.rollout_noise
-        if sigma > 0 and noise_rng is None:
-            raise ValueError("noise_rng: needed when rollout_noise > 0")
+        if sigma > 0 and (noise_rng is None or (measure_snr and snr_rng is None)):
+            raise ValueError("noise_rng, snr_rng: needed when rollout_noise > 0")
         if (spec.gradient == "rao_blackwell" and spec.optimizer == "sgd" and spec.max_grad_norm == 0 and sigma == 0
                 and not measure_snr):
             return policy.update(batch.idx, batch.p, coef, lr / n), np.nan, np.nan, np.nan  # plain SGD, summed
         noise = snr = scale = np.nan
         if measure_snr:
-            g, snr, scale = self._per_group(policy, batch, successes, sizes, coef, rng, noise_rng)
+            rows = self._group_rows(policy, batch, successes, sizes, coef, rng)
+            g = rows.sum(axis=0)
+        elif spec.gradient == "sampled":
+            g = policy.sampled_gradient(batch.idx, successes, sizes, coef, rng)
         else:
-            if spec.gradient == "sampled":
-                g = policy.sampled_gradient(batch.idx, successes, sizes, coef, rng)
-            else:
-                g = policy.gradient(batch.idx, batch.p, coef)
-            if sigma > 0:  # the groups' independent Gaussians summed: one draw of their total variance
-                g = g + np.sqrt(np.sum(self._noise_var(successes, sizes, coef))) * noise_rng.standard_normal(g.size)
+            g = policy.gradient(batch.idx, batch.p, coef)
+        var = self._noise_var(successes, sizes, coef) if sigma > 0 else None
+        if var is not None:  # the groups' independent Gaussians summed: one draw of their total variance
+            total = np.sqrt(np.sum(var)) * noise_rng.standard_normal(g.size)
+            g = g + total
+        if measure_snr:
+            if var is not None:
+                rows += _split_gaussian(total, var, snr_rng)
+            used = sizes > 0
+            w = group_weights(sizes[used], spec.aggregation)
+            snr, scale = snr_from_group_gradients(rows[used] / self.n_prompts / w[:, None], w)
         if recording and spec.gradient == "sampled":  # the sampling noise relative to the conditional mean
             g_rb = policy.gradient(batch.idx, batch.p, coef)
             den = float(np.dot(g_rb, g_rb))
@@ -206,21 +218,24 @@ class Updater:
         inv = np.where(ok, 1.0 / np.maximum(successes, 1) + 1.0 / np.maximum(f, 1), 0.0)
         return self.spec.rollout_noise ** 2 * coef ** 2 * inv
 
-    def _per_group(self, policy, batch, successes, sizes, coef, rng, noise_rng):
-        """The summed gradient computed group by group (the same draws as one call) and its SNR: group i's own-loss
-        gradient is its part of the batch-mean gradient over its weight w_i."""
-        spec = self.spec
+    def _group_rows(self, policy, batch, successes, sizes, coef, rng) -> np.ndarray:
+        """Each group's part of the summed gradient, computed one group at a time (the same draws as one call);
+        group i's own-loss gradient is its part of the batch-mean gradient over its weight w_i."""
         rows = np.zeros((batch.idx.size, policy.n_params))
-        var = self._noise_var(successes, sizes, coef) if spec.rollout_noise > 0 else None
         for r in range(batch.idx.size):
             sl = slice(r, r + 1)
-            if spec.gradient == "sampled":
+            if self.spec.gradient == "sampled":
                 rows[r] = policy.sampled_gradient(batch.idx[sl], successes[sl], sizes[sl], coef[sl], rng)
             else:
                 rows[r] = policy.gradient(batch.idx[sl], batch.p[sl], coef[sl])
-            if var is not None:
-                rows[r] += np.sqrt(var[r]) * noise_rng.standard_normal(policy.n_params)
-        used = sizes > 0
-        w = group_weights(sizes[used], spec.aggregation)
-        snr, scale = snr_from_group_gradients(rows[used] / self.n_prompts / w[:, None], w)
-        return rows.sum(axis=0), snr, scale
+        return rows
+
+
+def _split_gaussian(total: np.ndarray, var: np.ndarray, rng) -> np.ndarray:
+    """Parts x_i ~ N(0, var_i I), independent, drawn given their sum ``total``: x_i = z_i + (var_i / sum var)
+    (total - sum_j z_j) with z_i ~ N(0, var_i I) (Gaussian conditioning; the parts sum to ``total`` exactly and
+    have the right joint law). Groups with var_i = 0 get 0."""
+    sd = np.sqrt(var)
+    z = sd[:, None] * rng.standard_normal((var.size, total.size))
+    share = var / var.sum() if var.sum() > 0 else np.zeros_like(var)
+    return z + share[:, None] * (total - z.sum(axis=0))[None, :]
