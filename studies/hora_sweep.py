@@ -80,7 +80,8 @@ class Args(TrainingStudyArgs):
                                               self.optimizers):
             failure = parse_failure_reading(f, "failure_readings")
             out.append({"world": SWEEP_WORLDS.get(w, w), "zipf": float(z), "n_clusters": int(c),
-                        "failures": failure["failures"], "failure_share": failure.get("failure_share", self.train.failure_share),
+                        "failures": failure["failures"],
+                        "failure_share": failure.get("failure_share", self.train.failure_share),
                         "optimizer": o, "lr": float(self.sgd_lr if o == "sgd" else self.train.lr)})
         return out
 

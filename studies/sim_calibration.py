@@ -103,8 +103,8 @@ def finalize(args, tables, out, progress=True):
         mine = steps[steps.point == _label(point)]
         fit = uniform_fit_loss(mine, lab, snr_weight=args.snr_weight)
         snr = mine[mine.arm == "uniform"].grad_snr.mean()
-        rows.append({"point": _label(point), **point, "loss": fit["loss"], "passk_part": fit["passk"], "snr_part": fit["snr"],
-                     "compared": fit["n"], "uniform_snr": snr, "label": _label(point)})
+        rows.append({"point": _label(point), **point, "loss": fit["loss"], "passk_part": fit["passk"],
+                     "snr_part": fit["snr"], "compared": fit["n"], "uniform_snr": snr, "label": _label(point)})
     fit = pd.DataFrame(rows).sort_values("loss", kind="stable").reset_index(drop=True)
     write_table(fit, out, "fit")
     _figure(steps, lab, fit, out / "fit.png")

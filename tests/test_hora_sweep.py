@@ -30,8 +30,8 @@ def test_settings_are_the_product_and_names_resolve():
     args = load_study("hora_sweep").Args(worlds=("u_shaped", "beta:2,5"), zipfs=(1.2, 1.8), cluster_counts=(1,))
     s = args.settings()
     assert len(s) == 2 * 2 * 1 * 2 * 2  # worlds x zipfs x clusters x failure readings x optimizers
-    assert s[0] == {"world": "beta:0.5,0.5", "zipf": 1.2, "n_clusters": 1, "failures": "shared", "failure_share": args.train.failure_share,
-                    "optimizer": "adam", "lr": args.train.lr}
+    assert s[0] == {"world": "beta:0.5,0.5", "zipf": 1.2, "n_clusters": 1, "failures": "shared",
+                    "failure_share": args.train.failure_share, "optimizer": "adam", "lr": args.train.lr}
     assert s[1]["optimizer"] == "sgd" and s[1]["lr"] == args.sgd_lr
     assert s[2]["failures"] == "prompt" and s[2]["failure_share"] == 0.5
     assert s[-1]["world"] == "beta:2,5"
