@@ -318,6 +318,10 @@ def test_the_committed_result_is_what_the_docs_quote():
         row = summary.loc[(arm, "frontier_gain@256")]
         quoted = f"{row.value:+.3f} +- {row.se:.3f} ({int(row.n_reps)})"
         assert quoted in page, (arm, quoted)
+        absent = pd.read_csv(root / "docs" / "lab" / "absent" / "summary.csv").set_index(["arm", "metric"])
+        if arm in ("hora", "hard_first", "hora_placebo", "uniform:x2", "dapo", "knapsack", "informative"):
+            a = absent.loc[(arm, "frontier_gain@256")]
+            assert f"{a.value:+.3f} +- {a.se:.3f}" in page, (arm, "absent")
         p1, pk = summary.loc[(arm, "pass@1"), "value"], summary.loc[(arm, "pass@256"), "value"]
         assert f"| {p1:.3f} | {pk:.3f} |" in page
         hard = summary.loc[(arm, "hard:frontier_gain@256")]
