@@ -34,7 +34,7 @@ from simalloc.train.calibration import (
 LAB_ARMS = ("uniform", "hora", "hora_placebo", "knapsack", "informative", "dapo", "hard_first", "uniform:x2",
             "uniform:lr0.5")
 #: the point ``simalloc run sim_calibration --workers 2`` chose (docs/lab/calibration_fit.csv, best first)
-CALIBRATED = dict(failures="prompt", failure_share=0.5, rollout_noise=0.3, lr=0.05, order_noise=3.0)
+CALIBRATED = dict(failures="prompt", failure_share=0.5, rollout_noise=0.1, lr=0.05, order_noise=3.0)
 
 
 @dataclass(frozen=True)

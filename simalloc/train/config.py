@@ -124,7 +124,7 @@ class TrainConfig:
     #: the advantages' std offset (TRL: 1e-4); not Adam's epsilon (1e-8, fixed)
     advantage_eps: float = 1e-4
     #: per-rollout score noise sigma (``TrainConfig`` docstring; 0 = the v2 gradient)
-    rollout_noise: float = 0.3
+    rollout_noise: float = 0.1
     #: the gradient SNR (``simalloc.train.snr``, the lab's definition) on recorded steps that are multiples of
     #: snr_every, and the last; 0 = never
     snr_every: int = 20
