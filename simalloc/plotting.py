@@ -27,6 +27,10 @@ ARM_COLORS = {
     "optimal": "#17becf",
     "uniform:x2": "#444444",
     "uniform:lr0.5": "#9467bd",
+    "dapo_dynamic": "#7b4173",
+    # the held-out negative controls (``simalloc.train.CONTROLS``)
+    "uniform:lr0.35": "#393b79",
+    "uniform:lr0.85": "#637939",
 }
 #: the rest, without the oranges and reds that would read as knapsack or hard_first
 _SPARE = ("#e377c2", "#1f77b4", "#2ca02c", "#8c8c00", "#17a589", "#7b4173", "#393b79", "#637939")
