@@ -192,6 +192,19 @@ def test_measuring_the_snr_does_not_change_the_run(sigma):
     assert np.allclose(a["pass@256"], b["pass@256"], atol=1e-9, rtol=0)
 
 
+@pytest.mark.parametrize("sigma", [0.0, 0.3])
+def test_streamed_snr_equals_the_in_memory_one(monkeypatch, sigma):
+    """Large batches stream the group parts twice from the same random state instead of holding them: the same
+    trajectory and the same SNR values (to summation order) as the in-memory path."""
+    from simalloc.train.update import Updater
+
+    a = _run(snr_every=1, rollout_noise=sigma)
+    monkeypatch.setattr(Updater, "KEEP_PARTS_MAX", 0)
+    b = _run(snr_every=1, rollout_noise=sigma)
+    assert np.allclose(a["pass@256"], b["pass@256"], atol=1e-9, rtol=0)
+    assert np.allclose(a["grad_snr"].dropna(), b["grad_snr"].dropna(), rtol=1e-7)
+
+
 def test_noise_split_among_groups_sums_to_the_total_and_has_each_groups_variance():
     """Gaussian conditioning: the parts sum to the drawn total exactly, and over 4,000 draws (total and parts
     drawn afresh) each part's variance is var_i (relative se ~2%, tolerance 8%) and parts are uncorrelated."""

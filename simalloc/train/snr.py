@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["snr_from_group_gradients", "group_weights"]
+__all__ = ["snr_from_group_gradients", "group_weights", "SNRAccumulator"]
 
 
 def group_weights(sizes, aggregation: str) -> np.ndarray:
@@ -87,3 +87,49 @@ def snr_from_group_gradients(grads, weights) -> tuple[float, float]:
     mean_sq = float(g_bar @ g_bar)
     snr = (signal - var) / var if var > 0 else float("nan")
     return float(snr), (spread / mean_sq if mean_sq > 0 else float("nan"))
+
+
+class SNRAccumulator:
+    """``snr_from_group_gradients`` without holding the group gradients: add them one at a time (memory of two
+    parameter vectors, whatever the number of groups).
+
+    With ||g_i - g||^2 = ||g_i||^2 - 2 g_i . g + ||g||^2, V = n / (n - 1) (sum w_i^2 ||g_i||^2 - 2 g . sum w_i^2 g_i
+    + ||g||^2 sum w_i^2), and the spread sum ||g_i - g_bar||^2 = sum ||g_i||^2 - n ||g_bar||^2.
+
+    Examples
+    --------
+    >>> acc = SNRAccumulator(2)
+    >>> acc.add(np.array([1.0, 0.0]), 0.5); acc.add(np.array([3.0, 0.0]), 0.5)
+    >>> acc.result()  # as snr_from_group_gradients([[1, 0], [3, 0]], [0.5, 0.5])
+    (3.0, 0.5)
+    """
+
+    def __init__(self, size: int):
+        self.n = 0
+        self.wg, self.w2g, self.g_sum = np.zeros(size), np.zeros(size), np.zeros(size)
+        self.w2_sq = self.sq = self.w2 = 0.0
+
+    def add(self, g_i: np.ndarray, w_i: float) -> None:
+        """Add group i's own-loss gradient and its weight."""
+        sq = float(g_i @ g_i)
+        self.n += 1
+        self.wg += w_i * g_i
+        self.w2g += w_i * w_i * g_i
+        self.g_sum += g_i
+        self.w2_sq += w_i * w_i * sq
+        self.sq += sq
+        self.w2 += w_i * w_i
+
+    def result(self) -> tuple[float, float]:
+        """(SNR, noise scale) as ``snr_from_group_gradients``; NaN for fewer than two groups."""
+        n = self.n
+        if n < 2:
+            return float("nan"), float("nan")
+        g = self.wg
+        signal = float(g @ g)
+        var = n / (n - 1) * max(self.w2_sq - 2.0 * float(g @ self.w2g) + signal * self.w2, 0.0)
+        g_bar = self.g_sum / n
+        mean_sq = float(g_bar @ g_bar)
+        spread = max(self.sq - n * mean_sq, 0.0) / (n - 1)
+        snr = (signal - var) / var if var > 0 else float("nan")
+        return float(snr), (spread / mean_sq if mean_sq > 0 else float("nan"))

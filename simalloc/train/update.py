@@ -18,11 +18,13 @@ the step nor any later draw.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..estimators.advantages import LOSS_CODES, binary_advantage_masses
 from .config import UpdateSpec
-from .snr import group_weights, snr_from_group_gradients
+from .snr import SNRAccumulator, group_weights
 
 __all__ = ["advantage_masses", "coefficients", "Adam", "clip_by_norm", "Updater"]
 
@@ -159,6 +161,10 @@ class Updater:
         Prompts per step (the summed gradient is divided by it).
     """
 
+    #: on SNR steps, the group parts are kept in memory up to this many floats (n_groups x n_params); above, they
+    #: are streamed twice from the same random state
+    KEEP_PARTS_MAX = 5_000_000
+
     def __init__(self, spec: UpdateSpec, n_params: int, n_prompts: int):
         self.spec, self.n_prompts = spec, n_prompts
         self.adam = Adam(n_params) if spec.optimizer == "adam" else None
@@ -186,23 +192,16 @@ class Updater:
                 and not measure_snr):
             return policy.update(batch.idx, batch.p, coef, lr / n), np.nan, np.nan, np.nan  # plain SGD, summed
         noise = snr = scale = np.nan
-        if measure_snr:
-            rows = self._group_rows(policy, batch, successes, sizes, coef, rng)
-            g = rows.sum(axis=0)
-        elif spec.gradient == "sampled":
-            g = policy.sampled_gradient(batch.idx, successes, sizes, coef, rng)
-        else:
-            g = policy.gradient(batch.idx, batch.p, coef)
         var = self._noise_var(successes, sizes, coef) if sigma > 0 else None
-        if var is not None:  # the groups' independent Gaussians summed: one draw of their total variance
-            total = np.sqrt(np.sum(var)) * noise_rng.standard_normal(g.size)
-            g = g + total
         if measure_snr:
-            if var is not None:
-                rows += _split_gaussian(total, var, snr_rng)
-            used = sizes > 0
-            w = group_weights(sizes[used], spec.aggregation)
-            snr, scale = snr_from_group_gradients(rows[used] / self.n_prompts / w[:, None], w)
+            g, snr, scale = self._measured(policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng)
+        else:
+            if spec.gradient == "sampled":
+                g = policy.sampled_gradient(batch.idx, successes, sizes, coef, rng)
+            else:
+                g = policy.gradient(batch.idx, batch.p, coef)
+            if var is not None:  # the groups' independent Gaussians summed: one draw of their total variance
+                g = g + np.sqrt(np.sum(var)) * noise_rng.standard_normal(g.size)
         if recording and spec.gradient == "sampled":  # the sampling noise relative to the conditional mean
             g_rb = policy.gradient(batch.idx, batch.p, coef)
             den = float(np.dot(g_rb, g_rb))
@@ -218,23 +217,67 @@ class Updater:
         inv = np.where(ok, 1.0 / np.maximum(successes, 1) + 1.0 / np.maximum(f, 1), 0.0)
         return self.spec.rollout_noise ** 2 * coef ** 2 * inv
 
-    def _group_rows(self, policy, batch, successes, sizes, coef, rng) -> np.ndarray:
-        """Each group's part of the summed gradient, computed one group at a time (the same draws as one call);
-        group i's own-loss gradient is its part of the batch-mean gradient over its weight w_i."""
-        rows = np.zeros((batch.idx.size, policy.n_params))
-        for r in range(batch.idx.size):
-            sl = slice(r, r + 1)
-            if self.spec.gradient == "sampled":
-                rows[r] = policy.sampled_gradient(batch.idx[sl], successes[sl], sizes[sl], coef[sl], rng)
-            else:
-                rows[r] = policy.gradient(batch.idx[sl], batch.p[sl], coef[sl])
-        return rows
+    def _group_part(self, policy, batch, successes, sizes, coef, rng, r) -> np.ndarray:
+        """Group r's part of the summed gradient (the same draws as one batched call, groups taken in order)."""
+        sl = slice(r, r + 1)
+        if self.spec.gradient == "sampled":
+            return policy.sampled_gradient(batch.idx[sl], successes[sl], sizes[sl], coef[sl], rng)
+        return policy.gradient(batch.idx[sl], batch.p[sl], coef[sl])
+
+    def _measured(self, policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng):
+        """The summed gradient computed group by group, and its SNR from the groups' own-loss gradients (part of
+        the batch-mean gradient over the weight w_i), streamed (``SNRAccumulator``: memory of a few parameter
+        vectors). The noise: one draw of the total, as an unmeasured step, split among the groups by Gaussian
+        conditioning, x_i = z_i + (var_i / sum var) (total - sum_j z_j) with z_i ~ N(0, var_i I) from ``snr_rng``
+        (drawn twice from the same state: once for their sum, once per group)."""
+        n = batch.idx.size
+        used = np.flatnonzero(sizes > 0)
+        w = np.zeros(n)
+        w[used] = group_weights(sizes[used], self.spec.aggregation)
+        small = policy.n_params * n <= self.KEEP_PARTS_MAX  # keep the parts while small; else stream them twice
+        parts = [self._group_part(policy, batch, successes, sizes, coef, rng, r) for r in range(n)] if small else None
+        g = np.sum(parts, axis=0) if small else None
+        if g is None:
+            state = copy.deepcopy(rng.bit_generator.state)
+            g = np.zeros(policy.n_params)
+            for r in range(n):
+                g += self._group_part(policy, batch, successes, sizes, coef, rng, r)
+            end = copy.deepcopy(rng.bit_generator.state)
+            rng.bit_generator.state = state  # the second pass redraws the same strategies
+        shift = share = noise_parts = None
+        if var is not None:
+            total = np.sqrt(np.sum(var)) * noise_rng.standard_normal(g.size)
+            g = g + total
+        if var is not None and small:
+            noise_parts = _split_gaussian(total, var, snr_rng)
+        elif var is not None:
+            start = copy.deepcopy(snr_rng.bit_generator.state)
+            z_sum = np.zeros(g.size)
+            for r in range(n):
+                z_sum += np.sqrt(var[r]) * snr_rng.standard_normal(g.size)
+            snr_rng.bit_generator.state = start
+            shift = total - z_sum
+            share = var / var.sum() if var.sum() > 0 else np.zeros(n)
+        acc = SNRAccumulator(g.size)
+        for r in range(n):
+            part = parts[r] if small else self._group_part(policy, batch, successes, sizes, coef, rng, r)
+            if noise_parts is not None:
+                part = part + noise_parts[r]
+            elif var is not None:
+                part = part + np.sqrt(var[r]) * snr_rng.standard_normal(g.size) + share[r] * shift
+            if sizes[r] > 0:
+                acc.add(part / self.n_prompts / w[r], w[r])
+        if not small:
+            rng.bit_generator.state = end
+        snr, scale = acc.result()
+        return g, snr, scale
 
 
 def _split_gaussian(total: np.ndarray, var: np.ndarray, rng) -> np.ndarray:
     """Parts x_i ~ N(0, var_i I), independent, drawn given their sum ``total``: x_i = z_i + (var_i / sum var)
     (total - sum_j z_j) with z_i ~ N(0, var_i I) (Gaussian conditioning; the parts sum to ``total`` exactly and
-    have the right joint law). Groups with var_i = 0 get 0."""
+    have the right joint law). Groups with var_i = 0 get 0. The streamed path of ``Updater._measured`` draws the
+    same z_i in the same order."""
     sd = np.sqrt(var)
     z = sd[:, None] * rng.standard_normal((var.size, total.size))
     share = var / var.sum() if var.sum() > 0 else np.zeros_like(var)
