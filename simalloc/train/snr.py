@@ -96,6 +96,20 @@ class SNRAccumulator:
     With ||g_i - g||^2 = ||g_i||^2 - 2 g_i . g + ||g||^2, V = n / (n - 1) (sum w_i^2 ||g_i||^2 - 2 g . sum w_i^2 g_i
     + ||g||^2 sum w_i^2), and the spread sum ||g_i - g_bar||^2 = sum ||g_i||^2 - n ||g_bar||^2.
 
+    Parameters
+    ----------
+    size : int
+        The number of parameters (the length of every g_i).
+
+    Attributes
+    ----------
+    n : int
+        Groups added so far.
+
+    References
+    ----------
+    S. McCandlish et al., "An empirical model of large-batch training", arXiv 1812.06162 (2018).
+
     Examples
     --------
     >>> acc = SNRAccumulator(2)
