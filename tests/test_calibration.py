@@ -125,3 +125,23 @@ def test_readings_study_reports_every_reading(tmp_path):
     u = steps[(steps.arm == "uniform") & (steps.rep == 0)]
     a, b = (u[u.reading == r].sort_values("step")["pass@256"].to_numpy() for r in (0, 1))
     assert np.abs(a - b).max() > 1e-3
+
+
+def test_docs_quote_the_committed_calibration():
+    """docs/simulator.md's calibration table is docs/lab/calibration.csv, row for row, verdicts included; the
+    committed fit's best point is the simulator's default."""
+    from simalloc.train import TrainConfig
+
+    page = open("docs/simulator.md").read()
+    table = pd.read_csv("docs/lab/calibration.csv")
+    assert table.arm.nunique() >= 5
+    for r in table.itertuples():
+        quoted = (f"| {r.arm} | {r.metric} | {r.lab_value:+.3f} +- {r.lab_se:.3f} | {r.sim_value:+.3f} +- "
+                  f"{r.sim_se:.3f} |")
+        assert quoted in page, quoted
+        assert ("**refuted**" if r.verdict == "refuted" else r.verdict) in page.split(quoted, 1)[1].split("\n", 1)[0]
+    best = pd.read_csv("docs/lab/calibration_fit.csv").iloc[0]
+    cfg = TrainConfig()
+    assert (cfg.failures, cfg.rollout_noise, cfg.order_noise) == (best.failures, best.rollout_noise,
+                                                                     best.order_noise)
+    assert best.failures == "shared" or cfg.failure_share == best.failure_share
