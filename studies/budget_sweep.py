@@ -12,17 +12,18 @@ from dataclasses import dataclass
 
 from simalloc.io import write_table
 from simalloc.plotting import color_of
-from simalloc.train import TrainingStudyArgs, arm_shards, final_summary, run_arm_shard, summary_long
+from simalloc.train import CONTROLS, TrainingStudyArgs, arm_shards, final_summary, run_arm_shard, summary_long
 
 
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
+    arms: tuple = ("uniform", "hora", *CONTROLS)
     group_sizes: tuple = (8, 16, 32, 64)
     n_reps: int = 6
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(group_sizes=(8, 32), n_reps=2).with_train(steps=80, n_pool=1000, n_eval=500)
+        return cls(arms=("uniform", "hora"), group_sizes=(8, 32), n_reps=2).with_train(steps=80, n_pool=1000, n_eval=500)
 
     def smallest_group(self) -> int:
         return min(self.group_sizes) if self.group_sizes else self.train.group_size
