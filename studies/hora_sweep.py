@@ -213,6 +213,6 @@ def _plot(settings: pd.DataFrame, args, path):
     fig.suptitle(f"HORA across {len(gains)} world/model settings ({args.n_reps} replicates each, {args.train.steps} "
                  "steps); "
                  f"frontier gain: {tally}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.7 / fig.get_figheight()))  # room for the two-line suptitle
     fig.savefig(path, dpi=110)
     plt.close(fig)
