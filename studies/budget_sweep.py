@@ -23,7 +23,8 @@ class Args(TrainingStudyArgs):
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(arms=("uniform", "hora"), group_sizes=(8, 32), n_reps=2).with_train(steps=80, n_pool=1000, n_eval=500)
+        return cls(arms=("uniform", "hora"), group_sizes=(8, 32), n_reps=2).with_train(
+            steps=80, n_pool=1000, n_eval=500)
 
     def smallest_group(self) -> int:
         return min(self.group_sizes) if self.group_sizes else self.train.group_size

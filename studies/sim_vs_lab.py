@@ -16,6 +16,7 @@ Committed: ``docs/lab/calibration.csv`` (``simalloc run sim_vs_lab --workers 2``
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import pandas as pd
@@ -29,6 +30,9 @@ from simalloc.train.calibration import (
     read_lab,
     uniform_fit_loss,
 )
+
+#: the lab's "dapo" is the allocator on purpose (as in lab_hora_vs_grpo): its rename warning is noise here
+warnings.filterwarnings("ignore", message="arm 'dapo'", category=FutureWarning)
 
 #: the lab study's arms (``lab_hora_vs_grpo``)
 LAB_ARMS = ("uniform", "hora", "hora_placebo", "knapsack", "informative", "dapo", "hard_first", "uniform:x2",
