@@ -36,7 +36,7 @@ warnings.filterwarnings("ignore", message="arm 'dapo'", category=FutureWarning)
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
     arms: tuple = ("uniform", "hora", "hora_placebo", "knapsack", "informative", "dapo", "hard_first", "uniform:x2",
-                   "uniform:lr0.5")
+                   "uniform:lr0.5", "uniform:lr0.35", "uniform:lr0.85")
     n_reps: int = 4
     frontier_lrs: tuple = (0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
     train: LabConfig = LabConfig()

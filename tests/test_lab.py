@@ -314,7 +314,11 @@ def test_the_committed_result_is_what_the_docs_quote():
     root = Path(__file__).resolve().parents[1]
     summary = pd.read_csv(root / "docs" / "lab" / "summary.csv").set_index(["arm", "metric"])
     page = (root / "docs" / "lab.md").read_text()
-    for arm in ("hora", "hard_first", "dapo", "knapsack", "informative", "hora_placebo", "uniform:lr0.5", "uniform:x2"):
+    args = __import__("json").loads((root / "docs" / "lab" / "args.json").read_text())["args"]
+    from simalloc.sim.runner import load_study
+    assert tuple(args["arms"]) == load_study("lab_hora_vs_grpo").Args().arms  # the default command reproduces it
+    for arm in ("hora", "hard_first", "dapo", "knapsack", "informative", "hora_placebo", "uniform:lr0.5", "uniform:x2",
+                "uniform:lr0.35", "uniform:lr0.85"):
         row = summary.loc[(arm, "frontier_gain@256")]
         quoted = f"{row.value:+.3f} +- {row.se:.3f} ({int(row.n_reps)})"
         assert quoted in page, (arm, quoted)
