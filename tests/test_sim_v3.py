@@ -193,16 +193,42 @@ def test_measuring_the_snr_does_not_change_the_run(sigma):
 
 
 @pytest.mark.parametrize("sigma", [0.0, 0.3])
-def test_streamed_snr_equals_the_in_memory_one(monkeypatch, sigma):
-    """Large batches stream the group parts twice from the same random state instead of holding them: the same
-    trajectory and the same SNR values (to summation order) as the in-memory path."""
-    from simalloc.train.update import Updater
+def test_streamed_snr_equals_the_batch_formula_on_the_group_parts(sigma):
+    """The updater streams the group parts (twice, from the same random state): its step and SNR equal
+    ``snr_from_group_gradients`` on the parts held in memory, computed here from copies of the same random states
+    (group by group, noise split by ``_split_gaussian``): the plumbing (weights, own-loss scaling, noise, the
+    second pass) is checked; the formula itself has its hand example and its doubling test. Tolerance 1e-9
+    relative: the parts are recomputed, so only summation order can differ."""
+    import copy
 
-    a = _run(snr_every=1, rollout_noise=sigma)
-    monkeypatch.setattr(Updater, "KEEP_PARTS_MAX", 0)
-    b = _run(snr_every=1, rollout_noise=sigma)
-    assert np.allclose(a["pass@256"], b["pass@256"], atol=1e-9, rtol=0)
-    assert np.allclose(a["grad_snr"].dropna(), b["grad_snr"].dropna(), rtol=1e-7)
+    from simalloc.train.batch import Batch
+    from simalloc.train.update import Updater, _split_gaussian, coefficients
+
+    pol = _prompt_policy()
+    rng = np.random.default_rng(3)
+    idx = rng.choice(300, 12, replace=False)
+    p = pol.pass_rates(idx)
+    n = np.array([8, 8, 16, 4, 8, 8, 8, 12, 8, 8, 0, 8])
+    s = np.minimum(rng.binomial(n, p), n)
+    batch = Batch(idx, p, s, n, int(n.sum()))
+    up = Updater(TrainConfig(rollout_noise=sigma).update_spec, pol.n_params, 12)
+    coef = coefficients(advantage_masses(s, n, "dr_grpo", "group", 1e-4), n, "rollout")
+    var = up._noise_var(s, n, coef) if sigma > 0 else None
+    streams = [np.random.default_rng(k) for k in (10, 11, 12)]
+    copies = [copy.deepcopy(r) for r in streams]
+    g, snr, scale = up._measured(pol, batch, s, n, coef, *streams[:2], var, streams[2])
+    rows = np.array([pol.sampled_gradient(idx[r:r + 1], s[r:r + 1], n[r:r + 1], coef[r:r + 1], copies[0])
+                     for r in range(12)])
+    total = 0.0
+    if var is not None:
+        total = np.sqrt(var.sum()) * copies[1].standard_normal(pol.n_params)
+        rows = rows + np.array(list(_split_gaussian(total, var, copies[2])))
+    used = n > 0
+    w = n[used] / n[used].sum()
+    want = snr_from_group_gradients(rows[used] / 12 / w[:, None], w)
+    assert np.allclose(g, rows.sum(axis=0), rtol=1e-9, atol=1e-12)  # the parts with their noise sum to the step
+    assert snr == pytest.approx(want[0], rel=1e-9) and scale == pytest.approx(want[1], rel=1e-9)
+    assert streams[0].bit_generator.state == copies[0].bit_generator.state  # one pass's worth of draws used
 
 
 def test_noise_split_among_groups_sums_to_the_total_and_has_each_groups_variance():
@@ -215,7 +241,7 @@ def test_noise_split_among_groups_sums_to_the_total_and_has_each_groups_variance
     parts = []
     for _ in range(4000):
         total = np.sqrt(var.sum()) * rng.standard_normal(3)
-        x = _split_gaussian(total, var, rng)
+        x = np.array(list(_split_gaussian(total, var, rng)))
         assert np.allclose(x.sum(axis=0), total, atol=1e-12)
         parts.append(x[:, 0])
     parts = np.array(parts)

@@ -75,18 +75,10 @@ def snr_from_group_gradients(grads, weights) -> tuple[float, float]:
     (3.0, 0.5)
     """
     grads = np.asarray(grads, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
-    n = grads.shape[0]
-    if n < 2:
-        return float("nan"), float("nan")
-    g = w @ grads
-    var = n / (n - 1) * float(np.sum(w[:, None] ** 2 * (grads - g) ** 2))
-    g_bar = grads.mean(axis=0)
-    spread = float(np.sum((grads - g_bar) ** 2)) / (n - 1)
-    signal = float(g @ g)
-    mean_sq = float(g_bar @ g_bar)
-    snr = (signal - var) / var if var > 0 else float("nan")
-    return float(snr), (spread / mean_sq if mean_sq > 0 else float("nan"))
+    acc = SNRAccumulator(grads.shape[1])
+    for g_i, w_i in zip(grads, np.asarray(weights, dtype=np.float64)):
+        acc.add(g_i, float(w_i))
+    return acc.result()
 
 
 class SNRAccumulator:

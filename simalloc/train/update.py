@@ -161,10 +161,6 @@ class Updater:
         Prompts per step (the summed gradient is divided by it).
     """
 
-    #: on SNR steps, the group parts are kept in memory up to this many floats (n_groups x n_params); above, they
-    #: are streamed twice from the same random state
-    KEEP_PARTS_MAX = 5_000_000
-
     def __init__(self, spec: UpdateSpec, n_params: int, n_prompts: int):
         self.spec, self.n_prompts = spec, n_prompts
         self.adam = Adam(n_params) if spec.optimizer == "adam" else None
@@ -227,58 +223,49 @@ class Updater:
     def _measured(self, policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng):
         """The summed gradient computed group by group, and its SNR from the groups' own-loss gradients (part of
         the batch-mean gradient over the weight w_i), streamed (``SNRAccumulator``: memory of a few parameter
-        vectors). The noise: one draw of the total, as an unmeasured step, split among the groups by Gaussian
-        conditioning, x_i = z_i + (var_i / sum var) (total - sum_j z_j) with z_i ~ N(0, var_i I) from ``snr_rng``
-        (drawn twice from the same state: once for their sum, once per group)."""
+        vectors, whatever the batch). The groups' parts are computed twice from the same random state (once for
+        their sum, which the step uses, once for the SNR); the noise is one draw of the total, as an unmeasured
+        step, split among the groups by ``_split_gaussian``."""
         n = batch.idx.size
         used = np.flatnonzero(sizes > 0)
         w = np.zeros(n)
         w[used] = group_weights(sizes[used], self.spec.aggregation)
-        small = policy.n_params * n <= self.KEEP_PARTS_MAX  # keep the parts while small; else stream them twice
-        parts = [self._group_part(policy, batch, successes, sizes, coef, rng, r) for r in range(n)] if small else None
-        g = np.sum(parts, axis=0) if small else None
-        if g is None:
-            state = copy.deepcopy(rng.bit_generator.state)
-            g = np.zeros(policy.n_params)
-            for r in range(n):
-                g += self._group_part(policy, batch, successes, sizes, coef, rng, r)
-            end = copy.deepcopy(rng.bit_generator.state)
-            rng.bit_generator.state = state  # the second pass redraws the same strategies
-        shift = share = noise_parts = None
+        state = copy.deepcopy(rng.bit_generator.state)
+        g = np.zeros(policy.n_params)
+        for r in range(n):
+            g += self._group_part(policy, batch, successes, sizes, coef, rng, r)
+        end = copy.deepcopy(rng.bit_generator.state)
+        rng.bit_generator.state = state  # the second pass redraws the same strategies
+        noise = None
         if var is not None:
             total = np.sqrt(np.sum(var)) * noise_rng.standard_normal(g.size)
             g = g + total
-        if var is not None and small:
-            noise_parts = _split_gaussian(total, var, snr_rng)
-        elif var is not None:
-            start = copy.deepcopy(snr_rng.bit_generator.state)
-            z_sum = np.zeros(g.size)
-            for r in range(n):
-                z_sum += np.sqrt(var[r]) * snr_rng.standard_normal(g.size)
-            snr_rng.bit_generator.state = start
-            shift = total - z_sum
-            share = var / var.sum() if var.sum() > 0 else np.zeros(n)
+            noise = _split_gaussian(total, var, snr_rng)
         acc = SNRAccumulator(g.size)
         for r in range(n):
-            part = parts[r] if small else self._group_part(policy, batch, successes, sizes, coef, rng, r)
-            if noise_parts is not None:
-                part = part + noise_parts[r]
-            elif var is not None:
-                part = part + np.sqrt(var[r]) * snr_rng.standard_normal(g.size) + share[r] * shift
+            part = self._group_part(policy, batch, successes, sizes, coef, rng, r)
+            if noise is not None:
+                part = part + next(noise)
             if sizes[r] > 0:
                 acc.add(part / self.n_prompts / w[r], w[r])
-        if not small:
-            rng.bit_generator.state = end
+        rng.bit_generator.state = end
         snr, scale = acc.result()
         return g, snr, scale
 
 
-def _split_gaussian(total: np.ndarray, var: np.ndarray, rng) -> np.ndarray:
-    """Parts x_i ~ N(0, var_i I), independent, drawn given their sum ``total``: x_i = z_i + (var_i / sum var)
-    (total - sum_j z_j) with z_i ~ N(0, var_i I) (Gaussian conditioning; the parts sum to ``total`` exactly and
-    have the right joint law). Groups with var_i = 0 get 0. The streamed path of ``Updater._measured`` draws the
-    same z_i in the same order."""
+def _split_gaussian(total: np.ndarray, var: np.ndarray, rng):
+    """Yield parts x_i ~ N(0, var_i I), independent, drawn given their sum ``total``, one at a time:
+    x_i = z_i + (var_i / sum var) (total - sum_j z_j) with z_i ~ N(0, var_i I) (Gaussian conditioning; the parts
+    sum to ``total`` and have the right joint law). The z_i are drawn twice from the same state of ``rng`` (once for
+    their sum, once per part), so memory stays at a few vectors; ``rng`` ends where one pass leaves it. Groups with
+    var_i = 0 get 0."""
     sd = np.sqrt(var)
-    z = sd[:, None] * rng.standard_normal((var.size, total.size))
+    start = copy.deepcopy(rng.bit_generator.state)
+    z_sum = np.zeros(total.size)
+    for s in sd:
+        z_sum += s * rng.standard_normal(total.size)
+    rng.bit_generator.state = start
+    shift = total - z_sum
     share = var / var.sum() if var.sum() > 0 else np.zeros_like(var)
-    return z + share[:, None] * (total - z.sum(axis=0))[None, :]
+    for s, c in zip(sd, share):
+        yield s * rng.standard_normal(total.size) + c * shift
