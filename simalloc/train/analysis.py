@@ -299,16 +299,18 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
 def _with_interpolation_bound(out: pd.DataFrame, last: pd.DataFrame, args) -> pd.DataFrame:
     """Append the frontier's interpolation bias and bound and each arm's credited@k (``summary_long``)."""
     kmax = max(args.train.ks)
-    points = frontier_points(args.frontier_lrs)
-    controls = [a for a in dict.fromkeys((*frontier_arms(args.frontier_lrs), *args.arms))
-                if a == "uniform" or (a.startswith("uniform:lr") and parse_arm(a).lr_scale != 1.0
-                                      and parse_arm(a).rollout_scale == 1)]
+    gain_rows = out[out.metric == f"frontier_gain@{kmax}"]
     gains = []
-    for arm in controls:
-        if not (last.arm == arm).any():
+    for arm in dict.fromkeys((*frontier_arms(args.frontier_lrs), *args.arms)):
+        if arm == "uniform":  # summary_long read it on the full frontier (0 by construction): leave it out here
+            if not (last.arm == arm).any():
+                continue
+            points = tuple(p for p in frontier_points(args.frontier_lrs) if p != arm)
+            g, _, used = frontier_gain(last, arm, kmax, points)
+        elif _is_uniform_at_another_rate(arm):  # summary_long's gain is already against the frontier without it
+            g, used = gain_rows.loc[gain_rows.arm == arm, ["value", "n_reps"]].iloc[0]
+        else:
             continue
-        own = tuple(p for p in points if p != arm)
-        g, g_se, used = frontier_gain(last, arm, kmax, own)
         if used and np.isfinite(g):
             gains.append(g)
     rows = []
@@ -318,13 +320,20 @@ def _with_interpolation_bound(out: pd.DataFrame, last: pd.DataFrame, args) -> pd
         bound = float(np.max(np.abs(gains)))
         rows += [("frontier", f"interpolation_bias@{kmax}", bias.mean, bias.se, len(gains)),
                  ("frontier", f"interpolation_bound@{kmax}", bound, float("nan"), len(gains))]
-    gain_rows = out[out.metric == f"frontier_gain@{kmax}"]
     for arm, g, g_se, used in zip(gain_rows.arm, gain_rows.value, gain_rows.se, gain_rows.n_reps):
         s = 2 * g_se if np.isfinite(g_se) else 0.0
         credited = float("nan") if not (used and np.isfinite(g) and np.isfinite(bound)) else \
             float(1.0 if g - s > bound else -1.0 if g + s < -bound else 0.0)
         rows.append((arm, f"credited@{kmax}", credited, float("nan"), used))
     return pd.concat([out, pd.DataFrame(rows, columns=out.columns)], ignore_index=True)
+
+
+def _is_uniform_at_another_rate(arm: str) -> bool:
+    """uniform GRPO at a learning-rate multiplier other than 1 and the base rollouts ("uniform:lr<x>")."""
+    if not arm.startswith("uniform:lr"):
+        return False
+    parsed = parse_arm(arm)
+    return parsed.lr_scale != 1.0 and parsed.rollout_scale == 1
 
 
 def _eval_set_view(last: pd.DataFrame, name: str, k: int):
