@@ -30,7 +30,7 @@ from simalloc.train import (
     run_arm_shard,
     summary_long,
 )
-from simalloc.train.calibration import parse_failure_reading
+from simalloc.train.calibration import reading_changes
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,8 @@ class Args(TrainingStudyArgs):
 
     def readings(self) -> list[dict]:
         """Every (optimizer, aggregation, failures) combination as ``TrainConfig`` changes (the reading index)."""
-        out = []
-        for o, a, f in itertools.product(self.optimizers, self.aggregations, self.failure_readings):
-            failure = parse_failure_reading(f, "failure_readings")
-            out.append({"optimizer": o, "aggregation": a, "failures": failure["failures"],
-                        "failure_share": failure.get("failure_share", self.train.failure_share),
-                        "lr": float(self.sgd_lr if o == "sgd" else self.train.lr)})
-        return out
+        return [{"aggregation": a, **reading_changes(f, o, self.train, self.sgd_lr)}
+                for o, a, f in itertools.product(self.optimizers, self.aggregations, self.failure_readings)]
 
     def validate(self) -> "Args":
         super().validate()

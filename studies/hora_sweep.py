@@ -44,7 +44,7 @@ from simalloc.train import (
     run_arm_shard,
     summary_long,
 )
-from simalloc.train.calibration import parse_failure_reading
+from simalloc.train.calibration import reading_changes
 
 #: the difficulty worlds of the sweep by name (the paper checks' four, paper_checks/_harness.py WORLDS); ``worlds``
 #: takes these names or any world spec without a comma (``--set`` splits its value on commas)
@@ -75,15 +75,10 @@ class Args(TrainingStudyArgs):
 
     def settings(self) -> list[dict]:
         """Every (world, zipf, n_clusters, failures, optimizer) combination, in a fixed order (the setting index)."""
-        out = []
-        for w, z, c, f, o in itertools.product(self.worlds, self.zipfs, self.cluster_counts, self.failure_readings,
-                                              self.optimizers):
-            failure = parse_failure_reading(f, "failure_readings")
-            out.append({"world": SWEEP_WORLDS.get(w, w), "zipf": float(z), "n_clusters": int(c),
-                        "failures": failure["failures"],
-                        "failure_share": failure.get("failure_share", self.train.failure_share),
-                        "optimizer": o, "lr": float(self.sgd_lr if o == "sgd" else self.train.lr)})
-        return out
+        return [{"world": SWEEP_WORLDS.get(w, w), "zipf": float(z), "n_clusters": int(c),
+                 **reading_changes(f, o, self.train, self.sgd_lr)}
+                for w, z, c, f, o in itertools.product(self.worlds, self.zipfs, self.cluster_counts,
+                                                       self.failure_readings, self.optimizers)]
 
     def validate(self) -> "Args":
         super().validate()

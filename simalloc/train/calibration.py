@@ -29,8 +29,8 @@ import pandas as pd
 
 from .config import TrainConfig
 
-__all__ = ["LAB_FILES", "LAB_FRONTIER_LRS", "lab_matched_config", "parse_failure_reading", "read_lab",
-           "uniform_fit_loss", "calibration_table", "PASS1_FLOOR"]
+__all__ = ["LAB_FILES", "LAB_FRONTIER_LRS", "lab_matched_config", "parse_failure_reading", "reading_changes",
+           "read_lab", "uniform_fit_loss", "calibration_table", "PASS1_FLOOR"]
 
 #: the files a lab results folder must hold
 LAB_FILES = ("summary.csv", "final_passk.csv", "uniform_runs.csv", "initial_pass_rates.csv")
@@ -100,6 +100,41 @@ def parse_failure_reading(spec: str, name: str = "failure_grid") -> dict:
         if 0 < value < 1:
             return {"failures": "prompt", "failure_share": value}
     raise ValueError(f"{name}: each entry must be 'shared' or 'prompt:<share in (0, 1)>', got {spec!r}")
+
+
+def reading_changes(failure: str, optimizer: str, train: TrainConfig, sgd_lr: float,
+                    name: str = "failure_readings") -> dict:
+    """The ``TrainConfig`` changes of one reading of the failure structure and the optimizer, as the studies that
+    cross them use it (``hora_readings``, ``hora_sweep``): the failure fields (``parse_failure_reading``; "shared"
+    keeps ``train``'s failure_share, unused), the optimizer, and its learning rate (``sgd_lr`` for SGD, ``train.lr``
+    for Adam: the two optimizers' step sizes are not on one scale).
+
+    Parameters
+    ----------
+    failure : str
+        "shared" or "prompt:<share>".
+    optimizer : {"adam", "sgd"}
+        The optimizer.
+    train : TrainConfig
+        The study's base settings.
+    sgd_lr : float
+        SGD's learning rate.
+    name : str, default "failure_readings"
+        The setting named in an error.
+
+    Returns
+    -------
+    dict
+        failures, failure_share, optimizer, lr.
+
+    Examples
+    --------
+    >>> reading_changes("prompt:0.9", "sgd", TrainConfig(), 0.3)
+    {'failures': 'prompt', 'failure_share': 0.9, 'optimizer': 'sgd', 'lr': 0.3}
+    """
+    parsed = parse_failure_reading(failure, name)
+    return {"failures": parsed["failures"], "failure_share": parsed.get("failure_share", train.failure_share),
+            "optimizer": optimizer, "lr": float(sgd_lr if optimizer == "sgd" else train.lr)}
 
 
 def read_lab(lab_dir="docs/lab") -> dict[str, pd.DataFrame]:

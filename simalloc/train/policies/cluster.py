@@ -179,9 +179,7 @@ class ClusterPolicy(Policy):
         """beta_i of training prompts ``idx`` (all when None) at the rollout temperature; zeros in the shared
         reading."""
         idx = np.arange(self.cluster.size) if idx is None else np.asarray(idx, dtype=np.int64)
-        if self.b is None:
-            return np.zeros(idx.size)
-        return self._beta(self.b[idx], self.cluster[idx], self.temperature, self._log_z)
+        return np.zeros(idx.size) if self.b is None else self._beta_train[idx]
 
     @staticmethod
     def _softmax(z):
@@ -242,7 +240,7 @@ class ClusterPolicy(Policy):
         pi_T restricted to S_i, failures' from its complement (or the prompt's own failure mode); expectation
         given the counts = ``gradient``."""
         g_u, g_w = np.zeros(self.u.size), np.zeros(self.w.shape)
-        own = self._beta_train if self.b is not None else np.zeros(self.cluster.size)
+        own = self.own_failure_mass()
         g_b = np.zeros(own.size)
         _cluster_sampled_grad(
             self._pi,
