@@ -90,10 +90,10 @@ def _lab_figure(steps: pd.DataFrame, args, path) -> None:
     for arm in arms:
         sub = steps[steps.arm == arm].dropna(subset=["grad_snr"]).groupby("step").grad_snr.mean()
         ax.plot(sub.index, sub.values, "o-", color=color_of(arm), label=arm, ms=3)
-    ax.set_yscale("log")
+    ax.axhline(0.0, color="k", lw=0.6)  # one step's estimate can be negative (signal below its noise): linear axis
     ax.set_title("Gradient SNR (per-group gradients)")
     ax.set_xlabel("training step")
-    ax.set_ylabel("||g||^2 / Var(g)")
+    ax.set_ylabel("(||g||^2 - V) / V   (0: all noise)")
     axes[0].legend(fontsize=7)
     fig.suptitle(f"Lab: {args.train.n_prompts} prompts x G = {args.train.group_size}, K0 = {args.train.k0}, "
                  f"lr {args.train.lr:g}, {args.n_reps} replicates (means)")
