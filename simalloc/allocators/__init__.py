@@ -9,7 +9,7 @@ import numpy as np
 from ..beliefs import BetaBeliefs
 from ..seeding import as_generator
 from ..validation import as_budget, as_cap, as_integer_array, as_positive_finite
-from . import baselines, basic, greedy  # noqa: F401  (register the built-in allocators)
+from . import baselines, basic, greedy, peers  # noqa: F401  (register the built-in allocators)
 from .engine import SOLVERS, solve
 from .registry import ALLOCATORS, AllocationProblem, Allocator, get_allocator, register
 

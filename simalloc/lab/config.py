@@ -41,8 +41,8 @@ class LabConfig:
     lr, epsilon, loss, scale_rewards, aggregation, max_grad_norm, temperature
         The GRPO step (``simalloc.live.grpo.GRPOConfig``): AdamW at ``lr``, ratio clip ``epsilon``, TRL's loss type
         and reward scaling, clipping at ``max_grad_norm``, rollouts sampled at ``temperature``.
-    prior_concentration, oracle_noise, embed_dim, embed_signal, vip_n_max
-        The learned priors' settings, as ``TrainConfig``.
+    prior_concentration, oracle_noise, embed_dim, embed_signal, vip_n_max, peer_options
+        The learned priors' settings and the peer arms' parameters, as ``TrainConfig``.
     n_eval, ks, eval_sets, eval_set_ks, bench_sizes, record_every, snr_every
         Recording: the main held-out eval set (the training mix) and its Pass@k, extra held-out sets
         ("name=w0,w1,w2"), a row every ``record_every`` steps, the per-group gradient SNR every ``snr_every``
@@ -82,6 +82,7 @@ class LabConfig:
     embed_dim: int = 8
     embed_signal: float = 2.0
     vip_n_max: int = 64
+    peer_options: str = ""
     n_eval: int = 512
     ks: tuple = (1, 2, 4, 8, 16, 32, 64, 128, 256)
     eval_sets: tuple = ("hard=0,1,1",)
@@ -136,6 +137,9 @@ class LabConfig:
         if self.phase_b_shards > self.n_prompts:
             raise ValueError(f"phase_b_shards: must be <= n_prompts={self.n_prompts}")
         check_choice(self.loss, "loss", ("grpo", "dr_grpo", "rloo"))
+        from ..train.peers import parse_peer_options
+
+        parse_peer_options(self.peer_options)
         check_choice(self.scale_rewards, "scale_rewards", ("group", "batch", "none"))
         check_choice(self.aggregation, "aggregation", ("rollout", "prompt"))
         for name in ("lr", "temperature", "prior_concentration", "embed_signal"):

@@ -26,6 +26,7 @@ from ..train.batch import Batch, BatchDrawer
 from ..train.config import BatchSpec
 from ..train.evaluation import Recorder
 from ..train.loop import STREAMS
+from ..train.peers import parse_peer_options
 from ..train.policies import pass_at_k_curve
 from ..train.predictors import make_predictor, prompt_embeddings
 from ..train.snr import group_weights, snr_from_group_gradients
@@ -151,7 +152,7 @@ class LabRecorder(Recorder):
 def _batch_spec(cfg: LabConfig) -> BatchSpec:
     return BatchSpec(cfg.n_pool, cfg.n_prompts, cfg.group_size, cfg.k0, cfg.phase_b_shards, cfg.cap,
                      cfg.warmup_steps, cfg.prior_concentration, cfg.oracle_noise, cfg.embed_dim, cfg.embed_signal,
-                     cfg.vip_n_max)
+                     cfg.vip_n_max, cfg.peer_options)
 
 
 def _groups(prompts: Prompts, *rollouts: Rollouts) -> tuple[list, list, list, np.ndarray]:
@@ -237,7 +238,8 @@ def _run(cfg: LabConfig, arm: Arm, k0: int, rng, rep: int, policy):
     embeddings = None
     if arm.predictor == "gp":
         embeddings = prompt_embeddings(pass_rates(policy, pool), cfg.embed_dim, cfg.embed_signal, rngs["world"])
-    predictor = make_predictor(arm.predictor, embeddings=embeddings, noise=cfg.oracle_noise, rng=rngs["predictor"])
+    predictor = make_predictor(arm.predictor, embeddings=embeddings, noise=cfg.oracle_noise, rng=rngs["predictor"],
+                               decay=parse_peer_options(cfg.peer_options)["history"]["decay"])
     drawer = BatchDrawer(_batch_spec(cfg), arm, k0, predictor, rngs)
     trainer = make_trainer(policy, cfg, cfg.lr * arm.lr_scale)
     recorder.record(0)
@@ -248,6 +250,8 @@ def _run(cfg: LabConfig, arm: Arm, k0: int, rng, rep: int, policy):
             group["lr"] = cfg.lr * (1.0 if warm else arm.lr_scale)
         if arm.dynamic and not warm:
             batch, ids, groups, rewards = _dynamic(policy, pool, cfg, drawer.group, rngs)
+        elif drawer.peer is not None and not warm:
+            batch, ids, groups, rewards = _peer(policy, pool, drawer, rngs)
         else:
             batch, ids, groups, rewards = _allocated(policy, pool, cfg, drawer, arm, k0, warm, rngs)
         recording = step % cfg.record_every == 0 or step == cfg.steps
@@ -260,6 +264,32 @@ def _run(cfg: LabConfig, arm: Arm, k0: int, rng, rep: int, policy):
         if recording:
             recorder.record(step, batch, out["grad_norm"], warm, out["loss"], snr, time.perf_counter() - start)
     return recorder.tables()
+
+
+def _peer(policy, pool: Prompts, drawer: BatchDrawer, rngs) -> tuple[Batch, list, list, list]:
+    """A peer arm's step (``simalloc.train.peers``) on the network: its rule asks for rollouts, the network samples
+    them, and each trained prompt keeps its first ``kept_pos`` correct and first ``kept_neg`` wrong completions in
+    the order drawn (Reinforce-Ada's caches; PODS's binary max-variance subset)."""
+    store: dict[int, list] = {}
+
+    def roll(idx, n):
+        r = sample(policy, pool.take(idx), n, rngs["extra"])
+        s = np.zeros(idx.size, dtype=np.int64)
+        for j, tok, rew in zip(r.prompt, r.tokens.tolist(), r.reward):
+            store.setdefault(int(idx[j]), []).append((tok, float(rew)))
+            s[j] += int(rew > 0)
+        return s
+
+    g = drawer.peer.draw(roll)
+    ids = [list(map(int, row)) for row in pool.take(g.idx).ids] if g.idx.size else []
+    groups, rewards = [], []
+    for i, kp, kn in zip(g.idx.tolist(), g.kept_pos.tolist(), g.kept_neg.tolist()):
+        drawn = store[i]
+        kept = [x for x in drawn if x[1] > 0][:kp] + [x for x in drawn if x[1] <= 0][:kn]
+        groups.append([tok for tok, _ in kept])
+        rewards.append([rew for _, rew in kept])
+    batch = Batch(g.idx, np.full(g.idx.size, np.nan), g.kept_pos, g.kept_pos + g.kept_neg, g.spent)
+    return batch, ids, groups, rewards
 
 
 def _allocated(policy, pool: Prompts, cfg: LabConfig, drawer: BatchDrawer, arm: Arm, k0: int, warm: bool, rngs):

@@ -205,7 +205,8 @@ def matched_lr(last: pd.DataFrame, arm: str, frontier: tuple) -> MeanSE:
 def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     """The summary contract (``summary.csv``): one row per (arm, metric) with ``value`` and ``se`` over
     replicates: pass@1, pass@<k> for k = 256 and 1024 when computed and the largest k, the informative-group
-    share (mean over training steps), the final policy entropy (nats), the growth of the Phase-B share given to
+    share (mean over training steps), rollouts_per_step (drawn per step after the warm-up, screening and discarded
+    rollouts included: what an arm spent of its budget), the final policy entropy (nats), the growth of the Phase-B share given to
     s = K0 prompts from the first to the last tenth of training, and when the study traces a frontier:
     frontier_gain@<kmax> (monotone cubic frontier; for a uniform:lr<x> point, against the frontier without that
     point: leave-one-out), frontier_gain_linear@<kmax> (chords), matched_lr (the GRPO
@@ -248,6 +249,8 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
             rows.append((arm, f"pass@{k}", float(mine[f"pass@{k}"].mean()), se(mine[f"pass@{k}"]), n))
         info = steps[(steps.arm == arm) & (steps.step > 0)].groupby("rep").informative_share.mean()
         rows.append((arm, "informative_share", float(info.mean()), se(info), len(info)))
+        spend = steps[(steps.arm == arm) & (steps.step > cfg.warmup_steps)].groupby("rep").rollouts.mean()
+        rows.append((arm, "rollouts_per_step", float(spend.mean()), se(spend), len(spend)))  # screening included
         rows.append((arm, "entropy", float(mine.entropy.mean()), se(mine.entropy), n))
         if "grad_snr" in steps and steps.loc[steps.arm == arm, "grad_snr"].notna().any():
             for col in ("grad_snr", "grad_noise_scale"):

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..allocators import ALLOCATORS
 from ..validation import check_choice
+from .peers import PEER_ARMS
 from .predictors import PREDICTORS
 
 __all__ = ["Arm", "parse_arm", "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms",
@@ -82,6 +83,11 @@ class Arm:
         """Whether the arm resamples prompts (DAPO's dynamic sampling) instead of allocating."""
         return self.allocator == DYNAMIC_SAMPLING
 
+    @property
+    def peer(self) -> bool:
+        """Whether the arm is a peer method's step (``simalloc.train.peers.PEER_ARMS``)."""
+        return self.allocator in PEER_ARMS
+
 
 def parse_arm(spec: str) -> Arm:
     """Parse "allocator[:predictor][:k<K0>][:lr<x>][:placebo]" (module docstring); errors list the valid names.
@@ -115,7 +121,7 @@ def parse_arm(spec: str) -> Arm:
     name, *mods = spec.split(":")
     placebo = name.endswith("_placebo")
     name = name[: -len("_placebo")] if placebo else name
-    check_choice(name, "arm allocator", (*ALLOCATORS, DYNAMIC_SAMPLING))
+    check_choice(name, "arm allocator", (*ALLOCATORS, DYNAMIC_SAMPLING, *PEER_ARMS))
     predictor, k0, lr_scale, rollout_scale = ("gp" if name == "vip" else "uniform"), None, 1.0, 1.0
     for mod in mods:
         if mod in PREDICTORS:
@@ -148,9 +154,10 @@ def parse_arm(spec: str) -> Arm:
         warnings.warn(f"arm {spec!r}: 'dapo' is the dapo allocator (extra budget over the pilot's mixed groups); "
                       f"DAPO's dynamic sampling, which this arm name meant before 0.1.0, is '{DYNAMIC_SAMPLING}'",
                       FutureWarning, stacklevel=2)
-    if placebo and name == DYNAMIC_SAMPLING:
-        raise ValueError(f"arm {spec!r}: {DYNAMIC_SAMPLING} has no allocation to permute (placebo applies to "
-                         "allocators)")
+    if placebo and (name == DYNAMIC_SAMPLING or name in PEER_ARMS):
+        raise ValueError(f"arm {spec!r}: {name} has no allocation to permute (placebo applies to allocators)")
+    if name in PEER_ARMS and (predictor != "uniform" or k0 is not None):
+        raise ValueError(f"arm {spec!r}: a peer arm takes only lr<x> and x<m> (its pilot and selection are its own)")
     return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo, rollout_scale=rollout_scale)
 
 

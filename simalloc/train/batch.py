@@ -20,6 +20,7 @@ from ..allocators import allocate
 from ..jit import jit
 from .arms import Arm
 from .config import BatchSpec
+from .peers import PeerDrawer, parse_peer_options
 
 __all__ = ["Batch", "BatchDrawer", "binomial", "draw_dynamic"]
 
@@ -149,12 +150,18 @@ class BatchDrawer:
         if self.group < k0 or self.group < 1:
             raise ValueError(f"arm {arm.spec!r}: {arm.rollout_scale:g} x group_size = {self.group} rollouts per "
                              f"prompt, fewer than the pilot k0 = {k0}")
+        #: the peer method's step (``simalloc.train.peers``), None for allocating arms
+        self.peer = PeerDrawer(arm.allocator, spec.n_pool, spec.n_prompts, self.group,
+                               parse_peer_options(spec.peer_options), rngs) if arm.peer else None
 
     def draw(self, policy, warm: bool) -> Batch:
         """The next batch; ``warm`` steps are plain GRPO (uniform groups of G) for every arm."""
         spec, r = self.spec, self.rngs
         if self.arm.dynamic and not warm:
             return draw_dynamic(policy, spec, r["batch"], r["extra"], self.group)
+        if self.peer is not None and not warm:
+            g = self.peer.draw(lambda idx, n: binomial(r["extra"], n, policy.pass_rates(idx)))
+            return Batch(g.idx, policy.pass_rates(g.idx), g.kept_pos, g.kept_pos + g.kept_neg, g.spent)
         k0 = spec.k0 if warm else self.k0
         group = spec.group_size if warm else self.group
         idx = r["batch"].choice(spec.n_pool, spec.n_prompts, replace=False)
@@ -185,9 +192,12 @@ class BatchDrawer:
         spec, arm, rng = self.spec, self.arm, self.rngs["alloc"]
         mu = self.predictor.predict(idx, p)
         alloc = np.zeros(spec.n_prompts, dtype=np.int64)
+        history = getattr(self.predictor, "prior", None)
         for shard in self.shards:
             prior = (1.0, 1.0)
-            if mu is not None and arm.allocator == "hora":
+            if history is not None:  # the prompts' own decayed posteriors, for any allocator
+                prior = history(idx[shard])
+            elif mu is not None and arm.allocator == "hora":
                 c = spec.prior_concentration
                 prior = (mu[shard] * c, (1.0 - mu[shard]) * c)
             alloc[shard] = allocate(arm.allocator, s[shard], self.k0, shard.size * (self.group - self.k0),

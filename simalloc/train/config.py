@@ -58,9 +58,10 @@ class TrainConfig:
         The batch (``BatchSpec``): prompts per step, rollouts per prompt on average (the step's budget is
         n_prompts x group_size), the pilot size, the shards Phase B is allocated in, the per-prompt cap (0: none)
         and the plain-GRPO warm-up steps.
-    prior_concentration, oracle_noise, embed_dim, embed_signal, vip_n_max
+    prior_concentration, oracle_noise, embed_dim, embed_signal, vip_n_max, peer_options
         The learned prior Beta(mu c, (1 - mu) c)'s concentration c, the oracle predictor's noise, the synthetic
-        prompt embeddings of the GP predictor, and VIP's largest group.
+        prompt embeddings of the GP predictor, VIP's largest group, and the peer arms' parameters as
+        "rule.key=value,..." over ``simalloc.train.peers.PEER_DEFAULTS`` ("": the public code's defaults).
     loss, scale_rewards, advantage_eps, aggregation, gradient, optimizer, max_grad_norm, lr, rollout_noise
         The update (``UpdateSpec``): TRL's loss type and reward scaling, the advantage's std offset, how rollouts
         are averaged, the sampled or Rao-Blackwellized gradient, Adam or SGD, clipping, the learning rate and the
@@ -135,6 +136,7 @@ class TrainConfig:
     embed_dim: int = 8
     embed_signal: float = 2.0
     vip_n_max: int = 64
+    peer_options: str = ""
     record_every: int = 1
     #: extra held-out eval sets, "name=world" (e.g. "hard=logit_normal:-2.5,1.5"), n_eval prompts each, evaluated at
     #: step 0 and the last step from the same run (the paper trains once, evaluates on four benchmarks): columns
@@ -161,6 +163,9 @@ class TrainConfig:
             raise ValueError(f"phase_b_shards: must be <= n_prompts={self.n_prompts}")
         if self.cap < 0:
             raise ValueError(f"cap: must be >= 0 (0 = no cap), got {self.cap}")
+        from .peers import parse_peer_options
+
+        parse_peer_options(self.peer_options)
         check_choice(self.policy, "policy", POLICY_KINDS)
         check_choice(self.loss, "loss", LOSS_CODES)
         check_choice(self.aggregation, "aggregation", AGGREGATIONS)
@@ -288,6 +293,7 @@ class BatchSpec:
     embed_dim: int
     embed_signal: float
     vip_n_max: int
+    peer_options: str
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from .arms import Arm, parse_arm
 from .batch import BatchDrawer
 from .config import TrainConfig
 from .evaluation import Recorder, make_eval_sets
+from .peers import parse_peer_options
 from .policies import make_policy
 from .predictors import make_predictor, prompt_embeddings
 from .update import Updater
@@ -101,4 +102,6 @@ def _predictor(cfg: TrainConfig, arm: Arm, policy, rngs):
     if arm.predictor == "gp":
         p0 = policy.pass_rates(np.arange(cfg.n_pool))
         embeddings = prompt_embeddings(p0, cfg.embed_dim, cfg.embed_signal, rngs["world"])
-    return make_predictor(arm.predictor, embeddings=embeddings, noise=cfg.oracle_noise, rng=rngs["predictor"])
+    decay = parse_peer_options(cfg.peer_options)["history"]["decay"]
+    return make_predictor(arm.predictor, embeddings=embeddings, noise=cfg.oracle_noise, rng=rngs["predictor"],
+                          decay=decay)

@@ -5,6 +5,9 @@
 - ``GPPredictor``: Gaussian-process regression of logit(p) on synthetic prompt embeddings (RBF kernel,
   length scale 0.4, prior mean -1), trained on the empirical logits of the groups seen so far.
 
+- ``history`` (``simalloc.train.peers.HistoryPredictor``): each prompt's own decayed Beta posterior from the steps
+  it was rolled out in, used as HORA's prior directly (no concentration).
+
 A prediction mu becomes the per-prompt prior Beta(mu c, (1 - mu) c) with concentration c.
 """
 
@@ -15,7 +18,7 @@ from scipy import linalg, special
 
 __all__ = ["PREDICTORS", "make_predictor", "prompt_embeddings"]
 
-PREDICTORS = ("uniform", "oracle", "gp")
+PREDICTORS = ("uniform", "oracle", "gp", "history")
 
 
 def prompt_embeddings(p0: np.ndarray, dim: int, signal: float, rng) -> np.ndarray:
@@ -112,12 +115,13 @@ class GPPredictor:
         self._y = np.concatenate([self._y, y])[-self.history:]
 
 
-def make_predictor(name: str, *, embeddings=None, noise: float = 0.5, rng=None, history: int = 240):
+def make_predictor(name: str, *, embeddings=None, noise: float = 0.5, rng=None, history: int = 240,
+                   decay: float = 0.5):
     """The predictor ``name`` (``PREDICTORS``).
 
     Parameters
     ----------
-    name : {"uniform", "oracle", "gp"}
+    name : {"uniform", "oracle", "gp", "history"}
         The predictor.
     embeddings : ndarray, optional
         The prompts' embeddings (the GP's inputs; ``prompt_embeddings``).
@@ -127,6 +131,8 @@ def make_predictor(name: str, *, embeddings=None, noise: float = 0.5, rng=None, 
         The oracle's noise stream.
     history : int, default 240
         Groups the GP keeps.
+    decay : float, default 0.5
+        The history prior's posterior decay (``simalloc.train.peers.HistoryPredictor``).
 
     Returns
     -------
@@ -144,4 +150,8 @@ def make_predictor(name: str, *, embeddings=None, noise: float = 0.5, rng=None, 
         return OraclePredictor(noise, rng)
     if name == "gp":
         return GPPredictor(embeddings, history=history)
+    if name == "history":
+        from .peers import HistoryPredictor
+
+        return HistoryPredictor(decay)
     raise ValueError(f"predictor: unknown {name!r}; valid: {', '.join(PREDICTORS)}")
