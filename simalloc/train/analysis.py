@@ -206,10 +206,10 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
     """The summary contract (``summary.csv``): one row per (arm, metric) with ``value`` and ``se`` over
     replicates: pass@1, pass@<k> for k = 256 and 1024 when computed and the largest k, the informative-group
     share (mean over training steps), rollouts_per_step (drawn per step after the warm-up, screening and discarded
-    rollouts included: what an arm spent of its budget), the final policy entropy (nats), the growth of the Phase-B share given to
-    s = K0 prompts from the first to the last tenth of training, and when the study traces a frontier:
-    frontier_gain@<kmax> (monotone cubic frontier; for a uniform:lr<x> point, against the frontier without that
-    point: leave-one-out), frontier_gain_linear@<kmax> (chords), matched_lr (the GRPO
+    rollouts included: what an arm spent of its budget), the final policy entropy (nats), the growth of the
+    Phase-B share given to s = K0 prompts from the first to the last tenth of training, and when the study traces
+    a frontier: frontier_gain@<kmax> (monotone cubic frontier; for a uniform:lr<x> point, against the frontier
+    without that point: leave-one-out), frontier_gain_linear@<kmax> (chords), matched_lr (the GRPO
     learning-rate multiplier with the arm's Pass@1) and lr_equivalent (1 when |frontier gain| <= max(2 se,
     EFFECT_FLOOR): that GRPO learning rate reproduces the arm's Pass@1 and Pass@k), credited@<kmax> (+1 / -1 when
     the gain is beyond the frontier's interpolation bound by 2 se, 0 otherwise), the gradient SNR and noise
