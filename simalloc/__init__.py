@@ -4,7 +4,7 @@ Exact allocation of rollout budgets over prompts, sequential stopping of voting,
 estimators, in a Monte Carlo simulator checked against analytical optima.
 
 Public API (stable names): ``allocate``, ``exact_optimum``,
-``hit_utility``, ``pass_at_k``, and the registries ``ALLOCATORS`` and ``OBJECTIVES``.
+``hit_utility``, ``pass_at_k``, ``Planner``, and the registries ``ALLOCATORS`` and ``OBJECTIVES``.
 """
 
 from .allocators import ALLOCATORS, allocate, get_allocator
@@ -12,6 +12,7 @@ from .beliefs import BetaBeliefs
 from .estimators import pass_at_k
 from .objectives import OBJECTIVES, get_objective, hit_utility
 from .optima import exact_optimum
+from .planner import Planner
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,7 @@ __all__ = [
     "ALLOCATORS",
     "OBJECTIVES",
     "BetaBeliefs",
+    "Planner",
     "allocate",
     "exact_optimum",
     "get_allocator",

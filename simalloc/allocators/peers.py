@@ -38,9 +38,10 @@ def _dars(problem: AllocationProblem, rng, schedule: str) -> np.ndarray:
     opts = problem.options
     want = np.array([dars_extra(a, int(n), max(opts["n_max"], int(n)), schedule, bool(opts["std"]))[0]
                      for a, n in zip(acc, t)], dtype=np.int64)
-    want = np.minimum(want, problem.cap)
-    if int(want.sum()) >= problem.budget:  # the schedule wants more than the budget: proportional shares
-        return largest_remainder(want.astype(np.float64), problem.budget, want)
+    room = np.minimum(want, problem.cap)
+    if int(room.sum()) >= problem.budget:  # the schedule wants more than the budget: proportional shares
+        return largest_remainder(want.astype(np.float64), problem.budget, room)
+    want = room
     return want + spread_in_order(problem.budget - int(want.sum()), problem.cap - want, rng,
                                   (np.ones(want.size, dtype=bool),))
 

@@ -131,10 +131,12 @@ def speed_rl_qualified(successes, trials) -> np.ndarray:
     Zanette-Labs/speed-rl, ``verl/trainer/ppo/data_controller.py``, ``DataController.update_prompts``
     (``std > 0``).
     """
-    s = np.asarray(successes, dtype=np.int64)
-    t = np.asarray(trials, dtype=np.int64)
-    if s.shape != t.shape or np.any(s < 0) or np.any(s > t):
-        raise ValueError("successes: expected 0 <= successes <= trials, elementwise, same shape as trials")
+    try:
+        s, t = np.broadcast_arrays(np.asarray(successes, dtype=np.int64), np.asarray(trials, dtype=np.int64))
+    except ValueError:
+        raise ValueError("successes, trials: shapes do not broadcast") from None
+    if np.any(s < 0) or np.any(s > t):
+        raise ValueError("successes: expected 0 <= successes <= trials, elementwise")
     return (s > 0) & (s < t)
 
 
