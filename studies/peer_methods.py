@@ -1,0 +1,177 @@
+"""Every current method on one axis: peer rules at a matched rollout budget, in the simulator and in the lab.
+
+Arms (``ARMS``): uniform GRPO; HORA with its Beta(1, 1) prior and with each prompt's own history as prior
+(``hora:history``); DAPO's dynamic sampling (``dapo_dynamic``); SPEED-RL's screen-then-extend
+(``speed_rl_dynamic``); DARS's two schedules (``dars_et``, ``dars_hw``: pilot K0, the schedule's extra rollouts fit
+to the budget); Reinforce-Ada ("balanced" and "positive_focused"); GRESO (pre-rollout skipping from each prompt's
+history, then dynamic sampling); MoPPS (Thompson-sampled prompt selection from a decayed posterior); PODS
+(max-variance down-sampling to half the group); Knapsack RL; and the controls (``hora_placebo``, ``uniform:x2``, two
+held-out uniform learning rates). Every step of every arm may spend n_prompts x G rollouts, screening and
+discarded rollouts included (``simalloc.train.peers``); an arm that stops early spends less, which
+``rollouts_per_step`` reports.
+
+Each arm's frontier gain is its Pass@256 minus uniform GRPO's learning-rate frontier at the arm's own Pass@1
+(``simalloc.train.analysis``), credited only beyond the frontier's own interpolation bound by 2 se.
+
+Models (``models``): "sim" (the simulator at its defaults: 60 prompts x G = 32, K0 = 8, 200 steps) and "lab" (the
+lab's network: 64 prompts x G = 16, K0 = 4, ``lab_steps`` steps, ``lab_reps`` replicates). Outputs: ``sim/`` and
+``lab/`` (each a training study's outputs: summary.csv, frontier.png, figure.png ...), ``summary.csv`` (model,
+arm, metric, value, se, n_reps: both models' summaries) and ``ranking.csv`` / ``ranking.png`` (per model and arm:
+frontier gain at 256 with se, credited, Pass@1, rollouts per step, informative share, ranked by frontier gain).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from simalloc.io import write_table
+from simalloc.lab import LabConfig, train_lab, warm_start
+from simalloc.train import CONTROLS, TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+
+#: the compared methods (controls follow)
+METHODS = ("uniform", "hora", "hora:history", "dapo_dynamic", "speed_rl_dynamic", "dars_et", "dars_hw",
+           "reinforce_ada", "reinforce_ada_pos", "greso", "mopps", "pods", "knapsack")
+ARMS = METHODS + ("hora_placebo", *CONTROLS)
+#: the lab's frontier (``lab_hora_vs_grpo``'s)
+LAB_FRONTIER_LRS = (0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
+MODELS = ("sim", "lab")
+
+
+@dataclass(frozen=True)
+class Args(TrainingStudyArgs):
+    """The study's settings: ``TrainingStudyArgs`` for the simulator, plus the lab's (``lab``, ``lab_reps``,
+    ``lab_steps``, ``lab_frontier_lrs``) and which models run."""
+
+    arms: tuple = ARMS
+    n_reps: int = 8
+    train: TrainConfig = TrainConfig()
+    models: tuple = MODELS
+    lab_reps: int = 4
+    lab_steps: int = 200
+    lab_frontier_lrs: tuple = LAB_FRONTIER_LRS
+    lab: LabConfig = LabConfig()
+
+    @classmethod
+    def quick(cls) -> "Args":
+        arms = ("uniform", "hora", "hora:history", "dapo_dynamic", "speed_rl_dynamic", "dars_et", "reinforce_ada",
+                "greso", "mopps", "pods", "hora_placebo", "uniform:x2")
+        quick = cls(arms=arms, n_reps=3, frontier_lrs=(0.25, 0.5, 2.0), lab_reps=2, lab_steps=6,
+                    lab_frontier_lrs=(0.5, 2.0),
+                    lab=LabConfig(n_prompts=8, group_size=8, k0=2, phase_b_shards=2, n_eval=64, record_every=3,
+                                  snr_every=0, warm_steps=150))
+        return quick.with_train(steps=60, n_pool=600, n_eval=300, record_every=10, snr_every=0)
+
+    def validate(self) -> "Args":
+        super().validate()
+        if not self.models or any(m not in MODELS for m in self.models):
+            raise ValueError(f"models: expected a non-empty subset of {MODELS}, got {self.models!r}")
+        if self.lab_reps < 1 or self.lab_steps < 1:
+            raise ValueError(f"lab_reps, lab_steps: must be >= 1, got {self.lab_reps}, {self.lab_steps}")
+        self.lab_args().validate()
+        return self
+
+    def sim_args(self) -> TrainingStudyArgs:
+        """The simulator's part as a plain training study."""
+        return TrainingStudyArgs(self.arms, self.n_reps, self.seed, self.frontier_lrs, self.train)
+
+    def lab_args(self) -> TrainingStudyArgs:
+        """The lab's part as a training study (``train`` is the ``LabConfig``)."""
+        lab = dataclasses.replace(self.lab, steps=self.lab_steps)
+        return TrainingStudyArgs(self.arms, self.lab_reps, self.seed, self.lab_frontier_lrs, lab)
+
+
+def shards(args):
+    """The simulator's and the lab's (arm, replicate) shards, tagged by model; the lab's warm start is built (or
+    read from its cache) once, before the workers start."""
+    out = []
+    for model in args.models:
+        part = args.sim_args() if model == "sim" else args.lab_args()
+        if model == "lab":
+            cfg = part.train
+            warm_start(cfg.task, cfg.model_spec, cfg.warm, cfg.temperature)
+        out += [{**s, "id": f"{model}-{s['id']}", "model": model} for s in arm_shards(part)]
+    return out
+
+
+def run_shard(args, shard):
+    if shard["model"] == "sim":
+        plain = {k: v for k, v in shard.items() if k != "model"}
+        tables = run_arm_shard(args.sim_args(), plain)
+    else:
+        part = args.lab_args()
+        steps, share = train_lab(part.train, shard["arm"], np.random.SeedSequence([args.seed, shard["rep"]]),
+                                 rep=shard["rep"])
+        tables = {"steps": steps, "budget_share": share}
+    return {f"{shard['model']}_{key}": table for key, table in tables.items()}
+
+
+def ranking(long: pd.DataFrame, arms) -> pd.DataFrame:
+    """Per arm: frontier gain at 256 (se), credited, Pass@1, rollouts per step and informative share, ranked by
+    frontier gain (the controls after the methods)."""
+    wide = long[long.arm.isin(arms)].pivot_table(index="arm", columns="metric", values=["value", "se"],
+                                                 aggfunc="first")
+    rows = []
+    for arm in arms:
+        if arm not in wide.index:
+            continue
+
+        def get(metric, what="value", _arm=arm):
+            key = (what, metric)
+            return float(wide.loc[_arm, key]) if key in wide.columns else np.nan
+
+        rows.append({"arm": arm, "control": arm not in METHODS,
+                     "frontier_gain@256": get("frontier_gain@256"), "frontier_gain_se": get("frontier_gain@256", "se"),
+                     "credited@256": get("credited@256"), "pass@1": get("pass@1"), "pass@256": get("pass@256"),
+                     "rollouts_per_step": get("rollouts_per_step"), "informative_share": get("informative_share")})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    return table.sort_values(["control", "frontier_gain@256"], ascending=[True, False], na_position="last")
+
+
+def _figure(rank: pd.DataFrame, path) -> None:
+    from simalloc.plotting import use_agg
+
+    plt = use_agg()
+    models = list(dict.fromkeys(rank.model))
+    fig, axes = plt.subplots(1, len(models), figsize=(7 * len(models), 0.32 * rank.arm.nunique() + 2), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        sub = rank[rank.model == model].iloc[::-1]
+        colors = ["tab:green" if c > 0 else "tab:red" if c < 0 else "tab:gray" for c in sub["credited@256"].fillna(0)]
+        ax.barh(sub.arm, sub["frontier_gain@256"], xerr=2 * sub["frontier_gain_se"], color=colors)
+        ax.axvline(0, color="k", lw=0.7)
+        ax.set_xlabel("frontier gain at k = 256 (Pass@256 vs GRPO's lr frontier at the same Pass@1), +- 2 se")
+        ax.set_title(f"{model}: green/red = credited beyond the frontier's interpolation bound")
+    fig.suptitle("Peer methods at a matched rollout budget per step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def finalize(args, tables, out, progress=True):
+    longs, ranks = [], []
+    for model in args.models:
+        part = args.sim_args() if model == "sim" else args.lab_args()
+        sub = {key[len(model) + 1:]: t for key, t in tables.items() if key.startswith(model + "_")}
+        folder = out / model
+        folder.mkdir(parents=True, exist_ok=True)
+        cfg = part.train
+        finalize_training(part, sub, folder, progress=progress,
+                          title=f"Peer methods ({model}): {cfg.n_prompts} prompts, G = {cfg.group_size}, "
+                                f"K0 = {cfg.k0}, {cfg.steps} steps, {part.n_reps} replicates")
+        long = pd.read_parquet(folder / "summary.parquet")
+        longs.append(long.assign(model=model))
+        ranks.append(ranking(long, args.arms).assign(model=model))
+    long = pd.concat(longs, ignore_index=True)[["model", "arm", "metric", "value", "se", "n_reps"]]
+    write_table(long, out, "summary")
+    rank = pd.concat(ranks, ignore_index=True)
+    rank = rank[["model"] + [c for c in rank.columns if c != "model"]]
+    write_table(rank, out, "ranking")
+    _figure(rank, out / "ranking.png")
+    if progress:
+        print(rank.round(4).to_string(index=False))
+    return rank
