@@ -20,10 +20,13 @@ def test_every_engine_implements_the_loop_interface(cls):
 
 
 class RecordingTrainer:
-    """The GRPO step's interface: records what the loop hands it."""
+    """The GRPO step's interface: records what the loop hands it (``model``: what the engine is synced from)."""
 
     def __init__(self):
         self.calls = []
+        import torch
+
+        self.model = torch.nn.Linear(2, 2)
 
     def step(self, prompt_ids, groups, rewards):
         self.calls.append((prompt_ids, groups, rewards))

@@ -43,6 +43,10 @@ def add_parser(sub):
             p.add_argument("--aggregation", default="rollout", help="rollout (TRL: every completion 1/N) | prompt")
             p.add_argument("--learning-rate", type=float, default=1e-5)
             p.add_argument("--trainable", default="all")
+            p.add_argument("--sync-every", type=int, default=1, help="vllm / ctranslate2: give the sampler the "
+                           "trained weights after every N-th step (1: on-policy; ctranslate2 re-converts the model, "
+                           "~2 s for 135M); transformers samples from the trained model itself")
+            p.add_argument("--device", default="cpu", help="torch device of the trained policy (vllm: cuda)")
         p.set_defaults(fn=run)
     p = lsub.add_parser("regrade", help="grade a recorded pool again with the current grader (rewrites its shards)")
     p.add_argument("pool", help="pool folder (shard-*.parquet)")
@@ -105,13 +109,18 @@ def run(ns) -> int:
     from .grpo import GRPOConfig, GRPOTrainer
     from .loop import LiveConfig, run_live
 
-    if ns.engine != "transformers":
-        raise ValueError("engine: live training needs the transformers engine (the policy is trained in torch)")
-    trainer = GRPOTrainer(engine.model, engine.tokenizer, GRPOConfig(
+    if ns.engine == "transformers":
+        policy = engine.model
+    else:  # the torch policy, trained here; the engine gets its weights after every --sync-every steps
+        from .engines import _load_hf
+
+        policy, _ = _load_hf(ns.model)
+        policy.to(ns.device)
+    trainer = GRPOTrainer(policy, engine.tokenizer, GRPOConfig(
         learning_rate=ns.learning_rate, loss_type=ns.loss_type, scale_rewards=ns.scale_rewards,
         aggregation=ns.aggregation, max_completion_length=ns.max_new_tokens,
         temperature=ns.temperature, trainable=ns.trainable))
-    records = run_live(LiveConfig(ns.allocator, ns.n_prompts, ns.k0, ns.group_size, ns.steps, ns.seed), engine,
-                       trainer, tasks, ns.out)
+    records = run_live(LiveConfig(ns.allocator, ns.n_prompts, ns.k0, ns.group_size, ns.steps, ns.seed,
+                                  ns.sync_every), engine, trainer, tasks, ns.out)
     print(records.round(4).to_string(index=False))
     return 0

@@ -81,6 +81,8 @@ class Engine(ABC):
 
     tokenizer = None
     context: int | None = None
+    #: True when the engine samples from the trained torch model itself (nothing to sync)
+    shares_weights: bool = False
 
     def __init__(self, *, temperature: float, max_new_tokens: int, seed: int, system_prompt: str | None):
         if not (isinstance(temperature, (int, float)) and temperature > 0):
@@ -90,6 +92,8 @@ class Engine(ABC):
         self.temperature, self.max_new_tokens, self.seed = float(temperature), max_new_tokens, int(seed)
         self.system_prompt = system_prompt
         self.calls = 0
+        #: the training step whose weights the engine samples from (0: the weights it was built with)
+        self.policy_version = 0
 
     def chat(self, prompt: str) -> str:
         """The prompt in the tokenizer's chat template (``system_prompt`` first when given)."""
@@ -115,6 +119,24 @@ class Engine(ABC):
     @abstractmethod
     def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
         """``n[i]`` completions of ``prompts[i]`` for every i."""
+
+    def sync(self, model, version: int) -> float:
+        """Make the engine sample from ``model``'s current weights, which are the weights after training step
+        ``version``; returns the seconds it took. Engines that cannot take new weights refuse.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The trained policy (a transformers causal LM with the engine's architecture and vocabulary).
+        version : int
+            The step index of those weights (recorded as ``policy_version``).
+
+        Returns
+        -------
+        float
+            Seconds spent.
+        """
+        raise NotImplementedError(f"{type(self).__name__}: this engine cannot load new weights")
 
 
 def default_model_path() -> Path:
@@ -177,6 +199,16 @@ class TransformersEngine(Engine):
         self.model.to(device)
         self.device, self.batch_size = device, batch_size
         self.context = int(getattr(self.model.config, "max_position_embeddings", 2048))
+
+    shares_weights = True
+
+    def sync(self, model, version: int) -> float:
+        """Nothing to copy: the engine samples from the trained model itself (``model`` must be ``self.model``);
+        records ``version``."""
+        if model is not self.model:
+            raise ValueError("model: the transformers engine samples from its own model; train engine.model")
+        self.policy_version = int(version)
+        return 0.0
 
     def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
         """Sampled in batches of ``batch_size`` sequences (full distribution at ``temperature``)."""
@@ -298,6 +330,41 @@ class VLLMEngine(Engine):
         self.llm, self.sampling_params = llm, sampling_params
         self.tokenizer = self.llm.get_tokenizer()
 
+    def sync(self, model, version: int) -> float:
+        """Load ``model``'s weights into the running vLLM model, as TRL's colocated mode does: every (name, tensor)
+        of ``model.state_dict()`` through the vLLM model's ``load_weights`` (the in-process model at
+        ``llm.llm_engine.model_executor.driver_worker.model_runner.model``, or ``llm.load_weights`` when the LLM
+        object offers it), then ``reset_prefix_cache()`` so no cached prefix from the old weights is reused.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The trained policy (same architecture and parameter names as the vLLM model).
+        version : int
+            The step index of its weights.
+
+        Returns
+        -------
+        float
+            Seconds spent.
+
+        References
+        ----------
+        TRL, ``GRPOTrainer._move_model_to_vllm`` (colocate mode); vLLM, ``LLM.reset_prefix_cache``.
+        """
+        import time
+
+        start = time.perf_counter()
+        weights = ((name, tensor.detach()) for name, tensor in model.state_dict().items())
+        if hasattr(self.llm, "load_weights"):
+            self.llm.load_weights(weights)
+        else:
+            self.llm.llm_engine.model_executor.driver_worker.model_runner.model.load_weights(weights)
+        if hasattr(self.llm, "reset_prefix_cache"):
+            self.llm.reset_prefix_cache()
+        self.policy_version = int(version)
+        return time.perf_counter() - start
+
     def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
         """One ``llm.generate`` call for every prompt with k_i > 0, each request seeded by ``request_seed``."""
         self._check_counts(prompts, n)
@@ -358,7 +425,6 @@ def ctranslate2_model(model=None, *, quantization: str = "int8", cache_dir=None)
     """
     import hashlib
     import os
-    import shutil
     import tempfile
 
     _require("ctranslate2", "live")
@@ -380,22 +446,57 @@ def ctranslate2_model(model=None, *, quantization: str = "int8", cache_dir=None)
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         net, tokenizer = _load_hf(model)
-        net.hf_quantizer = None  # a GGUF-loaded model is plain float32 once dequantized
-        if hasattr(net.config, "quantization_config"):
-            del net.config.quantization_config
-        hf = Path(tmp) / "hf"
-        net.save_pretrained(hf)
-        tokenizer.save_pretrained(hf)
-        done = Path(tmp) / "ct2"
-        ctranslate2.converters.TransformersConverter(str(hf)).convert(str(done), quantization=quantization)
-        tokenizer.save_pretrained(done)
+        done = convert_to_ct2(net, tokenizer, Path(tmp) / "ct2", quantization)
         try:
             os.replace(done, target)
         except OSError:  # another process finished first
             if not _is_ct2_folder(target):
                 raise
-        shutil.rmtree(hf, ignore_errors=True)
     return target
+
+
+def convert_to_ct2(net, tokenizer, dest, quantization: str = "int8") -> Path:
+    """Write the transformers causal LM ``net`` (its current weights) and ``tokenizer`` as a CTranslate2 model
+    folder ``dest`` (``TransformersConverter`` through a temporary Hugging Face folder beside it).
+
+    Parameters
+    ----------
+    net : transformers.PreTrainedModel
+        The model; a GGUF-loaded one is written as the plain float32 model it is once dequantized.
+    tokenizer : transformers.PreTrainedTokenizer
+        Its tokenizer (saved in both folders).
+    dest : path-like
+        The CTranslate2 folder to create (must not exist).
+    quantization : {"int8", "int8_float32", "float32"}, default "int8"
+        The converted weights' format.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+    """
+    import shutil
+
+    import ctranslate2
+
+    dest = Path(dest)
+    hf = dest.parent / (dest.name + ".hf")
+    shutil.rmtree(hf, ignore_errors=True)
+    quantizer, qconfig = getattr(net, "hf_quantizer", None), getattr(net.config, "quantization_config", None)
+    net.hf_quantizer = None
+    if qconfig is not None:
+        del net.config.quantization_config
+    try:
+        net.save_pretrained(hf)
+    finally:
+        net.hf_quantizer = quantizer
+        if qconfig is not None:
+            net.config.quantization_config = qconfig
+    tokenizer.save_pretrained(hf)
+    ctranslate2.converters.TransformersConverter(str(hf)).convert(str(dest), quantization=quantization)
+    tokenizer.save_pretrained(dest)
+    shutil.rmtree(hf, ignore_errors=True)
+    return dest
 
 
 class CT2Engine(Engine):
@@ -446,10 +547,46 @@ class CT2Engine(Engine):
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
         path = ctranslate2_model(model, quantization=quantization, cache_dir=cache_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        self.generator = ctranslate2.Generator(str(path), device="cpu", compute_type=compute_type,
-                                               intra_threads=int(threads))
         self._ct2 = ctranslate2
+        self.quantization, self.compute_type, self.threads = quantization, compute_type, int(threads)
         self.path, self.batch_size = path, batch_size
+        self.generator = self._generator(path)
+        self._synced = None  # the folder of the last synced weights (a temporary directory)
+
+    def _generator(self, path):
+        return self._ct2.Generator(str(path), device="cpu", compute_type=self.compute_type,
+                                   intra_threads=self.threads)
+
+    def sync(self, model, version: int) -> float:
+        """Re-convert ``model``'s current weights (``convert_to_ct2`` with the engine's quantization) into a
+        temporary folder and sample from it from now on. The cost is a full save and conversion of the model: on
+        this machine ~2 s for SmolLM2-135M (``simalloc bench --suite live``); ``--sync-every N`` trades it against
+        N - 1 steps sampled from older weights.
+
+        Parameters
+        ----------
+        model : transformers.PreTrainedModel
+            The trained policy.
+        version : int
+            The step index of its weights.
+
+        Returns
+        -------
+        float
+            Seconds spent.
+        """
+        import tempfile
+        import time
+
+        start = time.perf_counter()
+        tmp = tempfile.TemporaryDirectory(prefix="simalloc-ct2-sync-")
+        folder = convert_to_ct2(model, self.tokenizer, Path(tmp.name) / "ct2", self.quantization)
+        self.generator = self._generator(folder)
+        old, self._synced = self._synced, tmp
+        if old is not None:
+            old.cleanup()
+        self.policy_version = int(version)
+        return time.perf_counter() - start
 
     def generate(self, prompts: list[str], n: list[int]) -> list[list[Completion]]:
         """Prompts grouped by sample count; each group one ``generate_batch`` with ``num_hypotheses`` = its count."""

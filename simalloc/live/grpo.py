@@ -256,12 +256,14 @@ class GRPOTrainer:
         ids = np.full((lengths.size, width), self.tokenizer.pad_token_id, dtype=np.int64)
         for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):  # left padding aligns the completions' ends
             ids[i, width - lengths[i]:] = [*p, *c]
-        attention = torch.as_tensor(np.arange(width)[None, :] >= (width - lengths)[:, None], dtype=torch.long)
-        ids = torch.as_tensor(ids)
+        dev = next(model.parameters()).device  # a policy on a GPU gets its inputs there
+        attention = torch.as_tensor(np.arange(width)[None, :] >= (width - lengths)[:, None], dtype=torch.long,
+                                    device=dev)
+        ids = torch.as_tensor(ids, device=dev)
         # only the logits that predict completion tokens: the vocabulary (49k for SmolLM2) makes the rest costly
         kept = model(input_ids=ids, attention_mask=attention, logits_to_keep=k + 1).logits[:, :-1]
         logp = torch.log_softmax(kept.float() / self.config.temperature, dim=-1).gather(-1, ids[:, -k:, None])
-        mask = torch.as_tensor(np.arange(k)[None, :] >= (k - comp)[:, None])
+        mask = torch.as_tensor(np.arange(k)[None, :] >= (k - comp)[:, None], device=dev)
         return logp.squeeze(-1), mask
 
     def _token_logps(self, model, prompt_ids, completion_ids):
@@ -283,9 +285,11 @@ class GRPOTrainer:
         flat_comps = [list(c) for g in groups for c in g]
         if not flat_comps:
             return torch.zeros((), requires_grad=True), old_logps
-        weights = torch.tensor(completion_weights([len(g) for g in groups], self.config.aggregation))
-        adv = torch.tensor(np.concatenate([np.asarray(a, dtype=np.float64) for a in advs]), dtype=torch.float32)
         new, mask = self._padded_logps(self.model, flat_prompts, flat_comps)
+        weights = torch.tensor(completion_weights([len(g) for g in groups], self.config.aggregation),
+                               device=new.device)
+        adv = torch.tensor(np.concatenate([np.asarray(a, dtype=np.float64) for a in advs]), dtype=torch.float32,
+                           device=new.device)
         if old_logps is None:
             old_logps = new.detach()
         elif isinstance(old_logps, (list, tuple)):  # per-completion tensors: right-align them as ``new`` is

@@ -2,6 +2,12 @@
 
 Per-step records use the simulator's column names (arm, rep, step, informative_share, hits_s0, n_s0, rollouts,
 grad_norm, pass@1) plus loss, seconds and rollouts_per_s; pass@1 is the empirical pilot success rate.
+
+Weights: the engine samples from ``engine.policy_version`` (the step whose weights it holds; 0 = the initial
+weights). The transformers engine samples from the trained model itself; vLLM and CTranslate2 hold their own copy
+and get the trainer's weights (``Engine.sync``) after every ``sync_every``-th update, before the next step's
+pilot. Each record says which version sampled its rollouts (``policy_version``) and how many updates behind the
+trained weights that was (``staleness``: 0 when synced every step), and the sync's cost (``sync_seconds``).
 After every step the checkpoint folder (the trainable parameters and the optimizer state only, the records and
 the rng state; with ``trainable="all"`` that is three copies of the model's weights, with ``"last:<n>"`` a few MB)
 is written to a temporary folder and renamed into place, so an interrupted run (or a failed generation) leaves the
@@ -48,6 +54,10 @@ class LiveConfig:
         Training steps, >= 0 (a resumed run continues to this count).
     seed : int, default 0
         Seeds the prompt draws and the allocator.
+    sync_every : int, default 1
+        An engine that samples from its own copy of the weights (vLLM, CTranslate2) gets the trained weights
+        after every ``sync_every``-th step (1: every step, on-policy); the transformers engine samples from the
+        trained model itself and ignores it.
     """
 
     allocator: str = "hora"
@@ -56,6 +66,7 @@ class LiveConfig:
     group_size: int = 8
     steps: int = 2
     seed: int = 0
+    sync_every: int = 1
 
     def validate(self) -> "LiveConfig":
         """Raise ValueError naming the first bad field; returns self."""
@@ -66,6 +77,9 @@ class LiveConfig:
             raise ValueError(f"steps: must be >= 0, got {self.steps}")
         if not 0 < self.k0 <= self.group_size:
             raise ValueError(f"k0: must satisfy 0 < k0 <= group_size={self.group_size}, got {self.k0}")
+        if isinstance(self.sync_every, bool) or not isinstance(self.sync_every, int) or self.sync_every < 1:
+            raise ValueError(f"sync_every: must be an integer >= 1 (steps between weight syncs), got "
+                             f"{self.sync_every!r}")
         return self
 
 
@@ -141,9 +155,11 @@ def run_live(config: LiveConfig, engine, trainer, tasks: list[Task], out, progre
     if loaded is not None:
         meta_old, records = loaded
         same = lambda c: {k: v for k, v in c.items() if k != "steps"}  # noqa: E731 - more steps extend a run
-        if same(meta_old["config"]) != same(asdict(config)):
+        if same({"sync_every": 1, **meta_old["config"]}) != same(asdict(config)):
             raise ValueError(f"out: {out} holds a live run with a different config; choose another folder")
         meta = meta_old
+        if meta["step"] and not engine.shares_weights:  # the engine starts from the base weights: the resumed ones
+            engine.sync(trainer.model, meta.get("policy_version", meta["step"]))
     rng = np.random.default_rng(config.seed)
     if meta["rng"] is not None:
         rng.bit_generator.state = meta["rng"]
@@ -162,7 +178,13 @@ def run_live(config: LiveConfig, engine, trainer, tasks: list[Task], out, progre
         gen_seconds = time.perf_counter() - start
         groups = [[c.token_ids for c in p + e] for p, e in zip(pilot, extra)]
         rewards = [pr + er for pr, er in zip(pilot_r, extra_r)]
+        version = engine.policy_version  # the weights that sampled this step's rollouts
         stats = trainer.step(engine.encode_prompts(prompts), groups, rewards)
+        sync_seconds = 0.0
+        if engine.shares_weights:
+            engine.sync(trainer.model, step)
+        elif step % config.sync_every == 0:  # the next step's pilot samples from the weights after this update
+            sync_seconds = engine.sync(trainer.model, step)
         total = np.array([sum(r) for r in rewards])
         sizes = np.array([len(r) for r in rewards])
         rollouts = int(sizes.sum())
@@ -172,9 +194,11 @@ def run_live(config: LiveConfig, engine, trainer, tasks: list[Task], out, progre
                "n_s0": int((s == 0).sum()), "rollouts": rollouts, "grad_norm": stats["grad_norm"],
                "pass@1": float(s.sum() / (config.k0 * len(batch))), "loss": stats["loss"],
                "gen_seconds": gen_seconds, "step_seconds": stats["step_seconds"],
-               "rollouts_per_s": rollouts / gen_seconds}
+               "rollouts_per_s": rollouts / gen_seconds, "policy_version": version,
+               "staleness": step - 1 - version, "sync_seconds": sync_seconds}
         records = pd.concat([records, pd.DataFrame([row])], ignore_index=True)
-        meta = {"config": asdict(config), "step": step, "rng": rng.bit_generator.state}
+        meta = {"config": asdict(config), "step": step, "rng": rng.bit_generator.state,
+                "policy_version": engine.policy_version}
         _save_checkpoint(out, trainer, records, meta)
         write_metrics(records, out)
         bar.update()
