@@ -48,7 +48,7 @@ def _engine():
 def check_synced(llm: FakeLLM, records, trainer: TinyTrainer) -> None:
     """Every step sampled from the weights its record names, and each load carried the trainer's weights of that
     version; raises AssertionError otherwise."""
-    version, loads, step = 0, iter(llm.loads), 0
+    version, loads = 0, iter(llm.loads)
     versions_seen = []
     for event, _ in llm.events:
         if event == "load":
@@ -78,7 +78,11 @@ def test_vllm_gets_the_trained_weights_before_the_next_pilot(tmp_path, every, ve
 
 def test_the_check_fails_when_a_step_samples_before_the_load(tmp_path, monkeypatch):
     """Mutation: an engine that records the new version without loading the weights: the check must fail."""
-    monkeypatch.setattr(VLLMEngine, "sync", lambda self, model, version: setattr(self, "policy_version", version) or 0.0)
+    def label_only(self, model, version):
+        self.policy_version = version
+        return 0.0
+
+    monkeypatch.setattr(VLLMEngine, "sync", label_only)
     engine, trainer = _engine(), TinyTrainer()
     records = run_live(LiveConfig("hora", n_prompts=3, k0=2, group_size=4, steps=3, seed=0), engine, trainer,
                        basic_tasks(12, rng=0), tmp_path, progress=False)
@@ -127,8 +131,8 @@ def test_sync_every_is_checked():
 
 # ---------------------------------------------------------------- CTranslate2 on a tiny Llama built here
 
-WORDS = ["<pad>", "<eos>", "<unk>", "<bos>", "what", "is", "two", "plus", "three", "four", "five", "six", "seven", "eight",
-         "nine", "ten", "yes"]
+WORDS = ["<pad>", "<eos>", "<unk>", "<bos>", "what", "is", "two", "plus", "three", "four", "five", "six", "seven",
+         "eight", "nine", "ten", "yes"]
 
 
 def _tiny_llama(folder):

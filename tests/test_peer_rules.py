@@ -137,7 +137,8 @@ def test_reinforce_ada_hand_cases():
     # keep 4, balanced: 3 positives and 5 negatives in round 1 -> retired, 2 + 2 kept
     assert reinforce_ada_finished(3, 5, 4) and reinforce_ada_keep(3, 5, 4) == (2, 2)
     assert not reinforce_ada_finished(1, 7, 4)  # one positive is short of keep // 2 = 2
-    assert reinforce_ada_finished(1, 7, 4, "positive_focused") and reinforce_ada_keep(1, 7, 4, "positive_focused") == (1, 3)
+    assert reinforce_ada_finished(1, 7, 4, "positive_focused")
+    assert reinforce_ada_keep(1, 7, 4, "positive_focused") == (1, 3)
     # fallback after the last round: 0 positives of 32 -> 4 negatives kept; 1 of 32 (balanced) -> 1 + 3
     assert reinforce_ada_keep(0, 32, 4, finished=False) == (0, 4)
     assert reinforce_ada_keep(1, 31, 4, finished=False) == (1, 3)

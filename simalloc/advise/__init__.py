@@ -104,6 +104,9 @@ class Advice:
         Why the data cannot tell the allocators apart, if it cannot.
     settings : dict
         The settings used (written to settings.json).
+    history : pandas.DataFrame or None
+        For a log with a step column: what a prior from each prompt's own history would have changed
+        (``simalloc.advise.history.history_table``; history.csv); None otherwise.
     """
 
     read: DataRead
@@ -116,6 +119,7 @@ class Advice:
     recommendation: str
     cannot_tell: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    history: pd.DataFrame | None = None
 
     @property
     def counts(self) -> pd.DataFrame:
@@ -219,10 +223,13 @@ def _voting(read: DataRead, plan: Plan, rng):
 
 def _finish(read, plan, worlds, table, pilot, votes, chosen, text, problems, rng, failed: int = 0) -> Advice:
     allocation = user_allocation(read.counts, plan, chosen, worlds.beta, rng)
+    from .history import history_table
+
+    history = history_table(read.rollouts, plan.budget / plan.batch_prompts, read.info.get("threshold", 0.5))
     settings = {"n_prompts": plan.n_prompts, "batch_prompts": plan.batch_prompts, "budget": plan.budget,
                 "k0": plan.k0_label, "cap": plan.cap, "objective": plan.objective, "prior": plan.prior,
                 "allocators": list(plan.allocators), "resamples": plan.resamples, "n_sim": plan.n_sim,
                 "failed_resamples": failed, "world": worlds.fits.parameters.iloc[0] if len(worlds.fits) else None,
                 "source": read.info["source"], "read": read.summary(), "recommended": chosen,
                 "vote_prompts": min(len(read.counts), MAX_VOTE_PROMPTS)}
-    return Advice(read, plan, worlds, table, pilot, votes, allocation, text, problems, settings)
+    return Advice(read, plan, worlds, table, pilot, votes, allocation, text, problems, settings, history)

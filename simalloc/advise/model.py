@@ -37,7 +37,11 @@ __all__ = [
     "MIN_PROMPTS",
 ]
 
-ADVISE_ALLOCATORS = ("uniform", "hora", "informative", "hard_first", "plugin", "knapsack", "dapo")
+#: the allocators compared; the one-shot peer rules that fit a pilot are in (SPEED-RL's fixed-prompt reading, DARS's
+#: two schedules); PODS is not: it generates uniform groups and down-samples what is trained, so its allocation
+#: (and every batch metric here) is uniform's by construction
+ADVISE_ALLOCATORS = ("uniform", "hora", "informative", "hard_first", "plugin", "knapsack", "dapo", "speed_rl",
+                     "dars_et", "dars_hw")
 #: the metrics a recommendation may maximise (``simalloc.allocators.metrics``)
 ADVICE_OBJECTIVES = ("informative", "solved", "extra_hits", "hits_unsolved")
 METRIC_LABELS = {

@@ -160,6 +160,32 @@ def _pilot_lines(adv) -> list[str]:
     return lines + ["", "![pilot size](pilot_size.png)", ""]
 
 
+def _history_lines(h, budget, batch_prompts) -> list[str]:
+    """The "history across steps" section (``simalloc.advise.history``)."""
+    h = h.copy()
+    h["predictive gain (nats / rollout)"] = [f"{g:+.4f} +- {se:.4f}" if np.isfinite(se) else f"{g:+.4f}"
+                                             for g, se in zip(h.logpred_gain, h.logpred_gain_se)]
+    h["budget moved"] = [f"{m:.1%} +- {se:.1%}" if np.isfinite(se) else f"{m:.1%}"
+                         for m, se in zip(h.budget_moved, h.budget_moved_se)]
+    h["prompt-steps with history"] = [f"{w:.0%}" for w in h.with_history]
+    lines = ["## A prior from each prompt's history (your log has a step column)", "",
+             f"Over {int(h.steps.iloc[0])} steps, each prompt's counts at a step were compared with a Beta prior built "
+             "from its earlier steps (decay 1: nothing forgotten; 0.5: MoPPS's) and with HORA's flat Beta(1, 1). "
+             "Predictive gain: how much better (+) or worse (-) the history predicted the step's outcomes, in nats "
+             f"per rollout (se over steps). Budget moved: the share of HORA's {budget} extra rollouts per "
+             f"{batch_prompts} prompts that the history prior would have sent to other prompts.", "",
+             *_md_table(h, ["decay", "prompt-steps with history", "predictive gain (nats / rollout)", "budget moved"],
+                        _f), ""]
+    best = h.loc[h.logpred_gain.idxmax()]
+    if best.logpred_gain > 2 * (best.logpred_gain_se if np.isfinite(best.logpred_gain_se) else np.inf):
+        lines += [f"The history predicts your prompts better than the flat prior (decay {best.decay:g}): "
+                  "`simalloc.Planner(decay=...)` with `allocate(..., history_prior=True)` uses it.", ""]
+    else:
+        lines += ["The history does not predict your prompts better than the flat prior (the policy moves faster "
+                  "than the history forgets, or prompts rarely repeat): keep HORA's flat prior.", ""]
+    return lines
+
+
 def write_advice(adv, out: Path) -> Path:
     """Write every file of the report to ``out``; returns ``out``.
 
@@ -213,6 +239,9 @@ def write_advice(adv, out: Path) -> Path:
         lines += ["![allocators](allocators.png)", ""]
     if not adv.pilot.empty:
         lines += _pilot_lines(adv)
+    if adv.history is not None:
+        atomic_write(out / "history.csv", lambda p: adv.history.to_csv(p, index=False))
+        lines += _history_lines(adv.history, s["budget"], s["batch_prompts"])
     if adv.voting is not None:
         v = adv.voting.copy()
         v["CI"] = [f"[{a:.3f}, {b:.3f}]" for a, b in zip(v.ci_low, v.ci_high)]
