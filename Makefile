@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c ci/constraints.txt
 
-.PHONY: demo test test-ray bench clean
+.PHONY: demo test test-ray test-integrations bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,19 @@ test-ray: $(VENV)/.test
 	$(PIP) -e '.[test,ray]'
 	$(BIN)/python -m pytest tests/test_runner.py -k ray -v
 
+# opt-in: TRL and verl (with Ray, ~1.5 GB) in their own environment, since verl pins its own transformers; the
+# main suite skips these tests cleanly when the extras are absent
+INT := .venv-integrations
+$(INT)/.done: pyproject.toml ci/constraints.txt
+	$(PYTHON) -m venv $(INT)
+	$(INT)/bin/python -m pip install --quiet --disable-pip-version-check -c ci/constraints.txt -e '.[test,trl,verl]'
+	touch $@
+
+test-integrations: $(INT)/.done
+	$(INT)/bin/python -m pytest tests/integrations -v -p no:cacheprovider -W ignore::UserWarning
+
 bench: $(VENV)/.core
 	$(BIN)/simalloc bench --json results/bench.json
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .hypothesis
+	rm -rf $(VENV) $(INT) results .pytest_cache .hypothesis

@@ -66,7 +66,24 @@ def _positive(name: str, value) -> int:
 
 
 class Rounds:
-    """Base class: per-prompt counts, the budget, the request / report cycle (module docstring)."""
+    """Base class: per-prompt counts, the budget, the request / report cycle (module docstring).
+
+    Parameters
+    ----------
+    ids : sequence
+        The step's prompts (distinct).
+    budget : int
+        Rollouts the step may spend, >= 0.
+
+    Attributes
+    ----------
+    spent : int
+        Rollouts reported so far.
+    n_rounds : int
+        Rounds reported so far.
+    pos, neg : ndarray of int
+        Positives and negatives drawn per prompt.
+    """
 
     def __init__(self, ids, budget: int):
         self.ids = np.asarray(ids)
