@@ -14,9 +14,10 @@ None for them. TRL then normalises every prompt over its own n_i real completion
 generated; the placeholders cost one token of forward pass each in the loss computation.
 
 Supported: TRL >= 1.10 (``rollout_func`` with ``env_mask`` and the NaN-aware baseline); tested with 1.16.0.
-Differences to know: the loss's normalisation still counts the placeholder rows for ``loss_type="dr_grpo"``
-(divided by G_max x max_completion_length per prompt, not by n_i) and ``"grpo"``/``"bnpo"`` average over real
-tokens only; with ``beta > 0`` the placeholders' tokens are masked out of the KL term too (env_mask).
+Differences to know (TRL 1.16's ``_compute_loss``): ``loss_type="grpo"`` averages per-sequence means over every row
+and ``"dr_grpo"`` divides by rows x ``max_completion_length``, so placeholder rows (loss 0) count in the
+denominator: the step is scaled by sum(n_i) / (prompts x G_max), like a smaller learning rate; ``"bnpo"`` divides by
+the real tokens only. With ``beta > 0`` the placeholders' tokens are masked out of the KL term too (env_mask).
 """
 
 from __future__ import annotations
