@@ -44,7 +44,7 @@ MODELS = ("sim", "lab")
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
     """The study's settings: ``TrainingStudyArgs`` for the simulator, plus the lab's (``lab``, ``lab_reps``,
-    ``lab_steps``, ``lab_frontier_lrs``) and which models run."""
+    ``lab_steps``, ``lab_frontier_lrs``) and which models run; ``--set peer_options=...`` applies to both."""
 
     arms: tuple = ARMS
     n_reps: int = 8
@@ -80,7 +80,7 @@ class Args(TrainingStudyArgs):
 
     def lab_args(self) -> TrainingStudyArgs:
         """The lab's part as a training study (``train`` is the ``LabConfig``)."""
-        lab = dataclasses.replace(self.lab, steps=self.lab_steps)
+        lab = dataclasses.replace(self.lab, steps=self.lab_steps, peer_options=self.train.peer_options)
         return TrainingStudyArgs(self.arms, self.lab_reps, self.seed, self.lab_frontier_lrs, lab)
 
 
