@@ -105,10 +105,12 @@ class Planner:
         -------
         (ndarray, ndarray)
         """
-        rows = [self._row(k, False) for k in np.asarray(ids).tolist()]
-        a = np.array([self.prior[0] if r is None else self._alpha[r] for r in rows], dtype=np.float64)
-        b = np.array([self.prior[1] if r is None else self._beta[r] for r in rows], dtype=np.float64)
-        return a, b
+        rows = self._rows(ids)
+        return (_gather(self._alpha, rows, self.prior[0], np.float64),
+                _gather(self._beta, rows, self.prior[1], np.float64))
+
+    def _rows(self, ids) -> list:
+        return [self._row(k, False) for k in np.asarray(ids).tolist()]
 
     def history(self, ids) -> dict:
         """Per prompt: posterior alpha, beta, all-correct run, all-wrong run, last step seen (-1: never), times seen.
@@ -122,14 +124,11 @@ class Planner:
         -------
         dict of str to ndarray
         """
-        rows = [self._row(k, False) for k in np.asarray(ids).tolist()]
+        rows = self._rows(ids)
         a, b = self.posterior(ids)
-
-        def col(values, default):
-            return np.array([default if r is None else values[r] for r in rows], dtype=np.int64)
-
-        return {"alpha": a, "beta": b, "easy_run": col(self._easy, 0), "hard_run": col(self._hard, 0),
-                "last_seen": col(self._last, -1), "seen": col(self._seen, 0)}
+        return {"alpha": a, "beta": b, "easy_run": _gather(self._easy, rows, 0),
+                "hard_run": _gather(self._hard, rows, 0), "last_seen": _gather(self._last, rows, -1),
+                "seen": _gather(self._seen, rows, 0)}
 
     def observe(self, ids, successes, trials) -> None:
         """Record one step's results: the posterior update (``mopps_update`` with ``decay``), GRESO's runs (all
@@ -314,3 +313,8 @@ class Planner:
         self._easy, self._hard = [int(x) for x in state["easy_run"]], [int(x) for x in state["hard_run"]]
         self._last, self._seen = [int(x) for x in state["last_seen"]], [int(x) for x in state["seen"]]
         self._step_counts = [int(x) for x in state["step_counts"]]
+
+
+def _gather(values: list, rows: list, default, dtype=np.int64) -> np.ndarray:
+    """values[r] for each row r (``default`` where the prompt was never observed: r is None)."""
+    return np.array([default if r is None else values[r] for r in rows], dtype=dtype)
