@@ -105,11 +105,11 @@ class Planner:
         -------
         (ndarray, ndarray)
         """
-        rows = self._rows(ids)
+        rows = self._rows_of(ids)
         return (_gather(self._alpha, rows, self.prior[0], np.float64),
                 _gather(self._beta, rows, self.prior[1], np.float64))
 
-    def _rows(self, ids) -> list:
+    def _rows_of(self, ids) -> list:
         return [self._row(k, False) for k in np.asarray(ids).tolist()]
 
     def history(self, ids) -> dict:
@@ -124,7 +124,7 @@ class Planner:
         -------
         dict of str to ndarray
         """
-        rows = self._rows(ids)
+        rows = self._rows_of(ids)
         a, b = self.posterior(ids)
         return {"alpha": a, "beta": b, "easy_run": _gather(self._easy, rows, 0),
                 "hard_run": _gather(self._hard, rows, 0), "last_seen": _gather(self._last, rows, -1),
