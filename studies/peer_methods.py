@@ -133,19 +133,26 @@ def ranking(long: pd.DataFrame, arms) -> pd.DataFrame:
     return table.sort_values(["control", "frontier_gain@256"], ascending=[True, False], na_position="last")
 
 
-def _figure(rank: pd.DataFrame, path) -> None:
+def _figure(rank: pd.DataFrame, bounds: dict, path) -> None:
     from simalloc.plotting import use_agg
 
     plt = use_agg()
     models = list(dict.fromkeys(rank.model))
-    fig, axes = plt.subplots(1, len(models), figsize=(7 * len(models), 0.32 * rank.arm.nunique() + 2), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(7 * len(models), 0.32 * rank.arm.nunique() + 2.4),
+                             squeeze=False)
     for ax, model in zip(axes[0], models):
         sub = rank[rank.model == model].iloc[::-1]
         colors = ["tab:green" if c > 0 else "tab:red" if c < 0 else "tab:gray" for c in sub["credited@256"].fillna(0)]
-        ax.barh(sub.arm, sub["frontier_gain@256"], xerr=2 * sub["frontier_gain_se"], color=colors)
+        ax.barh(sub.arm, sub["frontier_gain@256"], xerr=2 * sub["frontier_gain_se"], color=colors,
+                hatch=["//" if c else "" for c in sub.control], edgecolor="white")
         ax.axvline(0, color="k", lw=0.7)
-        ax.set_xlabel("frontier gain at k = 256 (Pass@256 vs GRPO's lr frontier at the same Pass@1), +- 2 se")
-        ax.set_title(f"{model}: green/red = credited beyond the frontier's interpolation bound")
+        bound = bounds.get(model, np.nan)
+        if np.isfinite(bound):
+            for x in (-bound, bound):
+                ax.axvline(x, color="k", lw=0.7, ls="--")
+        ax.set_xlabel("frontier gain, Pass@256 (minus GRPO's lr frontier at the same Pass@1), +- 2 se")
+        ax.set_title(f"{model}: dashed = the frontier's interpolation bound; hatched = controls\n"
+                     "green / red: credited (beyond the bound by 2 se)", fontsize=10)
     fig.suptitle("Peer methods at a matched rollout budget per step")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -171,7 +178,8 @@ def finalize(args, tables, out, progress=True):
     rank = pd.concat(ranks, ignore_index=True)
     rank = rank[["model"] + [c for c in rank.columns if c != "model"]]
     write_table(rank, out, "ranking")
-    _figure(rank, out / "ranking.png")
+    bound = long[(long.arm == "frontier") & long.metric.str.startswith("interpolation_bound")]
+    _figure(rank, dict(zip(bound.model, bound.value)), out / "ranking.png")
     if progress:
         print(rank.round(4).to_string(index=False))
     return rank

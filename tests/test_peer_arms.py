@@ -136,3 +136,20 @@ def test_peer_methods_quick(tmp_path):
         assert spend["uniform:x2"] == pytest.approx(2 * spend["uniform"])
         assert (spend.drop(index="uniform:x2") <= spend["uniform"] + 1e-9).all()  # matched: none spends more
     assert (out / "ranking.png").is_file()
+
+
+def test_docs_quote_the_committed_ranking():
+    """docs/peers.md's tables are the committed ranking.csv (each arm's gain, se, Pass@1 and spend as printed)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "peers.md").read_text()
+    rank = pd.read_csv(root / "docs" / "peers" / "ranking.csv")
+    assert len(rank) >= 2 * 13
+    for _, x in rank.iterrows():
+        name = x.arm + (" (control)" if x.control else "")
+        row = (f"| {name} | {x['frontier_gain@256']:+.4f} +- {x['frontier_gain_se']:.4f} | ")
+        assert row in text, row
+    credited = rank[rank["credited@256"] == 1]
+    assert set(credited[credited.model == "lab"].arm) == {"hora", "hora:history", "dars_hw"}
+    assert set(credited[credited.model == "sim"].arm) == {"reinforce_ada_pos"}
