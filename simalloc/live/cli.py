@@ -45,7 +45,7 @@ def add_parser(sub):
             p.add_argument("--trainable", default="all")
             p.add_argument("--sync-every", type=int, default=1, help="vllm / ctranslate2: give the sampler the "
                            "trained weights after every N-th step (1: on-policy; ctranslate2 re-converts the model, "
-                           "~2 s for 135M); transformers samples from the trained model itself")
+                           "~12 s for 135M on 2 cores); transformers samples from the trained model itself")
             p.add_argument("--device", default="cpu", help="torch device of the trained policy (vllm: cuda)")
         p.set_defaults(fn=run)
     p = lsub.add_parser("regrade", help="grade a recorded pool again with the current grader (rewrites its shards)")
