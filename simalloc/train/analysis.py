@@ -249,8 +249,9 @@ def summary_long(steps: pd.DataFrame, args) -> pd.DataFrame:
             rows.append((arm, f"pass@{k}", float(mine[f"pass@{k}"].mean()), se(mine[f"pass@{k}"]), n))
         info = steps[(steps.arm == arm) & (steps.step > 0)].groupby("rep").informative_share.mean()
         rows.append((arm, "informative_share", float(info.mean()), se(info), len(info)))
-        spend = steps[(steps.arm == arm) & (steps.step > cfg.warmup_steps)].groupby("rep").rollouts.mean()
-        rows.append((arm, "rollouts_per_step", float(spend.mean()), se(spend), len(spend)))  # screening included
+        if "rollouts" in steps:
+            spend = steps[(steps.arm == arm) & (steps.step > cfg.warmup_steps)].groupby("rep").rollouts.mean()
+            rows.append((arm, "rollouts_per_step", float(spend.mean()), se(spend), len(spend)))  # screening included
         rows.append((arm, "entropy", float(mine.entropy.mean()), se(mine.entropy), n))
         if "grad_snr" in steps and steps.loc[steps.arm == arm, "grad_snr"].notna().any():
             for col in ("grad_snr", "grad_noise_scale"):
