@@ -44,6 +44,20 @@ def reward_yes(prompts, completions, **kwargs):
     return [score(p, c) for p, c in zip(prompts, completions)]
 
 
+def _spy(trainer, rollout) -> list:
+    """Record, for every generation batch, TRL's advantages, the rollout's group sizes and which rows were real."""
+    seen = []
+    inner = trainer._generate_and_score_completions
+
+    def spy(inputs):
+        out = inner(inputs)
+        seen.append((out["advantages"].detach().clone(), rollout.last_sizes.copy(), [x[USED_KEY] for x in inputs]))
+        return out
+
+    trainer._generate_and_score_completions = spy
+    return seen
+
+
 def test_grpo_trainer_trains_with_planner_group_sizes(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
@@ -65,16 +79,7 @@ def test_grpo_trainer_trains_with_planner_group_sizes(tmp_path):
     trainer = GRPOTrainer(model=model, reward_funcs=[masked_reward(reward_yes)], args=args, train_dataset=dataset,
                           processing_class=tokenizer, rollout_func=rollout)
     holder["trainer"] = trainer
-    seen = []
-    inner = trainer._generate_and_score_completions
-
-    def spy(inputs):
-        out = inner(inputs)
-        seen.append((out["advantages"].detach().clone(), rollout.last_sizes.copy(),
-                     [x.get(USED_KEY) for x in inputs]))
-        return out
-
-    trainer._generate_and_score_completions = spy
+    seen = _spy(trainer, rollout)
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
     trainer.train()
     assert trainer.state.global_step == 2 and len(seen) == 2
@@ -121,15 +126,7 @@ def test_advantages_match_simalloc_on_the_trainers_own_rewards(tmp_path):
         trainer = GRPOTrainer(model=model, reward_funcs=[func], args=args, train_dataset=dataset,
                               processing_class=tokenizer, rollout_func=rollout)
         holder["t"] = trainer
-        seen = []
-        inner = trainer._generate_and_score_completions
-
-        def spy(inputs):
-            out = inner(inputs)
-            seen.append((out["advantages"].detach().clone(), rollout.last_sizes.copy(), [x[USED_KEY] for x in inputs]))
-            return out
-
-        trainer._generate_and_score_completions = spy
+        seen = _spy(trainer, rollout)
         trainer.train()
         return seen, returned
 
