@@ -225,8 +225,8 @@ def generate_allocated(gen_batch, generate, score, *, k0: int, budget: int, allo
         scores.append(np.asarray(score(extra), dtype=np.float64))
     batch = protocol.DataProto.concat(parts)
     all_scores = np.concatenate(scores)
-    order = np.argsort(np.array([{u: i for i, u in enumerate(uids)}[u] for u in batch.non_tensor_batch[uid_key]]),
-                       kind="stable")
+    position = {u: i for i, u in enumerate(uids)}
+    order = np.argsort(np.array([position[u] for u in batch.non_tensor_batch[uid_key]]), kind="stable")
     batch = batch.select_idxs(order)
     batch.non_tensor_batch["seq_scores"] = all_scores[order]
     if planner is not None:
