@@ -150,6 +150,9 @@ def test_docs_quote_the_committed_ranking():
         name = x.arm + (" (control)" if x.control else "")
         row = (f"| {name} | {x['frontier_gain@256']:+.4f} +- {x['frontier_gain_se']:.4f} | ")
         assert row in text, row
+    readme = (root / "README.md").read_text()
+    for _, x in rank[rank.arm != "uniform"].iterrows():  # the README's two-model table quotes the same numbers
+        assert f"{x['frontier_gain@256']:+.4f} +- {x['frontier_gain_se']:.4f}" in readme, (x.model, x.arm)
     credited = rank[rank["credited@256"] == 1]
     assert set(credited[credited.model == "lab"].arm) == {"hora", "hora:history", "dars_hw"}
     assert set(credited[credited.model == "sim"].arm) == {"reinforce_ada_pos"}
