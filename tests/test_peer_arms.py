@@ -156,3 +156,16 @@ def test_docs_quote_the_committed_ranking():
     credited = rank[rank["credited@256"] == 1]
     assert set(credited[credited.model == "lab"].arm) == {"hora", "hora:history", "dars_hw"}
     assert set(credited[credited.model == "sim"].arm) == {"reinforce_ada_pos"}
+
+
+def test_docs_quote_the_eight_replicate_lab_run():
+    """The 8-replicate lab confirmation quoted in docs/peers.md is docs/peers/lab8/ranking.csv."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "peers.md").read_text()
+    rank = pd.read_csv(root / "docs" / "peers" / "lab8" / "ranking.csv").set_index("arm")
+    for arm in ("hora", "hora:history", "dars_hw", "reinforce_ada_pos", "hora_placebo"):
+        x = rank.loc[arm]
+        assert f"{x['frontier_gain@256']:+.4f} +- {x['frontier_gain_se']:.4f}" in text, arm
+    assert rank.loc["hora", "credited@256"] == 1 and rank.loc["dars_hw", "credited@256"] == 0
