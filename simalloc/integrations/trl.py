@@ -158,6 +158,11 @@ class AllocatedRollout:
         self.rng = as_generator(rng)
         self.last_sizes = np.empty(0, dtype=np.int64)
 
+    def _successes(self, prompts, groups) -> np.ndarray:
+        """Completions scoring above the threshold, per prompt (each completion graded once)."""
+        return np.array([sum(self.score(p, self.tokenizer.decode(c, skip_special_tokens=True)) > self.threshold
+                             for _, c in rows) for p, rows in zip(prompts, groups)], dtype=np.int64)
+
     @staticmethod
     def _key(prompt):
         return prompt if isinstance(prompt, str) else repr(prompt)
@@ -175,8 +180,7 @@ class AllocatedRollout:
             raise ValueError(f"k0: the pilot ({self.k0}) exceeds num_generations ({g}), the largest group")
         m = len(unique)
         pilot = self.generate(unique, [self.k0] * m)
-        s = np.array([sum(self.score(p, self.tokenizer.decode(c, skip_special_tokens=True)) > self.threshold
-                          for _, c in rows) for p, rows in zip(unique, pilot)], dtype=np.int64)
+        s = self._successes(unique, pilot)
         budget = int(min(round(self.extra_per_prompt * m), m * (g - self.k0)))
         keys = [self._key(p) for p in unique]
         if self.planner is not None:
@@ -187,15 +191,13 @@ class AllocatedRollout:
         extra = self.generate(unique, extra_n.tolist())
         eos = self.tokenizer.eos_token_id
         out = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [], USED_KEY: []}
-        totals = np.zeros(m, dtype=np.int64)
-        for j, prompt in enumerate(unique):
+        for j in range(m):
             rows = list(pilot[j]) + list(extra[j])
             for prompt_ids, comp in rows:
                 out["prompt_ids"].append(list(prompt_ids))
                 out["completion_ids"].append(list(comp))
                 out["env_mask"].append([1] * len(comp))
                 out[USED_KEY].append(True)
-                totals[j] += self.score(prompt, self.tokenizer.decode(comp, skip_special_tokens=True)) > self.threshold
             for _ in range(g - len(rows)):
                 out["prompt_ids"].append(list(rows[0][0]))
                 out["completion_ids"].append([eos])
@@ -203,6 +205,7 @@ class AllocatedRollout:
                 out[USED_KEY].append(False)
         self.last_sizes = self.k0 + extra_n
         if self.planner is not None:  # a prompt drawn twice in one batch: its step totals summed
+            totals = s + self._successes(unique, extra)
             agg: dict = {}
             for key, s_j, n_j in zip(keys, totals.tolist(), self.last_sizes.tolist()):
                 a = agg.setdefault(key, [0, 0])
