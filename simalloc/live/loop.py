@@ -180,10 +180,8 @@ def run_live(config: LiveConfig, engine, trainer, tasks: list[Task], out, progre
         rewards = [pr + er for pr, er in zip(pilot_r, extra_r)]
         version = engine.policy_version  # the weights that sampled this step's rollouts
         stats = trainer.step(engine.encode_prompts(prompts), groups, rewards)
-        sync_seconds = 0.0
-        if engine.shares_weights:
-            engine.sync(trainer.model, step)
-        elif step % config.sync_every == 0:  # the next step's pilot samples from the weights after this update
+        sync_seconds = 0.0  # the next step's pilot samples from the weights after this update (shared: free)
+        if engine.shares_weights or step % config.sync_every == 0:
             sync_seconds = engine.sync(trainer.model, step)
         total = np.array([sum(r) for r in rewards])
         sizes = np.array([len(r) for r in rewards])

@@ -141,26 +141,25 @@ class PeerDrawer:
     def _batch(self) -> np.ndarray:
         return self.rngs["batch"].choice(self.n_pool, self.n_prompts, replace=False)
 
-    def _run(self, rounds, roll):
+    def _run(self, rounds, roll) -> PeerGroups:
+        """A multi-round rule played to its end with ``roll``; its trained groups."""
         while (req := rounds.next_round()) is not None:
             ids, n = req
             rounds.report(ids, roll(np.asarray(ids, dtype=np.int64), n), n)
-        return rounds.groups()
+        g = rounds.groups()
+        return PeerGroups(g.ids.astype(np.int64), g.kept_successes, g.kept_sizes - g.kept_successes,
+                          g.drawn_successes, g.drawn_trials, g.spent)
 
     def _reinforce_ada(self, roll) -> PeerGroups:
         o = self.options["reinforce_ada"]
         choice = "positive_focused" if self.rule.endswith("_pos") else "balanced"
-        g = self._run(ReinforceAdaRounds(self._batch(), self.budget, o["round_repeat"], o["max_rounds"], o["keep"],
-                                         choice), roll)
-        return PeerGroups(g.ids.astype(np.int64), g.kept_successes, g.kept_sizes - g.kept_successes,
-                          g.drawn_successes, g.drawn_trials, g.spent)
+        return self._run(ReinforceAdaRounds(self._batch(), self.budget, o["round_repeat"], o["max_rounds"],
+                                            o["keep"], choice), roll)
 
     def _speed_rl(self, roll) -> PeerGroups:
         screen = self.options["speed_rl"]["screen"]
         cand = self.rngs["batch"].permutation(self.n_pool)
-        g = self._run(SpeedRLRounds(cand, self.budget, self.n_prompts, screen, self.group - screen), roll)
-        return PeerGroups(g.ids.astype(np.int64), g.kept_successes, g.kept_sizes - g.kept_successes,
-                          g.drawn_successes, g.drawn_trials, g.spent)
+        return self._run(SpeedRLRounds(cand, self.budget, self.n_prompts, screen, self.group - screen), roll)
 
     def _greso(self, roll) -> PeerGroups:
         order = self.rngs["batch"].permutation(self.n_pool)
