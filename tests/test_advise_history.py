@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from simalloc.advise import advise
-from simalloc.advise.history import beta_binomial_logpmf, history_table
+from simalloc.advise.history import history_table
 
 
 def _log(drift: float, repeat: bool = True, steps: int = 12, seed: int = 0, redraw: bool = False) -> pd.DataFrame:
@@ -32,11 +31,6 @@ def _read(frame):
     from simalloc.logs import ReadSpec, read_data
 
     return read_data(frame, ReadSpec.of(None, kind="log", threshold=0.5)).rollouts
-
-
-def test_beta_binomial_logpmf_matches_scipy():
-    s, n, a, b = np.array([0, 3, 8]), np.array([8, 8, 8]), np.array([1.0, 2.5, 0.3]), np.array([1.0, 0.7, 4.0])
-    assert np.allclose(beta_binomial_logpmf(s, n, a, b), stats.betabinom.logpmf(s, n, a, b), rtol=1e-10)
 
 
 def test_history_helps_when_prompts_keep_their_difficulty():

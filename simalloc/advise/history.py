@@ -18,31 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import stats
 
-__all__ = ["HISTORY_DECAYS", "history_table", "beta_binomial_logpmf"]
+from ..stats import mean_se
+
+__all__ = ["HISTORY_DECAYS", "history_table"]
 
 #: the decays compared: 1 (no forgetting) and MoPPS's 0.5
 HISTORY_DECAYS = (1.0, 0.5)
-
-
-def beta_binomial_logpmf(s, n, a, b) -> np.ndarray:
-    """log P(s | n) for s ~ Beta-Binomial(n, a, b): log C(n, s) + log B(a + s, b + n - s) - log B(a, b).
-
-    Parameters
-    ----------
-    s, n : array_like of int
-        Successes and trials.
-    a, b : array_like
-        The Beta prior.
-
-    Returns
-    -------
-    ndarray
-    """
-    s, n = np.asarray(s, dtype=np.float64), np.asarray(n, dtype=np.float64)
-    return (special.gammaln(n + 1) - special.gammaln(s + 1) - special.gammaln(n - s + 1)
-            + special.betaln(a + s, b + n - s) - special.betaln(a, b))
 
 
 def history_table(rollouts: pd.DataFrame, budget_per_prompt: float, threshold: float = 0.5, decays=HISTORY_DECAYS,
@@ -93,8 +76,8 @@ def history_table(rollouts: pd.DataFrame, budget_per_prompt: float, threshold: f
                 seen += int(known.sum())
                 total += ids.size
                 if known.any():
-                    lp_hist = beta_binomial_logpmf(s, n, h["alpha"], h["beta"])
-                    lp_flat = beta_binomial_logpmf(s, n, 1.0, 1.0)
+                    lp_hist = stats.betabinom.logpmf(s, n, h["alpha"], h["beta"])
+                    lp_flat = stats.betabinom.logpmf(s, n, 1.0, 1.0)
                     gains.append(float((lp_hist - lp_flat)[known].sum() / n[known].sum()))
                 budget = int(round(budget_per_prompt * ids.size))
                 if budget > 0:
@@ -103,15 +86,8 @@ def history_table(rollouts: pd.DataFrame, budget_per_prompt: float, threshold: f
                     moved.append(float(np.abs(hist - flat).sum() / 2 / budget))
             planner.observe(ids, s, n)
             planner.end_step()
-
-        def mean_se(x):
-            x = np.asarray(x, dtype=np.float64)
-            if not x.size:
-                return np.nan, np.nan
-            return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else np.nan
-
-        g, gse = mean_se(gains)
-        m, mse = mean_se(moved)
+        g, gse, _ = mean_se(gains)
+        m, mse, _ = mean_se(moved)
         rows.append({"decay": decay, "steps": int(steps.size), "prompt_steps": total,
                      "with_history": seen / total if total else np.nan, "logpred_gain": g, "logpred_gain_se": gse,
                      "budget_moved": m, "budget_moved_se": mse})
