@@ -155,7 +155,12 @@ def _tiny_llama(folder):
 
 
 def _first_token_test(engine, policy, n=3000):
-    """Chi-square of the engine's first sampled tokens against ``policy``'s exact first-token distribution."""
+    """Chi-square of the engine's first sampled tokens against ``policy``'s exact first-token distribution.
+
+    Thresholds: p > 1e-3 where the engine samples ``policy`` (a false alarm in 1 of 1,000 seeds, whatever CPU draws
+    the samples); p < 1e-6 where it samples the old weights (the two distributions differ by far more than 3,000
+    draws can hide). The draws are seeded but not compared exactly, so another CPU's sampler only changes which
+    seed-specific p-value comes out."""
     prompt = "what is two plus three"
     ids = engine.encode_prompts([prompt])[0]
     with torch.no_grad():

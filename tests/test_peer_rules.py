@@ -351,6 +351,7 @@ def _greso_mismatches(runs=greso_run_lengths, skip=greso_skip_probability, n_cas
         easy, hard = runs(trace)
         e, h = skip(easy, hard, pe, ph)
         want_e = easy_probabilistic_skip_p(trace, pe) if trace and easy else 0.0
+        # the same float64 operations on both sides: only rounding of a few ulps can differ
         bad += abs(e - want_e) > 1e-12 or abs(h - hard_probabilistic_skip_p(trace, ph)) > 1e-12
     return bad
 
@@ -408,6 +409,7 @@ def _mopps_mismatches(update=mopps_update, n_cases=1000) -> int:
         want_a = alpha * lam + a0 * (1 - lam) + y * n
         want_b = beta * lam + b0 * (1 - lam) + (1 - y) * n
         a, b = update(alpha, beta, round(y * n), n, lam, (a0, b0))
+        # three float64 terms summed in another order: a few ulps (1e-16 relative) apart at most
         bad += not (np.isclose(float(a), want_a, rtol=1e-12) and np.isclose(float(b), want_b, rtol=1e-12))
     return bad
 
@@ -443,7 +445,7 @@ def _pods_mismatches(select=pods_select, n_cases=300) -> int:
         best = max(np.var(r[list(c)]) for c in combinations(range(n), m))
         got = select(r, m)
         assert got.size == m and len(set(got.tolist())) == m
-        bad += abs(np.var(r[got]) - best) > 1e-12
+        bad += abs(np.var(r[got]) - best) > 1e-12  # the same values summed in another order: ulps apart
     return bad
 
 
