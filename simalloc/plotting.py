@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 
-__all__ = ["ARM_COLORS", "color_of", "use_agg"]
+__all__ = ["ARM_COLORS", "MARKERS", "color_of", "use_agg"]
 
 #: colour-blind-safe assignments (Okabe-Ito first, then tab10's remaining hues)
 ARM_COLORS = {
@@ -31,7 +31,20 @@ ARM_COLORS = {
     # the held-out negative controls (``simalloc.train.CONTROLS``)
     "uniform:lr0.35": "#393b79",
     "uniform:lr0.85": "#637939",
+    # the peer methods (``simalloc.train.peers``, ``speed_rl``/``dars_*`` allocators) and HORA's history prior
+    "hora:history": "#08306b",
+    "reinforce_ada": "#a6761d",
+    "reinforce_ada_pos": "#e6ab02",
+    "speed_rl": "#b3de69",
+    "speed_rl_dynamic": "#66a61e",
+    "dars_et": "#e7298a",
+    "dars_hw": "#980043",
+    "greso": "#1b7837",
+    "mopps": "#8dd3c7",
+    "pods": "#35978f",
 }
+#: marker shapes cycled over the arms of one figure, so arms of similar hue stay apart
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h", "<", ">", "p", "*")
 #: the rest, without the oranges and reds that would read as knapsack or hard_first
 _SPARE = ("#e377c2", "#1f77b4", "#2ca02c", "#8c8c00", "#17a589", "#7b4173", "#393b79", "#637939")
 

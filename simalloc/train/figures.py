@@ -28,14 +28,14 @@ def plot_frontier(steps: pd.DataFrame, args, path, title):
     title : str
         The figure's title.
     """
-    from ..plotting import color_of, use_agg
+    from ..plotting import MARKERS, color_of, use_agg
 
     plt = use_agg()
     kmax = max(args.train.ks)
     last = frontier_table(steps, args.train.warmup_steps)
     stats_ = last.groupby("arm")[["pass@1", f"pass@{kmax}"]].agg(["mean", "sem"])
     frontier = [a for a in frontier_points(args.frontier_lrs) if a in stats_.index]
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     f = stats_.loc[frontier].sort_values(("pass@1", "mean"))
     ax.plot(f[("pass@1", "mean")], f[(f"pass@{kmax}", "mean")], "k--o", ms=4, label="uniform GRPO, lr sweep")
     for i, (name, r) in enumerate(f.iterrows()):
@@ -43,11 +43,11 @@ def plot_frontier(steps: pd.DataFrame, args, path, title):
         ax.annotate("start (lr -> 0)" if name == START_POINT else f"x{lr}", (r[("pass@1", "mean")],
                     r[(f"pass@{kmax}", "mean")]), fontsize=7, color="0.3", textcoords="offset points",
                     xytext=(-4, 6) if i % 2 else (5, -11), ha="right" if i % 2 else "left")
-    for arm in (a for a in args.arms if a != "uniform"):
+    for j, arm in enumerate(a for a in args.arms if a != "uniform"):
         r = stats_.loc[arm]
         ax.errorbar(r[("pass@1", "mean")], r[(f"pass@{kmax}", "mean")], xerr=1.96 * r[("pass@1", "sem")],
-                    yerr=1.96 * r[(f"pass@{kmax}", "sem")], fmt="o", ms=8, mfc="white", mew=1.8, capsize=3,
-                    color=color_of(arm), label=arm, zorder=3)
+                    yerr=1.96 * r[(f"pass@{kmax}", "sem")], fmt=MARKERS[j % len(MARKERS)], ms=8, mfc="white",
+                    mew=1.8, capsize=3, color=color_of(arm), label=arm, zorder=3)
     if "uniform" in stats_.index:
         u = stats_.loc["uniform"]
         ax.plot(u[("pass@1", "mean")], u[(f"pass@{kmax}", "mean")], "*", ms=15, color="k", zorder=4,
@@ -55,7 +55,7 @@ def plot_frontier(steps: pd.DataFrame, args, path, title):
     ax.set_xlabel("Pass@1 after training (probability)")
     ax.set_ylabel(f"Pass@{kmax} after training (probability)")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: never over a point
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
