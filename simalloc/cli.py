@@ -159,7 +159,7 @@ def _read_spec(ns, kind="auto"):
 
     columns = {role: getattr(ns, f"{role}_col") for role in READ_ROLES if getattr(ns, f"{role}_col") is not None}
     return ReadSpec.of(columns, kind=ns.kind if kind == "auto" else kind, threshold=ns.threshold,
-                       sep="\t" if ns.sep in ("tab", "\\t") else ns.sep)
+                       sep="\t" if ns.sep in ("tab", "\\t") else ns.sep, drop_missing=ns.drop_missing)
 
 
 def _cmd_replay(ns) -> int:
@@ -230,6 +230,8 @@ def _add_read_options(p, counts: bool) -> None:
     g.add_argument("--threshold", type=float, default=0.5, help="a rollout succeeds when reward > threshold "
                    "(default 0.5)")
     g.add_argument("--sep", default=None, help="CSV separator (default: sniffed from the header); 'tab' for tabs")
+    g.add_argument("--drop-missing", action="store_true", help="drop rollouts whose reward is missing (NaN, None, "
+                   "null; the count is reported); without it such a log is refused")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "data",
         help="per-prompt counts (prompt_id, successes, trials) or a per-rollout log (prompt id and "
-        "reward per row: TRL, verl or a pool folder), as CSV/TSV, parquet or JSON lines",
+        "reward per row: TRL, verl or a pool folder), as CSV/TSV, parquet or JSON lines; or a folder or quoted "
+        "glob of log files read as one log (verl's trainer.rollout_data_dir: 1.jsonl, 2.jsonl, ...)",
     )
     p.add_argument("--budget", required=True, help="extra rollouts per batch of your prompts")
     p.add_argument("--k0", help="pilot rollouts per prompt to plan for (default: each prompt's own trial count)")
@@ -302,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resamples", default="200", help="bootstrap resamples over prompts (default 200)")
     p.add_argument("--seed", default="0")
     p.add_argument(
-        "--out", default="results/advise", help="output folder (report.md, figures, allocation.csv, results.parquet)"
+        "--out", default="results/advise", help="output folder (report.md, figures, allocation.csv, results.parquet); "
+        "a reused one loses advise's previous files only"
     )
     _add_read_options(p, counts=True)
     p.set_defaults(fn=_cmd_advise)

@@ -9,6 +9,15 @@ Two kinds of file, never confused silently:
   ``input, output, gts, score, step``, a rollout pool). A rollout succeeds when ``reward > threshold`` (0.5 by
   default, so 0/1 and True/False rewards read as they should; the values seen are reported).
 
+Where the data can be: one file; a rollout pool folder (``shard-*.parquet``); a folder of log files of one type,
+such as verl's ``trainer.rollout_data_dir`` (``1.jsonl, 2.jsonl, ...``: input, output, gts, score, step), or a
+glob of them, read as one log, the step taken from a step column or else from the number ending each file's name
+(the summary says which). A log with two or more steps also gets its groups (a prompt in one step, ``groups``).
+
+A missing reward (NaN, None, null) is refused, naming ``drop_missing`` (``--drop-missing``), which drops those
+rollouts and counts them in the summary. Files that are neither counts nor a log (a wandb export, a CSV without
+a header row) are refused with what they look like and what is needed.
+
 ``kind="auto"`` takes a file as counts when it has both a successes-like and a trials-like column, else as a
 log; every column can be named instead (``ReadSpec``). CSV separators are sniffed from the header (comma,
 semicolon, tab) unless given. Only the columns needed are read (parquet column selection, CSV ``usecols``,
@@ -18,7 +27,9 @@ hundred MB. ``DataRead.summary`` is the "how your file was read" paragraph every
 
 from __future__ import annotations
 
+import glob
 import json
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -65,6 +76,11 @@ class ReadSpec:
         A rollout is a success when its reward > threshold.
     sep : str or None
         The CSV separator (one character); None sniffs it from the header.
+    drop_missing : bool, default False
+        Drop the rollouts of a log whose reward is missing (NaN, None, null; the count is reported). By default
+        such a log is refused, naming this option: a missing reward may be a skipped rollout (TRL gives None when
+        a reward function does not apply) or a failed grading that should count as a failure, and only the user
+        knows which.
 
     Raises
     ------
@@ -85,6 +101,7 @@ class ReadSpec:
     reference: str | None = None
     threshold: float = 0.5
     sep: str | None = None
+    drop_missing: bool = False
 
     def __post_init__(self):
         if self.kind not in ("auto", "counts", "log"):
@@ -99,7 +116,7 @@ class ReadSpec:
     def of(cls, columns=None, **kwargs) -> "ReadSpec":
         """A spec from a ``{role: column}`` dict (roles: the fields above) plus keyword settings."""
         columns = dict(columns or {})
-        roles = {f.name for f in fields(cls)} - {"kind", "threshold", "sep"}
+        roles = {f.name for f in fields(cls)} - {"kind", "threshold", "sep", "drop_missing"}
         unknown = sorted(set(columns) - roles)
         if unknown:
             raise ValueError(f"columns: unknown role(s) {unknown}; valid: {', '.join(sorted(roles))}")
@@ -120,11 +137,15 @@ class DataRead:
         For a log, one row per rollout with ``LOG_COLUMNS`` (columns the file lacks are absent); None for counts.
     info : dict
         How the file was read; ``summary()`` writes it as one paragraph.
+    groups : pandas.DataFrame or None
+        For a log with at least two steps: one row per group, a prompt in one step (prompt_id, step, successes,
+        trials), in step order; None otherwise.
     """
 
     counts: pd.DataFrame
     rollouts: pd.DataFrame | None
     info: dict = field(default_factory=dict)
+    groups: pd.DataFrame | None = None
 
     def summary(self) -> str:
         """One paragraph: how the file was read."""
@@ -133,12 +154,25 @@ class DataRead:
         t_lo, t_hi = i["trials_range"]
         trials = f"{t_lo} rollouts per prompt" if t_lo == t_hi else (
             f"{t_lo} to {t_hi} rollouts per prompt (each prompt is planned with its own pilot size)")
-        parts = [f"Read `{i['source']}` as **{i['kind']}**: {i['rows']:,} rows, {i['prompts']:,} prompts, {trials}; "
+        if self.groups is not None:
+            g_lo, g_hi = i["group_range"]
+            per_step = f"{g_lo}" if g_lo == g_hi else f"{g_lo} to {g_hi}"
+            trials = (f"{i['steps']:,} steps (step from {i['step_from']}), {len(self.groups):,} groups (a prompt in "
+                      f"one step), {per_step} rollouts per prompt per step ({t_lo} to {t_hi} over all steps)")
+        files = i.get("files")
+        what = f"`{i['source']}`" if not files or len(files) == 1 else (
+            f"{len(files):,} files in `{i['source']}` ({files[0]} to {files[-1]}) as one")
+        parts = [f"Read {what} as **{i['kind']}**: {i['rows']:,} rows, {i['prompts']:,} prompts, {trials}; "
                  f"columns {cols}."]
         if i["kind"] == "log":
             values = i.get("reward_values")
             seen = f" (values seen: {', '.join(f'{v:g}' for v in values)})" if values else ""
             parts.append(f"A rollout counts as a success when reward > {i['threshold']:g}{seen}.")
+        if i.get("missing_rewards"):
+            gone = i.get("prompts_dropped", 0)
+            left = f", and with them {gone:,} prompt{'s' if gone != 1 else ''} left without a rollout" if gone else ""
+            parts.append(f"{i['missing_rewards']:,} rollouts had no reward (NaN, None or null) and were dropped "
+                         f"(--drop-missing){left}.")
         if i.get("duplicates"):
             parts.append(f"{i['duplicates']:,} prompt ids appeared on more than one row; their counts were summed "
                          f"({i['duplicate_rows']:,} rows merged).")
@@ -150,6 +184,45 @@ class DataRead:
 
 # ------------------------------------------------------------------------------------------------ files
 
+#: the file types a log or counts file may have (a folder or a glob must hold one family)
+_FAMILIES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".jsonl": "json", ".json": "json"}
+
+
+def _step_of(path: Path) -> int | None:
+    """The step number a file name carries at the end of its stem (verl's ``12.jsonl``, ``step_12.parquet``)."""
+    m = re.search(r"(\d+)$", path.stem)
+    return int(m.group(1)) if m else None
+
+
+def _resolve(data) -> tuple[list[Path], bool]:
+    """The files ``data`` names (a file, a folder of logs or pool shards, or a glob) and whether they are pool
+    shards; a folder's or glob's files in step order (``2.jsonl`` before ``10.jsonl``)."""
+    text = str(data)
+    path = Path(data)
+    if any(c in text for c in "*?[") and not path.exists():
+        files = [Path(f) for f in glob.glob(text) if Path(f).is_file()]
+        if not files:
+            raise ValueError(f"data: the pattern {text!r} matches no file")
+    elif path.is_dir():
+        shards = sorted(path.glob("shard-*.parquet"))
+        if shards:
+            return shards, True
+        files = [f for f in path.iterdir() if f.is_file() and f.suffix.lower() in _FAMILIES
+                 and not f.name.startswith(".")]
+        if not files:
+            raise ValueError(f"data: {path} is a folder without pool shards (shard-*.parquet) or log files "
+                             "(.jsonl, .parquet, .csv)")
+    elif path.is_file():
+        return [path], False
+    else:
+        raise ValueError(f"data: no such file, folder or pattern {text!r}")
+    families = sorted({_FAMILIES.get(f.suffix.lower(), f.suffix.lower() or "no suffix") for f in files})
+    if len(families) > 1:
+        raise ValueError(f"data: {text} holds files of several types ({', '.join(families)}); pass a pattern for "
+                         f"one of them, e.g. '{path if path.is_dir() else path.parent}/*.jsonl'")
+    return sorted(files, key=lambda f: (_step_of(f) is None, _step_of(f) or 0, f.name)), False
+
+
 def _sniff_sep(path: Path, sep: str | None) -> str:
     if sep is not None:
         return sep
@@ -158,6 +231,21 @@ def _sniff_sep(path: Path, sep: str | None) -> str:
     counts = {s: header.count(s) for s in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else ","
+
+
+def _bad_json_line(path: Path) -> str | None:
+    """The first line of a JSON lines file that is not one JSON object, as a message with its line number."""
+    with path.open(encoding="utf-8-sig") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                return f"data: {path.name} line {line_no}: not valid JSON ({exc.msg})"
+            if not isinstance(row, dict):
+                return f"data: {path.name} line {line_no}: expected one JSON object per line (JSON lines)"
+    return None
 
 
 def _header(path: Path, spec: ReadSpec) -> tuple[list[str], str | None]:
@@ -174,29 +262,41 @@ def _header(path: Path, spec: ReadSpec) -> tuple[list[str], str | None]:
                     try:
                         row = json.loads(line)
                     except json.JSONDecodeError as exc:
-                        raise ValueError(f"{path.name} line {line_no}: not valid JSON ({exc.msg})") from None
+                        raise ValueError(f"data: {path.name} line {line_no}: not valid JSON ({exc.msg})") from None
                     if not isinstance(row, dict):
-                        raise ValueError(f"{path.name}: expected one JSON object per line (JSON lines)")
+                        raise ValueError(f"data: {path.name} line {line_no}: expected one JSON object per line "
+                                         "(JSON lines)")
                     return list(row), None
-        raise ValueError(f"{path.name}: the file is empty")
+        raise ValueError(f"data: {path.name} is empty")
     if suffix in (".csv", ".tsv", ".txt"):
         sep = "\t" if suffix == ".tsv" and spec.sep is None else _sniff_sep(path, spec.sep)
         try:
             cols = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig", skipinitialspace=True).columns
         except pd.errors.EmptyDataError:
-            raise ValueError(f"{path.name}: the file is empty") from None
+            raise ValueError(f"data: {path.name} is empty") from None
         return [str(c).strip() for c in cols], sep
-    raise ValueError(f"data: {path.name} is not a .csv, .tsv, .parquet, .jsonl or .json file, nor a pool folder")
+    raise ValueError(f"data: {path.name} is not a .csv, .tsv, .parquet, .jsonl or .json file, nor a folder or a "
+                     "pattern of them")
 
 
-def _json_type(value):
+def _json_schema(path: Path, columns: list[str], rows: int = 1000):
+    """pyarrow's schema for ``columns``: each column's type from its first non-null value in the first ``rows``
+    rows (bool, float64 for numbers, else string)."""
     import pyarrow as pa
 
-    if isinstance(value, bool):
-        return pa.bool_()
-    if isinstance(value, (int, float)):
-        return pa.float64()
-    return pa.string()
+    kinds: dict = {}
+    with path.open(encoding="utf-8-sig") as f:
+        for n, line in enumerate(f):
+            if n >= rows or len(kinds) == len(columns):
+                break
+            if line.strip():
+                row = json.loads(line)
+                for c in columns:
+                    if c not in kinds and row.get(c) is not None:
+                        v = row[c]
+                        kinds[c] = pa.bool_() if isinstance(v, bool) else (
+                            pa.float64() if isinstance(v, (int, float)) else pa.string())
+    return pa.schema([(c, kinds.get(c, pa.string())) for c in columns])
 
 
 def _read_columns(path: Path, columns: list[str], sep: str | None, progress: bool) -> pd.DataFrame:
@@ -212,7 +312,9 @@ def _read_columns(path: Path, columns: list[str], sep: str | None, progress: boo
             return frame
         return _read_json_lines(path, columns, progress)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise ValueError(f"{path.name}: cannot read it ({str(exc).splitlines()[0]})") from None
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(text if text.startswith("data: ") else f"data: {path.name}: cannot read it ({text})") \
+            from None
 
 
 def _read_json_lines(path: Path, columns: list[str], progress: bool) -> pd.DataFrame:
@@ -220,9 +322,10 @@ def _read_json_lines(path: Path, columns: list[str], progress: bool) -> pd.DataF
     import pyarrow.json as pj
     from tqdm import tqdm
 
-    with path.open(encoding="utf-8-sig") as f:
-        first = next(json.loads(line) for line in f if line.strip())
-    schema = pa.schema([(c, _json_type(first.get(c))) for c in columns])
+    bad = _bad_json_line(path) if path.stat().st_size < (64 << 20) else None
+    if bad:  # pyarrow names a byte offset or a row of a block: say the line
+        raise ValueError(bad)
+    schema = _json_schema(path, columns)
     options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     size = path.stat().st_size
     block = 16 << 20
@@ -234,11 +337,43 @@ def _read_json_lines(path: Path, columns: list[str], progress: bool) -> pd.DataF
             for batch in reader:
                 batches.append(batch)
                 bar.update(min(block, size - bar.n))
-    except pa.ArrowInvalid as exc:  # a value of another type than the first row's: fall back to pandas
-        if "JSON" not in str(exc) and "convert" not in str(exc).lower():
-            raise ValueError(f"{path.name}: cannot read it ({exc})") from None
-        return pd.read_json(path, lines=True)[columns]
+    except pa.ArrowInvalid:  # a bad line in a large file, or a value of another type than the schema's
+        bad = _bad_json_line(path)
+        if bad:
+            raise ValueError(bad) from None
+        with path.open(encoding="utf-8-sig") as f:  # mixed types: row by row, the needed fields only
+            rows = [json.loads(line) for line in f if line.strip()]
+        return pd.DataFrame({c: [r.get(c) for r in rows] for c in columns})
     return pa.Table.from_batches(batches, schema=schema).to_pandas()
+
+
+def _explain_columns(columns: list[str], name: str, csv: bool) -> None:
+    """Refuse, saying what the file looks like, files that are neither counts nor a log: a wandb export (metrics
+    per step, averaged over the batch) and a CSV whose first row holds data instead of column names."""
+    lower = [c.lower() for c in columns]
+    wandb = (any(c.endswith(("__min", "__max")) for c in lower)
+             or len({"_step", "_runtime", "_timestamp"} & set(lower)) >= 2
+             or ("step" in lower and sum(" - " in c for c in columns) >= 1 and len(columns) >= 2
+                 and all(" - " in c for c, lc in zip(columns, lower) if lc != "step")))
+    if wandb:
+        shown = ", ".join(repr(c) for c in columns[:4]) + (", ..." if len(columns) > 4 else "")
+        raise ValueError(f"data: {name} looks like a wandb export (columns {shown}): it holds metrics per training "
+                         "step, averaged over the batch, not the outcome of each rollout. advise needs a rollout "
+                         "log (a prompt id and a reward per rollout: verl's trainer.rollout_data_dir dumps, TRL's "
+                         "completions table) or per-prompt counts (prompt_id, successes, trials)")
+
+    def number(text):
+        try:
+            float(text)
+            return True
+        except ValueError:
+            return False
+
+    if csv and columns and sum(number(c) for c in columns) * 2 >= len(columns):
+        shown = ", ".join(columns[:6]) + (", ..." if len(columns) > 6 else "")
+        raise ValueError(f"data: {name} seems to have no header row (its first row, read as column names, is "
+                         f"{shown}); add a header line: prompt_id,successes,trials for per-prompt counts, or "
+                         "prompt_id,reward for a rollout log (one row per rollout)")
 
 
 # ---------------------------------------------------------------------------------------------- columns
@@ -287,28 +422,37 @@ def _kind(columns: list[str], spec: ReadSpec) -> str:
     return "counts" if has_s and has_t else "log"
 
 
+def _show(value) -> str:
+    """``repr`` of a cell as a user wrote it: numpy scalars as Python ones (``1.5``, not ``np.float64(1.5)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _integers(values: pd.Series, role: str, name: str) -> np.ndarray:
     num = pd.to_numeric(values, errors="coerce")
     bad = num.isna() | (num != num.round()) | (num < 0)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ValueError(f"{role}: {name} column {values.name!r} must hold non-negative integers; row {i + 1} has "
-                         f"{values.iloc[i]!r}")
+                         f"{_show(values.iloc[i])}")
     return num.to_numpy().astype(np.int64)
 
 
 # ------------------------------------------------------------------------------------------------ reads
 
 def read_data(data, spec: ReadSpec | None = None, *, progress: bool = False) -> DataRead:
-    """Read pass counts or a rollout log (a file, a pool folder, or a DataFrame) as the module docstring says.
+    """Read pass counts or a rollout log (a file, a folder, a glob or a DataFrame) as the module docstring says.
 
     Parameters
     ----------
     data : path-like or DataFrame
-        A counts or log file (.csv, .tsv, .parquet, .jsonl, .json), a rollout pool folder (``shard-*.parquet``),
-        or a DataFrame with such columns.
+        A counts or log file (.csv, .tsv, .parquet, .jsonl, .json); a rollout pool folder (``shard-*.parquet``);
+        a folder of log files of one type, such as verl's ``trainer.rollout_data_dir`` (``1.jsonl, 2.jsonl,
+        ...``), or a glob of them (``'dumps/*.jsonl'``), read as one log; or a DataFrame with such columns.
+        Files read together are taken in the order of the number that ends their names; without a step column,
+        that number is the step (the read summary says which).
     spec : ReadSpec, optional
-        The kind, column names, success threshold and separator (default: all found automatically).
+        The kind, column names, success threshold, separator and the handling of missing rewards (default: all
+        found automatically; missing rewards refused).
     progress : bool
         Show a progress bar while reading large files.
 
@@ -317,27 +461,26 @@ def read_data(data, spec: ReadSpec | None = None, *, progress: bool = False) -> 
     DataRead
     """
     spec = spec or ReadSpec()
+    files, pool = [], False
     if isinstance(data, pd.DataFrame):
         frame, source, sep = data.rename(columns=lambda c: str(c).strip()), "DataFrame", None
         columns = list(frame.columns)
+        name = "the DataFrame"
     else:
-        path = Path(data)
         source = str(data)
-        if path.is_dir():
-            shards = sorted(path.glob("shard-*.parquet"))
-            if not shards:
-                raise ValueError(f"data: {path} is a folder without pool shards (shard-*.parquet)")
-            frame, sep = pd.concat([pd.read_parquet(s) for s in shards], ignore_index=True), None
+        files, pool = _resolve(data)
+        name = files[0].name if len(files) == 1 else Path(source).name
+        if pool:
+            frame, sep = pd.concat([pd.read_parquet(s) for s in files], ignore_index=True), None
             columns = list(frame.columns)
-        elif path.is_file():
-            columns, sep = _header(path, spec)
-            frame = None
         else:
-            raise ValueError(f"data: no such file or pool folder {source!r}")
+            columns, sep = _header(files[0], spec)
+            frame = None
     if not columns:
         raise ValueError(f"data: {source} has no columns")
+    if frame is None and not any(getattr(spec, r) for r in ("id", "successes", "trials", "reward")):
+        _explain_columns(columns, files[0].name, sep is not None)
     kind = _kind(columns, spec)
-    name = Path(source).name if source != "DataFrame" else "the DataFrame"
     if kind == "counts":
         roles = {"id": _pick(columns, "id", spec.id, name, False),
                  "successes": _pick(columns, "successes", spec.successes, name, True),
@@ -351,15 +494,38 @@ def read_data(data, spec: ReadSpec | None = None, *, progress: bool = False) -> 
             if col is not None and col not in roles.values():
                 roles[role] = col
     roles = {k: v for k, v in roles.items() if v is not None}
+    info = {"source": source, "kind": kind, "columns": roles, "sep": sep, "threshold": spec.threshold, "notes": []}
     if frame is None:
-        frame = _read_columns(Path(data), sorted(set(roles.values())), sep, progress)
+        frame = _read_files(files, sorted(set(roles.values())), spec, progress)
+        if len(files) > 1:
+            info["files"] = [f.name for f in files]
+            file_steps = [_step_of(f) for f in files]
+            if kind == "log" and "step" not in roles and None not in file_steps \
+                    and len(set(file_steps)) == len(files):
+                frame["step"] = np.repeat(file_steps, frame.attrs.pop("rows_per_file"))
+                roles["step"], info["step_from"] = "step", "the file names"
     if frame.empty:
         raise ValueError(f"data: {name} has no rows")
-    info = {"source": source, "kind": kind, "rows": int(len(frame)), "columns": roles, "sep": sep,
-            "threshold": spec.threshold, "notes": []}
+    info["rows"] = int(len(frame))
+    info.setdefault("step_from", f"the `{roles['step']}` column" if "step" in roles else None)
     if kind == "counts":
         return _counts(frame, roles, name, info)
-    return _log(frame, roles, name, info, spec.threshold)
+    return _log(frame, roles, name, info, spec)
+
+
+def _read_files(files: list[Path], columns: list[str], spec: ReadSpec, progress: bool) -> pd.DataFrame:
+    """``columns`` of every file, concatenated in order; each file must have them (``attrs["rows_per_file"]``)."""
+    frames = []
+    for f in files:
+        found, sep = _header(f, spec)
+        missing = [c for c in columns if c not in found]
+        if missing:
+            raise ValueError(f"data: {f.name} lacks the column(s) {', '.join(map(repr, missing))} (found "
+                             f"{', '.join(found) or 'none'}); every file read together needs the same columns")
+        frames.append(_read_columns(f, columns, sep, progress))
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    frame.attrs["rows_per_file"] = [len(f) for f in frames]
+    return frame
 
 
 def _counts(frame, roles, name, info) -> DataRead:
@@ -367,10 +533,11 @@ def _counts(frame, roles, name, info) -> DataRead:
     t = _integers(frame[roles["trials"]], "trials", name)
     if np.any(t < 1):
         i = int(np.flatnonzero(t < 1)[0])
-        raise ValueError(f"trials: every prompt needs at least one rollout; row {i + 1} of {name} has {t[i]}")
+        raise ValueError(f"trials: every prompt needs at least one rollout; row {i + 1} of {name} has {int(t[i])}")
     if np.any(s > t):
         i = int(np.flatnonzero(s > t)[0])
-        raise ValueError(f"successes: row {i + 1} of {name} has more successes than trials ({s[i]} > {t[i]})")
+        raise ValueError(f"successes: row {i + 1} of {name} has more successes than trials ({int(s[i])} > "
+                         f"{int(t[i])})")
     ids = frame[roles["id"]].astype(str).to_numpy() if "id" in roles else np.arange(len(frame)).astype(str)
     counts = pd.DataFrame({"prompt_id": ids, "successes": s, "trials": t})
     dup = counts.prompt_id.duplicated(keep=False)
@@ -383,14 +550,36 @@ def _counts(frame, roles, name, info) -> DataRead:
     return _finish(DataRead(counts, None, info))
 
 
-def _log(frame, roles, name, info, threshold) -> DataRead:
+def _rewards(frame: pd.DataFrame, roles: dict, name: str, info: dict, spec: ReadSpec):
+    """(the rows kept, their rewards as floats): missing rewards refused or, with ``drop_missing``, dropped and
+    counted; a value that is not a finite number refused with its row."""
     raw = frame[roles["reward"]]
+    missing = raw.isna().to_numpy()
     reward = pd.to_numeric(raw.replace({True: 1.0, False: 0.0}) if raw.dtype == object else raw,
                            errors="coerce").to_numpy(float)
-    if not np.all(np.isfinite(reward)):
-        i = int(np.flatnonzero(~np.isfinite(reward))[0])
-        raise ValueError(f"reward: column {roles['reward']!r} of {name} must hold a finite number in every row; "
-                         f"row {i + 1} has {raw.iloc[i]!r}")
+    bad = ~missing & ~np.isfinite(reward)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"reward: column {roles['reward']!r} of {name} must hold a number in every row; row "
+                         f"{i + 1} has {_show(raw.iloc[i])}")
+    if missing.any():
+        m, i = int(missing.sum()), int(np.flatnonzero(missing)[0])
+        if not spec.drop_missing:
+            raise ValueError(f"reward: {m:,} of {len(raw):,} rows of {name} have no reward (NaN, None or null; the "
+                             f"first is row {i + 1}); pass --drop-missing (drop_missing=True) to drop those "
+                             "rollouts, or fill them in (e.g. 0 for a failed grading)")
+        ids_before = frame[roles["id"]].nunique()
+        frame, reward = frame[~missing].reset_index(drop=True), reward[~missing]
+        info["missing_rewards"] = m
+        info["prompts_dropped"] = int(ids_before - frame[roles["id"]].nunique())
+        if frame.empty:
+            raise ValueError(f"reward: every row of {name} has no reward (NaN, None or null)")
+    return frame, reward
+
+
+def _log(frame, roles, name, info, spec: ReadSpec) -> DataRead:
+    threshold = spec.threshold
+    frame, reward = _rewards(frame, roles, name, info, spec)
     source = frame[roles["id"]].astype(str)
     codes, uniques = pd.factorize(source)
     out = pd.DataFrame({"task_id": codes.astype(np.int64), "source_id": source.to_numpy()})
@@ -402,6 +591,10 @@ def _log(frame, roles, name, info, threshold) -> DataRead:
             if col else None
     out["completion_tokens"] = pd.to_numeric(frame[roles["tokens"]], errors="coerce") if "tokens" in roles else np.nan
     out["step"] = pd.to_numeric(frame[roles["step"]], errors="coerce") if "step" in roles else np.nan
+    if "step" in roles and out.step.isna().any():
+        info["notes"].append(f"The step column {roles['step']!r} has {int(out.step.isna().sum()):,} rows without a "
+                             "number: steps are ignored (each prompt's rollouts are pooled).")
+        out["step"] = np.nan
     success = reward > threshold
     trials = np.bincount(codes, minlength=len(uniques))
     counts = pd.DataFrame({"prompt_id": np.asarray(uniques, dtype=str),
@@ -413,13 +606,20 @@ def _log(frame, roles, name, info, threshold) -> DataRead:
         info["notes"].append(f"Rewards are not 0/1 ({values.size} distinct values, {values.min():g} to "
                              f"{values.max():g}); check that reward > {threshold:g} means solved, or set the "
                              f"threshold (--threshold).")
-    if "step" in roles:
+    groups = None
+    if "step" in roles and out.step.notna().any():
         info["steps"] = int(out.step.nunique())
+        if info["steps"] > 1:
+            groups = (out.assign(success=success).groupby(["step", "task_id"], sort=True)
+                      .success.agg(successes="sum", trials="count").reset_index())
+            groups.insert(0, "prompt_id", np.asarray(uniques, dtype=str)[groups.task_id.to_numpy()])
+            groups = groups.drop(columns="task_id").astype({"successes": np.int64, "trials": np.int64})
+            info["group_range"] = (int(groups.trials.min()), int(groups.trials.max()))
     if np.all(trials == 1):
         raise ValueError(f"data: {name} was read as a rollout log with one rollout per prompt (id column "
                          f"{roles['id']!r}, reward column {roles['reward']!r}): pass rates need several rollouts per "
                          f"prompt. If the file holds pass counts, name their columns (--successes-col, --trials-col)")
-    return _finish(DataRead(counts, out[LOG_COLUMNS], info))
+    return _finish(DataRead(counts, out[LOG_COLUMNS], info, groups))
 
 
 def _finish(read: DataRead) -> DataRead:

@@ -133,3 +133,153 @@ def test_advise_cli_with_named_columns_and_threshold(tmp_path, capsys):
     assert "as **log**" in printed and "reward > 0" in printed
     report = (out / "report.md").read_text()
     assert report.index("## How your file was read") < report.index("## Recommendation")
+
+
+# ------------------------------------------------------------------- issue 38: the logs trainers actually write
+
+def _verl_step(path, step, prompts=6, group=4, seed=0, with_step=True):
+    """One verl ``trainer.rollout_data_dir`` file: input, output, gts, score, step (``_dump_generations``)."""
+    rng = np.random.default_rng(seed + step)
+    rows = [{"input": f"question {i}", "output": "... 7", "gts": "7", "score": float(rng.random() < 0.5),
+             **({"step": step} if with_step else {})} for i in range(prompts) for _ in range(group)]
+    pd.DataFrame(rows).to_json(path, orient="records", lines=True)
+
+
+@pytest.mark.parametrize("with_step", [True, False])
+def test_a_verl_dump_folder_is_one_log_with_its_steps(tmp_path, with_step):
+    """Acceptance: a folder of 1.jsonl, 2.jsonl is read as one log with steps 1 and 2; the step comes from the
+    step column (verl writes one) or, without it, from the file names, and the summary says which."""
+    for step in (1, 2):
+        _verl_step(tmp_path / f"{step}.jsonl", step, with_step=with_step)
+    read = read_data(tmp_path)
+    assert sorted(read.rollouts.step.unique()) == [1, 2] and read.info["steps"] == 2
+    assert len(read.rollouts) == 48 and read.counts.trials.eq(8).all()
+    assert read.groups.trials.eq(4).all() and len(read.groups) == 12
+    text = read.summary()
+    assert "2 files in" in text and "(1.jsonl to 2.jsonl) as one" in text
+    assert ("step from the `step` column" if with_step else "step from the file names") in text
+    assert "4 rollouts per prompt per step" in text
+
+
+def test_globs_of_csv_and_parquet_and_files_in_number_order(tmp_path):
+    """A glob reads its files in the order of the number ending their names (2 before 10), CSV or parquet."""
+    for step in (10, 2):
+        frame = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(5) for _ in range(4)],
+                              "reward": [float((i + step) % 2) for i in range(20)]})
+        frame.to_csv(tmp_path / f"rollouts_{step}.csv", index=False)
+        frame.to_parquet(tmp_path / f"rollouts_{step}.parquet", index=False)
+    for suffix in ("csv", "parquet"):
+        read = read_data(str(tmp_path / f"rollouts_*.{suffix}"))
+        assert read.info["files"] == [f"rollouts_2.{suffix}", f"rollouts_10.{suffix}"]
+        assert read.rollouts.step.tolist() == [2.0] * 20 + [10.0] * 20
+    with pytest.raises(ValueError, match=r"data: .* holds files of several types \(csv, parquet\)"):
+        read_data(tmp_path)
+    with pytest.raises(ValueError, match="data: the pattern .* matches no file"):
+        read_data(str(tmp_path / "*.jsonl"))
+
+
+def test_files_read_together_need_the_same_columns(tmp_path):
+    _verl_step(tmp_path / "1.jsonl", 1)
+    pd.DataFrame({"input": ["a", "a"], "output": ["x", "y"]}).to_json(tmp_path / "2.jsonl", orient="records",
+                                                                      lines=True)
+    with pytest.raises(ValueError, match=r"data: 2.jsonl lacks the column\(s\) 'gts', 'score', 'step' \(found "
+                                         r"input, output\)"):
+        read_data(tmp_path)
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "csv"])
+def test_missing_rewards_are_refused_naming_the_flag_or_dropped_and_counted(tmp_path, suffix):
+    """Acceptance: a log with 3 null rewards (TRL's None) is refused with a message naming --drop-missing (it
+    showed np.float64(nan)); with drop_missing the 3 rows go and the read summary says so."""
+    rows = [{"prompt_id": f"p{i}", "reward": float(j % 2)} for i in range(10) for j in range(4)]
+    for k in (5, 17, 30):
+        rows[k]["reward"] = None
+    path = tmp_path / f"log.{suffix}"
+    frame = pd.DataFrame(rows)
+    frame.to_json(path, orient="records", lines=True) if suffix == "jsonl" else frame.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"reward: 3 of 40 rows of log\.\w+ have no reward .*first is row 6\); "
+                                         r"pass --drop-missing") as err:
+        read_data(path)
+    assert "np." not in str(err.value)
+    read = read_data(path, ReadSpec(drop_missing=True))
+    assert len(read.rollouts) == 37 and read.counts.trials.sum() == 37 and read.info["missing_rewards"] == 3
+    assert "3 rollouts had no reward (NaN, None or null) and were dropped (--drop-missing)." in read.summary()
+
+
+def test_drop_missing_on_the_command_line(tmp_path, capsys):
+    """The refusal is one line naming the flag and writes nothing; the flag reaches the reader (the read itself
+    is tested above; a full CLI run costs ~20 s on a loaded 2-core machine)."""
+    from simalloc.cli import _read_spec, build_parser
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(_log_rows(rng, 30, 8))
+    frame.loc[[3, 50, 100], "reward"] = np.nan
+    path = tmp_path / "log.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(["advise", str(path), "--budget", "120", "--resamples", "20", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pass --drop-missing" in err and not out.exists()
+    for command in ("advise", "replay"):
+        ns = build_parser().parse_args([command, str(path), "--drop-missing"] + (["--budget", "1"] if command ==
+                                                                                   "advise" else []))
+        assert _read_spec(ns).drop_missing
+        assert not _read_spec(build_parser().parse_args([command, str(path), "--budget", "1"][:4 if command ==
+                                                                                                 "advise" else 2]))\
+            .drop_missing
+
+
+def test_wandb_exports_and_headerless_csvs_are_described(tmp_path):
+    """Both were told 'name it with --id-col', which helps neither: say what the file looks like instead."""
+    wandb = tmp_path / "wandb_export.csv"
+    pd.DataFrame({"Step": [1, 2], "run-a - train/accuracy_reward": [0.2, 0.3],
+                  "run-a - train/accuracy_reward__MIN": [0.1, 0.2],
+                  "run-a - train/accuracy_reward__MAX": [0.3, 0.4]}).to_csv(wandb, index=False)
+    with pytest.raises(ValueError, match="data: wandb_export.csv looks like a wandb export .* not the outcome of "
+                                         "each rollout"):
+        read_data(wandb)
+    history = tmp_path / "history.csv"
+    pd.DataFrame({"_step": [0, 1], "_runtime": [1.0, 2.0], "_timestamp": [1e9, 1e9 + 1],
+                  "train/reward": [0.1, 0.2]}).to_csv(history, index=False)
+    with pytest.raises(ValueError, match="looks like a wandb export"):
+        read_data(history)
+    bare = tmp_path / "counts.csv"
+    bare.write_text("q0,3,8\nq1,5,8\nq2,0,8\n")
+    with pytest.raises(ValueError, match=r"data: counts.csv seems to have no header row .* is q0, 3, 8\); add a "
+                                         "header line: prompt_id,successes,trials"):
+        read_data(bare)
+    with pytest.raises(ValueError, match="seems to have no header row"):
+        (tmp_path / "log.csv").write_text("q0,1.0\nq0,0.0\n")
+        read_data(tmp_path / "log.csv")
+
+
+def test_messages_show_values_as_written_not_numpy_reprs(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("prompt_id,successes,trials\na,1,8\nb,2.5,8\n")
+    with pytest.raises(ValueError, match=r"row 2 has 2\.5$"):
+        read_data(path)
+    path.write_text("prompt_id,reward\na,1\na,inf\n")
+    with pytest.raises(ValueError, match=r"reward: .* row 2 has inf$"):
+        read_data(path)
+
+
+def test_json_lines_errors_give_the_line_number(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"prompt_id": "a", "reward": 1}\n{"prompt_id": "a", "reward": 0}\n\n{"prompt_id": "b", '
+                    '"reward": }\n')
+    with pytest.raises(ValueError, match=r"^data: log.jsonl line 4: not valid JSON"):
+        read_data(path)
+    path.write_text('{"prompt_id": "a", "reward": 1}\n[1, 2]\n')
+    with pytest.raises(ValueError, match=r"^data: log.jsonl line 2: expected one JSON object per line"):
+        read_data(path)
+
+
+def test_a_null_first_reward_does_not_make_the_column_text(tmp_path):
+    """The JSON schema is taken from each column's first non-null value (a leading null once typed the column
+    as text)."""
+    rows = [{"prompt_id": "a", "reward": None}] + [{"prompt_id": f"p{i % 3}", "reward": float(i % 2)}
+                                                   for i in range(12)]
+    pd.DataFrame(rows).to_json(tmp_path / "log.jsonl", orient="records", lines=True)
+    read = read_data(tmp_path / "log.jsonl", ReadSpec(drop_missing=True))
+    assert read.rollouts.reward.dtype == float and read.info["missing_rewards"] == 1
+    assert read.info["prompts_dropped"] == 1 and "1 prompt left without a rollout" in read.summary()
