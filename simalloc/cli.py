@@ -198,12 +198,13 @@ def _cmd_advise(ns) -> int:
                         prior=ns.prior, batch_prompts=None if ns.batch_prompts is None else
                         integer(ns.batch_prompts, "batch_prompts"), progress=True,
                         columns={r: getattr(spec, r) for r in READ_ROLES if getattr(spec, r) is not None},
-                        kind=spec.kind, threshold=spec.threshold, sep=spec.sep)
+                        kind=spec.kind, threshold=spec.threshold, sep=spec.sep, drop_missing=spec.drop_missing)
+        # built in a temporary folder beside out, put in place at the end: a failure leaves nothing behind
+        result.write(out)
     except BaseException:
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # nothing written on failure, not even the folder the check made
         raise
-    result.write(out)  # only after everything is computed: bad input leaves nothing behind
     print(result.read.summary())
     print(result.recommendation)
     print(f"report in {out / 'report.md'}; allocation in {out / 'allocation.csv'}")

@@ -54,7 +54,8 @@ from .model import (
     user_allocation,
 )
 
-__all__ = ["Advice", "advise", "ADVISE_ALLOCATORS", "ADVICE_OBJECTIVES", "OBJECTIVE_MEANINGS", "METRIC_LABELS",
+__all__ = ["Advice", "advise", "pilot_counts", "ADVISE_ALLOCATORS", "ADVICE_OBJECTIVES", "OBJECTIVE_MEANINGS",
+           "METRIC_LABELS",
            "MIN_PROMPTS"]
 
 
@@ -150,13 +151,15 @@ class Advice:
 def advise(data, budget, *, k0=None, cap=None, objective: str = "informative", allocators=ADVISE_ALLOCATORS,
            resamples: int = 200, n_sim: int = 4, rng=0, voting: bool = True, pilot_size: bool = True,
            prior: str = "uniform", batch_prompts=None, columns=None, kind: str = "auto", threshold: float = 0.5,
-           sep=None, progress: bool = False) -> Advice:
+           sep=None, drop_missing: bool = False, progress: bool = False) -> Advice:
     """Advice for splitting ``budget`` extra rollouts over a batch like the user's prompts (module docstring).
 
     Parameters
     ----------
     data : path-like or DataFrame
-        Per-prompt counts or a per-rollout log (a file, a pool folder or a DataFrame; ``simalloc.logs``).
+        Per-prompt counts or a per-rollout log: a file, a pool folder, a folder or glob of log files (verl's
+        ``trainer.rollout_data_dir``), or a DataFrame (``simalloc.logs.read_data``). A log with two or more steps
+        is planned per step: each prompt's pilot is its group in its latest step (``pilot_counts``).
     budget : int
         Extra rollouts per batch, >= 1.
     k0 : int, optional
@@ -174,20 +177,22 @@ def advise(data, budget, *, k0=None, cap=None, objective: str = "informative", a
         The allocators' Beta prior: Beta(1, 1) (HORA's paper) or the fitted world's (empirical Bayes).
     batch_prompts : int, optional
         Prompts per batch (default: prompts per step of a log with a step column, else all prompts).
-    columns, kind, threshold, sep
+    columns, kind, threshold, sep, drop_missing
         How to read ``data`` (``simalloc.logs.ReadSpec``): a ``{role: column}`` dict, "auto" | "counts" | "log",
-        success = reward > threshold, the CSV separator.
+        success = reward > threshold, the CSV separator, drop rollouts without a reward (else they are refused).
     progress : bool
         Progress bars for reading and the bootstrap.
     """
-    read = read_data(data, ReadSpec.of(columns, kind=kind, threshold=threshold, sep=sep), progress=progress)
-    if batch_prompts is None and read.rollouts is not None and read.info.get("steps", 0) > 1:
-        batch_prompts = int(read.rollouts.groupby("step").task_id.nunique().median())
-    plan = make_plan(read.counts, budget, k0=k0, cap=cap, objective=objective, prior=prior, allocators=allocators,
+    read = read_data(data, ReadSpec.of(columns, kind=kind, threshold=threshold, sep=sep, drop_missing=drop_missing),
+                     progress=progress)
+    if batch_prompts is None and read.groups is not None:
+        batch_prompts = int(read.groups.groupby("step").prompt_id.nunique().median())
+    counts = pilot_counts(read)
+    plan = make_plan(counts, budget, k0=k0, cap=cap, objective=objective, prior=prior, allocators=allocators,
                      resamples=resamples, n_sim=n_sim, batch_prompts=batch_prompts)
     rng = as_generator(rng)
-    s, t = read.counts.successes.to_numpy(), read.counts.trials.to_numpy()
-    problems = data_limits(read.counts)
+    s, t = counts.successes.to_numpy(), counts.trials.to_numpy()
+    problems = data_limits(counts)
     worlds = Worlds() if problems else fit_worlds(s, t, rng)
     problems += [worlds.problem] if worlds.problem else []
     votes = _voting(read, plan, rng) if voting else None
@@ -210,6 +215,32 @@ def advise(data, budget, *, k0=None, cap=None, objective: str = "informative", a
     return _finish(read, plan, worlds, table, pilot, votes, chosen, text, [], rng, failed)
 
 
+def pilot_counts(read: DataRead) -> pd.DataFrame:
+    """The pilot ``advise`` plans from: per prompt, its counts in its latest step for a log with two or more steps
+    (a group the trainer actually ran: its group size is the pilot size), else its counts as read.
+
+    Pooling a prompt's steps into one pilot would plan for group sizes the trainer never runs (8 rollouts per
+    step over 20 steps is not a pilot of 160); what the earlier steps say about a prompt is the history
+    section's question (``simalloc.advise.history``).
+
+    Parameters
+    ----------
+    read : DataRead
+        What ``simalloc.logs.read_data`` read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        prompt_id, successes, trials, in the order of ``read.counts``; with steps, also ``step`` (the latest step
+        of each prompt).
+    """
+    if read.groups is None:
+        return read.counts
+    latest = read.groups.groupby("prompt_id", sort=False).tail(1).set_index("prompt_id")
+    latest = latest.loc[read.counts.prompt_id].reset_index()
+    return latest[["prompt_id", "step", "successes", "trials"]]
+
+
 def _voting(read: DataRead, plan: Plan, rng):
     pool = read.rollouts
     if pool is None or pool.answer.isna().all() or read.counts.trials.min() < 4:
@@ -222,7 +253,7 @@ def _voting(read: DataRead, plan: Plan, rng):
 
 
 def _finish(read, plan, worlds, table, pilot, votes, chosen, text, problems, rng, failed: int = 0) -> Advice:
-    allocation = user_allocation(read.counts, plan, chosen, worlds.beta, rng)
+    allocation = user_allocation(pilot_counts(read), plan, chosen, worlds.beta, rng)
     from .history import history_table
 
     history = history_table(read.rollouts, plan.budget / plan.batch_prompts, read.info.get("threshold", 0.5))
@@ -231,5 +262,8 @@ def _finish(read, plan, worlds, table, pilot, votes, chosen, text, problems, rng
                 "allocators": list(plan.allocators), "resamples": plan.resamples, "n_sim": plan.n_sim,
                 "failed_resamples": failed, "world": worlds.fits.parameters.iloc[0] if len(worlds.fits) else None,
                 "source": read.info["source"], "read": read.summary(), "recommended": chosen,
-                "vote_prompts": min(len(read.counts), MAX_VOTE_PROMPTS)}
+                "vote_prompts": min(len(read.counts), MAX_VOTE_PROMPTS),
+                "steps": read.info.get("steps", 0) if read.groups is not None else 0,
+                "pilot": (f"each prompt's group in its latest step (of {read.info['steps']} steps)"
+                          if read.groups is not None else "each prompt's counts as read")}
     return Advice(read, plan, worlds, table, pilot, votes, allocation, text, problems, settings, history)

@@ -30,11 +30,13 @@ __all__ = [
     "recommend",
     "user_allocation",
     "data_limits",
+    "plain_number",
     "ADVISE_ALLOCATORS",
     "ADVICE_OBJECTIVES",
     "METRIC_LABELS",
     "OBJECTIVE_MEANINGS",
     "MIN_PROMPTS",
+    "MAX_EXTRA_PER_PROMPT",
 ]
 
 #: the allocators compared; the one-shot peer rules that fit a pilot are in (SPEED-RL's fixed-prompt reading, DARS's
@@ -69,6 +71,9 @@ _WHY = {
     "that favour easy prompts (dapo, plugin, knapsack) win this metric while producing "
     "fewer informative groups.",
 }
+#: the largest budget advised on, per prompt of a batch on average: far beyond any trainer's group size (the
+#: allocators' cost grows with the budget; 1e9 extra rollouts over 200 prompts ran for minutes)
+MAX_EXTRA_PER_PROMPT = 1024
 #: below this many prompts the data cannot tell allocators apart
 MIN_PROMPTS = 20
 #: a Beta concentration a + b above this means the pass counts show no spread beyond binomial noise
@@ -140,7 +145,8 @@ def make_plan(
     Raises
     ------
     ValueError
-        Naming the argument and its allowed range (e.g. "k0: must be <= the smallest trials ...").
+        Naming the argument and its allowed range (e.g. "budget: at most 1,024 extra rollouts per prompt on
+        average ...", ``MAX_EXTRA_PER_PROMPT``).
     """
     n = len(counts)
     budget = as_budget(budget, "budget")
@@ -152,6 +158,9 @@ def make_plan(
         get_allocator(name)
     allocators = ("uniform",) + tuple(a for a in allocators if a != "uniform")
     batch = n if batch_prompts is None else as_int(batch_prompts, "batch_prompts", 1)
+    if budget > MAX_EXTRA_PER_PROMPT * batch:
+        raise ValueError(f"budget: at most {MAX_EXTRA_PER_PROMPT:,} extra rollouts per prompt on average, so 1 to "
+                         f"{MAX_EXTRA_PER_PROMPT * batch:,} for batches of {batch:,} prompts; got {budget:,}")
     t = counts.trials.to_numpy()
     if k0 is None:
         trials, label = t, (f"{t.min()}" if t.min() == t.max() else f"each prompt's own ({t.min()} to {t.max()})")
@@ -321,7 +330,7 @@ def fit_worlds(s: np.ndarray, t: np.ndarray, rng) -> Worlds:
         return Worlds(
             beta=beta,
             problem=f"the fitted Beta is concentrated at one pass rate (a + b = "
-            f"{beta.a + beta.b:.3g}): the prompts look equally hard",
+            f"{beta.a + beta.b:,.0f}): the prompts look equally hard",
         )
     try:
         mix = fit_beta_binomial_mixture(s, t, 2, rng=rng)
@@ -653,9 +662,9 @@ def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tup
         chosen = "uniform"
     elif row.vs_uniform_low > 0:
         lines.append(
-            f"Use {best}: expected {label} {row.expected:.1f} (95% CI {row.ci_low:.1f} to {row.ci_high:.1f}), "
-            f"{row.vs_uniform:+.1f} over uniform (95% CI {row.vs_uniform_low:+.1f} to "
-            f"{row.vs_uniform_high:+.1f}) for {plan.budget} extra rollouts over {plan.batch_prompts} prompts."
+            f"Use {best}: expected {label} {row.expected:,.1f} (95% CI {row.ci_low:,.1f} to {row.ci_high:,.1f}), "
+            f"{row.vs_uniform:+,.1f} over uniform (95% CI {row.vs_uniform_low:+,.1f} to "
+            f"{row.vs_uniform_high:+,.1f}) for {plan.budget:,} extra rollouts over {plan.batch_prompts:,} prompts."
         )
         chosen = best
     else:
@@ -673,8 +682,9 @@ def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tup
             r, u = at.loc[(best, metric)], at.loc[("uniform", metric)]
             rel = f", {r.vs_uniform / u.expected:+.0%}" if metric != "no_signal_share" and u.expected > 0 else ""
             costs.append(
-                f"{METRIC_LABELS[metric]} {u.expected:.3g} -> {r.expected:.3g} ({r.vs_uniform:+.3g} "
-                f"[{r.vs_uniform_low:+.3g}, {r.vs_uniform_high:+.3g}]{rel})"
+                f"{METRIC_LABELS[metric]} {plain_number(u.expected)} -> {plain_number(r.expected)} "
+                f"({plain_number(r.vs_uniform, sign=True)} [{plain_number(r.vs_uniform_low, sign=True)}, "
+                f"{plain_number(r.vs_uniform_high, sign=True)}]{rel})"
             )
         zero = at.loc[(best, "zero_extra_share"), "expected"]
         lines.append(
@@ -686,13 +696,39 @@ def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tup
     p = fits.p_value.iloc[0] if len(fits) else np.nan
     if np.isfinite(p) and p < 0.01:
         lines.append(
-            f"Caution: the Beta-Binomial world fits the pass-count histogram poorly (chi-square p = {p:.2g}); "
+            f"Caution: the Beta-Binomial world fits the pass-count histogram poorly (chi-square p "
+            f"{'< 0.0001' if p < 1e-4 else '= ' + plain_number(p, 2)}); "
             "the intervals assume its shape. The mixture column shows the predictions under a "
             "two-component mixture."
         )
     if votes is not None:
         lines.append(_voting_line(votes))
     return chosen, " ".join(line for line in lines if line)
+
+
+def plain_number(x, digits: int = 3, sign: bool = False) -> str:
+    """``x`` to ``digits`` significant digits (at most 4 decimals), never in scientific notation, with thousands
+    separators: ``2,220``, ``94.5``, ``0.0123``, ``+1.50`` with ``sign``.
+
+    Parameters
+    ----------
+    x : float
+        The number.
+    digits : int, default 3
+        Significant digits shown (numbers of more integer digits are shown whole).
+    sign : bool, default False
+        Always show the sign.
+
+    Returns
+    -------
+    str
+        "n/a" for NaN or an infinity.
+    """
+    x = float(x)
+    if not np.isfinite(x):
+        return "n/a"
+    decimals = 0 if x == 0 else min(4, max(0, digits - 1 - int(np.floor(np.log10(abs(x))))))
+    return f"{x:{'+' if sign else ''},.{decimals}f}"
 
 
 def _voting_line(votes: pd.DataFrame) -> str:
@@ -711,12 +747,13 @@ def _voting_line(votes: pd.DataFrame) -> str:
 
 def user_allocation(counts: pd.DataFrame, plan: Plan, chosen: str, beta, rng) -> pd.DataFrame:
     """The chosen allocator on the user's own counts: extra rollouts per prompt, the budget scaled to all prompts
-    when the plan's batch is smaller (the same average per prompt).
+    when the plan's batch is smaller (the same average per prompt), and the next step's group size, the plan's
+    pilot (``--k0``, else the prompt's own trial count) plus the extra rollouts.
 
     Parameters
     ----------
     counts : pandas.DataFrame
-        The user's counts.
+        The user's counts (``simalloc.advise.pilot_counts``: for a log with steps, each prompt's latest group).
     plan : Plan
         The validated settings.
     chosen : str
@@ -729,13 +766,17 @@ def user_allocation(counts: pd.DataFrame, plan: Plan, chosen: str, beta, rng) ->
     Returns
     -------
     pandas.DataFrame
-        prompt_id, successes, trials, extra_rollouts, allocator.
+        prompt_id, (step, for a log with steps), successes, trials, extra_rollouts, group_size, allocator.
     """
     s, t = counts.successes.to_numpy(), counts.trials.to_numpy()
     budget = int(round(plan.budget * plan.n_prompts / plan.batch_prompts))
     cap = as_cap(plan.cap, plan.n_prompts, budget)
     prior = plan.prior_of(beta) if beta is not None else (1.0, 1.0)
     extra = allocate(chosen, s, t, budget, prior=prior, cap=cap, rng=rng)
-    return pd.DataFrame(
-        {"prompt_id": counts.prompt_id, "successes": s, "trials": t, "extra_rollouts": extra, "allocator": chosen}
+    out = pd.DataFrame(
+        {"prompt_id": counts.prompt_id, "successes": s, "trials": t, "extra_rollouts": extra,
+         "group_size": plan.trials + extra, "allocator": chosen}
     )
+    if "step" in counts:
+        out.insert(1, "step", counts.step.to_numpy())
+    return out

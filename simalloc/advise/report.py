@@ -1,19 +1,30 @@
 """Files of ``simalloc advise``: report.md (starting with how the file was read), fit.png, allocators.png,
-pilot_size.png, voting.png, allocation.csv, results.parquet, settings.json. Everything is computed before this
-runs, so bad input never leaves a partial folder; each file is written atomically."""
+pilot_size.png, voting.png, allocation.csv, results.parquet, settings.json, history.csv (``ADVICE_FILES``).
+
+Everything is computed before this runs, and the folder is built beside ``out`` in a temporary folder that takes
+its place at the end: a failure leaves nothing (and a reused folder as it was). A reused ``out`` loses this tool's
+previous outputs (only the files in ``ADVICE_FILES``: a figure of the previous data set never sits beside the new
+report); other files in it are left alone."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..allocators.metrics import BATCH_METRICS
-from ..io import atomic_write, write_json
+from ..io import _umask, atomic_write, write_json
 from ..plotting import color_of, use_agg
-from .model import METRIC_LABELS
+from .model import METRIC_LABELS, plain_number
 
-__all__ = ["write_advice"]
+__all__ = ["write_advice", "ADVICE_FILES"]
+
+#: every file ``write_advice`` may write; a reused output folder is cleared of these (and only these)
+ADVICE_FILES = ("report.md", "fit.png", "allocators.png", "pilot_size.png", "voting.png", "allocation.csv",
+                "results.parquet", "settings.json", "history.csv")
 
 _UNITS = {"no_signal_share": "share of groups", "zero_extra_share": "share of prompts"}
 
@@ -59,7 +70,7 @@ def _allocator_figure(adv, out: Path) -> str | None:
         for label in ax.get_yticklabels():
             label.set_fontweight("bold" if label.get_text() == f"{chosen} *" else "normal")
         u = t[(t.metric == metric) & (t.allocator == "uniform")].expected.iloc[0]
-        ax.set_title(f"{METRIC_LABELS[metric]}\n(uniform: {u:.3g})", fontsize=10)
+        ax.set_title(f"{METRIC_LABELS[metric]}\n(uniform: {plain_number(u)})", fontsize=10)
         ax.set_xlabel(f"difference from uniform ({_UNITS.get(metric, 'per batch')})")
     s = adv.settings
     fig.suptitle(f"Each allocator minus uniform, paired on the same simulated batches (95% bootstrap CI, "
@@ -162,6 +173,12 @@ def _pilot_lines(adv) -> list[str]:
 
 def _history_lines(h, budget, batch_prompts) -> list[str]:
     """The "history across steps" section (``simalloc.advise.history``)."""
+    if not (h.with_history > 0).any() or h.logpred_gain.isna().all():
+        return ["## A prior from each prompt's history (your log has a step column)", "",
+                f"No prompt seen in two steps (over {int(h.steps.iloc[0])} steps): a prior from a prompt's own "
+                "history has nothing to go on here, so the allocators keep HORA's flat prior. This is what a log "
+                "keyed by a per-batch id (verl's `uid`) or a run shorter than an epoch looks like; key it by the "
+                "prompt (its text or a dataset index) to compare the history prior.", ""]
     h = h.copy()
     h["predictive gain (nats / rollout)"] = [f"{g:+.4f} +- {se:.4f}" if np.isfinite(se) else f"{g:+.4f}"
                                              for g, se in zip(h.logpred_gain, h.logpred_gain_se)]
@@ -187,7 +204,8 @@ def _history_lines(h, budget, batch_prompts) -> list[str]:
 
 
 def write_advice(adv, out: Path) -> Path:
-    """Write every file of the report to ``out``; returns ``out``.
+    """Write every file of the report into a temporary folder beside ``out``, then put it in place (module
+    docstring); returns ``out``.
 
     Parameters
     ----------
@@ -195,13 +213,64 @@ def write_advice(adv, out: Path) -> Path:
         What ``advise`` found.
     out : Path
         The folder: report.md, fit.png, allocators.png, pilot_size.png, voting.png, allocation.csv,
-        results.parquet, settings.json (each written atomically).
+        results.parquet, settings.json, history.csv (those that apply).
 
     Returns
     -------
     Path
     """
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out: {out} is a file, not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700: the folder gets a normally created one's mode
+        _write_files(adv, tmp)
+        _put_in_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _put_in_place(tmp: Path, out: Path) -> None:
+    """``tmp`` becomes ``out``: one rename when ``out`` is missing or empty; else this tool's previous files in
+    ``out`` are removed and the new ones moved in one by one (each rename atomic, report.md last)."""
+    try:
+        os.replace(tmp, out)  # atomic; replaces an empty folder
+        return
+    except OSError:
+        if not out.is_dir() or not any(out.iterdir()):
+            raise
+    new = {f.name for f in tmp.iterdir()}
+    for name in ADVICE_FILES:
+        if name not in new and (out / name).is_file():
+            (out / name).unlink()
+    for name in sorted(new, key=lambda n: n == "report.md"):
+        os.replace(tmp / name, out / name)
+    tmp.rmdir()
+
+
+def _allocation_lines(adv) -> list[str]:
+    """What ``allocation.csv`` holds, and its share of prompts given nothing beside the table's expectation."""
+    s, a = adv.settings, adv.allocation
+    sizes = a.group_size
+    text = (f"`allocation.csv`: extra rollouts per prompt from **{s['recommended']}** on your own counts"
+            + (" (each prompt's latest group)" if s.get("steps") else "") + f", summing to "
+            f"{int(a.extra_rollouts.sum()):,}"
+            + (f" (the per-batch budget scaled to all {s['n_prompts']:,} prompts)" if s["batch_prompts"] !=
+               s["n_prompts"] else "")
+            + f"; `group_size` is the next step's group, the pilot K0 plus the extra rollouts ({int(sizes.min())} to "
+            f"{int(sizes.max())}, mean {sizes.mean():.1f}). It gives no extra rollout to "
+            f"{np.mean(a.extra_rollouts == 0):.0%} of its prompts")
+    t = adv.allocators
+    row = t[(t.allocator == s["recommended"]) & (t.metric == "zero_extra_share")] if not t.empty else t
+    text += (f" (the allocator table's expectation for a batch: {row.expected.iloc[0]:.0%})." if len(row) else ".")
+    return [text, ""]
+
+
+def _write_files(adv, out: Path) -> None:
     for fig in (_fit_figure, _allocator_figure, _pilot_figure, _voting_figure):
         fig(adv, out)
     atomic_write(out / "allocation.csv", lambda p: adv.allocation.to_csv(p, index=False))
@@ -209,14 +278,12 @@ def write_advice(adv, out: Path) -> Path:
     write_json(adv.settings, out / "settings.json")
     s = adv.settings
     lines = ["# simalloc advise", "", "## How your file was read", "", adv.read.summary(), "",
-             f"Plan: batches of {s['batch_prompts']} prompts, pilot K0 = {s['k0']}, {s['budget']} extra rollouts per "
-             f"batch, allocators' prior {'Beta(1, 1)' if s['prior'] == 'uniform' else 'the fitted Beta'}"
-             + (f", at most {s['cap']} per prompt" if s["cap"] is not None else "") + f"; objective: {s['objective']}.",
-             "", "## Recommendation", "", adv.recommendation, "",
-             f"`allocation.csv`: extra rollouts per prompt from **{s['recommended']}** on your own counts (sums to "
-             f"{int(adv.allocation.extra_rollouts.sum())}"
-             + (f", the per-batch budget scaled to all {s['n_prompts']} prompts" if s["batch_prompts"] !=
-                s["n_prompts"] else "") + ").", ""]
+             f"Plan: batches of {s['batch_prompts']:,} prompts, pilot K0 = {s['k0']}, {s['budget']:,} extra rollouts "
+             f"per batch, allocators' prior {'Beta(1, 1)' if s['prior'] == 'uniform' else 'the fitted Beta'}"
+             + (f", at most {s['cap']} per prompt" if s["cap"] is not None else "") + f"; objective: {s['objective']}."
+             + (f" The pilot is {s['pilot']}: the group the trainer ran, so K0 is its group size; what earlier "
+                "steps say about a prompt is the history section's question." if s.get("steps") else ""),
+             "", "## Recommendation", "", adv.recommendation, "", *_allocation_lines(adv)]
     if not adv.fits.empty:
         tm, at_tm, n = adv.worlds.histogram_prompts
         lines += ["## Difficulty world", "", *_md_table(adv.fits, list(adv.fits.columns), _f), "",
@@ -248,5 +315,4 @@ def write_advice(adv, out: Path) -> Path:
         lines += ["## Stopping rules on your recorded answers", "",
                   f"Replayed on {s['vote_prompts']} prompts' recorded answers (random orderings).", "",
                   *_md_table(v, ["rule", "metric", "observed", "CI"], _f), "", "![voting](voting.png)", ""]
-    atomic_write(out / "report.md", lambda path: path.write_text("\n".join(lines)))
-    return out
+    (out / "report.md").write_text("\n".join(lines))
