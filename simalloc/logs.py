@@ -157,8 +157,9 @@ class DataRead:
         if self.groups is not None:
             g_lo, g_hi = i["group_range"]
             per_step = f"{g_lo}" if g_lo == g_hi else f"{g_lo} to {g_hi}"
+            total = f"{t_lo}" if t_lo == t_hi else f"{t_lo} to {t_hi}"
             trials = (f"{i['steps']:,} steps (step from {i['step_from']}), {len(self.groups):,} groups (a prompt in "
-                      f"one step), {per_step} rollouts per prompt per step ({t_lo} to {t_hi} over all steps)")
+                      f"one step), {per_step} rollouts per prompt per step ({total} over all steps)")
         files = i.get("files")
         what = f"`{i['source']}`" if not files or len(files) == 1 else (
             f"{len(files):,} files in `{i['source']}` ({files[0]} to {files[-1]}) as one")
