@@ -156,3 +156,31 @@ def test_the_recommendation_has_no_scientific_notation():
     assert "What informative changes against uniform" in adv.recommendation
     assert re.search(r"\d,\d{3}", adv.recommendation)  # thousands are written out ...
     assert not re.search(r"\de[+-]?\d", adv.recommendation), adv.recommendation  # ... never as 2.22e+03
+
+
+def test_report_and_allocation_agree_on_the_informative_group_gain():
+    """allocation.csv's expected gain in informative groups over uniform (closed form under the fitted Beta world:
+    a group with 0 < s < t is informative already; with s = 0 it becomes so unless all k extra fail, probability
+    B(a + s, b + t - s + k) / B(a + s, b + t - s); s = t likewise) equals the report's per-batch gain (the batch is
+    all 200 prompts). It did not with --k0 8: the file allocated on 160 pooled rollouts per prompt, where nearly
+    every group is informative already. Tolerance: 4 standard errors of the file's sum over its 200 prompts (from
+    the spread of the per-prompt gains) plus 4 of the report's bootstrap interval half-width / 1.96."""
+    import simalloc
+    from scipy.special import betaln
+
+    adv = advise(_stepped_log(), 800, k0=8, objective="informative", **CHEAP)
+    alloc, beta = adv.allocation, adv.worlds.beta
+    s, t = alloc.successes.to_numpy(), alloc.trials.to_numpy()
+
+    def informative(k):
+        a, b = beta.a + s, beta.b + t - s
+        none = np.where(s == 0, np.exp(betaln(a, b + k) - betaln(a, b)), 0.0)
+        every = np.where(s == t, np.exp(betaln(a + k, b) - betaln(a, b)), 0.0)
+        return 1.0 - none - every
+
+    gains = informative(alloc.extra_rollouts.to_numpy()) - informative(
+        simalloc.allocate("uniform", s, t, int(alloc.extra_rollouts.sum()), rng=0))
+    row = adv.allocators.set_index(["allocator", "metric"]).loc[(adv.settings["recommended"], "informative")]
+    se = gains.std(ddof=1) * np.sqrt(gains.size) + (row.vs_uniform_high - row.vs_uniform_low) / 2 / 1.96
+    assert abs(gains.sum() - row.vs_uniform) <= 4 * se, (gains.sum(), row.vs_uniform, se)
+    assert gains.sum() > 4 * se  # and the gain itself is resolved, so the comparison is not 0 vs 0
