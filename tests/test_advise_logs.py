@@ -165,8 +165,9 @@ def test_report_and_allocation_agree_on_the_informative_group_gain():
     all 200 prompts). It did not with --k0 8: the file allocated on 160 pooled rollouts per prompt, where nearly
     every group is informative already. Tolerance: 4 standard errors of the file's sum over its 200 prompts (from
     the spread of the per-prompt gains) plus 4 of the report's bootstrap interval half-width / 1.96."""
-    import simalloc
     from scipy.special import betaln
+
+    import simalloc
 
     adv = advise(_stepped_log(), 800, k0=8, objective="informative", **CHEAP)
     alloc, beta = adv.allocation, adv.worlds.beta
