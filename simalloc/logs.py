@@ -161,9 +161,9 @@ class DataRead:
             trials = (f"{i['steps']:,} steps (step from {i['step_from']}), {len(self.groups):,} groups (a prompt in "
                       f"one step), {per_step} rollouts per prompt per step ({total} over all steps)")
         files = i.get("files")
-        what = f"`{i['source']}`" if not files or len(files) == 1 else (
+        what = f"`{i['source']}` as" if not files or len(files) == 1 else (
             f"{len(files):,} files in `{i['source']}` ({files[0]} to {files[-1]}) as one")
-        parts = [f"Read {what} as **{i['kind']}**: {i['rows']:,} rows, {i['prompts']:,} prompts, {trials}; "
+        parts = [f"Read {what} **{i['kind']}**: {i['rows']:,} rows, {i['prompts']:,} prompts, {trials}; "
                  f"columns {cols}."]
         if i["kind"] == "log":
             values = i.get("reward_values")
@@ -500,10 +500,11 @@ def read_data(data, spec: ReadSpec | None = None, *, progress: bool = False) -> 
         frame = _read_files(files, sorted(set(roles.values())), spec, progress)
         if len(files) > 1:
             info["files"] = [f.name for f in files]
+            info["rows_per_file"] = frame.attrs["rows_per_file"]
             file_steps = [_step_of(f) for f in files]
             if kind == "log" and "step" not in roles and None not in file_steps \
                     and len(set(file_steps)) == len(files):
-                frame["step"] = np.repeat(file_steps, frame.attrs.pop("rows_per_file"))
+                frame["step"] = np.repeat(file_steps, frame.attrs["rows_per_file"])
                 roles["step"], info["step_from"] = "step", "the file names"
     if frame.empty:
         raise ValueError(f"data: {name} has no rows")
@@ -551,6 +552,15 @@ def _counts(frame, roles, name, info) -> DataRead:
     return _finish(DataRead(counts, None, info))
 
 
+def _row(i: int, name: str, info: dict) -> str:
+    """Where row ``i`` (0-based) of the data came from: "row 7", or "row 7 of 12.jsonl" in a folder or glob."""
+    sizes = info.get("rows_per_file")
+    if sizes and len(sizes) > 1:
+        f = int(np.searchsorted(np.cumsum(sizes), i, side="right"))
+        return f"row {i - int(np.sum(sizes[:f])) + 1} of {info['files'][f]}"
+    return f"row {i + 1}"
+
+
 def _rewards(frame: pd.DataFrame, roles: dict, name: str, info: dict, spec: ReadSpec):
     """(the rows kept, their rewards as floats): missing rewards refused or, with ``drop_missing``, dropped and
     counted; a value that is not a finite number refused with its row."""
@@ -561,13 +571,13 @@ def _rewards(frame: pd.DataFrame, roles: dict, name: str, info: dict, spec: Read
     bad = ~missing & ~np.isfinite(reward)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"reward: column {roles['reward']!r} of {name} must hold a number in every row; row "
-                         f"{i + 1} has {_show(raw.iloc[i])}")
+        raise ValueError(f"reward: column {roles['reward']!r} of {name} must hold a number in every row; "
+                         f"{_row(i, name, info)} has {_show(raw.iloc[i])}")
     if missing.any():
         m, i = int(missing.sum()), int(np.flatnonzero(missing)[0])
         if not spec.drop_missing:
             raise ValueError(f"reward: {m:,} of {len(raw):,} rows of {name} have no reward (NaN, None or null; the "
-                             f"first is row {i + 1}); pass --drop-missing (drop_missing=True) to drop those "
+                             f"first is {_row(i, name, info)}); pass --drop-missing (drop_missing=True) to drop those "
                              "rollouts, or fill them in (e.g. 0 for a failed grading)")
         ids_before = frame[roles["id"]].nunique()
         frame, reward = frame[~missing].reset_index(drop=True), reward[~missing]
@@ -615,6 +625,8 @@ def _log(frame, roles, name, info, spec: ReadSpec) -> DataRead:
                       .success.agg(successes="sum", trials="count").reset_index())
             groups.insert(0, "prompt_id", np.asarray(uniques, dtype=str)[groups.task_id.to_numpy()])
             groups = groups.drop(columns="task_id").astype({"successes": np.int64, "trials": np.int64})
+            if np.all(groups.step == groups.step.round()):
+                groups["step"] = groups.step.astype(np.int64)
             info["group_range"] = (int(groups.trials.min()), int(groups.trials.max()))
     if np.all(trials == 1):
         raise ValueError(f"data: {name} was read as a rollout log with one rollout per prompt (id column "

@@ -156,7 +156,7 @@ def test_a_verl_dump_folder_is_one_log_with_its_steps(tmp_path, with_step):
     assert len(read.rollouts) == 48 and read.counts.trials.eq(8).all()
     assert read.groups.trials.eq(4).all() and len(read.groups) == 12
     text = read.summary()
-    assert "2 files in" in text and "(1.jsonl to 2.jsonl) as one" in text
+    assert "2 files in" in text and "(1.jsonl to 2.jsonl) as one **log**" in text
     assert ("step from the `step` column" if with_step else "step from the file names") in text
     assert "4 rollouts per prompt per step" in text
 
@@ -204,6 +204,12 @@ def test_missing_rewards_are_refused_naming_the_flag_or_dropped_and_counted(tmp_
     read = read_data(path, ReadSpec(drop_missing=True))
     assert len(read.rollouts) == 37 and read.counts.trials.sum() == 37 and read.info["missing_rewards"] == 3
     assert "3 rollouts had no reward (NaN, None or null) and were dropped (--drop-missing)." in read.summary()
+    (tmp_path / "dump").mkdir()
+    for step in (1, 2):  # in a folder, the message names the file and its row
+        frame.assign(reward=frame.reward if step == 2 else 1.0).to_csv(tmp_path / "dump" / f"{step}.csv",
+                                                                       index=False)
+    with pytest.raises(ValueError, match=r"3 of 80 rows of dump have no reward .*first is row 6 of 2.csv\)"):
+        read_data(tmp_path / "dump")
 
 
 def test_drop_missing_on_the_command_line(tmp_path, capsys):
