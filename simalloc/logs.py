@@ -216,7 +216,7 @@ def _resolve(data) -> tuple[list[Path], bool]:
     elif path.is_file():
         return [path], False
     else:
-        raise ValueError(f"data: no such file, folder or pattern {text!r}")
+        raise ValueError(f"data: no such file or pool folder {text!r} (nor a folder of log files)")
     families = sorted({_FAMILIES.get(f.suffix.lower(), f.suffix.lower() or "no suffix") for f in files})
     if len(families) > 1:
         raise ValueError(f"data: {text} holds files of several types ({', '.join(families)}); pass a pattern for "
@@ -276,8 +276,8 @@ def _header(path: Path, spec: ReadSpec) -> tuple[list[str], str | None]:
         except pd.errors.EmptyDataError:
             raise ValueError(f"data: {path.name} is empty") from None
         return [str(c).strip() for c in cols], sep
-    raise ValueError(f"data: {path.name} is not a .csv, .tsv, .parquet, .jsonl or .json file, nor a folder or a "
-                     "pattern of them")
+    raise ValueError(f"data: {path.name} is not a .csv, .tsv, .parquet, .jsonl or .json file, nor a pool folder, "
+                     "a folder of such files or a pattern of them")
 
 
 def _json_schema(path: Path, columns: list[str], rows: int = 1000):
@@ -571,7 +571,7 @@ def _rewards(frame: pd.DataFrame, roles: dict, name: str, info: dict, spec: Read
     bad = ~missing & ~np.isfinite(reward)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"reward: column {roles['reward']!r} of {name} must hold a number in every row; "
+        raise ValueError(f"reward: column {roles['reward']!r} of {name} must hold a finite number in every row; "
                          f"{_row(i, name, info)} has {_show(raw.iloc[i])}")
     if missing.any():
         m, i = int(missing.sum()), int(np.flatnonzero(missing)[0])
