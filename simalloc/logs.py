@@ -291,7 +291,12 @@ def _json_schema(path: Path, columns: list[str], rows: int = 1000):
             if n >= rows or len(kinds) == len(columns):
                 break
             if line.strip():
-                row = json.loads(line)
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    break  # the reader finds it and names its line
+                if not isinstance(row, dict):
+                    break
                 for c in columns:
                     if c not in kinds and row.get(c) is not None:
                         v = row[c]
@@ -323,9 +328,6 @@ def _read_json_lines(path: Path, columns: list[str], progress: bool) -> pd.DataF
     import pyarrow.json as pj
     from tqdm import tqdm
 
-    bad = _bad_json_line(path) if path.stat().st_size < (64 << 20) else None
-    if bad:  # pyarrow names a byte offset or a row of a block: say the line
-        raise ValueError(bad)
     schema = _json_schema(path, columns)
     options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     size = path.stat().st_size
@@ -338,7 +340,7 @@ def _read_json_lines(path: Path, columns: list[str], progress: bool) -> pd.DataF
             for batch in reader:
                 batches.append(batch)
                 bar.update(min(block, size - bar.n))
-    except pa.ArrowInvalid:  # a bad line in a large file, or a value of another type than the schema's
+    except pa.ArrowInvalid:  # a bad line (pyarrow names a byte offset or a block's row), or a value of another type
         bad = _bad_json_line(path)
         if bad:
             raise ValueError(bad) from None

@@ -142,7 +142,8 @@ class Advice:
             pd.DataFrame(columns=["section", "allocator", "metric", "expected", "ci_low", "ci_high"])
 
     def write(self, out) -> Path:
-        """Write the report folder (atomically, file by file) and return it."""
+        """Write the report folder and return it: built in a temporary folder beside ``out`` and put in place at
+        the end (a failure leaves nothing; a reused folder loses only advise's own previous files)."""
         from .report import write_advice
 
         return write_advice(self, Path(out))
