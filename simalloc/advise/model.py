@@ -15,6 +15,7 @@ from ..allocators.metrics import BATCH_METRICS, simulate_batches
 from ..stats import percentile_interval
 from ..validation import as_budget, as_cap, as_int, check_choice
 from ..worlds.difficulty import BetaWorld, fit_beta_binomial, fit_beta_binomial_mixture
+from .evidence import evidence_basis
 
 __all__ = [
     "Plan",
@@ -625,7 +626,8 @@ def pilot_table(est: dict, plan: Plan, grid, pilot_allocators) -> pd.DataFrame:
 def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tuple[str, str]:
     """(the allocator ``allocation.csv`` uses, the recommendation text). The text names the objective's meaning,
     the winner's gain over uniform with its interval, what it costs on every other metric, the share of prompts
-    it leaves without extra rollouts, and why when the winner is a surprise.
+    it leaves without extra rollouts, why when the winner is a surprise, and which evidence it rests on (the
+    per-batch objective, and what the committed training studies measured: ``simalloc.advise.evidence``).
 
     Parameters
     ----------
@@ -683,6 +685,7 @@ def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tup
         )
         if (plan.objective, best) in _WHY:
             lines.append(_WHY[(plan.objective, best)])
+    lines.append(evidence_basis(chosen, label, plan.allocators))  # the training evidence it rests on (or not)
     p = fits.p_value.iloc[0] if len(fits) else np.nan
     if np.isfinite(p) and p < 0.01:
         lines.append(

@@ -11,7 +11,9 @@ import numpy as np
 from ..allocators.metrics import BATCH_METRICS
 from ..io import atomic_write, write_json
 from ..plotting import color_of, use_agg
+from .evidence import evidence_lines
 from .model import METRIC_LABELS
+from .regime import regime_hint, regime_lines
 
 __all__ = ["write_advice"]
 
@@ -217,6 +219,7 @@ def write_advice(adv, out: Path) -> Path:
              f"{int(adv.allocation.extra_rollouts.sum())}"
              + (f", the per-batch budget scaled to all {s['n_prompts']} prompts" if s["batch_prompts"] !=
                 s["n_prompts"] else "") + ").", ""]
+    lines += evidence_lines(adv.plan.allocators)
     if not adv.fits.empty:
         tm, at_tm, n = adv.worlds.histogram_prompts
         lines += ["## Difficulty world", "", *_md_table(adv.fits, list(adv.fits.columns), _f), "",
@@ -239,6 +242,7 @@ def write_advice(adv, out: Path) -> Path:
         lines += ["![allocators](allocators.png)", ""]
     if not adv.pilot.empty:
         lines += _pilot_lines(adv)
+    lines += regime_lines(regime_hint(adv.read.rollouts, adv.read.info.get("threshold", 0.5)))
     if adv.history is not None:
         atomic_write(out / "history.csv", lambda p: adv.history.to_csv(p, index=False))
         lines += _history_lines(adv.history, s["budget"], s["batch_prompts"])
