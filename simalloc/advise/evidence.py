@@ -247,16 +247,41 @@ def load_evidence() -> pd.DataFrame:
                                                          "n_reps": [""], "committed_credit": [""]})
 
 
-def _readings(table: pd.DataFrame) -> pd.DataFrame:
-    """Same-valued rows of one allocator merged into one reading (two committed files can hold the same runs:
-    ``docs/peers/lab8`` reuses the lab study's), their sources listed in ``sources``."""
-    rows = table[table.value.notna()]
-    keys = ["allocator", "arm", "reading", "model", "regime", "metric", "value", "se", "n_reps", "credited"]
-    merged = rows.assign(n_key=rows.n_reps.fillna(-1)).groupby(
-        [k if k != "n_reps" else "n_key" for k in keys], sort=False, dropna=False)
-    out = merged.agg(n_reps=("n_reps", "first"), committed_credit=("committed_credit", "first"),
-                     sources=("source", lambda s: tuple(dict.fromkeys(s)))).reset_index()
-    return out.drop(columns="n_key")
+@dataclass(frozen=True)
+class _Reading:
+    """Same-valued rows of one allocator and arm merged (two committed files can hold the same runs:
+    ``docs/peers/lab8`` reuses the lab study's), with every source that holds them."""
+
+    allocator: str
+    arm: str
+    reading: str
+    model: str
+    regime: str
+    value: float
+    se: float
+    n_reps: float
+    credited: str
+    committed_credit: float
+    sources: tuple
+
+
+def _readings(table: pd.DataFrame) -> list[_Reading]:
+    # plain Python over a few dozen rows: pandas' per-group overhead would cost ~0.1 s per call
+    merged: dict[tuple, dict] = {}
+    for r in table.to_dict("records"):
+        if pd.isna(r["value"]):
+            continue
+        n = np.nan if pd.isna(r["n_reps"]) else float(r["n_reps"])
+        c = np.nan if pd.isna(r["committed_credit"]) else float(r["committed_credit"])
+        key = (r["allocator"], r["arm"], r["reading"], r["model"], r["regime"], r["value"], r["se"],
+               -1.0 if np.isnan(n) else n, r["credited"])
+        if key in merged:
+            merged[key]["sources"] += (r["source"],)
+        else:
+            merged[key] = dict(allocator=r["allocator"], arm=r["arm"], reading=r["reading"], model=r["model"],
+                               regime=r["regime"], value=r["value"], se=r["se"], n_reps=n, credited=r["credited"],
+                               committed_credit=c, sources=(r["source"],))
+    return [_Reading(**m) for m in merged.values()]
 
 
 def verdicts(table: pd.DataFrame | None = None) -> dict[str, str]:
@@ -279,19 +304,21 @@ def verdicts(table: pd.DataFrame | None = None) -> dict[str, str]:
     readings = _readings(table)
     out = {}
     for allocator in dict.fromkeys(table.allocator):
-        same = readings[(readings.allocator == allocator) & (readings.reading == "same")]
+        same = [r for r in readings if r.allocator == allocator and r.reading == "same"]
         if allocator == "uniform":
             out[allocator] = "the reference arm (frontier gain 0 by construction)"
-        elif same.empty:
-            related = (readings.allocator == allocator).any()
+        elif not same:
+            related = any(r.allocator == allocator for r in readings)
             out[allocator] = "not measured in training" + (" (only a related form was run)" if related else "")
-        elif (same.credited == "yes").any():
+        elif any(r.credited == "yes" for r in same):
             parts = []
-            for model, g in same.groupby("model", sort=False):
-                k = int((g.credited == "yes").sum())
+            for model in dict.fromkeys(r.model for r in same):
+                g = [r for r in same if r.model == model]
+                k = sum(r.credited == "yes" for r in g)
                 if not k:
                     continue
-                by = [f"{r} {int((h.credited == 'yes').sum())} of {len(h)}" for r, h in g.groupby("regime", sort=False)]
+                by = [f"{regime} {sum(r.credited == 'yes' for r in g if r.regime == regime)} of "
+                      f"{sum(r.regime == regime for r in g)}" for regime in dict.fromkeys(r.regime for r in g)]
                 parts.append(f"the {model} ({k} of {len(g)} readings" + (f": {', '.join(by)}" if len(by) > 1 else "")
                              + ")")
             out[allocator] = "credited in " + " and ".join(parts)
@@ -301,8 +328,8 @@ def verdicts(table: pd.DataFrame | None = None) -> dict[str, str]:
     return out
 
 
-def _reading_text(r, keys: dict) -> str:
-    n = "n ?" if pd.isna(r.n_reps) else f"n {int(r.n_reps)}"
+def _reading_text(r: _Reading, keys: dict) -> str:
+    n = "n ?" if np.isnan(r.n_reps) else f"n {int(r.n_reps)}"
     text = f"{r.value:+.3f} ± {r.se:.3f} ({n})" + (" **credited**" if r.credited == "yes" else "")
     if r.committed_credit == 1 and r.credited != "yes":
         text += f" (credited by its table, not here: < {MIN_REPLICATES} replicates)"
@@ -329,9 +356,9 @@ def evidence_lines(allocators, table: pd.DataFrame | None = None) -> list[str]:
     """
     table = load_evidence() if table is None else table
     names = list(dict.fromkeys(("uniform", *allocators, "hora")))
-    sub = table[table.allocator.isin(names) & table.value.notna()]
-    readings = _readings(sub)
-    keys = {s: i + 1 for i, s in enumerate(dict.fromkeys(sub.source))}
+    readings = [r for r in _readings(table) if r.allocator in names]
+    rows = [r for r in table.to_dict("records") if r["allocator"] in names and not pd.isna(r["value"])]
+    keys = {s: i + 1 for i, s in enumerate(dict.fromkeys(r["source"] for r in rows))}
     verdict = verdicts(table)
     lines = ["## Training evidence for these allocators", "",
              "advise compares allocators per batch: what each does to *this* batch's groups, not whether training "
@@ -345,16 +372,16 @@ def evidence_lines(allocators, table: pd.DataFrame | None = None) -> list[str]:
         if name == "uniform":
             lines.append(f"| uniform | reference | reference | {verdict['uniform']} |")
             continue
-        rows = readings[readings.allocator == name]
-        cells = ["; ".join(_reading_text(r, keys) for r in rows[rows.model == m].itertuples()) or "not run"
-                 for m in ("simulator", "lab")]
+        cells = ["; ".join(_reading_text(r, keys) for r in readings if r.allocator == name and r.model == m)
+                 or "not run" for m in ("simulator", "lab")]
         lines.append(f"| {name} | {cells[0]} | {cells[1]} | {verdict.get(name, 'not measured in training')} |")
     lines += ["", "Sources (committed in the simalloc repository; `simalloc/advise/evidence.csv` holds every row with "
               "its study, regime and notes):", ""]
     for source, key in keys.items():
-        rows = sub[sub.source == source]
-        runs = "; ".join(f"{m}{', ' + r if r else ''}" for m, r in dict.fromkeys(zip(rows.model, rows.regime)))
-        lines.append(f"- [{key}] `{source}`: {rows.study.iloc[0]} ({runs})")
+        mine = [r for r in rows if r["source"] == source]
+        runs = "; ".join(f"{m}{', ' + g if g else ''}" for m, g in dict.fromkeys((r["model"], r["regime"])
+                                                                                   for r in mine))
+        lines.append(f"- [{key}] `{source}`: {mine[0]['study']} ({runs})")
     related = [f"{arm}: {what}" for a in names for arm, reading, what in ARM_MAP.get(a, ()) if reading == "related"]
     if related:
         lines += ["", "Related forms of a rule (not the allocator advise uses; not counted in its verdict): "
