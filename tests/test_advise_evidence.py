@@ -182,21 +182,6 @@ def test_the_basis_sentence():
     assert "hora is credited" in evidence_basis("uniform", "x", ("uniform", "informative"))
 
 
-def test_advise_report_carries_the_evidence(tmp_path):
-    """End to end: the recommendation says what it rests on; report.md has the evidence table; a counts file
-    has no step column, so no regime section."""
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"successes": rng.binomial(8, rng.beta(0.6, 1.4, 120)), "trials": 8})
-    adv = advise(frame, 960, resamples=20, n_sim=1, voting=False, pilot_size=False)
-    assert "Evidence:" in adv.recommendation and "need not become a training gain" in adv.recommendation
-    adv.write(tmp_path / "out")
-    report = (tmp_path / "out" / "report.md").read_text()
-    assert "## Training evidence for these allocators" in report
-    for name in ADVISE_ALLOCATORS:
-        assert f"| {name} |" in report
-    assert "Regime hint" not in report
-
-
 # ------------------------------------------------------------------------------------------ the regime hint
 
 
@@ -304,13 +289,19 @@ def test_the_regime_section_states_a_hint_with_intervals():
     assert "Hint: **expanding**" in text
 
 
-def test_advise_on_a_multi_step_log_reports_the_hint(tmp_path):
+def test_advise_report_carries_the_evidence_and_the_regime_hint(tmp_path):
+    """End to end on a 3-step log (one advise run for both sections, to keep the suite fast): the recommendation
+    says what it rests on; report.md has the evidence table for every allocator and the regime hint."""
     rng = np.random.default_rng(4)
     p = rng.beta(0.6, 1.4, 60)
     _log([p, p, p], 8, rng).rename(columns={"task_id": "prompt_id"}).to_csv(tmp_path / "log.csv", index=False)
     adv = advise(tmp_path / "log.csv", 240, resamples=20, n_sim=1, voting=False, pilot_size=False)
+    assert "Evidence:" in adv.recommendation
     adv.write(tmp_path / "out")
     report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Training evidence for these allocators" in report
+    for name in ADVISE_ALLOCATORS:
+        assert f"| {name} |" in report
     assert "## Regime hint (your log has a step column)" in report and "60 prompts are seen" in report
 
 

@@ -98,22 +98,24 @@ def _share(k: int, n: int) -> tuple[float, tuple]:
 def _first_last(rollouts: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Per repeated prompt: m and the successes among the first m rollouts at its first and its last step."""
     log = rollouts.loc[rollouts.step.notna(), ["task_id", "step", "reward"]]
-    log = log.assign(success=(log.reward.to_numpy() > threshold), rank=log.groupby(["task_id", "step"]).cumcount())
-    sizes = log.groupby(["task_id", "step"], sort=True).size().rename("n").reset_index()
-    ends = sizes.groupby("task_id").agg(first=("step", "min"), last=("step", "max"), steps=("step", "size"))
-    ends = ends[ends.steps >= 2]
-    if ends.empty:
-        return pd.DataFrame(columns=["m", "s_first", "s_last"])
-    ends = ends.reset_index()
-    for end in ("first", "last"):
-        ends = ends.merge(sizes.rename(columns={"step": end, "n": f"n_{end}"}), on=["task_id", end], how="left")
-    ends = ends.assign(m=np.minimum(ends.n_first, ends.n_last)).set_index("task_id")
-    out = {}
-    for end in ("first", "last"):
-        key = ends[[end, "m"]].rename(columns={end: "step"}).reset_index()
-        keyed = log.merge(key, on=["task_id", "step"], how="inner")
-        out[f"s_{end}"] = keyed[keyed["rank"] < keyed["m"]].groupby("task_id").success.sum()
-    return pd.DataFrame({"m": ends.m, "s_first": out["s_first"], "s_last": out["s_last"]}).astype(np.int64)
+    task = pd.factorize(log.task_id)[0]
+    step = pd.factorize(log.step, sort=True)[0]
+    order = np.lexsort((step, task))  # stable: a group's rollouts keep their log order
+    task, step = task[order], step[order]
+    success = np.cumsum(log.reward.to_numpy()[order] > threshold)
+    starts = np.flatnonzero(np.r_[True, (task[1:] != task[:-1]) | (step[1:] != step[:-1])])
+    sizes = np.diff(np.r_[starts, task.size])
+    first = np.flatnonzero(np.r_[True, task[starts][1:] != task[starts][:-1]])  # each prompt's first group
+    last = np.r_[first[1:] - 1, starts.size - 1]
+    keep = last > first
+    first, last = first[keep], last[keep]
+    m = np.minimum(sizes[first], sizes[last])
+
+    def successes(group):
+        begin = starts[group]
+        return success[begin + m - 1] - np.where(begin > 0, success[np.maximum(begin - 1, 0)], 0)
+
+    return pd.DataFrame({"m": m, "s_first": successes(first), "s_last": successes(last)}).astype(np.int64)
 
 
 def regime_hint(rollouts: pd.DataFrame | None, threshold: float = 0.5) -> RegimeHint | None:
