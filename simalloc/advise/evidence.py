@@ -238,6 +238,13 @@ def load_evidence() -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``EVIDENCE_COLUMNS``; callers must not modify it (it is cached).
+
+    Examples
+    --------
+    >>> t = load_evidence()
+    >>> row = t[(t.allocator == "informative") & (t.source == "docs/lab/summary.csv")].iloc[0]
+    >>> row.model, row.study, round(float(row.value), 3), round(float(row.se), 3), int(row.n_reps), row.credited
+    ('lab', 'lab_hora_vs_grpo', 0.012, 0.013, 8, 'no')
     """
     if not EVIDENCE_FILE.is_file():
         raise FileNotFoundError(f"{EVIDENCE_FILE} is missing: the package was installed without its data "

@@ -144,6 +144,13 @@ def regime_hint(rollouts: pd.DataFrame | None, threshold: float = 0.5) -> Regime
     ----------
     Q. McNemar, Note on the sampling error of the difference between correlated proportions or percentages,
     Psychometrika 12 (1947) 153-157.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"task_id": [0] * 8, "step": [1] * 4 + [2] * 4, "reward": [0, 0, 0, 0, 1, 0, 1, 0]})
+    >>> h = regime_hint(log)
+    >>> h.repeated, h.up, h.down, h.direction  # one change cannot show a direction
+    (1, 1, 0, 'no direction')
     """
     if rollouts is None or "step" not in rollouts or rollouts.step.isna().all():
         return None
