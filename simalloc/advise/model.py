@@ -15,7 +15,6 @@ from ..allocators.metrics import BATCH_METRICS, simulate_batches
 from ..stats import percentile_interval
 from ..validation import as_budget, as_cap, as_int, check_choice
 from ..worlds.difficulty import BetaWorld, fit_beta_binomial, fit_beta_binomial_mixture
-from .evidence import evidence_basis
 
 __all__ = [
     "Plan",
@@ -685,6 +684,8 @@ def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tup
         )
         if (plan.objective, best) in _WHY:
             lines.append(_WHY[(plan.objective, best)])
+    from .evidence import evidence_basis  # here, so `python -m simalloc.advise.evidence` runs a fresh module
+
     lines.append(evidence_basis(chosen, label, plan.allocators))  # the training evidence it rests on (or not)
     p = fits.p_value.iloc[0] if len(fits) else np.nan
     if np.isfinite(p) and p < 0.01:
