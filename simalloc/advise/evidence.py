@@ -33,8 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..io import atomic_write
+
 __all__ = ["ARM_MAP", "AXES", "EVIDENCE_COLUMNS", "EVIDENCE_FILE", "EVIDENCE_SOURCES", "MIN_REPLICATES",
-           "EvidenceSource", "build_evidence", "evidence_basis", "evidence_lines", "load_evidence", "verdicts"]
+           "EvidenceSource", "build_evidence", "evidence_basis", "evidence_lines", "load_evidence", "verdicts",
+           "write_evidence"]
 
 #: the shipped table (package data)
 EVIDENCE_FILE = Path(__file__).with_name("evidence.csv")
@@ -224,10 +227,22 @@ def build_evidence(root=".", sources=EVIDENCE_SOURCES) -> pd.DataFrame:
 
 
 def write_evidence(path=EVIDENCE_FILE, root=".") -> Path:
-    """Rebuild the table from the committed outputs under ``root`` and write it to ``path`` (CSV)."""
-    path = Path(path)
-    build_evidence(root).to_csv(path, index=False)
-    return path
+    """Rebuild the table from the committed outputs under ``root`` and write it to ``path`` (CSV, atomically).
+
+    Parameters
+    ----------
+    path : path-like, default ``EVIDENCE_FILE``
+        The CSV to write.
+    root : path-like, default "."
+        The repository root (``build_evidence``).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    table = build_evidence(root)
+    return atomic_write(Path(path), lambda tmp: table.to_csv(tmp, index=False))
 
 
 @lru_cache(maxsize=1)
