@@ -120,6 +120,7 @@ def test_fewer_than_three_replicates_are_never_credited():
     t = load_evidence()
     assert not ((t.credited == "yes") & ~(t.n_reps >= 3).fillna(False)).any()
     assert verdicts()["hora"].startswith("credited in the lab")
+    assert verdicts()["hora"].endswith("not in the simulator (0 of 2)")  # peers' sim and the calibrated sim
     assert verdicts()["dars_hw"].startswith("a per-batch proxy")
 
 

@@ -317,7 +317,8 @@ def verdicts(table: pd.DataFrame | None = None) -> dict[str, str]:
     Returns
     -------
     dict
-        allocator -> "the reference arm ..." | "credited in the lab (k of m readings ...)" |
+        allocator -> "the reference arm ..." | "credited in the lab (k of m readings ...), not in the simulator
+        (0 of m)" |
         "a per-batch proxy with no demonstrated training effect (m readings, none credited)" | "not measured in
         training" (nothing, or only a related form, was run). A reading is one distinct (model, regime, value,
         se, n) of the rule itself; related forms are not counted.
@@ -333,17 +334,18 @@ def verdicts(table: pd.DataFrame | None = None) -> dict[str, str]:
             related = any(r.allocator == allocator for r in readings)
             out[allocator] = "not measured in training" + (" (only a related form was run)" if related else "")
         elif any(r.credited == "yes" for r in same):
-            parts = []
-            for model in dict.fromkeys(r.model for r in same):
+            parts, nots = [], []
+            for model in sorted(dict.fromkeys(r.model for r in same)):  # "lab" before "simulator"
                 g = [r for r in same if r.model == model]
                 k = sum(r.credited == "yes" for r in g)
                 if not k:
+                    nots.append(f"not in the {model} (0 of {len(g)})")
                     continue
                 by = [f"{regime} {sum(r.credited == 'yes' for r in g if r.regime == regime)} of "
                       f"{sum(r.regime == regime for r in g)}" for regime in dict.fromkeys(r.regime for r in g)]
                 parts.append(f"the {model} ({k} of {len(g)} readings" + (f": {', '.join(by)}" if len(by) > 1 else "")
                              + ")")
-            out[allocator] = "credited in " + " and ".join(parts)
+            out[allocator] = "credited in " + " and ".join(parts) + "".join(f", {n}" for n in nots)
         else:
             out[allocator] = (f"a per-batch proxy with no demonstrated training effect ({len(same)} reading"
                               f"{'s' if len(same) != 1 else ''}, none credited)")
@@ -355,6 +357,9 @@ def _reading_text(r: _Reading, keys: dict) -> str:
     text = f"{r.value:+.3f} ± {r.se:.3f} ({n})" + (" **credited**" if r.credited == "yes" else "")
     if r.committed_credit == 1 and r.credited != "yes":
         text += f" (credited by its table, not here: < {MIN_REPLICATES} replicates)"
+    elif r.committed_credit == -1:
+        text += " below the frontier" + ("" if r.n_reps >= MIN_REPLICATES else " (replicates not recorded)"
+                                          if np.isnan(r.n_reps) else " (too few replicates to count)")
     if r.reading == "related":
         text = f"{r.arm}: {text}"
     return f"{text} [{', '.join(str(keys[s]) for s in r.sources)}]"
