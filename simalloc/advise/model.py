@@ -634,7 +634,8 @@ def pilot_table(est: dict, plan: Plan, grid, pilot_allocators) -> pd.DataFrame:
 def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tuple[str, str]:
     """(the allocator ``allocation.csv`` uses, the recommendation text). The text names the objective's meaning,
     the winner's gain over uniform with its interval, what it costs on every other metric, the share of prompts
-    it leaves without extra rollouts, and why when the winner is a surprise.
+    it leaves without extra rollouts, why when the winner is a surprise, and which evidence it rests on (the
+    per-batch objective, and what the committed training studies measured: ``simalloc.advise.evidence``).
 
     Parameters
     ----------
@@ -693,6 +694,9 @@ def recommend(table: pd.DataFrame, plan: Plan, fits: pd.DataFrame, votes) -> tup
         )
         if (plan.objective, best) in _WHY:
             lines.append(_WHY[(plan.objective, best)])
+    from .evidence import evidence_basis  # here, so `python -m simalloc.advise.evidence` runs a fresh module
+
+    lines.append(evidence_basis(chosen, label, plan.allocators))  # the training evidence it rests on (or not)
     p = fits.p_value.iloc[0] if len(fits) else np.nan
     if np.isfinite(p) and p < 0.01:
         lines.append(

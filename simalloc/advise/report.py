@@ -18,7 +18,9 @@ import numpy as np
 from ..allocators.metrics import BATCH_METRICS
 from ..io import _umask, atomic_write, write_json
 from ..plotting import color_of, use_agg
+from .evidence import evidence_lines
 from .model import METRIC_LABELS, plain_number
+from .regime import regime_hint, regime_lines
 
 __all__ = ["write_advice", "ADVICE_FILES"]
 
@@ -284,6 +286,7 @@ def _write_files(adv, out: Path) -> None:
              + (f" The pilot is {s['pilot']}: the group the trainer ran, so K0 is its group size; what earlier "
                 "steps say about a prompt is the history section's question." if s.get("steps") else ""),
              "", "## Recommendation", "", adv.recommendation, "", *_allocation_lines(adv)]
+    lines += evidence_lines(adv.plan.allocators)
     if not adv.fits.empty:
         tm, at_tm, n = adv.worlds.histogram_prompts
         lines += ["## Difficulty world", "", *_md_table(adv.fits, list(adv.fits.columns), _f), "",
@@ -306,6 +309,7 @@ def _write_files(adv, out: Path) -> None:
         lines += ["![allocators](allocators.png)", ""]
     if not adv.pilot.empty:
         lines += _pilot_lines(adv)
+    lines += regime_lines(regime_hint(adv.read.rollouts, adv.read.info.get("threshold", 0.5)))
     if adv.history is not None:
         atomic_write(out / "history.csv", lambda p: adv.history.to_csv(p, index=False))
         lines += _history_lines(adv.history, s["budget"], s["batch_prompts"])
