@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AllocatedRollout", "masked_reward", "transformers_generator", "USED_KEY"]
+__all__ = ["AllocatedRollout", "masked_reward", "transformers_generator", "vllm_generator", "USED_KEY", "ON_POLICY"]
 
 #: the extra field that marks a real completion (False: a placeholder row beyond the prompt's group size)
 USED_KEY = "simalloc_used"
+#: the attribute that marks a generator as sampling from the trainer's current weights
+ON_POLICY = "simalloc_on_policy"
 
 
 def masked_reward(func):
@@ -77,18 +79,11 @@ def transformers_generator(trainer_model_getter, tokenizer, *, max_new_tokens: i
     """
     import torch
 
-    def encode(prompt):
-        if isinstance(prompt, list):  # conversational
-            text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-        else:
-            text = prompt
-        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
     def generate(prompts, counts):
         model = trainer_model_getter()
         out = []
         for prompt, k in zip(prompts, counts):
-            ids = encode(prompt)
+            ids = _encode(tokenizer, prompt)
             if k == 0:
                 out.append([])
                 continue
@@ -105,7 +100,56 @@ def transformers_generator(trainer_model_getter, tokenizer, *, max_new_tokens: i
             out.append(rows)
         return out
 
+    setattr(generate, ON_POLICY, True)
     return generate
+
+
+def vllm_generator(trainer_getter, tokenizer):
+    """A ``generate`` for ``AllocatedRollout`` on TRL's own vLLM engine (``GRPOConfig(use_vllm=True)``, colocate or
+    server mode), returning the sampling logprobs TRL's importance-sampling correction needs.
+
+    TRL syncs the engine's weights before every ``rollout_func`` call of a new step (``_generate``:
+    ``vllm_generation.sync_weights()``), so this generator is on-policy. Each call is one
+    ``trainer.vllm_generation.generate`` with every prompt repeated its count (``num_generations=1``); every
+    process calls it (server mode gathers across processes).
+
+    Parameters
+    ----------
+    trainer_getter : callable
+        Returns the ``GRPOTrainer`` (e.g. ``lambda: trainer``).
+    tokenizer : transformers tokenizer
+        Encodes the prompts (with the chat template for conversational prompts).
+
+    Returns
+    -------
+    callable
+        ``generate(prompts, counts) -> list of list of (prompt_ids, completion_ids, logprobs)``.
+    """
+
+    def generate(prompts, counts):
+        trainer = trainer_getter()
+        engine = getattr(trainer, "vllm_generation", None)
+        if not getattr(trainer, "use_vllm", False) or engine is None:
+            raise ValueError("vllm_generator: the trainer has no vLLM engine; set GRPOConfig(use_vllm=True) "
+                             "(vllm_mode='colocate' or 'server'), or use transformers_generator")
+        flat = [_encode(tokenizer, p) for p, k in zip(prompts, counts) for _ in range(int(k))]
+        _, completion_ids, logprobs, _ = engine.generate(prompts=flat, images=None, num_generations=1)
+        rows = [(p, c, [lp[0] for lp in seq]) for p, c, seq in zip(flat, completion_ids, logprobs)]
+        out, at = [], 0
+        for k in counts:
+            out.append(rows[at:at + int(k)])
+            at += int(k)
+        return out
+
+    setattr(generate, ON_POLICY, True)
+    return generate
+
+
+def _encode(tokenizer, prompt) -> list:
+    """A prompt's token ids (chat template with the generation prompt for conversational prompts)."""
+    if isinstance(prompt, list):
+        prompt = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    return list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
 
 
 class AllocatedRollout:
@@ -114,8 +158,10 @@ class AllocatedRollout:
     Parameters
     ----------
     generate : callable
-        ``generate(prompts, counts) -> list of list of (prompt_ids, completion_ids)``: counts[j] completions of
-        prompts[j] (``transformers_generator``, or your vLLM client).
+        ``generate(prompts, counts) -> list of list of (prompt_ids, completion_ids[, logprobs])``: counts[j]
+        completions of prompts[j], with each completion token's sampling logprob when the generator has them
+        (``transformers_generator``, ``vllm_generator``, or your own vLLM client with ``sync_weights``). Every
+        process calls it at every step, possibly with no prompts.
     score : callable
         ``score(prompt, completion_text) -> float``: the pilot's reward (the same rule as your reward function;
         rollout_func sees only prompts, so look the reference answer up by prompt).
@@ -134,7 +180,11 @@ class AllocatedRollout:
     threshold : float, default 0.5
         A completion succeeds when score > threshold.
     rng : int or Generator, optional
-        The allocator's ties.
+        The allocator's ties (process 0's allocation is used on every process).
+    sync_weights : callable, optional
+        ``sync_weights(model)``: push the trainer's current weights to your own generator (e.g. a vLLM client's
+        ``update_named_param`` for each parameter); called once per training step before generation, as TRL's own
+        vLLM modes do. Required for a generator not marked on-policy (``ON_POLICY``); refused otherwise.
 
     Attributes
     ----------
@@ -143,15 +193,25 @@ class AllocatedRollout:
     """
 
     def __init__(self, generate, score, tokenizer, *, k0: int, extra_per_prompt: float, allocator: str = "hora",
-                 planner=None, history_prior: bool = False, threshold: float = 0.5, rng=None):
+                 planner=None, history_prior: bool = False, threshold: float = 0.5, rng=None, sync_weights=None):
         from ..allocators import get_allocator
         from ..seeding import as_generator
+
 
         if isinstance(k0, bool) or not isinstance(k0, (int, np.integer)) or k0 < 1:
             raise ValueError(f"k0: expected an integer >= 1 (pilot completions per prompt), got {k0!r}")
         if not np.isfinite(extra_per_prompt) or extra_per_prompt < 0:
             raise ValueError(f"extra_per_prompt: expected a finite number >= 0, got {extra_per_prompt!r}")
         get_allocator(allocator)
+        if sync_weights is None and not getattr(generate, ON_POLICY, False):
+            raise ValueError("sync_weights: a generator that does not sample from the trainer's model (your vLLM "
+                             "client) needs sync_weights=callable(model) (called once a training step, before "
+                             "generation, as TRL's own vLLM modes sync), else the run goes off-policy; or use "
+                             "transformers_generator / vllm_generator (use_vllm=True: TRL syncs its vLLM), or mark "
+                             f"an on-policy generator with generate.{ON_POLICY} = True")
+        if sync_weights is not None and not callable(sync_weights):
+            raise ValueError(f"sync_weights: expected a callable(model) or None, got {sync_weights!r}")
+        self.sync_weights, self._synced_step = sync_weights, None
         self.generate, self.score, self.tokenizer = generate, score, tokenizer
         self.k0, self.extra_per_prompt, self.allocator = int(k0), float(extra_per_prompt), allocator
         self.planner, self.history_prior, self.threshold = planner, history_prior, float(threshold)
@@ -160,27 +220,117 @@ class AllocatedRollout:
 
     def _successes(self, prompts, groups) -> np.ndarray:
         """Completions scoring above the threshold, per prompt (each completion graded once)."""
-        return np.array([sum(self.score(p, self.tokenizer.decode(c, skip_special_tokens=True)) > self.threshold
-                             for _, c in rows) for p, rows in zip(prompts, groups)], dtype=np.int64)
+        return np.array([sum(self.score(p, self.tokenizer.decode(row[1], skip_special_tokens=True)) > self.threshold
+                             for row in rows) for p, rows in zip(prompts, groups)], dtype=np.int64)
 
     @staticmethod
     def _key(prompt):
         return prompt if isinstance(prompt, str) else repr(prompt)
 
+    def _row(self, out, row, used: bool) -> None:
+        """Append one row (``(prompt_ids, completion_ids[, logprobs])``) to ``out``."""
+        prompt_ids, comp = row[0], row[1]
+        out["prompt_ids"].append(list(prompt_ids))
+        out["completion_ids"].append(list(comp))
+        out["env_mask"].append([1 if used else 0] * len(comp))
+        out[USED_KEY].append(used)
+        out["logprobs"].append(list(row[2]) if len(row) > 2 and row[2] is not None else None)
+
+    def _placeholder(self):
+        """The shortest row TRL accepts: a one-token prompt and a one-token completion (EOS), logprob 0."""
+        eos = self.tokenizer.eos_token_id
+        return ([eos], [eos], [0.0])
+
+    @staticmethod
+    def _finish(out, trainer) -> dict:
+        """``logprobs`` as TRL wants it: one list per row when the generator gave them, else None (refused when
+        TRL's vLLM importance-sampling correction needs them)."""
+        lps = out["logprobs"]
+        real = [lp for lp, u in zip(lps, out[USED_KEY]) if u]
+        if real and all(lp is not None for lp in real):
+            out["logprobs"] = [lp if lp is not None else [0.0] * len(c) for lp, c in zip(lps, out["completion_ids"])]
+            return out
+        if getattr(trainer, "use_vllm", False) and getattr(trainer, "vllm_importance_sampling_correction", False):
+            raise ValueError("generate: TRL's vLLM importance-sampling correction (use_vllm=True, "
+                             "vllm_importance_sampling_correction=True) needs each completion's sampling logprobs; "
+                             "return (prompt_ids, completion_ids, logprobs) rows (vllm_generator does) or set "
+                             "vllm_importance_sampling_correction=False")
+        out["logprobs"] = None
+        return out
+
+    @staticmethod
+    def _layout(trainer, n_local: int, g: int):
+        """This process's rows as (group, position) slots of the global generation batch, and the processes.
+
+        TRL gives process r the global rows [r L, (r + 1) L) of a batch in which every prompt fills ``g``
+        consecutive rows, so a group may straddle processes."""
+        acc = getattr(trainer, "accelerator", None)
+        rank, world = (acc.process_index, acc.num_processes) if acc is not None else (0, 1)
+        rows = np.arange(rank * n_local, (rank + 1) * n_local)
+        return rows // g, rows % g, rank, world
+
+    def _evaluation(self, prompts, trainer, g) -> dict:
+        """An eval call: TRL's eval group size (``num_generations_eval``) for every prompt, as plain GRPO evaluates
+        (each process generates its own rows); no allocation, no placeholders, and the planner is neither asked nor
+        told."""
+        out = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": [], USED_KEY: []}
+        group = self._layout(trainer, len(prompts), g)[0]
+        js, first, counts = np.unique(group, return_index=True, return_counts=True)
+        for rows in self.generate([prompts[i] for i in first], counts.tolist()):
+            for row in rows:
+                self._row(out, row, True)
+        return self._finish(out, trainer)
+
+    def _gather(self, trainer, value, world):
+        """``value`` from every process, in process order (accelerate's ``gather_object``)."""
+        if world == 1:
+            return [value]
+        from accelerate.utils import gather_object
+
+        return gather_object([value])
+
     def __call__(self, prompts, trainer) -> dict:
-        """Prompts as TRL passes them (each repeated ``trainer.num_generations`` times, consecutively) in; a dict
-        with prompt_ids, completion_ids, logprobs (None), env_mask and ``USED_KEY`` out, one row per input row."""
+        """Prompts as TRL passes them (this process's rows of the generation batch, each prompt repeated
+        ``num_generations`` times consecutively, a group possibly straddling processes) in; a dict with
+        prompt_ids, completion_ids, logprobs, env_mask and ``USED_KEY`` out, one row per input row.
+
+        Training, on every process: the pilot (positions < k0 of each group) is generated by the process holding
+        those rows; the pilot's successes are summed over processes; every process then allocates the same way
+        (process 0's allocation is used by all) and generates the extra completions for its own rows; each
+        process's planner observes the global totals, so the planners stay equal on all processes."""
         from .. import allocate
 
-        g = int(trainer.num_generations if trainer.model.training else trainer.num_generations_eval)
-        if len(prompts) % g:
-            raise ValueError(f"prompts: expected blocks of num_generations={g} repeated prompts, got {len(prompts)}")
-        unique = [prompts[i] for i in range(0, len(prompts), g)]
+        training = bool(trainer.model.training)
+        g = int(trainer.num_generations if training else trainer.num_generations_eval)
+        if not training:
+            return self._evaluation(list(prompts), trainer, g)
         if g < self.k0:
             raise ValueError(f"k0: the pilot ({self.k0}) exceeds num_generations ({g}), the largest group")
+        step = int(trainer.state.global_step)
+        if self.sync_weights is not None and step != self._synced_step:  # as TRL's own vLLM modes: once a step
+            self.sync_weights(trainer.model)
+            self._synced_step = step
+        group, pos, rank, world = self._layout(trainer, len(prompts), g)
+        every = [p for part in self._gather(trainer, list(prompts), world) for p in part]
+        if len(every) % g or len(every) != world * len(prompts):
+            raise ValueError(f"prompts: expected blocks of num_generations={g} repeated prompts, equal on every "
+                             f"process, got {len(every)} rows in all")
+        unique = [every[i] for i in range(0, len(every), g)]
         m = len(unique)
-        pilot = self.generate(unique, [self.k0] * m)
-        s = self._successes(unique, pilot)
+        mine = sorted(set(group.tolist()))
+
+        def draw(lo, hi):
+            """Generate this process's slots with lo <= position < hi[group]; (completions per group, successes)."""
+            want = {j: int(np.sum((group == j) & (pos >= lo) & (pos < hi[j]))) for j in mine}
+            js = [j for j in mine if want[j]]
+            got = self.generate([unique[j] for j in js], [want[j] for j in js])  # every process calls (collectives)
+            rows = {j: list(r) for j, r in zip(js, got)}
+            succ = np.zeros(m, dtype=np.int64)
+            succ[js] = self._successes([unique[j] for j in js], [rows[j] for j in js]) if js else 0
+            return rows, succ
+
+        pilot, s_local = draw(0, np.full(m, self.k0))
+        s = np.sum(self._gather(trainer, s_local, world), axis=0)
         budget = int(min(round(self.extra_per_prompt * m), m * (g - self.k0)))
         keys = [self._key(p) for p in unique]
         if self.planner is not None:
@@ -188,29 +338,24 @@ class AllocatedRollout:
                                             history_prior=self.history_prior, rng=self.rng, cap=g - self.k0)
         else:
             extra_n = allocate(self.allocator, s, self.k0, budget, rng=self.rng, cap=g - self.k0)
-        extra = self.generate(unique, extra_n.tolist())
-        eos = self.tokenizer.eos_token_id
-        out = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [], USED_KEY: []}
-        for j in range(m):
-            rows = list(pilot[j]) + list(extra[j])
-            for prompt_ids, comp in rows:
-                out["prompt_ids"].append(list(prompt_ids))
-                out["completion_ids"].append(list(comp))
-                out["env_mask"].append([1] * len(comp))
-                out[USED_KEY].append(True)
-            for _ in range(g - len(rows)):
-                out["prompt_ids"].append(list(rows[0][0]))
-                out["completion_ids"].append([eos])
-                out["env_mask"].append([0])
-                out[USED_KEY].append(False)
-        self.last_sizes = self.k0 + extra_n
+        extra_n = np.asarray(self._gather(trainer, np.asarray(extra_n), world)[0], dtype=np.int64)  # process 0's
+        sizes = self.k0 + extra_n
+        extra, e_local = draw(self.k0, sizes)
+        totals = s + np.sum(self._gather(trainer, e_local, world), axis=0)
+        out = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": [], USED_KEY: []}
+        queues = {j: pilot.get(j, []) + extra.get(j, []) for j in mine}
+        for j, q in zip(group.tolist(), pos.tolist()):
+            if q < sizes[j]:
+                self._row(out, queues[j].pop(0), True)
+            else:
+                self._row(out, self._placeholder(), False)
+        self.last_sizes = sizes
         if self.planner is not None:  # a prompt drawn twice in one batch: its step totals summed
-            totals = s + self._successes(unique, extra)
             agg: dict = {}
-            for key, s_j, n_j in zip(keys, totals.tolist(), self.last_sizes.tolist()):
+            for key, s_j, n_j in zip(keys, totals.tolist(), sizes.tolist()):
                 a = agg.setdefault(key, [0, 0])
                 a[0] += s_j
                 a[1] += n_j
             self.planner.observe(list(agg), [a[0] for a in agg.values()], [a[1] for a in agg.values()])
             self.planner.end_step()
-        return out
+        return self._finish(out, trainer)

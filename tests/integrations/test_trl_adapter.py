@@ -147,10 +147,62 @@ def test_advantages_match_simalloc_on_the_trainers_own_rewards(tmp_path):
     assert not agree(seen, returned)
 
 
+def test_an_eval_call_leaves_the_planner_unchanged(tmp_path):
+    """TRL's evaluate() runs the rollout_func in eval mode: every prompt gets TRL's eval group size
+    (num_generations_eval, here 3 while training uses 6), the planner is neither asked nor told (its state_dict is
+    equal before and after), and every row is real (no placeholders)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    path = _tiny(tmp_path / "tiny")
+    model = AutoModelForCausalLM.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    prompts = ["what is two plus two", "what is three plus two"]
+    dataset = datasets.Dataset.from_dict({"prompt": prompts * 2})
+    planner = Planner(decay=0.5)
+    planner.observe(["what is two plus two"], [2], [5])  # a history the eval call must not touch
+    planner.end_step()
+    before = planner.state_dict()
+    holder, asked = {}, []
+    inner = transformers_generator(lambda: holder["t"].model, tokenizer, max_new_tokens=3)
+
+    def generate(ps, counts):
+        asked.append(list(counts))
+        return inner(ps, counts)
+
+    generate.simalloc_on_policy = True  # it samples from the trainer's model
+
+    rollout = AllocatedRollout(generate, score, tokenizer, k0=2, extra_per_prompt=2.0, planner=planner,
+                               history_prior=True, rng=0)
+    args = GRPOConfig(output_dir=str(tmp_path / "out"), num_generations=6, num_generations_eval=3,
+                      per_device_train_batch_size=12, per_device_eval_batch_size=6, max_steps=1,
+                      max_completion_length=3, beta=0.0, report_to=[], save_strategy="no", use_cpu=True, bf16=False,
+                      seed=0)
+    trainer = GRPOTrainer(model=model, reward_funcs=[masked_reward(reward_yes)], args=args, train_dataset=dataset,
+                          eval_dataset=dataset, processing_class=tokenizer, rollout_func=rollout)
+    holder["t"] = trainer
+    metrics = trainer.evaluate()
+    assert "eval_reward" in metrics
+    assert planner.state_dict() == before
+    assert asked and all(counts == [3] * len(counts) for counts in asked)  # TRL's eval group size, every prompt
+    assert sum(map(sum, asked)) == 3 * len(dataset)
+
+
+def _on_policy(prompts, counts):
+    return [[] for _ in prompts]
+
+
+_on_policy.simalloc_on_policy = True
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="k0"):
-        AllocatedRollout(lambda p, c: [], score, None, k0=0, extra_per_prompt=1)
+        AllocatedRollout(_on_policy, score, None, k0=0, extra_per_prompt=1)
     with pytest.raises(ValueError, match="extra_per_prompt"):
-        AllocatedRollout(lambda p, c: [], score, None, k0=2, extra_per_prompt=-1)
+        AllocatedRollout(_on_policy, score, None, k0=2, extra_per_prompt=-1)
     with pytest.raises(ValueError, match="name"):
-        AllocatedRollout(lambda p, c: [], score, None, k0=2, extra_per_prompt=1, allocator="nope")
+        AllocatedRollout(_on_policy, score, None, k0=2, extra_per_prompt=1, allocator="nope")
+    # a generator that is not the trainer's model (a vLLM client) without a weight sync: the run would go
+    # off-policy, so it is refused at construction
+    with pytest.raises(ValueError, match="sync_weights"):
+        AllocatedRollout(lambda p, c: [], score, None, k0=2, extra_per_prompt=1)
