@@ -24,12 +24,36 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AllocatedRollout", "masked_reward", "transformers_generator", "vllm_generator", "USED_KEY", "ON_POLICY"]
+__all__ = ["AllocatedRollout", "masked_reward", "transformers_generator", "vllm_generator", "checkpoint_callback",
+           "USED_KEY", "ON_POLICY", "PLANNER_FILE"]
 
 #: the extra field that marks a real completion (False: a placeholder row beyond the prompt's group size)
 USED_KEY = "simalloc_used"
 #: the attribute that marks a generator as sampling from the trainer's current weights
 ON_POLICY = "simalloc_on_policy"
+
+
+#: the file ``checkpoint_callback`` writes into each TRL checkpoint folder
+PLANNER_FILE = "simalloc_planner.json"
+_NONE_WARNING = "All reward functions returned None"
+
+
+class _PlaceholderWarningFilter:
+    """Drops TRL's "All reward functions returned None" warning when the row it names is a placeholder (its
+    kwargs show ``USED_KEY: False``): TRL warns about the first such row of every batch, and placeholders are None
+    on purpose. A warning naming a real completion passes through."""
+
+    def filter(self, record) -> bool:
+        msg = record.getMessage()
+        return not (_NONE_WARNING in msg and f"'{USED_KEY}': False" in msg)
+
+
+def _install_warning_filter() -> None:
+    import logging
+
+    log = logging.getLogger("trl.trainer.grpo_trainer")
+    if not any(isinstance(f, _PlaceholderWarningFilter) for f in log.filters):
+        log.addFilter(_PlaceholderWarningFilter())
 
 
 def masked_reward(func):
@@ -56,6 +80,56 @@ def masked_reward(func):
 
     wrapped.__name__ = getattr(func, "__name__", "reward")
     return wrapped
+
+
+def checkpoint_callback(rollout, *, resume_from=None):
+    """A ``transformers.TrainerCallback`` that keeps ``rollout``'s planner and random state in TRL's checkpoints.
+
+    ``on_save`` writes ``rollout.state_dict()`` into the checkpoint folder TRL has just written
+    (``<output_dir>/checkpoint-<step>/simalloc_planner.json``, process 0); ``on_train_begin`` of a resumed run
+    (``trainer.train(resume_from_checkpoint=...)``, ``state.global_step > 0``) reads it back from
+    ``<output_dir>/checkpoint-<step>`` or from ``resume_from`` when the checkpoint lies elsewhere, and refuses a
+    checkpoint without it when the rollout has a planner (the run would silently restart every prompt's history).
+
+    Parameters
+    ----------
+    rollout : AllocatedRollout
+        The rollout_func.
+    resume_from : str, optional
+        The checkpoint folder a run resumes from, when not under ``output_dir``.
+
+    Returns
+    -------
+    transformers.TrainerCallback
+        Pass it in ``GRPOTrainer(..., callbacks=[...])``.
+    """
+    import json
+    import os
+
+    from transformers import TrainerCallback
+
+    class PlannerCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+                os.makedirs(folder, exist_ok=True)
+                with open(os.path.join(folder, PLANNER_FILE), "w") as f:
+                    json.dump(rollout.state_dict(), f)
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if not state.global_step:
+                return
+            folder = resume_from or os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            path = os.path.join(folder, PLANNER_FILE)
+            if not os.path.exists(path):
+                if rollout.planner is not None:
+                    raise ValueError(f"resume_from: {path} is missing (a checkpoint saved without "
+                                     "checkpoint_callback, or elsewhere: pass resume_from=<checkpoint folder>)")
+                return
+            with open(path) as f:
+                rollout.load_state_dict(json.load(f))
+
+    return PlannerCheckpoint()
 
 
 def transformers_generator(trainer_model_getter, tokenizer, *, max_new_tokens: int, temperature: float = 1.0):
@@ -217,6 +291,31 @@ class AllocatedRollout:
         self.planner, self.history_prior, self.threshold = planner, history_prior, float(threshold)
         self.rng = as_generator(rng)
         self.last_sizes = np.empty(0, dtype=np.int64)
+        _install_warning_filter()
+
+    def state_dict(self) -> dict:
+        """The planner's state and the allocator's random state (JSON-able), for a checkpoint.
+
+        Returns
+        -------
+        dict
+        """
+        return {"planner": None if self.planner is None else self.planner.state_dict(),
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``'s output.
+
+        Parameters
+        ----------
+        state : dict
+            A ``state_dict()``.
+        """
+        if not isinstance(state, dict) or "rng" not in state:
+            raise ValueError("state: expected an AllocatedRollout.state_dict()")
+        if self.planner is not None and state.get("planner") is not None:
+            self.planner.load_state_dict(state["planner"])
+        self.rng.bit_generator.state = state["rng"]
 
     def _successes(self, prompts, groups) -> np.ndarray:
         """Completions scoring above the threshold, per prompt (each completion graded once)."""
