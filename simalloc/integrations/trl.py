@@ -255,6 +255,13 @@ class AllocatedRollout:
         A completion succeeds when score > threshold.
     rng : int or Generator, optional
         The allocator's ties (process 0's allocation is used on every process).
+    rule : {"reinforce_ada", "reinforce_ada_pos", "speed_rl"}, optional
+        A multi-round rule instead of pilot + allocation (``simalloc.integrations.rounds``): the step spends
+        (k0 + extra_per_prompt) x prompts rollouts in the rule's rounds and trains each prompt on the rollouts the
+        rule keeps (at most ``num_generations``). ``allocator`` and ``history_prior`` are then unused; the planner
+        still observes every prompt's drawn totals.
+    rule_options : dict, optional
+        The rule's parameters (``round_repeat``, ``max_rounds``, ``keep``; SPEED-RL's ``screen``, ``extend``).
     sync_weights : callable, optional
         ``sync_weights(model)``: push the trainer's current weights to your own generator (e.g. a vLLM client's
         ``update_named_param`` for each parameter); called once per training step before generation, as TRL's own
@@ -264,12 +271,17 @@ class AllocatedRollout:
     ----------
     last_sizes : ndarray of int
         The group sizes of the last call, one per prompt (what TRL then normalises over).
+    last_spent : int
+        Rollouts drawn in the last training call under a rule (discarded ones included).
     """
 
     def __init__(self, generate, score, tokenizer, *, k0: int, extra_per_prompt: float, allocator: str = "hora",
-                 planner=None, history_prior: bool = False, threshold: float = 0.5, rng=None, sync_weights=None):
+                 planner=None, history_prior: bool = False, threshold: float = 0.5, rng=None, sync_weights=None,
+                 rule=None, rule_options=None):
         from ..allocators import get_allocator
         from ..seeding import as_generator
+        from ..validation import check_choice
+        from .rounds import TRAINER_RULES
 
 
         if isinstance(k0, bool) or not isinstance(k0, (int, np.integer)) or k0 < 1:
@@ -277,6 +289,8 @@ class AllocatedRollout:
         if not np.isfinite(extra_per_prompt) or extra_per_prompt < 0:
             raise ValueError(f"extra_per_prompt: expected a finite number >= 0, got {extra_per_prompt!r}")
         get_allocator(allocator)
+        self.rule = None if rule is None else check_choice(rule, "rule", TRAINER_RULES)
+        self.rule_options = dict(rule_options or {})
         if sync_weights is None and not getattr(generate, ON_POLICY, False):
             raise ValueError("sync_weights: a generator that does not sample from the trainer's model (your vLLM "
                              "client) needs sync_weights=callable(model) (called once a training step, before "
@@ -291,6 +305,7 @@ class AllocatedRollout:
         self.planner, self.history_prior, self.threshold = planner, history_prior, float(threshold)
         self.rng = as_generator(rng)
         self.last_sizes = np.empty(0, dtype=np.int64)
+        self.last_spent = 0
         _install_warning_filter()
 
     def state_dict(self) -> dict:
@@ -319,8 +334,7 @@ class AllocatedRollout:
 
     def _successes(self, prompts, groups) -> np.ndarray:
         """Completions scoring above the threshold, per prompt (each completion graded once)."""
-        return np.array([sum(self.score(p, self.tokenizer.decode(row[1], skip_special_tokens=True)) > self.threshold
-                             for row in rows) for p, rows in zip(prompts, groups)], dtype=np.int64)
+        return np.array([sum(self._graded(p, rows)) for p, rows in zip(prompts, groups)], dtype=np.int64)
 
     @staticmethod
     def _key(prompt):
@@ -428,10 +442,12 @@ class AllocatedRollout:
             succ[js] = self._successes([unique[j] for j in js], [rows[j] for j in js]) if js else 0
             return rows, succ
 
+        keys = [self._key(p) for p in unique]
+        if self.rule is not None:
+            return self._finish(self._rounds_step(unique, keys, g, group, pos, rank, world, trainer), trainer)
         pilot, s_local = draw(0, np.full(m, self.k0))
         s = np.sum(self._gather(trainer, s_local, world), axis=0)
         budget = int(min(round(self.extra_per_prompt * m), m * (g - self.k0)))
-        keys = [self._key(p) for p in unique]
         if self.planner is not None:
             extra_n = self.planner.allocate(keys, s, self.k0, budget, allocator=self.allocator,
                                             history_prior=self.history_prior, rng=self.rng, cap=g - self.k0)
@@ -449,12 +465,65 @@ class AllocatedRollout:
             else:
                 self._row(out, self._placeholder(), False)
         self.last_sizes = sizes
-        if self.planner is not None:  # a prompt drawn twice in one batch: its step totals summed
-            agg: dict = {}
-            for key, s_j, n_j in zip(keys, totals.tolist(), sizes.tolist()):
-                a = agg.setdefault(key, [0, 0])
-                a[0] += s_j
-                a[1] += n_j
-            self.planner.observe(list(agg), [a[0] for a in agg.values()], [a[1] for a in agg.values()])
-            self.planner.end_step()
+        self._observe(keys, totals, sizes)
         return self._finish(out, trainer)
+
+    def _observe(self, keys, successes, trials) -> None:
+        """The planner observes the step (a prompt drawn twice in one batch: its totals summed; prompts that drew
+        nothing are left out) and closes it."""
+        if self.planner is None:
+            return
+        agg: dict = {}
+        for key, s_j, n_j in zip(keys, np.asarray(successes).tolist(), np.asarray(trials).tolist()):
+            if n_j:
+                a = agg.setdefault(key, [0, 0])
+                a[0] += int(s_j)
+                a[1] += int(n_j)
+        self.planner.observe(list(agg), [a[0] for a in agg.values()], [a[1] for a in agg.values()])
+        self.planner.end_step()
+
+    def _rounds_step(self, unique, keys, g, group, pos, rank, world, trainer) -> dict:
+        """A training step under a multi-round rule (``simalloc.integrations.rounds``): the step's budget is
+        (k0 + extra_per_prompt) x prompts rollouts; each round's draws are split over the processes (draw t on
+        process t mod world) and gathered, so every process follows the same rule; each prompt's kept rollouts
+        fill its first rows, placeholders the rest (an untrained prompt: all placeholders, advantage 0)."""
+        from .rounds import run_rounds, step_rounds
+
+        m = len(unique)
+        rounds = step_rounds(self.rule, m, int(round((self.k0 + self.extra_per_prompt) * m)), self.rule_options)
+
+        def draw(js, counts):
+            flat = [j for j, c in zip(js, counts) for _ in range(c)]
+            want: dict = {}
+            for t in range(rank, len(flat), world):
+                want[flat[t]] = want.get(flat[t], 0) + 1
+            order = [j for j in js if want.get(j)]
+            got = self.generate([unique[j] for j in order], [want[j] for j in order])
+            local = [(j, tuple(row), bool(ok)) for j, rows in zip(order, got)
+                     for row, ok in zip(rows, self._graded(unique[j], rows))]
+            per: dict = {j: [] for j in js}
+            for part in self._gather(trainer, local, world):
+                for j, row, ok in part:
+                    per[j].append((row, ok))
+            return [per[j] for j in js]
+
+        groups, kept = run_rounds(rounds, draw)
+        sizes = np.zeros(m, dtype=np.int64)
+        rows_of = {}
+        for j, items in zip(groups.ids.tolist(), kept):
+            sizes[j], rows_of[j] = len(items), items
+        if sizes.max(initial=0) > g:
+            raise ValueError(f"rule_options: {self.rule} keeps up to {int(sizes.max())} rollouts of a prompt, more "
+                             f"than num_generations={g} (the largest group)")
+        out = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": [], USED_KEY: []}
+        for j, q in zip(group.tolist(), pos.tolist()):
+            self._row(out, rows_of[j][q] if q < sizes[j] else self._placeholder(), bool(q < sizes[j]))
+        self.last_sizes = sizes
+        self.last_spent = int(groups.spent)
+        self._observe(keys, rounds.pos, rounds.pos + rounds.neg)
+        return out
+
+    def _graded(self, prompt, rows) -> list:
+        """Whether each completion of ``prompt`` succeeds (score > threshold)."""
+        return [self.score(prompt, self.tokenizer.decode(row[1], skip_special_tokens=True)) > self.threshold
+                for row in rows]

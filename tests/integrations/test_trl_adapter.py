@@ -384,3 +384,81 @@ def test_resume_from_trls_checkpoint_equals_the_uninterrupted_run(tmp_path):
     assert json.loads((tmp_path / "a" / "checkpoint-1" / PLANNER_FILE).read_text())["planner"]["step"] == 1
     resumed = run(tmp_path / "a", resume=str(tmp_path / "a" / "checkpoint-1"))
     assert resumed.state_dict() == whole.state_dict() and resumed.step == 2
+
+
+def score_half(prompt, text):
+    """A rule that passes about 40% of the tiny model's completions: the first word is a number word."""
+    words = text.split()
+    return 1.0 if words and words[0] in ("two", "three", "four", "five", "yes") else 0.0
+
+
+def test_reinforce_ada_pos_runs_through_trl(tmp_path):
+    """rule="reinforce_ada_pos" (Reinforce-Ada, positive_focused): rounds of 2 per active prompt, at most 3; a prompt
+    retires at its first positive, so a prompt with a positive in round 1 drew exactly 2 (the "balanced" rule with
+    keep 4 needs 2 positives and 2 negatives: never after one round of 2); TRL's rows and the planner follow the
+    kept groups; the step stays within its budget."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    path = _tiny(tmp_path / "tiny")
+    model = AutoModelForCausalLM.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    prompts = ["what is two plus two", "what is three plus two", "what is four plus five"]
+    dataset = datasets.Dataset.from_dict({"prompt": prompts * 2})
+    holder, drawn = {}, []
+    inner = transformers_generator(lambda: holder["t"].model, tokenizer, max_new_tokens=3)
+
+    def generate(ps, counts):
+        out = inner(ps, counts)
+        drawn.append([(p, [score_half(p, tokenizer.decode(r[1], skip_special_tokens=True)) for r in rows])
+                      for p, rows in zip(ps, out)])
+        return out
+
+    generate.simalloc_on_policy = True
+    planner = Planner()
+
+    def reward_half(prompts, completions, **kwargs):
+        return [score_half(p, c) for p, c in zip(prompts, completions)]
+
+    rollout = AllocatedRollout(generate, score_half, tokenizer, k0=2, extra_per_prompt=2.0, planner=planner,
+                               rng=0, rule="reinforce_ada_pos", rule_options={"round_repeat": 2, "max_rounds": 3,
+                                                                              "keep": 4})
+    args = GRPOConfig(output_dir=str(tmp_path / "out"), num_generations=4, per_device_train_batch_size=12,
+                      max_steps=2, max_completion_length=3, learning_rate=1e-2, beta=0.0, report_to=[],
+                      save_strategy="no", use_cpu=True, bf16=False, seed=0, shuffle_dataset=False)
+    trainer = GRPOTrainer(model=model, reward_funcs=[masked_reward(reward_half)], args=args, train_dataset=dataset,
+                          processing_class=tokenizer, rollout_func=rollout)
+    holder["t"] = trainer
+    seen = _spy(trainer, rollout)
+    calls_before = []
+    inner_gen = trainer._generate_and_score_completions
+
+    def mark(inputs):
+        calls_before.append(len(drawn))
+        return inner_gen(inputs)
+
+    trainer._generate_and_score_completions = mark
+    trainer.train()
+    assert trainer.state.global_step == 2 and len(seen) == 2
+    retired_after_one = 0
+    for step, (adv, sizes, used) in enumerate(seen):
+        lo = calls_before[step]
+        hi = calls_before[step + 1] if step + 1 < len(calls_before) else len(drawn)
+        per = {p: [] for p in prompts}  # each prompt's successes, round by round
+        for call in drawn[lo:hi]:
+            for p, oks in call:
+                per[p].append(oks)
+        assert sum(len(ok) for p in prompts for ok in per[p]) <= 4 * 3  # the step's budget: (2 + 2) x 3
+        for j, p in enumerate(prompts):
+            rounds = per[p]
+            assert all(len(r) == 2 for r in rounds) and 1 <= len(rounds) <= 3
+            first_pos = next((i for i, r in enumerate(rounds) if sum(r) > 0), None)
+            if first_pos is not None:  # retired at its first positive round
+                assert len(rounds) == first_pos + 1
+                retired_after_one += first_pos == 0
+            assert np.array(used).reshape(-1, 4)[j].sum() == sizes[j] <= 4
+        blocks = adv.reshape(-1, 4)
+        for row, n in zip(blocks, sizes):
+            assert torch.all(row[n:] == 0)
+    assert retired_after_one >= 1  # the positive-focused retirement happened (balanced would never here)
+    assert planner.step == 2 and planner.history(prompts)["seen"].tolist() == [2, 2, 2]
