@@ -30,7 +30,7 @@ import uuid
 import numpy as np
 
 __all__ = ["repeat_by_allocation", "pad_to_multiple", "unpad", "grpo_advantages", "generate_allocated",
-           "stable_prompt_ids", "rollout_divisor", "AllocatingTrainerMixin"]
+           "generate_rounds", "stable_prompt_ids", "rollout_divisor", "AllocatingTrainerMixin"]
 
 
 def _verl():
@@ -313,6 +313,89 @@ def generate_allocated(gen_batch, generate, score, *, k0: int, budget: int, allo
     return batch, k0 + extra_n
 
 
+def generate_rounds(gen_batch, generate, score, *, rule: str, budget: int, options=None, planner=None, ids=None,
+                    pad_multiple: int = 1, threshold: float = 0.5, uid_key: str = "uid"):
+    """One step's generation under a multi-round rule (``simalloc.integrations.rounds``: "reinforce_ada",
+    "reinforce_ada_pos", "speed_rl"): each round's rollouts are generated as one batch (padded to
+    ``pad_multiple``), and each trained prompt keeps the rollouts the rule keeps, under its uid.
+
+    Parameters
+    ----------
+    gen_batch : verl.DataProto
+        One row per prompt, with a distinct ``uid_key`` each.
+    generate, score : callable
+        As ``generate_allocated``.
+    rule : str
+        The rule.
+    budget : int
+        Rollouts the step may spend (screening and discarded rollouts included), >= 0.
+    options : dict, optional
+        The rule's parameters.
+    planner : simalloc.Planner, optional
+        Observes every prompt's drawn totals (under ``ids``) and closes the step.
+    ids : sequence, optional
+        Stable prompt ids (default ``stable_prompt_ids(gen_batch)``).
+    pad_multiple : int, default 1
+        The rollout's chunk divisor (``rollout_divisor``).
+    threshold : float, default 0.5
+        A rollout succeeds when its score > threshold.
+    uid_key : str, default "uid"
+        The grouping key.
+
+    Returns
+    -------
+    batch : verl.DataProto
+        The kept rows, grouped by prompt in batch order, scores under "seq_scores".
+    counts : ndarray of int
+        Kept rollouts per prompt (0: not trained this step).
+    """
+    from .rounds import run_rounds, step_rounds
+
+    protocol = _verl()
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
+        raise ValueError(f"budget: expected an integer >= 0 (rollouts of the step), got {budget!r}")
+    n = len(gen_batch)
+    uids = np.asarray(gen_batch.non_tensor_batch[uid_key], dtype=object)
+    keys = stable_prompt_ids(gen_batch) if ids is None else list(ids)
+    if len(keys) != n:
+        raise ValueError(f"ids: expected one id per prompt ({n}), got {len(keys)}")
+    parts, part_scores = [], []
+
+    def draw(js, counts):
+        inputs = repeat_by_allocation(gen_batch.select_idxs(np.asarray(js)), np.asarray(counts, dtype=np.int64),
+                                      uid_key=uid_key, uids=uids[js])
+        padded, pad = pad_to_multiple(inputs, pad_multiple)
+        out = unpad(generate(padded), pad)
+        out.non_tensor_batch[uid_key] = inputs.non_tensor_batch[uid_key]
+        scores = np.asarray(score(out), dtype=np.float64)
+        parts.append(out)
+        part_scores.append(scores)
+        at, got = 0, []
+        for c in counts:
+            got.append([((len(parts) - 1, at + t), bool(scores[at + t] > threshold)) for t in range(c)])
+            at += c
+        return got
+
+    rounds = step_rounds(rule, n, int(budget), options)
+    groups, kept = run_rounds(rounds, draw)
+    counts = np.zeros(n, dtype=np.int64)
+    chosen = {}
+    for j, items in zip(groups.ids.tolist(), kept):
+        counts[j], chosen[j] = len(items), items
+    if not counts.sum():
+        raise RuntimeError(f"rule: {rule} kept no rollout this step (nothing to train on); raise the budget")
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
+    rows = [offsets[pid] + r for j in range(n) for pid, r in chosen.get(j, [])]
+    batch = protocol.DataProto.concat(parts).select_idxs(np.asarray(rows, dtype=np.int64))
+    batch.non_tensor_batch["seq_scores"] = np.concatenate(part_scores)[rows]
+    if planner is not None:
+        drawn = rounds.pos + rounds.neg
+        planner.observe(*_step_totals([k for k, d in zip(keys, drawn) if d],
+                                      rounds.pos[drawn > 0], drawn[drawn > 0]))
+        planner.end_step()
+    return batch, counts
+
+
 class _PassThroughRollout:
     """The trainer's rollout manager, returning a step's already generated batch unchanged (see the mixin)."""
 
@@ -409,6 +492,12 @@ class AllocatingTrainerMixin:
         Allocate through it (history priors across steps).
     allocation_seed : int
         Seeds the allocator's random stream (ties), which checkpoints keep.
+    allocation_rule : {"reinforce_ada", "reinforce_ada_pos", "speed_rl"} or None
+        A multi-round rule instead of pilot + allocation (``generate_rounds``), with the same step budget
+        (``allocation_k0`` x prompts + ``allocation_budget`` rollouts, screening and discarded ones included);
+        prompts the rule does not train this step are dropped from the update batch.
+    allocation_rule_options : dict
+        The rule's parameters.
     """
 
     allocation_k0: int = 4
@@ -416,6 +505,8 @@ class AllocatingTrainerMixin:
     allocation_allocator: str = "hora"
     allocation_planner = None
     allocation_seed: int = 0
+    allocation_rule = None
+    allocation_rule_options: dict = {}
 
     def _allocation_rng(self):
         """The allocator's random stream (ties), seeded by ``allocation_seed`` and kept in checkpoints."""
@@ -487,12 +578,17 @@ class AllocatingTrainerMixin:
         def score(out):
             return out.batch["rm_scores"].sum(-1).float().cpu().numpy()
 
+        ids = stable_prompt_ids(gen_batch) if ids is None else ids
+        pad = rollout_divisor(manager, getattr(self, "config", None))
+        if self.allocation_rule is not None:
+            return generate_rounds(gen_batch, generate, score, rule=self.allocation_rule,
+                                   budget=self.allocation_k0 * len(gen_batch) + self.allocation_budget,
+                                   options=self.allocation_rule_options, planner=self.allocation_planner, ids=ids,
+                                   pad_multiple=pad)
         return generate_allocated(gen_batch, generate, score, k0=self.allocation_k0, budget=self.allocation_budget,
                                   allocator=self.allocation_allocator, planner=self.allocation_planner,
                                   history_prior=self.allocation_planner is not None,
-                                  ids=stable_prompt_ids(gen_batch) if ids is None else ids,
-                                  rng=self._allocation_rng(),
-                                  pad_multiple=rollout_divisor(manager, getattr(self, "config", None)))
+                                  ids=ids, rng=self._allocation_rng(), pad_multiple=pad)
 
     def _validate(self, *args, **kwargs):
         """verl's own validation, with allocation off: ``_validate`` calls ``_get_gen_batch`` too, and its prompts

@@ -134,11 +134,16 @@ class CPUWorkers(RayPPOTrainer):
 
 
 class RecordingPlanner(Planner):
-    """A Planner that records, at each allocation, the ids it was asked about and their prior (its posterior)."""
+    """A Planner that records, at each allocation, the ids it was asked about and their prior (its posterior), and
+    every observation."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.asked = []
+        self.asked, self.observed = [], []
+
+    def observe(self, ids, successes, trials):
+        self.observed.append((list(ids), list(successes), list(trials)))
+        return super().observe(ids, successes, trials)
 
     def allocate(self, ids, *args, **kwargs):
         a, b = self.posterior(ids)
@@ -166,10 +171,11 @@ def _config(tmp_path, **trainer):
     return cfg
 
 
-def _trainer(tmp_path, planner, mixin=AllocatingTrainerMixin, **trainer):
+def _trainer(tmp_path, planner, mixin=AllocatingTrainerMixin, rule=None, rule_options=None, **trainer):
     class Trainer(mixin, CPUWorkers):
         allocation_k0, allocation_budget = K0, BUDGET
         allocation_planner = planner
+        allocation_rule, allocation_rule_options = rule, dict(rule_options or {})
 
 
     class Tok:
@@ -266,3 +272,31 @@ def test_resume_from_verls_checkpoint_equals_the_uninterrupted_run(tmp_path):
     t2.async_rollout_manager.gen.set_state(t1.async_rollout_manager.inner.gen.get_state())  # the engine's stream
     t2.fit()
     assert resumed.state_dict() == whole.state_dict()
+
+
+def test_reinforce_ada_pos_runs_through_fit(tmp_path):
+    """allocation_rule="reinforce_ada_pos" in verl's fit(): rounds of 2 per active prompt (at most 3) within the
+    step's budget (k0 x 4 + 10 = 18 rollouts), each round padded to the workers; a prompt retires at its first
+    positive, so some prompt retires after one round of 2 (the "balanced" rule with keep 4 needs 2 positives and 2
+    negatives: here every prompt would draw at least 4); each trained group has at most keep = 4 rows and the
+    advantages are simalloc's over them; the planner observes what each prompt drew."""
+    planner = RecordingPlanner(decay=1.0)
+    trainer = _trainer(tmp_path, planner, rule="reinforce_ada_pos",
+                       rule_options={"round_repeat": 2, "max_rounds": 3, "keep": 4})
+    trainer.fit()
+    actor, manager = trainer.actor_rollout_wg, trainer.async_rollout_manager.inner
+    assert len(actor.updates) == 2 and planner.step == 2
+    assert all(n % WORKERS == 0 for n, _ in manager.calls)
+    drawn = [n for _, _, trials in planner.observed for n in trials]
+    assert all(n in (2, 4, 6) for n in drawn) and 2 in drawn
+    for _, _, trials in planner.observed:
+        assert sum(trials) <= 4 * K0 + BUDGET
+    for upd in actor.updates:
+        uids = upd["uid"]
+        order = list(dict.fromkeys(uids))
+        sizes = np.array([uids.count(u) for u in order])
+        assert sizes.max() <= 4
+        r = upd["rm_scores"].sum(-1).double().numpy()
+        rows = np.concatenate([[i for i in range(len(uids)) if uids[i] == u] for u in order])
+        ours = group_advantages(r[rows], sizes, "grpo", eps=1e-6)
+        assert np.allclose(upd["advantages"][rows, -1].numpy(), ours, atol=1e-5)  # float32, as above
