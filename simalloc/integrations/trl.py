@@ -262,6 +262,10 @@ class AllocatedRollout:
         still observes every prompt's drawn totals.
     rule_options : dict, optional
         The rule's parameters (``round_repeat``, ``max_rounds``, ``keep``; SPEED-RL's ``screen``, ``extend``).
+    select_n : int, optional
+        Roll out at most this many of the step's prompts, chosen by the planner's selector (``Planner.select``:
+        "uniform", "greso", "mopps"); the others get no rollout (placeholders, advantage 0) and cost nothing.
+        Needs a planner; with a ``rule`` it is unused.
     sync_weights : callable, optional
         ``sync_weights(model)``: push the trainer's current weights to your own generator (e.g. a vLLM client's
         ``update_named_param`` for each parameter); called once per training step before generation, as TRL's own
@@ -277,7 +281,7 @@ class AllocatedRollout:
 
     def __init__(self, generate, score, tokenizer, *, k0: int, extra_per_prompt: float, allocator: str = "hora",
                  planner=None, history_prior: bool = False, threshold: float = 0.5, rng=None, sync_weights=None,
-                 rule=None, rule_options=None):
+                 rule=None, rule_options=None, select_n=None):
         from ..allocators import get_allocator
         from ..seeding import as_generator
         from ..validation import check_choice
@@ -291,6 +295,11 @@ class AllocatedRollout:
         get_allocator(allocator)
         self.rule = None if rule is None else check_choice(rule, "rule", TRAINER_RULES)
         self.rule_options = dict(rule_options or {})
+        if select_n is not None and (isinstance(select_n, bool) or not isinstance(select_n, (int, np.integer))
+                                     or select_n < 1 or planner is None):
+            raise ValueError(f"select_n: expected an integer >= 1 with a planner (its selector chooses), got "
+                             f"{select_n!r}" + ("" if planner is not None else " and no planner"))
+        self.select_n = None if select_n is None else int(select_n)
         if sync_weights is None and not getattr(generate, ON_POLICY, False):
             raise ValueError("sync_weights: a generator that does not sample from the trainer's model (your vLLM "
                              "client) needs sync_weights=callable(model) (called once a training step, before "
@@ -445,16 +454,21 @@ class AllocatedRollout:
         keys = [self._key(p) for p in unique]
         if self.rule is not None:
             return self._finish(self._rounds_step(unique, keys, g, group, pos, rank, world, trainer), trainer)
-        pilot, s_local = draw(0, np.full(m, self.k0))
+        active = self._selected(keys, trainer, world)
+        a = int(active.sum())
+        pilot, s_local = draw(0, np.where(active, self.k0, 0))
         s = np.sum(self._gather(trainer, s_local, world), axis=0)
-        budget = int(min(round(self.extra_per_prompt * m), m * (g - self.k0)))
+        budget = int(min(round(self.extra_per_prompt * a), a * (g - self.k0)))
+        act_keys = [k for k, on in zip(keys, active) if on]
         if self.planner is not None:
-            extra_n = self.planner.allocate(keys, s, self.k0, budget, allocator=self.allocator,
+            extra_a = self.planner.allocate(act_keys, s[active], self.k0, budget, allocator=self.allocator,
                                             history_prior=self.history_prior, rng=self.rng, cap=g - self.k0)
         else:
-            extra_n = allocate(self.allocator, s, self.k0, budget, rng=self.rng, cap=g - self.k0)
-        extra_n = np.asarray(self._gather(trainer, np.asarray(extra_n), world)[0], dtype=np.int64)  # process 0's
-        sizes = self.k0 + extra_n
+            extra_a = allocate(self.allocator, s[active], self.k0, budget, rng=self.rng, cap=g - self.k0)
+        extra_n = np.zeros(m, dtype=np.int64)
+        extra_n[active] = np.asarray(extra_a, dtype=np.int64)
+        extra_n = np.asarray(self._gather(trainer, extra_n, world)[0], dtype=np.int64)  # process 0's allocation
+        sizes = np.where(active, self.k0 + extra_n, 0)
         extra, e_local = draw(self.k0, sizes)
         totals = s + np.sum(self._gather(trainer, e_local, world), axis=0)
         out = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": [], USED_KEY: []}
@@ -467,6 +481,15 @@ class AllocatedRollout:
         self.last_sizes = sizes
         self._observe(keys, totals, sizes)
         return self._finish(out, trainer)
+
+    def _selected(self, keys, trainer, world) -> np.ndarray:
+        """Which of the step's prompts are rolled out: all, or ``select_n`` chosen by ``planner.select`` (its
+        selector; process 0's choice on every process). The others get no rollout (placeholders only)."""
+        if self.select_n is None:
+            return np.ones(len(keys), dtype=bool)
+        chosen = set(np.asarray(self.planner.select(keys, min(self.select_n, len(keys)), self.rng)).tolist())
+        active = np.array([k in chosen for k in keys], dtype=bool)
+        return np.asarray(self._gather(trainer, active, world)[0], dtype=bool)
 
     def _observe(self, keys, successes, trials) -> None:
         """The planner observes the step (a prompt drawn twice in one batch: its totals summed; prompts that drew

@@ -498,6 +498,9 @@ class AllocatingTrainerMixin:
         prompts the rule does not train this step are dropped from the update batch.
     allocation_rule_options : dict
         The rule's parameters.
+    allocation_select_n : int or None
+        Roll out at most this many of the step's prompts, chosen by ``allocation_planner.select`` (its selector:
+        "uniform", "greso", "mopps"); the others get no rollout and are dropped from the update batch.
     """
 
     allocation_k0: int = 4
@@ -507,6 +510,7 @@ class AllocatingTrainerMixin:
     allocation_seed: int = 0
     allocation_rule = None
     allocation_rule_options: dict = {}
+    allocation_select_n = None
 
     def _allocation_rng(self):
         """The allocator's random stream (ties), seeded by ``allocation_seed`` and kept in checkpoints."""
@@ -578,8 +582,10 @@ class AllocatingTrainerMixin:
         def score(out):
             return out.batch["rm_scores"].sum(-1).float().cpu().numpy()
 
-        ids = stable_prompt_ids(gen_batch) if ids is None else ids
+        ids = stable_prompt_ids(gen_batch) if ids is None else list(ids)
         pad = rollout_divisor(manager, getattr(self, "config", None))
+        if self.allocation_select_n is not None and self.allocation_rule is None:
+            return self._selected_generation(gen_batch, ids, generate, score, pad)
         if self.allocation_rule is not None:
             return generate_rounds(gen_batch, generate, score, rule=self.allocation_rule,
                                    budget=self.allocation_k0 * len(gen_batch) + self.allocation_budget,
@@ -589,6 +595,23 @@ class AllocatingTrainerMixin:
                                   allocator=self.allocation_allocator, planner=self.allocation_planner,
                                   history_prior=self.allocation_planner is not None,
                                   ids=ids, rng=self._allocation_rng(), pad_multiple=pad)
+
+    def _selected_generation(self, gen_batch, ids, generate, score, pad):
+        """``allocation_select_n`` prompts chosen by the planner's selector get pilot + allocation; the others no
+        rollout (count 0: dropped from the update batch)."""
+        if self.allocation_planner is None:
+            raise ValueError("allocation_select_n: needs allocation_planner (its selector chooses the prompts)")
+        n = len(gen_batch)
+        chosen = set(np.asarray(self.allocation_planner.select(ids, min(int(self.allocation_select_n), n),
+                                                               self._allocation_rng())).tolist())
+        active = np.flatnonzero([k in chosen for k in ids])
+        out, sub_counts = generate_allocated(
+            gen_batch.select_idxs(active), generate, score, k0=self.allocation_k0, budget=self.allocation_budget,
+            allocator=self.allocation_allocator, planner=self.allocation_planner, history_prior=True,
+            ids=[ids[j] for j in active], rng=self._allocation_rng(), pad_multiple=pad)
+        counts = np.zeros(n, dtype=np.int64)
+        counts[active] = sub_counts
+        return out, counts
 
     def _validate(self, *args, **kwargs):
         """verl's own validation, with allocation off: ``_validate`` calls ``_get_gen_batch`` too, and its prompts

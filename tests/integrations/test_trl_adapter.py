@@ -462,3 +462,42 @@ def test_reinforce_ada_pos_runs_through_trl(tmp_path):
             assert torch.all(row[n:] == 0)
     assert retired_after_one >= 1  # the positive-focused retirement happened (balanced would never here)
     assert planner.step == 2 and planner.history(prompts)["seen"].tolist() == [2, 2, 2]
+
+
+def test_a_planner_selector_chooses_the_prompts_through_trl(tmp_path):
+    """select_n=1 with the "mopps" selector: of the 3 prompts of each step, one is rolled out (pilot + extra, the
+    budget of one prompt); the generator is never asked for the others, which TRL gets as placeholders only."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    path = _tiny(tmp_path / "tiny")
+    model = AutoModelForCausalLM.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    prompts = ["what is two plus two", "what is three plus two", "what is four plus five"]
+    dataset = datasets.Dataset.from_dict({"prompt": prompts * 2})
+    holder, asked = {}, []
+    inner = transformers_generator(lambda: holder["t"].model, tokenizer, max_new_tokens=3)
+
+    def generate(ps, counts):
+        asked.append(list(ps))
+        return inner(ps, counts)
+
+    generate.simalloc_on_policy = True
+    planner = Planner("mopps", decay=0.5)
+    rollout = AllocatedRollout(generate, score, tokenizer, k0=2, extra_per_prompt=2.0, planner=planner, rng=0,
+                               select_n=1)
+    args = GRPOConfig(output_dir=str(tmp_path / "out"), num_generations=4, per_device_train_batch_size=12,
+                      max_steps=2, max_completion_length=3, learning_rate=1e-2, beta=0.0, report_to=[],
+                      save_strategy="no", use_cpu=True, bf16=False, seed=0, shuffle_dataset=False)
+    trainer = GRPOTrainer(model=model, reward_funcs=[masked_reward(reward_yes)], args=args, train_dataset=dataset,
+                          processing_class=tokenizer, rollout_func=rollout)
+    holder["t"] = trainer
+    seen = _spy(trainer, rollout)
+    trainer.train()
+    assert len(seen) == 2 and all(len(set(ps)) <= 1 for ps in asked)  # one prompt per generation call
+    for adv, sizes, used in seen:
+        assert sorted(sizes.tolist()) == [0, 0, 4]  # 2 pilot + 2 extra for the one selected prompt
+        assert np.array(used).reshape(3, 4).sum(axis=1).tolist() == sizes.tolist()
+    assert planner.step == 2 and sum(planner.history(prompts)["seen"]) == 2
+    with pytest.raises(ValueError, match="select_n"):
+        AllocatedRollout(_on_policy, score, tokenizer, k0=2, extra_per_prompt=1, select_n=2)  # no planner

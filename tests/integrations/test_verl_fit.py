@@ -300,3 +300,20 @@ def test_reinforce_ada_pos_runs_through_fit(tmp_path):
         rows = np.concatenate([[i for i in range(len(uids)) if uids[i] == u] for u in order])
         ours = group_advantages(r[rows], sizes, "grpo", eps=1e-6)
         assert np.allclose(upd["advantages"][rows, -1].numpy(), ours, atol=1e-5)  # float32, as above
+
+
+def test_a_planner_selector_chooses_the_prompts_in_fit(tmp_path):
+    """allocation_select_n=2 with the "mopps" selector: each step rolls out 2 of the 4 prompts (pilot 2 x 2 rows,
+    then the extra budget) and the actor updates on those 2 groups only; the planner sees 2 prompts a step."""
+
+    class Selecting(AllocatingTrainerMixin):
+        allocation_select_n = 2
+
+    planner = RecordingPlanner("mopps", decay=0.5)
+    trainer = _trainer(tmp_path, planner, mixin=Selecting, val_before_train=False, test_freq=-1)
+    trainer.fit()
+    actor, manager = trainer.actor_rollout_wg, trainer.async_rollout_manager.inner
+    assert [len(set(u["uid"])) for u in actor.updates] == [2, 2]
+    assert [len(u["uid"]) for u in actor.updates] == [2 * K0 + BUDGET] * 2
+    assert [n for n, _ in manager.calls] == [2 * K0 + (-2 * K0) % WORKERS, BUDGET + (-BUDGET) % WORKERS] * 2
+    assert [len(ids) for ids, _, _ in planner.observed] == [2, 2]
