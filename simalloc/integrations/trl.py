@@ -8,16 +8,21 @@ advantage 0. And a ``rollout_func`` may return an ``env_mask`` per completion th
 
 So the least invasive reading: set ``num_generations`` to the largest group you allow (G_max); ``AllocatedRollout``
 (the ``rollout_func``) draws a pilot of ``k0`` per prompt, grades it, lets the planner split the extra budget
-(at most G_max - k0 each), draws the extra completions, and fills each prompt's remaining rows with one-token
-placeholders (``env_mask`` 0, ``simalloc_used`` False); ``masked_reward`` wraps each reward function to return
-None for them. TRL then normalises every prompt over its own n_i real completions. Only sum(n_i) completions are
-generated; the placeholders cost one token of forward pass each in the loss computation.
+(at most G_max - k0 each), draws the extra completions, and fills each prompt's remaining rows with the
+shortest placeholder rows TRL accepts (a one-token prompt and completion, ``env_mask`` 0, ``simalloc_used``
+False); ``masked_reward`` wraps each reward function to return None for them. TRL then normalises every prompt over
+its own n_i real completions. Eval calls use ``num_generations_eval`` for every prompt and leave the planner alone;
+several processes share one allocation (``AllocatedRollout.__call__``); multi-round rules and the planner's
+selectors are options; ``checkpoint_callback`` keeps the planner in TRL's checkpoints.
 
-Supported: TRL >= 1.10 (``rollout_func`` with ``env_mask`` and the NaN-aware baseline); tested with 1.16.0.
-Differences to know (TRL 1.16's ``_compute_loss``): ``loss_type="grpo"`` averages per-sequence means over every row
-and ``"dr_grpo"`` divides by rows x ``max_completion_length``, so placeholder rows (loss 0) count in the
-denominator: the step is scaled by sum(n_i) / (prompts x G_max), like a smaller learning rate; ``"bnpo"`` divides by
-the real tokens only. With ``beta > 0`` the placeholders' tokens are masked out of the KL term too (env_mask).
+Cost: only sum(n_i) completions are generated, but every placeholder is a full row of TRL's padded
+(prompt + completion) tensor, so the update's forward and backward passes run on prompts x G_max rows, as plain
+GRPO at G_max. Supported: TRL >= 1.10 (``rollout_func`` with ``env_mask`` and the NaN-aware baseline); tested with
+1.16.0. Loss scale (TRL 1.16's ``_compute_loss``): the default ``"dapo"`` and ``"bnpo"`` divide by the real tokens
+only; ``"grpo"`` averages per-sequence means over every row and ``"dr_grpo"`` divides by rows x
+``max_completion_length``, so placeholder rows (loss 0) count in the denominator: the step is scaled by
+sum(n_i) / (prompts x G_max), like a smaller learning rate. With ``beta > 0`` the placeholders' tokens are masked
+out of the KL term too (env_mask).
 """
 
 from __future__ import annotations
