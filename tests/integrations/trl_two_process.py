@@ -12,14 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-import datasets
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
-from trl import GRPOConfig, GRPOTrainer
-
-from simalloc import Planner
-from simalloc.integrations.trl import USED_KEY, AllocatedRollout, masked_reward, transformers_generator
-
 G, K0, PER_DEVICE = 4, 2, 6  # 2 processes x 6 rows = 3 groups of 4: group 1 has rows 4-7, split 2 / 2
 
 
@@ -28,6 +20,16 @@ def score(prompt, text):
 
 
 def main(model_dir: str, out_dir: str) -> None:
+    """Train 2 steps in this process and write ``<out_dir>/rank<r>.json`` (the libraries are imported here, so that
+    the main suite's doctest collection can import this file without the trl extra)."""
+    import datasets
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from simalloc import Planner
+    from simalloc.integrations.trl import USED_KEY, AllocatedRollout, masked_reward, transformers_generator
+
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     dataset = datasets.Dataset.from_dict({"prompt": ["what is two plus two", "what is three plus two",
