@@ -512,6 +512,15 @@ class AllocatingTrainerMixin:
     allocation_rule_options: dict = {}
     allocation_select_n = None
 
+    def __init_subclass__(cls, **kwargs):
+        """Refuse a trainer the hooks would not reach: one with a ``fit`` loop but no ``_get_gen_batch`` (verl
+        0.9's v1 ``PPOTrainer``, ``trainer.use_v1=True``, generates inside its agent loop), where allocation would
+        silently never run."""
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "fit") and not hasattr(super(AllocatingTrainerMixin, cls), "_get_gen_batch"):
+            raise ValueError(f"{cls.__name__}: AllocatingTrainerMixin hooks verl's RayPPOTrainer (_get_gen_batch); "
+                             "this trainer has none (verl 0.9: set trainer.use_v1=False and use RayPPOTrainer)")
+
     def _allocation_rng(self):
         """The allocator's random stream (ties), seeded by ``allocation_seed`` and kept in checkpoints."""
         rng = getattr(self, "_simalloc_rng", None)

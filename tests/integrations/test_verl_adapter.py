@@ -159,3 +159,21 @@ def test_stable_prompt_ids():
     raw = [[{"role": "user", "content": "x"}], [{"content": "x", "role": "user"}], [{"role": "user", "content": "y"}]]
     msg = stable_prompt_ids(batch(5, [{}, None, {"index": None}], raw=raw))
     assert msg[0] == msg[1] != msg[2] and msg[0].startswith("prompt:")
+
+
+def test_a_trainer_without_the_generation_hook_is_refused():
+    """verl 0.9's v1 PPOTrainer (trainer.use_v1=True) has a fit loop but no _get_gen_batch (rollout.n is spawned
+    inside its agent loop): the mixin would never run there, so such a class is refused at definition; a mixin-only
+    intermediate class (no fit) and a RayPPOTrainer subclass are accepted."""
+    from verl.trainer.ppo.ray_trainer import RayPPOTrainer
+
+    from simalloc.integrations.verl import AllocatingTrainerMixin
+
+    class V1Like:
+        def fit(self):
+            pass
+
+    with pytest.raises(ValueError, match="use_v1=False"):
+        type("T", (AllocatingTrainerMixin, V1Like), {})
+    options = type("Options", (AllocatingTrainerMixin,), {"allocation_select_n": 2})
+    assert issubclass(type("T", (options, RayPPOTrainer), {}), RayPPOTrainer)
