@@ -9,13 +9,10 @@ verl = pytest.importorskip("verl", reason="the verl extra is not installed (make
 torch = pytest.importorskip("torch")
 
 from verl import DataProto  # noqa: E402
-from verl.trainer.ppo.core_algos import AdvantageEstimator  # noqa: E402
-from verl.trainer.ppo.ray_trainer import RayPPOTrainer, compute_advantage  # noqa: E402
 
 from simalloc import Planner  # noqa: E402
 from simalloc.estimators import group_advantages  # noqa: E402
 from simalloc.integrations.verl import (  # noqa: E402
-    AllocatingTrainerMixin,
     generate_allocated,
     grpo_advantages,
     pad_to_multiple,
@@ -97,13 +94,13 @@ class StandInRollout:
     """generate_sequences of a rollout manager: a response per row and rm_scores drawn from each prompt's pass rate
     (by qid); records the sizes it was asked for."""
 
-    def __init__(self, p, seed=0, world_size=2):
+    def __init__(self, p, seed=0, workers=2):
         self.p, self.gen = p, torch.Generator().manual_seed(seed)
-        self.world_size, self.calls = world_size, []
+        self.workers, self.calls = workers, []
 
     def generate_sequences(self, batch):
         n = len(batch)
-        assert n % self.world_size == 0, "padded to the data-parallel size"
+        assert n % self.workers == 0, "padded to the rollout divisor"
         self.calls.append(n)
         q = torch.tensor([self.p[int(x[1:])] for x in batch.non_tensor_batch["qid"]])
         reward = (torch.rand(n, generator=self.gen) < q).float()
@@ -130,50 +127,53 @@ def test_generate_allocated_pilot_then_extra():
     assert planner.history(["q0", "q1"])["seen"].tolist() == [1, 1]
 
 
-def test_the_mixin_runs_inside_fits_generation_and_advantage_lines():
-    """The lines of RayPPOTrainer.fit (verl 0.9.1) from the generation batch to compute_advantage, transcribed, run
-    with the mixin's hooks: the union aligns, every prompt's group has its allocated size, and the advantages are
-    simalloc's."""
-    from omegaconf import OmegaConf
+def test_stable_prompt_ids():
+    """The id a planner is keyed by: data_source/index from extra_info when present; else a hash of the prompt's
+    token ids (left padding ignored); else a hash of the chat messages. The same prompt gets the same id at every
+    step (fresh uids), different prompts different ids, and a row without extra_info["index"] is not merged into
+    index 0 (RLHFDataset's own default)."""
+    from simalloc.integrations.verl import stable_prompt_ids
 
-    class Trainer(AllocatingTrainerMixin, RayPPOTrainer):
-        allocation_k0, allocation_budget = 2, 12
+    def batch(uid_seed, extra, ids=None, mask=None, raw=None):
+        tensors = {"dummy_tensor": torch.zeros(len(extra), 1)}
+        if ids is not None:
+            tensors = {"input_ids": ids, "attention_mask": mask}
+        non = {"extra_info": np.array(extra, dtype=object), "data_source": np.array(["a"] * len(extra), dtype=object),
+               "uid": np.array([f"{uid_seed}-{i}" for i in range(len(extra))], dtype=object)}
+        if raw is not None:
+            non["raw_prompt"] = np.fromiter(raw, dtype=object, count=len(raw))  # as verl's collate_fn
+        return DataProto.from_dict(tensors=tensors, non_tensors=non)
 
-        def __init__(self, rollout):  # RayPPOTrainer.__init__ builds Ray workers: only what fit's lines read
-            self.config = OmegaConf.create({"algorithm": {"adv_estimator": "grpo"},
-                                            "actor_rollout_ref": {"rollout": {"n": 8}}})
-            self.async_rollout_manager = rollout
+    by_index = stable_prompt_ids(batch(1, [{"index": 7}, {"index": 0}]))
+    assert by_index == ["a/index:7", "a/index:0"]
+    assert stable_prompt_ids(batch(2, [{"index": 7}, {"index": 0}])) == by_index  # new uids, same ids
+    # token ids: the same tokens under different left padding are one prompt; other tokens another
+    ids = torch.tensor([[0, 0, 5, 6], [0, 5, 6, 9], [0, 0, 0, 0]])
+    ids[2] = torch.tensor([0, 0, 5, 6])
+    mask = torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1], [0, 0, 1, 1]])
+    tok = stable_prompt_ids(batch(3, [{}, {}, {}], ids=ids, mask=mask))
+    assert tok[0] == tok[2] != tok[1] and tok[0].startswith("tokens:")
+    padded = torch.tensor([[0, 0, 0, 5, 6]])
+    assert stable_prompt_ids(batch(4, [{}], ids=padded, mask=(padded != 0).long())) == [tok[0]]
+    # messages (verl 0.9's RLHFDataset tokenises in the agent loop): a hash of the chat, key order irrelevant
+    raw = [[{"role": "user", "content": "x"}], [{"content": "x", "role": "user"}], [{"role": "user", "content": "y"}]]
+    msg = stable_prompt_ids(batch(5, [{}, None, {"index": None}], raw=raw))
+    assert msg[0] == msg[1] != msg[2] and msg[0].startswith("prompt:")
 
-    p = np.array([0.0, 0.5, 0.9, 0.2, 0.6])
-    trainer = Trainer(StandInRollout(p, world_size=1))
-    trainer.async_rollout_manager = __import__("simalloc.integrations.verl", fromlist=["x"])._PassThroughRollout(
-        trainer.async_rollout_manager)  # what init_workers does
-    batch = _prompts(5)
-    batch.non_tensor_batch["uid"] = np.array([f"u{i}" for i in range(5)], dtype=object)
-    # --- RayPPOTrainer.fit, verl 0.9.1 (the generation stage, non-REMAX branch) ---
-    gen_batch = trainer._get_gen_batch(batch)
-    gen_batch.meta_info["global_steps"] = 1
-    rollout_n = trainer.config.actor_rollout_ref.rollout.n
-    gen_batch_output = gen_batch.repeat(repeat_times=rollout_n, interleave=True)
-    combined_gen_batch = gen_batch_output
-    num_sampled_prompts = len(gen_batch_output)
-    combined_gen_output = trainer.async_rollout_manager.generate_sequences(combined_gen_batch)
-    combined_gen_output.meta_info.pop("timing", None)
-    gen_batch_output = combined_gen_output.slice(0, num_sampled_prompts)
-    batch = batch.repeat(repeat_times=trainer.config.actor_rollout_ref.rollout.n, interleave=True)
-    batch = batch.union(gen_batch_output)
-    # --- then the reward and advantage stage ---
-    rewards = batch.batch["rm_scores"]
-    batch.batch["token_level_scores"] = rewards
-    batch.batch["token_level_rewards"] = rewards
-    batch.batch["response_mask"] = torch.ones_like(rewards)
-    batch = compute_advantage(batch, adv_estimator=AdvantageEstimator.GRPO, num_repeat=rollout_n,
-                              norm_adv_by_std_in_grpo=True, config=trainer.config.algorithm)
-    uids = batch.non_tensor_batch["uid"].tolist()
-    sizes = [uids.count(f"u{i}") for i in range(5)]
-    assert sum(sizes) == 5 * 2 + 12 and min(sizes) >= 2 and len(set(sizes)) > 1
-    assert batch.non_tensor_batch["qid"].tolist() == [f"q{i}" for i, k in enumerate(sizes) for _ in range(k)]
-    r = rewards.sum(-1).numpy().astype(np.float64)
-    ours = group_advantages(r, np.array(sizes), "grpo", eps=1e-6)
-    assert np.allclose(batch.batch["advantages"][:, -1].numpy(), ours, atol=1e-5)
-    assert trainer.async_rollout_manager.inner.calls == [10, 12]  # pilot and extra only, nothing generated twice
+
+def test_a_trainer_without_the_generation_hook_is_refused():
+    """verl 0.9's v1 PPOTrainer (trainer.use_v1=True) has a fit loop but no _get_gen_batch (rollout.n is spawned
+    inside its agent loop): the mixin would never run there, so such a class is refused at definition; a mixin-only
+    intermediate class (no fit) and a RayPPOTrainer subclass are accepted."""
+    from verl.trainer.ppo.ray_trainer import RayPPOTrainer
+
+    from simalloc.integrations.verl import AllocatingTrainerMixin
+
+    class V1Like:
+        def fit(self):
+            pass
+
+    with pytest.raises(ValueError, match="use_v1=False"):
+        type("T", (AllocatingTrainerMixin, V1Like), {})
+    options = type("Options", (AllocatingTrainerMixin,), {"allocation_select_n": 2})
+    assert issubclass(type("T", (options, RayPPOTrainer), {}), RayPPOTrainer)
