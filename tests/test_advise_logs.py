@@ -84,7 +84,7 @@ def test_a_failure_leaves_nothing_and_a_reused_folder_keeps_only_this_runs_files
     flat.write(out)
     names = {f.name for f in out.iterdir()}
     assert "history.csv" not in names and {"my_notes.txt", "report.md", "allocation.csv"} <= names
-    assert "history" not in (out / "report.md").read_text()
+    assert "A prior from each prompt's history" not in (out / "report.md").read_text()  # no history section
     assert [f.name for f in tmp_path.iterdir()] == ["adv"]
 
 
