@@ -169,7 +169,7 @@ def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
             print(gains.round(5).to_string(index=False))
             if gains.value.isna().any():
                 print("NaN: no replicate's Pass@1 falls inside the frontier's range (n_reps counts those that do)")
-        bound = long[(long.arm == "frontier") & long.metric.str.startswith("interpolation_")]
+        bound = long[(long.arm == "frontier") & long.metric.str.startswith(("interpolation_bias", "interpolation_bound"))]
         for metric, value, se, n in zip(bound.metric, bound.value, bound.se, bound.n_reps):
             print(f"frontier {metric}: {value:+.4f}" + (f" +- {se:.4f}" if np.isfinite(se) else "")
                   + f" over {n} leave-one-out uniform runs (an arm is credited only beyond the bound)")
