@@ -168,8 +168,9 @@ def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
         if not gains.empty:
             print(gains.round(5).to_string(index=False))
             if gains.value.isna().any():
-                print("NaN: no replicate's Pass@1 falls inside the frontier's range (n_reps counts those that do)")
-        bound = long[(long.arm == "frontier") & long.metric.str.startswith(("interpolation_bias", "interpolation_bound"))]
+                print("NaN: no replicate has both the arm and a frontier point (n_reps counts those read)")
+        bound = long[(long.arm == "frontier")
+                     & long.metric.str.startswith(("interpolation_bias", "interpolation_bound"))]
         for metric, value, se, n in zip(bound.metric, bound.value, bound.se, bound.n_reps):
             print(f"frontier {metric}: {value:+.4f}" + (f" +- {se:.4f}" if np.isfinite(se) else "")
                   + f" over {n} leave-one-out uniform runs (an arm is credited only beyond the bound)")
