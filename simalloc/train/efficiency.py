@@ -322,8 +322,8 @@ def rollout_seconds(generated, trained, *, completion_tokens, prompt_tokens, sec
 
     Examples
     --------
-    >>> rollout_seconds(1000, 500, completion_tokens=100, prompt_tokens=50, seconds_per_generated_token=1e-3,
-    ...                 seconds_per_prefill_token=1e-4, seconds_per_trained_token=2e-4)
+    >>> round(rollout_seconds(1000, 500, completion_tokens=100, prompt_tokens=50, seconds_per_generated_token=1e-3,
+    ...                       seconds_per_prefill_token=1e-4, seconds_per_trained_token=2e-4), 9)
     120.0
     """
     costs = (completion_tokens, prompt_tokens, seconds_per_generated_token, seconds_per_prefill_token,
