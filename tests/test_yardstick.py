@@ -66,6 +66,12 @@ def test_first_reach_and_km_median_hand_computed():
     assert first_reach([0, 10], [0, 50], [0.5, 0.6], 0.4) == (0.0, 0.0, True)
     assert km_median([62.5, 250 / 3, 100, 100], [True, True, False, False]) == pytest.approx(250 / 3, rel=1e-12)
     assert np.isnan(km_median([62.5, 100, 100, 100], [True, False, False, False]))
+    with pytest.raises(ValueError, match="step, rollouts, values: must be non-empty"):
+        first_reach([0, 1], [0, 1], [0.1], 0.5)
+    with pytest.raises(ValueError, match="times, reached: must be 1-d arrays of equal length"):
+        km_median([1.0, 2.0], [True])
+    with pytest.raises(ValueError, match="x, y: must be 1-d arrays of equal length"):
+        pareto_mask([0.1, 0.2], [0.3])
 
 
 def test_twice_as_fast_arm_reads_multiplier_two_and_half_the_steps():

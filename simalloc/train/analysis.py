@@ -128,6 +128,8 @@ def pareto_mask(x, y) -> np.ndarray:
     [True, True, True, False]
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"x, y: must be 1-d arrays of equal length, got shapes {x.shape} and {y.shape}")
     order = np.lexsort((-y, -x))
     keep = np.zeros(x.size, dtype=bool)
     best = -np.inf

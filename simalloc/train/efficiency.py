@@ -103,6 +103,9 @@ def first_reach(step, rollouts, values, target: float) -> Reach:
     Reach(step=15.0, rollouts=150.0, reached=True)
     """
     t, c, v = (np.asarray(a, dtype=np.float64) for a in (step, rollouts, values))
+    if t.ndim != 1 or t.size == 0 or not t.shape == c.shape == v.shape:
+        raise ValueError(f"step, rollouts, values: must be non-empty 1-d arrays of equal length, got shapes "
+                         f"{t.shape}, {c.shape}, {v.shape}")
     hit = np.flatnonzero(v >= target)
     if hit.size == 0:
         return Reach(float(t[-1]), float(c[-1]), False)
@@ -255,6 +258,8 @@ def km_median(times, reached) -> float:
 
     t = np.asarray(times, dtype=np.float64)
     ok = np.asarray(reached, dtype=bool)
+    if t.ndim != 1 or t.shape != ok.shape:
+        raise ValueError(f"times, reached: must be 1-d arrays of equal length, got shapes {t.shape} and {ok.shape}")
     if t.size == 0 or not ok.any():
         return float("nan")
     cdf = ecdf(CensoredData(uncensored=t[ok], right=t[~ok])).cdf
