@@ -95,6 +95,11 @@ def test_study_smoke(study, tmp_path):
             "hora_vs_grpo": {**TINY, "n_reps": "1", "arms": "uniform,hora,dapo_dynamic,knapsack,gvm"}}[study]
     out = run_study(study, out=tmp_path, overrides=over, progress=False)
     assert (out / "table.parquet").is_file() and (out / "figure.png").is_file()
+    if (out / "summary.csv").is_file() and study != "alloc_demo":  # every training summary has its replicates
+        reps = pd.read_csv(out / "replicates.csv")
+        summary = pd.read_csv(out / "summary.csv")
+        keys = [c for c in summary.columns if c not in ("metric", "value", "se", "n_reps")]  # arm (and G)
+        assert set(map(tuple, reps[keys].drop_duplicates().to_numpy())) <= set(map(tuple, summary[keys].to_numpy()))
     if study == "hora_rloo":  # RLOO advantages, with the placebo and the frontier in the summary contract
         summary = pd.read_csv(out / "summary.csv")
         assert {"hora_placebo", "uniform:lr0.1"} <= set(summary.arm) and "frontier_gain@256" in set(summary.metric)
