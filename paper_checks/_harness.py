@@ -151,7 +151,8 @@ def frontier_gain_runs(
     full: bool, arm: str, world="beta:0.5,0.5", zipf=1.5, seed=0, k=256, shift=0.0, lrs=CHECK_FRONTIER_LRS
 ):
     """``arm``'s frontier gain at Pass@k (mean, se, replicates used: ``MeanSE``) against uniform GRPO's
-    learning-rate frontier in one setting (``simalloc.train.frontier_gain``, monotone cubic, no extrapolation).
+    learning-rate frontier in one setting (``simalloc.train.frontier_gain``: monotone cubic through the
+    Pareto-filtered points, a replicate outside their Pass@1 range read against the flat extension of the end point).
     ``shift`` is added to the arm's Pass@k (mutation tests only: an arm moved off the frontier)."""
     import pandas as pd
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from simalloc.io import write_table
 from simalloc.plotting import color_of
-from simalloc.train import CONTROLS, TrainingStudyArgs, arm_shards, final_summary, run_arm_shard, summary_long
+from simalloc.train import CONTROLS, TrainingStudyArgs, arm_shards, final_summary, run_arm_shard, summary_tables
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,10 @@ def finalize(args, tables, out, progress=True):
     write_table(summary, out, "final_passk")
     import pandas as pd
 
-    long = pd.concat([summary_long(steps[steps.G == g], args).assign(G=g) for g in sorted(set(steps.G))],
-                     ignore_index=True)
+    parts = {g: summary_tables(steps[steps.G == g], args) for g in sorted(set(steps.G))}
+    long = pd.concat([part[0].assign(G=g) for g, part in parts.items()], ignore_index=True)
     write_table(long, out, "summary")  # the summary contract, one block per G
+    write_table(pd.concat([part[1].assign(G=g) for g, part in parts.items()], ignore_index=True), out, "replicates")
     kmax = max(args.train.ks)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, k in zip(axes, (1, kmax)):

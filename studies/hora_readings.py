@@ -28,7 +28,7 @@ from simalloc.train import (
     arm_shards,
     final_summary,
     run_arm_shard,
-    summary_long,
+    summary_tables,
 )
 from simalloc.train.calibration import reading_changes
 
@@ -85,11 +85,12 @@ def finalize(args, tables, out, progress=True):
     write_table(steps, out, "table")
     write_table(share, out, "budget_share")
     kmax = max(args.train.ks)
-    blocks, rows = [], []
+    blocks, reps, rows = [], [], []
     for i, reading in enumerate(args.readings()):
         st = steps[steps.reading == i]
-        long = summary_long(st, args)
+        long, rep = summary_tables(st, args)
         blocks.append(long.assign(reading=_name(reading)))
+        reps.append(rep.assign(reading=_name(reading)))
         final = final_summary(st, args.train.ks)
         m = long.set_index(["arm", "metric"])
         bound = m["value"].get(("frontier", f"interpolation_bound@{kmax}"), np.nan)
@@ -107,6 +108,7 @@ def finalize(args, tables, out, progress=True):
                 "grad_snr": m["value"].get((arm, "grad_snr"), np.nan),
             })
     write_table(pd.concat(blocks, ignore_index=True), out, "summary")
+    write_table(pd.concat(reps, ignore_index=True), out, "replicates")  # the values behind summary.csv
     table = pd.DataFrame(rows)
     write_table(table, out, "readings")
     _plot(table, args, out / "figure.png")

@@ -42,7 +42,7 @@ from simalloc.train import (
     arm_shards,
     final_summary,
     run_arm_shard,
-    summary_long,
+    summary_tables,
 )
 from simalloc.train.calibration import reading_changes
 
@@ -140,14 +140,16 @@ def finalize(args, tables, out, progress=True):
     write_table(steps, out, "table")
     write_table(share, out, "budget_share")
     kmax = max(args.train.ks)
-    blocks, judged = [], []
+    blocks, reps, judged = [], [], []
     for i, setting in enumerate(args.settings()):
         st, sh = steps[steps.setting == i], share[share.setting == i]
-        long = summary_long(st, args)
+        long, rep = summary_tables(st, args)
         blocks.append(long.assign(setting=i, **setting))
+        reps.append(rep.assign(setting=i, **setting))
         for claim, value, se, verdict in judge_setting(long, final_summary(st, args.train.ks), sh, kmax):
             judged.append({"setting": i, **setting, "claim": claim, "value": value, "se": se, "verdict": verdict})
     write_table(pd.concat(blocks, ignore_index=True), out, "summary")
+    write_table(pd.concat(reps, ignore_index=True), out, "replicates")  # the values behind summary.csv
     settings = pd.DataFrame(judged)
     write_table(settings, out, "settings")
     counts = (settings.groupby("claim").verdict.value_counts().unstack(fill_value=0)

@@ -26,8 +26,8 @@ import pandas as pd
 
 from simalloc.io import write_table
 from simalloc.lab import LabConfig, train_lab, warm_start
-from simalloc.stats import mean_se
 from simalloc.train import TrainingStudyArgs, arm_shards, finalize_training
+from simalloc.train.analysis import SummaryRows
 
 # "dapo" here is the allocator (the study means it); parse_arm's rename notice is for old dynamic-sampling configs
 warnings.filterwarnings("ignore", message="arm 'dapo'", category=FutureWarning)
@@ -62,15 +62,15 @@ def run_shard(args, shard):
     return {"steps": steps, "budget_share": share}
 
 
-def _lab_summary(steps: pd.DataFrame, args) -> pd.DataFrame:
-    """Per arm: the final Pass@1 by level (the gradient SNR rows come from ``summary_long``, as in the simulator)."""
-    rows = []
+def _lab_summary(steps: pd.DataFrame, args) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per arm: the final Pass@1 by level (the gradient SNR rows come from ``summary_tables``, as in the simulator),
+    and its per-replicate values (rows of replicates.csv)."""
+    rows = SummaryRows()
     last = steps[steps.step == steps.step.max()]
-    for arm, grp in steps.groupby("arm", sort=False):
+    for arm in steps.arm.unique():
         for lv in range(3):
-            m = mean_se(last[last.arm == arm][f"pass@1:level{lv}"])
-            rows.append((arm, f"pass@1:level{lv}", m.mean, m.se, m.n))
-    return pd.DataFrame(rows, columns=["arm", "metric", "value", "se", "n_reps"])
+            rows.per_rep(arm, f"pass@1:level{lv}", last[last.arm == arm].set_index("rep")[f"pass@1:level{lv}"])
+    return rows.tables()
 
 
 def _lab_figure(steps: pd.DataFrame, args, path) -> None:
@@ -109,9 +109,11 @@ def finalize(args, tables, out, progress=True):
         title=f"Lab: HORA vs GRPO on a {cfg.hidden}-wide {cfg.layers}-layer transformer, {cfg.n_prompts} prompts, "
               f"G = {cfg.group_size}, K0 = {cfg.k0}, {cfg.steps} steps, {args.n_reps} replicates",
     )
-    lab = _lab_summary(tables["steps"], args)
+    lab, lab_reps = _lab_summary(tables["steps"], args)
     long = pd.concat([pd.read_parquet(out / "summary.parquet"), lab], ignore_index=True)
     write_table(long, out, "summary")
+    reps = pd.concat([pd.read_parquet(out / "replicates.parquet"), lab_reps], ignore_index=True)
+    write_table(reps, out, "replicates")
     _lab_figure(tables["steps"], args, out / "lab.png")
     if progress:
         view = lab[lab.metric.isin(["grad_snr", "pass@1:level2"])].round(4)

@@ -160,7 +160,7 @@ def _figure(rank: pd.DataFrame, bounds: dict, path) -> None:
 
 
 def finalize(args, tables, out, progress=True):
-    longs, ranks = [], []
+    longs, reps, ranks = [], [], []
     for model in args.models:
         part = args.sim_args() if model == "sim" else args.lab_args()
         sub = {key[len(model) + 1:]: t for key, t in tables.items() if key.startswith(model + "_")}
@@ -172,9 +172,12 @@ def finalize(args, tables, out, progress=True):
                                 f"K0 = {cfg.k0}, {cfg.steps} steps, {part.n_reps} replicates")
         long = pd.read_parquet(folder / "summary.parquet")
         longs.append(long.assign(model=model))
+        reps.append(pd.read_parquet(folder / "replicates.parquet").assign(model=model))
         ranks.append(ranking(long, args.arms).assign(model=model))
     long = pd.concat(longs, ignore_index=True)[["model", "arm", "metric", "value", "se", "n_reps"]]
     write_table(long, out, "summary")
+    rep = pd.concat(reps, ignore_index=True)
+    write_table(rep[["model", "arm", "rep", "metric", "value"]], out, "replicates")
     rank = pd.concat(ranks, ignore_index=True)
     rank = rank[["model"] + [c for c in rank.columns if c != "model"]]
     write_table(rank, out, "ranking")

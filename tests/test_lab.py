@@ -302,8 +302,15 @@ def test_the_quick_study_runs_end_to_end(tmp_path):
     for name in ("table.parquet", "summary.csv", "figure.png", "frontier.png", "lab.png", "meta.json"):
         assert (out / name).is_file(), name
     summary = pd.read_csv(out / "summary.csv")
+    efficiency = {f"{stat}@pass@{k}" for stat in ("steps_to_target", "rollouts_to_target", "reached",
+                                                  "compute_multiplier") for k in (1, 256)}
     for arm in ("uniform", "hora", "hora_placebo", "uniform:x2"):
-        assert {"pass@1", "pass@256", "frontier_gain@256", "grad_snr"} <= set(summary[summary.arm == arm].metric)
+        assert {"pass@1", "pass@256", "frontier_gain@256", "grad_snr"} | efficiency <= set(
+            summary[summary.arm == arm].metric)
+    reps = pd.read_csv(out / "replicates.csv")  # the level rows' replicates too: they recompute the summary
+    lv = reps[(reps.arm == "hora") & (reps.metric == "pass@1:level2")].value.mean()
+    assert lv == pytest.approx(summary.set_index(["arm", "metric"]).loc[("hora", "pass@1:level2"), "value"],
+                               rel=1e-12)
 
 
 def test_the_committed_result_is_what_the_docs_quote():

@@ -27,8 +27,8 @@ def test_same_table_for_one_and_two_workers(tmp_path):
     pd.testing.assert_frame_equal(_table(a), _table(b))
     n_frontier = len(load_study("hora_vs_grpo").Args().frontier_lrs)
     assert len(_table(a)) == (3 + n_frontier) * 2 * 7  # 3 arms + the frontier's learning rates, 2 replicates, steps 0-6
-    for name in ("table.csv", "summary.parquet", "summary.csv", "final_passk.parquet", "budget_share.parquet",
-                 "figure.png", "frontier.png", "meta.json"):
+    for name in ("table.csv", "summary.parquet", "summary.csv", "replicates.csv", "final_passk.parquet",
+                 "budget_share.parquet", "figure.png", "frontier.png", "meta.json"):
         assert (a / name).stat().st_size > 0
     summary = pd.read_csv(a / "summary.csv")  # the summary contract
     assert list(summary.columns) == ["arm", "metric", "value", "se", "n_reps"]
@@ -38,6 +38,10 @@ def test_same_table_for_one_and_two_workers(tmp_path):
     assert set(summary.arm) >= {"uniform", "hora", "vip", "uniform:lr0.1", "uniform:lr2"}
     gain = summary.set_index(["arm", "metric"]).value
     assert gain[("uniform", f"frontier_gain@{kmax}")] == 0.0  # the frontier's own point
+    efficiency = {f"{stat}@pass@{k}" for stat in ("steps_to_target", "rollouts_to_target", "reached",
+                                                  "compute_multiplier") for k in (1, kmax)}
+    for arm in set(summary.arm) - {"frontier", "target"}:  # the efficiency axis for every arm (issue 34)
+        assert efficiency <= set(summary[summary.arm == arm].metric), arm
 
 
 def test_same_table_on_ray(tmp_path):
@@ -91,6 +95,11 @@ def test_study_smoke(study, tmp_path):
             "hora_vs_grpo": {**TINY, "n_reps": "1", "arms": "uniform,hora,dapo_dynamic,knapsack,gvm"}}[study]
     out = run_study(study, out=tmp_path, overrides=over, progress=False)
     assert (out / "table.parquet").is_file() and (out / "figure.png").is_file()
+    if (out / "summary.csv").is_file() and study != "alloc_demo":  # every training summary has its replicates
+        reps = pd.read_csv(out / "replicates.csv")
+        summary = pd.read_csv(out / "summary.csv")
+        keys = [c for c in summary.columns if c not in ("metric", "value", "se", "n_reps")]  # arm (and G)
+        assert set(map(tuple, reps[keys].drop_duplicates().to_numpy())) <= set(map(tuple, summary[keys].to_numpy()))
     if study == "hora_rloo":  # RLOO advantages, with the placebo and the frontier in the summary contract
         summary = pd.read_csv(out / "summary.csv")
         assert {"hora_placebo", "uniform:lr0.1"} <= set(summary.arm) and "frontier_gain@256" in set(summary.metric)

@@ -111,9 +111,11 @@ def test_rng_follows_spec7():
 
 def test_frontier_gain_hand_computed():
     """Frontier points (0.5, 0.8), (0.6, 0.7), (0.7, 0.6) per replicate; an arm at (0.55, 0.8) gains
-    0.8 - 0.75 = 0.05 on replicate 0 and at (0.65, 0.6) loses 0.6 - 0.65 = -0.05 on replicate 1; an arm outside
-    the frontier's Pass@1 range is left out."""
+    0.8 - 0.75 = 0.05 on replicate 0 and at (0.65, 0.6) loses 0.6 - 0.65 = -0.05 on replicate 1; an arm above
+    the frontier's Pass@1 range is censored, not left out: read against the top point's flat extension (0.9 - 0.6
+    = 0.3, a lower bound of its gain) and counted as above (side +1)."""
     from simalloc.train import frontier_gain
+    from simalloc.train.analysis import frontier_reads
 
     rows = []
     for rep, (x, y) in enumerate([(0.55, 0.8), (0.65, 0.6)]):
@@ -130,14 +132,16 @@ def test_frontier_gain_hand_computed():
     mean, se, used = frontier_gain(last, "hora", 256, frontier)
     assert used == 2 and mean == pytest.approx(0.0) and se == pytest.approx(0.05)
     assert frontier_gain(last[last.rep == 0], "hora", 256, frontier)[0] == pytest.approx(0.05)
-    assert frontier_gain(last, "far", 256, frontier)[2] == 0
+    far = frontier_reads(last, "far", 256, frontier)
+    assert far.side.tolist() == [1, 1] and far.gain.tolist() == pytest.approx([0.3, 0.3])
     assert frontier_gain(last, "uniform", 256, frontier)[0] == pytest.approx(0.0)
 
 
 def test_frontier_starts_at_the_untrained_policy():
     """The lr -> 0 end of the frontier is uniform's row at the step the allocators take over (``warmup_steps``).
     Start (0.4, 0.9), smallest rate (0.5, 0.8): an arm at Pass@1 0.45 is compared with the chord's 0.85 (linear),
-    so Pass@256 0.88 gains +0.03; without the start point it is left out (below the smallest rate's Pass@1)."""
+    so Pass@256 0.88 gains +0.03; without the start point it is censored below the smallest rate's Pass@1 (0.5):
+    read against that point's flat extension, 0.88 - 0.8 = +0.08 (an upper bound of its gain), side -1."""
     from simalloc.train import START_POINT, frontier_gain, frontier_points, frontier_table
 
     rows = []
@@ -155,25 +159,29 @@ def test_frontier_starts_at_the_untrained_policy():
     assert last[last.arm == START_POINT][["pass@1", "pass@256"]].values.tolist() == [[0.4, 0.9]]
     gain, _, used = frontier_gain(last, "hora", 256, frontier_points(lrs), method="linear")
     assert used == 1 and gain == pytest.approx(0.03)
-    assert frontier_gain(last, "hora", 256, frontier_points(lrs)[1:])[2] == 0  # no start point: left out
+    from simalloc.train.analysis import frontier_reads
+
+    below = frontier_reads(last, "hora", 256, frontier_points(lrs)[1:])  # no start point: censored below
+    assert below.side.tolist() == [-1] and below.gain.tolist() == pytest.approx([0.08])
     warm = frontier_table(steps, warmup_steps=3)  # after a warm-up
     assert warm[warm.arm == START_POINT][["pass@1", "pass@256"]].values.tolist() == [[0.45, 0.85]]
 
 
 def test_matched_lr_hand_computed():
     """Frontier Pass@1 0.5, 0.6, 0.7 at multipliers 0.5, 1, 2: an arm at Pass@1 0.55 sits halfway in log-rate between
-    x0.5 and x1, i.e. at x sqrt(0.5) = 0.7071; at 0.65, x sqrt(2); outside the range: not matched."""
+    x0.5 and x1, i.e. at x sqrt(0.5) = 0.7071; at 0.65, x sqrt(2); above the range: the top rate x2 (a bound),
+    on every replicate."""
     from simalloc.train import matched_lr
 
     rows = []
     for rep, x in enumerate([0.55, 0.65]):
         for arm, px in [("uniform:lr0.5", 0.5), ("uniform", 0.6), ("uniform:lr2", 0.7), ("hora", x), ("far", 0.9)]:
-            rows.append({"arm": arm, "rep": rep, "pass@1": px, "pass@256": 0.0})
+            rows.append({"arm": arm, "rep": rep, "pass@1": px, "pass@256": 1.0 - px})  # a falling frontier
     last = pd.DataFrame(rows)
     frontier = ("uniform", "uniform:lr0.5", "uniform:lr2")
     mean, se, used = matched_lr(last, "hora", frontier)
     assert used == 2 and mean == pytest.approx((np.sqrt(0.5) + np.sqrt(2)) / 2)
-    assert matched_lr(last, "far", frontier)[2] == 0
+    assert tuple(matched_lr(last, "far", frontier)) == (pytest.approx(2.0), pytest.approx(0.0), 2)
 
 
 def test_placebo_keeps_group_sizes_and_lr_modifier_scales_the_rate():
@@ -266,15 +274,15 @@ def test_adam_step_by_hand_and_clipping():
 
 def test_eval_set_frontier_reads_the_sets_own_columns():
     """Per eval set, the frontier is read on that set's Pass@1 and Pass@k: main columns say the arm is on the
-    frontier (gain 0), the "hard" set's say it is 0.1 above it (hand: frontier (0.1, 0.5) - (0.3, 0.7), arm at
-    (0.2, 0.7) against the chord's 0.6)."""
+    frontier (gain 0), the "hard" set's say it is 0.1 above it (hand: frontier (0.1, 0.9) - (0.3, 0.7), arm at
+    (0.2, 0.9) against the chord's 0.8)."""
     from simalloc.train.analysis import _eval_set_view, frontier_gain
 
     rows = []
     for arm, main, hard in [
-        ("uniform:lr0.5", (0.5, 0.8), (0.1, 0.5)),
+        ("uniform:lr0.5", (0.5, 0.8), (0.1, 0.9)),
         ("uniform", (0.7, 0.6), (0.3, 0.7)),
-        ("hora", (0.6, 0.7), (0.2, 0.7)),
+        ("hora", (0.6, 0.7), (0.2, 0.9)),
     ]:
         rows.append(
             {

@@ -10,7 +10,10 @@ The pipeline, one module per stage:
 - ``snr``: the gradient signal-to-noise ratio (one definition for the simulator and the lab);
 - ``evaluation``: what is recorded;
 - ``loop``: ``simulate_training``, the loop over those stages;
-- ``analysis``: final Pass@k, frontier gain, matched learning rate, ``summary.csv``;
+- ``analysis``: final Pass@k, frontier gain (Pareto-filtered), matched learning rate, ``summary.csv`` and
+  ``replicates.csv``;
+- ``efficiency``: steps and rollouts to uniform GRPO's own targets, compute multipliers, the tuned read;
+- ``credit``: when an effect is credited (both axes);
 - ``study`` and ``figures``: the training studies' Args, shards and outputs.
 
 Defaults follow the HORA paper's training: the cluster policy, TRL's std-normalised group advantages with
@@ -21,7 +24,16 @@ SGD at lr 0.3, Rao-Blackwellised update, temperature 1).
 
 from __future__ import annotations
 
-from .analysis import EFFECT_FLOOR, final_summary, frontier_gain, frontier_table, matched_lr, summary_long
+from .analysis import (
+    EFFECT_FLOOR,
+    final_summary,
+    frontier_gain,
+    frontier_table,
+    matched_lr,
+    pareto_mask,
+    summary_long,
+    summary_tables,
+)
 from .arms import (
     CONTROLS,
     DYNAMIC_SAMPLING,
@@ -34,6 +46,7 @@ from .arms import (
     parse_arm,
 )
 from .config import AGGREGATIONS, FAILURES, GRADIENTS, OPTIMIZERS, SCALE_REWARDS, V1_READING, V2_READING, TrainConfig
+from .credit import MIN_CREDIT_REPS, credit
 from .evaluation import STEP_COLUMNS
 from .loop import simulate_training
 from .snr import group_weights, snr_from_group_gradients
@@ -45,4 +58,5 @@ __all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS
            "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms", "frontier_points", "all_arms",
            "EFFECT_FLOOR", "final_summary", "frontier_gain", "frontier_table", "matched_lr", "summary_long",
            "TrainingStudyArgs", "arm_shards", "run_arm_shard", "finalize_training", "CONTROLS", "FAILURES",
-           "V2_READING", "snr_from_group_gradients", "group_weights"]
+           "V2_READING", "snr_from_group_gradients", "group_weights", "summary_tables", "pareto_mask",
+           "MIN_CREDIT_REPS", "credit"]

@@ -6,15 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .analysis import frontier_table
+from .analysis import frontier_table, pareto_mask
 from .arms import START_POINT, frontier_points, parse_arm
 
 __all__ = ["plot_training", "plot_frontier"]
 
 
 def plot_frontier(steps: pd.DataFrame, args, path, title):
-    """Uniform GRPO's frontier (one point per learning rate, mean over replicates) and every arm as a point with
-    95% error bars in both coordinates; GRPO at the study's learning rate is a star drawn on top, arms are open
+    """Uniform GRPO's frontier (one point per learning rate, mean over replicates; the line joins the
+    Pareto-efficient means, a dominated rate is drawn as a grey cross) and every arm as a point with 95% error bars
+    in both coordinates; GRPO at the study's learning rate is a star drawn on top, arms are open
     markers so that an arm on the frontier does not hide it.
 
     Parameters
@@ -37,7 +38,12 @@ def plot_frontier(steps: pd.DataFrame, args, path, title):
     frontier = [a for a in frontier_points(args.frontier_lrs) if a in stats_.index]
     fig, ax = plt.subplots(figsize=(10, 5.5))
     f = stats_.loc[frontier].sort_values(("pass@1", "mean"))
-    ax.plot(f[("pass@1", "mean")], f[(f"pass@{kmax}", "mean")], "k--o", ms=4, label="uniform GRPO, lr sweep")
+    keep = pareto_mask(f[("pass@1", "mean")], f[(f"pass@{kmax}", "mean")])
+    ax.plot(f[("pass@1", "mean")][keep], f[(f"pass@{kmax}", "mean")][keep], "k--o", ms=4,
+            label="uniform GRPO, lr sweep (Pareto-efficient)")
+    if not keep.all():
+        ax.plot(f[("pass@1", "mean")][~keep], f[(f"pass@{kmax}", "mean")][~keep], "x", color="0.5", ms=7,
+                label="uniform GRPO, dominated rate")
     for i, (name, r) in enumerate(f.iterrows()):
         lr = "0" if name == START_POINT else f"{parse_arm(name).lr_scale:g}"
         ax.annotate("start (lr -> 0)" if name == START_POINT else f"x{lr}", (r[("pass@1", "mean")],

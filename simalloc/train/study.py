@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import write_table
-from .analysis import final_summary, summary_long
+from .analysis import final_summary, summary_tables
 from .arms import FRONTIER_LRS, all_arms, frontier_arms, parse_arm
 from .config import TrainConfig
 from .figures import plot_frontier, plot_training
@@ -126,8 +126,8 @@ def run_arm_shard(args, shard, **changes) -> dict[str, pd.DataFrame]:
 
 
 def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
-    """Write a training study's outputs (table, budget_share, final_passk, summary.csv, figure.png and, with a
-    frontier, frontier.png) and return the final Pass@k summary.
+    """Write a training study's outputs (table, budget_share, final_passk, summary.csv, replicates.csv,
+    figure.png and, with a frontier, frontier.png) and return the final Pass@k summary.
 
     Parameters
     ----------
@@ -152,8 +152,9 @@ def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
     write_table(steps, out, "table")
     write_table(share, out, "budget_share")
     write_table(summary, out, "final_passk")  # the wide Pass@k table (every k, change from start, vs uniform)
-    long = summary_long(steps, args)
+    long, reps = summary_tables(steps, args)
     write_table(long, out, "summary")  # the summary contract: arm, metric, value, se (summary.csv)
+    write_table(reps, out, "replicates")  # every per-replicate value behind it: arm, rep, metric, value
     plot_training(steps, share, summary, args, out / "figure.png", title)
     if frontier_arms(args.frontier_lrs):
         plot_frontier(steps, args, out / "frontier.png",
@@ -167,13 +168,26 @@ def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
         if not gains.empty:
             print(gains.round(5).to_string(index=False))
             if gains.value.isna().any():
-                print("NaN: no replicate's Pass@1 falls inside the frontier's range (n_reps counts those that do)")
-        bound = long[(long.arm == "frontier") & long.metric.str.startswith("interpolation_")]
+                print("NaN: no replicate has both the arm and a frontier point (n_reps counts those read)")
+        bound = long[(long.arm == "frontier")
+                     & long.metric.str.startswith(("interpolation_bias", "interpolation_bound"))]
         for metric, value, se, n in zip(bound.metric, bound.value, bound.se, bound.n_reps):
             print(f"frontier {metric}: {value:+.4f}" + (f" +- {se:.4f}" if np.isfinite(se) else "")
                   + f" over {n} leave-one-out uniform runs (an arm is credited only beyond the bound)")
+        _print_efficiency(long)
         snr = long[(long.metric == "grad_snr") & long.arm.isin(args.arms)]
         if not snr.empty:
             print("gradient SNR (mean over measured steps): "
                   + ", ".join(f"{a} {v:.2f}" for a, v in zip(snr.arm, snr.value)))
     return summary
+
+
+def _print_efficiency(long: pd.DataFrame) -> None:
+    """Print the efficiency axis's targets and every arm's steps to the 100% targets (``efficiency_rows``)."""
+    target = long[(long.arm == "target") & long.metric.str.startswith(("gain@", "target@"))]
+    if target.empty:
+        return
+    print(target[["metric", "value", "se", "n_reps"]].round(4).to_string(index=False))
+    view = long[long.metric.str.match(r"^(steps_to_target|reached|compute_multiplier)@pass@\d+$")]
+    if not view.empty:
+        print(view.pivot(index="arm", columns="metric", values="value").round(3).to_string())
