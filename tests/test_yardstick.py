@@ -314,3 +314,19 @@ def test_rollout_seconds_is_the_stated_formula_and_rejects_bad_costs():
     with pytest.raises(ValueError, match="seconds_per_trained_token: must be finite and >= 0"):
         rollout_seconds(1, 1, completion_tokens=1, prompt_tokens=1, seconds_per_generated_token=1,
                         seconds_per_prefill_token=0, seconds_per_trained_token=-1)
+
+
+def test_a_multiplier_within_the_floor_is_not_credited_however_small_its_se():
+    """Common random numbers make a 5% speed-up "significant" (every replicate reads exactly 1.05, se 0): the
+    efficiency axis needs an effect size too (MULTIPLIER_FLOOR = 0.1), while a 25% speed-up (1.25, > 1 + 0.1 +
+    2 se) is credited. Mutation: with the floor at 0 the 5% arm is credited, which the first assertion catches."""
+    from simalloc.train.efficiency import MULTIPLIER_FLOOR
+
+    assert MULTIPLIER_FLOOR == 0.1
+    s, _ = _read({"uniform": (_uniform, 64), "hora": (lambda rep, t: _uniform(rep, 1.05 * t), 64),
+                  "hora_placebo": (lambda rep, t: _uniform(rep, 1.25 * t), 64)})
+    slow = s.loc[("hora", "compute_multiplier@pass@1@50%")]
+    assert slow.value == pytest.approx(1.05, rel=1e-9) and slow.se < 1e-9  # a line: every replicate exactly 1.05
+    assert s.loc[("hora", "credited@compute_multiplier@pass@1@50%"), "value"] == 0.0
+    assert s.loc[("hora_placebo", "compute_multiplier@pass@1@50%"), "value"] == pytest.approx(1.25, rel=1e-9)
+    assert s.loc[("hora_placebo", "credited@compute_multiplier@pass@1@50%"), "value"] == 1.0

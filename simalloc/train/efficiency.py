@@ -30,7 +30,7 @@ from .arms import parse_arm
 from .credit import credit
 
 __all__ = ["TARGET_FRACTIONS", "metric_name", "cumulative_rollouts", "first_reach", "Target", "uniform_target",
-           "time_to_target", "paired_multiplier", "km_median", "lr_families", "efficiency_rows", "rollout_seconds"]
+           "time_to_target", "paired_multiplier", "km_median", "lr_families", "efficiency_rows", "rollout_seconds", "MULTIPLIER_FLOOR"]
 
 #: the targets' share of uniform GRPO's gain over the start point
 TARGET_FRACTIONS = (0.5, 1.0)
@@ -344,6 +344,12 @@ def rollout_seconds(generated, trained, *, completion_tokens, prompt_tokens, sec
     return float(out) if out.ndim == 0 else out
 
 
+#: the smallest speed-up (or slow-down) credited on the efficiency axis: a multiplier within 10% of 1 is no speed
+#: claim anyone makes (the smallest published one is SPEED-RL's 1.1x, arXiv 2506.09016), while common random
+#: numbers make far smaller differences "significant" (the placebo read 0.97 +- 0.003 in a quick run)
+MULTIPLIER_FLOOR = 0.1
+
+
 def _multiplier_rows(rows, arm: str, ref: pd.DataFrame, mine: pd.DataFrame, metric: str, fraction: float,
                      suffix: str = "") -> None:
     """The paired step and compute multipliers of ``arm`` over ``ref``, their censored pairs and credit rows."""
@@ -356,7 +362,7 @@ def _multiplier_rows(rows, arm: str, ref: pd.DataFrame, mine: pd.DataFrame, metr
                     metric_name("censored_step_pairs" + suffix, metric, fraction),
                     float((pm.kind != "exact").sum()), n=len(pm))
         # a censored pair bounds its ratio from one side only: credit only in the direction every bound allows
-        verdict = credit(m.mean - 1.0, m.se, m.n, up=not kinds & {"upper", "open"},
+        verdict = credit(m.mean - 1.0, m.se, m.n, MULTIPLIER_FLOOR, up=not kinds & {"upper", "open"},
                          down=not kinds & {"lower", "open"})
         rows.scalar(arm, "credited@" + name, verdict, n=m.n)
 
