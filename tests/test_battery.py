@@ -76,3 +76,18 @@ def test_named_results_read_as_attributes_and_as_mappings():
     assert (read.votes, read.answer) == read == (5, 1)
     fit = tail_fit(np.random.default_rng(0).normal(size=(3, 64)))
     assert fit.xi.shape == (3,) and fit.ok.all() and len(fit) == 5
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: simalloc.allocate("hora", [0, 1], 8, np.float64(2.5)), "budget: must be a non-negative integer, got 2.5"),
+    (lambda: simalloc.allocate(np.str_("hroa"), [0, 1], 8, 4), "unknown value 'hroa'"),
+    (lambda: simalloc.Planner().select(np.arange(3), np.int64(5)), "n: expected an integer in [0, 3] (the "
+                                                                     "candidates), got 5"),
+    (lambda: simalloc.Planner(decay=np.float64(1.5)), "decay: expected a value in [0, 1], got 1.5"),
+    (lambda: simalloc.Planner(prior=(np.float64(-1.0), 1.0)), "got (-1.0, 1.0)"),
+])
+def test_messages_show_python_scalars_not_numpy_reprs(call, message):
+    """Issue 38: numpy scalars in a message read as Python's ("2.5", not "np.float64(2.5)")."""
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    assert message in str(info.value) and "np." not in str(info.value), str(info.value)
