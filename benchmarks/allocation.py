@@ -9,7 +9,7 @@
 - hora_1e6: the public call ``simalloc.allocate("hora", S, 8, 24 N)`` at N = 1,000,000 prompts (validation
   included, S ~ Binomial(8, p) as int64); baseline ``allocate("uniform")`` (same validation, no objective); target
   <= 5 ms (one core; MISSED when it regresses).
-- hora_1e6_trials_array: the same public call with the pilot sizes as an int64 array ``TR`` (one per prompt, all
+- hora_trials_1e6: the same public call with the pilot sizes as an int64 array ``TR`` (one per prompt, all
   8), as a trainer passes them; target <= 5 ms.
 - threshold_1e6: per-prompt priors (threshold solver) at 1,000,000 prompts x 24; baseline the
   shared-prior hora of the row above; target < 1 s.
@@ -74,7 +74,7 @@ def run(quick: bool = False) -> list[dict]:
                     "the public call, validation included; baseline: uniform"))
     trials = np.full(n, k0, dtype=np.int64)
     hora_tr = best_of(lambda: allocate("hora", s, trials, n * extra), repeat=20)
-    rows.append(row(f"hora_{n:.0e}_trials_array", n, hora_tr, uniform, "seconds <= 0.005 at 1e6",
+    rows.append(row(f"hora_trials_{n:.0e}", n, hora_tr, uniform, "seconds <= 0.005 at 1e6",
                     None if quick else hora_tr <= 0.005, "the public call with per-prompt trials (int64 array)"))
 
     rng = np.random.default_rng(2)
