@@ -181,10 +181,10 @@ def expand_levels(type_of, level, partial, out):
         t = partial_types[0]
         left = partial[t]
         i = 0
-        while left > 0:
-            if type_of[i] == t:
-                out[i] += 1
-                left -= 1
+        while left > 0:  # branch-free body: the type's prompts are scattered, a branch would mispredict
+            hit = np.int64(type_of[i] == t)
+            out[i] += hit
+            left -= hit
             i += 1
     elif partial_types.size > 1:
         left_of = partial.copy()
