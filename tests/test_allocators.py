@@ -245,3 +245,24 @@ def test_bad_input_with_array_pilot_sizes_is_named(change, message):
     kwargs = {"successes": np.array([0, 3, 8]), "trials": np.array([8, 8, 8]), "budget": 12, **change}
     with pytest.raises((ValueError, TypeError), match=message):
         allocate("hora", kwargs.pop("successes"), kwargs.pop("trials"), kwargs.pop("budget"), **kwargs)
+
+
+def test_expand_levels_equals_its_literal_definition():
+    """out[i] = level[type] + 1 for the first partial[type] prompts of each type in index order, against a literal
+    Python loop, with none, one and several partial types (exact integers)."""
+    from simalloc.objectives.kernels import expand_levels
+
+    rng = np.random.default_rng(4)
+    for n_partial in (0, 1, 3):
+        type_of = rng.integers(0, 5, 200)
+        level = rng.integers(0, 9, 5)
+        count = np.bincount(type_of, minlength=5)
+        partial = np.zeros(5, dtype=np.int64)
+        for t in rng.choice(np.flatnonzero(count), n_partial, replace=False):
+            partial[t] = rng.integers(1, count[t] + 1)
+        want, used = [], [0] * 5
+        for t in type_of.tolist():
+            want.append(int(level[t]) + (used[t] < partial[t]))
+            used[t] += used[t] < partial[t]
+        got = expand_levels(type_of, level, partial, np.empty(200, dtype=np.int64))
+        assert got.tolist() == want
