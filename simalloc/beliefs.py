@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .validation import as_counts, as_positive_finite
+from .validation import as_counts, as_positive_finite, shown
 
 __all__ = ["BetaBeliefs", "as_prior"]
 
@@ -49,7 +49,7 @@ def as_prior(prior, n_prompts: int) -> tuple[np.ndarray, np.ndarray, bool]:
         except (TypeError, ValueError):
             raise TypeError(
                 f"prior: expected (alpha0, beta0) with entries > 0 (scalars or arrays of shape ({n_prompts},)), "
-                f"got {prior!r}"
+                f"got {shown(prior)}"
             ) from None
     shared = np.ndim(alpha0) == 0 and np.ndim(beta0) == 0
     shape = None if shared else (n_prompts,)  # a shared prior stays scalar: no (n_prompts,) copies

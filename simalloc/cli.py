@@ -81,14 +81,14 @@ def _study_help(parser, study: str | None) -> int:
 
 
 def _cmd_run(ns) -> int:
-    from .sim.runner import run_study
+    from .sim.runner import SMOKE_NOTE, run_study
 
     if ns.help or ns.study is None:
         return _study_help(ns.parser, ns.study)
 
     out = run_study(ns.study, quick=ns.quick, out=ns.out, overrides=_parse_overrides(ns.set),
                     progress=not ns.no_progress, workers=ns.workers, backend=ns.backend)
-    print(f"results in {out}")
+    print(f"results in {out}" + (f" ({SMOKE_NOTE})" if ns.quick else ""))
     return 0
 
 

@@ -9,6 +9,8 @@ import numbers
 
 import numpy as np
 
+from .jit import jit
+
 __all__ = [
     "as_int",
     "as_integer_array",
@@ -16,11 +18,38 @@ __all__ = [
     "as_counts",
     "as_positive_finite",
     "as_cap",
+    "as_pilot",
     "check_choice",
+    "shown",
 ]
 
 
 MAX_BUDGET = 10**12
+
+
+def shown(value) -> str:
+    """``repr(value)`` for an error message, numpy scalars (also inside a tuple or list) as Python's: "nan", not
+    "np.float64(nan)".
+
+    Parameters
+    ----------
+    value : object
+        The value a message quotes.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> shown(np.int64(-3)), shown((np.float64(0.5), 1.0)), shown(np.str_("hora"))
+    ('-3', '(0.5, 1.0)', "'hora'")
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    elif isinstance(value, (tuple, list)):
+        value = type(value)(v.item() if isinstance(v, np.generic) else v for v in value)
+    return repr(value)
 
 
 def as_budget(budget, name: str = "budget") -> int:
@@ -48,7 +77,7 @@ def as_budget(budget, name: str = "budget") -> int:
         value = int(budget)
     elif isinstance(budget, numbers.Real):
         if not np.isfinite(budget) or not float(budget).is_integer():
-            raise ValueError(f"{name}: must be a non-negative integer, got {budget!r}")
+            raise ValueError(f"{name}: must be a non-negative integer, got {shown(budget)}")
         value = int(budget)
     else:
         raise TypeError(f"{name}: expected a non-negative integer, got {type(budget).__name__}")
@@ -81,7 +110,7 @@ def as_int(value, name: str, low: int = 1) -> int:
         "<name>: must be an integer >= <low>, got ...".
     """
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
+        raise ValueError(f"{name}: must be an integer >= {low}, got {shown(value)}")
     return int(value)
 
 
@@ -144,7 +173,12 @@ def as_counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
     TypeError, ValueError
         Naming the argument and, for successes > trials, the first prompt that breaks it.
     """
-    s = as_integer_array(successes, "successes")
+    s = _int64_vector(successes, "successes")
+    if s.ndim == 1 and s.size and np.ndim(trials) == 1:  # valid int64 arrays: one compiled pass, no copies
+        t = _int64_vector(trials, "trials")
+        if t.shape == s.shape and t.size and _scan_pilot(s, t, t[0], np.empty(0, dtype=np.int64))[0] == 0:
+            return s, t
+    s = as_integer_array(s, "successes")  # the checks below name what is wrong
     if s.ndim != 1:
         raise ValueError(f"successes: expected a 1-D array of shape (n_prompts,), got shape {s.shape}")
     if s.size == 0:
@@ -165,6 +199,89 @@ def as_counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
             f"successes: must satisfy 0 <= successes <= trials; prompt {i} has successes={s[i]} > trials={t[i]}"
         )
     return np.ascontiguousarray(s), np.ascontiguousarray(t)
+
+
+@jit
+def _scan_pilot(successes, trials, k0, counts):
+    """One pass over pilot counts (``trials`` of size 0: every prompt's is ``k0``): (status, shared). status 0:
+    valid (0 <= s_i <= t_i); 1: a bad entry (``as_counts`` then names it). shared: every t_i equals k0. Where
+    ``counts`` has k0 + 1 slots it receives the bincount of the successes (meaningful when shared)."""
+    shared = True
+    count = counts.size > 0
+    per_prompt = trials.size > 0
+    for i in range(successes.size):
+        s = successes[i]
+        t = trials[i] if per_prompt else k0
+        if s < 0 or s > t:
+            return 1, False
+        if t != k0:
+            shared = False
+            count = False
+        if count:
+            counts[s] += 1
+    return 0, shared
+
+
+#: largest pilot size whose success counts ``as_pilot`` tallies during its scan (a k0 + 1 array)
+_MAX_TALLY = 1 << 16
+
+
+def _int64_vector(x, name: str) -> np.ndarray:
+    """``x`` itself when it already is a contiguous int64 array (no copy, no pass over it), else
+    ``as_integer_array``'s conversion."""
+    if isinstance(x, np.ndarray) and x.dtype == np.int64 and x.flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(as_integer_array(x, name))
+
+
+def as_pilot(successes, trials):
+    """Pilot counts checked in one pass, for solvers that need only a shared pilot size and a tally of the counts.
+
+    Parameters
+    ----------
+    successes : array_like of int, shape (n_prompts,)
+        Successes per prompt, n_prompts >= 1.
+    trials : int or array_like of int, shape (n_prompts,)
+        Rollouts per prompt (a scalar: the same for every prompt).
+
+    Returns
+    -------
+    (successes, k0, counts) or None
+        ``successes`` as contiguous int64 (the input itself when it already is one: no copy), the pilot size
+        K0 every prompt shares and ``np.bincount(successes, minlength=K0 + 1)``; None when the pilot sizes differ
+        (the caller's general path applies).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As ``as_counts`` (same messages), which names the first bad prompt.
+
+    Notes
+    -----
+    Valid int64 arrays are read once, by a compiled loop that checks 0 <= s_i <= t_i, whether every t_i is K0
+    and tallies the s_i; any other input is converted first (``as_integer_array``).
+    """
+    s = _int64_vector(successes, "successes")
+    if s.ndim != 1 or s.size == 0:
+        return as_counts(s, trials)  # raises: the shape is wrong
+    if np.ndim(trials) == 0:
+        k0 = int(as_integer_array(trials, "trials"))
+        t = np.empty(0, dtype=np.int64)
+    else:
+        t = _int64_vector(trials, "trials")
+        if t.shape != s.shape:
+            return as_counts(successes, trials)  # raises: the shapes differ
+        k0 = int(t[0])
+    counts = np.zeros(k0 + 1 if 0 <= k0 < _MAX_TALLY else 0, dtype=np.int64)
+    status, shared = _scan_pilot(s, t, k0, counts)
+    if status:
+        as_counts(successes, trials)  # raises, naming the first bad prompt
+        raise AssertionError("unreachable: the scan found a bad pilot count")  # pragma: no cover
+    if not shared:
+        return None
+    if counts.size == 0:
+        counts = np.bincount(s, minlength=k0 + 1)
+    return s, k0, counts
 
 
 def as_positive_finite(x, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -191,9 +308,9 @@ def as_positive_finite(x, name: str, shape: tuple[int, ...] | None = None) -> np
     try:
         raw = np.asarray(x)
     except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected finite positive numbers, got {x!r}") from None
+        raise TypeError(f"{name}: expected finite positive numbers, got {shown(x)}") from None
     if raw.dtype.kind not in "iuf":  # bools, strings and objects are not numbers here
-        raise TypeError(f"{name}: expected finite positive numbers, got {x!r} (dtype {raw.dtype})")
+        raise TypeError(f"{name}: expected finite positive numbers, got {shown(x)} (dtype {raw.dtype})")
     arr = raw.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: must be finite and > 0, found NaN or inf")
@@ -269,5 +386,5 @@ def check_choice(value, name: str, choices) -> str:
     """
     choices = list(choices)
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name}: unknown value {value!r}; valid: {', '.join(sorted(choices))}")
+        raise ValueError(f"{name}: unknown value {shown(value)}; valid: {', '.join(sorted(map(str, choices)))}")
     return value

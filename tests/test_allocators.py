@@ -186,3 +186,83 @@ def test_count_typed_fast_path_matches_the_general_path(name, objective):
         bel = BetaBeliefs.from_counts(s, k0, (a0, b0))
         assert fast.sum() == budget and (cap is None or fast.max() <= cap)
         np.testing.assert_allclose(obj.value(bel, fast).sum(), obj.value(bel, slow).sum(), rtol=1e-10, atol=1e-12)
+
+
+def test_pilot_sizes_as_an_array_take_the_count_typed_path():
+    """Issue 38: ``allocate("hora", S, TR, B)`` with TR an int64 array of one pilot size gives the allocation of the
+    scalar call (the same solver) on 20 seeded problems, and per-prompt sizes reach the general path's value (the
+    objective's value compared, rtol 1e-10: float64 sums in another order; ties may place rollouts differently)."""
+    obj = get_objective("hit")
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        n, k0 = int(rng.integers(1, 40)), int(rng.integers(1, 9))
+        s = rng.binomial(k0, rng.beta(0.5, 0.5, n))
+        budget = int(rng.integers(0, 6 * n))
+        np.testing.assert_array_equal(allocate("hora", s, np.full(n, k0), budget), allocate("hora", s, k0, budget))
+        tr = k0 + rng.integers(0, 3, n)  # per-prompt pilot sizes: a different problem, solved exactly elsewhere
+        fast = allocate("hora", s, tr, budget)
+        slow = allocate("hora", s, tr, budget, prior=(np.ones(n), np.ones(n)))
+        bel = BetaBeliefs.from_counts(s, tr)
+        np.testing.assert_allclose(obj.value(bel, fast).sum(), obj.value(bel, slow).sum(), rtol=1e-10, atol=1e-12)
+
+
+def test_the_public_call_builds_no_per_prompt_arrays_beyond_its_output():
+    """Issue 38's speed regression came from per-prompt copies (posterior floats, caps, trials) built before the
+    solve. With valid int64 counts, the peak memory numpy reports to tracemalloc during ``allocate("hora")`` is the
+    output (8 bytes a prompt) plus O(K0) tallies: at most 1.25 x 8 N bytes + 64 kB here (the old path peaked at
+    5 x 8 N with an array of pilot sizes)."""
+    import tracemalloc
+
+    n = 100_000
+    rng = np.random.default_rng(0)
+    s = rng.binomial(8, rng.beta(0.5, 0.5, n))
+    tr = np.full(n, 8, dtype=np.int64)
+    for trials in (8, tr):
+        allocate("hora", s, trials, 24 * n)  # compiled before measuring
+        tracemalloc.start()
+        try:
+            out = allocate("hora", s, trials, 24 * n)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert out.sum() == 24 * n and peak <= 1.25 * 8 * n + 65_536, peak
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(successes=np.array([0, 9, 8])), r"^successes: must satisfy 0 <= successes <= trials; prompt 1 has "
+                                          r"successes=9 > trials=8$"),
+    (dict(successes=np.array([0, -1, 8])), r"^successes: must be >= 0, found -1$"),
+    (dict(trials=np.array([8, -8, 8])), r"^trials: must be >= 0, found -8$"),
+    (dict(trials=np.array([8, 8])), r"^trials: shape \(2,\) does not match successes shape \(3,\)$"),
+    (dict(budget=-1), r"^budget: must be >= 0, got -1$"),
+    (dict(budget=np.float64(2.5)), r"^budget: must be a non-negative integer, got 2.5$"),
+    (dict(prior=(np.float64("nan"), 1.0)), r"^prior alpha0: must be finite and > 0, found NaN or inf$"),
+    (dict(cap=np.int64(3)), r"^cap: the caps hold at most 9 rollouts but budget=12"),
+])
+def test_bad_input_with_array_pilot_sizes_is_named(change, message):
+    """The count-typed path with int64 arrays (issue 38) keeps the one-line messages, with Python scalars (no
+    np.int64(...) reprs)."""
+    kwargs = {"successes": np.array([0, 3, 8]), "trials": np.array([8, 8, 8]), "budget": 12, **change}
+    with pytest.raises((ValueError, TypeError), match=message):
+        allocate("hora", kwargs.pop("successes"), kwargs.pop("trials"), kwargs.pop("budget"), **kwargs)
+
+
+def test_expand_levels_equals_its_literal_definition():
+    """out[i] = level[type] + 1 for the first partial[type] prompts of each type in index order, against a literal
+    Python loop, with none, one and several partial types (exact integers)."""
+    from simalloc.objectives.kernels import expand_levels
+
+    rng = np.random.default_rng(4)
+    for n_partial in (0, 1, 3):
+        type_of = rng.integers(0, 5, 200)
+        level = rng.integers(0, 9, 5)
+        count = np.bincount(type_of, minlength=5)
+        partial = np.zeros(5, dtype=np.int64)
+        for t in rng.choice(np.flatnonzero(count), n_partial, replace=False):
+            partial[t] = rng.integers(1, count[t] + 1)
+        want, used = [], [0] * 5
+        for t in type_of.tolist():
+            want.append(int(level[t]) + (used[t] < partial[t]))
+            used[t] += used[t] < partial[t]
+        got = expand_levels(type_of, level, partial, np.empty(200, dtype=np.int64))
+        assert got.tolist() == want

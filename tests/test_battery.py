@@ -23,16 +23,15 @@ def test_mean_advantage_with_strings_names_the_argument():
         mean_advantage([["a", "b"]])
 
 
-def test_an_empty_group_adds_nothing_to_the_others():
-    """A size-0 group (allocate with K0 = 0 can give one) is a correct input: the other groups' advantages are
-    the same as without it."""
+def test_an_empty_group_is_refused_naming_the_argument():
+    """A size-0 group has no rollout to score: a one-line error naming group_sizes and the group (front-door
+    battery, issue 38), as for a negative size; the same groups without it are accepted."""
     from simalloc.estimators.advantages import group_advantages
 
-    with_empty = group_advantages([1.0, 0.0, 1.0], [2, 0, 1], "grpo")
-    without = group_advantages([1.0, 0.0, 1.0], [2, 1], "grpo")
-    np.testing.assert_array_equal(with_empty, without)
-    with pytest.raises(ValueError, match="group_sizes: expected a 1-D array of integers >= 0"):
-        group_advantages([1.0], [-1, 2])
+    for sizes, bad in (([2, 0, 1], "got 0 for group 1"), ([0], "got 0 for group 0"), ([-1, 2], "got -1 for group 0")):
+        with pytest.raises(ValueError, match=f"^group_sizes: expected integers >= 1 .*{bad}$"):
+            group_advantages([1.0, 0.0, 1.0][: sum(sizes)], sizes, "grpo")  # sizes summing to len(rewards)
+    np.testing.assert_allclose(group_advantages([1.0, 0.0, 1.0], [2, 1], "dr_grpo"), [0.5, -0.5, 0.0], rtol=0)
 
 
 def test_dirichlet_rule_reads_six_answer_classes_in_every_path():
@@ -77,3 +76,18 @@ def test_named_results_read_as_attributes_and_as_mappings():
     assert (read.votes, read.answer) == read == (5, 1)
     fit = tail_fit(np.random.default_rng(0).normal(size=(3, 64)))
     assert fit.xi.shape == (3,) and fit.ok.all() and len(fit) == 5
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: simalloc.allocate("hora", [0, 1], 8, np.float64(2.5)), "budget: must be a non-negative integer, got 2.5"),
+    (lambda: simalloc.allocate(np.str_("hroa"), [0, 1], 8, 4), "unknown value 'hroa'"),
+    (lambda: simalloc.Planner().select(np.arange(3), np.int64(5)), "n: expected an integer in [0, 3] (the "
+                                                                     "candidates), got 5"),
+    (lambda: simalloc.Planner(decay=np.float64(1.5)), "decay: expected a value in [0, 1], got 1.5"),
+    (lambda: simalloc.Planner(prior=(np.float64(-1.0), 1.0)), "got (-1.0, 1.0)"),
+])
+def test_messages_show_python_scalars_not_numpy_reprs(call, message):
+    """Issue 38: numpy scalars in a message read as Python's ("2.5", not "np.float64(2.5)")."""
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    assert message in str(info.value) and "np." not in str(info.value), str(info.value)

@@ -62,13 +62,19 @@ def test_non_integer_rollouts_at_huge_priors_are_refused():
 
 
 def test_group_advantages_all_equal_rewards_and_empty_groups():
+    """No spread gives 0; an empty group is refused (issue 38), and the live GRPO step, whose prompts may get no
+    rollout, drops such groups before scoring."""
     from simalloc.estimators.advantages import group_advantages
 
     # 0.1 * 3 has a rounded mean whose squared deviations are not exactly 0: no spread must still give 0
     for loss in ("grpo", "dr_grpo", "rloo"):
         np.testing.assert_array_equal(group_advantages([0.1] * 3, [3], loss, eps=0.0), [0.0, 0.0, 0.0])
-    out = group_advantages([1.0, 0.0, 1.0], [0, 2, 0, 1], "dr_grpo")  # empty groups, as K0 = 0 can produce
-    np.testing.assert_allclose(out, [0.5, -0.5, 0.0])
+    with pytest.raises(ValueError, match="group_sizes: expected integers >= 1"):
+        group_advantages([1.0, 0.0, 1.0], [0, 2, 0, 1], "dr_grpo")  # empty groups, as K0 = 0 can produce
+    from simalloc.live.grpo import grpo_advantages
+
+    out = grpo_advantages([[], [1.0, 0.0], [], [1.0]], "dr_grpo", "none")  # hand: r - mean 0.5; size 1 scores 0
+    assert [g.tolist() for g in out] == [[], [0.5, -0.5], [], [0.0]]
 
 
 def test_trl_formula_with_one_generation_per_group_is_zero():

@@ -166,3 +166,71 @@ def test_placebo_sits_on_the_learning_rate_frontier(tmp_path):
     frontier = ("uniform",) + tuple(f"uniform:lr{m}" for m in ("0.25", "0.5", "0.7", "1.4", "2"))
     mean, _, used = frontier_gain(pd.concat([last, moved]), "moved", 256, frontier)
     assert used >= 3 and mean == pytest.approx(gain.value + 0.01, abs=1e-9)
+
+
+def test_a_bad_arm_is_one_line_naming_it_and_the_valid_ones(tmp_path, capsys):
+    """Issue 38: ``--set arms=uniform,horra`` was a traceback (parse_arm's "arm allocator: ..." is not in the
+    "argument: ..." form the CLI prints); now one line that names the arm and the valid allocators, before work."""
+    from simalloc.cli import main
+
+    code = main(["run", "hora_vs_grpo", "--quick", "--set", "arms=uniform,horra", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("simalloc: error: arms: ") and "'horra'" in err and "hora, " in err and "uniform" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_quick_runs_say_smoke_run_and_every_run_prints_a_summary(tmp_path, capsys):
+    """Issue 38: a --quick run prints and records "smoke run: not evidence" (meta.json, SMOKE_RUN.md); a full run
+    does not; both end with a short table of the summary (one row per allocator here, < 30 lines)."""
+    from simalloc.sim.runner import SMOKE_NOTE
+
+    quick = run_study("alloc_demo", quick=True, out=tmp_path / "q", overrides={"n_reps": "5"}, progress=True)
+    printed = capsys.readouterr().out
+    meta = json.loads((quick / "meta.json").read_text())
+    assert meta["smoke_run"] is True and meta["evidence"].startswith(SMOKE_NOTE)
+    assert SMOKE_NOTE in (quick / "SMOKE_RUN.md").read_text()
+    tail = printed[printed.index(SMOKE_NOTE.upper()):].strip().splitlines()
+    assert tail[1] == f"summary (summary.csv; {SMOKE_NOTE}):" and len(tail) < 30
+    assert tail[2].split() == ["allocator", "hits", "hits_s0", "informative"]
+    assert sorted(line.split()[0] for line in tail[3:]) == ["hard_first", "hora", "plugin", "uniform"]
+    full = run_study("alloc_demo", out=tmp_path / "f", overrides={"n_reps": "5"}, progress=True)
+    printed = capsys.readouterr().out
+    assert json.loads((full / "meta.json").read_text())["smoke_run"] is False
+    assert not (full / "SMOKE_RUN.md").exists() and "smoke" not in printed.lower()
+    assert "summary (summary.csv):" in printed
+
+
+def test_a_smoke_run_marks_the_reports_it_wrote_once(tmp_path):
+    """Every markdown report in a quick run's folder starts with the note, and marking twice adds it once."""
+    from simalloc.sim.runner import SMOKE_NOTE, _mark_smoke
+
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "sim" / "report.md").write_text("# Results\n")
+    _mark_smoke(tmp_path, "peer_methods")
+    _mark_smoke(tmp_path, "peer_methods")
+    text = (tmp_path / "sim" / "report.md").read_text()
+    assert text.startswith(f"**{SMOKE_NOTE}**") and text.count(SMOKE_NOTE) == 1 and text.endswith("# Results\n")
+
+
+def test_summary_view_is_one_row_per_arm_with_key_metrics():
+    """Hand-built long summary (settings columns, a non-key metric, NaN se): rows per (setting, arm), the key
+    metrics in KEY_METRICS order, "value +- se" cells, and a count of rows beyond max_rows."""
+    from simalloc.sim.runner import summary_view
+
+    rows = []
+    for world in ("easy", "hard"):
+        for arm, v in (("uniform", 0.25), ("hora", 0.5)):
+            rows += [(world, arm, "pass@256", v, 0.125), (world, arm, "pass@1", v / 2, float("nan")),
+                     (world, arm, "entropy", 9.0, 0.0)]
+    table = pd.DataFrame(rows, columns=["world", "arm", "metric", "value", "se"])
+    lines = summary_view(table).splitlines()
+    assert [line.split() for line in lines] == [
+        ["world", "arm", "pass@1", "pass@256"],
+        ["easy", "uniform", "0.1250", "0.2500", "+-", "0.1250"],
+        ["easy", "hora", "0.2500", "0.5000", "+-", "0.1250"],
+        ["hard", "uniform", "0.1250", "0.2500", "+-", "0.1250"],
+        ["hard", "hora", "0.2500", "0.5000", "+-", "0.1250"],
+    ]
+    short = summary_view(table, max_rows=3).splitlines()
+    assert len(short) == 5 and short[-1] == "... 1 more rows"

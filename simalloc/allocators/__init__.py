@@ -8,7 +8,7 @@ import numpy as np
 
 from ..beliefs import BetaBeliefs
 from ..seeding import as_generator
-from ..validation import as_budget, as_cap, as_integer_array, as_positive_finite
+from ..validation import as_budget, as_cap, as_pilot, as_positive_finite
 from . import baselines, basic, greedy, peers  # noqa: F401  (register the built-in allocators)
 from .engine import SOLVERS, solve
 from .registry import ALLOCATORS, AllocationProblem, Allocator, get_allocator, register
@@ -94,10 +94,12 @@ def _scalar(x) -> bool:
 
 
 def _count_typed(allocator, successes, trials, budget, prior, cap, predicted_p, options):
-    """The fast path of ``allocate`` for the common problem: one pilot size, a shared scalar prior, no cap or
-    one cap, an allocator that is an exact greedy on a count-parameterised objective. Validation is the same
-    as the general path's (same messages); the solver is ``greedy_by_counts`` (the type-merged greedy), so no
-    (n_prompts,) posterior arrays are built. Returns None where the general path applies."""
+    """The fast path of ``allocate`` for the common problem: one pilot size (a scalar, or an array whose entries
+    are all equal), a shared scalar prior, no cap or one cap, an allocator that is an exact greedy on a
+    count-parameterised objective. Validation is the same as the general path's (same messages) and reads the
+    counts once (``as_pilot``: a valid int64 array is not copied); the solver is ``greedy_by_counts`` (the
+    type-merged greedy) on that pass's tally, so no (n_prompts,) posterior arrays are built. Returns None where
+    the general path applies."""
     from ..objectives import get_objective
     from .engine import greedy_by_counts
 
@@ -106,7 +108,7 @@ def _count_typed(allocator, successes, trials, budget, prior, cap, predicted_p, 
         objective is None
         or predicted_p is not None
         or options
-        or not _scalar(trials)
+        or not (_scalar(trials) or np.ndim(trials) == 1)
         or not (cap is None or _scalar(cap))
         or not isinstance(prior, tuple)
         or len(prior) != 2
@@ -116,18 +118,10 @@ def _count_typed(allocator, successes, trials, budget, prior, cap, predicted_p, 
     obj = get_objective(objective)
     if not obj.params_from_counts:
         return None
-    s = as_integer_array(successes, "successes")
-    if s.ndim != 1:
-        raise ValueError(f"successes: expected a 1-D array of shape (n_prompts,), got shape {s.shape}")
-    if s.size == 0:
-        raise ValueError("successes: expected at least one prompt, got an empty array")
-    t = int(as_integer_array(trials, "trials"))
-    top = int(s.max())
-    if top > t:
-        i = int(np.argmax(s))
-        raise ValueError(
-            f"successes: must satisfy 0 <= successes <= trials; prompt {i} has successes={s[i]} > trials={t}"
-        )
+    pilot = as_pilot(successes, trials)
+    if pilot is None:  # pilot sizes differ: per-prompt beliefs
+        return None
+    s, t, counts = pilot
     a0 = float(as_positive_finite(prior[0], "prior alpha0"))
     b0 = float(as_positive_finite(prior[1], "prior beta0"))
     budget = as_budget(budget)
@@ -137,7 +131,7 @@ def _count_typed(allocator, successes, trials, budget, prior, cap, predicted_p, 
             f"cap: the caps hold at most {c * s.size} rollouts but budget={budget}; "
             f"need sum(cap) >= budget (cap * n_prompts >= budget for a scalar cap)"
         )
-    alloc = greedy_by_counts(obj, np.ascontiguousarray(s), t, a0, b0, c, budget)
+    alloc = greedy_by_counts(obj, s, t, a0, b0, c, budget, count=counts)
     if alloc.sum() != budget:  # pragma: no cover
         raise RuntimeError(f"allocator {allocator.name!r} broke the budget contract")
     return alloc

@@ -156,12 +156,14 @@ def greedy_merged_by_counts(obj, beliefs: BetaBeliefs, cap, budget) -> np.ndarra
     return greedy_by_counts(obj, s, t0, float(a0), float(b0), int(cap[0]), budget)
 
 
-def greedy_by_counts(obj, successes, trials: int, alpha0: float, beta0: float, cap: int, budget: int) -> np.ndarray:
+def greedy_by_counts(obj, successes, trials: int, alpha0: float, beta0: float, cap: int, budget: int, *,
+                     count=None) -> np.ndarray:
     """The type-merged greedy straight from validated pilot counts (one pilot size ``trials``, a shared prior
     Beta(alpha0, beta0), one ``cap``): a bincount of the counts and kernel parameters for one belief per count
-    present, so no (n_prompts,) float arrays are built. ``allocate`` calls it directly for such problems."""
+    present, so no (n_prompts,) float arrays are built. ``allocate`` calls it directly for such problems, with
+    the tally ``count`` (``np.bincount(successes)``, any trailing zeros) its validation pass made."""
     obj = get_objective(obj)
-    count = np.bincount(successes)
+    count = np.bincount(successes) if count is None else count
     present = np.flatnonzero(count)
     types = BetaBeliefs(alpha0 + present, beta0 + (trials - present), present,
                         np.full(present.size, trials, dtype=np.int64), True, _trusted=True)

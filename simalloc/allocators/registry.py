@@ -8,7 +8,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..beliefs import BetaBeliefs
-from ..validation import check_choice
+from ..validation import check_choice, shown
 
 __all__ = ["AllocationProblem", "Allocator", "ALLOCATORS", "Option", "register", "get_allocator"]
 
@@ -90,9 +90,9 @@ class Option:
         if not ok_type or not np.isfinite(value):
             raise TypeError(f"options[{name!r}]: {allocator} expects "
                             f"{'an integer' if self.kind is int else 'a number'} "
-                            f"in {rng}, got {value!r}")
+                            f"in {rng}, got {shown(value)}")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            raise ValueError(f"options[{name!r}]: {allocator} expects a value in {rng}, got {value!r}")
+            raise ValueError(f"options[{name!r}]: {allocator} expects a value in {rng}, got {shown(value)}")
         return self.kind(value)
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.special import softmax
 
 from ..beliefs import BetaBeliefs
-from ..validation import as_budget, check_choice
+from ..validation import as_budget, check_choice, shown
 from .engine import solve
 from .rounding import largest_remainder
 
@@ -70,7 +70,7 @@ def _round(weights, budget, opts):
 
 def _check_temperature(t, name):
     if not (isinstance(t, (int, float)) and np.isfinite(t) and t > 0):
-        raise ValueError(f"{name}: must be a finite temperature > 0, got {t!r}")
+        raise ValueError(f"{name}: must be a finite temperature > 0, got {shown(t)}")
     return float(t)
 
 

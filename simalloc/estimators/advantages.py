@@ -1,7 +1,8 @@
 """Group-relative advantages for GRPO-family losses, with variable group sizes.
 
 A group of size 1, or a group whose rewards are all equal, carries no relative signal: its
-advantages are 0 (some frameworks return the raw reward for size-1 groups; that is a bug here).
+advantages are 0 (some frameworks return the raw reward for size-1 groups; that is a bug here). A group of size 0
+is refused: it has no rollout to score, and a caller that passes one has usually misaligned sizes and rewards.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def group_advantages(rewards, group_sizes, loss_type: str = "grpo", eps: float =
     rewards : array_like of float, shape (n_rollouts,)
         Rewards, group by group (finite).
     group_sizes : array_like of int, shape (n_groups,)
-        Sizes G_i >= 0, summing to n_rollouts (an empty group, as ``allocate`` with K0 = 0 can give, adds nothing).
+        Sizes G_i >= 1, summing to n_rollouts (drop a prompt that got no rollout before calling).
     loss_type : {"grpo", "dr_grpo", "rloo"}
     eps : float
         GRPO's std offset (TRL: 1e-4).
@@ -72,6 +73,12 @@ def group_advantages(rewards, group_sizes, loss_type: str = "grpo", eps: float =
     Returns
     -------
     ndarray of float64, shape (n_rollouts,)
+
+    Raises
+    ------
+    ValueError
+        "group_sizes: ..." for sizes that are not integers >= 1 or do not sum to len(rewards); "rewards: ..." for
+        non-finite rewards; "loss_type: ..." and "eps: ..." for unknown or negative settings.
 
     Notes
     -----
@@ -92,8 +99,12 @@ def group_advantages(rewards, group_sizes, loss_type: str = "grpo", eps: float =
     if r.ndim != 1 or not np.all(np.isfinite(r)):
         raise ValueError("rewards: expected a finite 1-D array")
     sizes = np.asarray(group_sizes)
-    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or (sizes.size and sizes.min() < 0):
-        raise ValueError("group_sizes: expected a 1-D array of integers >= 0")
+    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer):
+        raise ValueError("group_sizes: expected a 1-D array of integers >= 1")
+    if sizes.size and sizes.min() < 1:
+        g = int(np.argmax(sizes < 1))
+        raise ValueError(f"group_sizes: expected integers >= 1 (an empty group has no rollout to score; drop it), "
+                         f"got {int(sizes[g])} for group {g}")
     if int(sizes.sum()) != r.size:
         raise ValueError(f"group_sizes: sum {int(sizes.sum())} does not match len(rewards)={r.size}")
     if not eps >= 0:

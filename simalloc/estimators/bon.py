@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
-from ..validation import as_int
+from ..validation import as_int, shown
 from .pass_at_k import pass_at_k
 
 __all__ = [
@@ -77,7 +77,7 @@ def _rewards(rewards, min_m=2) -> np.ndarray:
 
 def _check_k(k, m, name="k"):
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= m:
-        raise ValueError(f"{name}: must be an integer with 1 <= {name} <= m = {m}, got {k!r}")
+        raise ValueError(f"{name}: must be an integer with 1 <= {name} <= m = {m}, got {shown(k)}")
     return int(k)
 
 
@@ -559,7 +559,7 @@ def prefix_weights(order: int = 2, rate: float = 1.0) -> np.ndarray:
     if not 1 <= order <= 6:
         raise ValueError(f"order: must be an integer in [1, 6], got {order}")
     if not (np.isfinite(rate) and rate > 0):
-        raise ValueError(f"rate: must be finite and > 0, got {rate!r}")
+        raise ValueError(f"rate: must be finite and > 0, got {shown(rate)}")
     h = 2.0 ** (np.arange(order) * rate)  # m_p^{-rate} / m^{-rate}
     vander = h[None, :] ** np.arange(order)[:, None]
     rhs = np.zeros(order)

@@ -155,7 +155,7 @@ def _boxes(text: str, limit: int) -> list[tuple[int, int, str]]:
 
 _LEADING_VALUE = re.compile(
     r"[\"'“]?\s*(?P<n>[-+]?\d[\d.,/]*?)\s*[\"'”]?\s*(?:[,;]\s+(?=[A-Za-z]{2})|\s(?:which|because|as|since|"
-    r"so|and|but)\b)"
+    r"so|and|but)\b|(?<=\s)\((?=[^()]*[A-Za-z]{3}))"  # "72 (48 in April and 24 in May)": a worded aside
 )
 
 
@@ -318,7 +318,9 @@ _FRAC = re.compile(
 _SLASH = re.compile(r"(?P<sign>[-+−]?)\s*(?P<a>\d+)\s*/\s*(?P<b>\d+)")
 _PERCENT = re.compile(r"\s*(?:\\%|%|percent(?:age)?|pct)\s*$", re.IGNORECASE)
 _TRAILING = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree|degrees?|\\circ)\s*$")
-_UNITS = re.compile(r"\s*[A-Za-z][A-Za-z .²³/]*$")
+#: trailing units or words ("72 clips", "5 cm", "10km", "3 m/s"); one letter glued to the number is a variable, not
+#: a unit ("\\frac{1}{2}x", "2x" are not numbers)
+_UNITS = re.compile(r"(?:\s+[A-Za-z]|[A-Za-z]{2}|[A-Za-z][²³/])[A-Za-z .²³/]*$")
 
 
 def _decimal_comma(num: str) -> str:
@@ -400,10 +402,47 @@ def _numbers_equal(pred: tuple[Fraction, bool], ref: tuple[Fraction, bool]) -> b
     return (p_pct and p / 100 == r) or (r_pct and r / 100 == p)
 
 
+_OR = re.compile(r"\s+or\s+|\\text\{\s*or\s*\}|\\lor")
+
+
+def _alternatives(span: str) -> list[str]:
+    """The parts of ``span`` joined by "or" ("12 or 13", "x = -2 \\text{ or } x = 3"), "either" dropped."""
+    parts = [p.strip() for p in _OR.split(span) if p.strip()]
+    return [re.sub(r"^either\s+", "", p, flags=re.IGNORECASE) for p in parts]
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets ("-2, 3" -> two parts; "(1, 2)" stays one)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _roots_against_list(span: str, reference: str) -> float | None:
+    """An answer listing values with "or" ("x = -2 or x = 3", an equation's roots) against a reference that lists
+    several values ("-2, 3"): the same answer, not a hedge. 1.0 / 0.0 by exact comparison of the two multisets
+    when every part is a plain number; None when the rule does not apply (a single-valued reference: then "or"
+    is a hedge) or a part is not a plain number."""
+    if plain_number(reference) is not None:
+        return None  # one value ("1,234"): offering two is a hedge
+    ref = [plain_number(p) for p in _top_level_parts(reference)]
+    pred = [plain_number(p) for p in _alternatives(span)]
+    if len(ref) < 2 or len(pred) < 2 or any(v is None for v in ref + pred):
+        return None
+    return float(sorted(v[0] for v in pred) == sorted(v[0] for v in ref))
+
+
 def _hedged(span: str) -> bool:
     """Two different values offered ("12 or 13", "either 4 or 5"): a hedge, never a correct answer."""
-    parts = [p.strip() for p in re.split(r"\s+or\s+|\\text\{\s*or\s*\}|\\lor", span) if p.strip()]
-    parts = [re.sub(r"^either\s+", "", p, flags=re.IGNORECASE) for p in parts]
+    parts = _alternatives(span)
     if len(parts) < 2:
         return False
     values = [plain_number(p) for p in parts]
@@ -605,6 +644,10 @@ class Grader:
         if refusal(span, self.settings) is not None or refusal(reference, self.settings, span=False) is not None:
             self._count("refused")
             return 0.0
+        roots = _roots_against_list(span, reference)
+        if roots is not None:
+            self._count("exact")
+            return roots
         if _hedged(span):
             self._count("hedged")
             return 0.0

@@ -158,14 +158,15 @@ def grpo_advantages(
         raise ValueError(f"scale_rewards: unknown {scale_rewards!r}; valid: {', '.join(SCALE_REWARDS)}")
     sizes = [len(g) for g in rewards]
     flat = np.concatenate([np.asarray(g, dtype=float) for g in rewards]) if sum(sizes) else np.zeros(0)
+    filled = [s for s in sizes if s]  # a prompt given no rollout has no group (group_advantages refuses size 0)
     if not flat.size:
         adv = flat
     elif loss_type == "rloo":
-        adv = group_advantages(flat, sizes, "rloo")
+        adv = group_advantages(flat, filled, "rloo")
     elif scale_rewards == "group":
-        adv = group_advantages(flat, sizes, "grpo", eps=1e-4)
+        adv = group_advantages(flat, filled, "grpo", eps=1e-4)
     else:
-        adv = group_advantages(flat, sizes, "dr_grpo")  # r - group mean
+        adv = group_advantages(flat, filled, "dr_grpo")  # r - group mean
         if scale_rewards == "batch":
             adv = adv / ((flat.std(ddof=1) if flat.size > 1 else 0.0) + 1e-4)
     out, pos = [], 0

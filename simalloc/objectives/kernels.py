@@ -174,13 +174,29 @@ def merged_levels(code, a, b, wf, wp, cap, count, budget):
 @jit
 def expand_levels(type_of, level, partial, out):
     """out[i] = level[type] (+1 for the first partial[type] prompts of each type, in index order)."""
-    used = np.zeros(level.size, dtype=np.int64)
-    for i in range(type_of.size):
-        t = type_of[i]
-        out[i] = level[t]
-        if used[t] < partial[t]:
-            out[i] += 1
-            used[t] += 1
+    for i in range(type_of.size):  # a plain gather: no branch, so it vectorises
+        out[i] = level[type_of[i]]
+    partial_types = np.flatnonzero(partial)
+    if partial_types.size == 1:  # the greedy leaves one type partial: find its first prompts, then stop
+        t = partial_types[0]
+        left = partial[t]
+        i = 0
+        while left > 0:  # branch-free body: the type's prompts are scattered, a branch would mispredict
+            hit = np.int64(type_of[i] == t)
+            out[i] += hit
+            left -= hit
+            i += 1
+    elif partial_types.size > 1:
+        left_of = partial.copy()
+        pending = left_of.sum()
+        i = 0
+        while pending > 0:
+            t = type_of[i]
+            if left_of[t] > 0:
+                out[i] += 1
+                left_of[t] -= 1
+                pending -= 1
+            i += 1
     return out
 
 

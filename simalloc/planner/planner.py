@@ -14,8 +14,9 @@ was. A step with the planner::
 ``state_dict`` / ``load_state_dict`` round-trip everything (a JSON-able dict), so a training run can checkpoint
 the planner with its model and resume with the same decisions.
 
-Selectors: "uniform" (n candidates at random), "greso" (each candidate skipped before rollout with GRESO's
-probability; the first n kept), "mopps" (Thompson draws from the posterior, the n nearest ``target``). GRESO's
+Selectors: "uniform" (n candidates at random), "greso" (the candidates read in a random order drawn from the
+``rng``, as the public code's shuffled dataloader feeds them, each skipped before rollout with GRESO's probability;
+the first n kept), "mopps" (Thompson draws from the posterior, the n nearest ``target``). GRESO's
 rewards are 1 / 0.1 / 0 (correct / wrong / bad format), so its thresholds 0.98 and 0.11 mean "all correct" and
 "all wrong": with binary rewards the planner counts s = n and s = 0.
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..seeding import as_generator
-from ..validation import check_choice
+from ..validation import check_choice, shown
 from .rounds import Rounds, make_rounds
 from .rules import greso_adapt, greso_skip_probability, mopps_select, mopps_update
 
@@ -62,14 +63,14 @@ class Planner:
                  p_easy: float = 0.5, p_hard: float = 0.5, target_zero_variance: float = 0.25, adapt: bool = True):
         self.selector = check_choice(selector, "selector", SELECTORS)
         if not 0 <= decay <= 1:
-            raise ValueError(f"decay: expected a value in [0, 1], got {decay!r}")
+            raise ValueError(f"decay: expected a value in [0, 1], got {shown(decay)}")
         a0, b0 = (float(x) for x in prior)
         if not (np.isfinite(a0) and np.isfinite(b0) and a0 > 0 and b0 > 0):
-            raise ValueError(f"prior: expected (alpha0, beta0) > 0 and finite, got {prior!r}")
+            raise ValueError(f"prior: expected (alpha0, beta0) > 0 and finite, got {shown(prior)}")
         for name, v in (("target", target), ("p_easy", p_easy), ("p_hard", p_hard),
                         ("target_zero_variance", target_zero_variance)):
             if not 0 <= v <= 1:
-                raise ValueError(f"{name}: expected a value in [0, 1], got {v!r}")
+                raise ValueError(f"{name}: expected a value in [0, 1], got {shown(v)}")
         self.decay, self.prior, self.target = float(decay), (a0, b0), float(target)
         self.p_easy, self.p_hard = float(p_easy), float(p_hard)
         self.target_zero_variance, self.adapt = float(target_zero_variance), bool(adapt)
@@ -198,7 +199,8 @@ class Planner:
         Parameters
         ----------
         candidate_ids : sequence
-            The candidates (GRESO reads them in this order).
+            The candidates, in any order: GRESO reads them in a random order drawn from ``rng`` (the public
+            code's shuffled dataloader), so ids passed in dataset order do not train on the dataset's start.
         n : int
             Prompts wanted, 0 <= n <= len(candidate_ids).
         rng : int, Generator or None
@@ -207,11 +209,12 @@ class Planner:
         Returns
         -------
         ndarray
-            The selected ids (GRESO: fewer than ``n`` when too many candidates are skipped).
+            The selected ids, in the candidates' order (GRESO: fewer than ``n`` when too many candidates are
+            skipped).
         """
         cand = np.asarray(candidate_ids)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= cand.size:
-            raise ValueError(f"n: expected an integer in [0, {cand.size}] (the candidates), got {n!r}")
+            raise ValueError(f"n: expected an integer in [0, {cand.size}] (the candidates), got {shown(n)}")
         rng = as_generator(rng)
         if self.selector == "uniform":
             return cand[np.sort(rng.choice(cand.size, n, replace=False))]
@@ -219,8 +222,9 @@ class Planner:
             a, b = self.posterior(cand)
             pick, _ = mopps_select(a, b, n, rng, self.target)
             return cand[pick]
-        keep = rng.random(cand.size) >= self.skip_probability(cand)
-        return cand[keep][:n]
+        order = rng.permutation(cand.size)
+        keep = rng.random(cand.size) >= self.skip_probability(cand)[order]
+        return cand[np.sort(order[keep][:n])]
 
     def allocate(self, ids, successes, trials, budget: int, *, allocator: str = "hora", history_prior: bool = False,
                  rng=None, cap=None, options=None) -> np.ndarray:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..validation import check_choice
+from ..validation import check_choice, shown
 from .rules import REINFORCE_ADA_CHOICES, reinforce_ada_finished, reinforce_ada_keep, speed_rl_qualified
 
 __all__ = ["Groups", "Rounds", "ReinforceAdaRounds", "SpeedRLRounds", "ROUND_RULES", "make_rounds"]
@@ -55,13 +55,13 @@ class Groups:
 
 def _check_budget(budget) -> int:
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
-        raise ValueError(f"budget: expected an integer >= 0 (rollouts for the step), got {budget!r}")
+        raise ValueError(f"budget: expected an integer >= 0 (rollouts for the step), got {shown(budget)}")
     return int(budget)
 
 
 def _positive(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+        raise ValueError(f"{name}: expected an integer >= 1, got {shown(value)}")
     return int(value)
 
 

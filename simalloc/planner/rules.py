@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..validation import check_choice
+from ..validation import check_choice, shown
 
 __all__ = ["REINFORCE_ADA_CHOICES", "DARS_SCHEDULES", "reinforce_ada_finished", "reinforce_ada_keep",
            "speed_rl_qualified", "dars_extra", "greso_run_lengths", "greso_skip_probability", "greso_adapt",
@@ -25,7 +25,7 @@ DARS_SCHEDULES = ("et", "hw")
 
 def _count(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name}: expected an integer >= 0, got {value!r}")
+        raise ValueError(f"{name}: expected an integer >= 0, got {shown(value)}")
     return int(value)
 
 
@@ -247,7 +247,7 @@ def greso_skip_probability(easy_run: int, hard_run: int, p_easy: float, p_hard: 
     """
     for name, v in (("p_easy", p_easy), ("p_hard", p_hard)):
         if not 0 <= v <= 1:
-            raise ValueError(f"{name}: expected a probability in [0, 1], got {v!r}")
+            raise ValueError(f"{name}: expected a probability in [0, 1], got {shown(v)}")
     e = 1 - max(p_easy ** easy_run, 0.01) if easy_run > 0 else 0.0
     h = 1 - max(p_hard ** hard_run, 0.01) if hard_run > 0 else 0.0
     return e, h
@@ -305,7 +305,7 @@ def mopps_update(alpha, beta, successes, trials, decay: float, prior=(1.0, 1.0))
     thu-rllab/MoPPS, ``recipe/ours/mopps.py``, ``PosteriorSampler.train``.
     """
     if not 0 <= decay <= 1:
-        raise ValueError(f"decay: expected a value in [0, 1], got {decay!r}")
+        raise ValueError(f"decay: expected a value in [0, 1], got {shown(decay)}")
     a, b = np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
     s, n = np.asarray(successes, dtype=np.float64), np.asarray(trials, dtype=np.float64)
     if np.any(s < 0) or np.any(s > n):

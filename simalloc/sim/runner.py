@@ -18,6 +18,7 @@ import importlib
 import json
 import math
 import multiprocessing
+import numbers
 import os
 import pkgutil
 import platform
@@ -29,10 +30,20 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..io import check_out_dir, write_json, write_table
+from ..validation import shown
 
-__all__ = ["available_studies", "load_study", "make_args", "run_study", "BACKENDS"]
+__all__ = ["available_studies", "load_study", "make_args", "run_study", "summary_view", "BACKENDS", "SMOKE_NOTE"]
 
 BACKENDS = ("local", "ray")
+#: what every ``--quick`` run prints and records (meta.json, ``SMOKE_RUN.md`` and the head of any report it writes)
+SMOKE_NOTE = "smoke run: not evidence"
+#: why, said beside it
+SMOKE_WHY = ("--quick runs the study's small preset to check that it runs end to end; its numbers (few "
+             "replicates, short training) are not results and credit nothing")
+#: the metrics the end-of-run summary shows first, where a study's summary.csv has them
+KEY_METRICS = ("frontier_gain@256", "pass@1", "pass@256")
+#: the columns that name what a summary row is about (one of them makes a table "long format")
+_ROW_NAMES = ("arm", "allocator", "rule", "method", "estimator")
 
 
 def available_studies() -> list[str]:
@@ -137,10 +148,26 @@ def make_args(study, quick: bool = False, overrides: dict[str, str] | None = Non
             raise ValueError(f"{key}: not an argument of this study; valid: {', '.join(valid)}")
     if train_changes:
         changes["train"] = dataclasses.replace(train, **train_changes)
+    if "arms" in changes:
+        _check_arms(changes["arms"])
     args = dataclasses.replace(args, **changes)
     if hasattr(args, "validate"):
         args.validate()
     return args
+
+
+def _check_arms(arms) -> None:
+    """Each ``--set arms=...`` entry parses as a training arm; the first that does not is named in a one-line
+    "arms: ..." error (``parse_arm``'s own message, which lists the valid names)."""
+    from ..train.arms import parse_arm
+
+    for spec in arms:
+        try:
+            with warnings.catch_warnings():  # the study's validate parses again and warns there
+                warnings.simplefilter("ignore")
+                parse_arm(spec)
+        except ValueError as exc:
+            raise ValueError(f"arms: {exc}") from None
 
 
 def run_id(args) -> str:
@@ -238,7 +265,7 @@ def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progr
     if backend not in BACKENDS:
         raise ValueError(f"backend: unknown {backend!r}; valid: {', '.join(BACKENDS)}")
     if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers: must be an integer >= 1, got {workers!r}")
+        raise ValueError(f"workers: must be an integer >= 1, got {shown(workers)}")
     study = load_study(name)
     args = make_args(study, quick, overrides)
     out_dir = Path(out) if out is not None else Path("results") / name / run_id(args)
@@ -284,5 +311,89 @@ def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progr
         "python": platform.python_version(),
         "seconds": round(time.perf_counter() - start, 3),
     }
+    if quick:
+        meta["smoke_run"], meta["evidence"] = True, f"{SMOKE_NOTE}: {SMOKE_WHY}"
+        _mark_smoke(out_dir, name)
+    else:
+        meta["smoke_run"] = False
     write_json(meta, out_dir / "meta.json")
+    if progress:
+        print(_closing_summary(out_dir, quick))
     return out_dir
+
+
+def _mark_smoke(out_dir: Path, name: str) -> None:
+    """Say "smoke run: not evidence" in the folder: ``SMOKE_RUN.md``, and the first line of every markdown
+    report the study wrote (once)."""
+    line = f"**{SMOKE_NOTE}** ({SMOKE_WHY}; `simalloc run {name}` without --quick for results)"
+    (out_dir / "SMOKE_RUN.md").write_text(line + "\n")
+    for report in out_dir.rglob("*.md"):
+        if report.name == "SMOKE_RUN.md":
+            continue
+        text = report.read_text()
+        if not text.startswith(f"**{SMOKE_NOTE}**"):
+            report.write_text(f"{line}\n\n{text}")
+
+
+def _closing_summary(out_dir: Path, quick: bool) -> str:
+    """The lines printed at the end of a run: the smoke-run note (quick runs), and a compact view of the study's
+    summary.csv (else of the first table it wrote as CSV)."""
+    lines = [f"{SMOKE_NOTE.upper()} ({SMOKE_WHY})"] if quick else []
+    tables = [out_dir / "summary.csv"] if (out_dir / "summary.csv").is_file() else sorted(out_dir.glob("*.csv"))
+    if tables:
+        lines.append(f"summary ({tables[0].name}{'; ' + SMOKE_NOTE if quick else ''}):")
+        lines.append(summary_view(pd.read_csv(tables[0])))
+    return "\n".join(lines)
+
+
+def summary_view(table: pd.DataFrame, max_rows: int = 20, max_columns: int = 6) -> str:
+    """A compact, printable view of a study's summary table (at most ``max_rows`` rows).
+
+    A summary in long format (an arm-like column, ``_ROW_NAMES``; metric; value or mean; optionally se; any setting
+    columns beside them) is shown one row per arm (and setting), one column per key metric (``KEY_METRICS`` where
+    present, else the first three metrics), each cell "value +- se"; any other table shows its first rows and
+    columns.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The summary (``pd.read_csv(out / "summary.csv")``).
+    max_rows : int, default 20
+        Rows shown; the rest are counted in a last line.
+    max_columns : int, default 6
+        Columns shown of a table that is not in the long contract.
+
+    Returns
+    -------
+    str
+        At most ``max_rows`` + 2 lines.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"arm": ["uniform", "hora"], "metric": ["pass@1"] * 2, "value": [0.5, 0.52],
+    ...                   "se": [0.01, 0.02]})
+    >>> print(summary_view(t))
+        arm           pass@1
+    uniform 0.5000 +- 0.0100
+       hora 0.5200 +- 0.0200
+    """
+    if table.empty:
+        return "(empty)"
+    cols = set(table.columns)
+    value = next((c for c in ("value", "mean") if c in cols), None)
+    if "metric" in cols and value is not None and cols & set(_ROW_NAMES):
+        present = list(dict.fromkeys(table["metric"]))
+        metrics = [m for m in KEY_METRICS if m in present] or present[:3]
+        keys = [c for c in table.columns if c not in ("metric", value, "se", "sd", "n", "n_reps")]
+        rows = table[table["metric"].isin(metrics)]
+        se = rows["se"] if "se" in rows else pd.Series(float("nan"), index=rows.index)
+        cells = [f"{v:.4f}" + (f" +- {s:.4f}" if pd.notna(s) else "") if isinstance(v, numbers.Real) else str(v)
+                 for v, s in zip(rows[value], se)]
+        wide = (rows.assign(cell=cells).pivot_table(index=keys, columns="metric", values="cell", aggfunc="first",
+                                                    sort=False).reindex(columns=metrics).fillna("").reset_index())
+        wide.columns.name = None
+    else:
+        wide = table.iloc[:, :max_columns]
+    shown = wide.head(max_rows).to_string(index=False, float_format=lambda x: f"{x:.4g}")
+    more = len(wide) - max_rows
+    return shown + (f"\n... {more} more rows" if more > 0 else "")
