@@ -233,3 +233,20 @@ def test_many_threads_share_one_grader(grader):
 def test_bad_input_is_named(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+def test_the_worker_warm_up_exercises_the_lazily_loaded_paths():
+    """The worker grades WARM_UP before it says it is ready, so that the first real answer is not timed against
+    sympy's lazy imports (a first (x-1)(x+1) vs x^2-1 took 0.94 s on a quiet core, more than a 2 s limit on a loaded
+    one). Every warm-up request must be a real success (ok 1, no error): a request that failed in the parser would
+    warm nothing."""
+    import importlib.util
+
+    from simalloc.live import grading
+
+    spec = importlib.util.spec_from_file_location("grading_worker", grading.WORKER)
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    assert len(worker.WARM_UP) >= 4
+    for request in worker.WARM_UP:
+        assert worker.grade(request, 5) == (1, ""), request

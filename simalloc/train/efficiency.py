@@ -30,7 +30,8 @@ from .arms import parse_arm
 from .credit import credit
 
 __all__ = ["TARGET_FRACTIONS", "metric_name", "cumulative_rollouts", "first_reach", "Target", "uniform_target",
-           "time_to_target", "paired_multiplier", "km_median", "lr_families", "efficiency_rows", "rollout_seconds", "MULTIPLIER_FLOOR"]
+           "time_to_target", "paired_multiplier", "km_median", "lr_families", "efficiency_rows", "rollout_seconds",
+           "MULTIPLIER_FLOOR"]
 
 #: the targets' share of uniform GRPO's gain over the start point
 TARGET_FRACTIONS = (0.5, 1.0)
