@@ -269,3 +269,17 @@ def test_lab_ladder_truth_and_temperature_arms_run():
     last = hot.iloc[-1]
     assert last["pass@1@T1"] == pytest.approx(last["pass@1"], rel=1e-9) and np.isnan(hot.loc[1, "pass@1@T2"])
     assert last["pass@256_best_temperature"] == max(last["pass@256@T1"], last["pass@256@T2"])
+
+
+def test_lab_pass_rates_at_several_temperatures_equal_one_at_a_time(lab):
+    """One network pass for the grid gives pass_rates at each t (the same float64 softmax; rtol 1e-12), and the
+    answer distribution depends on t (a flat grid would pass any recorder)."""
+    from simalloc.lab import pass_rates
+    from simalloc.lab.policy import pass_rates_at
+
+    task, policy = lab
+    prompts = task.eval_set(20, seed=5)
+    grid = pass_rates_at(policy, prompts, (0.5, 1.0, 2.0))
+    for row, t in zip(grid, (0.5, 1.0, 2.0)):
+        np.testing.assert_allclose(row, pass_rates(policy, prompts, t), rtol=1e-12)
+    assert not np.allclose(grid[0], grid[2])

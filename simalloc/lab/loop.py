@@ -35,7 +35,7 @@ from ..train.policies import pass_at_k_curve
 from ..train.predictors import make_predictor, prompt_embeddings
 from ..train.snr import group_weights, snr_from_group_gradients
 from .config import LabConfig
-from .policy import LabPolicy, Rollouts, completion_tables, pass_rates, sample
+from .policy import LabPolicy, Rollouts, completion_tables, pass_rates, pass_rates_at, sample
 from .task import Prompts
 from .warmstart import warm_start
 
@@ -182,8 +182,11 @@ class LabRecorder(Recorder):
         for _, prompts in self.sets:
             extra += list(pass_at_k_curve(pass_rates(self.policy, prompts), self.set_ks))
         temps = self.cfg.eval_temperatures
-        extra += temperature_values(lambda t: pass_rates(self.policy, self.main, t), self.ks, temps) \
-            if step in (0, self.cfg.steps) else [np.nan] * len(temperature_columns(self.ks, temps))
+        if step in (0, self.cfg.steps) and temps:
+            rates = dict(zip(temps, pass_rates_at(self.policy, self.main, temps)))  # one network pass
+            extra += temperature_values(rates.__getitem__, self.ks, temps)
+        else:
+            extra += [np.nan] * len(temperature_columns(self.ks, temps))
         by_level = [float(p[self.main.level == lv].mean()) if (self.main.level == lv).any() else np.nan
                     for lv in range(3)]
         self.rows.append((self.arm.spec, self.rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, entropy,
