@@ -283,3 +283,14 @@ def test_lab_pass_rates_at_several_temperatures_equal_one_at_a_time(lab):
     for row, t in zip(grid, (0.5, 1.0, 2.0)):
         np.testing.assert_allclose(row, pass_rates(policy, prompts, t), rtol=1e-12)
     assert not np.allclose(grid[0], grid[2])
+
+
+def test_cum_rollouts_counts_every_steps_spend():
+    """cum_rollouts is the running sum of every step's rollouts (DAPO's variable spend included), 0 at step 0; with
+    records every 2 steps it still counts the unrecorded steps (uniform: n_prompts x G per step, by hand)."""
+    steps, _ = simulate_training(SMALL, "dapo_dynamic", 4)
+    assert steps.cum_rollouts.iloc[0] == 0
+    assert steps.cum_rollouts.tolist() == steps.rollouts.cumsum().tolist()
+    sparse, _ = simulate_training(dataclasses.replace(SMALL, record_every=2, steps=5), "uniform", 4)
+    assert sparse.step.tolist() == [0, 2, 4, 5]
+    assert sparse.cum_rollouts.tolist() == [0, 2 * 160, 4 * 160, 5 * 160]  # 20 prompts x G = 8

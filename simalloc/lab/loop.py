@@ -190,7 +190,7 @@ class LabRecorder(Recorder):
         by_level = [float(p[self.main.level == lv].mean()) if (self.main.level == lv).any() else np.nan
                     for lv in range(3)]
         self.rows.append((self.arm.spec, self.rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, entropy,
-                          np.nan, np.nan, np.nan, share_s0, share_sk0, *snr, *curve, *extra))
+                          np.nan, np.nan, np.nan, share_s0, share_sk0, *snr, self.cum_rollouts, *curve, *extra))
         self.lab_rows.append((loss, *by_level, seconds))
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:

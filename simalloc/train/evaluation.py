@@ -1,6 +1,8 @@
 """What a training run records: the per-step table and the Phase-B budget share by pilot count.
 
-Every recorded step: the informative-group share, hits on s = 0 prompts, rollouts, the gradient's norm and the
+Every recorded step: the informative-group share, hits on s = 0 prompts, rollouts (this step's) and cum_rollouts
+(every rollout generated since step 0, warm-up, screening, discarded and refill rollouts included, also of the
+steps between records: the efficiency axis's spend), the gradient's norm and the
 sampling noise, the policy's entropy (and its range over clusters), the budget shares of s = 0 and s = K0
 prompts, and exact Pass@k on the eval set for every k. At step 0 and the last step also the held-out eval sets
 (``eval_sets``): exact Pass@k over each set and finite benchmarks drawn from it (the same problems for every arm)
@@ -26,7 +28,7 @@ EVAL_TEMPERATURES = (0.5, 0.7, 1.0, 1.5, 2.0)
 
 STEP_COLUMNS = ["arm", "rep", "step", "informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm", "entropy",
                 "entropy_cluster_min", "entropy_cluster_max", "grad_noise", "budget_share_s0", "budget_share_sK0",
-                "grad_snr", "grad_noise_scale"]
+                "grad_snr", "grad_noise_scale", "cum_rollouts"]
 
 
 def make_eval_sets(policy, cfg, rng) -> list[tuple]:
@@ -162,6 +164,8 @@ class Recorder:
         self.n_set_cols = len(cfg.eval_set_columns())
         self.budget_by_s, self.prompts_by_s = np.zeros(k0 + 1), np.zeros(k0 + 1)
         self.rows = []
+        #: rollouts generated since step 0 (``add_budget`` counts every step's)
+        self.cum_rollouts = 0
 
     def batch_stats(self, batch, warm: bool) -> tuple:
         """(informative share, hits on s = 0 prompts, s = 0 prompts, rollouts, Phase-B share of s = 0 prompts, of
@@ -191,7 +195,8 @@ class Recorder:
             temperature_values(p.eval_pass_rates, self.ks, self.cfg.eval_temperatures) \
             if step in (0, self.cfg.steps) else [np.nan] * self.n_set_cols
         self.rows.append((self.arm.spec, self.rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, entropy,
-                          float(h.min()), float(h.max()), grad_noise, share_s0, share_sk0, *snr, *curve, *extra))
+                          float(h.min()), float(h.max()), grad_noise, share_s0, share_sk0, *snr, self.cum_rollouts,
+                          *curve, *extra))
 
     def entropies(self) -> tuple[float, np.ndarray]:
         """(the pool's mean entropy, each cluster's) of the policy sampled at the study's temperature
@@ -207,7 +212,9 @@ class Recorder:
             p.set_temperature(own)
 
     def add_budget(self, batch, warm: bool) -> None:
-        """Count an allocating step's Phase-B rollouts and prompts by pilot successes s."""
+        """Count every step's rollouts (``cum_rollouts``) and an allocating step's Phase-B rollouts and prompts by
+        pilot successes s; call it once per step, before ``record``."""
+        self.cum_rollouts += int(batch.rollouts)
         if warm or batch.pilot is None:
             return
         self.budget_by_s += np.bincount(batch.pilot, weights=batch.extra, minlength=self.k0 + 1)
