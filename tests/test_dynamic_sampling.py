@@ -94,7 +94,10 @@ def test_simulator_dapo_stops_at_its_cap_and_the_table_counts_every_rollout():
     assert (steps.informative_share.iloc[1:] == 1.0).all()
 
 
-def test_dapo_cap_is_checked():
+def test_dapo_cap_and_modifiers_are_checked():
+    with pytest.raises(ValueError, match="dapo_dynamic takes only"):
+        parse_arm("dapo_dynamic:truth")
+    assert parse_arm("dapo_dynamic:x2:lr0.5").rollout_scale == 2.0
     with pytest.raises(ValueError, match="max_num_gen_batches"):
         PeerDrawer("dapo_dynamic", 100, 10, 8, parse_peer_options("dapo.max_num_gen_batches=-1"), _rngs(0))
     with pytest.raises(ValueError, match="max_num_gen_batches"):
