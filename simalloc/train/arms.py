@@ -166,8 +166,8 @@ temperature_scale=1.0)
     if placebo and (name == DYNAMIC_SAMPLING or name in PEER_ARMS):
         raise ValueError(f"arm {spec!r}: {name} has no allocation to permute (placebo applies to allocators)")
     if (name in PEER_ARMS or name == DYNAMIC_SAMPLING) and (predictor != "uniform" or k0 is not None):
-        raise ValueError(f"arm {spec!r}: {name} takes only lr<x>, x<m> and temp<x> (it has no pilot to allocate "
-                         "from: its selection is its own)")
+        raise ValueError(f"arm {spec!r}: a peer arm or {DYNAMIC_SAMPLING} takes only lr<x>, x<m> and temp<x> (its "
+                         "pilot and selection are its own)")
     return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo, rollout_scale=rollout_scale,
                temperature_scale=temperature_scale)
 
