@@ -5,8 +5,11 @@ steps, Phase B allocated in 4 shards of 15 prompts, uniform Beta(1, 1) prior; TR
 advantages with Dr.GRPO's aggregation, Adam with max grad norm 1.0, rollout temperature 0.7 (the simulator's
 defaults). The policy is the cluster policy (shared strategy logits plus per-cluster logits, sampled
 trajectories) on a Beta(0.5, 0.5) difficulty world; Pass@k is exact on a held-out eval set. Arms: uniform (GRPO), hora,
-and the baselines dapo_dynamic (DAPO's dynamic sampling, compute-matched),
-vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm; ``dapo_dynamic`` is DAPO's dynamic sampling. Claims checked (HORA
+``hora:truth`` (HORA allocating with the true pass rates: the oracle beside its pilot), and the baselines
+dapo_dynamic (DAPO's dynamic sampling as DAPO runs it: refilled until the batch holds n_prompts groups with spread,
+every generated rollout counted), vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm; the controls (``CONTROLS``),
+uniform GRPO's budget ladder x0.5 / x2 / x4 and the entropy-matched controls ``uniform:temp1.5`` and
+``uniform:temp2`` (trained at 1.5 and 2 times the sampling temperature). Claims checked (HORA
 arXiv 2605.07114, Table 1, Fig. 3):
 Pass@k at large k improves over compute-matched GRPO at comparable Pass@1; s = 0 prompts get a share of
 the Phase-B budget far above their share of prompts.
@@ -26,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simalloc.train import CONTROLS, TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from simalloc.train.arms import BUDGET_LADDER, ORACLE_HORA, TEMPERATURE_CONTROLS
 
 #: held-out eval sets at four difficulties, evaluated from the same training run (the paper trains once and
 #: evaluates on four benchmarks): the paper checks' worlds; Pass@k to 1024 and 30/500-problem benchmarks with se
@@ -34,7 +38,8 @@ EVAL_SETS = ("u_shaped=beta:0.5,0.5", "mixture=beta_mixture", "hard=logit_normal
 
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
-    arms: tuple = ("uniform", "hora", "hora_placebo", "dapo_dynamic", "vip", "knapsack", "gvm", *CONTROLS)
+    arms: tuple = ("uniform", "hora", ORACLE_HORA, "hora_placebo", "dapo_dynamic", "vip", "knapsack", "gvm", *CONTROLS,
+                   *BUDGET_LADDER, *TEMPERATURE_CONTROLS)
     train: TrainConfig = TrainConfig(eval_sets=EVAL_SETS)
 
     @classmethod

@@ -8,7 +8,9 @@ history, then dynamic sampling); MoPPS (Thompson-sampled prompt selection from a
 (max-variance down-sampling to half the group); Knapsack RL; and the controls (``hora_placebo``, ``uniform:x2``, two
 held-out uniform learning rates). Every step of every arm may spend n_prompts x G rollouts, screening and
 discarded rollouts included (``simalloc.train.peers``); an arm that stops early spends less, which
-``rollouts_per_step`` reports.
+``rollouts_per_step`` reports. The exception is ``dapo_dynamic``, run as DAPO runs it: generation batches of
+n_prompts x G until the batch holds n_prompts groups with spread (at most ``dapo.max_num_gen_batches`` = 10), every
+generated rollout counted, so it spends more than uniform GRPO whenever groups without spread occur.
 
 Each arm's frontier gain is its Pass@256 minus uniform GRPO's learning-rate frontier at the arm's own Pass@1
 (``simalloc.train.analysis``), credited only beyond the frontier's own interpolation bound by 2 se.

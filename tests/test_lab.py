@@ -323,7 +323,10 @@ def test_the_committed_result_is_what_the_docs_quote():
     page = (root / "docs" / "lab.md").read_text()
     args = __import__("json").loads((root / "docs" / "lab" / "args.json").read_text())["args"]
     from simalloc.sim.runner import load_study
-    assert tuple(args["arms"]) == load_study("lab_hora_vs_grpo").Args().arms  # the default command reproduces it
+    # the default command reproduces it: each arm runs on its own streams, so arms added to the defaults since (issue
+    # 34's ladder, oracle and temperature controls) leave the committed arms' rows unchanged
+    default = load_study("lab_hora_vs_grpo").Args().arms
+    assert [a for a in default if a in args["arms"]] == list(args["arms"])
     for arm in ("hora", "hard_first", "dapo", "knapsack", "informative", "hora_placebo", "uniform:lr0.5", "uniform:x2",
                 "uniform:lr0.35", "uniform:lr0.85"):
         row = summary.loc[(arm, "frontier_gain@256")]

@@ -29,7 +29,9 @@ SMALL_V1 = dataclasses.replace(SMALL, **V1_READING)
         "gvm",
         "hora:gp",
         "hora:oracle",
+        "hora:truth",
         "hora:k8",
+        "uniform:temp2",
     ],
 )
 @pytest.mark.filterwarnings("ignore:arm .dapo.:FutureWarning")  # the rename notice (test_renames)
@@ -38,10 +40,11 @@ def test_every_arm_runs_and_records(arm):
     assert list(steps.step) == list(range(SMALL.steps + 1))
     curve = steps[[f"pass@{k}" for k in SMALL.ks]].to_numpy()
     assert np.all((curve >= 0) & (curve <= 1))
-    assert np.all(steps.rollouts.iloc[1:] <= SMALL.n_prompts * SMALL.group_size)
-    if arm == "dapo_dynamic":
-        assert np.all(steps.informative_share.iloc[1:] == 1.0)  # dynamic sampling keeps only groups with spread
+    batch = SMALL.n_prompts * SMALL.group_size
+    if arm == "dapo_dynamic":  # whole generation batches, refilled until the batch holds groups with spread only
+        assert np.all(steps.informative_share.iloc[1:] == 1.0) and np.all(steps.rollouts.iloc[1:] % batch == 0)
     else:
+        assert np.all(steps.rollouts.iloc[1:] <= batch)
         assert share.budget_share.sum() == pytest.approx(1.0)
         assert share.prompt_share.sum() == pytest.approx(1.0)
 
@@ -317,6 +320,8 @@ def test_x_modifier_multiplies_the_rollouts_per_step_and_equals_a_larger_group_s
     h, _ = simulate_training(SMALL, "hora:x2", 3)
     assert (h.rollouts.iloc[1:] == 2 * SMALL.n_prompts * SMALL.group_size).all()
     with pytest.raises(ValueError, match="fewer than the pilot"):
-        simulate_training(SMALL, "uniform:x0.1", 3)
+        simulate_training(SMALL, "uniform:x0.125", 3)  # 2 rollouts per prompt, pilot 4
+    with pytest.raises(ValueError, match="not a positive integer|to be a positive integer"):
+        simulate_training(SMALL, "uniform:x0.1", 3)  # 1.6 rollouts per prompt
     with pytest.raises(ValueError, match="x<m>"):
         parse_arm("uniform:xtwo")

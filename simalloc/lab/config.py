@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..train.config import check_temperatures
+from ..train.evaluation import EVAL_TEMPERATURES, temperature_columns
 from ..validation import as_int, check_choice
 from .policy import ModelSpec
 from .task import ChainTask
@@ -88,6 +90,9 @@ class LabConfig:
     eval_sets: tuple = ("hard=0,1,1",)
     eval_set_ks: tuple = (1, 4, 16, 64, 256)
     bench_sizes: tuple = ()
+    #: evaluation temperatures exact Pass@1 / Pass@kmax of the main eval set are also read at (step 0 and the last
+    #: step; the simulator's ``eval_temperatures``)
+    eval_temperatures: tuple = EVAL_TEMPERATURES
     record_every: int = 10
     snr_every: int = 20
 
@@ -118,8 +123,10 @@ class LabConfig:
 
     def eval_set_columns(self) -> list[str]:
         """The per-step table's eval-set columns: per set, "<name>:pass@<k>" for ``eval_set_ks`` (the simulator's
-        names; ``bench_sizes`` must be empty: the lab's eval sets are exact)."""
-        return [f"{name}:pass@{k}" for name, _ in self.eval_set_specs() for k in self.eval_set_ks]
+        names; ``bench_sizes`` must be empty: the lab's eval sets are exact), then the evaluation-temperature
+        columns (``simalloc.train.evaluation.temperature_columns``; filled at step 0 and the last step)."""
+        return [f"{name}:pass@{k}" for name, _ in self.eval_set_specs() for k in self.eval_set_ks] + \
+            temperature_columns(self.ks, self.eval_temperatures)
 
     def validate(self) -> "LabConfig":
         """Raise ValueError naming the first bad field (before any work); returns self."""
@@ -157,6 +164,7 @@ class LabConfig:
         if self.bench_sizes:
             raise ValueError("bench_sizes: the lab's eval sets are exact; finite benchmarks are not drawn (use ())")
         check_choice(self.level2, "level2", LEVEL2_READINGS)
+        check_temperatures(self.eval_temperatures)
         for spec in self.eval_sets:
             name, eq, weights = spec.partition("=") if isinstance(spec, str) else ("", "", "")
             try:

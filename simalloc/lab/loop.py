@@ -3,11 +3,15 @@
 Each step: draw ``n_prompts`` training prompts, sample a pilot of ``k0`` completions per prompt from the network,
 split Phase B with the arm's allocator (``simalloc.train.batch.BatchDrawer.allocate``: the simulator's shards,
 learned priors and placebo), sample the extra completions, grade them, and take one step of the live mode's GRPO
-trainer (``simalloc.live.grpo.GRPOTrainer``) on every group. Recorded every ``record_every`` steps: exact Pass@k
-on the held-out eval sets (``answer_distribution``), the completion entropy, the batch's informative share, hits
-on s = 0 prompts, the gradient norm and loss, and every ``snr_every`` steps the gradient signal-to-noise ratio
-from per-group gradients (``gradient_snr``). The per-step table has the simulator's ``STEP_COLUMNS`` first, so the
-studies' analysis (frontier gain, ``summary.csv``) reads it unchanged.
+trainer (``simalloc.live.grpo.GRPOTrainer``) on every group. Peer arms and ``dapo_dynamic`` (DAPO's refill,
+``simalloc.train.peers.refill_informative``) draw through the simulator's ``PeerDrawer`` with the network as its
+``roll``. Recorded every ``record_every`` steps: exact Pass@k on the held-out eval sets (``answer_distribution``),
+the completion entropy, the batch's informative share, hits on s = 0 prompts, the gradient norm and loss, every
+``snr_every`` steps the gradient signal-to-noise ratio from per-group gradients at the step's own advantages
+(``gradient_snr``), and at step 0 and the last step exact Pass@1 / Pass@kmax at every ``eval_temperatures`` entry.
+A ``temp<x>`` arm samples and trains at x times ``temperature`` and is evaluated at ``temperature``. The per-step
+table has the simulator's ``STEP_COLUMNS`` first, so the studies' analysis (frontier gain, ``summary.csv``) reads
+it unchanged.
 
 Random streams are the simulator's (``simalloc.train.loop.STREAMS``): arms given the same seed see the same prompt
 batches. torch runs single-threaded inside a run, so a table does not depend on how many workers ran the study.
@@ -24,25 +28,25 @@ from ..seeding import as_seed_sequence
 from ..train.arms import Arm, parse_arm
 from ..train.batch import Batch, BatchDrawer
 from ..train.config import BatchSpec
-from ..train.evaluation import Recorder
+from ..train.evaluation import Recorder, temperature_columns, temperature_values
 from ..train.loop import STREAMS
 from ..train.peers import parse_peer_options
 from ..train.policies import pass_at_k_curve
 from ..train.predictors import make_predictor, prompt_embeddings
 from ..train.snr import group_weights, snr_from_group_gradients
 from .config import LabConfig
-from .policy import LabPolicy, Rollouts, completion_tables, pass_rates, sample
+from .policy import LabPolicy, Rollouts, completion_tables, pass_rates, pass_rates_at, sample
 from .task import Prompts
 from .warmstart import warm_start
 
-__all__ = ["train_lab", "gradient_snr", "LAB_COLUMNS", "make_trainer"]
+__all__ = ["train_lab", "gradient_snr", "group_gradients", "LAB_COLUMNS", "make_trainer"]
 
 #: the lab's columns after the simulator's (whose ``STEP_COLUMNS`` include the gradient SNR and noise scale): the
 #: loss, the main eval set's Pass@1 by level, seconds per step
 LAB_COLUMNS = ["loss", "pass@1:level0", "pass@1:level1", "pass@1:level2", "step_seconds"]
 
 
-def make_trainer(policy: LabPolicy, cfg: LabConfig, lr: float):
+def make_trainer(policy: LabPolicy, cfg: LabConfig, lr: float, temperature: float | None = None):
     """The live mode's GRPO trainer on the lab network with the config's step settings.
 
     Parameters
@@ -53,6 +57,8 @@ def make_trainer(policy: LabPolicy, cfg: LabConfig, lr: float):
         loss, scale_rewards, aggregation, epsilon, max_grad_norm, temperature.
     lr : float
         AdamW's learning rate.
+    temperature : float, optional
+        The sampling temperature the loss divides the logits by (default ``cfg.temperature``).
 
     Returns
     -------
@@ -62,16 +68,69 @@ def make_trainer(policy: LabPolicy, cfg: LabConfig, lr: float):
 
     config = GRPOConfig(learning_rate=lr, epsilon=cfg.epsilon, beta=0.0, loss_type=cfg.loss,
                         scale_rewards=cfg.scale_rewards, max_completion_length=2, max_grad_norm=cfg.max_grad_norm,
-                        temperature=cfg.temperature, aggregation=cfg.aggregation)
+                        temperature=cfg.temperature if temperature is None else float(temperature),
+                        aggregation=cfg.aggregation)
     return GRPOTrainer(policy.model, policy.tokenizer, config)
+
+
+def group_gradients(trainer, prompt_ids, groups, rewards) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group gradients of the batch loss at the step's own advantages, and the groups' weights in it.
+
+    Group i's gradient g_i is that of its own loss with the advantages ``trainer.advantages`` gives the *whole
+    batch* (under ``scale_rewards="batch"`` the batch's reward std, not the group's own); with w_i the group's
+    weight in the batch loss (``group_weights``), sum_i w_i g_i is the step's gradient.
+
+    Parameters
+    ----------
+    trainer : simalloc.live.grpo.GRPOTrainer
+        Its ``loss`` and ``advantages`` (the step's own functions).
+    prompt_ids, groups, rewards : list
+        As ``GRPOTrainer.step`` takes them.
+
+    Returns
+    -------
+    grads : ndarray, shape (n_used, n_params)
+        One row per non-empty group (zeros for a group without spread).
+    weights : ndarray, shape (n_used,)
+        The groups' weights w_i.
+
+    Notes
+    -----
+    ``trainer.loss`` on one group recomputes that group's advantages on its own; the loss is linear in the
+    advantages (one step per batch: the ratio is 1 in value), so the group's gradient is rescaled by c_i, with
+    step advantage = c_i x own advantage (c_i = 1 for "group" and "none"; (std_i + eps) / (std_batch + eps) for
+    "batch").
+    """
+    import torch
+
+    sizes = np.array([len(g) for g in groups], dtype=np.float64)
+    used = np.flatnonzero(sizes > 0)
+    weights = group_weights(sizes[used], trainer.config.aggregation)
+    step_adv = trainer.advantages(rewards)
+    params = trainer.params
+    grads = np.zeros((used.size, sum(p.numel() for p in params)))
+    for row, i in enumerate(used):
+        if np.ptp(rewards[i]) == 0:  # no spread: every advantage is 0
+            continue
+        own = np.asarray(trainer.advantages([rewards[i]])[0], dtype=np.float64)
+        step = np.asarray(step_adv[i], dtype=np.float64)
+        scale = float(step @ own / (own @ own))
+        if not np.allclose(step, scale * own, rtol=1e-9, atol=1e-12):  # float64 reorderings only
+            raise ValueError("trainer: the step's advantages of a group are not a multiple of its own advantages")
+        loss, _ = trainer.loss([prompt_ids[i]], [groups[i]], [rewards[i]])
+        g = torch.autograd.grad(loss, params, allow_unused=True)
+        grads[row] = scale * torch.cat([(x if x is not None else torch.zeros_like(p)).reshape(-1)
+                                        for x, p in zip(g, params)]).double().numpy()
+    return grads, weights
 
 
 def gradient_snr(trainer, prompt_ids, groups, rewards) -> tuple[float, float]:
     """The batch gradient's signal-to-noise ratio from per-group gradients.
 
-    With g_i the gradient of group i's own loss and w_i its weight in the batch loss (n_i / N for TRL's rollout
-    aggregation, 1 / n_groups for per-prompt aggregation), the batch gradient is g = sum_i w_i g_i; treating
-    groups as independent draws, V = n/(n-1) sum_i w_i^2 ||g_i - g||^2 estimates Var(g), and
+    With g_i the gradient of group i's loss at the step's own advantages and w_i its weight in the batch loss
+    (``group_gradients``: n_i / N for TRL's rollout aggregation, 1 / n_groups for per-prompt aggregation), the
+    batch gradient is g = sum_i w_i g_i; treating groups as independent draws, V = n/(n-1) sum_i w_i^2
+    ||g_i - g||^2 estimates Var(g), and
 
         SNR = (||g||^2 - V) / V,        noise scale B = tr(Sigma) / ||g_bar||^2,
 
@@ -81,7 +140,7 @@ def gradient_snr(trainer, prompt_ids, groups, rewards) -> tuple[float, float]:
     Parameters
     ----------
     trainer : simalloc.live.grpo.GRPOTrainer
-        Its ``loss`` defines each group's loss (the same function as the step's).
+        Its ``loss`` and ``advantages`` define each group's loss (the same functions as the step's).
     prompt_ids, groups, rewards : list
         As ``GRPOTrainer.step`` takes them.
 
@@ -90,23 +149,9 @@ def gradient_snr(trainer, prompt_ids, groups, rewards) -> tuple[float, float]:
     snr, noise_scale : float
         NaN for fewer than two groups or a zero gradient.
     """
-    import torch
-
-    sizes = np.array([len(g) for g in groups], dtype=np.float64)
-    used = np.flatnonzero(sizes > 0)
-    if used.size < 2:
+    if sum(len(g) > 0 for g in groups) < 2:
         return float("nan"), float("nan")
-    w = group_weights(sizes[used], trainer.config.aggregation)
-    params = trainer.params
-    grads = np.zeros((used.size, sum(p.numel() for p in params)))
-    for row, i in enumerate(used):
-        if np.ptp(rewards[i]) == 0:  # no spread: every advantage is 0
-            continue
-        loss, _ = trainer.loss([prompt_ids[i]], [groups[i]], [rewards[i]])
-        g = torch.autograd.grad(loss, params, allow_unused=True)
-        grads[row] = torch.cat([(x if x is not None else torch.zeros_like(p)).reshape(-1)
-                                for x, p in zip(g, params)]).double().numpy()
-    return snr_from_group_gradients(grads, w)
+    return snr_from_group_gradients(*group_gradients(trainer, prompt_ids, groups, rewards))
 
 
 class LabRecorder(Recorder):
@@ -136,10 +181,16 @@ class LabRecorder(Recorder):
         extra = []
         for _, prompts in self.sets:
             extra += list(pass_at_k_curve(pass_rates(self.policy, prompts), self.set_ks))
+        temps = self.cfg.eval_temperatures
+        if step in (0, self.cfg.steps) and temps:
+            rates = dict(zip(temps, pass_rates_at(self.policy, self.main, temps)))  # one network pass
+            extra += temperature_values(rates.__getitem__, self.ks, temps)
+        else:
+            extra += [np.nan] * len(temperature_columns(self.ks, temps))
         by_level = [float(p[self.main.level == lv].mean()) if (self.main.level == lv).any() else np.nan
                     for lv in range(3)]
         self.rows.append((self.arm.spec, self.rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, entropy,
-                          np.nan, np.nan, np.nan, share_s0, share_sk0, *snr, *curve, *extra))
+                          np.nan, np.nan, np.nan, share_s0, share_sk0, *snr, self.cum_rollouts, *curve, *extra))
         self.lab_rows.append((loss, *by_level, seconds))
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -166,18 +217,6 @@ def _groups(prompts: Prompts, *rollouts: Rollouts) -> tuple[list, list, list, np
             rewards[i].append(float(rew))
     successes = np.array([int(sum(x)) for x in rewards], dtype=np.int64)
     return [list(map(int, row)) for row in prompts.ids], groups, rewards, successes
-
-
-def _dynamic(policy, pool: Prompts, cfg: LabConfig, group: int, rngs) -> tuple[Batch, Prompts, list]:
-    """DAPO's dynamic sampling, compute-matched (as the simulator's): n_prompts prompts, groups of G, those without
-    spread dropped."""
-    idx = rngs["batch"].permutation(len(pool))[:cfg.n_prompts]
-    prompts = pool.take(idx)
-    roll = sample(policy, prompts, group, rngs["extra"])
-    ids, groups, rewards, s = _groups(prompts, roll)
-    keep = np.flatnonzero((s > 0) & (s < group))
-    batch = Batch(idx[keep], np.full(keep.size, np.nan), s[keep], np.full(keep.size, group), cfg.n_prompts * group)
-    return batch, [ids[i] for i in keep], [groups[i] for i in keep], [rewards[i] for i in keep]
 
 
 def train_lab(cfg: LabConfig, arm: str | Arm, rng, *, rep: int = 0, policy: LabPolicy | None = None
@@ -241,16 +280,16 @@ def _run(cfg: LabConfig, arm: Arm, k0: int, rng, rep: int, policy):
     predictor = make_predictor(arm.predictor, embeddings=embeddings, noise=cfg.oracle_noise, rng=rngs["predictor"],
                                decay=parse_peer_options(cfg.peer_options)["history"]["decay"])
     drawer = BatchDrawer(_batch_spec(cfg), arm, k0, predictor, rngs)
-    trainer = make_trainer(policy, cfg, cfg.lr * arm.lr_scale)
+    if arm.temperature_scale != 1.0:  # a temp<x> arm samples and trains at x T; the recorder keeps evaluating at T
+        policy = LabPolicy(policy.model, policy.task, policy.temperature * arm.temperature_scale)
+    trainer = make_trainer(policy, cfg, cfg.lr * arm.lr_scale, cfg.temperature * arm.temperature_scale)
     recorder.record(0)
     for step in range(1, cfg.steps + 1):
         start = time.perf_counter()
         warm = step <= cfg.warmup_steps
         for group in trainer.optimizer.param_groups:
             group["lr"] = cfg.lr * (1.0 if warm else arm.lr_scale)
-        if arm.dynamic and not warm:
-            batch, ids, groups, rewards = _dynamic(policy, pool, cfg, drawer.group, rngs)
-        elif drawer.peer is not None and not warm:
+        if drawer.peer is not None and not warm:  # peers and DAPO's dynamic sampling
             batch, ids, groups, rewards = _peer(policy, pool, drawer, rngs)
         else:
             batch, ids, groups, rewards = _allocated(policy, pool, cfg, drawer, arm, k0, warm, rngs)
@@ -267,9 +306,10 @@ def _run(cfg: LabConfig, arm: Arm, k0: int, rng, rep: int, policy):
 
 
 def _peer(policy, pool: Prompts, drawer: BatchDrawer, rngs) -> tuple[Batch, list, list, list]:
-    """A peer arm's step (``simalloc.train.peers``) on the network: its rule asks for rollouts, the network samples
-    them, and each trained prompt keeps its first ``kept_pos`` correct and first ``kept_neg`` wrong completions in
-    the order drawn (Reinforce-Ada's caches; PODS's binary max-variance subset)."""
+    """A peer arm's or ``dapo_dynamic``'s step (``simalloc.train.peers``) on the network: its rule asks for
+    rollouts, the network samples them, and each trained prompt keeps its first ``kept_pos`` correct and first
+    ``kept_neg`` wrong completions in the order drawn (Reinforce-Ada's caches; PODS's binary max-variance subset;
+    DAPO's whole groups)."""
     store: dict[int, list] = {}
 
     def roll(idx, n):
@@ -303,7 +343,7 @@ def _allocated(policy, pool: Prompts, cfg: LabConfig, drawer: BatchDrawer, arm: 
     if warm:
         alloc = np.full(cfg.n_prompts, group - pilot_k, dtype=np.int64)
     else:
-        p = pass_rates(policy, prompts) if arm.predictor == "oracle" else np.full(cfg.n_prompts, np.nan)
+        p = pass_rates(policy, prompts) if arm.predictor in ("oracle", "truth") else np.full(cfg.n_prompts, np.nan)
         alloc = drawer.allocate(idx, p, s)
     extra = sample(policy, prompts, alloc, rngs["extra"])
     ids, groups, rewards, total = _groups(prompts, pilot, extra)

@@ -23,8 +23,8 @@ from ..seeding import as_generator
 from ..validation import as_int
 from .task import ChainTask, LabTokenizer, Prompts
 
-__all__ = ["ModelSpec", "LabPolicy", "make_policy", "answer_distribution", "completion_tables", "pass_rates", "sample",
-           "Rollouts", "sequence_entropy"]
+__all__ = ["ModelSpec", "LabPolicy", "make_policy", "answer_distribution", "completion_logits", "completion_tables",
+           "pass_rates", "pass_rates_at", "sample", "Rollouts", "sequence_entropy"]
 
 #: sequences per forward pass (bounds memory on large eval sets)
 CHUNK = 8192
@@ -155,7 +155,41 @@ def _next_logits(model, tokens, cache):
     return model(input_ids=tokens, use_cache=True, **{_cache_keyword(model): cache}).logits[:, -1, :]
 
 
-def completion_tables(policy: LabPolicy, prompts: Prompts | np.ndarray, temperature: float | None = None):
+def completion_logits(policy: LabPolicy, prompts: Prompts | np.ndarray):
+    """The network's logits of the first completion token and of the second given every first token.
+
+    Parameters
+    ----------
+    policy : LabPolicy
+        The network.
+    prompts : Prompts or ndarray of int, shape (n, 5)
+        The prompts.
+
+    Returns
+    -------
+    first : torch.Tensor of float64, shape (n, V)
+        f(x).
+    second : torch.Tensor of float64, shape (n, V, V)
+        f(x, z) for every first token z.
+    """
+    import torch
+
+    ids = torch.as_tensor(prompts.ids if isinstance(prompts, Prompts) else prompts, dtype=torch.long)
+    vocab = len(policy.tokenizer)
+    firsts, seconds = [], []
+    with torch.no_grad():
+        for lo in range(0, ids.shape[0], max(1, CHUNK // vocab)):
+            chunk = ids[lo:lo + max(1, CHUNK // vocab)]
+            logits, cache = _prompt_pass(policy.model, chunk)
+            firsts.append(logits.double())
+            cache.batch_repeat_interleave(vocab)
+            z = torch.arange(vocab).repeat(chunk.shape[0])[:, None]
+            seconds.append(_next_logits(policy.model, z, cache).double().view(chunk.shape[0], vocab, vocab))
+    return torch.cat(firsts), torch.cat(seconds)
+
+
+def completion_tables(policy: LabPolicy, prompts: Prompts | np.ndarray, temperature: float | None = None,
+                      logits=None):
     """P(first token) and P(second token | first token) for every prompt, over the whole vocabulary.
 
     Parameters
@@ -166,6 +200,8 @@ def completion_tables(policy: LabPolicy, prompts: Prompts | np.ndarray, temperat
         The prompts.
     temperature : float, optional
         Default: the policy's.
+    logits : tuple, optional
+        ``completion_logits(policy, prompts)`` when already computed (one network pass for several temperatures).
 
     Returns
     -------
@@ -176,20 +212,9 @@ def completion_tables(policy: LabPolicy, prompts: Prompts | np.ndarray, temperat
     """
     import torch
 
-    ids = torch.as_tensor(prompts.ids if isinstance(prompts, Prompts) else prompts, dtype=torch.long)
     t = policy.temperature if temperature is None else float(temperature)
-    vocab = len(policy.tokenizer)
-    firsts, seconds = [], []
-    with torch.no_grad():
-        for lo in range(0, ids.shape[0], max(1, CHUNK // vocab)):
-            chunk = ids[lo:lo + max(1, CHUNK // vocab)]
-            logits, cache = _prompt_pass(policy.model, chunk)
-            firsts.append(torch.softmax(logits.double() / t, -1))
-            cache.batch_repeat_interleave(vocab)
-            z = torch.arange(vocab).repeat(chunk.shape[0])[:, None]
-            nxt = _next_logits(policy.model, z, cache)
-            seconds.append(torch.softmax(nxt.double() / t, -1).view(chunk.shape[0], vocab, vocab))
-    return torch.cat(firsts).numpy(), torch.cat(seconds).numpy()
+    first, second = completion_logits(policy, prompts) if logits is None else logits
+    return torch.softmax(first / t, -1).numpy(), torch.softmax(second / t, -1).numpy()
 
 
 def answer_distribution(policy: LabPolicy, prompts, temperature: float | None = None) -> np.ndarray:
@@ -224,6 +249,31 @@ def answer_distribution(policy: LabPolicy, prompts, temperature: float | None = 
     out = np.empty((joint.shape[0], digits.size + 1))
     out[:, :-1] = joint[:, digits]
     out[:, -1] = np.clip(1.0 - out[:, :-1].sum(1), 0.0, 1.0)
+    return out
+
+
+def pass_rates_at(policy: LabPolicy, prompts: Prompts, temperatures) -> np.ndarray:
+    """Exact pass rates at several sampling temperatures from one network pass (``pass_rates`` at each).
+
+    Parameters
+    ----------
+    policy : LabPolicy
+        The network.
+    prompts : Prompts
+        The prompts with their answers.
+    temperatures : sequence of float
+        The temperatures.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(temperatures), n)
+    """
+    logits = completion_logits(policy, prompts)
+    digits, rows = policy.tokenizer.digit_ids, np.arange(len(prompts))
+    out = np.empty((len(temperatures), len(prompts)))
+    for i, t in enumerate(temperatures):
+        first, second = completion_tables(policy, prompts, t, logits)
+        out[i] = np.einsum("nz,nzy->ny", first, second)[:, digits][rows, prompts.answer]
     return out
 
 

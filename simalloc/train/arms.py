@@ -1,15 +1,19 @@
 """Training arms: an allocation rule under test with its modifiers, and the learning-rate frontier's arms.
 
 An arm is "allocator[:modifier]..." with the allocator from the registry (``simalloc.ALLOCATORS``) or
-``dapo_dynamic`` (DAPO's dynamic sampling: prompts resampled from the pool, groups of G, those without spread
-dropped, refilled until the batch is full or the step's rollout budget is spent: compute-matched, unlike DAPO's
-paper, which oversamples), and modifiers:
+``dapo_dynamic`` (DAPO's dynamic sampling as DAPO runs it: generation batches of n_prompts new prompts x G,
+groups without spread dropped, refilled until n_prompts informative groups are held or
+``dapo.max_num_gen_batches`` batches were generated; every generated rollout counted, so it spends more than
+uniform GRPO whenever zero-spread groups occur: ``simalloc.train.peers.refill_informative``), and modifiers:
 
 - a predictor (``gp``, ``oracle``): HORA's learned prior Beta(mu c, (1 - mu) c) from that predictor;
 - ``k<K0>``: the arm's own pilot size;
 - ``lr<x>``: the learning rate times x (``uniform:lr0.5`` is a point of GRPO's learning-rate frontier);
 - ``x<m>``: m times the rollouts per step at the same learning rate (every group, and so the step's budget, m times
   larger; ``uniform:x2`` is the positive control of "more signal per step");
+- ``temp<x>``: rollouts sampled (and the update taken) at x times the study's sampling temperature, evaluated at
+  the study's evaluation temperature (``uniform:temp1.5``: the entropy-matched GRPO control, a frontier over the
+  training temperature beside the learning-rate frontier);
 - ``placebo`` (also the suffix ``_placebo``): the allocator's group sizes permuted over each shard's prompts,
   which keeps "group sizes vary" and removes "which prompts get the budget".
 
@@ -26,14 +30,12 @@ import numpy as np
 
 from ..allocators import ALLOCATORS
 from ..validation import check_choice
-from .peers import PEER_ARMS
+from .peers import DYNAMIC_SAMPLING, PEER_ARMS
 from .predictors import PREDICTORS
 
 __all__ = ["Arm", "parse_arm", "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms",
-           "frontier_points", "all_arms", "CONTROLS"]
+           "frontier_points", "all_arms", "CONTROLS", "BUDGET_LADDER", "TEMPERATURE_CONTROLS", "ORACLE_HORA"]
 
-#: the training arm that resamples prompts instead of allocating over a fixed batch
-DYNAMIC_SAMPLING = "dapo_dynamic"
 #: learning-rate multipliers of the uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier in every study
 FRONTIER_LRS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
 #: the frontier's lr -> 0 end: uniform GRPO's policy when the allocators take over (the step ``warmup_steps``; step 0
@@ -45,6 +47,14 @@ START_POINT = "uniform:lr0"
 #: the frontier's points, held out of it (negative controls: they must land on the frontier; their frontier gains
 #: measure its interpolation error)
 CONTROLS = ("uniform:x2", "uniform:lr0.35", "uniform:lr0.85")
+#: the rest of uniform GRPO's budget ladder x0.5, x1, x2, x4 (issue 34: what "twice the compute" does in a model;
+#: ``uniform:x2`` is in ``CONTROLS``)
+BUDGET_LADDER = ("uniform:x0.5", "uniform:x4")
+#: the entropy-matched GRPO control (issue 34): uniform GRPO sampled and trained at 1.5 and 2 times the sampling
+#: temperature, evaluated at the study's evaluation temperature, a frontier over temperature beside the rate's
+TEMPERATURE_CONTROLS = ("uniform:temp1.5", "uniform:temp2")
+#: HORA allocating with the true pass rates (the point mass at p in place of its pilot's posterior)
+ORACLE_HORA = "hora:truth"
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ class Arm:
         The rollouts-per-step multiplier (``x<m>``).
     placebo : bool
         Permute the allocator's group sizes over each shard's prompts.
+    temperature_scale : float
+        The sampling-temperature multiplier (``temp<x>``).
     """
 
     spec: str
@@ -77,6 +89,7 @@ class Arm:
     lr_scale: float = 1.0
     placebo: bool = False
     rollout_scale: float = 1.0
+    temperature_scale: float = 1.0
 
     @property
     def dynamic(self) -> bool:
@@ -90,7 +103,8 @@ class Arm:
 
 
 def parse_arm(spec: str) -> Arm:
-    """Parse "allocator[:predictor][:k<K0>][:lr<x>][:placebo]" (module docstring); errors list the valid names.
+    """Parse "allocator[:predictor][:k<K0>][:lr<x>][:x<m>][:temp<x>][:placebo]" (module docstring); errors list
+    the valid names.
 
     Parameters
     ----------
@@ -104,7 +118,8 @@ def parse_arm(spec: str) -> Arm:
     Raises
     ------
     ValueError
-        For an unknown allocator or modifier, lr<x> with x <= 0, "optimal", or a placebo of dynamic sampling.
+        For an unknown allocator or modifier, lr<x>, x<m> or temp<x> with a multiplier <= 0, "optimal", or a
+        placebo of dynamic sampling.
 
     Warns
     -----
@@ -114,7 +129,8 @@ def parse_arm(spec: str) -> Arm:
     Examples
     --------
     >>> parse_arm("hora:gp:k16")
-    Arm(spec='hora:gp:k16', allocator='hora', predictor='gp', k0=16, lr_scale=1.0, placebo=False, rollout_scale=1.0)
+    Arm(spec='hora:gp:k16', allocator='hora', predictor='gp', k0=16, lr_scale=1.0, placebo=False, rollout_scale=1.0, \
+temperature_scale=1.0)
     """
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"arm: expected a string like 'hora' or 'hora:gp', got {spec!r}")
@@ -123,6 +139,7 @@ def parse_arm(spec: str) -> Arm:
     name = name[: -len("_placebo")] if placebo else name
     check_choice(name, "arm allocator", (*ALLOCATORS, DYNAMIC_SAMPLING, *PEER_ARMS))
     predictor, k0, lr_scale, rollout_scale = ("gp" if name == "vip" else "uniform"), None, 1.0, 1.0
+    temperature_scale = 1.0
     for mod in mods:
         if mod in PREDICTORS:
             predictor = mod
@@ -131,22 +148,14 @@ def parse_arm(spec: str) -> Arm:
         elif mod == "placebo":
             placebo = True
         elif mod.startswith("x") and len(mod) > 1:
-            try:
-                rollout_scale = float(mod[1:])
-            except ValueError:
-                rollout_scale = float("nan")
-            if not np.isfinite(rollout_scale) or rollout_scale <= 0:
-                raise ValueError(f"arm {spec!r}: x<m> needs a rollouts-per-step multiplier m > 0, got {mod!r}")
+            rollout_scale = _multiplier(spec, mod, 1, "x<m> needs a rollouts-per-step multiplier m > 0")
+        elif mod.startswith("temp"):
+            temperature_scale = _multiplier(spec, mod, 4, "temp<x> needs a sampling-temperature multiplier x > 0")
         elif mod.startswith("lr"):
-            try:
-                lr_scale = float(mod[2:])
-            except ValueError:
-                lr_scale = float("nan")
-            if not np.isfinite(lr_scale) or lr_scale <= 0:
-                raise ValueError(f"arm {spec!r}: lr<x> needs a learning-rate multiplier x > 0, got {mod!r}")
+            lr_scale = _multiplier(spec, mod, 2, "lr<x> needs a learning-rate multiplier x > 0")
         else:
             raise ValueError(f"arm {spec!r}: unknown modifier {mod!r}; valid: {', '.join(PREDICTORS)}, k<K0>, "
-                             "lr<x>, x<m>, placebo")
+                             "lr<x>, x<m>, temp<x>, placebo")
     if name == "optimal":
         raise ValueError("arm: 'optimal' is the DP reference for small problems; use 'hora' (exact for the hit "
                          "utility)")
@@ -156,9 +165,22 @@ def parse_arm(spec: str) -> Arm:
                       FutureWarning, stacklevel=2)
     if placebo and (name == DYNAMIC_SAMPLING or name in PEER_ARMS):
         raise ValueError(f"arm {spec!r}: {name} has no allocation to permute (placebo applies to allocators)")
-    if name in PEER_ARMS and (predictor != "uniform" or k0 is not None):
-        raise ValueError(f"arm {spec!r}: a peer arm takes only lr<x> and x<m> (its pilot and selection are its own)")
-    return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo, rollout_scale=rollout_scale)
+    if (name in PEER_ARMS or name == DYNAMIC_SAMPLING) and (predictor != "uniform" or k0 is not None):
+        raise ValueError(f"arm {spec!r}: a peer arm or {DYNAMIC_SAMPLING} takes only lr<x>, x<m> and temp<x> (its "
+                         "pilot and selection are its own)")
+    return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo, rollout_scale=rollout_scale,
+               temperature_scale=temperature_scale)
+
+
+def _multiplier(spec: str, mod: str, skip: int, need: str) -> float:
+    """The number after the modifier's first ``skip`` characters; ValueError with ``need`` unless finite > 0."""
+    try:
+        x = float(mod[skip:])
+    except ValueError:
+        x = float("nan")
+    if not np.isfinite(x) or x <= 0:
+        raise ValueError(f"arm {spec!r}: {need}, got {mod!r}")
+    return x
 
 
 def frontier_arms(frontier_lrs) -> tuple:

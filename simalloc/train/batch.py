@@ -2,9 +2,9 @@
 
 Uniform steps (and the warm-up) give every prompt G rollouts. Allocating arms split each Phase-B shard's budget
 (``phase_b_shards``, HORA's 4 x 15) with the registry's allocator, optionally with a learned prior from the
-arm's predictor; a placebo arm permutes the shard's group sizes over its prompts. ``dapo_dynamic`` resamples
-prompts instead (``draw_dynamic``). Rollout counts are binomial draws given the policy's pass rates (a
-sufficient statistic for binary rewards).
+arm's predictor; a placebo arm permutes the shard's group sizes over its prompts. ``dapo_dynamic`` and the
+peer arms draw their groups through ``simalloc.train.peers.PeerDrawer`` (DAPO's refill: ``refill_informative``).
+Rollout counts are binomial draws given the policy's pass rates (a sufficient statistic for binary rewards).
 
 Random streams (each a numpy Generator, used in this order every step): ``batch`` (which prompts), ``pilot``
 (pilot successes), ``alloc`` (allocator ties and the placebo's permutation), ``extra`` (extra successes).
@@ -21,8 +21,9 @@ from ..jit import jit
 from .arms import Arm
 from .config import BatchSpec
 from .peers import PeerDrawer, parse_peer_options
+from .predictors import TRUTH_CONCENTRATION
 
-__all__ = ["Batch", "BatchDrawer", "binomial", "draw_dynamic"]
+__all__ = ["Batch", "BatchDrawer", "binomial"]
 
 
 @dataclass
@@ -83,47 +84,6 @@ def binomial(rng, n, p) -> np.ndarray:
     return _binomial(rng, n, p, np.empty(p.size, dtype=np.int64))
 
 
-def draw_dynamic(policy, spec: BatchSpec, batch_rng, extra_rng, group_size: int | None = None) -> Batch:
-    """DAPO's dynamic sampling, compute-matched: prompts drawn in order from a permutation of the pool, groups of
-    G, those without spread dropped, until the batch is full or n_prompts x G rollouts are spent.
-
-    Parameters
-    ----------
-    policy : Policy
-        Gives the pass rates.
-    spec : BatchSpec
-        The batch settings.
-    batch_rng, extra_rng : numpy.random.Generator
-        The prompt order and the rollouts' streams.
-    group_size : int, optional
-        G (default ``spec.group_size``; an ``x<m>`` arm passes m G).
-
-    Returns
-    -------
-    Batch
-
-    References
-    ----------
-    DAPO, arXiv 2503.14476 (dynamic sampling; its paper oversamples instead of matching the budget).
-    """
-    g = spec.group_size if group_size is None else int(group_size)
-    budget = spec.n_prompts * g
-    order = batch_rng.permutation(spec.n_pool)
-    kept_idx, kept_s, used, pos = [], [], 0, 0
-    while used + g <= budget and sum(map(len, kept_idx)) < spec.n_prompts and pos < order.size:
-        take = min(spec.n_prompts - sum(map(len, kept_idx)), (budget - used) // g, order.size - pos)
-        idx = order[pos:pos + take]
-        pos += take
-        s = binomial(extra_rng, g, policy.pass_rates(idx))
-        used += take * g
-        keep = (s > 0) & (s < g)
-        kept_idx.append(idx[keep])
-        kept_s.append(s[keep])
-    idx = np.concatenate(kept_idx) if kept_idx else np.empty(0, dtype=np.int64)
-    s = np.concatenate(kept_s) if kept_s else np.empty(0, dtype=np.int64)
-    return Batch(idx, policy.pass_rates(idx), s, np.full(idx.size, g), used)
-
-
 class BatchDrawer:
     """Draws each step's batch for one arm (the module docstring gives the rules and the random streams).
 
@@ -147,18 +107,20 @@ class BatchDrawer:
         self.options = {"n_max": spec.vip_n_max} if arm.allocator == "vip" else {}
         #: the arm's mean group size: G, or m G for an ``x<m>`` arm
         self.group = int(round(spec.group_size * arm.rollout_scale))
-        if self.group < k0 or self.group < 1:
+        if self.group < 1 or abs(spec.group_size * arm.rollout_scale - self.group) > 1e-9 * self.group:
+            raise ValueError(f"arm {arm.spec!r}: x{arm.rollout_scale:g} times group_size {spec.group_size} = "
+                             f"{spec.group_size * arm.rollout_scale:g} rollouts per prompt; x<m> needs m x group_size "
+                             "to be a positive integer")
+        if self.group < k0:
             raise ValueError(f"arm {arm.spec!r}: {arm.rollout_scale:g} x group_size = {self.group} rollouts per "
                              f"prompt, fewer than the pilot k0 = {k0}")
-        #: the peer method's step (``simalloc.train.peers``), None for allocating arms
+        #: the peer method's or dynamic sampling's step (``simalloc.train.peers``), None for allocating arms
         self.peer = PeerDrawer(arm.allocator, spec.n_pool, spec.n_prompts, self.group,
-                               parse_peer_options(spec.peer_options), rngs) if arm.peer else None
+                               parse_peer_options(spec.peer_options), rngs) if arm.peer or arm.dynamic else None
 
     def draw(self, policy, warm: bool) -> Batch:
         """The next batch; ``warm`` steps are plain GRPO (uniform groups of G) for every arm."""
         spec, r = self.spec, self.rngs
-        if self.arm.dynamic and not warm:
-            return draw_dynamic(policy, spec, r["batch"], r["extra"], self.group)
         if self.peer is not None and not warm:
             g = self.peer.draw(lambda idx, n: binomial(r["extra"], n, policy.pass_rates(idx)))
             return Batch(g.idx, policy.pass_rates(g.idx), g.kept_pos, g.kept_pos + g.kept_neg, g.spent)
@@ -172,7 +134,8 @@ class BatchDrawer:
         return Batch(idx, p, s + extra, k0 + alloc, int(spec.n_prompts * group), s, alloc, extra)
 
     def allocate(self, idx, p, s) -> np.ndarray:
-        """Phase B shard by shard: the arm's allocator (learned prior for HORA with a predictor), then the
+        """Phase B shard by shard: the arm's allocator (learned prior for HORA with a predictor; with the
+        ``truth`` predictor, any allocator, the point mass at the true p instead of the pilot), then the
         placebo's permutation; each shard's budget is its prompts x (the arm's group size - k0).
 
         Parameters
@@ -193,14 +156,18 @@ class BatchDrawer:
         mu = self.predictor.predict(idx, p)
         alloc = np.zeros(spec.n_prompts, dtype=np.int64)
         history = getattr(self.predictor, "prior", None)
+        truth = arm.predictor == "truth"  # the point mass at the true p replaces the pilot's posterior
         for shard in self.shards:
-            prior = (1.0, 1.0)
+            prior, pilot, trials = (1.0, 1.0), s[shard], self.k0
             if history is not None:  # the prompts' own decayed posteriors, for any allocator
                 prior = history(idx[shard])
+            elif truth:
+                prior = (mu[shard] * TRUTH_CONCENTRATION, (1.0 - mu[shard]) * TRUTH_CONCENTRATION)
+                pilot, trials = np.zeros(shard.size, dtype=np.int64), 0
             elif mu is not None and arm.allocator == "hora":
                 c = spec.prior_concentration
                 prior = (mu[shard] * c, (1.0 - mu[shard]) * c)
-            alloc[shard] = allocate(arm.allocator, s[shard], self.k0, shard.size * (self.group - self.k0),
+            alloc[shard] = allocate(arm.allocator, pilot, trials, shard.size * (self.group - self.k0),
                                     prior=prior, cap=spec.cap or None, rng=rng,
                                     predicted_p=None if mu is None else mu[shard], options=self.options)
             if arm.placebo:  # same multiset of group sizes, assigned to the shard's prompts at random

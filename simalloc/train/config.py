@@ -15,6 +15,7 @@ import numpy as np
 from ..estimators.advantages import LOSS_CODES
 from ..validation import check_choice
 from ..worlds import make_world
+from .evaluation import EVAL_TEMPERATURES, temperature_columns
 from .policies import POLICY_KINDS
 
 __all__ = ["TrainConfig", "PolicySpec", "BatchSpec", "UpdateSpec", "EvalSpec", "AGGREGATIONS", "OPTIMIZERS",
@@ -67,10 +68,10 @@ class TrainConfig:
         are averaged, the sampled or Rao-Blackwellized gradient, Adam or SGD, clipping, the learning rate and the
         per-rollout score noise sigma (each rollout's score function gets N(0, sigma^2 I) over the parameters:
         the part of an LLM's per-token log-probability gradients that the outcome does not explain; 0 = none).
-    steps, ks, record_every, snr_every, eval_sets, eval_set_ks, bench_sizes
+    steps, ks, record_every, snr_every, eval_sets, eval_set_ks, bench_sizes, eval_temperatures
         Recording (``EvalSpec``): training steps, the Pass@k curve's k, how often a step is recorded, how often
         the gradient signal-to-noise ratio is measured (0 = never), the extra held-out sets ("name=world") with
-        their k and finite benchmark sizes.
+        their k and finite benchmark sizes, and the evaluation temperatures Pass@1 / Pass@kmax are also read at.
 
     References
     ----------
@@ -146,6 +147,9 @@ class TrainConfig:
     eval_sets: tuple = ()
     eval_set_ks: tuple = (1, 4, 16, 64, 256, 1024)
     bench_sizes: tuple = (30, 500)
+    #: evaluation temperatures Pass@1 and Pass@kmax are also read at (step 0 and the last step; the same logits
+    #: sampled at each t, exact), with the best Pass@kmax over them (``simalloc.train.evaluation``); () = none
+    eval_temperatures: tuple = EVAL_TEMPERATURES
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first bad field (before any work)."""
@@ -203,6 +207,7 @@ class TrainConfig:
             raise ValueError("eval_sets: the bernoulli policy has no held-out prompts (its eval set is the pool)")
         if not self.eval_set_ks or min(self.eval_set_ks) < 1 or 1 not in self.eval_set_ks:
             raise ValueError(f"eval_set_ks: must be integers >= 1 including 1, got {self.eval_set_ks!r}")
+        check_temperatures(self.eval_temperatures)
         if self.eval_sets and any(not 1 <= b <= self.n_eval for b in self.bench_sizes):
             raise ValueError(f"bench_sizes: each must be in 1..n_eval={self.n_eval} (a benchmark is drawn from an eval "
                              f"set of n_eval prompts: lower bench_sizes or raise n_eval), got {self.bench_sizes!r}")
@@ -233,9 +238,9 @@ class TrainConfig:
         return [(name, world) for name, _, world in (spec.partition("=") for spec in self.eval_sets)]
 
     def eval_set_columns(self) -> list[str]:
-        """The per-step table's eval-set columns (empty without eval_sets), in the order ``simulate_training``
-        fills them: per set, Pass@k for eval_set_ks, then per benchmark size, for k = 1 and the largest k, the
-        benchmark's Pass@k and its se."""
+        """The per-step table's columns filled at step 0 and the last step only, in the order ``simulate_training``
+        fills them: per eval set, Pass@k for eval_set_ks, then per benchmark size, for k = 1 and the largest k, the
+        benchmark's Pass@k and its se; then the evaluation-temperature columns (``temperature_columns``)."""
         cols = []
         kk = (1, max(self.eval_set_ks))
         for name, _ in self.eval_set_specs():
@@ -243,7 +248,7 @@ class TrainConfig:
             for b in self.bench_sizes:
                 for k in kk:
                     cols += [f"{name}:bench{b}:pass@{k}", f"{name}:bench{b}:pass@{k}_se"]
-        return cols
+        return cols + temperature_columns(self.ks, self.eval_temperatures)
 
 
 @dataclass(frozen=True)
@@ -335,7 +340,34 @@ class EvalSpec:
     record_every: int
     snr_every: int
     steps: int
+    eval_temperatures: tuple
 
 
 def _view(cls, cfg):
     return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})
+
+
+def check_temperatures(temperatures) -> tuple:
+    """``eval_temperatures`` checked: distinct finite numbers > 0 (empty allowed).
+
+    Parameters
+    ----------
+    temperatures : sequence of float
+        The evaluation-temperature grid.
+
+    Returns
+    -------
+    tuple of float
+
+    Raises
+    ------
+    ValueError
+        Naming ``eval_temperatures`` and the allowed range.
+    """
+    try:
+        t = tuple(float(x) for x in temperatures)
+    except (TypeError, ValueError):
+        t = (float("nan"),)
+    if any(not (np.isfinite(x) and x > 0) for x in t) or len(set(t)) != len(t):
+        raise ValueError(f"eval_temperatures: distinct finite temperatures > 0 (() for none), got {temperatures!r}")
+    return t

@@ -67,6 +67,8 @@ def simulate_training(cfg: TrainConfig, arm: str | Arm, rng, *, rep: int = 0) ->
     policy = _policy(cfg, rngs["world"])
     recorder = Recorder(cfg, arm, rep, k0, policy, make_eval_sets(policy, cfg, rngs["sets"]))
     predictor = _predictor(cfg, arm, policy, rngs)
+    if arm.temperature_scale != 1.0:  # a temp<x> arm: the same start, sampled and trained at x T
+        policy.set_temperature(cfg.temperature * arm.temperature_scale)
     drawer = BatchDrawer(cfg.batch_spec, arm, k0, predictor, rngs)
     updater = Updater(cfg.update_spec, policy.n_params, cfg.n_prompts)
     recorder.record(0)

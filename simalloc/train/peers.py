@@ -6,6 +6,10 @@ Arms (``PEER_ARMS``), each driven by the rules transcribed in ``simalloc.planner
 - ``reinforce_ada`` / ``reinforce_ada_pos``: n_prompts prompts, Reinforce-Ada's rounds (8 samples per active
   prompt, at most 4 rounds, "balanced" / "positive_focused" retirement) while the budget lasts; each prompt trains
   on its ``keep`` kept rollouts (4).
+- ``dapo_dynamic`` (``DYNAMIC_SAMPLING``): DAPO's dynamic sampling as DAPO runs it, *not* budget-matched:
+  generation batches of n_prompts new prompts x G rollouts, groups without spread dropped, until n_prompts
+  informative groups are kept or ``dapo.max_num_gen_batches`` batches were generated (``refill_informative``);
+  every generated rollout is counted.
 - ``speed_rl_dynamic``: candidates in a random order, screened 4 each; qualified ones extended to G; until
   n_prompts groups are full or the budget is spent. Unqualified screens are spent and discarded.
 - ``greso``: GRESO's pre-rollout skipping (a ``Planner`` with the "greso" selector, history across steps) in
@@ -35,14 +39,20 @@ import numpy as np
 
 from ..planner import Planner, ReinforceAdaRounds, SpeedRLRounds, pods_select
 
-__all__ = ["PEER_ARMS", "PEER_DEFAULTS", "PeerGroups", "PeerDrawer", "parse_peer_options"]
+__all__ = ["PEER_ARMS", "PEER_DEFAULTS", "DYNAMIC_SAMPLING", "PeerGroups", "PeerDrawer", "parse_peer_options",
+           "refill_informative"]
 
 #: the arms this module draws
 PEER_ARMS = ("reinforce_ada", "reinforce_ada_pos", "speed_rl_dynamic", "greso", "mopps", "pods")
+#: DAPO's dynamic sampling: an arm of its own (not a peer of the frontier tables), drawn here with the peers' ``roll``
+DYNAMIC_SAMPLING = "dapo_dynamic"
 
 #: every peer arm's parameters, the public code's defaults (``TrainConfig.peer_options`` overrides them, e.g.
 #: "reinforce_ada.keep=8,mopps.decay=1")
 PEER_DEFAULTS = {
+    # DAPO's recipe scripts (verl recipe/dapo, run_dapo_qwen2.5_32b.sh) set max_num_gen_batches=10; verl's config
+    # default 0 means no cap (this module: 0 = no cap, the step then stops only when the pool is exhausted)
+    "dapo": {"max_num_gen_batches": 10},
     "reinforce_ada": {"round_repeat": 8, "max_rounds": 4, "keep": 4},
     "speed_rl": {"screen": 4},
     "greso": {"p_easy": 0.5, "p_hard": 0.5, "target_zero_variance": 0.25},
@@ -118,8 +128,8 @@ class PeerDrawer:
     """
 
     def __init__(self, rule: str, n_pool: int, n_prompts: int, group: int, options: dict, rngs: dict):
-        if rule not in PEER_ARMS:
-            raise ValueError(f"rule: unknown peer arm {rule!r}; valid: {', '.join(PEER_ARMS)}")
+        if rule not in (*PEER_ARMS, DYNAMIC_SAMPLING):
+            raise ValueError(f"rule: unknown peer arm {rule!r}; valid: {', '.join((*PEER_ARMS, DYNAMIC_SAMPLING))}")
         self.rule, self.n_pool, self.n_prompts, self.group = rule, n_pool, n_prompts, group
         self.options, self.rngs = options, rngs
         self.budget = n_prompts * group
@@ -133,6 +143,9 @@ class PeerDrawer:
             raise ValueError(f"peer_options: speed_rl.screen must be in [1, G - 1] = [1, {group - 1}]")
         if rule == "pods" and not 0 < options["pods"]["keep_fraction"] <= 1:
             raise ValueError("peer_options: pods.keep_fraction must be in (0, 1]")
+        cap = options["dapo"]["max_num_gen_batches"]
+        if rule == DYNAMIC_SAMPLING and (not isinstance(cap, int) or cap < 0):
+            raise ValueError(f"peer_options: dapo.max_num_gen_batches must be an integer >= 0 (0: no cap), got {cap!r}")
 
     def draw(self, roll) -> PeerGroups:
         """The step's trained groups; ``roll(idx, n)`` returns successes of n[j] new rollouts of prompt idx[j]."""
@@ -187,6 +200,18 @@ class PeerDrawer:
         kept_a, pos_a = np.asarray(kept, dtype=np.int64), np.asarray(pos, dtype=np.int64)
         return PeerGroups(kept_a, pos_a, g - pos_a, pos_a, np.full(kept_a.size, g), spent)
 
+    def _dapo(self, roll) -> PeerGroups:
+        fresh = np.ones(self.n_pool, dtype=bool)  # a prompt is generated at most once per step
+
+        def generation_batch():
+            rest = np.flatnonzero(fresh)
+            idx = self.rngs["batch"].choice(rest, min(self.n_prompts, rest.size), replace=False)
+            fresh[idx] = False
+            return idx
+
+        return refill_informative(generation_batch, roll, self.n_prompts, self.group,
+                                  self.options["dapo"]["max_num_gen_batches"])
+
     def _mopps(self, roll) -> PeerGroups:
         o = self.options["mopps"]
         m = int(min(self.n_pool, max(self.n_prompts, round(o["candidates"] * self.n_prompts))))
@@ -208,6 +233,63 @@ class PeerDrawer:
             rewards = np.r_[np.ones(sj), np.zeros(self.group - sj)]
             kp[j] = int(rewards[pods_select(rewards, m)].sum())
         return PeerGroups(idx, kp, m - kp, s, n, int(n.sum()))
+
+
+def refill_informative(generation_batch, roll, n_prompts: int, group: int, max_num_gen_batches: int) -> PeerGroups:
+    """DAPO's dynamic sampling: generate whole batches until ``n_prompts`` groups with spread are kept.
+
+    Each generation batch is ``generation_batch()`` (the prompts, possibly fewer than n_prompts when the pool runs
+    out) with ``group`` rollouts each; groups whose rewards are all equal (0 or ``group`` successes) are dropped;
+    the loop stops once ``n_prompts`` informative groups are held, after ``max_num_gen_batches`` batches (0: no cap)
+    or when a batch is empty. An overfull batch keeps the first ``n_prompts`` informative groups in the order
+    generated (verl's ``batch[:traj_bsz]``). Every generated rollout counts in ``spent``.
+
+    Parameters
+    ----------
+    generation_batch : callable
+        ``() -> ndarray of int``: the next batch's prompts.
+    roll : callable
+        ``roll(idx, n) -> successes`` of n[j] new rollouts of prompt idx[j].
+    n_prompts : int
+        Informative groups a step trains on (DAPO's ``train_prompt_bsz``).
+    group : int
+        Rollouts per prompt (G; DAPO's ``n_resp_per_prompt``).
+    max_num_gen_batches : int
+        The cap on generation batches per step (0: none).
+
+    Returns
+    -------
+    PeerGroups
+        The kept groups (at most ``n_prompts``; fewer only when the cap or the pool stopped the step), and the
+        rollouts spent: ``group`` x every prompt generated.
+
+    Notes
+    -----
+    At the cap DAPO's trainer raises an error ("Generated too many"); a study cannot stop there, so the step
+    trains on the informative groups it holds. DAPO's recipe generates ``gen_prompt_bsz`` = 3 x train_prompt_bsz
+    prompts per batch; here a generation batch is n_prompts prompts (finer refills: the overshoot past the
+    last needed group is at most one batch of n_prompts x G, not three).
+
+    References
+    ----------
+    DAPO, arXiv 2503.14476, Sec. 3.2 and Algorithm 1 (dynamic sampling); verl ``recipe/dapo/dapo_ray_trainer.py``
+    (``filter_groups``, ``max_num_gen_batches``).
+    """
+    kept_idx, kept_s, n_kept, spent, batches = [], [], 0, 0, 0
+    while n_kept < n_prompts and (max_num_gen_batches == 0 or batches < max_num_gen_batches):
+        idx = np.asarray(generation_batch(), dtype=np.int64)
+        if idx.size == 0:
+            break
+        s = np.asarray(roll(idx, np.full(idx.size, group, dtype=np.int64)), dtype=np.int64)
+        spent += idx.size * group
+        batches += 1
+        ok = (s > 0) & (s < group)
+        kept_idx.append(idx[ok])
+        kept_s.append(s[ok])
+        n_kept += int(ok.sum())
+    idx = np.concatenate(kept_idx)[:n_prompts] if kept_idx else np.empty(0, dtype=np.int64)
+    s = np.concatenate(kept_s)[:n_prompts] if kept_s else np.empty(0, dtype=np.int64)
+    return PeerGroups(idx, s, group - s, s, np.full(idx.size, group, dtype=np.int64), spent)
 
 
 class HistoryPredictor:

@@ -2,6 +2,8 @@
 
 - ``UniformPredictor``: no prediction; HORA uses its Beta(1, 1) prior.
 - ``OraclePredictor``: the true pass rate seen through noise, mu = sigmoid(logit(p) + tau eps).
+- ``TruthPredictor``: the true pass rate itself; an arm with it (``hora:truth``) allocates with the point mass at
+  p in place of its pilot's posterior (``TRUTH_CONCENTRATION``): HORA with the true pass rates.
 - ``GPPredictor``: Gaussian-process regression of logit(p) on synthetic prompt embeddings (RBF kernel,
   length scale 0.4, prior mean -1), trained on the empirical logits of the groups seen so far.
 
@@ -16,9 +18,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, special
 
-__all__ = ["PREDICTORS", "make_predictor", "prompt_embeddings"]
+__all__ = ["PREDICTORS", "TRUTH_CONCENTRATION", "make_predictor", "prompt_embeddings"]
 
-PREDICTORS = ("uniform", "oracle", "gp", "history")
+PREDICTORS = ("uniform", "oracle", "gp", "history", "truth")
+#: the concentration c of the prior Beta(p c, (1 - p) c) that stands for the point mass at the true p (the hit
+#: utility's E[(1 - p)^k] under it differs from (1 - p)^k by O(k^2 / c), ~1e-8 at k = 64)
+TRUTH_CONCENTRATION = 1e12
 
 
 def prompt_embeddings(p0: np.ndarray, dim: int, signal: float, rng) -> np.ndarray:
@@ -80,6 +85,19 @@ class OraclePredictor:
         """Nothing to learn."""
 
 
+class TruthPredictor:
+    """The true pass rate, clipped to [1e-9, 1 - 1e-9] (the oracle allocation's point mass; module docstring)."""
+
+    name = "truth"
+
+    def predict(self, idx, p_true):
+        """The prompts' true pass rates ``p_true``."""
+        return np.clip(np.asarray(p_true, dtype=np.float64), 1e-9, 1 - 1e-9)
+
+    def observe(self, idx, successes, trials):
+        """Nothing to learn."""
+
+
 class GPPredictor:
     """Gaussian-process regression of logit(p) on the prompt embeddings (module docstring), trained on the
     empirical logits logit((s + 1/2) / (n + 1)) of the last ``history`` groups."""
@@ -121,7 +139,7 @@ def make_predictor(name: str, *, embeddings=None, noise: float = 0.5, rng=None, 
 
     Parameters
     ----------
-    name : {"uniform", "oracle", "gp", "history"}
+    name : {"uniform", "oracle", "gp", "history", "truth"}
         The predictor.
     embeddings : ndarray, optional
         The prompts' embeddings (the GP's inputs; ``prompt_embeddings``).
@@ -148,6 +166,8 @@ def make_predictor(name: str, *, embeddings=None, noise: float = 0.5, rng=None, 
         return UniformPredictor()
     if name == "oracle":
         return OraclePredictor(noise, rng)
+    if name == "truth":
+        return TruthPredictor()
     if name == "gp":
         return GPPredictor(embeddings, history=history)
     if name == "history":

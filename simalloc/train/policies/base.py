@@ -118,8 +118,9 @@ class Policy(ABC):
         """Pass rates of training prompts ``idx`` under the rollout policy, shape (len(idx),)."""
 
     @abstractmethod
-    def eval_pass_rates(self) -> np.ndarray:
-        """Pass rates of the eval prompts at the evaluation temperature."""
+    def eval_pass_rates(self, temperature: float | None = None) -> np.ndarray:
+        """Pass rates of the eval prompts at the evaluation temperature (or at ``temperature``: the same logits
+        sampled at another temperature, exact)."""
 
     @abstractmethod
     def make_eval_set(self, world, n: int, rng):
@@ -148,6 +149,17 @@ class Policy(ABC):
     @abstractmethod
     def cluster_entropies(self) -> np.ndarray:
         """Entropy (nats) of each cluster's rollout distribution (one entry for an unclustered policy)."""
+
+    def set_temperature(self, temperature: float) -> None:
+        """Sample rollouts (training pass rates, gradients, entropy) at ``temperature`` from now on; the logits, the
+        evaluation temperature and the eval sets already built are unchanged (a ``temp<x>`` arm)."""
+        if not (np.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"temperature: must be finite and > 0, got {temperature!r}")
+        self.temperature = float(temperature)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Recompute what the logits and temperatures determine (nothing here; subclasses cache)."""
 
     def pass_at_k(self, ks) -> np.ndarray:
         """Exact Pass@k on the eval prompts for each k: mean_i 1 - (1 - p_i)^k."""

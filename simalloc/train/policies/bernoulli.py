@@ -43,9 +43,9 @@ class BernoulliPolicy(Policy):
         """sigmoid(z_i / T) for prompts ``idx``."""
         return special.expit(self.z[idx] / self.temperature)
 
-    def eval_pass_rates(self):
-        """The pool's pass rates at the evaluation temperature."""
-        return special.expit(self.z / self.eval_temperature)
+    def eval_pass_rates(self, temperature=None):
+        """The pool's pass rates at the evaluation temperature (or at ``temperature``): sigmoid(z_i / T)."""
+        return special.expit(self.z / (self.eval_temperature if temperature is None else float(temperature)))
 
     def entropy(self) -> float:
         """Mean binary entropy (nats) of the pool's pass rates: -mean_i [p_i log p_i + (1-p_i) log(1-p_i)]."""

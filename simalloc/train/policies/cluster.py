@@ -211,10 +211,18 @@ class ClusterPolicy(Policy):
         rates = self._rates(self._pi, self.cluster, self._csr, idx)
         return rates if self.b is None else rates / (1.0 + self._beta_train[np.asarray(idx, dtype=np.int64)])
 
-    def eval_pass_rates(self) -> np.ndarray:
-        """Pass rates of the eval prompts at the evaluation temperature."""
-        rates = self._rates(self._pi_eval, self.eval_cluster, self._eval_csr, self._eval_idx)
-        return rates if self.b is None else rates / (1.0 + self._beta_eval)
+    def eval_pass_rates(self, temperature: float | None = None) -> np.ndarray:
+        """Pass rates of the eval prompts at the evaluation temperature, or at ``temperature``: pi_T' =
+        softmax((u + W_c) / T') and the own failure mode's beta at T' (the same logits, exact)."""
+        if temperature is None or float(temperature) == self.eval_temperature:
+            pi, beta = self._pi_eval, (self._beta_eval if self.b is not None else None)
+        else:
+            z = (self.u[None, :] + self.w) / float(temperature)
+            pi, beta = self._softmax(z), None
+            if self.b is not None:
+                beta = self._beta(self.eval_b, self.eval_cluster, float(temperature), special.logsumexp(z, axis=1))
+        rates = self._rates(pi, self.eval_cluster, self._eval_csr, self._eval_idx)
+        return rates if beta is None else rates / (1.0 + beta)
 
     def gradient(self, idx, p, coef) -> np.ndarray:
         """The update direction over (u, W) flattened: u first, then W row by row."""

@@ -99,9 +99,12 @@ class StrategyPolicy(Policy):
         idx = np.ascontiguousarray(idx, dtype=np.int64)
         return _window_rates(self._tail, self.lo, self.hi, idx, np.empty(idx.size))
 
-    def eval_pass_rates(self) -> np.ndarray:
-        """The eval windows' mass at the evaluation temperature."""
-        return _window_rates(self._eval_tail, self.eval_lo, self.eval_hi, self._eval_idx, np.empty(self._eval_idx.size))
+    def eval_pass_rates(self, temperature: float | None = None) -> np.ndarray:
+        """The eval windows' mass at the evaluation temperature, or under softmax(theta / ``temperature``)."""
+        tail = self._eval_tail
+        if temperature is not None and float(temperature) != self.eval_temperature:
+            tail = _tail_sums(self.theta / float(temperature), np.empty(self.theta.size + 1))
+        return _window_rates(tail, self.eval_lo, self.eval_hi, self._eval_idx, np.empty(self._eval_idx.size))
 
     def entropy(self) -> float:
         """Shannon entropy (nats) of the rollout distribution softmax(theta / T): -sum_j pi_j log pi_j."""
