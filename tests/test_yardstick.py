@@ -330,3 +330,20 @@ def test_a_multiplier_within_the_floor_is_not_credited_however_small_its_se():
     assert s.loc[("hora", "credited@compute_multiplier@pass@1@50%"), "value"] == 0.0
     assert s.loc[("hora_placebo", "compute_multiplier@pass@1@50%"), "value"] == pytest.approx(1.25, rel=1e-9)
     assert s.loc[("hora_placebo", "credited@compute_multiplier@pass@1@50%"), "value"] == 1.0
+
+
+def test_cumulative_rollouts_reads_the_recorded_running_sum_when_records_are_sparse():
+    """With records every 10 steps and a spend that varies per step (DAPO's refills), the recorded steps' spend
+    cannot rebuild the total: the loop's cum_rollouts is used, counted from the first record (hand sums: steps
+    1-10 spend 100 each except step 5 (400): 1,300; steps 11-20 spend 100: 1,000). Without the column the
+    fallback holds each record's spend over the interval (10 x 100 = 1,000 for the first interval, wrong here)."""
+    from simalloc.train.efficiency import cumulative_rollouts
+
+    spend = np.full(21, 100.0)
+    spend[0], spend[5] = 0.0, 400.0
+    cum = np.cumsum(spend)
+    run = pd.DataFrame({"step": [0, 10, 20], "rollouts": spend[[0, 10, 20]], "cum_rollouts": cum[[0, 10, 20]]})
+    np.testing.assert_array_equal(cumulative_rollouts(run), [0.0, 1300.0, 2300.0])
+    np.testing.assert_array_equal(cumulative_rollouts(run.drop(columns="cum_rollouts")), [0.0, 1000.0, 2000.0])
+    late = run.iloc[1:].reset_index(drop=True)  # a run read from a warm-up's end counts from its first record
+    np.testing.assert_array_equal(cumulative_rollouts(late), [0.0, 1000.0])

@@ -54,19 +54,27 @@ def cumulative_rollouts(run: pd.DataFrame) -> np.ndarray:
     Parameters
     ----------
     run : pandas.DataFrame
-        Columns step and rollouts (every rollout the step generated: pilot, screening, discarded, refill).
+        Columns step and rollouts (every rollout the step generated: pilot, screening, discarded, refill), and
+        ``cum_rollouts`` where the loop recorded it (every rollout since step 0, unrecorded steps included).
 
     Returns
     -------
     ndarray, shape (n_records,)
-        C_0 = 0 at the first record, C_i = C_{i-1} + rollouts_i (step_i - step_{i-1}).
+        C_i = cum_rollouts_i - cum_rollouts_0 when the run has a finite ``cum_rollouts`` column (exact whatever
+        the recording interval); otherwise C_0 = 0 at the first record, C_i = C_{i-1} + rollouts_i (step_i -
+        step_{i-1}).
 
     Notes
     -----
-    Exact when every step is recorded (``record_every = 1``, the simulator's default); with sparser records each
-    recorded step's spend stands for the unrecorded steps since the previous record (exact when the spend per step
-    is constant, as for every allocator over a fixed batch).
+    The fallback (tables written before ``cum_rollouts`` existed) is exact when every step is recorded
+    (``record_every = 1``, the simulator's default); with sparser records each recorded step's spend stands for
+    the unrecorded steps since the previous record, exact only when the spend per step is constant (not for DAPO's
+    refills or the peers' screens, whose spend varies per step).
     """
+    if "cum_rollouts" in run:
+        cum = run.cum_rollouts.to_numpy(dtype=np.float64)
+        if cum.size and np.isfinite(cum).all():
+            return cum - cum[0]
     step = run.step.to_numpy(dtype=np.float64)
     spend = run.rollouts.to_numpy(dtype=np.float64)
     return np.concatenate([[0.0], np.cumsum(spend[1:] * np.diff(step))])
