@@ -190,7 +190,10 @@ def vllm_generator(trainer_getter, tokenizer):
     TRL syncs the engine's weights before every ``rollout_func`` call of a new step (``_generate``:
     ``vllm_generation.sync_weights()``), so this generator is on-policy. Each call is one
     ``trainer.vllm_generation.generate`` with every prompt repeated its count (``num_generations=1``); every
-    process calls it (server mode gathers across processes).
+    process calls it. TRL's server mode (and colocate mode with ``vllm_tensor_parallel_size > 1``) gathers the
+    prompts of all processes and hands process r the outputs ``[r L, (r + 1) L)``, with L its own prompt count, so
+    it assumes every process sends as many prompts; with per-prompt group sizes they differ, so with several
+    processes each process's list is padded to the largest (a one-token prompt, its output discarded).
 
     Parameters
     ----------
@@ -212,7 +215,19 @@ def vllm_generator(trainer_getter, tokenizer):
             raise ValueError("vllm_generator: the trainer has no vLLM engine; set GRPOConfig(use_vllm=True) "
                              "(vllm_mode='colocate' or 'server'), or use transformers_generator")
         flat = [_encode(tokenizer, p) for p, k in zip(prompts, counts) for _ in range(int(k))]
+        n_local = len(flat)
+        acc = getattr(trainer, "accelerator", None)
+        if acc is not None and acc.num_processes > 1:  # equal lists on every process (TRL slices by L; above)
+            from accelerate.utils import gather_object
+
+            width = max(gather_object([n_local]))
+            flat = flat + [[tokenizer.eos_token_id]] * (width - n_local)
+        if not flat:
+            return [[] for _ in counts]
         _, completion_ids, logprobs, _ = engine.generate(prompts=flat, images=None, num_generations=1)
+        if len(completion_ids) != len(flat) or logprobs is None or len(logprobs) != len(flat):
+            raise RuntimeError(f"vllm_generator: TRL's engine returned {len(completion_ids)} completions (logprobs: "
+                               f"{'none' if logprobs is None else len(logprobs)}) for {len(flat)} prompts")
         rows = [(p, c, [lp[0] for lp in seq]) for p, c, seq in zip(flat, completion_ids, logprobs)]
         out, at = [], 0
         for k in counts:
@@ -274,7 +289,8 @@ class AllocatedRollout:
     sync_weights : callable, optional
         ``sync_weights(model)``: push the trainer's current weights to your own generator (e.g. a vLLM client's
         ``update_named_param`` for each parameter); called once per training step before generation, as TRL's own
-        vLLM modes do. Required for a generator not marked on-policy (``ON_POLICY``); refused otherwise.
+        vLLM modes do, and before an eval call at a step not yet synced (so ``evaluate()`` samples the current
+        weights). Required for a generator not marked on-policy (``ON_POLICY``); refused otherwise.
 
     Attributes
     ----------
@@ -429,14 +445,14 @@ class AllocatedRollout:
 
         training = bool(trainer.model.training)
         g = int(trainer.num_generations if training else trainer.num_generations_eval)
+        step = int(trainer.state.global_step)
+        if self.sync_weights is not None and step != self._synced_step:  # as TRL's own vLLM modes: once a step,
+            self.sync_weights(trainer.model)                             # before eval generation too
+            self._synced_step = step
         if not training:
             return self._evaluation(list(prompts), trainer, g)
         if g < self.k0:
             raise ValueError(f"k0: the pilot ({self.k0}) exceeds num_generations ({g}), the largest group")
-        step = int(trainer.state.global_step)
-        if self.sync_weights is not None and step != self._synced_step:  # as TRL's own vLLM modes: once a step
-            self.sync_weights(trainer.model)
-            self._synced_step = step
         group, pos, rank, world = self._layout(trainer, len(prompts), g)
         every = [p for part in self._gather(trainer, list(prompts), world) for p in part]
         if len(every) % g or len(every) != world * len(prompts):
