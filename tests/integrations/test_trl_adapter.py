@@ -501,3 +501,35 @@ def test_a_planner_selector_chooses_the_prompts_through_trl(tmp_path):
     assert planner.step == 2 and sum(planner.history(prompts)["seen"]) == 2
     with pytest.raises(ValueError, match="select_n"):
         AllocatedRollout(_on_policy, score, tokenizer, k0=2, extra_per_prompt=1, select_n=2)  # no planner
+
+
+def test_an_external_client_is_synced_before_evaluation_too():
+    """An eval call at a step whose weights the client has not received syncs first (as TRL's own vLLM modes do
+    before every generation at a new step); then it is not synced again at that step (training or eval), and a
+    later step syncs once more. Mutation (sync on training calls only): evaluate() before training, or after
+    the last step, would sample stale weights: the first assertion fails."""
+    from types import SimpleNamespace
+
+    class Tok:
+        eos_token_id = 1
+
+        def decode(self, ids, skip_special_tokens=True):
+            return "no"
+
+    synced = []
+    rollout = AllocatedRollout(_on_policy_rows, score, Tok(), k0=2, extra_per_prompt=1.0, rng=0,
+                               sync_weights=lambda model: synced.append(model.tag))
+    model = SimpleNamespace(training=False, tag="w0")
+    trainer = SimpleNamespace(model=model, num_generations=4, num_generations_eval=2, accelerator=None,
+                              state=SimpleNamespace(global_step=0), use_vllm=False)
+    rollout(["a"] * 2, trainer)  # evaluate() before training
+    assert synced == ["w0"]
+    model.training = True
+    rollout(["a"] * 4, trainer)  # step 0's training call: the weights are those eval received
+    assert synced == ["w0"]
+    model.training, model.tag, trainer.state.global_step = False, "w1", 1  # evaluate() after the update
+    rollout(["a"] * 2, trainer)
+    assert synced == ["w0", "w1"]
+    model.training = True
+    rollout(["a"] * 4, trainer)
+    assert synced == ["w0", "w1"]
