@@ -10,7 +10,9 @@ chunks), so its input is padded to that divisor (``pad_dataproto_to_divisor`` / 
 needs its own generation stage: ``generate_allocated`` (pilot -> allocation -> extra generation -> one batch for
 the update), which ``AllocatingTrainerMixin`` puts where ``fit`` generates (two hooks; ``fit``'s reward, log-prob,
 advantage and update stages run unchanged). ``_validate`` (which also calls ``_get_gen_batch``) runs verl's own
-path untouched. verl's ``uid`` is new at every step, so the planner is keyed by ``stable_prompt_ids``.
+path untouched. verl's ``uid`` is new at every step, so the planner is keyed by ``stable_prompt_ids``. verl
+splits each update batch into the actor's data-parallel size equal parts, so the step's rows must be a multiple of
+it (``AllocatingTrainerMixin.check_update_rows``: a multi-round rule or a selector needs one data-parallel rank).
 
 Tested on CPU with the real verl (``make test-integrations``): verl's own ``RayPPOTrainer.__init__``, ``fit`` and
 ``_validate`` (validation before training and after each of 2 steps) with CPU stand-ins for the worker groups
@@ -572,9 +574,48 @@ class AllocatingTrainerMixin:
         return out
 
     def init_workers(self):
-        """verl's workers, with the rollout manager wrapped to pass pre-generated batches through."""
+        """verl's workers, with the rollout manager wrapped to pass pre-generated batches through; then
+        ``check_update_rows`` (settings the actor's data-parallel split cannot take are refused before step 1)."""
         super().init_workers()
         self.async_rollout_manager = _PassThroughRollout(self.async_rollout_manager)
+        self.check_update_rows()
+
+    def _actor_dp_size(self) -> int:
+        """The actor's data-parallel size (verl's ``_get_dp_size``: its worker group's dispatch info)."""
+        return int(self._get_dp_size(self.actor_rollout_wg, "actor"))
+
+    def check_update_rows(self, rows=None) -> None:
+        """Refuse an update batch the actor cannot split: verl chunks every ``compute_log_prob`` / ``update_actor``
+        batch into the actor's data-parallel size (dp) equal parts (``chunk_tensordict`` asserts it, as does
+        ``_balance_batch``, on by default), so a step's rows must be a multiple of dp.
+
+        Pilot + allocation trains on ``allocation_k0`` x ``data.train_batch_size`` + ``allocation_budget`` rows
+        at every step, so that number must be a multiple of dp (checked from ``init_workers``). A multi-round rule
+        or ``allocation_select_n`` trains on a number of rows that varies by step, so with dp > 1 they are refused.
+
+        Parameters
+        ----------
+        rows : int, optional
+            A step's update rows (checked against dp); without it, the settings are checked.
+        """
+        dp = self._actor_dp_size()
+        if rows is not None:
+            if rows % dp:
+                raise ValueError(f"allocation_budget: this step's update batch has {rows} rows, not a multiple of "
+                                 f"the actor's data-parallel size {dp} (verl splits it into {dp} equal parts)")
+            return
+        if dp == 1:
+            return
+        for name in ("allocation_rule", "allocation_select_n"):
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name}: its update batch size varies by step, which the actor's data-parallel "
+                                 f"split ({dp} equal parts) cannot take; use it with one data-parallel rank, or "
+                                 "pilot + allocation (allocation_k0, allocation_budget)")
+        total = int(self.allocation_k0) * int(self.config.data.train_batch_size) + int(self.allocation_budget)
+        if total % dp:
+            raise ValueError(f"allocation_budget: allocation_k0 x data.train_batch_size + allocation_budget = {total} "
+                             f"rows a step, not a multiple of the actor's data-parallel size {dp} (verl splits the "
+                             f"update batch into {dp} equal parts); raise allocation_budget by {-total % dp}")
 
     def allocated_generation(self, gen_batch, ids=None):
         """``generate_allocated`` with the trainer's rollout manager, the planner keyed by ``ids`` (default
@@ -641,6 +682,7 @@ class AllocatingTrainerMixin:
         ids = stable_prompt_ids(batch)  # before verl moves the prompt columns to the generation batch
         gen_batch = super()._get_gen_batch(batch)
         out, counts = self.allocated_generation(gen_batch, ids)
+        self.check_update_rows(len(out))
         out.non_tensor_batch.pop("seq_scores", None)
         out.meta_info.setdefault("timing", {})
         out.meta_info.update(gen_batch.meta_info)

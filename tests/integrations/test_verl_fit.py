@@ -82,19 +82,27 @@ class StandInAgentLoop:
 
 
 class StandInActor:
-    """The actor worker group: zero log-probs and entropies; records the batches it updates on."""
+    """The actor worker group: zero log-probs and entropies; records the batches it updates on. ``dp`` data-parallel
+    ranks: its dispatch info (what verl's ``_get_dp_size`` reads) names them, and every batch is split into ``dp``
+    parts with verl's own ``chunk_tensordict`` (which asserts equal parts), as the worker group's dispatch does."""
 
-    def __init__(self):
+    def __init__(self, dp=1):
         self.updates = []
         self.saved = []
+        self.dp, self._dispatch_info = dp, {}
+
+    def _query_dispatch_info(self, role):
+        return list(range(self.dp))
 
     def compute_log_prob(self, batch_td):
+        tu.chunk_tensordict(batch_td, self.dp)  # verl's equal-chunk assertion
         nnz = batch_td["input_ids"].values().numel()
         out = TensorDict({"log_probs": torch.zeros(nnz), "entropy": torch.zeros(nnz)}, batch_size=[])
         tu.assign_non_tensor(out, metrics={"mfu": 0.0})
         return out
 
     def update_actor(self, batch_td):
+        tu.chunk_tensordict(batch_td, self.dp)
         self.updates.append({"uid": list(tu.get(batch_td, "uid")),
                              "index": [info["index"] for info in tu.get(batch_td, "extra_info")],
                              "advantages": batch_td["advantages"].clone(), "rm_scores": batch_td["rm_scores"].clone()})
@@ -125,8 +133,10 @@ class Pools:
 class CPUWorkers(RayPPOTrainer):
     """verl's trainer whose ``init_workers`` installs the CPU stand-ins instead of starting Ray worker groups."""
 
+    actor_dp = 1
+
     def init_workers(self):
-        self.actor_rollout_wg = StandInActor()
+        self.actor_rollout_wg = StandInActor(self.actor_dp)
         self.async_rollout_manager = StandInAgentLoop(self.config.actor_rollout_ref.rollout.agent.num_workers)
         self.checkpoint_manager = StandInCheckpointEngine()
         self.reward_loop_manager = None
@@ -171,11 +181,13 @@ def _config(tmp_path, **trainer):
     return cfg
 
 
-def _trainer(tmp_path, planner, mixin=AllocatingTrainerMixin, rule=None, rule_options=None, **trainer):
+def _trainer(tmp_path, planner, mixin=AllocatingTrainerMixin, rule=None, rule_options=None, dp=1, budget=BUDGET,
+             **trainer):
     class Trainer(mixin, CPUWorkers):
-        allocation_k0, allocation_budget = K0, BUDGET
+        allocation_k0, allocation_budget = K0, budget
         allocation_planner = planner
         allocation_rule, allocation_rule_options = rule, dict(rule_options or {})
+        actor_dp = dp
 
 
     class Tok:
@@ -317,3 +329,19 @@ def test_a_planner_selector_chooses_the_prompts_in_fit(tmp_path):
     assert [len(u["uid"]) for u in actor.updates] == [2 * K0 + BUDGET] * 2
     assert [n for n, _ in manager.calls] == [2 * K0 + (-2 * K0) % WORKERS, BUDGET + (-BUDGET) % WORKERS] * 2
     assert [len(ids) for ids, _, _ in planner.observed] == [2, 2]
+
+
+def test_fit_on_two_data_parallel_actor_ranks_and_the_refusals(tmp_path):
+    """verl splits every update batch into the actor's data-parallel size (dp) equal parts (its dispatch, and
+    ``_balance_batch``, on by default). With dp = 2 and k0 x 4 + 10 = 18 rows a step, fit runs with balance_batch
+    on; 4 x 2 + 9 = 17 rows, or a rule / selector (rows vary by step), are refused when the workers start, naming
+    the setting, instead of verl's assertion inside the update. Mutation: without ``check_update_rows`` the odd
+    budget reaches verl's chunking (an AssertionError, not this ValueError)."""
+    trainer = _trainer(tmp_path / "a", Planner(), dp=2, balance_batch=True)
+    trainer.fit()
+    assert [len(u["uid"]) for u in trainer.actor_rollout_wg.updates] == [4 * K0 + BUDGET] * 2
+    with pytest.raises(ValueError, match=r"allocation_budget: .* = 17 rows .* raise allocation_budget by 1"):
+        _trainer(tmp_path / "b", Planner(), dp=2, budget=9)
+    with pytest.raises(ValueError, match="allocation_rule: its update batch size varies"):
+        _trainer(tmp_path / "c", Planner(), dp=2, rule="reinforce_ada_pos")
+    _trainer(tmp_path / "d", Planner(), dp=1, budget=9, rule="reinforce_ada_pos")  # one rank: any size
