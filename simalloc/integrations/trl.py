@@ -306,16 +306,25 @@ class AllocatedRollout:
         from ..allocators import get_allocator
         from ..seeding import as_generator
         from ..validation import check_choice
-        from .rounds import TRAINER_RULES
-
+        from .rounds import TRAINER_RULES, step_rounds
 
         if isinstance(k0, bool) or not isinstance(k0, (int, np.integer)) or k0 < 1:
             raise ValueError(f"k0: expected an integer >= 1 (pilot completions per prompt), got {k0!r}")
-        if not np.isfinite(extra_per_prompt) or extra_per_prompt < 0:
-            raise ValueError(f"extra_per_prompt: expected a finite number >= 0, got {extra_per_prompt!r}")
+        for name, value in (("extra_per_prompt", extra_per_prompt), ("threshold", threshold)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(value) or (name == "extra_per_prompt" and value < 0):
+                raise ValueError(f"{name}: expected a finite number{' >= 0' if name == 'extra_per_prompt' else ''}, "
+                                 f"got {value!r}")
+        for name, value in (("generate", generate), ("score", score)):
+            if not callable(value):
+                raise ValueError(f"{name}: expected a callable, got {value!r}")
         get_allocator(allocator)
         self.rule = None if rule is None else check_choice(rule, "rule", TRAINER_RULES)
+        if rule_options is not None and not isinstance(rule_options, dict):
+            raise ValueError(f"rule_options: expected a dict of the rule's parameters, got {rule_options!r}")
         self.rule_options = dict(rule_options or {})
+        if self.rule is not None:  # unknown or bad options are refused here, not at the first training step
+            step_rounds(self.rule, 1, 0, self.rule_options)
         if select_n is not None and (isinstance(select_n, bool) or not isinstance(select_n, (int, np.integer))
                                      or select_n < 1 or planner is None):
             raise ValueError(f"select_n: expected an integer >= 1 with a planner (its selector chooses), got "
@@ -419,10 +428,18 @@ class AllocatedRollout:
         out = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": [], USED_KEY: []}
         group = self._layout(trainer, len(prompts), g)[0]
         js, first, counts = np.unique(group, return_index=True, return_counts=True)
-        for rows in self.generate([prompts[i] for i in first], counts.tolist()):
+        for rows in self._generate([prompts[i] for i in first], counts.tolist()):
             for row in rows:
                 self._row(out, row, True)
         return self._finish(out, trainer)
+
+    def _generate(self, prompts, counts) -> list:
+        """``self.generate``, with its output checked: one list per prompt, ``counts[j]`` rows in list j."""
+        got = list(self.generate(prompts, counts))
+        if len(got) != len(prompts) or any(len(rows) != int(k) for rows, k in zip(got, counts)):
+            raise ValueError(f"generate: expected counts[j] rows for prompts[j] ({[int(k) for k in counts]}), got "
+                             f"{[len(rows) for rows in got] if len(got) == len(prompts) else f'{len(got)} lists'}")
+        return got
 
     def _gather(self, trainer, value, world):
         """``value`` from every process, in process order (accelerate's ``gather_object``)."""
@@ -466,7 +483,7 @@ class AllocatedRollout:
             """Generate this process's slots with lo <= position < hi[group]; (completions per group, successes)."""
             want = {j: int(np.sum((group == j) & (pos >= lo) & (pos < hi[j]))) for j in mine}
             js = [j for j in mine if want[j]]
-            got = self.generate([unique[j] for j in js], [want[j] for j in js])  # every process calls (collectives)
+            got = self._generate([unique[j] for j in js], [want[j] for j in js])  # every process calls (collectives)
             rows = {j: list(r) for j, r in zip(js, got)}
             succ = np.zeros(m, dtype=np.int64)
             succ[js] = self._successes([unique[j] for j in js], [rows[j] for j in js]) if js else 0
@@ -542,7 +559,7 @@ class AllocatedRollout:
             for t in range(rank, len(flat), world):
                 want[flat[t]] = want.get(flat[t], 0) + 1
             order = [j for j in js if want.get(j)]
-            got = self.generate([unique[j] for j in order], [want[j] for j in order])
+            got = self._generate([unique[j] for j in order], [want[j] for j in order])
             local = [(j, tuple(row), bool(ok)) for j, rows in zip(order, got)
                      for row, ok in zip(rows, self._graded(unique[j], rows))]
             per: dict = {j: [] for j in js}

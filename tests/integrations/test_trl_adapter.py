@@ -4,6 +4,7 @@ per-prompt group sizes chosen by the planner (``make test-integrations``; skippe
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -214,6 +215,41 @@ def test_bad_settings_are_refused():
     # off-policy, so it is refused at construction
     with pytest.raises(ValueError, match="sync_weights"):
         AllocatedRollout(lambda p, c: [], score, None, k0=2, extra_per_prompt=1)
+    # wrong types are one-line errors naming the argument (they were TypeErrors, or a failure at the first step)
+    for kwargs, name in (({"extra_per_prompt": "a"}, "extra_per_prompt"), ({"extra_per_prompt": None},
+                                                                            "extra_per_prompt"),
+                         ({"threshold": "x"}, "threshold"), ({"threshold": float("nan")}, "threshold"),
+                         ({"rule": "reinforce_ada", "rule_options": [1]}, "rule_options"),
+                         ({"rule": "reinforce_ada_pos", "rule_options": {"bogus": 1}}, "options"),
+                         ({"rule": "reinforce_ada", "rule_options": {"keep": 0}}, "keep")):
+        with pytest.raises(ValueError, match=name):
+            AllocatedRollout(_on_policy, score, None, **{"k0": 2, "extra_per_prompt": 1, **kwargs})
+    with pytest.raises(ValueError, match="score: expected a callable"):
+        AllocatedRollout(_on_policy, 3, None, k0=2, extra_per_prompt=1)
+
+
+def test_a_generator_returning_too_few_rows_is_named():
+    """A generate that returns fewer completions than asked gets a ValueError naming generate and the counts
+    (before: IndexError 'pop from empty list' deep in the row assembly)."""
+    from types import SimpleNamespace
+
+    def short(prompts, counts):
+        return [[([5], [12, 1])] * max(int(k) - 1, 0) for k in counts]
+
+    short.simalloc_on_policy = True
+
+    class Tok:
+        eos_token_id = 1
+
+        def decode(self, ids, skip_special_tokens=True):
+            return "no"
+
+    trainer = SimpleNamespace(model=SimpleNamespace(training=True), num_generations=4, num_generations_eval=4,
+                              accelerator=None, state=SimpleNamespace(global_step=0), use_vllm=False)
+    rollout = AllocatedRollout(short, score, Tok(), k0=2, extra_per_prompt=1.0, rng=0)
+    message = "generate: expected counts[j] rows for prompts[j] ([2, 2]), got [1, 1]"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rollout(["a"] * 4 + ["b"] * 4, trainer)
 
 
 class StandInVLLMClient:
