@@ -578,7 +578,34 @@ class AllocatingTrainerMixin:
         ``check_update_rows`` (settings the actor's data-parallel split cannot take are refused before step 1)."""
         super().init_workers()
         self.async_rollout_manager = _PassThroughRollout(self.async_rollout_manager)
+        self.check_allocation_settings()
         self.check_update_rows()
+
+    def check_allocation_settings(self) -> None:
+        """Refuse bad ``allocation_*`` settings with a one-line error naming the attribute (called by
+        ``init_workers``, before validation and step 1, rather than failing inside the first step)."""
+        from ..allocators import get_allocator
+        from .rounds import TRAINER_RULES, step_rounds
+
+        def count(name, low):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+
+        count("allocation_k0", 1)
+        count("allocation_budget", 0)
+        get_allocator(self.allocation_allocator)
+        if self.allocation_select_n is not None:
+            count("allocation_select_n", 1)
+            if self.allocation_planner is None:
+                raise ValueError("allocation_select_n: needs allocation_planner (its selector chooses the prompts)")
+        if self.allocation_rule is not None:
+            if self.allocation_rule not in TRAINER_RULES:
+                raise ValueError(f"allocation_rule: expected one of {sorted(TRAINER_RULES)} or None, got "
+                                 f"{self.allocation_rule!r}")
+            if not isinstance(self.allocation_rule_options, dict):
+                raise ValueError(f"allocation_rule_options: expected a dict, got {self.allocation_rule_options!r}")
+            step_rounds(self.allocation_rule, 1, 0, self.allocation_rule_options)
 
     def _actor_dp_size(self) -> int:
         """The actor's data-parallel size (verl's ``_get_dp_size``: its worker group's dispatch info)."""

@@ -182,9 +182,9 @@ def _config(tmp_path, **trainer):
 
 
 def _trainer(tmp_path, planner, mixin=AllocatingTrainerMixin, rule=None, rule_options=None, dp=1, budget=BUDGET,
-             **trainer):
+             k0=K0, **trainer):
     class Trainer(mixin, CPUWorkers):
-        allocation_k0, allocation_budget = K0, budget
+        allocation_k0, allocation_budget = k0, budget
         allocation_planner = planner
         allocation_rule, allocation_rule_options = rule, dict(rule_options or {})
         actor_dp = dp
@@ -345,3 +345,19 @@ def test_fit_on_two_data_parallel_actor_ranks_and_the_refusals(tmp_path):
     with pytest.raises(ValueError, match="allocation_rule: its update batch size varies"):
         _trainer(tmp_path / "c", Planner(), dp=2, rule="reinforce_ada_pos")
     _trainer(tmp_path / "d", Planner(), dp=1, budget=9, rule="reinforce_ada_pos")  # one rank: any size
+
+
+def test_bad_allocation_settings_are_refused_when_the_workers_start(tmp_path):
+    """Each bad allocation_* setting is a one-line ValueError naming it from init_workers, before validation and
+    step 1 (before: allocation_k0 = 0 failed inside the first step, after validation; a bad rule or option name
+    likewise; allocation_k0 = "4" was int()-ed)."""
+
+    allocator = type("Settings", (AllocatingTrainerMixin,), {"allocation_allocator": "nope"})
+    selector = type("Settings", (AllocatingTrainerMixin,), {"allocation_select_n": 0})
+    for kwargs, name in (({"k0": 0}, "allocation_k0"), ({"k0": "4"}, "allocation_k0"),
+                         ({"budget": -1}, "allocation_budget"), ({"mixin": allocator}, "name"),
+                         ({"rule": "nope"}, "allocation_rule"),
+                         ({"rule": "reinforce_ada", "rule_options": {"bogus": 1}}, "options"),
+                         ({"mixin": selector}, "allocation_select_n")):
+        with pytest.raises(ValueError, match=name):
+            _trainer(tmp_path, Planner(), **kwargs)
