@@ -192,8 +192,9 @@ def vllm_generator(trainer_getter, tokenizer):
     ``trainer.vllm_generation.generate`` with every prompt repeated its count (``num_generations=1``); every
     process calls it. TRL's server mode (and colocate mode with ``vllm_tensor_parallel_size > 1``) gathers the
     prompts of all processes and hands process r the outputs ``[r L, (r + 1) L)``, with L its own prompt count, so
-    it assumes every process sends as many prompts; with per-prompt group sizes they differ, so with several
-    processes each process's list is padded to the largest (a one-token prompt, its output discarded).
+    it assumes every process sends as many prompts; with per-prompt group sizes they differ, so in those modes,
+    with several processes, each process's list is padded to the largest (a one-token prompt, its output
+    discarded).
 
     Parameters
     ----------
@@ -217,7 +218,8 @@ def vllm_generator(trainer_getter, tokenizer):
         flat = [_encode(tokenizer, p) for p, k in zip(prompts, counts) for _ in range(int(k))]
         n_local = len(flat)
         acc = getattr(trainer, "accelerator", None)
-        if acc is not None and acc.num_processes > 1:  # equal lists on every process (TRL slices by L; above)
+        gathers = getattr(engine, "mode", "server") == "server" or getattr(engine, "tensor_parallel_size", 1) > 1
+        if acc is not None and acc.num_processes > 1 and gathers:  # equal lists on every process (TRL slices by L)
             from accelerate.utils import gather_object
 
             width = max(gather_object([n_local]))
