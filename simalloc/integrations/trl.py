@@ -287,7 +287,7 @@ class AllocatedRollout:
     select_n : int, optional
         Roll out at most this many of the step's prompts, chosen by the planner's selector (``Planner.select``:
         "uniform", "greso", "mopps"); the others get no rollout (placeholders, advantage 0) and cost nothing.
-        Needs a planner; with a ``rule`` it is unused.
+        Needs a planner; refused with a ``rule`` (the rule's rounds decide who is rolled out).
     sync_weights : callable, optional
         ``sync_weights(model)``: push the trainer's current weights to your own generator (e.g. a vLLM client's
         ``update_named_param`` for each parameter); called once per training step before generation, as TRL's own
@@ -331,6 +331,9 @@ class AllocatedRollout:
                                      or select_n < 1 or planner is None):
             raise ValueError(f"select_n: expected an integer >= 1 with a planner (its selector chooses), got "
                              f"{select_n!r}" + ("" if planner is not None else " and no planner"))
+        if select_n is not None and self.rule is not None:
+            raise ValueError(f"select_n: not used with rule={self.rule!r} (its rounds decide which prompts are rolled "
+                             "out); pass one of them")
         self.select_n = None if select_n is None else int(select_n)
         if sync_weights is None and not getattr(generate, ON_POLICY, False):
             raise ValueError("sync_weights: a generator that does not sample from the trainer's model (your vLLM "

@@ -599,6 +599,9 @@ class AllocatingTrainerMixin:
             count("allocation_select_n", 1)
             if self.allocation_planner is None:
                 raise ValueError("allocation_select_n: needs allocation_planner (its selector chooses the prompts)")
+            if self.allocation_rule is not None:
+                raise ValueError(f"allocation_select_n: not used with allocation_rule={self.allocation_rule!r} (its "
+                                 "rounds decide which prompts are rolled out); set one of them")
         if self.allocation_rule is not None:
             if self.allocation_rule not in TRAINER_RULES:
                 raise ValueError(f"allocation_rule: expected one of {sorted(TRAINER_RULES)} or None, got "

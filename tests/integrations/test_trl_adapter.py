@@ -224,6 +224,9 @@ def test_bad_settings_are_refused():
                          ({"rule": "reinforce_ada", "rule_options": {"keep": 0}}, "keep")):
         with pytest.raises(ValueError, match=name):
             AllocatedRollout(_on_policy, score, None, **{"k0": 2, "extra_per_prompt": 1, **kwargs})
+    with pytest.raises(ValueError, match="select_n: not used with rule"):  # was silently ignored
+        AllocatedRollout(_on_policy, score, None, k0=2, extra_per_prompt=1, planner=Planner(), select_n=2,
+                         rule="reinforce_ada_pos")
     with pytest.raises(ValueError, match="score: expected a callable"):
         AllocatedRollout(_on_policy, 3, None, k0=2, extra_per_prompt=1)
 

@@ -354,10 +354,12 @@ def test_bad_allocation_settings_are_refused_when_the_workers_start(tmp_path):
 
     allocator = type("Settings", (AllocatingTrainerMixin,), {"allocation_allocator": "nope"})
     selector = type("Settings", (AllocatingTrainerMixin,), {"allocation_select_n": 0})
+    both = type("Settings", (AllocatingTrainerMixin,), {"allocation_select_n": 2})  # with a rule: was ignored
     for kwargs, name in (({"k0": 0}, "allocation_k0"), ({"k0": "4"}, "allocation_k0"),
                          ({"budget": -1}, "allocation_budget"), ({"mixin": allocator}, "name"),
                          ({"rule": "nope"}, "allocation_rule"),
                          ({"rule": "reinforce_ada", "rule_options": {"bogus": 1}}, "options"),
-                         ({"mixin": selector}, "allocation_select_n")):
+                         ({"mixin": selector}, "allocation_select_n"),
+                         ({"mixin": both, "rule": "reinforce_ada_pos"}, "allocation_select_n: not used with")):
         with pytest.raises(ValueError, match=name):
             _trainer(tmp_path, Planner(), **kwargs)
