@@ -566,8 +566,13 @@ class AllocatingTrainerMixin:
                 raise ValueError(f"resume: {path} is missing (a checkpoint saved without simalloc's planner); "
                                  "resume from one the allocating trainer saved, or set trainer.resume_mode=disable")
             return out
-        with open(path) as f:
-            state = json.load(f)
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"resume: {path} is not valid JSON ({err})") from None
+        if not isinstance(state, dict) or not {"planner", "rng"} <= state.keys():
+            raise ValueError(f"resume: {path} is not a simalloc planner checkpoint (expected keys planner, rng)")
         if self.allocation_planner is not None and state["planner"] is not None:
             self.allocation_planner.load_state_dict(state["planner"])
         self._allocation_rng().bit_generator.state = state["rng"]

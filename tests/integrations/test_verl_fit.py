@@ -284,6 +284,13 @@ def test_resume_from_verls_checkpoint_equals_the_uninterrupted_run(tmp_path):
     t2.async_rollout_manager.gen.set_state(t1.async_rollout_manager.inner.gen.get_state())  # the engine's stream
     t2.fit()
     assert resumed.state_dict() == whole.state_dict()
+    # a damaged planner file is a one-line error naming it (was a JSONDecodeError / KeyError traceback)
+    planner_file = tmp_path / "b" / "ckpt" / "global_step_1" / adapter.PLANNER_FILE
+    for text in ("{", "{}"):
+        planner_file.write_text(text)
+        with pytest.raises(ValueError, match="resume: .*simalloc_planner.json"):
+            _trainer(tmp_path / "b", Planner(), val_before_train=False, test_freq=-1, resume_mode="resume_path",
+                     resume_from_path=str(planner_file.parent)).fit()
 
 
 def test_reinforce_ada_pos_runs_through_fit(tmp_path):
