@@ -131,8 +131,15 @@ def checkpoint_callback(rollout, *, resume_from=None):
                     raise ValueError(f"resume_from: {path} is missing (a checkpoint saved without "
                                      "checkpoint_callback, or elsewhere: pass resume_from=<checkpoint folder>)")
                 return
-            with open(path) as f:
-                rollout.load_state_dict(json.load(f))
+            try:
+                with open(path) as f:
+                    state = json.load(f)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"resume_from: {path} is not valid JSON ({err})") from None
+            if not isinstance(state, dict) or "rng" not in state:
+                raise ValueError(f"resume_from: {path} is not a simalloc planner checkpoint (expected keys planner, "
+                                 "rng)")
+            rollout.load_state_dict(state)
 
     return PlannerCheckpoint()
 

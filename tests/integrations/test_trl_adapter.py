@@ -420,6 +420,17 @@ def test_resume_from_trls_checkpoint_equals_the_uninterrupted_run(tmp_path):
         return planner
 
     whole = run(tmp_path / "a")
+    # a damaged planner file is a one-line error naming it (was a JSONDecodeError traceback)
+    from types import SimpleNamespace
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    callback = checkpoint_callback(AllocatedRollout(_on_policy, score, tokenizer, k0=2, extra_per_prompt=1.0,
+                                                    planner=Planner()), resume_from=str(damaged))
+    for text in ("{", "[]"):
+        (damaged / PLANNER_FILE).write_text(text)
+        with pytest.raises(ValueError, match="resume_from: .*simalloc_planner.json"):
+            callback.on_train_begin(SimpleNamespace(output_dir=str(tmp_path)), SimpleNamespace(global_step=1), None)
     assert json.loads((tmp_path / "a" / "checkpoint-1" / PLANNER_FILE).read_text())["planner"]["step"] == 1
     resumed = run(tmp_path / "a", resume=str(tmp_path / "a" / "checkpoint-1"))
     assert resumed.state_dict() == whole.state_dict() and resumed.step == 2
