@@ -716,6 +716,7 @@ class AllocatingTrainerMixin:
             raise ValueError("adv_estimator: REMAX's greedy baseline generation is not supported with allocation")
         ids = stable_prompt_ids(batch)  # before verl moves the prompt columns to the generation batch
         gen_batch = super()._get_gen_batch(batch)
+        gen_batch.meta_info["global_steps"] = self.global_steps  # what fit sets after this hook (rollout traces)
         out, counts = self.allocated_generation(gen_batch, ids)
         self.check_update_rows(len(out))
         out.non_tensor_batch.pop("seq_scores", None)

@@ -61,11 +61,14 @@ class StandInAgentLoop:
         self.agent_loop_workers = [object()] * workers  # what AgentLoopManager holds; its length is the divisor
         self.gen = torch.Generator().manual_seed(seed)
         self.calls = []  # (rows, validate)
+        self.steps = []  # meta_info["global_steps"] of each training call (verl's rollout traces read it)
 
     def generate_sequences(self, prompts):
         chunks = prompts.chunk(len(self.agent_loop_workers))  # verl's own equal-chunk assertion
         n = sum(len(c) for c in chunks)
         self.calls.append((n, bool(prompts.meta_info.get("validate", False))))
+        if not prompts.meta_info.get("validate", False):
+            self.steps.append(prompts.meta_info.get("global_steps", -1))
         index = np.array([info["index"] for info in prompts.non_tensor_batch["extra_info"]])
         p = torch.tensor([PASS.get(int(i), 0.5) for i in index])
         reward = (torch.rand(n, generator=self.gen) < p).float()
@@ -219,6 +222,7 @@ def test_fit_with_validation_allocates_training_only_and_keys_the_planner_by_pro
     assert len(val) == 3 and all(n == 3 * VAL_N + (-3 * VAL_N) % WORKERS for n in val)  # 3 validations, verl's own
     train = [n for n, v in manager.calls if not v]
     assert train == [4 * K0 + (-4 * K0) % WORKERS, BUDGET + (-BUDGET) % WORKERS] * 2  # pilot, extra; twice
+    assert manager.steps == [1, 1, 2, 2]  # each generation call carries its step, as fit's own call would
     # the planner saw the training prompts only, by their stable id, once per step
     ids = stable_prompt_ids(DataProto.from_single_dict(
         verl.utils.dataset.rl_dataset.collate_fn([Prompts("train", 4)[i] for i in range(4)])))
