@@ -27,6 +27,7 @@ simalloc gives it 0 (no baseline, no signal). Allocations with a pilot of at lea
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import numpy as np
@@ -717,10 +718,17 @@ class AllocatingTrainerMixin:
         ids = stable_prompt_ids(batch)  # before verl moves the prompt columns to the generation batch
         gen_batch = super()._get_gen_batch(batch)
         gen_batch.meta_info["global_steps"] = self.global_steps  # what fit sets after this hook (rollout traces)
+        start = time.perf_counter()
         out, counts = self.allocated_generation(gen_batch, ids)
+        spent = time.perf_counter() - start
         self.check_update_rows(len(out))
         out.non_tensor_batch.pop("seq_scores", None)
-        out.meta_info.setdefault("timing", {})
+        # fit calls this hook before its "step" timer and puts the pass-through's meta_info["timing"] into its
+        # timings inside the "step" and "gen" timers, which then add their own time: so the generation's time
+        # counts in timing_s/gen and timing_s/step (and the throughput verl derives from the step time)
+        timing = out.meta_info.setdefault("timing", {})
+        timing["gen"] = timing.get("gen", 0.0) + spent
+        timing["step"] = timing.get("step", 0.0) + spent
         out.meta_info.update(gen_batch.meta_info)
         _repeat_by_counts_once(batch, counts)
         return _pregenerated(out)

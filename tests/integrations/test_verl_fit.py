@@ -374,3 +374,31 @@ def test_bad_allocation_settings_are_refused_when_the_workers_start(tmp_path):
                          ({"mixin": both, "rule": "reinforce_ada_pos"}, "allocation_select_n: not used with")):
         with pytest.raises(ValueError, match=name):
             _trainer(tmp_path, Planner(), **kwargs)
+
+
+def test_the_generation_time_counts_in_fits_step_and_gen_timings(tmp_path, monkeypatch):
+    """fit calls _get_gen_batch before its "step" timer, so the allocated generation (here each rollout call sleeps
+    0.05 s: 2 calls a step) must be carried into timing_s/gen and timing_s/step through the pass-through's
+    meta_info; else verl's step time and throughput leave the generation out. Timings >= 0.1 s (the sleeps; a
+    lower bound, never flaky) and step >= gen."""
+    import time
+
+    import verl.trainer.ppo.ray_trainer as ray_trainer
+
+    seen = []
+    real = ray_trainer.compute_timing_metrics
+    monkeypatch.setattr(ray_trainer, "compute_timing_metrics",
+                        lambda batch, timing_raw: seen.append(dict(timing_raw)) or real(batch, timing_raw))
+    trainer = _trainer(tmp_path, Planner(), val_before_train=False, test_freq=-1)
+    manager = trainer.async_rollout_manager.inner
+    inner = manager.generate_sequences
+
+    def slow(prompts):
+        time.sleep(0.05)
+        return inner(prompts)
+
+    manager.generate_sequences = slow
+    trainer.fit()
+    assert len(seen) == 2
+    for timing in seen:
+        assert timing["gen"] >= 0.1 and timing["step"] >= timing["gen"]
