@@ -131,8 +131,15 @@ def checkpoint_callback(rollout, *, resume_from=None):
                     raise ValueError(f"resume_from: {path} is missing (a checkpoint saved without "
                                      "checkpoint_callback, or elsewhere: pass resume_from=<checkpoint folder>)")
                 return
-            with open(path) as f:
-                rollout.load_state_dict(json.load(f))
+            try:
+                with open(path) as f:
+                    state = json.load(f)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"resume_from: {path} is not valid JSON ({err})") from None
+            if not isinstance(state, dict) or "rng" not in state:
+                raise ValueError(f"resume_from: {path} is not a simalloc planner checkpoint (expected keys planner, "
+                                 "rng)")
+            rollout.load_state_dict(state)
 
     return PlannerCheckpoint()
 
@@ -190,7 +197,11 @@ def vllm_generator(trainer_getter, tokenizer):
     TRL syncs the engine's weights before every ``rollout_func`` call of a new step (``_generate``:
     ``vllm_generation.sync_weights()``), so this generator is on-policy. Each call is one
     ``trainer.vllm_generation.generate`` with every prompt repeated its count (``num_generations=1``); every
-    process calls it (server mode gathers across processes).
+    process calls it. TRL's server mode (and colocate mode with ``vllm_tensor_parallel_size > 1``) gathers the
+    prompts of all processes and hands process r the outputs ``[r L, (r + 1) L)``, with L its own prompt count, so
+    it assumes every process sends as many prompts; with per-prompt group sizes they differ, so in those modes,
+    with several processes, each process's list is padded to the largest (a one-token prompt, its output
+    discarded).
 
     Parameters
     ----------
@@ -212,7 +223,20 @@ def vllm_generator(trainer_getter, tokenizer):
             raise ValueError("vllm_generator: the trainer has no vLLM engine; set GRPOConfig(use_vllm=True) "
                              "(vllm_mode='colocate' or 'server'), or use transformers_generator")
         flat = [_encode(tokenizer, p) for p, k in zip(prompts, counts) for _ in range(int(k))]
+        n_local = len(flat)
+        acc = getattr(trainer, "accelerator", None)
+        gathers = getattr(engine, "mode", "server") == "server" or getattr(engine, "tensor_parallel_size", 1) > 1
+        if acc is not None and acc.num_processes > 1 and gathers:  # equal lists on every process (TRL slices by L)
+            from accelerate.utils import gather_object
+
+            width = max(gather_object([n_local]))
+            flat = flat + [[tokenizer.eos_token_id]] * (width - n_local)
+        if not flat:
+            return [[] for _ in counts]
         _, completion_ids, logprobs, _ = engine.generate(prompts=flat, images=None, num_generations=1)
+        if len(completion_ids) != len(flat) or logprobs is None or len(logprobs) != len(flat):
+            raise RuntimeError(f"vllm_generator: TRL's engine returned {len(completion_ids)} completions (logprobs: "
+                               f"{'none' if logprobs is None else len(logprobs)}) for {len(flat)} prompts")
         rows = [(p, c, [lp[0] for lp in seq]) for p, c, seq in zip(flat, completion_ids, logprobs)]
         out, at = [], 0
         for k in counts:
@@ -270,11 +294,12 @@ class AllocatedRollout:
     select_n : int, optional
         Roll out at most this many of the step's prompts, chosen by the planner's selector (``Planner.select``:
         "uniform", "greso", "mopps"); the others get no rollout (placeholders, advantage 0) and cost nothing.
-        Needs a planner; with a ``rule`` it is unused.
+        Needs a planner; refused with a ``rule`` (the rule's rounds decide who is rolled out).
     sync_weights : callable, optional
         ``sync_weights(model)``: push the trainer's current weights to your own generator (e.g. a vLLM client's
         ``update_named_param`` for each parameter); called once per training step before generation, as TRL's own
-        vLLM modes do. Required for a generator not marked on-policy (``ON_POLICY``); refused otherwise.
+        vLLM modes do, and before an eval call at a step not yet synced (so ``evaluate()`` samples the current
+        weights). Required for a generator not marked on-policy (``ON_POLICY``); refused otherwise.
 
     Attributes
     ----------
@@ -290,20 +315,32 @@ class AllocatedRollout:
         from ..allocators import get_allocator
         from ..seeding import as_generator
         from ..validation import check_choice
-        from .rounds import TRAINER_RULES
-
+        from .rounds import TRAINER_RULES, step_rounds
 
         if isinstance(k0, bool) or not isinstance(k0, (int, np.integer)) or k0 < 1:
             raise ValueError(f"k0: expected an integer >= 1 (pilot completions per prompt), got {k0!r}")
-        if not np.isfinite(extra_per_prompt) or extra_per_prompt < 0:
-            raise ValueError(f"extra_per_prompt: expected a finite number >= 0, got {extra_per_prompt!r}")
+        for name, value in (("extra_per_prompt", extra_per_prompt), ("threshold", threshold)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(value) or (name == "extra_per_prompt" and value < 0):
+                raise ValueError(f"{name}: expected a finite number{' >= 0' if name == 'extra_per_prompt' else ''}, "
+                                 f"got {value!r}")
+        for name, value in (("generate", generate), ("score", score)):
+            if not callable(value):
+                raise ValueError(f"{name}: expected a callable, got {value!r}")
         get_allocator(allocator)
         self.rule = None if rule is None else check_choice(rule, "rule", TRAINER_RULES)
+        if rule_options is not None and not isinstance(rule_options, dict):
+            raise ValueError(f"rule_options: expected a dict of the rule's parameters, got {rule_options!r}")
         self.rule_options = dict(rule_options or {})
+        if self.rule is not None:  # unknown or bad options are refused here, not at the first training step
+            step_rounds(self.rule, 1, 0, self.rule_options)
         if select_n is not None and (isinstance(select_n, bool) or not isinstance(select_n, (int, np.integer))
                                      or select_n < 1 or planner is None):
             raise ValueError(f"select_n: expected an integer >= 1 with a planner (its selector chooses), got "
                              f"{select_n!r}" + ("" if planner is not None else " and no planner"))
+        if select_n is not None and self.rule is not None:
+            raise ValueError(f"select_n: not used with rule={self.rule!r} (its rounds decide which prompts are rolled "
+                             "out); pass one of them")
         self.select_n = None if select_n is None else int(select_n)
         if sync_weights is None and not getattr(generate, ON_POLICY, False):
             raise ValueError("sync_weights: a generator that does not sample from the trainer's model (your vLLM "
@@ -403,10 +440,18 @@ class AllocatedRollout:
         out = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": [], USED_KEY: []}
         group = self._layout(trainer, len(prompts), g)[0]
         js, first, counts = np.unique(group, return_index=True, return_counts=True)
-        for rows in self.generate([prompts[i] for i in first], counts.tolist()):
+        for rows in self._generate([prompts[i] for i in first], counts.tolist()):
             for row in rows:
                 self._row(out, row, True)
         return self._finish(out, trainer)
+
+    def _generate(self, prompts, counts) -> list:
+        """``self.generate``, with its output checked: one list per prompt, ``counts[j]`` rows in list j."""
+        got = list(self.generate(prompts, counts))
+        if len(got) != len(prompts) or any(len(rows) != int(k) for rows, k in zip(got, counts)):
+            raise ValueError(f"generate: expected counts[j] rows for prompts[j] ({[int(k) for k in counts]}), got "
+                             f"{[len(rows) for rows in got] if len(got) == len(prompts) else f'{len(got)} lists'}")
+        return got
 
     def _gather(self, trainer, value, world):
         """``value`` from every process, in process order (accelerate's ``gather_object``)."""
@@ -429,14 +474,14 @@ class AllocatedRollout:
 
         training = bool(trainer.model.training)
         g = int(trainer.num_generations if training else trainer.num_generations_eval)
+        step = int(trainer.state.global_step)
+        if self.sync_weights is not None and step != self._synced_step:  # as TRL's own vLLM modes: once a step,
+            self.sync_weights(trainer.model)                             # before eval generation too
+            self._synced_step = step
         if not training:
             return self._evaluation(list(prompts), trainer, g)
         if g < self.k0:
             raise ValueError(f"k0: the pilot ({self.k0}) exceeds num_generations ({g}), the largest group")
-        step = int(trainer.state.global_step)
-        if self.sync_weights is not None and step != self._synced_step:  # as TRL's own vLLM modes: once a step
-            self.sync_weights(trainer.model)
-            self._synced_step = step
         group, pos, rank, world = self._layout(trainer, len(prompts), g)
         every = [p for part in self._gather(trainer, list(prompts), world) for p in part]
         if len(every) % g or len(every) != world * len(prompts):
@@ -450,7 +495,7 @@ class AllocatedRollout:
             """Generate this process's slots with lo <= position < hi[group]; (completions per group, successes)."""
             want = {j: int(np.sum((group == j) & (pos >= lo) & (pos < hi[j]))) for j in mine}
             js = [j for j in mine if want[j]]
-            got = self.generate([unique[j] for j in js], [want[j] for j in js])  # every process calls (collectives)
+            got = self._generate([unique[j] for j in js], [want[j] for j in js])  # every process calls (collectives)
             rows = {j: list(r) for j, r in zip(js, got)}
             succ = np.zeros(m, dtype=np.int64)
             succ[js] = self._successes([unique[j] for j in js], [rows[j] for j in js]) if js else 0
@@ -526,7 +571,7 @@ class AllocatedRollout:
             for t in range(rank, len(flat), world):
                 want[flat[t]] = want.get(flat[t], 0) + 1
             order = [j for j in js if want.get(j)]
-            got = self.generate([unique[j] for j in order], [want[j] for j in order])
+            got = self._generate([unique[j] for j in order], [want[j] for j in order])
             local = [(j, tuple(row), bool(ok)) for j, rows in zip(order, got)
                      for row, ok in zip(rows, self._graded(unique[j], rows))]
             per: dict = {j: [] for j in js}

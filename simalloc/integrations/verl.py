@@ -10,7 +10,9 @@ chunks), so its input is padded to that divisor (``pad_dataproto_to_divisor`` / 
 needs its own generation stage: ``generate_allocated`` (pilot -> allocation -> extra generation -> one batch for
 the update), which ``AllocatingTrainerMixin`` puts where ``fit`` generates (two hooks; ``fit``'s reward, log-prob,
 advantage and update stages run unchanged). ``_validate`` (which also calls ``_get_gen_batch``) runs verl's own
-path untouched. verl's ``uid`` is new at every step, so the planner is keyed by ``stable_prompt_ids``.
+path untouched. verl's ``uid`` is new at every step, so the planner is keyed by ``stable_prompt_ids``. verl
+splits each update batch into the actor's data-parallel size equal parts, so the step's rows must be a multiple of
+it (``AllocatingTrainerMixin.check_update_rows``: a multi-round rule or a selector needs one data-parallel rank).
 
 Tested on CPU with the real verl (``make test-integrations``): verl's own ``RayPPOTrainer.__init__``, ``fit`` and
 ``_validate`` (validation before training and after each of 2 steps) with CPU stand-ins for the worker groups
@@ -25,6 +27,7 @@ simalloc gives it 0 (no baseline, no signal). Allocations with a pilot of at lea
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import numpy as np
@@ -564,17 +567,91 @@ class AllocatingTrainerMixin:
                 raise ValueError(f"resume: {path} is missing (a checkpoint saved without simalloc's planner); "
                                  "resume from one the allocating trainer saved, or set trainer.resume_mode=disable")
             return out
-        with open(path) as f:
-            state = json.load(f)
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"resume: {path} is not valid JSON ({err})") from None
+        if not isinstance(state, dict) or not {"planner", "rng"} <= state.keys():
+            raise ValueError(f"resume: {path} is not a simalloc planner checkpoint (expected keys planner, rng)")
         if self.allocation_planner is not None and state["planner"] is not None:
             self.allocation_planner.load_state_dict(state["planner"])
         self._allocation_rng().bit_generator.state = state["rng"]
         return out
 
     def init_workers(self):
-        """verl's workers, with the rollout manager wrapped to pass pre-generated batches through."""
+        """verl's workers, with the rollout manager wrapped to pass pre-generated batches through; then
+        ``check_update_rows`` (settings the actor's data-parallel split cannot take are refused before step 1)."""
         super().init_workers()
         self.async_rollout_manager = _PassThroughRollout(self.async_rollout_manager)
+        self.check_allocation_settings()
+        self.check_update_rows()
+
+    def check_allocation_settings(self) -> None:
+        """Refuse bad ``allocation_*`` settings with a one-line error naming the attribute (called by
+        ``init_workers``, before validation and step 1, rather than failing inside the first step)."""
+        from ..allocators import get_allocator
+        from .rounds import TRAINER_RULES, step_rounds
+
+        def count(name, low):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+
+        count("allocation_k0", 1)
+        count("allocation_budget", 0)
+        get_allocator(self.allocation_allocator)
+        if self.allocation_select_n is not None:
+            count("allocation_select_n", 1)
+            if self.allocation_planner is None:
+                raise ValueError("allocation_select_n: needs allocation_planner (its selector chooses the prompts)")
+            if self.allocation_rule is not None:
+                raise ValueError(f"allocation_select_n: not used with allocation_rule={self.allocation_rule!r} (its "
+                                 "rounds decide which prompts are rolled out); set one of them")
+        if self.allocation_rule is not None:
+            if self.allocation_rule not in TRAINER_RULES:
+                raise ValueError(f"allocation_rule: expected one of {sorted(TRAINER_RULES)} or None, got "
+                                 f"{self.allocation_rule!r}")
+            if not isinstance(self.allocation_rule_options, dict):
+                raise ValueError(f"allocation_rule_options: expected a dict, got {self.allocation_rule_options!r}")
+            step_rounds(self.allocation_rule, 1, 0, self.allocation_rule_options)
+
+    def _actor_dp_size(self) -> int:
+        """The actor's data-parallel size (verl's ``_get_dp_size``: its worker group's dispatch info)."""
+        return int(self._get_dp_size(self.actor_rollout_wg, "actor"))
+
+    def check_update_rows(self, rows=None) -> None:
+        """Refuse an update batch the actor cannot split: verl chunks every ``compute_log_prob`` / ``update_actor``
+        batch into the actor's data-parallel size (dp) equal parts (``chunk_tensordict`` asserts it, as does
+        ``_balance_batch``, on by default), so a step's rows must be a multiple of dp.
+
+        Pilot + allocation trains on ``allocation_k0`` x ``data.train_batch_size`` + ``allocation_budget`` rows
+        at every step, so that number must be a multiple of dp (checked from ``init_workers``). A multi-round rule
+        or ``allocation_select_n`` trains on a number of rows that varies by step, so with dp > 1 they are refused.
+
+        Parameters
+        ----------
+        rows : int, optional
+            A step's update rows (checked against dp); without it, the settings are checked.
+        """
+        dp = self._actor_dp_size()
+        if rows is not None:
+            if rows % dp:
+                raise ValueError(f"allocation_budget: this step's update batch has {rows} rows, not a multiple of "
+                                 f"the actor's data-parallel size {dp} (verl splits it into {dp} equal parts)")
+            return
+        if dp == 1:
+            return
+        for name in ("allocation_rule", "allocation_select_n"):
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name}: its update batch size varies by step, which the actor's data-parallel "
+                                 f"split ({dp} equal parts) cannot take; use it with one data-parallel rank, or "
+                                 "pilot + allocation (allocation_k0, allocation_budget)")
+        total = int(self.allocation_k0) * int(self.config.data.train_batch_size) + int(self.allocation_budget)
+        if total % dp:
+            raise ValueError(f"allocation_budget: allocation_k0 x data.train_batch_size + allocation_budget = {total} "
+                             f"rows a step, not a multiple of the actor's data-parallel size {dp} (verl splits the "
+                             f"update batch into {dp} equal parts); raise allocation_budget by {-total % dp}")
 
     def allocated_generation(self, gen_batch, ids=None):
         """``generate_allocated`` with the trainer's rollout manager, the planner keyed by ``ids`` (default
@@ -640,9 +717,18 @@ class AllocatingTrainerMixin:
             raise ValueError("adv_estimator: REMAX's greedy baseline generation is not supported with allocation")
         ids = stable_prompt_ids(batch)  # before verl moves the prompt columns to the generation batch
         gen_batch = super()._get_gen_batch(batch)
+        gen_batch.meta_info["global_steps"] = self.global_steps  # what fit sets after this hook (rollout traces)
+        start = time.perf_counter()
         out, counts = self.allocated_generation(gen_batch, ids)
+        spent = time.perf_counter() - start
+        self.check_update_rows(len(out))
         out.non_tensor_batch.pop("seq_scores", None)
-        out.meta_info.setdefault("timing", {})
+        # fit calls this hook before its "step" timer and puts the pass-through's meta_info["timing"] into its
+        # timings inside the "step" and "gen" timers, which then add their own time: so the generation's time
+        # counts in timing_s/gen and timing_s/step (and the throughput verl derives from the step time)
+        timing = out.meta_info.setdefault("timing", {})
+        timing["gen"] = timing.get("gen", 0.0) + spent
+        timing["step"] = timing.get("step", 0.0) + spent
         out.meta_info.update(gen_batch.meta_info)
         _repeat_by_counts_once(batch, counts)
         return _pregenerated(out)

@@ -4,6 +4,7 @@ per-prompt group sizes chosen by the planner (``make test-integrations``; skippe
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -214,6 +215,44 @@ def test_bad_settings_are_refused():
     # off-policy, so it is refused at construction
     with pytest.raises(ValueError, match="sync_weights"):
         AllocatedRollout(lambda p, c: [], score, None, k0=2, extra_per_prompt=1)
+    # wrong types are one-line errors naming the argument (they were TypeErrors, or a failure at the first step)
+    for kwargs, name in (({"extra_per_prompt": "a"}, "extra_per_prompt"), ({"extra_per_prompt": None},
+                                                                            "extra_per_prompt"),
+                         ({"threshold": "x"}, "threshold"), ({"threshold": float("nan")}, "threshold"),
+                         ({"rule": "reinforce_ada", "rule_options": [1]}, "rule_options"),
+                         ({"rule": "reinforce_ada_pos", "rule_options": {"bogus": 1}}, "options"),
+                         ({"rule": "reinforce_ada", "rule_options": {"keep": 0}}, "keep")):
+        with pytest.raises(ValueError, match=name):
+            AllocatedRollout(_on_policy, score, None, **{"k0": 2, "extra_per_prompt": 1, **kwargs})
+    with pytest.raises(ValueError, match="select_n: not used with rule"):  # was silently ignored
+        AllocatedRollout(_on_policy, score, None, k0=2, extra_per_prompt=1, planner=Planner(), select_n=2,
+                         rule="reinforce_ada_pos")
+    with pytest.raises(ValueError, match="score: expected a callable"):
+        AllocatedRollout(_on_policy, 3, None, k0=2, extra_per_prompt=1)
+
+
+def test_a_generator_returning_too_few_rows_is_named():
+    """A generate that returns fewer completions than asked gets a ValueError naming generate and the counts
+    (before: IndexError 'pop from empty list' deep in the row assembly)."""
+    from types import SimpleNamespace
+
+    def short(prompts, counts):
+        return [[([5], [12, 1])] * max(int(k) - 1, 0) for k in counts]
+
+    short.simalloc_on_policy = True
+
+    class Tok:
+        eos_token_id = 1
+
+        def decode(self, ids, skip_special_tokens=True):
+            return "no"
+
+    trainer = SimpleNamespace(model=SimpleNamespace(training=True), num_generations=4, num_generations_eval=4,
+                              accelerator=None, state=SimpleNamespace(global_step=0), use_vllm=False)
+    rollout = AllocatedRollout(short, score, Tok(), k0=2, extra_per_prompt=1.0, rng=0)
+    message = "generate: expected counts[j] rows for prompts[j] ([2, 2]), got [1, 1]"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rollout(["a"] * 4 + ["b"] * 4, trainer)
 
 
 class StandInVLLMClient:
@@ -381,6 +420,17 @@ def test_resume_from_trls_checkpoint_equals_the_uninterrupted_run(tmp_path):
         return planner
 
     whole = run(tmp_path / "a")
+    # a damaged planner file is a one-line error naming it (was a JSONDecodeError traceback)
+    from types import SimpleNamespace
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    callback = checkpoint_callback(AllocatedRollout(_on_policy, score, tokenizer, k0=2, extra_per_prompt=1.0,
+                                                    planner=Planner()), resume_from=str(damaged))
+    for text in ("{", "[]"):
+        (damaged / PLANNER_FILE).write_text(text)
+        with pytest.raises(ValueError, match="resume_from: .*simalloc_planner.json"):
+            callback.on_train_begin(SimpleNamespace(output_dir=str(tmp_path)), SimpleNamespace(global_step=1), None)
     assert json.loads((tmp_path / "a" / "checkpoint-1" / PLANNER_FILE).read_text())["planner"]["step"] == 1
     resumed = run(tmp_path / "a", resume=str(tmp_path / "a" / "checkpoint-1"))
     assert resumed.state_dict() == whole.state_dict() and resumed.step == 2
@@ -501,3 +551,35 @@ def test_a_planner_selector_chooses_the_prompts_through_trl(tmp_path):
     assert planner.step == 2 and sum(planner.history(prompts)["seen"]) == 2
     with pytest.raises(ValueError, match="select_n"):
         AllocatedRollout(_on_policy, score, tokenizer, k0=2, extra_per_prompt=1, select_n=2)  # no planner
+
+
+def test_an_external_client_is_synced_before_evaluation_too():
+    """An eval call at a step whose weights the client has not received syncs first (as TRL's own vLLM modes do
+    before every generation at a new step); then it is not synced again at that step (training or eval), and a
+    later step syncs once more. Mutation (sync on training calls only): evaluate() before training, or after
+    the last step, would sample stale weights: the first assertion fails."""
+    from types import SimpleNamespace
+
+    class Tok:
+        eos_token_id = 1
+
+        def decode(self, ids, skip_special_tokens=True):
+            return "no"
+
+    synced = []
+    rollout = AllocatedRollout(_on_policy_rows, score, Tok(), k0=2, extra_per_prompt=1.0, rng=0,
+                               sync_weights=lambda model: synced.append(model.tag))
+    model = SimpleNamespace(training=False, tag="w0")
+    trainer = SimpleNamespace(model=model, num_generations=4, num_generations_eval=2, accelerator=None,
+                              state=SimpleNamespace(global_step=0), use_vllm=False)
+    rollout(["a"] * 2, trainer)  # evaluate() before training
+    assert synced == ["w0"]
+    model.training = True
+    rollout(["a"] * 4, trainer)  # step 0's training call: the weights are those eval received
+    assert synced == ["w0"]
+    model.training, model.tag, trainer.state.global_step = False, "w1", 1  # evaluate() after the update
+    rollout(["a"] * 2, trainer)
+    assert synced == ["w0", "w1"]
+    model.training = True
+    rollout(["a"] * 4, trainer)
+    assert synced == ["w0", "w1"]

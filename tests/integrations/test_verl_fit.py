@@ -61,11 +61,14 @@ class StandInAgentLoop:
         self.agent_loop_workers = [object()] * workers  # what AgentLoopManager holds; its length is the divisor
         self.gen = torch.Generator().manual_seed(seed)
         self.calls = []  # (rows, validate)
+        self.steps = []  # meta_info["global_steps"] of each training call (verl's rollout traces read it)
 
     def generate_sequences(self, prompts):
         chunks = prompts.chunk(len(self.agent_loop_workers))  # verl's own equal-chunk assertion
         n = sum(len(c) for c in chunks)
         self.calls.append((n, bool(prompts.meta_info.get("validate", False))))
+        if not prompts.meta_info.get("validate", False):
+            self.steps.append(prompts.meta_info.get("global_steps", -1))
         index = np.array([info["index"] for info in prompts.non_tensor_batch["extra_info"]])
         p = torch.tensor([PASS.get(int(i), 0.5) for i in index])
         reward = (torch.rand(n, generator=self.gen) < p).float()
@@ -82,19 +85,27 @@ class StandInAgentLoop:
 
 
 class StandInActor:
-    """The actor worker group: zero log-probs and entropies; records the batches it updates on."""
+    """The actor worker group: zero log-probs and entropies; records the batches it updates on. ``dp`` data-parallel
+    ranks: its dispatch info (what verl's ``_get_dp_size`` reads) names them, and every batch is split into ``dp``
+    parts with verl's own ``chunk_tensordict`` (which asserts equal parts), as the worker group's dispatch does."""
 
-    def __init__(self):
+    def __init__(self, dp=1):
         self.updates = []
         self.saved = []
+        self.dp, self._dispatch_info = dp, {}
+
+    def _query_dispatch_info(self, role):
+        return list(range(self.dp))
 
     def compute_log_prob(self, batch_td):
+        tu.chunk_tensordict(batch_td, self.dp)  # verl's equal-chunk assertion
         nnz = batch_td["input_ids"].values().numel()
         out = TensorDict({"log_probs": torch.zeros(nnz), "entropy": torch.zeros(nnz)}, batch_size=[])
         tu.assign_non_tensor(out, metrics={"mfu": 0.0})
         return out
 
     def update_actor(self, batch_td):
+        tu.chunk_tensordict(batch_td, self.dp)
         self.updates.append({"uid": list(tu.get(batch_td, "uid")),
                              "index": [info["index"] for info in tu.get(batch_td, "extra_info")],
                              "advantages": batch_td["advantages"].clone(), "rm_scores": batch_td["rm_scores"].clone()})
@@ -125,8 +136,10 @@ class Pools:
 class CPUWorkers(RayPPOTrainer):
     """verl's trainer whose ``init_workers`` installs the CPU stand-ins instead of starting Ray worker groups."""
 
+    actor_dp = 1
+
     def init_workers(self):
-        self.actor_rollout_wg = StandInActor()
+        self.actor_rollout_wg = StandInActor(self.actor_dp)
         self.async_rollout_manager = StandInAgentLoop(self.config.actor_rollout_ref.rollout.agent.num_workers)
         self.checkpoint_manager = StandInCheckpointEngine()
         self.reward_loop_manager = None
@@ -171,11 +184,13 @@ def _config(tmp_path, **trainer):
     return cfg
 
 
-def _trainer(tmp_path, planner, mixin=AllocatingTrainerMixin, rule=None, rule_options=None, **trainer):
+def _trainer(tmp_path, planner, mixin=AllocatingTrainerMixin, rule=None, rule_options=None, dp=1, budget=BUDGET,
+             k0=K0, **trainer):
     class Trainer(mixin, CPUWorkers):
-        allocation_k0, allocation_budget = K0, BUDGET
+        allocation_k0, allocation_budget = k0, budget
         allocation_planner = planner
         allocation_rule, allocation_rule_options = rule, dict(rule_options or {})
+        actor_dp = dp
 
 
     class Tok:
@@ -207,6 +222,7 @@ def test_fit_with_validation_allocates_training_only_and_keys_the_planner_by_pro
     assert len(val) == 3 and all(n == 3 * VAL_N + (-3 * VAL_N) % WORKERS for n in val)  # 3 validations, verl's own
     train = [n for n, v in manager.calls if not v]
     assert train == [4 * K0 + (-4 * K0) % WORKERS, BUDGET + (-BUDGET) % WORKERS] * 2  # pilot, extra; twice
+    assert manager.steps == [1, 1, 2, 2]  # each generation call carries its step, as fit's own call would
     # the planner saw the training prompts only, by their stable id, once per step
     ids = stable_prompt_ids(DataProto.from_single_dict(
         verl.utils.dataset.rl_dataset.collate_fn([Prompts("train", 4)[i] for i in range(4)])))
@@ -272,6 +288,13 @@ def test_resume_from_verls_checkpoint_equals_the_uninterrupted_run(tmp_path):
     t2.async_rollout_manager.gen.set_state(t1.async_rollout_manager.inner.gen.get_state())  # the engine's stream
     t2.fit()
     assert resumed.state_dict() == whole.state_dict()
+    # a damaged planner file is a one-line error naming it (was a JSONDecodeError / KeyError traceback)
+    planner_file = tmp_path / "b" / "ckpt" / "global_step_1" / adapter.PLANNER_FILE
+    for text in ("{", "{}"):
+        planner_file.write_text(text)
+        with pytest.raises(ValueError, match="resume: .*simalloc_planner.json"):
+            _trainer(tmp_path / "b", Planner(), val_before_train=False, test_freq=-1, resume_mode="resume_path",
+                     resume_from_path=str(planner_file.parent)).fit()
 
 
 def test_reinforce_ada_pos_runs_through_fit(tmp_path):
@@ -317,3 +340,65 @@ def test_a_planner_selector_chooses_the_prompts_in_fit(tmp_path):
     assert [len(u["uid"]) for u in actor.updates] == [2 * K0 + BUDGET] * 2
     assert [n for n, _ in manager.calls] == [2 * K0 + (-2 * K0) % WORKERS, BUDGET + (-BUDGET) % WORKERS] * 2
     assert [len(ids) for ids, _, _ in planner.observed] == [2, 2]
+
+
+def test_fit_on_two_data_parallel_actor_ranks_and_the_refusals(tmp_path):
+    """verl splits every update batch into the actor's data-parallel size (dp) equal parts (its dispatch, and
+    ``_balance_batch``, on by default). With dp = 2 and k0 x 4 + 10 = 18 rows a step, fit runs with balance_batch
+    on; 4 x 2 + 9 = 17 rows, or a rule / selector (rows vary by step), are refused when the workers start, naming
+    the setting, instead of verl's assertion inside the update. Mutation: without ``check_update_rows`` the odd
+    budget reaches verl's chunking (an AssertionError, not this ValueError)."""
+    trainer = _trainer(tmp_path / "a", Planner(), dp=2, balance_batch=True)
+    trainer.fit()
+    assert [len(u["uid"]) for u in trainer.actor_rollout_wg.updates] == [4 * K0 + BUDGET] * 2
+    with pytest.raises(ValueError, match=r"allocation_budget: .* = 17 rows .* raise allocation_budget by 1"):
+        _trainer(tmp_path / "b", Planner(), dp=2, budget=9)
+    with pytest.raises(ValueError, match="allocation_rule: its update batch size varies"):
+        _trainer(tmp_path / "c", Planner(), dp=2, rule="reinforce_ada_pos")
+    _trainer(tmp_path / "d", Planner(), dp=1, budget=9, rule="reinforce_ada_pos")  # one rank: any size
+
+
+def test_bad_allocation_settings_are_refused_when_the_workers_start(tmp_path):
+    """Each bad allocation_* setting is a one-line ValueError naming it from init_workers, before validation and
+    step 1 (before: allocation_k0 = 0 failed inside the first step, after validation; a bad rule or option name
+    likewise; allocation_k0 = "4" was int()-ed)."""
+
+    allocator = type("Settings", (AllocatingTrainerMixin,), {"allocation_allocator": "nope"})
+    selector = type("Settings", (AllocatingTrainerMixin,), {"allocation_select_n": 0})
+    both = type("Settings", (AllocatingTrainerMixin,), {"allocation_select_n": 2})  # with a rule: was ignored
+    for kwargs, name in (({"k0": 0}, "allocation_k0"), ({"k0": "4"}, "allocation_k0"),
+                         ({"budget": -1}, "allocation_budget"), ({"mixin": allocator}, "name"),
+                         ({"rule": "nope"}, "allocation_rule"),
+                         ({"rule": "reinforce_ada", "rule_options": {"bogus": 1}}, "options"),
+                         ({"mixin": selector}, "allocation_select_n"),
+                         ({"mixin": both, "rule": "reinforce_ada_pos"}, "allocation_select_n: not used with")):
+        with pytest.raises(ValueError, match=name):
+            _trainer(tmp_path, Planner(), **kwargs)
+
+
+def test_the_generation_time_counts_in_fits_step_and_gen_timings(tmp_path, monkeypatch):
+    """fit calls _get_gen_batch before its "step" timer, so the allocated generation (here each rollout call sleeps
+    0.05 s: 2 calls a step) must be carried into timing_s/gen and timing_s/step through the pass-through's
+    meta_info; else verl's step time and throughput leave the generation out. Timings >= 0.1 s (the sleeps; a
+    lower bound, never flaky) and step >= gen."""
+    import time
+
+    import verl.trainer.ppo.ray_trainer as ray_trainer
+
+    seen = []
+    real = ray_trainer.compute_timing_metrics
+    monkeypatch.setattr(ray_trainer, "compute_timing_metrics",
+                        lambda batch, timing_raw: seen.append(dict(timing_raw)) or real(batch, timing_raw))
+    trainer = _trainer(tmp_path, Planner(), val_before_train=False, test_freq=-1)
+    manager = trainer.async_rollout_manager.inner
+    inner = manager.generate_sequences
+
+    def slow(prompts):
+        time.sleep(0.05)
+        return inner(prompts)
+
+    manager.generate_sequences = slow
+    trainer.fit()
+    assert len(seen) == 2
+    for timing in seen:
+        assert timing["gen"] >= 0.1 and timing["step"] >= timing["gen"]
