@@ -202,3 +202,18 @@ def test_a_point_estimate_outside_its_percentile_interval_still_gets_a_report(tm
     t.loc[beyond, "vs_uniform"] = t.loc[beyond, "vs_uniform_high"] + 0.01
     out = adv.write(tmp_path / "out")
     assert (out / "allocators.png").is_file() and (out / "report.md").is_file()
+
+
+def test_a_planned_k0_other_than_the_logs_group_size_is_said_beside_allocation_csv(tmp_path, monkeypatch):
+    """--k0 4 on a log of groups of 8: the tables plan pilots of 4, allocation.csv allocates on the 8-rollout
+    counts (its share of prompts given nothing differed from the table's, 69% vs 52%, with no word why). The report
+    now says so; with the log's own group size it says nothing of the kind."""
+    import simalloc.advise.report as report
+
+    for fig in ("fit", "allocator", "pilot", "voting"):
+        monkeypatch.setattr(report, f"_{fig}_figure", lambda adv, folder: None)
+    log = _stepped_log(prompts=40, steps=3)
+    note = "Your counts come from groups of 8 rollouts, not the planned K0 = 4"
+    assert note in (advise(log, 160, k0=4, **CHEAP).write(tmp_path / "a") / "report.md").read_text()
+    assert "Your counts come from groups" not in (advise(log, 160, k0=8, **CHEAP).write(tmp_path / "b")
+                                                  / "report.md").read_text()

@@ -269,7 +269,17 @@ def _allocation_lines(adv) -> list[str]:
     t = adv.allocators
     row = t[(t.allocator == s["recommended"]) & (t.metric == "zero_extra_share")] if not t.empty else t
     text += (f" (the allocator table's expectation for a batch: {row.expected.iloc[0]:.0%})." if len(row) else ".")
+    observed = a.trials.to_numpy()
+    if (observed != adv.plan.trials).any():
+        text += (f" Your counts come from groups of {_span(observed)} rollouts, not the planned K0 = {s['k0']}: the "
+                 "extra rollouts are allocated on the counts you have, so this file and the tables above (planned "
+                 "for pilots of K0) need not agree.")
     return [text, ""]
+
+
+def _span(values) -> str:
+    lo, hi = int(np.min(values)), int(np.max(values))
+    return f"{lo}" if lo == hi else f"{lo} to {hi}"
 
 
 def _write_files(adv, out: Path) -> None:
