@@ -356,6 +356,9 @@ def _explain_columns(columns: list[str], name: str, csv: bool) -> None:
     lower = [c.lower() for c in columns]
     wandb = (any(c.endswith(("__min", "__max")) for c in lower)
              or len({"_step", "_runtime", "_timestamp"} & set(lower)) >= 2
+             # run.history(keys=[...]): "_step" and namespaced metrics only ("train/reward"), never a prompt id
+             or ("_step" in lower and len(columns) >= 2 and all("/" in c for c, lc in zip(columns, lower)
+                                                                 if lc != "_step"))
              or ("step" in lower and sum(" - " in c for c in columns) >= 1 and len(columns) >= 2
                  and all(" - " in c for c, lc in zip(columns, lower) if lc != "step")))
     if wandb:

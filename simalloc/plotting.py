@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import zlib
 
-__all__ = ["ARM_COLORS", "MARKERS", "color_of", "use_agg"]
+import numpy as np
+
+__all__ = ["ARM_COLORS", "MARKERS", "color_of", "interval_err", "use_agg"]
 
 #: colour-blind-safe assignments (Okabe-Ito first, then tab10's remaining hues)
 ARM_COLORS = {
@@ -84,3 +86,29 @@ def use_agg():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def interval_err(value, low, high) -> np.ndarray:
+    """Error-bar lengths ``[value - low, high - value]`` for matplotlib's ``xerr``/``yerr``, never negative.
+
+    A percentile bootstrap interval need not contain the point estimate (the estimate is the full sample's, the
+    interval the resamples' quantiles; with few resamples or a skewed statistic the estimate can sit just outside),
+    and matplotlib refuses a negative error length. The side the estimate lies beyond is drawn with length 0.
+
+    Parameters
+    ----------
+    value, low, high : array-like, shape (n,)
+        Point estimates and interval ends.
+
+    Returns
+    -------
+    numpy.ndarray, shape (2, n)
+        ``max(value - low, 0)`` and ``max(high - value, 0)``.
+
+    Examples
+    --------
+    >>> interval_err([1.0, 2.0], [0.5, 2.1], [1.5, 2.5]).tolist()
+    [[0.5, 0.0], [0.5, 0.5]]
+    """
+    value, low, high = (np.asarray(a, dtype=float) for a in (value, low, high))
+    return np.maximum(np.stack([value - low, high - value]), 0.0)

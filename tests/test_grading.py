@@ -122,6 +122,10 @@ def test_formats_named_in_the_issue(grader, completion, reference, expected):
     ("Answer: 3 m", "3", 1),
     # a worded aside after the value stated first
     ("Answer: 72 (48 in April and 24 in May)", "72", 1), ("Answer: 72 (48 in April and 24 in May)", "48", 0),
+    # ... but not a second guess: another value offered in doubt after it is a hedge (was graded 1)
+    ("Answer: 72 (but maybe 73)", "72", 0), ("Answer: 72, but maybe 73", "72", 0), ("Answer: 18 (wrong: 20)", "18", 0),
+    ("Answer: 72, probably 73", "72", 0), ("Answer: 72 (maybe fewer)", "72", 1),
+    ("Answer: 72, which is actually 8 more than 64", "72", 1), ("Answer: 72 (it might help: 48 + 24)", "72", 1),
     # an equation's roots joined by "or" against a reference that lists them; against one value it is a hedge
     ("\\boxed{x = -2 \\text{ or } x = 3}", "-2, 3", 1), ("\\boxed{x = -2 \\text{ or } x = 3}", "3, -2", 1),
     ("\\boxed{x = -2 \\text{ or } x = 4}", "-2, 3", 0), ("\\boxed{x = -2 \\text{ or } x = 3}", "-2", 0),

@@ -249,6 +249,10 @@ def test_wandb_exports_and_headerless_csvs_are_described(tmp_path):
                   "train/reward": [0.1, 0.2]}).to_csv(history, index=False)
     with pytest.raises(ValueError, match="looks like a wandb export"):
         read_data(history)
+    keys = tmp_path / "history_keys.csv"  # run.history(keys=[...]): _step and the metrics asked for, nothing else
+    pd.DataFrame({"_step": [0, 1], "train/reward": [0.1, 0.2], "train/kl": [0.0, 0.1]}).to_csv(keys, index=False)
+    with pytest.raises(ValueError, match="looks like a wandb export"):
+        read_data(keys)
     bare = tmp_path / "counts.csv"
     bare.write_text("q0,3,8\nq1,5,8\nq2,0,8\n")
     with pytest.raises(ValueError, match=r"data: counts.csv seems to have no header row .* is q0, 3, 8\); add a "

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..allocators.metrics import BATCH_METRICS
 from ..io import _umask, atomic_write, write_json
-from ..plotting import color_of, use_agg
+from ..plotting import color_of, interval_err, use_agg
 from .evidence import evidence_lines
 from .model import METRIC_LABELS, plain_number
 from .regime import regime_hint, regime_lines
@@ -65,8 +65,8 @@ def _allocator_figure(adv, out: Path) -> str | None:
         sub = t[t.metric == metric].set_index("allocator").loc[others]
         y = np.arange(len(others))[::-1]
         ax.barh(y, sub.vs_uniform, color=[color_of(a) for a in others], alpha=0.85)
-        ax.errorbar(sub.vs_uniform, y, xerr=[sub.vs_uniform - sub.vs_uniform_low,
-                                              sub.vs_uniform_high - sub.vs_uniform], fmt="none", ecolor="k", capsize=3)
+        ax.errorbar(sub.vs_uniform, y, xerr=interval_err(sub.vs_uniform, sub.vs_uniform_low, sub.vs_uniform_high),
+                    fmt="none", ecolor="k", capsize=3)
         ax.axvline(0, color="k", lw=0.8)
         ax.set_yticks(y, [f"{a} *" if a == chosen else a for a in others])
         for label in ax.get_yticklabels():
@@ -121,12 +121,12 @@ def _voting_figure(adv, out: Path) -> str | None:
     y = np.arange(len(votes))
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.32 * len(votes) + 1.8), sharey=True)
     axes[0].barh(y, votes.observed, color="#0072B2", alpha=0.8)
-    axes[0].errorbar(votes.observed, y, xerr=[votes.observed - votes.ci_low, votes.ci_high - votes.observed],
+    axes[0].errorbar(votes.observed, y, xerr=interval_err(votes.observed, votes.ci_low, votes.ci_high),
                      fmt="none", ecolor="k", capsize=2)
     axes[0].set_yticks(y, votes.index, fontsize=8)
     axes[0].set_xlabel("votes per prompt (95% CI)")
     d = v[v.metric == "accuracy_vs_fixed"].set_index("rule").loc[votes.index]
-    axes[1].errorbar(d.observed, y, xerr=[d.observed - d.ci_low, d.ci_high - d.observed], fmt="o", color="#D55E00",
+    axes[1].errorbar(d.observed, y, xerr=interval_err(d.observed, d.ci_low, d.ci_high), fmt="o", color="#D55E00",
                      capsize=2)
     axes[1].axvline(0, color="k", lw=0.8)
     axes[1].set_xlabel(f"label accuracy minus {fixed}'s ({acc.observed[fixed]:.3f}), paired 95% CI")
@@ -269,7 +269,17 @@ def _allocation_lines(adv) -> list[str]:
     t = adv.allocators
     row = t[(t.allocator == s["recommended"]) & (t.metric == "zero_extra_share")] if not t.empty else t
     text += (f" (the allocator table's expectation for a batch: {row.expected.iloc[0]:.0%})." if len(row) else ".")
+    observed = a.trials.to_numpy()
+    if (observed != adv.plan.trials).any():
+        text += (f" Your counts come from groups of {_span(observed)} rollouts, not the planned K0 = {s['k0']}: the "
+                 "extra rollouts are allocated on the counts you have, so this file and the tables above (planned "
+                 "for pilots of K0) need not agree.")
     return [text, ""]
+
+
+def _span(values) -> str:
+    lo, hi = int(np.min(values)), int(np.max(values))
+    return f"{lo}" if lo == hi else f"{lo} to {hi}"
 
 
 def _write_files(adv, out: Path) -> None:

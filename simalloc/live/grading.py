@@ -159,6 +159,18 @@ _LEADING_VALUE = re.compile(
 )
 
 
+#: a word of doubt directly before another value ("maybe 73", "possibly 73", "wrong: 20", "might be 73")
+_DOUBT = re.compile(r"\b(?:maybe|perhaps|possibly|probably|might\s+be|could\s+be|unsure|wrong|alternatively)"
+                    r"\s*[:,]?\s*[-+$]?\d", re.IGNORECASE)
+
+
+def _second_guess(rest: str) -> bool:
+    """What follows the value stated first offers another value in doubt ("72, but maybe 73", "72 (possibly
+    73)", "18 (wrong: 20)"): then the first value is not the answer given. An aside that only explains
+    ("72 (48 in April and 24 in May)", "72, which is actually 8 more than 64") is not one."""
+    return bool(_DOUBT.search(rest))
+
+
 def _clean_line(span: str) -> str:
     """The answer in the rest of a marker's line: up to the first sentence end, markdown and $...$ removed, and
     for prose ("The volume of $V$ is 120") what follows the last "is"."""
@@ -168,7 +180,8 @@ def _clean_line(span: str) -> str:
     if len(span) >= 2 and span[0] == "$" and span[-1] == "$":
         span = span.strip("$").strip()
     lead = _LEADING_VALUE.match(span)
-    if lead and plain_number(lead.group("n")) is not None and not _hedged(span):
+    if (lead and plain_number(lead.group("n")) is not None and not _hedged(span)
+            and not _second_guess(span[lead.end():])):
         return lead.group("n")  # "5", as 3 + 3 equals 6: the value stated first is the answer given
     if plain_number(span) is None:
         m = None

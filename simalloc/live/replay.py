@@ -275,7 +275,7 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
     import matplotlib.pyplot as plt
 
     from ..io import atomic_write, write_table
-    from ..plotting import color_of
+    from ..plotting import color_of, interval_err
 
     out.mkdir(parents=True, exist_ok=True)
     write_table(table, out, "results", csv=True)
@@ -288,7 +288,7 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
             ax.errorbar(
                 xi,
                 r.observed,
-                yerr=[[r.observed - r.ci_low], [r.ci_high - r.observed]],
+                yerr=interval_err([r.observed], [r.ci_low], [r.ci_high]),
                 fmt="o",
                 capsize=3,
                 color=color_of(r.allocator),
@@ -304,7 +304,7 @@ def _write(table, cfg, out: Path, n_tasks: int, n_b: int):
     axes[-1].errorbar(
         ks,
         pk.observed,
-        yerr=[pk.observed - pk.ci_low, pk.ci_high - pk.observed],
+        yerr=interval_err(pk.observed, pk.ci_low, pk.ci_high),
         fmt="o-",
         capsize=3,
         label="pool (unbiased pass@k), 95% CI",
