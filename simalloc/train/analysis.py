@@ -364,7 +364,15 @@ def matched_lr(last: pd.DataFrame, arm: str, frontier: tuple, k: int | None = No
 
 class SummaryRows:
     """Collects a summary's rows (arm, metric, value, se, n_reps) and the per-replicate values behind them
-    (arm, rep, metric, value), so that ``replicates.csv`` recomputes every per-replicate row of ``summary.csv``."""
+    (arm, rep, metric, value), so that ``replicates.csv`` recomputes every per-replicate row of ``summary.csv``.
+
+    Attributes
+    ----------
+    rows : list of tuple
+        (arm, metric, value, se, n_reps): value and se the mean and standard error over the finite replicates.
+    reps : list of tuple
+        (arm, rep, metric, value): every replicate's value behind a ``per_rep`` row.
+    """
 
     def __init__(self):
         self.rows, self.reps = [], []

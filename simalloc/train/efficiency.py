@@ -40,6 +40,19 @@ TARGET_FRACTIONS = (0.5, 1.0)
 def metric_name(stat: str, metric: str, fraction: float) -> str:
     """A summary row's name: "<stat>@<metric>" at the 100% target, "<stat>@<metric>@50%" at 50%.
 
+    Parameters
+    ----------
+    stat : str
+        The statistic (e.g. "steps_to_target", "compute_multiplier").
+    metric : str
+        The metric the target is on (e.g. "pass@1").
+    fraction : float
+        The target's share of uniform GRPO's gain (1.0 or 0.5).
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> metric_name("steps_to_target", "pass@1", 1.0), metric_name("reached", "pass@256", 0.5)
@@ -128,7 +141,19 @@ def first_reach(step, rollouts, values, target: float) -> Reach:
 class Target(NamedTuple):
     """Uniform GRPO's targets for one metric: its start (mean over replicates), its gain (MeanSE of the paired
     end - start), whether it improved (gain > 0) and the levels {fraction: start + fraction x gain} (empty when
-    it did not improve: no target is invented)."""
+    it did not improve: no target is invented).
+
+    Attributes
+    ----------
+    start : float
+        Uniform's mean metric at the start record.
+    gain : MeanSE
+        Its paired end - start over replicates.
+    improved : bool
+        gain.mean > 0.
+    levels : dict
+        {fraction: start + fraction x gain.mean}.
+    """
 
     start: float
     gain: MeanSE
