@@ -113,6 +113,10 @@ def _cmd_bench(ns) -> int:
     if ns.json:
         Path(ns.json).parent.mkdir(parents=True, exist_ok=True)
         Path(ns.json).write_text(json.dumps(rows, indent=2) + "\n")
+    missed = [r["name"] for r in rows if r["target"] != "reported" and r["ok"] is False]
+    if missed:  # a regression must fail a script or CI step that runs the benchmarks, not only print a word
+        print(f"simalloc bench: {len(missed)} row(s) missed their target: {', '.join(missed)}", file=sys.stderr)
+        return 1
     return 0
 
 

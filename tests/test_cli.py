@@ -80,6 +80,25 @@ def test_bench_quick_json(tmp_path):
         assert r["seconds"] > 0 and r["baseline"] > 0
 
 
+def test_bench_exits_non_zero_when_a_row_misses_its_target(monkeypatch, capsys):
+    """A regression must fail the command (and any CI step running it), not only print MISSED; a row that is only
+    reported, or a quick run's n/a, never fails it."""
+    import simalloc_benchmarks.allocation as suite
+
+    def rows(ok):
+        return lambda quick: [{"name": "hora_1e6", "n": 10, "seconds": 0.02, "baseline": 0.01, "ratio": 2.0,
+                               "target": "<= 5 ms", "ok": ok, "note": "fake"},
+                              {"name": "other", "n": 1, "seconds": 1.0, "baseline": 1.0, "ratio": 1.0,
+                               "target": "reported", "ok": False, "note": "fake"}]
+
+    monkeypatch.setattr(suite, "run", rows(False))
+    assert main(["bench", "--suite", "allocation"]) == 1
+    assert "1 row(s) missed their target: hora_1e6" in capsys.readouterr().err
+    for ok in (True, None):
+        monkeypatch.setattr(suite, "run", rows(ok))
+        assert main(["bench", "--suite", "allocation"]) == 0
+
+
 @pytest.mark.parametrize(
     "make_out,word",
     [
