@@ -141,6 +141,24 @@ def test_a_huge_budget_is_refused_at_once_naming_the_range(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
+def test_a_batch_beyond_any_trainers_is_refused_at_once_naming_the_flag(tmp_path, capsys):
+    """--batch-prompts had no bound (100,000 over 200 prompts ran for minutes), and a counts file of 20,000 prompts
+    with no step column was planned as one batch of 20,000: both refused in one line naming --batch-prompts and its
+    range."""
+    from simalloc.advise.model import MAX_BATCH_PROMPTS
+
+    rng = np.random.default_rng(0)
+    for n, extra in ((200, ["--batch-prompts", "100000"]), (MAX_BATCH_PROMPTS + 1, [])):
+        path = tmp_path / f"counts{n}.csv"
+        pd.DataFrame({"prompt_id": [f"q{i}" for i in range(n)], "successes": rng.binomial(8, 0.4, n),
+                      "trials": 8}).to_csv(path, index=False)
+        code = main(["advise", str(path), "--budget", "100", "--out", str(tmp_path / "out"), *extra])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1 and "batch_prompts" in err and "2,048" in err, err
+        assert "--batch-prompts" in err or "at most 2,048 prompts per batch" in err
+        assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("x, sign, text", [(2220.4, False, "2,220"), (94.5, False, "94.5"), (0.01234, False, "0.0123"),
                                            (-0.01234, True, "-0.0123"), (1.5, True, "+1.50"), (0.0, False, "0"),
                                            (1234567.0, True, "+1,234,567"), (3e-9, False, "0.0000")])

@@ -37,6 +37,7 @@ __all__ = [
     "OBJECTIVE_MEANINGS",
     "MIN_PROMPTS",
     "MAX_EXTRA_PER_PROMPT",
+    "MAX_BATCH_PROMPTS",
 ]
 
 #: the allocators compared; the one-shot peer rules that fit a pilot are in (SPEED-RL's fixed-prompt reading, DARS's
@@ -74,6 +75,9 @@ _WHY = {
 #: the largest budget advised on, per prompt of a batch on average: far beyond any trainer's group size (the
 #: allocators' cost grows with the budget; 1e9 extra rollouts over 200 prompts ran for minutes)
 MAX_EXTRA_PER_PROMPT = 1024
+#: the largest batch advised on (prompts per training step): trainers' batches are 32 to 1,024 prompts, and the
+#: bootstrap's cost grows with it (200 prompts ~20 s at the default resamples; 5,000 took minutes at 20 resamples)
+MAX_BATCH_PROMPTS = 2048
 #: below this many prompts the data cannot tell allocators apart
 MIN_PROMPTS = 20
 #: a Beta concentration a + b above this means the pass counts show no spread beyond binomial noise
@@ -146,7 +150,7 @@ def make_plan(
     ------
     ValueError
         Naming the argument and its allowed range (e.g. "budget: at most 1,024 extra rollouts per prompt on
-        average ...", ``MAX_EXTRA_PER_PROMPT``).
+        average ...", ``MAX_EXTRA_PER_PROMPT``; "batch_prompts: at most 2,048 ...", ``MAX_BATCH_PROMPTS``).
     """
     n = len(counts)
     budget = as_budget(budget, "budget")
@@ -157,7 +161,14 @@ def make_plan(
     for name in allocators:
         get_allocator(name)
     allocators = ("uniform",) + tuple(a for a in allocators if a != "uniform")
+    if batch_prompts is None and n > MAX_BATCH_PROMPTS:
+        raise ValueError(f"batch_prompts: your file has {n:,} prompts, planned as one batch by default; pass "
+                         f"--batch-prompts (batch_prompts=) with your trainer's prompts per step, 1 to "
+                         f"{MAX_BATCH_PROMPTS:,}")
     batch = n if batch_prompts is None else as_int(batch_prompts, "batch_prompts", 1)
+    if batch > MAX_BATCH_PROMPTS:
+        raise ValueError(f"batch_prompts: at most {MAX_BATCH_PROMPTS:,} prompts per batch (a trainer's step), got "
+                         f"{batch:,}")
     if budget > MAX_EXTRA_PER_PROMPT * batch:
         raise ValueError(f"budget: at most {MAX_EXTRA_PER_PROMPT:,} extra rollouts per prompt on average, so 1 to "
                          f"{MAX_EXTRA_PER_PROMPT * batch:,} for batches of {batch:,} prompts; got {budget:,}")
