@@ -113,7 +113,7 @@ def train_budget(full: bool) -> tuple[dict, int]:
     """(TrainConfig overrides, n_reps): quick runs fewer steps and replicates than the paper-like default."""
     if full:
         return {}, 16
-    return {"steps": 120, "n_pool": 1000, "n_eval": 500}, 6
+    return {"steps": 120, "n_pool": 1000, "n_eval": 500}, 4
 
 
 def _config(full: bool, world: str, zipf: float):
