@@ -57,35 +57,38 @@ def test_grpo_step_changes_parameters_and_lowers_the_loss(engine):
 
 
 def test_two_step_live_loop_with_hora_and_resume(engine, tmp_path, monkeypatch):
+    """One step, a failed second step, then a resumed run to two steps. Completions are cut at 8 tokens (the loop,
+    the checkpoint and the resume are under test, not the answers; 16 tokens doubled the test's ~80 s)."""
+    monkeypatch.setattr(engine, "max_new_tokens", 8)
     tasks = arithmetic_tasks(10, 0)
-    cfg = LiveConfig("hora", n_prompts=2, k0=1, group_size=3, steps=2, seed=0)
-    trainer = GRPOTrainer(engine.model, engine.tokenizer, GRPOConfig(trainable="last:1", max_completion_length=16))
+    cfg = LiveConfig("hora", n_prompts=2, k0=1, group_size=3, steps=1, seed=0)
+    trainer = GRPOTrainer(engine.model, engine.tokenizer, GRPOConfig(trainable="last:1", max_completion_length=8))
     records = run_live(cfg, engine, trainer, tasks, tmp_path, progress=False)
-    assert list(records.step) == [1, 2] and (records.rollouts == 2 * 3).all()
+    assert list(records.step) == [1] and (records.rollouts == 2 * 3).all()
     assert {"informative_share", "hits_s0", "n_s0", "rollouts", "grad_norm", "pass@1"} <= set(records.columns)
     assert (tmp_path / "checkpoint" / "meta.json").is_file()
     metrics = pd.read_csv(tmp_path / "metrics.csv")
-    assert list(metrics.step) == [1, 2] and (tmp_path / "metrics.png").is_file()
+    assert list(metrics.step) == [1] and (tmp_path / "metrics.png").is_file()
     saved = torch.load(tmp_path / "checkpoint" / "policy.pt")
     trainable = {n for n, p in engine.model.named_parameters() if p.requires_grad}
     assert set(saved) == trainable and len(trainable) < len(list(engine.model.parameters()))  # only the last block
-    # a failed generation in step 3 leaves the step-2 checkpoint whole; the next run resumes from it
-    cfg3 = LiveConfig("hora", n_prompts=2, k0=1, group_size=3, steps=3, seed=0)
+    # a failed generation in step 2 leaves the step-1 checkpoint whole; the next run resumes from it
+    cfg2 = LiveConfig("hora", n_prompts=2, k0=1, group_size=3, steps=2, seed=0)
     import json
 
     def boom(*args, **kwargs):
         raise RuntimeError("generation failed")
 
-    monkeypatch.setattr(engine, "generate", boom)
-    with pytest.raises(RuntimeError, match="generation failed"):
-        run_live(cfg3, engine, trainer, tasks, tmp_path, progress=False)
-    assert json.loads((tmp_path / "checkpoint" / "meta.json").read_text())["step"] == 2
+    with monkeypatch.context() as m:
+        m.setattr(engine, "generate", boom)
+        with pytest.raises(RuntimeError, match="generation failed"):
+            run_live(cfg2, engine, trainer, tasks, tmp_path, progress=False)
+    assert json.loads((tmp_path / "checkpoint" / "meta.json").read_text())["step"] == 1
     assert not (tmp_path / "checkpoint.tmp").exists()
-    monkeypatch.undo()
-    resumed = run_live(cfg3, engine, trainer, tasks, tmp_path, progress=False)
-    assert list(resumed.step) == [1, 2, 3]
+    resumed = run_live(cfg2, engine, trainer, tasks, tmp_path, progress=False)
+    assert list(resumed.step) == [1, 2] and (resumed.rollouts == 2 * 3).all()
     with pytest.raises(ValueError, match="different config"):
-        run_live(LiveConfig("uniform", 2, 1, 3, 3, 0), engine, trainer, tasks, tmp_path, progress=False)
+        run_live(LiveConfig("uniform", 2, 1, 3, 2, 0), engine, trainer, tasks, tmp_path, progress=False)
 
 
 def test_voting_with_a_stopping_rule_on_real_votes(engine):
