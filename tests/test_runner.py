@@ -56,7 +56,7 @@ def test_same_table_on_ray(tmp_path):
 
 
 def test_killed_run_resumes_to_the_identical_table(tmp_path):
-    over = {**TINY, "steps": "120", "n_reps": "3"}
+    over = {**TINY, "steps": "50", "n_reps": "3"}  # long enough that one shard (~0.2 s) outlasts the 50 ms poll
     sets = [x for k, v in over.items() for x in ("--set", f"{k}={v}")]
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "simalloc.cli", "run", "hora_vs_grpo", "--out", str(out), "--no-progress", *sets]
