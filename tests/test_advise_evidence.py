@@ -169,7 +169,7 @@ def test_the_report_section_names_each_allocator_its_evidence_and_sources():
     assert "+0.012 ± 0.013 (n 8)" in info and "+0.003 ± 0.002 (n ?)" in info
     assert "per-batch proxy with no demonstrated training effect" in info
     assert "`docs/lab/summary.csv`" in lines and "`docs/lab/calibration.csv`" in lines
-    assert "not yet measured" in lines
+    assert "not yet measured" in lines and "before the frontier read was repaired" in lines
     hora = next(x for x in lines.splitlines() if x.startswith("| hora |"))
     assert "**credited** [1" in hora and "credited in the lab" in hora
 

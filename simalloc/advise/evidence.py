@@ -394,7 +394,9 @@ def evidence_lines(allocators, table: pd.DataFrame | None = None) -> list[str]:
              "learning-rate frontier at the arm's own Pass@1; mean ± se over the n replicates read; n ?: not "
              f"recorded), credited only beyond the frontier's error bound by 2 se and on at least {MIN_REPLICATES} "
              "replicates. The efficiency axis (rollouts or steps to a target) is not yet measured by any committed "
-             "study.", "", "| allocator | simulator | lab | training evidence |", "|---|---|---|---|"]
+             "study, and the committed gains were read before the frontier read was repaired (Pareto-filtered "
+             "points, every arm on the same replicates, a bound from uniform runs only): they are to be re-read.",
+             "", "| allocator | simulator | lab | training evidence |", "|---|---|---|---|"]
     for name in names:
         if name == "uniform":
             lines.append(f"| uniform | reference | reference | {verdict['uniform']} |")
