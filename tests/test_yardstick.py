@@ -347,3 +347,37 @@ def test_cumulative_rollouts_reads_the_recorded_running_sum_when_records_are_spa
     np.testing.assert_array_equal(cumulative_rollouts(run.drop(columns="cum_rollouts")), [0.0, 1000.0, 2000.0])
     late = run.iloc[1:].reset_index(drop=True)  # a run read from a warm-up's end counts from its first record
     np.testing.assert_array_equal(cumulative_rollouts(late), [0.0, 1000.0])
+
+
+def test_tuned_read_uses_the_grid_both_families_ran():
+    """uniform ran x1, x2 and x4 (x4 four times as fast as x1); uniform:x2 only x1 and x2. On the shared grid {1, 2}
+    uniform's tuned reference is its x2 (twice as fast as x1), so uniform:x2:lr2 (four times as fast as uniform x1)
+    reads a tuned step multiplier of exactly 2 (lines: exact). Mutation: letting uniform choose from its whole grid
+    (lr4) gives 1, which the assertion catches."""
+    curves = {"uniform": (_uniform, 64), "uniform:lr2": (_twice_as_fast, 64),
+              "uniform:lr4": (lambda r, t: _uniform(r, 4 * t), 64),
+              "uniform:x2": (_twice_as_fast, 128), "uniform:x2:lr2": (lambda r, t: _uniform(r, 4 * t), 128)}
+    s, reps = _read(curves)
+    assert s.loc[("uniform:x2", "step_multiplier_tuned@pass@1@50%"), "value"] == pytest.approx(2.0, rel=1e-9)
+    assert s.loc[("uniform", "best_lr_tuned@pass@1@50%"), "value"] == 4.0  # uniform's own family: its whole grid
+    chosen = reps[(reps.arm == "uniform:x2") & (reps.metric == "lr_tuned@pass@1@50%")].value
+    assert chosen.tolist() == [2.0] * 4
+
+
+def test_tuned_read_chooses_each_replicate_rate_out_of_fold():
+    """Two rates of uniform:x2 tie in expectation but not per replicate: lr2 is fast (4x) on the even replicates and
+    slow (1x) on the odd ones, lr0.5 the opposite. Each replicate is read at the rate chosen on the other parity,
+    which is the rate that is slow on it: every replicate reads the slow curve (step multiplier vs uniform's own
+    best, lr1 on the shared grid {0.5, 1, 2}, exactly 1; 50% target). An in-sample choice (one rate for all)
+    would read the mean of fast and slow: (4 + 4 + 1 + 1) / 4 = 2.5 (the winner's curse), which the first
+    assertion rules out; selection_optimism_tuned is the cross-fitted minus in-sample mean steps, > 0."""
+    def fast_on(parity):
+        return lambda r, t: _uniform(r, (4 if r % 2 == parity else 1) * t)
+
+    curves = {"uniform": (_uniform, 64), "uniform:lr0.5": (lambda r, t: _uniform(r, 0.5 * t), 64),
+              "uniform:lr2": (lambda r, t: _uniform(r, 0.9 * t), 64),
+              "uniform:x2:lr0.5": (fast_on(1), 128), "uniform:x2": (lambda r, t: _uniform(r, 0.5 * t), 128),
+              "uniform:x2:lr2": (fast_on(0), 128)}
+    s, _ = _read(curves)
+    assert s.loc[("uniform:x2", "step_multiplier_tuned@pass@1@50%"), "value"] == pytest.approx(1.0, rel=1e-9)
+    assert s.loc[("uniform:x2", "selection_optimism_tuned@pass@1@50%"), "value"] > 0

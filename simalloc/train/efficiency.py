@@ -9,13 +9,14 @@ compute multiplier is uniform's rollouts-to-target over the arm's on the same re
 Theory to hold the results against (McCandlish et al. 2018, arXiv 1812.06162): at each batch size's best learning
 rate, steps S = S_min (1 + B_noise / B) and examples E = E_min (1 + B / B_noise), so a larger batch B cuts steps when
 B << B_noise and cannot cut rollouts. At a fixed small rate the batch need not matter, hence the tuned read
-(``tuned_families``): each arm at its own best learning rate on the study's grid.
+(``lr_families``): each arm at its own best learning rate on the grid it shares with uniform, chosen out of fold.
 
 Names in ``summary.csv`` (metric m = "pass@1" or "pass@<largest k>"; the 100% target has no suffix, the 50% target
 the suffix "@50%"): ``steps_to_target@m``, ``rollouts_to_target@m``, ``reached@m``, ``km_median_steps@m``,
 ``step_multiplier@m``, ``compute_multiplier@m``, ``censored_pairs@m``, ``at_matched_rollouts@m``, the tuned read's
-``*_tuned@m`` and ``best_lr_tuned@m``, ``credited@step_multiplier@m`` and ``credited@compute_multiplier@m`` (and
-their ``_tuned`` forms); the pseudo-arm "target" holds ``start@m``, ``gain@m``, ``improved@m`` and ``target@m``.
+``*_tuned@m``, ``best_lr_tuned@m``, ``lr_tuned@m`` and ``selection_optimism_tuned@m``, ``credited@step_multiplier@m``
+and ``credited@compute_multiplier@m`` (and their ``_tuned`` forms); the pseudo-arm "target" holds ``start@m``,
+``gain@m``, ``improved@m`` and ``target@m``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from .arms import parse_arm
 from .credit import credit
 
 __all__ = ["TARGET_FRACTIONS", "metric_name", "cumulative_rollouts", "first_reach", "Target", "uniform_target",
-           "time_to_target", "paired_multiplier", "km_median", "lr_families", "efficiency_rows", "rollout_seconds",
-           "MULTIPLIER_FLOOR"]
+           "time_to_target", "paired_multiplier", "km_median", "lr_families", "common_grid", "crossfit_tuned",
+           "efficiency_rows", "rollout_seconds", "MULTIPLIER_FLOOR"]
 
 #: the targets' share of uniform GRPO's gain over the start point
 TARGET_FRACTIONS = (0.5, 1.0)
@@ -411,11 +412,99 @@ def _time_rows(rows, arm: str, mine: pd.DataFrame, metric: str, fraction: float,
                 n=len(per))
 
 
-def _best(times: dict, family: dict) -> tuple:
-    """(multiplier, arm) of the family's variant with the smallest mean steps to target (censored runs at their
-    censoring step, so a rate that rarely reaches the target is not chosen)."""
-    ran = {m: a for m, a in family.items() if a in times and len(times[a])}
-    return min(ran.items(), key=lambda kv: (times[kv[1]].steps.mean(), kv[0])) if ran else (np.nan, None)
+def _best(times: dict, family: dict, reps=None) -> tuple:
+    """(multiplier, arm) of the family's variant with the smallest mean steps to target over ``reps`` (all
+    replicates when None; censored runs at their censoring step, so a rate that rarely reaches the target is not
+    chosen); (NaN, None) when no variant ran on those replicates."""
+    def mean_steps(arm):
+        t = times[arm] if reps is None else times[arm][times[arm].rep.isin(reps)]
+        return t.steps.mean() if len(t) else np.nan
+
+    ran = {m: a for m, a in family.items() if a in times and np.isfinite(mean_steps(a))}
+    return min(ran.items(), key=lambda kv: (mean_steps(kv[1]), kv[0])) if ran else (np.nan, None)
+
+
+def common_grid(family: dict, reference: dict) -> tuple[dict, dict]:
+    """The two families restricted to the learning-rate multipliers both ran (the tuned read's fairness: a family
+    with more rates would otherwise get a larger selection advantage).
+
+    Parameters
+    ----------
+    family, reference : dict
+        {multiplier: arm} (``lr_families`` entries).
+
+    Returns
+    -------
+    tuple of dict
+        (family, reference) on the shared multipliers.
+
+    Examples
+    --------
+    >>> common_grid({1.0: "u:x2", 2.0: "u:x2:lr2"}, {0.5: "u:lr0.5", 1.0: "u", 2.0: "u:lr2", 4.0: "u:lr4"})
+    ({1.0: 'u:x2', 2.0: 'u:x2:lr2'}, {1.0: 'u', 2.0: 'u:lr2'})
+    """
+    shared = sorted(set(family) & set(reference))
+    return {m: family[m] for m in shared}, {m: reference[m] for m in shared}
+
+
+def crossfit_tuned(times: dict, family: dict, n_folds: int = 2) -> pd.DataFrame:
+    """Each replicate read at the family's best rate chosen on the *other* replicates (winner's-curse-free).
+
+    Parameters
+    ----------
+    times : dict
+        {arm: ``time_to_target`` table} (columns rep, steps, rollouts, reached).
+    family : dict
+        {multiplier: arm}.
+    n_folds : int, default 2
+        Replicate r is in fold r mod ``n_folds``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns rep, steps, rollouts, reached (of the chosen variant on that replicate) and lr (the multiplier
+        chosen for it); empty when fewer than two folds hold replicates (nothing to choose on out of fold).
+
+    Notes
+    -----
+    For fold f the rate minimises the mean steps to target over the replicates not in f (``_best``), and the
+    replicates in f are read at it. Choosing and reading on the same replicates would favour whichever rate was
+    lucky on them (the winner's curse: the minimum of noisy means is biased low); cross-fitting removes that bias
+    from the read at the price of choices made on half the replicates.
+    """
+    reps = sorted({int(r) for arm in family.values() if arm in times for r in times[arm].rep})
+    folds = {f: [r for r in reps if r % n_folds == f] for f in range(n_folds)}
+    if sum(bool(v) for v in folds.values()) < 2:
+        return pd.DataFrame(columns=["rep", "steps", "rollouts", "reached", "lr"])
+    parts = []
+    for f, mine in folds.items():
+        lr, arm = _best(times, family, [r for r in reps if r not in mine])
+        if arm is None or not mine:
+            continue
+        t = times[arm][times[arm].rep.isin(mine)]
+        parts.append(t.assign(lr=float(lr)))
+    cols = ["rep", "steps", "rollouts", "reached", "lr"]
+    return pd.concat(parts, ignore_index=True)[cols].sort_values("rep").reset_index(drop=True) if parts else \
+        pd.DataFrame(columns=cols)
+
+
+def _tuned_rows(rows, times: dict, families: dict, reference: dict, metric: str, fraction: float) -> None:
+    """The tuned read (``efficiency_rows``' Notes): per family on the grid it shares with uniform, cross-fitted."""
+    for base, family in families.items():
+        fam, ref_fam = common_grid(family, reference)
+        if len(fam) < 2:
+            continue
+        mine, ref = crossfit_tuned(times, fam), crossfit_tuned(times, ref_fam)
+        lr, best = _best(times, fam)
+        if best is None or mine.empty or ref.empty:
+            continue
+        rows.scalar(base, metric_name("best_lr_tuned", metric, fraction), float(lr), n=len(times[best]))
+        rows.per_rep(base, metric_name("lr_tuned", metric, fraction), mine.set_index("rep").lr)
+        # the winner's curse the cross-fitting removed: out-of-fold mean steps minus the in-sample best's
+        rows.scalar(base, metric_name("selection_optimism_tuned", metric, fraction),
+                    float(mine.steps.mean() - times[best].steps.mean()), n=len(mine))
+        _time_rows(rows, base, mine, metric, fraction, "_tuned")
+        _multiplier_rows(rows, base, ref, mine, metric, fraction, "_tuned")
 
 
 def _matched_rollouts_rows(rows, steps: pd.DataFrame, arms, metric: str, start_step: int) -> None:
@@ -458,9 +547,13 @@ def efficiency_rows(rows, steps: pd.DataFrame, arms, metrics, start_step: int = 
     Per arm and target: ``_time_rows``; against uniform on the same replicates, the step and compute multipliers
     (mean of the per-replicate ratios, censored pairs at their bounds, counted in censored_pairs; credited only
     with >= 3 replicates, beyond 2 se of 1 and in a direction every censored bound allows). The tuned read
-    (suffix "_tuned"): for each base arm run at several learning rates (``lr_families``), its variant with the
-    fewest mean steps to the target, against uniform's best variant chosen the same way (best_lr_tuned@m names
-    the rate; choosing the best of a grid on the same replicates flatters both sides alike).
+    (suffix "_tuned"): for each base arm run at several learning rates (``lr_families``), both it and uniform
+    restricted to the rates both ran (``common_grid``: the same grid, so neither side gets a larger selection
+    advantage), each replicate read at the rate with the fewest mean steps to the target on the replicates of the
+    other parity (``crossfit_tuned``: no replicate's read chose its own rate, so the winner's curse does not enter
+    the read); ``lr_tuned@m`` holds each replicate's chosen rate, ``best_lr_tuned@m`` the rate chosen on all
+    replicates and ``selection_optimism_tuned@m`` the cross-fitted mean steps minus that in-sample best's (the bias
+    an in-sample choice would have had).
     """
     arms = tuple(arms)
     families = lr_families(arms)
@@ -485,11 +578,4 @@ def efficiency_rows(rows, steps: pd.DataFrame, arms, metrics, start_step: int = 
                 _time_rows(rows, arm, times[arm], metric, fraction)
                 if "uniform" in times:
                     _multiplier_rows(rows, arm, times["uniform"], times[arm], metric, fraction)
-            _, best_ref = _best(times, reference)
-            for base, family in families.items():
-                lr, best = _best(times, family)
-                if best is None or best_ref is None:
-                    continue
-                rows.scalar(base, metric_name("best_lr_tuned", metric, fraction), float(lr), n=len(times[best]))
-                _time_rows(rows, base, times[best], metric, fraction, "_tuned")
-                _multiplier_rows(rows, base, times[best_ref], times[best], metric, fraction, "_tuned")
+            _tuned_rows(rows, times, families, reference, metric, fraction)
