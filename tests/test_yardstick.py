@@ -381,3 +381,52 @@ def test_tuned_read_chooses_each_replicate_rate_out_of_fold():
     s, _ = _read(curves)
     assert s.loc[("uniform:x2", "step_multiplier_tuned@pass@1@50%"), "value"] == pytest.approx(1.0, rel=1e-9)
     assert s.loc[("uniform:x2", "selection_optimism_tuned@pass@1@50%"), "value"] > 0
+
+
+def test_b_noise_recovers_the_closed_form_on_a_gaussian_toy():
+    """Group gradients g_i ~ N(G, Sigma), Sigma = diag(sd^2), 40 groups x 200 steps: B_noise = mean(n) / mean(SNR)
+    recovers B_simple = tr(Sigma) / |G|^2 = 7.079 (closed form). Tolerance 6%: the Monte-Carlo sd of the estimate
+    is ~1.5% (six seeds tried by hand: -2.7% ... +1.7%), and the 1/V Jensen bias is ~2 / (39 x 20) = 0.3%. The
+    per-step plug-in noise scale tr(Sigma_hat) / |g_bar|^2 averages to ~tr(Sigma) / (|G|^2 + tr(Sigma) / n) = 6.0,
+    outside that tolerance (mutation: reading B_noise as the mean plug-in noise scale fails). n = 40 is recovered
+    exactly from noise_scale (SNR + 1) (equal weights; rel 1e-9: float reordering)."""
+    from simalloc.train.critical_batch import b_noise
+    from simalloc.train.snr import snr_from_group_gradients
+
+    d, n, steps = 20, 40, 200
+    g_true, sd = np.full(d, 0.5), np.linspace(0.5, 2.0, d)
+    closed = float((sd ** 2).sum() / (g_true @ g_true))
+    rng = np.random.default_rng(7)
+    snr, scale = map(np.array, zip(*(snr_from_group_gradients(g_true + rng.normal(size=(n, d)) * sd,
+                                                              np.full(n, 1 / n)) for _ in range(steps))))
+    est, batch = b_noise(np.r_[snr, np.nan], np.r_[scale, np.nan])  # an unmeasured step (NaN) is skipped
+    assert batch == pytest.approx(n, rel=1e-9)
+    assert est == pytest.approx(closed, rel=0.06)
+    assert scale.mean() != pytest.approx(closed, rel=0.06)
+    assert b_noise([-0.5, 0.2], [1.0, 1.0])[0] == np.inf  # mean SNR <= 0: the noise swamps the signal
+    with pytest.raises(ValueError, match="snr, noise_scale: must be 1-d arrays of equal length"):
+        b_noise([1.0], [1.0, 2.0])
+
+
+def test_ladder_prediction_and_rows_hand_computed():
+    """McCandlish's S = S_min (1 + B_noise / B), E = E_min (1 + B / B_noise): with B_noise = 3 B, x2 cuts steps by
+    (1 + 3) / (1 + 1.5) = 1.6 and multiplies rollouts by (1 + 2/3) / (1 + 1/3) = 1.25 (compute multiplier 0.8);
+    x4 with B_noise = B / 2: steps (1 + 0.5) / (1 + 0.125) = 4/3, compute (1 + 2) / (1 + 8) = 1/3. In a summary:
+    uniform's SNR 0.5 at n = 60 groups (noise_scale = 60 / 1.5 = 40) reads B_noise = 120, and uniform:x2 (SNR 1,
+    so snr_ratio 2) gets the x2 prediction at B_noise = 2 B: steps 3 / 2, compute 1.5 / 2 = 0.75."""
+    from simalloc.train.critical_batch import ladder_prediction
+
+    assert ladder_prediction(3.0, 1.0, 2.0) == pytest.approx((1.6, 0.8), rel=1e-12)
+    assert ladder_prediction(0.5, 1.0, 4.0) == pytest.approx((4 / 3, 1 / 3), rel=1e-12)
+    with pytest.raises(ValueError, match="m: must be finite and > 0"):
+        ladder_prediction(1.0, 1.0, 0.0)
+    steps = _steps({"uniform": (_uniform, 64), "uniform:x2": (_twice_as_fast, 128)})
+    steps["grad_snr"] = np.where(steps.arm == "uniform", 0.5, 1.0)
+    steps["grad_noise_scale"] = np.where(steps.arm == "uniform", 40.0, 30.0)
+    s, _ = summary_tables(steps, _args(["uniform", "uniform:x2"]))
+    s = s.set_index(["arm", "metric"])
+    assert s.loc[("uniform", "b_noise"), "value"] == pytest.approx(120.0, rel=1e-12)
+    assert s.loc[("uniform", "b_noise_batch"), "value"] == pytest.approx(60.0, rel=1e-12)
+    assert s.loc[("uniform:x2", "predicted_step_multiplier"), "value"] == pytest.approx(1.5, rel=1e-12)
+    assert s.loc[("uniform:x2", "predicted_compute_multiplier"), "value"] == pytest.approx(0.75, rel=1e-12)
+    assert s.loc[("uniform:x2", "snr_ratio"), "value"] == pytest.approx(2.0, rel=1e-12)

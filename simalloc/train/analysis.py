@@ -11,6 +11,7 @@ import pandas as pd
 from ..stats import MeanSE, mean_se
 from .arms import START_POINT, all_arms, frontier_arms, frontier_points, parse_arm
 from .credit import MIN_CREDIT_REPS, credit
+from .critical_batch import critical_batch_rows
 from .efficiency import efficiency_rows
 
 __all__ = ["final_summary", "frontier_table", "frontier_gain", "frontier_reads", "loo_reads", "matched_lr",
@@ -421,8 +422,9 @@ def summary_tables(steps: pd.DataFrame, args) -> tuple[pd.DataFrame, pd.DataFram
     rollouts_per_step (drawn per step after the warm-up, screening and discarded rollouts included), the final
     policy entropy (nats), the growth of the Phase-B share given to s = K0 prompts from the first to the last
     tenth of training, the gradient SNR and noise scale (``simalloc.train.snr``) when measured, the eval sets'
-    columns; with a frontier, ``_frontier_rows`` and ``_bound_rows``; and the efficiency axis
-    (``simalloc.train.efficiency.efficiency_rows``) at pass@1 and the largest k.
+    columns; with a frontier, ``_frontier_rows`` and ``_bound_rows``; B_noise and the budget ladder's predicted
+    multipliers (``simalloc.train.critical_batch.critical_batch_rows``) when the SNR was measured; and the
+    efficiency axis (``simalloc.train.efficiency.efficiency_rows``) at pass@1 and the largest k.
 
     Parameters
     ----------
@@ -449,6 +451,7 @@ def summary_tables(steps: pd.DataFrame, args) -> tuple[pd.DataFrame, pd.DataFram
             reads[arm] = _frontier_rows(rows, last, arm, args)
     if reads:
         _bound_rows(rows, last, args, reads)
+    critical_batch_rows(rows, steps, arms)
     if "rollouts" in steps:
         kmax = max(cfg.ks)
         efficiency_rows(rows, steps, arms, dict.fromkeys(("pass@1", f"pass@{kmax}")), cfg.warmup_steps)

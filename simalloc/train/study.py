@@ -18,6 +18,7 @@ from ..io import write_table
 from .analysis import final_summary, summary_tables
 from .arms import FRONTIER_LRS, all_arms, frontier_arms, parse_arm
 from .config import TrainConfig
+from .critical_batch import ladder_verdict
 from .figures import plot_frontier, plot_training
 from .loop import simulate_training
 
@@ -175,6 +176,9 @@ def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
             print(f"frontier {metric}: {value:+.4f}" + (f" +- {se:.4f}" if np.isfinite(se) else "")
                   + f" over {n} leave-one-out uniform runs (an arm is credited only beyond the bound)")
         _print_efficiency(long)
+        bn = long[(long.arm == "uniform") & long.metric.isin(["b_noise", "b_noise_batch"])].set_index("metric")
+        if len(bn) == 2:
+            print(ladder_verdict(bn.value["b_noise"], bn.value["b_noise_batch"]))
         snr = long[(long.metric == "grad_snr") & long.arm.isin(args.arms)]
         if not snr.empty:
             print("gradient SNR (mean over measured steps): "
