@@ -8,8 +8,9 @@ trajectories) on a Beta(0.5, 0.5) difficulty world; Pass@k is exact on a held-ou
 ``hora:truth`` (HORA allocating with the true pass rates: the oracle beside its pilot), and the baselines
 dapo_dynamic (DAPO's dynamic sampling as DAPO runs it: refilled until the batch holds n_prompts groups with spread,
 every generated rollout counted), vip (GP predictor, 4 <= n_i <= 64), knapsack, gvm; the controls (``CONTROLS``),
-uniform GRPO's budget ladder x0.5 / x2 / x4 and the entropy-matched controls ``uniform:temp1.5`` and
-``uniform:temp2`` (trained at 1.5 and 2 times the sampling temperature). Claims checked (HORA
+uniform GRPO's budget ladder x0.5 / x2 / x4, each also at learning rates of the frontier (``LADDER_GRID``: x2 at
+x0.5, x0.7, x1.4, x2; x0.5 at x0.5, x0.7; x4 at x1.4, x2) for the tuned read, and the entropy-matched controls
+``uniform:temp1.5`` and ``uniform:temp2`` (trained at 1.5 and 2 times the sampling temperature). Claims checked (HORA
 arXiv 2605.07114, Table 1, Fig. 3):
 Pass@k at large k improves over compute-matched GRPO at comparable Pass@1; s = 0 prompts get a share of
 the Phase-B budget far above their share of prompts.
@@ -29,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simalloc.train import CONTROLS, TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
-from simalloc.train.arms import BUDGET_LADDER, ORACLE_HORA, TEMPERATURE_CONTROLS
+from simalloc.train.arms import BUDGET_LADDER, ORACLE_HORA, TEMPERATURE_CONTROLS, ladder_arms
 
 #: held-out eval sets at four difficulties, evaluated from the same training run (the paper trains once and
 #: evaluates on four benchmarks): the paper checks' worlds; Pass@k to 1024 and 30/500-problem benchmarks with se
@@ -39,12 +40,14 @@ EVAL_SETS = ("u_shaped=beta:0.5,0.5", "mixture=beta_mixture", "hard=logit_normal
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
     arms: tuple = ("uniform", "hora", ORACLE_HORA, "hora_placebo", "dapo_dynamic", "vip", "knapsack", "gvm", *CONTROLS,
-                   *BUDGET_LADDER, *TEMPERATURE_CONTROLS)
+                   *BUDGET_LADDER, *ladder_arms(), *TEMPERATURE_CONTROLS)
     train: TrainConfig = TrainConfig(eval_sets=EVAL_SETS)
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(arms=("uniform", "hora", "hora_placebo", "hard_first", *CONTROLS), n_reps=4).with_train(
+        # one rung of the ladder over the grid (x2 at lr x2: quick uniform's fastest rate), so the tuned read exists
+        return cls(arms=("uniform", "hora", "hora_placebo", "hard_first", *CONTROLS, "uniform:x2:lr2"),
+                   n_reps=4).with_train(
             steps=150, n_pool=1000, n_eval=500)
 
 

@@ -10,7 +10,8 @@ dapo (the allocator), hard_first; controls in the same run on common random numb
 rollouts per step at the same learning rate: the positive control of "more signal per step") and
 ``uniform:lr0.5`` (a point of the frontier: the negative control, its frontier gain must be ~0); ``hora:truth``
 (HORA with the exact pass rates, ``answer_distribution``'s, in place of its pilot), ``dapo_dynamic`` (DAPO's
-dynamic sampling, refilled as DAPO does), the budget ladder ``uniform:x0.5`` / ``uniform:x4`` and the
+dynamic sampling, refilled as DAPO does), the budget ladder ``uniform:x0.5`` / ``uniform:x4`` (each rung also at
+the frontier's rates of ``LADDER_GRID``, for the tuned read) and the
 entropy-matched controls ``uniform:temp1.5`` / ``uniform:temp2``. The frontier is
 uniform GRPO at learning rates x0.1 ... x2; each arm's frontier gain is its Pass@256 minus the frontier's Pass@256
 at the arm's own Pass@1 on the held-out eval set (per replicate, se over replicates), as in the simulator's
@@ -31,7 +32,7 @@ from simalloc.io import write_table
 from simalloc.lab import LabConfig, train_lab, warm_start
 from simalloc.train import TrainingStudyArgs, arm_shards, finalize_training
 from simalloc.train.analysis import SummaryRows
-from simalloc.train.arms import BUDGET_LADDER, ORACLE_HORA, TEMPERATURE_CONTROLS
+from simalloc.train.arms import BUDGET_LADDER, ORACLE_HORA, TEMPERATURE_CONTROLS, ladder_arms
 
 # "dapo" here is the allocator (the study means it); parse_arm's rename notice is for old dynamic-sampling configs
 warnings.filterwarnings("ignore", message="arm 'dapo'", category=FutureWarning)
@@ -41,7 +42,7 @@ warnings.filterwarnings("ignore", message="arm 'dapo'", category=FutureWarning)
 class Args(TrainingStudyArgs):
     arms: tuple = ("uniform", "hora", ORACLE_HORA, "hora_placebo", "knapsack", "informative", "dapo", "hard_first",
                    "dapo_dynamic", "uniform:x2", "uniform:lr0.5", "uniform:lr0.35", "uniform:lr0.85", *BUDGET_LADDER,
-                   *TEMPERATURE_CONTROLS)
+                   *ladder_arms(), *TEMPERATURE_CONTROLS)
     n_reps: int = 4
     frontier_lrs: tuple = (0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
     train: LabConfig = LabConfig()

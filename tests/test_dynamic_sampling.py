@@ -297,3 +297,78 @@ def test_cum_rollouts_counts_every_steps_spend():
     sparse, _ = simulate_training(dataclasses.replace(SMALL, record_every=2, steps=5), "uniform", 4)
     assert sparse.step.tolist() == [0, 2, 4, 5]
     assert sparse.cum_rollouts.tolist() == [0, 2 * 160, 4 * 160, 5 * 160]  # 20 prompts x G = 8
+
+
+# ---- GRESO's and SPEED-RL's refills, as published -------------------------------------------------------------------
+def test_greso_refill_sizes_each_batch_as_its_trainer_and_counts_every_rollout():
+    """n = 8 groups, G = 4, first batch b0 = 1.5 x 8 = 12, floor b_min = 0.25 x 8 = 2. Scripted successes: the first
+    ``k`` prompts of each batch have spread (s = 2), the rest s = 0.
+    (a) k = 4 per batch: batch 1 keeps 4, zero share z = 8/12, e = int(4 / (1/3) x 1.25) = 15 > 12, so batch 2 has
+        min(15, 12) = 12 prompts and is not the last; it keeps 4 more: 8 groups, 24 prompts x 4 = 96 rollouts spent
+        (uniform: 32).
+    (b) k = 6 then 1: z = 1/2, e = int(2 / 0.5 x 1.25) = 5 <= 12: batch 2 has 5 prompts and is the last; it keeps 1:
+        the step trains 7 groups (fewer than 8) and spent (12 + 5) x 4 = 68.
+    Mutations: a fixed batch (DAPO's) gives sizes [12, 12] in (b); no last-batch rule draws a third batch in (b)."""
+    from simalloc.train.peers import greso_refill
+
+    def scripted(ks):
+        sizes, nxt, ks = [], iter(range(10_000)), iter(ks)
+
+        def candidates(size):
+            sizes.append(size)
+            return np.array([next(nxt) for _ in range(size)], dtype=np.int64)
+
+        def roll(idx, n):
+            k = next(ks)
+            return np.where(np.arange(idx.size) < k, 2, 0)
+
+        return candidates, roll, sizes
+
+    cand, roll, sizes = scripted([4, 4, 4])
+    g, rolled = greso_refill(cand, roll, 8, 4)
+    assert sizes == [12, 12] and g.spent == 96 and g.idx.tolist() == [0, 1, 2, 3, 12, 13, 14, 15]
+    assert rolled[0].size == 24 and g.kept_pos.tolist() == [2] * 8
+    cand, roll, sizes = scripted([6, 1, 5])
+    g, _ = greso_refill(cand, roll, 8, 4)
+    assert sizes == [12, 5] and g.spent == 68 and g.idx.size == 7
+
+
+def test_speed_rl_refills_past_uniforms_budget_screens_first_and_stops_at_its_cap():
+    """n = 4 prompts, G = 16 (screen 4, extend 12), a generation call screens 4 new candidates; half the screens
+    qualify (s = 2 of 4), an extension draws s = 6 of 12. Call 1 screens 4 (2 qualify); call 2 extends those 2 and
+    screens 4 more (2 qualify); call 3 extends those 2 and screens none (the waiting ones fill the batch): 4 full
+    groups of 16 with 8 successes, spent 16 + (24 + 16) + 24 = 80 > uniform's 64. With the cap at 2 calls the step
+    trains the 2 groups it completed, having spent 56."""
+    for cap, want_groups, want_spent in ((50, 4, 80), (2, 2, 56)):
+        drawer = PeerDrawer("speed_rl_dynamic", 100, 4, 16,
+                            parse_peer_options(f"speed_rl.max_num_gen_batches={cap}"), _rngs(0))
+        calls = []
+
+        def roll(idx, n):
+            calls.append(n.tolist())
+            screens = np.cumsum(n == 4)
+            return np.where(n == 4, np.where(screens % 2 == 1, 2, 0), 6)
+
+        g = drawer.draw(roll)
+        assert g.idx.size == want_groups and g.spent == want_spent == sum(map(sum, calls))
+        assert g.kept_pos.tolist() == [8] * want_groups and (g.kept_pos + g.kept_neg).tolist() == [16] * want_groups
+    assert calls == [[4] * 4, [12, 12, 4, 4, 4, 4]]
+
+
+def test_refilling_peers_spend_more_than_uniform_in_the_simulator():
+    """On a U-shaped world many groups lack spread: SPEED-RL and GRESO refill past uniform's n_prompts x G = 160 in
+    some step, each trains at most n_prompts groups, and cum_rollouts adds up every step's spend."""
+    for arm in ("speed_rl_dynamic", "greso"):
+        steps, _ = simulate_training(SMALL, arm, 3)
+        trained = steps[steps.step > 0]
+        assert trained.rollouts.max() > SMALL.n_prompts * SMALL.group_size, arm
+        assert trained.cum_rollouts.iloc[-1] - steps.cum_rollouts.iloc[0] == trained.rollouts.sum(), arm
+
+
+def test_refill_options_are_checked():
+    with pytest.raises(ValueError, match="speed_rl.max_num_gen_batches"):
+        PeerDrawer("speed_rl_dynamic", 100, 10, 8, parse_peer_options("speed_rl.max_num_gen_batches=-2"), _rngs(0))
+    with pytest.raises(ValueError, match="speed_rl.gen_batch_ratio"):
+        PeerDrawer("speed_rl_dynamic", 100, 10, 8, parse_peer_options("speed_rl.gen_batch_ratio=0"), _rngs(0))
+    with pytest.raises(ValueError, match="greso.sampling_ratio"):
+        PeerDrawer("greso", 100, 10, 8, parse_peer_options("greso.min_sampling_fraction=2"), _rngs(0))

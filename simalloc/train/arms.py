@@ -34,7 +34,8 @@ from .peers import DYNAMIC_SAMPLING, PEER_ARMS
 from .predictors import PREDICTORS
 
 __all__ = ["Arm", "parse_arm", "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms",
-           "frontier_points", "all_arms", "CONTROLS", "BUDGET_LADDER", "TEMPERATURE_CONTROLS", "ORACLE_HORA"]
+           "frontier_points", "all_arms", "CONTROLS", "BUDGET_LADDER", "LADDER_LRS", "LADDER_GRID", "ladder_arms",
+           "TEMPERATURE_CONTROLS", "ORACLE_HORA"]
 
 #: learning-rate multipliers of the uniform-GRPO arms that trace the Pass@1-vs-Pass@k frontier in every study
 FRONTIER_LRS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
@@ -50,6 +51,14 @@ CONTROLS = ("uniform:x2", "uniform:lr0.35", "uniform:lr0.85")
 #: the rest of uniform GRPO's budget ladder x0.5, x1, x2, x4 (issue 34: what "twice the compute" does in a model;
 #: ``uniform:x2`` is in ``CONTROLS``)
 BUDGET_LADDER = ("uniform:x0.5", "uniform:x4")
+#: the learning-rate multipliers (besides x1) each rung of the budget ladder runs at, for the tuned read (issue 34:
+#: McCandlish et al.'s S = S_min (1 + B_noise / B) holds at each batch size's *best* rate): uniform's own frontier
+#: rates around x1 in both models, so uniform needs no extra runs and the tuned read's shared grid is all of them
+LADDER_LRS = (0.5, 0.7, 1.4, 2.0)
+#: the ladder over the grid in the full studies: every rate for x2 (the positive control); for x0.5 the rates below
+#: x1 and for x4 those above (a smaller batch's best rate is lower, a larger one's higher: McCandlish et al. Sec. 2.3;
+#: the other ends are left out for cost, and the tuned read then restricts uniform to the same rates)
+LADDER_GRID = {"uniform:x0.5": (0.5, 0.7), "uniform:x2": LADDER_LRS, "uniform:x4": (1.4, 2.0)}
 #: the entropy-matched GRPO control (issue 34): uniform GRPO sampled and trained at 1.5 and 2 times the sampling
 #: temperature, evaluated at the study's evaluation temperature, a frontier over temperature beside the rate's
 TEMPERATURE_CONTROLS = ("uniform:temp1.5", "uniform:temp2")
@@ -170,6 +179,31 @@ temperature_scale=1.0)
                          "pilot and selection are its own)")
     return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo, rollout_scale=rollout_scale,
                temperature_scale=temperature_scale)
+
+
+def ladder_arms(grid=None) -> tuple:
+    """The budget ladder's learning-rate variants: "<rung>:lr<m>" for every rung and rate of ``grid``.
+
+    Parameters
+    ----------
+    grid : dict of str to sequence of float, optional
+        {rung: multipliers}; ``LADDER_GRID`` by default.
+
+    Returns
+    -------
+    tuple of str
+        Each spec parses (``parse_arm``); the rungs themselves (lr x1) are not included.
+
+    Examples
+    --------
+    >>> ladder_arms({"uniform:x2": (0.5, 1.4)})
+    ('uniform:x2:lr0.5', 'uniform:x2:lr1.4')
+    """
+    grid = LADDER_GRID if grid is None else grid
+    out = tuple(f"{rung}:lr{m:g}" for rung, lrs in grid.items() for m in lrs)
+    for spec in out:
+        parse_arm(spec)
+    return out
 
 
 def _multiplier(spec: str, mod: str, skip: int, need: str) -> float:

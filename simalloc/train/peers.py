@@ -1,5 +1,8 @@
-"""Peer methods as training arms, at a matched rollout budget: every step may spend n_prompts x G rollouts (the
-arm's G), screening, discarded and down-sampled rollouts included, exactly as uniform GRPO spends them.
+"""Peer methods as training arms. Most are run at a matched rollout budget: every step may spend n_prompts x G
+rollouts (the arm's G), screening, discarded and down-sampled rollouts included, exactly as uniform GRPO spends them.
+The refilling methods (``dapo_dynamic``, ``speed_rl_dynamic``, ``greso``) are run as published, refilling until the
+batch holds n_prompts groups with spread, every generated rollout counted (their claims are about rollouts and
+time to a target: the efficiency axis reads them).
 
 Arms (``PEER_ARMS``), each driven by the rules transcribed in ``simalloc.planner``:
 
@@ -10,11 +13,17 @@ Arms (``PEER_ARMS``), each driven by the rules transcribed in ``simalloc.planner
   generation batches of n_prompts new prompts x G rollouts, groups without spread dropped, until n_prompts
   informative groups are kept or ``dapo.max_num_gen_batches`` batches were generated (``refill_informative``);
   every generated rollout is counted.
-- ``speed_rl_dynamic``: candidates in a random order, screened 4 each; qualified ones extended to G; until
-  n_prompts groups are full or the budget is spent. Unqualified screens are spent and discarded.
-- ``greso``: GRESO's pre-rollout skipping (a ``Planner`` with the "greso" selector, history across steps) in
-  front of DAPO's dynamic sampling (groups of G, zero-variance groups dropped, refilled until n_prompts groups or
-  the budget); skipped prompts cost nothing.
+- ``speed_rl_dynamic``: SPEED-RL's fast-DAPO trainer, *not* budget-matched: each generation call screens
+  ``speed_rl.gen_batch_ratio`` x n_prompts new candidates ``screen`` (4) rollouts each and extends the prompts an
+  earlier call qualified (0 < s < screen) to G, until n_prompts full groups are held or
+  ``speed_rl.max_num_gen_batches`` (50) calls were made (``SpeedRLRounds`` without a budget); every screen and
+  extension is counted. Departure: the public trainer carries qualified and completed prompts over to the next step;
+  here a step ends with its own groups (new candidates are screened only while the waiting ones cannot fill the
+  batch, so little is left over; what is, is spent and dropped, which can only cost SPEED-RL rollouts).
+- ``greso``: GRESO as its trainer runs it, *not* budget-matched: pre-rollout skipping (a ``Planner`` with the
+  "greso" selector, history across steps) in front of dynamic sampling with GRESO's adaptive sampling batch
+  (``greso_refill``: 1.5 x n_prompts prompts first, then sized to the groups still missing, with a last batch);
+  every rolled-out rollout is counted; skipped prompts cost nothing.
 - ``mopps``: ``candidates`` x n_prompts random candidates, MoPPS's Thompson draws from a decayed Beta posterior
   (decay 0.5), the n_prompts nearest 0.5 get G each.
 - ``pods``: n_prompts prompts, G rollouts each, PODS trains on the ``pods_keep`` (G / 2) of maximum reward variance.
@@ -39,11 +48,13 @@ import numpy as np
 
 from ..planner import Planner, ReinforceAdaRounds, SpeedRLRounds, pods_select
 
-__all__ = ["PEER_ARMS", "PEER_DEFAULTS", "DYNAMIC_SAMPLING", "PeerGroups", "PeerDrawer", "parse_peer_options",
-           "refill_informative"]
+__all__ = ["PEER_ARMS", "REFILLING_ARMS", "PEER_DEFAULTS", "DYNAMIC_SAMPLING", "PeerGroups", "PeerDrawer",
+           "parse_peer_options", "refill_informative", "greso_refill"]
 
 #: the arms this module draws
 PEER_ARMS = ("reinforce_ada", "reinforce_ada_pos", "speed_rl_dynamic", "greso", "mopps", "pods")
+#: the peer arms that refill as published (not budget-matched: every generated rollout counted, however many)
+REFILLING_ARMS = ("speed_rl_dynamic", "greso")
 #: DAPO's dynamic sampling: an arm of its own (not a peer of the frontier tables), drawn here with the peers' ``roll``
 DYNAMIC_SAMPLING = "dapo_dynamic"
 
@@ -54,8 +65,13 @@ PEER_DEFAULTS = {
     # default 0 means no cap (this module: 0 = no cap, the step then stops only when the pool is exhausted)
     "dapo": {"max_num_gen_batches": 10},
     "reinforce_ada": {"round_repeat": 8, "max_rounds": 4, "keep": 4},
-    "speed_rl": {"screen": 4},
-    "greso": {"p_easy": 0.5, "p_hard": 0.5, "target_zero_variance": 0.25},
+    # SPEED-RL's fast-DAPO trainer (guanning03/JSPO-Official recipe/dapo, DataController): rollout.n = 4 screens,
+    # gen_batch_size = train_batch_size (fast_dapo_trainer.yaml), max_num_gen_batches = 50 (its recipe scripts)
+    "speed_rl": {"screen": 4, "gen_batch_ratio": 1.0, "max_num_gen_batches": 50},
+    # GRESO's scripts (Infini-AI-Lab/GRESO train-scripts/*_greso.sh): sampling_batch_size / real_train_batch_size =
+    # 384 / 256 (Qwen2.5-Math 1.5B/7B), the adaptive batch's floor 64 prompts = 64 / 256 of the training batch
+    "greso": {"p_easy": 0.5, "p_hard": 0.5, "target_zero_variance": 0.25, "sampling_ratio": 1.5,
+              "min_sampling_fraction": 0.25},
     "mopps": {"decay": 0.5, "candidates": 8, "target": 0.5},
     "pods": {"keep_fraction": 0.5},
     "history": {"decay": 0.5},
@@ -135,12 +151,25 @@ class PeerDrawer:
         self.budget = n_prompts * group
         self.planner = None
         if rule == "greso":
-            self.planner = Planner("greso", **options["greso"])
+            o = options["greso"]
+            self.planner = Planner("greso", p_easy=o["p_easy"], p_hard=o["p_hard"],
+                                   target_zero_variance=o["target_zero_variance"])
+            if not (o["sampling_ratio"] > 0 and 0 < o["min_sampling_fraction"] <= o["sampling_ratio"]):
+                raise ValueError("peer_options: greso.sampling_ratio must be > 0 and greso.min_sampling_fraction in "
+                                 f"(0, sampling_ratio], got {o['sampling_ratio']!r}, {o['min_sampling_fraction']!r}")
         elif rule == "mopps":
             o = options["mopps"]
             self.planner = Planner("mopps", decay=o["decay"], target=o["target"])
-        if rule == "speed_rl_dynamic" and not 1 <= options["speed_rl"]["screen"] < group:
-            raise ValueError(f"peer_options: speed_rl.screen must be in [1, G - 1] = [1, {group - 1}]")
+        if rule == "speed_rl_dynamic":
+            o = options["speed_rl"]
+            if not 1 <= o["screen"] < group:
+                raise ValueError(f"peer_options: speed_rl.screen must be in [1, G - 1] = [1, {group - 1}]")
+            if not o["gen_batch_ratio"] > 0:
+                raise ValueError(f"peer_options: speed_rl.gen_batch_ratio must be > 0, got {o['gen_batch_ratio']!r}")
+            cap = o["max_num_gen_batches"]
+            if not isinstance(cap, int) or cap < 0:
+                raise ValueError(f"peer_options: speed_rl.max_num_gen_batches must be an integer >= 0 (0: no cap), "
+                                 f"got {cap!r}")
         if rule == "pods" and not 0 < options["pods"]["keep_fraction"] <= 1:
             raise ValueError("peer_options: pods.keep_fraction must be in (0, 1]")
         cap = options["dapo"]["max_num_gen_batches"]
@@ -154,9 +183,10 @@ class PeerDrawer:
     def _batch(self) -> np.ndarray:
         return self.rngs["batch"].choice(self.n_pool, self.n_prompts, replace=False)
 
-    def _run(self, rounds, roll) -> PeerGroups:
-        """A multi-round rule played to its end with ``roll``; its trained groups."""
-        while (req := rounds.next_round()) is not None:
+    def _run(self, rounds, roll, max_rounds: int = 0) -> PeerGroups:
+        """A multi-round rule played to its end with ``roll`` (at most ``max_rounds`` rounds; 0: no cap); its
+        trained groups."""
+        while (max_rounds == 0 or rounds.n_rounds < max_rounds) and (req := rounds.next_round()) is not None:
             ids, n = req
             rounds.report(ids, roll(np.asarray(ids, dtype=np.int64), n), n)
         g = rounds.groups()
@@ -170,35 +200,36 @@ class PeerDrawer:
                                             o["keep"], choice), roll)
 
     def _speed_rl(self, roll) -> PeerGroups:
-        screen = self.options["speed_rl"]["screen"]
+        o = self.options["speed_rl"]
+        screen = o["screen"]
         cand = self.rngs["batch"].permutation(self.n_pool)
-        return self._run(SpeedRLRounds(cand, self.budget, self.n_prompts, screen, self.group - screen), roll)
+        chunk = max(1, int(round(o["gen_batch_ratio"] * self.n_prompts)))
+        # not budget-matched: the rounds may screen and extend every candidate (n_pool x G rollouts at most)
+        rounds = SpeedRLRounds(cand, self.n_pool * self.group, self.n_prompts, screen, self.group - screen, chunk)
+        return self._run(rounds, roll, o["max_num_gen_batches"])
 
     def _greso(self, roll) -> PeerGroups:
+        """GRESO's step as its trainer runs it (``greso_refill``), the planner's skipping in front."""
+        o = self.options["greso"]
         order = self.rngs["batch"].permutation(self.n_pool)
-        g, planner = self.group, self.planner
-        kept, pos, spent, at = [], [], 0, 0
-        rolled_idx, rolled_s = [], []
-        while len(kept) < self.n_prompts and spent + g <= self.budget and at < order.size:
-            want = min(self.n_prompts - len(kept), (self.budget - spent) // g)
-            chunk = order[at:at + max(want, 1) * 4]  # GRESO's sampling batch: candidates beyond the training need
-            at += chunk.size
-            idx = planner.select(chunk, min(want, chunk.size), self.rngs["alloc"]).astype(np.int64)
-            if not idx.size:
-                continue
-            s = roll(idx, np.full(idx.size, g, dtype=np.int64))
-            spent += idx.size * g
-            rolled_idx.append(idx)
-            rolled_s.append(s)
-            ok = (s > 0) & (s < g)
-            kept += idx[ok].tolist()
-            pos += s[ok].tolist()
-        if rolled_idx:
-            ri, rs = np.concatenate(rolled_idx), np.concatenate(rolled_s)
-            planner.observe(ri, rs, np.full(ri.size, g))
-        planner.end_step()
-        kept_a, pos_a = np.asarray(kept, dtype=np.int64), np.asarray(pos, dtype=np.int64)
-        return PeerGroups(kept_a, pos_a, g - pos_a, pos_a, np.full(kept_a.size, g), spent)
+        at = 0
+
+        def candidates(size):
+            """The next ``size`` prompts GRESO does not skip, read from the shuffled pool (its dataloader)."""
+            nonlocal at
+            out = []
+            while len(out) < size and at < order.size:
+                chunk = order[at:at + size - len(out)]
+                at += chunk.size
+                out += self.planner.select(chunk, chunk.size, self.rngs["alloc"]).tolist()
+            return np.asarray(out, dtype=np.int64)
+
+        g, rolled = greso_refill(candidates, roll, self.n_prompts, self.group, o["sampling_ratio"],
+                                 o["min_sampling_fraction"])
+        if rolled[0].size:
+            self.planner.observe(rolled[0], rolled[1], np.full(rolled[0].size, self.group))
+        self.planner.end_step()
+        return g
 
     def _dapo(self, roll) -> PeerGroups:
         fresh = np.ones(self.n_pool, dtype=bool)  # a prompt is generated at most once per step
@@ -290,6 +321,82 @@ def refill_informative(generation_batch, roll, n_prompts: int, group: int, max_n
     idx = np.concatenate(kept_idx)[:n_prompts] if kept_idx else np.empty(0, dtype=np.int64)
     s = np.concatenate(kept_s)[:n_prompts] if kept_s else np.empty(0, dtype=np.int64)
     return PeerGroups(idx, s, group - s, s, np.full(idx.size, group, dtype=np.int64), spent)
+
+
+def greso_refill(candidates, roll, n_prompts: int, group: int, sampling_ratio: float = 1.5,
+                 min_sampling_fraction: float = 0.25) -> tuple[PeerGroups, tuple]:
+    """GRESO's dynamic sampling with its adaptive sampling batch: roll out until ``n_prompts`` groups with spread.
+
+    The first sampling batch is ``sampling_ratio`` x n_prompts prompts (``candidates(size)``: the prompts not skipped
+    before rollout), ``group`` rollouts each; groups whose rewards are all equal are dropped. While fewer than
+    n_prompts groups are held, the next batch has max(min(e, b0), b_min) prompts, e = int(r / (1 - z) x 1.25) with r
+    the groups still missing and z the last batch's zero-variance share (b0 the first batch's size, b_min =
+    ``min_sampling_fraction`` x n_prompts); when e <= b0 that batch is the last: the step then trains on what it
+    holds. An overfull step keeps the first n_prompts informative groups (``select_batch_slice``). Every rolled-out
+    rollout counts in ``spent``; skipped prompts cost nothing.
+
+    Parameters
+    ----------
+    candidates : callable
+        ``candidates(size) -> ndarray of int``: up to ``size`` prompts to roll out (fewer only when the pool ran
+        out; empty stops the step).
+    roll : callable
+        ``roll(idx, n) -> successes`` of n[j] new rollouts of prompt idx[j].
+    n_prompts : int
+        Informative groups a step trains on (``real_train_batch_size``).
+    group : int
+        Rollouts per prompt (``rollout.n``).
+    sampling_ratio : float, default 1.5
+        The first sampling batch over n_prompts (``sampling_batch_size`` / ``real_train_batch_size`` = 384 / 256).
+    min_sampling_fraction : float, default 0.25
+        The adaptive batch's floor over n_prompts (64 / 256 in the scripts).
+
+    Returns
+    -------
+    groups : PeerGroups
+        The kept groups (at most n_prompts) and every rollout spent.
+    rolled : tuple of ndarray
+        (ids, successes) of every prompt rolled out in the step (GRESO's history records them all).
+
+    Notes
+    -----
+    Each ``candidates`` call fills the batch exactly; GRESO's dataloader adds skip-filtered chunks of
+    ``train_batch_size`` (32) prompts until the batch is reached, which may overshoot it by up to 31 prompts. With z
+    = 1 (no group with spread) e is unbounded and the next batch is b0 (GRESO's code divides by zero there).
+
+    References
+    ----------
+    GRESO, arXiv 2506.02177, Algorithm 1; Infini-AI-Lab/GRESO ``verl/trainer/ppo/ray_trainer.py`` (``fit``: the
+    ``ttis.type=dynamic_sampling`` branch, ``adaptive_sampling_bs``, ``last_sampling``).
+    """
+    b0 = max(1, int(round(sampling_ratio * n_prompts)))
+    b_min = max(1, int(round(min_sampling_fraction * n_prompts)))
+    size, last = b0, False
+    kept_idx, kept_s, n_kept, spent = [], [], 0, 0
+    all_idx, all_s = [], []
+    while True:
+        idx = np.asarray(candidates(size), dtype=np.int64)
+        if idx.size == 0:
+            break
+        s = np.asarray(roll(idx, np.full(idx.size, group, dtype=np.int64)), dtype=np.int64)
+        spent += idx.size * group
+        all_idx.append(idx)
+        all_s.append(s)
+        ok = (s > 0) & (s < group)
+        kept_idx.append(idx[ok])
+        kept_s.append(s[ok])
+        n_kept += int(ok.sum())
+        if n_kept >= n_prompts or last:
+            break
+        zero = 1.0 - float(ok.mean())
+        est = int((n_prompts - n_kept) / (1.0 - zero) * 1.25) if zero < 1.0 else b0 + 1
+        last = est <= b0
+        size = max(min(est, b0), b_min)
+    idx = np.concatenate(kept_idx)[:n_prompts] if kept_idx else np.empty(0, dtype=np.int64)
+    s = np.concatenate(kept_s)[:n_prompts] if kept_s else np.empty(0, dtype=np.int64)
+    rolled = (np.concatenate(all_idx), np.concatenate(all_s)) if all_idx else \
+        (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    return PeerGroups(idx, s, group - s, s, np.full(idx.size, group, dtype=np.int64), spent), rolled
 
 
 class HistoryPredictor:
