@@ -8,9 +8,12 @@ history, then dynamic sampling); MoPPS (Thompson-sampled prompt selection from a
 (max-variance down-sampling to half the group); Knapsack RL; and the controls (``hora_placebo``, ``uniform:x2``, two
 held-out uniform learning rates). Every step of every arm may spend n_prompts x G rollouts, screening and
 discarded rollouts included (``simalloc.train.peers``); an arm that stops early spends less, which
-``rollouts_per_step`` reports. The exception is ``dapo_dynamic``, run as DAPO runs it: generation batches of
-n_prompts x G until the batch holds n_prompts groups with spread (at most ``dapo.max_num_gen_batches`` = 10), every
-generated rollout counted, so it spends more than uniform GRPO whenever groups without spread occur.
+``rollouts_per_step`` reports. The exceptions are the refilling methods, run as published: ``dapo_dynamic``
+(generation batches of n_prompts x G until the batch holds n_prompts groups with spread, at most
+``dapo.max_num_gen_batches`` = 10), ``speed_rl_dynamic`` (screens and extensions until n_prompts full groups) and
+``greso`` (skipping, then GRESO's adaptive refill): every generated rollout counted, so they spend more than uniform
+GRPO whenever groups without spread occur. Reinforce-Ada's published comparison (up to 32 rollouts per prompt, 4 kept,
+against GRPO at 4 per prompt) runs beside its budget-matched one (``simalloc.train.own_terms.published_arms``).
 
 Each arm's frontier gain is its Pass@256 minus uniform GRPO's learning-rate frontier at the arm's own Pass@1
 (``simalloc.train.analysis``), credited only beyond the frontier's own interpolation bound by 2 se.
@@ -18,8 +21,10 @@ Each arm's frontier gain is its Pass@256 minus uniform GRPO's learning-rate fron
 Models (``models``): "sim" (the simulator at its defaults: 60 prompts x G = 32, K0 = 8, 200 steps) and "lab" (the
 lab's network: 64 prompts x G = 16, K0 = 4, ``lab_steps`` steps, ``lab_reps`` replicates). Outputs: ``sim/`` and
 ``lab/`` (each a training study's outputs: summary.csv, frontier.png, figure.png ...), ``summary.csv`` (model,
-arm, metric, value, se, n_reps: both models' summaries) and ``ranking.csv`` / ``ranking.png`` (per model and arm:
-frontier gain at 256 with se, credited, Pass@1, rollouts per step, informative share, ranked by frontier gain).
+arm, metric, value, se, n_reps: both models' summaries), ``ranking.csv`` / ``ranking.png`` (per model and arm, both
+axes: frontier gain at 256 with se, credited, Pass@1, rollouts per step, informative share, the step and compute
+multipliers to uniform's 50% Pass@1 target; ranked by frontier gain) and ``own_terms.csv`` (each peer's published
+headline beside simalloc's read of the same kind of metric, per model: ``simalloc.train.own_terms``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import pandas as pd
 from simalloc.io import write_table
 from simalloc.lab import LabConfig, train_lab, warm_start
 from simalloc.train import CONTROLS, TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from simalloc.train.own_terms import own_terms, published_arms
+from simalloc.train.peers import parse_peer_options
 
 #: the compared methods (controls follow)
 METHODS = ("uniform", "hora", "hora:history", "dapo_dynamic", "speed_rl_dynamic", "dars_et", "dars_hw",
@@ -60,7 +67,7 @@ class Args(TrainingStudyArgs):
     @classmethod
     def quick(cls) -> "Args":
         arms = ("uniform", "hora", "hora:history", "dapo_dynamic", "speed_rl_dynamic", "dars_et", "reinforce_ada",
-                "greso", "mopps", "pods", "hora_placebo", "uniform:x2")
+                "greso", "mopps", "pods", "knapsack", "hora_placebo", "uniform:x2")
         quick = cls(arms=arms, n_reps=3, frontier_lrs=(0.25, 0.5, 2.0), lab_reps=2, lab_steps=6,
                     lab_frontier_lrs=(0.5, 2.0),
                     lab=LabConfig(n_prompts=8, group_size=8, k0=2, phase_b_shards=2, n_eval=64, record_every=3,
@@ -77,13 +84,22 @@ class Args(TrainingStudyArgs):
         return self
 
     def sim_args(self) -> TrainingStudyArgs:
-        """The simulator's part as a plain training study."""
-        return TrainingStudyArgs(self.arms, self.n_reps, self.seed, self.frontier_lrs, self.train)
+        """The simulator's part as a plain training study (``published_arms`` added at the simulator's G)."""
+        return TrainingStudyArgs(_with_published(self.arms, self.train.group_size), self.n_reps, self.seed,
+                                 self.frontier_lrs, self.train)
 
     def lab_args(self) -> TrainingStudyArgs:
-        """The lab's part as a training study (``train`` is the ``LabConfig``)."""
+        """The lab's part as a training study (``train`` is the ``LabConfig``; ``published_arms`` at the lab's G)."""
         lab = dataclasses.replace(self.lab, steps=self.lab_steps, peer_options=self.train.peer_options)
-        return TrainingStudyArgs(self.arms, self.lab_reps, self.seed, self.lab_frontier_lrs, lab)
+        return TrainingStudyArgs(_with_published(self.arms, lab.group_size), self.lab_reps, self.seed,
+                                 self.lab_frontier_lrs, lab)
+
+
+def _with_published(arms: tuple, group_size: int) -> tuple:
+    """The study's arms plus Reinforce-Ada's published comparison at this G (``published_arms``) when the study runs
+    reinforce_ada."""
+    extra = published_arms(group_size) if "reinforce_ada" in arms else ()
+    return tuple(arms) + tuple(a for a in extra if a not in arms)
 
 
 def shards(args):
@@ -112,7 +128,8 @@ def run_shard(args, shard):
 
 
 def ranking(long: pd.DataFrame, arms) -> pd.DataFrame:
-    """Per arm: frontier gain at 256 (se), credited, Pass@1, rollouts per step and informative share, ranked by
+    """Per arm: both axes: frontier gain at 256 (se), credited, Pass@1, rollouts per step and informative share, and
+    the step and compute multipliers at uniform's 50% Pass@1 target with the latter's se and credit; ranked by
     frontier gain (the controls after the methods)."""
     wide = long[long.arm.isin(arms)].pivot_table(index="arm", columns="metric", values=["value", "se"],
                                                  aggfunc="first")
@@ -128,7 +145,12 @@ def ranking(long: pd.DataFrame, arms) -> pd.DataFrame:
         rows.append({"arm": arm, "control": arm not in METHODS,
                      "frontier_gain@256": get("frontier_gain@256"), "frontier_gain_se": get("frontier_gain@256", "se"),
                      "credited@256": get("credited@256"), "pass@1": get("pass@1"), "pass@256": get("pass@256"),
-                     "rollouts_per_step": get("rollouts_per_step"), "informative_share": get("informative_share")})
+                     "rollouts_per_step": get("rollouts_per_step"), "informative_share": get("informative_share"),
+                     # the efficiency axis at uniform's 50% Pass@1 target (the 100% one is often censored in short runs)
+                     "step_multiplier@pass@1@50%": get("step_multiplier@pass@1@50%"),
+                     "compute_multiplier@pass@1@50%": get("compute_multiplier@pass@1@50%"),
+                     "compute_multiplier_se": get("compute_multiplier@pass@1@50%", "se"),
+                     "credited@compute_multiplier@pass@1@50%": get("credited@compute_multiplier@pass@1@50%")})
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -162,7 +184,7 @@ def _figure(rank: pd.DataFrame, bounds: dict, path) -> None:
 
 
 def finalize(args, tables, out, progress=True):
-    longs, reps, ranks = [], [], []
+    longs, reps, ranks, terms = [], [], [], []
     for model in args.models:
         part = args.sim_args() if model == "sim" else args.lab_args()
         sub = {key[len(model) + 1:]: t for key, t in tables.items() if key.startswith(model + "_")}
@@ -175,7 +197,8 @@ def finalize(args, tables, out, progress=True):
         long = pd.read_parquet(folder / "summary.parquet")
         longs.append(long.assign(model=model))
         reps.append(pd.read_parquet(folder / "replicates.parquet").assign(model=model))
-        ranks.append(ranking(long, args.arms).assign(model=model))
+        ranks.append(ranking(long, part.arms).assign(model=model))
+        terms.append(own_terms(sub["steps"], model, cfg, parse_peer_options(cfg.peer_options)))
     long = pd.concat(longs, ignore_index=True)[["model", "arm", "metric", "value", "se", "n_reps"]]
     write_table(long, out, "summary")
     rep = pd.concat(reps, ignore_index=True)
@@ -185,6 +208,10 @@ def finalize(args, tables, out, progress=True):
     write_table(rank, out, "ranking")
     bound = long[(long.arm == "frontier") & long.metric.str.startswith("interpolation_bound")]
     _figure(rank, dict(zip(bound.model, bound.value)), out / "ranking.png")
+    own = pd.concat(terms, ignore_index=True)
+    write_table(own, out, "own_terms")  # each peer's published headline beside simalloc's read of the same metric
     if progress:
         print(rank.round(4).to_string(index=False))
+        print(own[["model", "peer", "published_value", "simalloc_metric", "baseline", "value", "se", "n_reps",
+                   "censored_pairs"]].round(3).to_string(index=False))
     return rank

@@ -430,3 +430,42 @@ def test_ladder_prediction_and_rows_hand_computed():
     assert s.loc[("uniform:x2", "predicted_step_multiplier"), "value"] == pytest.approx(1.5, rel=1e-12)
     assert s.loc[("uniform:x2", "predicted_compute_multiplier"), "value"] == pytest.approx(0.75, rel=1e-12)
     assert s.loc[("uniform:x2", "snr_ratio"), "value"] == pytest.approx(2.0, rel=1e-12)
+
+
+def test_peers_own_terms_read_hours_peaks_and_best_checkpoints_by_hand():
+    """Toy (n = 4 prompts, G = 16, every arm spending 64 rollouts a step): uniform rises to a peak at t = 50 and
+    falls to half its rise (so its gain, and its targets, are positive); SPEED-RL and PODS follow uniform's curve twice as fast, DAPO's dynamic sampling at uniform's pace, GRESO
+    twice as fast at half DAPO's spend. By hand, with the cost model's per-rollout generation time a = 200 x 1e-6
+    + 1000 x 1e-4 and update time b = 1200 x 3e-5: SPEED-RL's hours multiplier is 2 (half the steps, the same cost
+    per step); PODS reaches uniform's peak in half the steps (multiplier 2) and trains 8 of 16 per prompt, so its
+    hours multiplier is 2 (a + b) / (a + b / 2); GRESO's best checkpoint (t = 25) costs 25 x 32 rollouts against
+    DAPO's 50 x 64: 4x. Reinforce-Ada's published arms did not run: its row says "not run"."""
+    from types import SimpleNamespace
+
+    from simalloc.train.efficiency import best_checkpoint, time_to_peak
+    from simalloc.train.own_terms import COST_MODEL, own_terms
+    from simalloc.train.peers import parse_peer_options
+
+    def hill(speed):  # up to a peak at x = 50, then down to half its rise at x = 100 (x = speed x t)
+        return lambda rep, t: 0.3 + SLOPES[rep] * min(speed * t / 50, 1.5 - speed * t / 100) / 2
+
+    steps = _steps({"uniform": (hill(1), 64), "speed_rl_dynamic": (hill(2), 64), "pods": (hill(2), 64),
+                    "dapo_dynamic": (hill(1), 64), "greso": (hill(2), 32)})
+    best = best_checkpoint(steps, "greso", "pass@1")
+    assert best.steps.tolist() == [25.0] * 4 and best.rollouts.tolist() == [800.0] * 4
+    peak = time_to_peak(steps, "pods", "uniform", "pass@1")
+    assert peak.steps.tolist() == [25.0] * 4 and peak.reached.all()
+    table = own_terms(steps, "sim", SimpleNamespace(n_prompts=4, group_size=16, warmup_steps=0),
+                      parse_peer_options("")).set_index(["peer", "simalloc_metric", "baseline"])
+    a = 200 * 1e-6 + 1000 * 1e-4
+    b = 1200 * 3e-5
+    assert COST_MODEL["seconds_per_trained_token"] == 3e-5  # the constants the hand values use
+    assert table.loc[("SPEED-RL", "hours_multiplier@pass@1@50%", "uniform"), "value"] == pytest.approx(2, rel=1e-9)
+    assert table.loc[("PODS", "step_multiplier@uniform_peak", "uniform"), "value"] == pytest.approx(2, rel=1e-9)
+    assert table.loc[("PODS", "hours_multiplier@uniform_peak", "uniform"), "value"] == pytest.approx(
+        2 * (a + b) / (a + b / 2), rel=1e-9)
+    assert table.loc[("GRESO rollouts", "rollouts_multiplier@best_checkpoint", "dapo_dynamic"),
+                     "value"] == pytest.approx(4, rel=1e-9)
+    row = table.loc[("Reinforce-Ada", "step_multiplier@pass@1 (as published: 32 vs 4 per prompt)",
+                     "uniform:k4:x0.25")]
+    assert row.note == "not run" and np.isnan(row.value)

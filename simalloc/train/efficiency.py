@@ -31,8 +31,8 @@ from .arms import parse_arm
 from .credit import credit
 
 __all__ = ["TARGET_FRACTIONS", "metric_name", "cumulative_rollouts", "first_reach", "Target", "uniform_target",
-           "time_to_target", "paired_multiplier", "km_median", "lr_families", "common_grid", "crossfit_tuned",
-           "efficiency_rows", "rollout_seconds", "MULTIPLIER_FLOOR"]
+           "time_to_target", "best_checkpoint", "time_to_peak", "paired_multiplier", "km_median", "lr_families",
+           "common_grid", "crossfit_tuned", "efficiency_rows", "rollout_seconds", "MULTIPLIER_FLOOR"]
 
 #: the targets' share of uniform GRPO's gain over the start point
 TARGET_FRACTIONS = (0.5, 1.0)
@@ -227,6 +227,63 @@ def time_to_target(steps: pd.DataFrame, arm: str, metric: str, level: float, sta
         r = first_reach(run.step.to_numpy() - start_step, cumulative_rollouts(run), run[metric].to_numpy(), level)
         rows.append((rep, r.step, r.rollouts, r.reached))
     return pd.DataFrame(rows, columns=["rep", "steps", "rollouts", "reached"])
+
+
+def best_checkpoint(steps: pd.DataFrame, arm: str, metric: str, start_step: int = 0) -> pd.DataFrame:
+    """Per replicate of ``arm``: its best record of ``metric`` (the first of ties) and the steps and cumulative
+    rollouts from the start point to it (GRESO's "rollouts at the best checkpoint", arXiv 2506.02177).
+
+    Parameters
+    ----------
+    steps : pandas.DataFrame
+        The per-step table (arm, rep, step, rollouts, the metric).
+    arm, metric : str
+        The arm and the column read.
+    start_step : int, default 0
+        Counting starts at this record.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns rep, steps, rollouts, value, reached (always True: a best record exists).
+    """
+    rows = []
+    for rep, run in _runs(steps, arm, start_step):
+        v = run[metric].to_numpy(dtype=np.float64)
+        i = int(np.nanargmax(v))
+        rows.append((rep, float(run.step.iloc[i] - start_step), float(cumulative_rollouts(run)[i]), float(v[i]), True))
+    return pd.DataFrame(rows, columns=["rep", "steps", "rollouts", "value", "reached"])
+
+
+def time_to_peak(steps: pd.DataFrame, arm: str, reference: str, metric: str, start_step: int = 0) -> pd.DataFrame:
+    """Per replicate: the steps and rollouts ``arm`` needs to reach ``reference``'s peak of ``metric`` on the same
+    replicate (PODS's "peak test accuracy of vanilla GRPO reached faster", arXiv 2504.13818), censored when never.
+
+    Parameters
+    ----------
+    steps : pandas.DataFrame
+        The per-step table.
+    arm, reference : str
+        The arm read and the arm whose peak is the level (uniform GRPO).
+    metric : str
+        The column read.
+    start_step : int, default 0
+        Counting starts at this record.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns rep, steps, rollouts, reached (``first_reach`` of the reference's best value on that replicate)
+        and level.
+    """
+    peaks = best_checkpoint(steps, reference, metric, start_step).set_index("rep").value
+    rows = []
+    for rep, run in _runs(steps, arm, start_step):
+        if rep in peaks.index:
+            r = first_reach(run.step.to_numpy() - start_step, cumulative_rollouts(run), run[metric].to_numpy(),
+                            float(peaks[rep]))
+            rows.append((rep, r.step, r.rollouts, r.reached, float(peaks[rep])))
+    return pd.DataFrame(rows, columns=["rep", "steps", "rollouts", "reached", "level"])
 
 
 def paired_multiplier(ref: pd.DataFrame, mine: pd.DataFrame, col: str) -> pd.DataFrame:
