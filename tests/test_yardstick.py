@@ -435,10 +435,11 @@ def test_ladder_prediction_and_rows_hand_computed():
 def test_peers_own_terms_read_hours_peaks_and_best_checkpoints_by_hand():
     """Toy (n = 4 prompts, G = 16, every arm spending 64 rollouts a step): uniform rises to a peak at t = 50 and
     falls to half its rise (so its gain, and its targets, are positive); SPEED-RL and PODS follow uniform's curve
-    twice as fast, DAPO's dynamic sampling at uniform's pace, GRESO twice as fast at half DAPO's spend. By hand, with the cost model's per-rollout generation time a = 200 x 1e-6
-    + 1000 x 1e-4 and update time b = 1200 x 3e-5: SPEED-RL's hours multiplier is 2 (half the steps, the same cost
-    per step); PODS reaches uniform's peak in half the steps (multiplier 2) and trains 8 of 16 per prompt, so its
-    hours multiplier is 2 (a + b) / (a + b / 2); GRESO's best checkpoint (t = 25) costs 25 x 32 rollouts against
+    twice as fast, DAPO's dynamic sampling at uniform's pace, GRESO twice as fast at half DAPO's spend. By hand,
+    with the cost model's per-rollout generation time a = 200 x 1e-6 + 1000 x 1e-4 and update time b = 1200 x 3e-5:
+    SPEED-RL's hours multiplier is 2 (half the steps, the same cost per step); PODS reaches uniform's peak in half
+    the steps (multiplier 2) and trains 8 of 16 per prompt, so its hours multiplier is 2 (a + b) / (a + b / 2);
+    GRESO's best checkpoint (t = 25) costs 25 x 32 rollouts against
     DAPO's 50 x 64: 4x. Reinforce-Ada's published arms did not run: its row says "not run"."""
     from types import SimpleNamespace
 
