@@ -140,9 +140,12 @@ def test_peer_methods_quick(tmp_path):
         spend = rank[rank.model == model].set_index("arm")["rollouts_per_step"]
         assert spend["uniform:x2"] == pytest.approx(2 * spend["uniform"])
         # matched: none spends more, but the refilling arms (DAPO's dynamic sampling, SPEED-RL, GRESO: as published)
-        refill = [a for a in ("dapo_dynamic", *REFILLING_ARMS) if a in spend.index]
+        # and Reinforce-Ada as published (32 per prompt: reinforce_ada:x<32/G> where G < 32)
+        refill = [a for a in spend.index if a in ("dapo_dynamic", *REFILLING_ARMS) or a.startswith("reinforce_ada:x")]
         assert (spend.drop(index=["uniform:x2", *refill]) <= spend["uniform"] + 1e-9).all()
         assert spend["dapo_dynamic"] >= spend["uniform"]
+    own = pd.read_csv(out / "own_terms.csv")
+    assert set(own.model) == {"sim", "lab"} and own.value.notna().sum() >= 12
     assert (out / "ranking.png").is_file()
 
 
