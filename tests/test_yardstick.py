@@ -430,6 +430,14 @@ def test_ladder_prediction_and_rows_hand_computed():
     assert s.loc[("uniform:x2", "predicted_step_multiplier"), "value"] == pytest.approx(1.5, rel=1e-12)
     assert s.loc[("uniform:x2", "predicted_compute_multiplier"), "value"] == pytest.approx(0.75, rel=1e-12)
     assert s.loc[("uniform:x2", "snr_ratio"), "value"] == pytest.approx(2.0, rel=1e-12)
+    # a mean SNR <= 0 (the noise swamps the signal): B_noise unbounded, counted, not averaged; x2's limit is 2x
+    # fewer steps at the same rollouts
+    assert ladder_prediction(np.inf, 1.0, 2.0) == (2.0, 1.0)
+    steps["grad_snr"] = -0.2
+    s, _ = summary_tables(steps, _args(["uniform", "uniform:x2"]))
+    s = s.set_index(["arm", "metric"])
+    assert s.loc[("uniform", "b_noise_unbounded"), "value"] == 4 and s.loc[("uniform", "b_noise"), "n_reps"] == 0
+    assert s.loc[("uniform:x2", "predicted_step_multiplier"), "value"] == 2.0
 
 
 def test_peers_own_terms_read_hours_peaks_and_best_checkpoints_by_hand():

@@ -92,6 +92,7 @@ def ladder_prediction(b_noise_groups: float, batch: float, m: float) -> tuple[fl
         S(B) / S(m B) = (1 + B_noise / B) / (1 + B_noise / (m B)): how many times fewer steps.
     compute_multiplier : float
         E(B) / E(m B) = (1 + B / B_noise) / (1 + m B / B_noise): how many times fewer rollouts (< 1 for m > 1).
+        For B_noise = inf (the noise swamps the signal) the limits m and 1.
 
     Examples
     --------
@@ -102,6 +103,8 @@ def ladder_prediction(b_noise_groups: float, batch: float, m: float) -> tuple[fl
         raise ValueError(f"m: must be finite and > 0, got {m!r}")
     if not (batch > 0) or not (b_noise_groups > 0):
         raise ValueError(f"b_noise_groups, batch: must be > 0, got {b_noise_groups!r}, {batch!r}")
+    if np.isinf(b_noise_groups):  # the limit B << B_noise: m times fewer steps at the same rollouts
+        return float(m), 1.0
     r = b_noise_groups / batch
     return float((1 + r) / (1 + r / m)), float((1 + 1 / r) / (1 + m / r))
 
@@ -146,7 +149,8 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
     Notes
     -----
     Rows (per replicate, mean and se over replicates): "uniform" ``b_noise`` and ``b_noise_batch`` (B_noise and B
-    in groups, ``b_noise``); each ladder arm ``predicted_step_multiplier`` and ``predicted_compute_multiplier``
+    in groups, ``b_noise``; a replicate whose mean SNR is <= 0 is left out of ``b_noise`` and counted in
+    ``b_noise_unbounded``); each ladder arm ``predicted_step_multiplier`` and ``predicted_compute_multiplier``
     (``ladder_prediction`` with that replicate's B_noise and m), to be held against the measured
     ``step_multiplier_tuned@m`` and ``compute_multiplier_tuned@m`` (the theory holds at each batch's best rate),
     and ``snr_ratio`` (the arm's mean SNR over uniform's: m if x<m> acted as m times the batch, less where the
@@ -160,6 +164,8 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
     per = {rep: b_noise(run.grad_snr, run.grad_noise_scale) for rep, run in mine.groupby("rep", sort=True)}
     bn = pd.Series({rep: v[0] for rep, v in per.items()}, dtype=np.float64)
     rows.per_rep("uniform", "b_noise", bn.where(np.isfinite(bn)))
+    # replicates whose mean SNR is <= 0 (B_noise unbounded: far above the batch), counted instead of averaged
+    rows.scalar("uniform", "b_noise_unbounded", float(np.isinf(bn).sum()), n=len(bn))
     rows.per_rep("uniform", "b_noise_batch", pd.Series({rep: v[1] for rep, v in per.items()}, dtype=np.float64))
     snr_u = mine.groupby("rep").grad_snr.mean()
     for spec in arms:
@@ -167,7 +173,7 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
         ladder = (arm.allocator == "uniform" and arm.rollout_scale != 1.0 and spec.count(":") == 1)
         if not ladder:
             continue
-        pred = {rep: ladder_prediction(b, n, arm.rollout_scale) for rep, (b, n) in per.items() if np.isfinite(b)}
+        pred = {rep: ladder_prediction(b, n, arm.rollout_scale) for rep, (b, n) in per.items() if not np.isnan(b)}
         rows.per_rep(spec, "predicted_step_multiplier", pd.Series({r: v[0] for r, v in pred.items()}, dtype=float))
         rows.per_rep(spec, "predicted_compute_multiplier", pd.Series({r: v[1] for r, v in pred.items()}, dtype=float))
         other = steps[steps.arm == spec].dropna(subset=["grad_snr"]).groupby("rep").grad_snr.mean()

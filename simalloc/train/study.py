@@ -176,9 +176,10 @@ def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
             print(f"frontier {metric}: {value:+.4f}" + (f" +- {se:.4f}" if np.isfinite(se) else "")
                   + f" over {n} leave-one-out uniform runs (an arm is credited only beyond the bound)")
         _print_efficiency(long)
-        bn = long[(long.arm == "uniform") & long.metric.isin(["b_noise", "b_noise_batch"])].set_index("metric")
-        if len(bn) == 2:
-            print(ladder_verdict(bn.value["b_noise"], bn.value["b_noise_batch"]))
+        bn = long[(long.arm == "uniform") & long.metric.str.startswith("b_noise")].set_index("metric").value
+        if "b_noise" in bn:
+            unbounded = bn.get("b_noise_unbounded", 0) > 0 and np.isnan(bn["b_noise"])
+            print(ladder_verdict(np.inf if unbounded else bn["b_noise"], bn["b_noise_batch"]))
         snr = long[(long.metric == "grad_snr") & long.arm.isin(args.arms)]
         if not snr.empty:
             print("gradient SNR (mean over measured steps): "
