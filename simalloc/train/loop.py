@@ -29,7 +29,7 @@ from .policies import make_policy
 from .predictors import make_predictor, prompt_embeddings
 
 __all__ = ["simulate_training", "train_arm", "STREAMS", "spawn_streams", "resolve_arm", "StepPlan", "step_plan",
-           "arm_predictor"]
+           "arm_predictor", "ArmRun", "start_run", "finish_step"]
 
 #: the independent random streams of a run, spawned in this order from its seed (common random numbers: every arm
 #: given the same seed sees the same worlds, batches and draws)
@@ -147,6 +147,81 @@ def arm_predictor(model: TrainingModel, arm: Arm, spec: BatchSpec, rngs: dict):
                           decay=decay)
 
 
+@dataclass
+class ArmRun:
+    """One arm's run in progress: what the loop's stages share (``start_run``, ``finish_step``).
+
+    Attributes
+    ----------
+    model : TrainingModel
+        The model being trained.
+    recorder : Recorder
+        Its records.
+    drawer : BatchDrawer
+        The arm's batches.
+    predictor : object
+        The arm's pass-rate predictor (observes every step's groups).
+    cfg : TrainConfig or LabConfig
+        The run's settings.
+    arm : Arm
+        The arm.
+    """
+
+    model: TrainingModel
+    recorder: Recorder
+    drawer: BatchDrawer
+    predictor: object
+    cfg: object
+    arm: Arm
+
+
+def start_run(model: TrainingModel, recorder: Recorder, cfg, spec: BatchSpec, arm: Arm, k0: int,
+              rngs: dict) -> ArmRun:
+    """Before the first step: the arm's predictor, the ``temp<x>`` control's rollout temperature, the batch
+    drawer, and the step-0 record.
+
+    Parameters
+    ----------
+    model, recorder, cfg, spec, arm, k0, rngs
+        As ``train_arm``.
+
+    Returns
+    -------
+    ArmRun
+    """
+    predictor = arm_predictor(model, arm, spec, rngs)
+    if arm.temperature_scale != 1.0:  # a temp<x> arm: the same start, sampled and trained at x T
+        model.set_rollout_temperature(cfg.temperature * arm.temperature_scale)
+    drawer = BatchDrawer(spec, arm, k0, predictor, rngs)
+    recorder.record(0)
+    return ArmRun(model, recorder, drawer, predictor, cfg, arm)
+
+
+def finish_step(run: ArmRun, step: int, plan: StepPlan, batch, result, seconds: float) -> None:
+    """After a step's update: the predictor observes the groups, the recorder counts the rollouts (cumulative, every
+    one generated) and, on recorded steps, adds the row.
+
+    Parameters
+    ----------
+    run : ArmRun
+        The run.
+    step : int
+        The step.
+    plan : StepPlan
+        Its plan.
+    batch : Batch
+        Its batch.
+    result : StepResult
+        Its update's report.
+    seconds : float
+        Its wall time so far.
+    """
+    run.predictor.observe(batch.idx, batch.successes, batch.sizes)
+    run.recorder.add_budget(batch, plan.warm)
+    if plan.recording:
+        run.recorder.record(step, batch, plan.warm, result, seconds)
+
+
 def train_arm(model: TrainingModel, recorder: Recorder, cfg, spec: BatchSpec, arm: Arm, k0: int,
               rngs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train ``model`` for ``cfg.steps`` steps under ``arm`` (the module docstring): the one loop of the simulator
@@ -173,21 +248,19 @@ def train_arm(model: TrainingModel, recorder: Recorder, cfg, spec: BatchSpec, ar
     -------
     steps, share : DataFrame
         ``recorder.tables()``.
+
+    Notes
+    -----
+    Each step: ``step_plan``, ``BatchDrawer.draw``, ``TrainingModel.update``, ``finish_step``. A driver that steps
+    several runs together (batched networks) can call the same stages per run.
     """
-    predictor = arm_predictor(model, arm, spec, rngs)
-    if arm.temperature_scale != 1.0:  # a temp<x> arm: the same start, sampled and trained at x T
-        model.set_rollout_temperature(cfg.temperature * arm.temperature_scale)
-    drawer = BatchDrawer(spec, arm, k0, predictor, rngs)
-    recorder.record(0)
+    run = start_run(model, recorder, cfg, spec, arm, k0, rngs)
     for step in range(1, cfg.steps + 1):
         start = time.perf_counter()
         plan = step_plan(cfg, arm, step)
-        batch = drawer.draw(model, plan.warm)
+        batch = run.drawer.draw(model, plan.warm)
         result = model.update(batch, plan.lr, plan.recording, plan.measure)
-        predictor.observe(batch.idx, batch.successes, batch.sizes)
-        recorder.add_budget(batch, plan.warm)
-        if plan.recording:
-            recorder.record(step, batch, plan.warm, result, time.perf_counter() - start)
+        finish_step(run, step, plan, batch, result, time.perf_counter() - start)
     return recorder.tables()
 
 
