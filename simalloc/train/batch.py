@@ -38,7 +38,8 @@ class Batch:
     idx : ndarray of int
         The groups' prompt indices in the pool.
     p : ndarray
-        Their pass rates under the rollout policy.
+        Their pass rates under the rollout policy (NaN where the model does not carry them: the lab's, unless a
+        predictor reads them; ``TrainingModel.rates_in_batch``).
     successes, sizes : ndarray of int
         Each group's successes and rollouts.
     rollouts : int
