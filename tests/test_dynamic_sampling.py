@@ -13,6 +13,7 @@ from simalloc.train import TrainConfig, parse_arm, simulate_training
 from simalloc.train.batch import BatchDrawer
 from simalloc.train.evaluation import temperature_columns, temperature_values
 from simalloc.train.loop import STREAMS, _policy
+from simalloc.train.model import SimulatedModel
 from simalloc.train.peers import PeerDrawer, parse_peer_options, refill_informative
 from simalloc.train.policies import pass_at_k_curve
 from simalloc.train.predictors import make_predictor
@@ -63,18 +64,18 @@ def test_refill_keeps_the_first_informative_groups_and_counts_every_rollout():
 
 def _dapo_drawer(cfg, seed, text=""):
     rngs = _rngs(seed)
-    policy = _policy(cfg, rngs["world"])
+    model = SimulatedModel(_policy(cfg, rngs["world"]), cfg.update_spec, cfg.n_prompts, rngs)
     spec = dataclasses.replace(cfg, peer_options=text).batch_spec
-    return policy, BatchDrawer(spec, parse_arm("dapo_dynamic"), cfg.k0, make_predictor("uniform"), rngs)
+    return model, BatchDrawer(spec, parse_arm("dapo_dynamic"), cfg.k0, make_predictor("uniform"), rngs)
 
 
 def test_simulator_dapo_fills_the_batch_with_informative_groups_and_spends_more():
     """Every step trains exactly n_prompts groups, all with spread and G rollouts, of distinct prompts; it spends
     a whole number of generation batches (n_prompts x G each), more than one when zero-spread groups occur."""
-    policy, drawer = _dapo_drawer(SMALL, 7)
+    model, drawer = _dapo_drawer(SMALL, 7)
     spent = []
     for _ in range(5):
-        b = drawer.draw(policy, warm=False)
+        b = drawer.draw(model, warm=False)
         assert b.idx.size == SMALL.n_prompts and np.unique(b.idx).size == b.idx.size
         assert np.all((b.successes > 0) & (b.successes < b.sizes)) and np.all(b.sizes == SMALL.group_size)
         assert b.rollouts % (SMALL.n_prompts * SMALL.group_size) == 0
@@ -85,8 +86,8 @@ def test_simulator_dapo_fills_the_batch_with_informative_groups_and_spends_more(
 def test_simulator_dapo_stops_at_its_cap_and_the_table_counts_every_rollout():
     """max_num_gen_batches = 1: one batch per step (uniform's spend), fewer groups trained; the default cap (10)
     spends more per step than uniform GRPO in the study's table."""
-    policy, drawer = _dapo_drawer(SMALL, 7, "dapo.max_num_gen_batches=1")
-    b = drawer.draw(policy, warm=False)
+    model, drawer = _dapo_drawer(SMALL, 7, "dapo.max_num_gen_batches=1")
+    b = drawer.draw(model, warm=False)
     assert b.rollouts == SMALL.n_prompts * SMALL.group_size and 0 < b.idx.size < SMALL.n_prompts
     steps, _ = simulate_training(SMALL, "dapo_dynamic", np.random.SeedSequence([3, 0]))
     uniform, _ = simulate_training(SMALL, "uniform", np.random.SeedSequence([3, 0]))
@@ -212,7 +213,7 @@ def test_lab_dapo_fills_the_batch_through_the_same_refill(lab):
     """The lab's dapo_dynamic step: n_prompts groups of G completions, each with spread, of distinct prompts; the
     step spends whole generation batches, more than uniform's n_prompts x G (G = 4: many groups without spread)."""
     from simalloc.lab import LabConfig
-    from simalloc.lab.loop import _batch_spec, _peer
+    from simalloc.lab.loop import LabModel, _batch_spec
 
     task, policy = lab
     cfg = LabConfig(n_pool=600, n_prompts=16, group_size=4, k0=2, phase_b_shards=2)
@@ -221,7 +222,9 @@ def test_lab_dapo_fills_the_batch_through_the_same_refill(lab):
     for seed in range(3):
         rngs = _rngs(seed)
         drawer = BatchDrawer(_batch_spec(cfg), parse_arm("dapo_dynamic"), cfg.k0, make_predictor("uniform"), rngs)
-        batch, ids, groups, rewards = _peer(policy, pool, drawer, rngs)
+        model = LabModel(policy, pool, cfg, cfg.lr)
+        batch = drawer.draw(model, warm=False)
+        ids, groups, rewards = model.training_groups(batch)
         assert len(groups) == cfg.n_prompts == np.unique(batch.idx).size
         assert all(len(g) == cfg.group_size and 0 < sum(r) < cfg.group_size for g, r in zip(groups, rewards))
         assert batch.rollouts % (cfg.n_prompts * cfg.group_size) == 0

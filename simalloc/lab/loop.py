@@ -1,17 +1,19 @@
-"""``train_lab``: real GRPO on the lab network, one arm, with the simulator's batches, allocators and records.
+"""``train_lab``: real GRPO on the lab network, one arm, through the simulator's loop.
 
-Each step: draw ``n_prompts`` training prompts, sample a pilot of ``k0`` completions per prompt from the network,
-split Phase B with the arm's allocator (``simalloc.train.batch.BatchDrawer.allocate``: the simulator's shards,
-learned priors and placebo), sample the extra completions, grade them, and take one step of the live mode's GRPO
-trainer (``simalloc.live.grpo.GRPOTrainer``) on every group. Peer arms and ``dapo_dynamic`` (DAPO's refill,
-``simalloc.train.peers.refill_informative``) draw through the simulator's ``PeerDrawer`` with the network as its
-``roll``. Recorded every ``record_every`` steps: exact Pass@k on the held-out eval sets (``answer_distribution``),
-the completion entropy, the batch's informative share, hits on s = 0 prompts, the gradient norm and loss, every
-``snr_every`` steps the gradient signal-to-noise ratio from per-group gradients at the step's own advantages
-(``gradient_snr``), and at step 0 and the last step exact Pass@1 / Pass@kmax at every ``eval_temperatures`` entry.
-A ``temp<x>`` arm samples and trains at x times ``temperature`` and is evaluated at ``temperature``. The per-step
-table has the simulator's ``STEP_COLUMNS`` first, so the studies' analysis (frontier gain, ``summary.csv``) reads
-it unchanged.
+The lab's network is a model of the one training loop (``simalloc.train.loop.train_arm``) through ``LabModel``:
+``roll`` samples completions from the network, ``pass_rates`` gives exact pass rates, ``update`` takes one step of
+the live mode's GRPO trainer (``simalloc.live.grpo.GRPOTrainer``) on the drawn groups. Everything else is the
+simulator's, written once: each step draws ``n_prompts`` training prompts, a pilot of ``k0`` completions per
+prompt, splits Phase B with the arm's allocator (``simalloc.train.batch.BatchDrawer``: the shards, learned priors
+and placebo), samples the extra completions; peer arms and ``dapo_dynamic`` (DAPO's refill,
+``simalloc.train.peers.refill_informative``) draw through ``PeerDrawer`` with the network's samples; the warm-up,
+``temp<x>`` (samples and trains at x times ``temperature``, evaluated at ``temperature``), ``lr<x>`` and ``x<m>``
+arms are the loop's. Recorded every ``record_every`` steps (``LabRecorder``): exact Pass@k on the held-out eval
+sets (``answer_distribution``), the completion entropy, the batch's informative share, hits on s = 0 prompts,
+cumulative rollouts, the gradient norm and loss, every ``snr_every`` steps the gradient signal-to-noise ratio from
+per-group gradients at the step's own advantages (``gradient_snr``), and at step 0 and the last step exact Pass@1
+/ Pass@kmax at every ``eval_temperatures`` entry. The per-step table has the simulator's ``STEP_COLUMNS`` first,
+so the studies' analysis (frontier gain, ``summary.csv``) reads it unchanged.
 
 Random streams are the simulator's (``simalloc.train.loop.STREAMS``): arms given the same seed see the same prompt
 batches. torch runs single-threaded inside a run, so a table does not depend on how many workers ran the study.
@@ -19,27 +21,23 @@ batches. torch runs single-threaded inside a run, so a table does not depend on 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 
-from ..seeding import as_seed_sequence
-from ..train.arms import Arm, parse_arm
-from ..train.batch import Batch, BatchDrawer
+from ..train.arms import Arm
+from ..train.batch import Batch
 from ..train.config import BatchSpec
-from ..train.evaluation import Recorder, temperature_columns, temperature_values
-from ..train.loop import STREAMS
-from ..train.peers import parse_peer_options
+from ..train.evaluation import Recorder, temperature_columns, temperature_values, update_values
+from ..train.loop import resolve_arm, spawn_streams, train_arm
+from ..train.model import StepResult, TrainingModel
 from ..train.policies import pass_at_k_curve
-from ..train.predictors import make_predictor, prompt_embeddings
 from ..train.snr import group_weights, snr_from_group_gradients
 from .config import LabConfig
-from .policy import LabPolicy, Rollouts, completion_tables, pass_rates, pass_rates_at, sample
+from .policy import LabPolicy, completion_tables, pass_rates, pass_rates_at, sample
 from .task import Prompts
 from .warmstart import warm_start
 
-__all__ = ["train_lab", "gradient_snr", "group_gradients", "LAB_COLUMNS", "make_trainer"]
+__all__ = ["train_lab", "gradient_snr", "group_gradients", "LAB_COLUMNS", "make_trainer", "LabModel", "LabRecorder"]
 
 #: the lab's columns after the simulator's (whose ``STEP_COLUMNS`` include the gradient SNR and noise scale): the
 #: loss, the main eval set's Pass@1 by level, seconds per step
@@ -156,7 +154,25 @@ def gradient_snr(trainer, prompt_ids, groups, rewards) -> tuple[float, float]:
 
 class LabRecorder(Recorder):
     """The simulator's recorder with the lab's evaluation: exact Pass@k from the network's answer distribution on
-    the held-out sets, the completion entropy, and the lab's columns (``LAB_COLUMNS``)."""
+    the held-out sets, the completion entropy, and the lab's columns (``LAB_COLUMNS``).
+
+    Parameters
+    ----------
+    cfg : LabConfig
+        The run's settings.
+    arm : Arm
+        The arm.
+    rep : int
+        The replicate (labels the rows).
+    k0 : int
+        The arm's pilot size.
+    policy : LabPolicy
+        The network at the study's temperature (evaluated at each recorded step).
+    main : Prompts
+        The main held-out eval set.
+    sets : list of (str, Prompts)
+        The extra held-out sets (``LabConfig.eval_sets``).
+    """
 
     def __init__(self, cfg: LabConfig, arm: Arm, rep: int, k0: int, policy: LabPolicy, main: Prompts,
                  sets: list[tuple[str, Prompts]]):
@@ -164,10 +180,12 @@ class LabRecorder(Recorder):
         self.main, self.sets = main, sets
         self.lab_rows = []
 
-    def record(self, step: int, batch=None, grad_norm=np.nan, warm: bool = False, loss=np.nan,
-               snr=(np.nan, np.nan), seconds=np.nan) -> None:
-        """Add step ``step``'s row (``batch`` None: the start, before any update)."""
+    def record(self, step: int, batch=None, warm: bool = False, result=None, seconds: float = np.nan) -> None:
+        """Add step ``step``'s row (``batch`` None: the start, before any update); ``Recorder.record``'s
+        arguments, the update's loss and the step's ``seconds`` in the lab's columns."""
         informative, hits_s0, n_s0, rollouts, share_s0, share_sk0 = self.batch_stats(batch, warm)
+        grad_norm, _, snr = update_values(result)
+        loss = np.nan if result is None else result.loss
         first, second = completion_tables(self.policy, self.main)
         dist = np.einsum("nz,nzy->ny", first, second)[:, self.policy.tokenizer.digit_ids]
         p = dist[np.arange(len(self.main)), self.main.answer]
@@ -204,19 +222,6 @@ def _batch_spec(cfg: LabConfig) -> BatchSpec:
     return BatchSpec(cfg.n_pool, cfg.n_prompts, cfg.group_size, cfg.k0, cfg.phase_b_shards, cfg.cap,
                      cfg.warmup_steps, cfg.prior_concentration, cfg.oracle_noise, cfg.embed_dim, cfg.embed_signal,
                      cfg.vip_n_max, cfg.peer_options)
-
-
-def _groups(prompts: Prompts, *rollouts: Rollouts) -> tuple[list, list, list, np.ndarray]:
-    """(prompt ids, completion groups, reward groups, successes per prompt) from rollouts ordered by prompt."""
-    n = len(prompts)
-    groups = [[] for _ in range(n)]
-    rewards = [[] for _ in range(n)]
-    for r in rollouts:
-        for i, tok, rew in zip(r.prompt, r.tokens.tolist(), r.reward):
-            groups[i].append(tok)
-            rewards[i].append(float(rew))
-    successes = np.array([int(sum(x)) for x in rewards], dtype=np.int64)
-    return [list(map(int, row)) for row in prompts.ids], groups, rewards, successes
 
 
 def train_lab(cfg: LabConfig, arm: str | Arm, rng, *, rep: int = 0, policy: LabPolicy | None = None
@@ -256,8 +261,7 @@ def train_lab(cfg: LabConfig, arm: str | Arm, rng, *, rep: int = 0, policy: LabP
     import torch
 
     cfg.validate()
-    arm = parse_arm(arm) if isinstance(arm, str) else arm
-    k0 = cfg.k0 if arm.k0 is None else arm.k0
+    arm, k0 = resolve_arm(arm, cfg.k0, cfg.group_size)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -267,86 +271,96 @@ def train_lab(cfg: LabConfig, arm: str | Arm, rng, *, rep: int = 0, policy: LabP
 
 
 def _run(cfg: LabConfig, arm: Arm, k0: int, rng, rep: int, policy):
-    rngs = dict(zip(STREAMS, (np.random.default_rng(s) for s in as_seed_sequence(rng).spawn(len(STREAMS)))))
+    """The lab's pieces (warm start, pool, eval sets, recorder, ``LabModel``) through the one loop."""
+    rngs = spawn_streams(rng)
     task = cfg.task
     policy = policy or warm_start(task, cfg.model_spec, cfg.warm, cfg.temperature)
     pool, _ = task.split()
     main = task.eval_set(cfg.n_eval, (1.0, 1.0, 1.0), seed=0)
     sets = [(name, task.eval_set(cfg.n_eval, mix, seed=i + 1)) for i, (name, mix) in enumerate(cfg.eval_set_specs())]
     recorder = LabRecorder(cfg, arm, rep, k0, policy, main, sets)
-    embeddings = None
-    if arm.predictor == "gp":
-        embeddings = prompt_embeddings(pass_rates(policy, pool), cfg.embed_dim, cfg.embed_signal, rngs["world"])
-    predictor = make_predictor(arm.predictor, embeddings=embeddings, noise=cfg.oracle_noise, rng=rngs["predictor"],
-                               decay=parse_peer_options(cfg.peer_options)["history"]["decay"])
-    drawer = BatchDrawer(_batch_spec(cfg), arm, k0, predictor, rngs)
-    if arm.temperature_scale != 1.0:  # a temp<x> arm samples and trains at x T; the recorder keeps evaluating at T
-        policy = LabPolicy(policy.model, policy.task, policy.temperature * arm.temperature_scale)
-    trainer = make_trainer(policy, cfg, cfg.lr * arm.lr_scale, cfg.temperature * arm.temperature_scale)
-    recorder.record(0)
-    for step in range(1, cfg.steps + 1):
-        start = time.perf_counter()
-        warm = step <= cfg.warmup_steps
-        for group in trainer.optimizer.param_groups:
-            group["lr"] = cfg.lr * (1.0 if warm else arm.lr_scale)
-        if drawer.peer is not None and not warm:  # peers and DAPO's dynamic sampling
-            batch, ids, groups, rewards = _peer(policy, pool, drawer, rngs)
-        else:
-            batch, ids, groups, rewards = _allocated(policy, pool, cfg, drawer, arm, k0, warm, rngs)
-        recording = step % cfg.record_every == 0 or step == cfg.steps
-        snr = (np.nan, np.nan)
-        if recording and cfg.snr_every and (step % cfg.snr_every == 0 or step == cfg.steps) and ids:
-            snr = gradient_snr(trainer, ids, groups, rewards)
-        out = trainer.step(ids, groups, rewards) if ids else {"loss": 0.0, "grad_norm": 0.0}
-        predictor.observe(batch.idx, batch.successes, batch.sizes)
-        recorder.add_budget(batch, warm)
-        if recording:
-            recorder.record(step, batch, out["grad_norm"], warm, out["loss"], snr, time.perf_counter() - start)
-    return recorder.tables()
+    model = LabModel(policy, pool, cfg, cfg.lr * arm.lr_scale)
+    return train_arm(model, recorder, cfg, _batch_spec(cfg), arm, k0, rngs)
 
 
-def _peer(policy, pool: Prompts, drawer: BatchDrawer, rngs) -> tuple[Batch, list, list, list]:
-    """A peer arm's or ``dapo_dynamic``'s step (``simalloc.train.peers``) on the network: its rule asks for
-    rollouts, the network samples them, and each trained prompt keeps its first ``kept_pos`` correct and first
-    ``kept_neg`` wrong completions in the order drawn (Reinforce-Ada's caches; PODS's binary max-variance subset;
-    DAPO's whole groups)."""
-    store: dict[int, list] = {}
+class LabModel(TrainingModel):
+    """The lab network as the one loop's model (``simalloc.train.model.TrainingModel``).
 
-    def roll(idx, n):
-        r = sample(policy, pool.take(idx), n, rngs["extra"])
+    ``roll`` samples completions from the network (``sample``) and keeps them, by pool prompt, in the order drawn;
+    ``update`` takes one step of the live mode's GRPO trainer on the batch's groups: for an allocating batch every
+    completion drawn for a prompt (pilot, then extra), for a peer or dynamic-sampling batch (``batch.pilot`` None)
+    each prompt's first ``successes`` correct and first ``sizes - successes`` wrong completions in the order drawn
+    (Reinforce-Ada's caches; PODS's binary max-variance subset; DAPO's whole groups). The kept completions are
+    dropped after each update. Exact pass rates (``pass_rates``) cost a network pass, so a batch carries them
+    only when a predictor reads them (``rates_in_batch`` False).
+
+    Parameters
+    ----------
+    policy : LabPolicy
+        The network (trained in place).
+    pool : Prompts
+        The training prompts (the batch drawer's indices are positions in it).
+    cfg : LabConfig
+        The GRPO step's settings (``make_trainer``).
+    lr : float
+        AdamW's initial learning rate (the loop sets each step's).
+    """
+
+    rates_in_batch = False
+
+    def __init__(self, policy: LabPolicy, pool: Prompts, cfg: LabConfig, lr: float):
+        self.policy, self.pool, self.cfg = policy, pool, cfg
+        self.trainer = make_trainer(policy, cfg, lr)
+        #: completions drawn this step: pool index -> [(tokens, reward), ...] in the order drawn
+        self.drawn: dict[int, list] = {}
+
+    def pass_rates(self, idx) -> np.ndarray:
+        """Exact pass rates of pool prompts ``idx`` at the sampling temperature (``pass_rates``)."""
+        return pass_rates(self.policy, self.pool.take(idx))
+
+    def roll(self, idx, n, rng, p=None) -> np.ndarray:
+        """Sample ``n[j]`` completions of pool prompt ``idx[j]`` from the network (``p`` is not read), keep them for
+        the update, return their successes."""
+        idx = np.asarray(idx, dtype=np.int64)
+        r = sample(self.policy, self.pool.take(idx), n, rng)
         s = np.zeros(idx.size, dtype=np.int64)
         for j, tok, rew in zip(r.prompt, r.tokens.tolist(), r.reward):
-            store.setdefault(int(idx[j]), []).append((tok, float(rew)))
+            self.drawn.setdefault(int(idx[j]), []).append((tok, float(rew)))
             s[j] += int(rew > 0)
         return s
 
-    g = drawer.peer.draw(roll)
-    ids = [list(map(int, row)) for row in pool.take(g.idx).ids] if g.idx.size else []
-    groups, rewards = [], []
-    for i, kp, kn in zip(g.idx.tolist(), g.kept_pos.tolist(), g.kept_neg.tolist()):
-        drawn = store[i]
-        kept = [x for x in drawn if x[1] > 0][:kp] + [x for x in drawn if x[1] <= 0][:kn]
-        groups.append([tok for tok, _ in kept])
-        rewards.append([rew for _, rew in kept])
-    batch = Batch(g.idx, np.full(g.idx.size, np.nan), g.kept_pos, g.kept_pos + g.kept_neg, g.spent)
-    return batch, ids, groups, rewards
+    def training_groups(self, batch: Batch) -> tuple[list, list, list]:
+        """(prompt ids, completion groups, reward groups) of ``batch``, as ``GRPOTrainer.step`` takes them (the
+        class docstring says which completions a group keeps)."""
+        if not batch.idx.size:
+            return [], [], []
+        ids = [list(map(int, row)) for row in self.pool.take(batch.idx).ids]
+        groups, rewards = [], []
+        for i, pos, size in zip(batch.idx.tolist(), batch.successes.tolist(), batch.sizes.tolist()):
+            drawn = self.drawn.get(i, [])
+            if batch.pilot is not None:  # an allocating batch: the whole group, pilot then extra
+                kept = drawn
+            else:
+                kept = [x for x in drawn if x[1] > 0][:pos] + [x for x in drawn if x[1] <= 0][:size - pos]
+            if len(kept) != size:
+                raise RuntimeError(f"prompt {i}: {len(kept)} completions kept for a group of {size}")
+            groups.append([tok for tok, _ in kept])
+            rewards.append([rew for _, rew in kept])
+        return ids, groups, rewards
 
+    def update(self, batch: Batch, lr: float, recording: bool, measure: bool) -> StepResult:
+        """One GRPO step on the batch's groups at ``lr`` (the gradient SNR first when ``measure``)."""
+        ids, groups, rewards = self.training_groups(batch)
+        self.drawn = {}
+        for group in self.trainer.optimizer.param_groups:
+            group["lr"] = lr
+        snr = (np.nan, np.nan)
+        if measure and ids:
+            snr = gradient_snr(self.trainer, ids, groups, rewards)
+        out = self.trainer.step(ids, groups, rewards) if ids else {"loss": 0.0, "grad_norm": 0.0}
+        return StepResult(out["grad_norm"], np.nan, *snr, loss=out["loss"])
 
-def _allocated(policy, pool: Prompts, cfg: LabConfig, drawer: BatchDrawer, arm: Arm, k0: int, warm: bool, rngs):
-    """A batch of fixed prompts: pilot, the arm's allocation of Phase B (uniform groups of G while warm), extra."""
-    pilot_k = cfg.k0 if warm else k0
-    group = cfg.group_size if warm else drawer.group
-    idx = rngs["batch"].choice(len(pool), cfg.n_prompts, replace=False)
-    prompts = pool.take(idx)
-    pilot = sample(policy, prompts, pilot_k, rngs["pilot"])
-    s = np.bincount(pilot.prompt, weights=pilot.reward, minlength=cfg.n_prompts).astype(np.int64)
-    if warm:
-        alloc = np.full(cfg.n_prompts, group - pilot_k, dtype=np.int64)
-    else:
-        p = pass_rates(policy, prompts) if arm.predictor in ("oracle", "truth") else np.full(cfg.n_prompts, np.nan)
-        alloc = drawer.allocate(idx, p, s)
-    extra = sample(policy, prompts, alloc, rngs["extra"])
-    ids, groups, rewards, total = _groups(prompts, pilot, extra)
-    batch = Batch(idx, np.full(cfg.n_prompts, np.nan), total, pilot_k + alloc, int(cfg.n_prompts * group), s,
-                  alloc, total - s)
-    return batch, ids, groups, rewards
+    def set_rollout_temperature(self, temperature: float) -> None:
+        """Sample and train at ``temperature`` (the recorder keeps the network at the study's)."""
+        self.policy = LabPolicy(self.policy.model, self.policy.task, temperature)
+        self.trainer = make_trainer(self.policy, self.cfg, self.trainer.config.learning_rate, temperature)

@@ -9,7 +9,9 @@ The pipeline, one module per stage:
 - ``update``: advantages, aggregation, gradient, per-rollout noise, clipping, optimizer: one step;
 - ``snr``: the gradient signal-to-noise ratio (one definition for the simulator and the lab);
 - ``evaluation``: what is recorded;
-- ``loop``: ``simulate_training``, the loop over those stages;
+- ``model``: what the loop needs from a model (``TrainingModel``) and the simulator's (``SimulatedModel``);
+- ``loop``: ``train_arm``, the one loop over those stages for the simulator and the lab, and
+  ``simulate_training``;
 - ``analysis``: final Pass@k, frontier gain (Pareto-filtered), matched learning rate, ``summary.csv`` and
   ``replicates.csv``;
 - ``efficiency``: steps and rollouts to uniform GRPO's own targets, compute multipliers, the tuned read;

@@ -4,7 +4,9 @@ Uniform steps (and the warm-up) give every prompt G rollouts. Allocating arms sp
 (``phase_b_shards``, HORA's 4 x 15) with the registry's allocator, optionally with a learned prior from the
 arm's predictor; a placebo arm permutes the shard's group sizes over its prompts. ``dapo_dynamic`` and the
 peer arms draw their groups through ``simalloc.train.peers.PeerDrawer`` (DAPO's refill: ``refill_informative``).
-Rollout counts are binomial draws given the policy's pass rates (a sufficient statistic for binary rewards).
+Rollouts come from the model's ``roll`` (``simalloc.train.model.TrainingModel``): in the simulator binomial draws
+given the policy's pass rates (a sufficient statistic for binary rewards), in the lab the network's samples; the
+same drawer serves both.
 
 Random streams (each a numpy Generator, used in this order every step): ``batch`` (which prompts), ``pilot``
 (pilot successes), ``alloc`` (allocator ties and the placebo's permutation), ``extra`` (extra successes).
@@ -36,7 +38,8 @@ class Batch:
     idx : ndarray of int
         The groups' prompt indices in the pool.
     p : ndarray
-        Their pass rates under the rollout policy.
+        Their pass rates under the rollout policy (NaN where the model does not carry them: the lab's, unless a
+        predictor reads them; ``TrainingModel.rates_in_batch``).
     successes, sizes : ndarray of int
         Each group's successes and rollouts.
     rollouts : int
@@ -118,20 +121,33 @@ class BatchDrawer:
         self.peer = PeerDrawer(arm.allocator, spec.n_pool, spec.n_prompts, self.group,
                                parse_peer_options(spec.peer_options), rngs) if arm.peer or arm.dynamic else None
 
-    def draw(self, policy, warm: bool) -> Batch:
-        """The next batch; ``warm`` steps are plain GRPO (uniform groups of G) for every arm."""
+    def draw(self, model, warm: bool) -> Batch:
+        """The next batch from ``model`` (a ``simalloc.train.model.TrainingModel``: its ``roll`` draws the
+        rollouts); ``warm`` steps are plain GRPO (uniform groups of G) for every arm.
+
+        A peer or dynamic-sampling batch keeps, per trained prompt, ``successes`` positive and ``sizes -
+        successes`` negative rollouts of those drawn (``pilot`` None); an allocating batch trains on every rollout
+        drawn (pilot, then extra)."""
         spec, r = self.spec, self.rngs
         if self.peer is not None and not warm:
-            g = self.peer.draw(lambda idx, n: binomial(r["extra"], n, policy.pass_rates(idx)))
-            return Batch(g.idx, policy.pass_rates(g.idx), g.kept_pos, g.kept_pos + g.kept_neg, g.spent)
+            g = self.peer.draw(lambda idx, n: model.roll(idx, n, r["extra"]))
+            return Batch(g.idx, self._rates(model, g.idx, False), g.kept_pos, g.kept_pos + g.kept_neg, g.spent)
         k0 = spec.k0 if warm else self.k0
         group = spec.group_size if warm else self.group
         idx = r["batch"].choice(spec.n_pool, spec.n_prompts, replace=False)
-        p = policy.pass_rates(idx)
-        s = binomial(r["pilot"], k0, p)
+        p = self._rates(model, idx, not warm and self.arm.predictor in ("oracle", "truth"))
+        s = model.roll(idx, k0, r["pilot"], p)
         alloc = np.full(spec.n_prompts, group - k0, dtype=np.int64) if warm else self.allocate(idx, p, s)
-        extra = binomial(r["extra"], alloc, p)
+        extra = model.roll(idx, alloc, r["extra"], p)
         return Batch(idx, p, s + extra, k0 + alloc, int(spec.n_prompts * group), s, alloc, extra)
+
+    @staticmethod
+    def _rates(model, idx, needed: bool) -> np.ndarray:
+        """The batch's exact pass rates: the model's where it carries them (``rates_in_batch``) or a predictor
+        reads them (``needed``), NaN otherwise."""
+        if model.rates_in_batch or needed:
+            return model.pass_rates(idx)
+        return np.full(len(idx), np.nan)
 
     def allocate(self, idx, p, s) -> np.ndarray:
         """Phase B shard by shard: the arm's allocator (learned prior for HORA with a predictor; with the

@@ -19,7 +19,7 @@ from ..worlds import make_world
 from .policies import pass_at_k_curve, pass_at_k_per_prompt
 
 __all__ = ["STEP_COLUMNS", "EVAL_TEMPERATURES", "make_eval_sets", "eval_set_values", "temperature_columns",
-           "temperature_values", "Recorder"]
+           "temperature_values", "update_values", "Recorder"]
 
 #: the evaluation-temperature grid Pass@k is also read at, at step 0 and the last step (issue 34: a Pass@k gain that
 #: a higher sampling temperature also buys is entropy, not skill); it contains both models' sampling temperatures
@@ -139,6 +139,23 @@ def temperature_values(rates_at, ks, temperatures) -> list[float]:
     return [float(x) for x in curves.ravel()] + [float(curves[best, 1]), float(temperatures[best])]
 
 
+def update_values(result) -> tuple[float, float, tuple[float, float]]:
+    """(grad_norm, grad_noise, (snr, noise_scale)) of an update's ``StepResult``; NaN for None (step 0).
+
+    Parameters
+    ----------
+    result : StepResult or None
+        ``simalloc.train.model.StepResult``.
+
+    Returns
+    -------
+    tuple
+    """
+    if result is None:
+        return np.nan, np.nan, (np.nan, np.nan)
+    return result.grad_norm, result.grad_noise, (result.snr, result.noise_scale)
+
+
 class Recorder:
     """Collects the per-step rows and the Phase-B budget by pilot count of one (arm, replicate) run.
 
@@ -184,10 +201,24 @@ class Recorder:
                     share_s0, share_sk0 = float(alloc[s == 0].sum() / spent), float(alloc[s == self.k0].sum() / spent)
         return informative, hits_s0, n_s0, rollouts, share_s0, share_sk0
 
-    def record(self, step: int, batch=None, grad_norm=np.nan, grad_noise=np.nan, warm: bool = False,
-               snr=(np.nan, np.nan)) -> None:
-        """Add step ``step``'s row (``batch`` None: the start, before any update)."""
+    def record(self, step: int, batch=None, warm: bool = False, result=None, seconds: float = np.nan) -> None:
+        """Add step ``step``'s row (``batch`` None: the start, before any update).
+
+        Parameters
+        ----------
+        step : int
+            The step (0: the start).
+        batch : Batch, optional
+            The step's batch.
+        warm : bool
+            A warm-up step (no allocation shares).
+        result : StepResult, optional
+            The update's report (``simalloc.train.model.StepResult``; None: NaN columns).
+        seconds : float
+            The step's wall time (read by the lab's recorder; unused here).
+        """
         informative, hits_s0, n_s0, rollouts, share_s0, share_sk0 = self.batch_stats(batch, warm)
+        grad_norm, grad_noise, snr = update_values(result)
         p = self.policy
         curve = pass_at_k_curve(p.eval_pass_rates(), self.ks)
         entropy, h = self.entropies()
