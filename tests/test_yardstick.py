@@ -362,6 +362,9 @@ def test_tuned_read_uses_the_grid_both_families_ran():
     assert s.loc[("uniform", "best_lr_tuned@pass@1@50%"), "value"] == 4.0  # uniform's own family: its whole grid
     chosen = reps[(reps.arm == "uniform:x2") & (reps.metric == "lr_tuned@pass@1@50%")].value
     assert chosen.tolist() == [2.0] * 4
+    # both read at the top of the shared grid {1, 2} (uniform's lr4 is not in it): counted, every replicate
+    assert s.loc[("uniform:x2", "lr_tuned_at_edge@pass@1@50%"), "value"] == 4
+    assert s.loc[("uniform:x2", "reference_lr_tuned_at_edge@pass@1@50%"), "value"] == 4
 
 
 def test_tuned_read_chooses_each_replicate_rate_out_of_fold():
@@ -381,6 +384,9 @@ def test_tuned_read_chooses_each_replicate_rate_out_of_fold():
     s, _ = _read(curves)
     assert s.loc[("uniform:x2", "step_multiplier_tuned@pass@1@50%"), "value"] == pytest.approx(1.0, rel=1e-9)
     assert s.loc[("uniform:x2", "selection_optimism_tuned@pass@1@50%"), "value"] > 0
+    # uniform reads lr1, inside the grid {0.5, 1, 2}; uniform:x2 reads lr0.5 or lr2, its ends, on every replicate
+    assert s.loc[("uniform:x2", "reference_lr_tuned_at_edge@pass@1@50%"), "value"] == 0
+    assert s.loc[("uniform:x2", "lr_tuned_at_edge@pass@1@50%"), "value"] == 4
 
 
 def test_b_noise_recovers_the_closed_form_on_a_gaussian_toy():
