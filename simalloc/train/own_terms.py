@@ -37,13 +37,16 @@ from .efficiency import (
 
 __all__ = ["PUBLISHED", "COST_MODEL", "published_arms", "trained_per_step", "own_terms"]
 
-#: each peer's headline as published: (peer, published metric, published value, source). Read from the abstracts
-#: (arXiv HTML); per-setting tables were not found by the search, so they are not quoted
+#: each peer's headline as published: (peer, published metric, published value, source). The numbers are the
+#: abstracts' (arXiv HTML), checked word for word; where the metric's wording comes from elsewhere the source says
+#: where. Per-setting tables were not found by the search, so they are not quoted
 PUBLISHED = {
     "SPEED-RL": ("wall-clock time to fixed accuracy targets, vs RLOO and DAPO",
-                 "2x to 6x faster training without degrading accuracy", "arXiv 2506.09016 (v1), abstract"),
+                 "2x to 6x faster training without degrading accuracy",
+                 "arXiv 2506.09016 (v1), abstract (the number); metric and baselines: Zanette-Labs/speed-rl README"),
     "GRESO": ("rollout and total wall-clock time vs DAPO's dynamic sampling",
-              "up to 2.4x faster rollout, up to 2.0x faster total training", "arXiv 2506.02177 (v1), abstract"),
+              "up to 2.4x faster rollout, up to 2.0x faster total training",
+              "arXiv 2506.02177 (v1), abstract (the numbers); baseline: Figure 1's caption"),
     "GRESO rollouts": ("rollouts to the best checkpoint vs dynamic sampling (Qwen2.5-Math-7B)",
                        "not found (issue 34 quotes 13.1M -> 6.3M; not located in the searched text)",
                        "arXiv 2506.02177"),
