@@ -471,8 +471,8 @@ def test_ladder_prediction_and_rows_hand_computed():
     assert s.loc[("uniform:x2", "predicted_step_multiplier"), "value"] == pytest.approx(1.5, rel=1e-12)
     assert s.loc[("uniform:x2", "predicted_compute_multiplier"), "value"] == pytest.approx(0.75, rel=1e-12)
     assert s.loc[("uniform:x2", "snr_ratio"), "value"] == pytest.approx(2.0, rel=1e-12)
-    # a mean SNR <= 0 (the noise swamps the signal): B_noise unbounded, counted, not averaged; x2's limit is 2x
-    # fewer steps at the same rollouts
+    # SNR -0.2 on every step (progress sum s / (1 + s) < 0: the noise swamps the signal): B_noise unbounded,
+    # counted, not averaged; x2's limit is 2x fewer steps at the same rollouts
     assert ladder_prediction(np.inf, 1.0, 2.0) == (2.0, 1.0)
     steps["grad_snr"] = -0.2
     s, _ = summary_tables(steps, _args(["uniform", "uniform:x2"]))
@@ -511,6 +511,10 @@ def test_peers_own_terms_read_hours_peaks_and_best_checkpoints_by_hand():
     b = 1200 * 3e-5
     assert COST_MODEL["seconds_per_trained_token"] == 3e-5  # the constants the hand values use
     assert table.loc[("SPEED-RL", "hours_multiplier@pass@1@50%", "uniform"), "value"] == pytest.approx(2, rel=1e-9)
+    # an hours row states the cost model it assumed; a rollouts row needs none
+    note = table.loc[("SPEED-RL", "hours_multiplier@pass@1@50%", "uniform"), "note"]
+    assert note.startswith("hours under an assumed cost model") and "seconds_per_generated_token=0.0001" in note
+    assert table.loc[("GRESO rollouts", "rollouts_multiplier@best_checkpoint", "dapo_dynamic"), "note"] == ""
     assert table.loc[("PODS", "step_multiplier@uniform_peak", "uniform"), "value"] == pytest.approx(2, rel=1e-9)
     assert table.loc[("PODS", "hours_multiplier@uniform_peak", "uniform"), "value"] == pytest.approx(
         2 * (a + b) / (a + b / 2), rel=1e-9)

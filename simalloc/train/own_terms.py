@@ -129,9 +129,12 @@ def _row(model, peer, metric, arm, baseline, ref, mine, col):
                     se=np.nan, n_reps=0, censored_pairs=0, note="not run")
     pm = paired_multiplier(ref, mine, col)
     m = mean_se(pm.ratio.to_numpy())
+    # an hours read rests on the cost model's assumed constants: the row says so, whoever reads the csv alone
+    note = ("hours under an assumed cost model (not measured): "
+            + ", ".join(f"{k}={v:g}" for k, v in COST_MODEL.items())) if col == "hours" else ""
     return dict(model=model, peer=peer, published_metric=pub_metric, published_value=pub_value,
                 published_source=source, simalloc_metric=metric, arm=arm, baseline=baseline, value=m.mean, se=m.se,
-                n_reps=m.n, censored_pairs=int((pm.kind != "exact").sum()), note="")
+                n_reps=m.n, censored_pairs=int((pm.kind != "exact").sum()), note=note)
 
 
 def own_terms(steps: pd.DataFrame, model: str, cfg, options: dict) -> pd.DataFrame:
@@ -152,7 +155,8 @@ def own_terms(steps: pd.DataFrame, model: str, cfg, options: dict) -> pd.DataFra
     -------
     pandas.DataFrame
         Columns model, peer, published_metric, published_value, published_source, simalloc_metric, arm, baseline,
-        value, se, n_reps, censored_pairs, note ("not run" when an arm is missing).
+        value, se, n_reps, censored_pairs, note ("not run" when an arm is missing; on an hours row, the cost
+        model's assumed constants).
     """
     start = getattr(cfg, "warmup_steps", 0)
     ran = set(steps.arm)
