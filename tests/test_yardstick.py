@@ -523,3 +523,22 @@ def test_peers_own_terms_read_hours_peaks_and_best_checkpoints_by_hand():
     row = table.loc[("Reinforce-Ada", "step_multiplier@pass@1 (as published: 32 vs 4 per prompt)",
                      "uniform:k4:x0.25")]
     assert row.note == "not run" and np.isnan(row.value)
+
+
+def test_crossfit_tuned_with_odd_and_too_few_replicates_by_hand():
+    """Rates a (x1) and b (x2), steps to target a: 10, 30, 10 and b: 20, 20, 20 on replicates 0, 1, 2. Folds by
+    parity: {0, 2} is read at the rate chosen on replicate 1 alone (b: 20 < 30), {1} at the rate chosen on {0, 2}
+    (a: 10 < 20), so the reads are 20 (b), 30 (a), 20 (b), although a wins in sample (mean 16.7 < 20). Two
+    replicates: each read at the other's choice; one replicate: nothing to choose on out of fold, no rows.
+    Mutation: an in-sample choice reads a everywhere (10, 30, 10), which the first assertion rules out."""
+    from simalloc.train.efficiency import crossfit_tuned
+
+    def table(steps, reps):
+        return pd.DataFrame({"rep": reps, "steps": steps, "rollouts": np.asarray(steps) * 64.0, "reached": True})
+
+    family = {1.0: "a", 2.0: "b"}
+    got = crossfit_tuned({"a": table([10.0, 30.0, 10.0], [0, 1, 2]), "b": table([20.0] * 3, [0, 1, 2])}, family)
+    assert got.steps.tolist() == [20.0, 30.0, 20.0] and got.lr.tolist() == [2.0, 1.0, 2.0]
+    two = crossfit_tuned({"a": table([10.0, 30.0], [0, 1]), "b": table([20.0] * 2, [0, 1])}, family)
+    assert two.lr.tolist() == [2.0, 1.0]  # rep 0 at rep 1's choice (b: 20 < 30), rep 1 at rep 0's (a: 10 < 20)
+    assert crossfit_tuned({"a": table([10.0], [0]), "b": table([20.0], [0])}, family).empty
