@@ -471,6 +471,17 @@ def test_ladder_prediction_and_rows_hand_computed():
     assert s.loc[("uniform:x2", "predicted_step_multiplier"), "value"] == pytest.approx(1.5, rel=1e-12)
     assert s.loc[("uniform:x2", "predicted_compute_multiplier"), "value"] == pytest.approx(0.75, rel=1e-12)
     assert s.loc[("uniform:x2", "snr_ratio"), "value"] == pytest.approx(2.0, rel=1e-12)
+    # read as snr_ratio (2) times the batch: the same steps; rollouts 1.5 / 2 = 0.75 (m = 2 = r here)
+    assert s.loc[("uniform:x2", "predicted_step_multiplier_snr"), "value"] == pytest.approx(1.5, rel=1e-12)
+    assert s.loc[("uniform:x2", "predicted_compute_multiplier_snr"), "value"] == pytest.approx(0.75, rel=1e-12)
+    # x2's SNR only 1.5 x uniform's (the prompts' draw stays): B_noise = 2 B, r = 1.5: steps (1 + 2) / (1 + 2 / 1.5)
+    # = 9 / 7, rollouts (9 / 7) / 2
+    steps.loc[steps.arm == "uniform:x2", "grad_snr"] = 0.75
+    s, _ = summary_tables(steps, _args(["uniform", "uniform:x2"]))
+    s = s.set_index(["arm", "metric"])
+    assert s.loc[("uniform:x2", "predicted_step_multiplier"), "value"] == pytest.approx(1.5, rel=1e-12)
+    assert s.loc[("uniform:x2", "predicted_step_multiplier_snr"), "value"] == pytest.approx(9 / 7, rel=1e-12)
+    assert s.loc[("uniform:x2", "predicted_compute_multiplier_snr"), "value"] == pytest.approx(9 / 14, rel=1e-12)
     # SNR -0.2 on every step (progress sum s / (1 + s) < 0: the noise swamps the signal): B_noise unbounded,
     # counted, not averaged; x2's limit is 2x fewer steps at the same rollouts
     assert ladder_prediction(np.inf, 1.0, 2.0) == (2.0, 1.0)

@@ -175,7 +175,9 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
     (``ladder_prediction`` with that replicate's B_noise and m), to be held against the measured
     ``step_multiplier_tuned@m`` and ``compute_multiplier_tuned@m`` (the theory holds at each batch's best rate),
     and ``snr_ratio`` (the arm's mean SNR over uniform's: m if x<m> acted as m times the batch, less where the
-    prompts' draw dominates the noise).
+    prompts' draw dominates the noise); ``predicted_step_multiplier_snr`` and ``predicted_compute_multiplier_snr``
+    read x<m> as snr_ratio times the batch bought with m times the rollouts: S(B) / S(r B) and that over m (the
+    prediction for what x<m> is, where the plain rows bound it from above).
     """
     if not {"grad_snr", "grad_noise_scale"} <= set(steps.columns):
         return
@@ -199,4 +201,12 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
         rows.per_rep(spec, "predicted_compute_multiplier", pd.Series({r: v[1] for r, v in pred.items()}, dtype=float))
         other = steps[steps.arm == spec].dropna(subset=["grad_snr"]).groupby("rep").grad_snr.mean()
         if len(other):
-            rows.per_rep(spec, "snr_ratio", (other / snr_u.reindex(other.index)).dropna())
+            ratio = (other / snr_u.reindex(other.index)).dropna()
+            rows.per_rep(spec, "snr_ratio", ratio)
+            # x<m> acting as snr_ratio times the batch at m times the rollouts: steps S(B) / S(r B), rollouts
+            # B S(B) / (m B S(r B)) = that / m
+            eff = {rep: ladder_prediction(per[rep][0], per[rep][1], r)[0] for rep, r in ratio.items()
+                   if rep in per and not np.isnan(per[rep][0]) and np.isfinite(r) and r > 0}
+            steps_eff = pd.Series(eff, dtype=float)
+            rows.per_rep(spec, "predicted_step_multiplier_snr", steps_eff)
+            rows.per_rep(spec, "predicted_compute_multiplier_snr", steps_eff / arm.rollout_scale)
