@@ -9,12 +9,27 @@ with B_noise ~ B_simple. Here an "example" is a group (a prompt with its rollout
 measured step the SNR = (|g|^2 - V) / V and the plug-in noise scale tr(Sigma_hat) / |g_bar|^2 over the step's n
 groups. With equal group weights (uniform GRPO: every group the same size) V = tr(Sigma_hat) / n, so
 
-    n = noise_scale (SNR + 1),     SNR = (|g|^2 - V) / V  estimates  n |G|^2 / tr(Sigma) = B / B_simple,
+    n = noise_scale (SNR + 1),     SNR = (|g|^2 - V) / V  estimates  s = n |G|^2 / tr(Sigma) = B / B_simple,
 
 where |g|^2 - V is the unbiased estimate of |G|^2 (E|g|^2 = |G|^2 + tr(Sigma) / n) and n V = tr(Sigma_hat) the
-unbiased one of tr(Sigma). Averaged over a run's measured steps: B_noise = mean(n) / mean(SNR) (each step's signal
-and noise in units of its own V, so a step with a large gradient does not dominate; McCandlish et al. average the
-numerator and denominator over steps separately for the same reason: a ratio of noisy means, not a mean of ratios).
+unbiased one of tr(Sigma).
+
+Averaging over a run's steps. B_simple is not constant along a run (the quick flagship's uniform SNR falls about 4x
+from its first measured steps to its last), and the ladder's prediction needs the B_noise for which
+S = S_min (1 + B_noise / B) holds for the *whole run*. At its best rate a step at batch B makes 1 / (1 + B_t / B) =
+s_t / (1 + s_t) of a noise-free step's progress (McCandlish et al. eq. 2.7-2.11), so with B_t depending on the
+progress p (not on B), S(B) = int (1 + B(p) / B) dp = S_min (1 + B_noise / B) exactly, with B_noise the
+progress-weighted mean of B_t:
+
+    B_noise = sum_t B_t dp_t / sum_t dp_t = sum_t noise_scale_t / sum_t (1 - noise_scale_t / n_t),
+
+(B_t dp_t = n_t / (1 + s_t) = noise_scale_t and dp_t = s_t / (1 + s_t) = 1 - noise_scale_t / n_t), summed over the
+measured steps, which sample the run's steps evenly. For a constant B_simple this is n / s; it is *not* n / mean(SNR)
+(the steps' harmonic mean of B_t, an earlier form of this estimator, which reads low wherever the SNR varies along
+the run: 40.7 instead of ~65 groups on the quick flagship). Cost: 1 / |g_bar|^2 per step is a ratio of a noisy
+estimate, biased up by ~Var(|g_bar|^2) / |g_bar|^4 (a fraction of a percent when the gradient has many
+coordinates; a few percent for 20). McCandlish et al. (Appendix A.1) average |G|^2 and tr(Sigma) estimates
+separately instead; the recorded columns hold only their ratios.
 
 Reading for the budget ladder: ``uniform:x<m>`` draws m times the rollouts per group, which removes only the
 rollout part of a group's noise (not the draw of the prompts); reading it as m times the batch gives the largest
@@ -46,10 +61,16 @@ def b_noise(snr, noise_scale) -> tuple[float, float]:
     Returns
     -------
     b_noise : float
-        mean(n) / mean(SNR); NaN when no step was measured, inf when mean(SNR) <= 0 (the noise swamps the signal:
-        the batch is far below the critical batch).
+        sum(noise_scale) / sum(1 - noise_scale / n), the progress-weighted mean of the steps' B_simple (module
+        docstring); NaN when no step was measured, inf when the denominator (the run's noise-free progress) is
+        <= 0 (the noise swamps the signal: the batch is far below the critical batch).
     batch : float
         mean(n), n = noise_scale (SNR + 1) the groups per step.
+
+    Notes
+    -----
+    With s_t the steps' SNR, B_t = n_t / s_t and dp_t = s_t / (1 + s_t) the progress of a step at its best rate,
+    B_noise = sum_t B_t dp_t / sum_t dp_t, the value for which S = S_min (1 + B_noise / B) holds over the run.
 
     References
     ----------
@@ -58,8 +79,8 @@ def b_noise(snr, noise_scale) -> tuple[float, float]:
 
     Examples
     --------
-    >>> b_noise([3.0, 1.0], [0.5, 1.0])  # n = 0.5 x 4 = 1 x 2 = 2 groups; mean SNR 2: B_noise = 2 / 2
-    (1.0, 2.0)
+    >>> b_noise([3.0, 1.0], [0.5, 1.0])  # n = 0.5 x 4 = 1 x 2 = 2 groups; (0.5 + 1) / ((1 - 1/4) + (1 - 1/2))
+    (1.2, 2.0)
     """
     s = np.asarray(snr, dtype=np.float64)
     b = np.asarray(noise_scale, dtype=np.float64)
@@ -69,9 +90,9 @@ def b_noise(snr, noise_scale) -> tuple[float, float]:
     if not ok.any():
         return float("nan"), float("nan")
     s, b = s[ok], b[ok]
-    batch = float(np.mean(b * (s + 1.0)))
-    signal = float(np.mean(s))
-    return (batch / signal if signal > 0 else float("inf")), batch
+    n = b * (s + 1.0)
+    progress = float(np.sum(s / (s + 1.0)))  # sum_t dp_t: the run's progress in noise-free steps
+    return (float(np.sum(b)) / progress if progress > 0 else float("inf")), float(np.mean(n))
 
 
 def ladder_prediction(b_noise_groups: float, batch: float, m: float) -> tuple[float, float]:
@@ -124,8 +145,8 @@ def ladder_verdict(b_noise_groups: float, batch: float) -> str:
     if not np.isfinite(batch) or np.isnan(b_noise_groups):
         return "B_noise: not measured (no gradient SNR recorded for uniform)"
     if np.isinf(b_noise_groups):
-        return (f"B_noise: the mean SNR is <= 0 (noise swamps the signal) at B = {batch:.0f} groups: x2 should cut "
-                "steps by up to 2x at the same rollouts")
+        return (f"B_noise: unbounded (the steps' noise-free progress sum s / (1 + s) is <= 0: noise swamps the "
+                f"signal) at B = {batch:.0f} groups: x2 should cut steps by up to 2x at the same rollouts")
     steps, compute = ladder_prediction(b_noise_groups, batch, 2.0)
     regime = ("B << B_noise: x2 should cut steps, not rollouts" if batch < b_noise_groups / 3 else
               "B >> B_noise: x2 should cut neither steps nor rollouts" if batch > 3 * b_noise_groups else
@@ -149,12 +170,14 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
     Notes
     -----
     Rows (per replicate, mean and se over replicates): "uniform" ``b_noise`` and ``b_noise_batch`` (B_noise and B
-    in groups, ``b_noise``; a replicate whose mean SNR is <= 0 is left out of ``b_noise`` and counted in
+    in groups, ``b_noise``; a replicate whose progress sum s / (1 + s) is <= 0 is left out of ``b_noise`` and counted in
     ``b_noise_unbounded``); each ladder arm ``predicted_step_multiplier`` and ``predicted_compute_multiplier``
     (``ladder_prediction`` with that replicate's B_noise and m), to be held against the measured
     ``step_multiplier_tuned@m`` and ``compute_multiplier_tuned@m`` (the theory holds at each batch's best rate),
     and ``snr_ratio`` (the arm's mean SNR over uniform's: m if x<m> acted as m times the batch, less where the
-    prompts' draw dominates the noise).
+    prompts' draw dominates the noise); ``predicted_step_multiplier_snr`` and ``predicted_compute_multiplier_snr``
+    read x<m> as snr_ratio times the batch bought with m times the rollouts: S(B) / S(r B) and that over m (the
+    prediction for what x<m> is, where the plain rows bound it from above).
     """
     if not {"grad_snr", "grad_noise_scale"} <= set(steps.columns):
         return
@@ -164,7 +187,7 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
     per = {rep: b_noise(run.grad_snr, run.grad_noise_scale) for rep, run in mine.groupby("rep", sort=True)}
     bn = pd.Series({rep: v[0] for rep, v in per.items()}, dtype=np.float64)
     rows.per_rep("uniform", "b_noise", bn.where(np.isfinite(bn)))
-    # replicates whose mean SNR is <= 0 (B_noise unbounded: far above the batch), counted instead of averaged
+    # replicates whose progress sum s / (1 + s) is <= 0 (B_noise unbounded), counted instead of averaged
     rows.scalar("uniform", "b_noise_unbounded", float(np.isinf(bn).sum()), n=len(bn))
     rows.per_rep("uniform", "b_noise_batch", pd.Series({rep: v[1] for rep, v in per.items()}, dtype=np.float64))
     snr_u = mine.groupby("rep").grad_snr.mean()
@@ -178,4 +201,12 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
         rows.per_rep(spec, "predicted_compute_multiplier", pd.Series({r: v[1] for r, v in pred.items()}, dtype=float))
         other = steps[steps.arm == spec].dropna(subset=["grad_snr"]).groupby("rep").grad_snr.mean()
         if len(other):
-            rows.per_rep(spec, "snr_ratio", (other / snr_u.reindex(other.index)).dropna())
+            ratio = (other / snr_u.reindex(other.index)).dropna()
+            rows.per_rep(spec, "snr_ratio", ratio)
+            # x<m> acting as snr_ratio times the batch at m times the rollouts: steps S(B) / S(r B), rollouts
+            # B S(B) / (m B S(r B)) = that / m
+            eff = {rep: ladder_prediction(per[rep][0], per[rep][1], r)[0] for rep, r in ratio.items()
+                   if rep in per and not np.isnan(per[rep][0]) and np.isfinite(r) and r > 0}
+            steps_eff = pd.Series(eff, dtype=float)
+            rows.per_rep(spec, "predicted_step_multiplier_snr", steps_eff)
+            rows.per_rep(spec, "predicted_compute_multiplier_snr", steps_eff / arm.rollout_scale)

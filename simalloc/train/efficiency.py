@@ -14,7 +14,8 @@ B << B_noise and cannot cut rollouts. At a fixed small rate the batch need not m
 Names in ``summary.csv`` (metric m = "pass@1" or "pass@<largest k>"; the 100% target has no suffix, the 50% target
 the suffix "@50%"): ``steps_to_target@m``, ``rollouts_to_target@m``, ``reached@m``, ``km_median_steps@m``,
 ``step_multiplier@m``, ``compute_multiplier@m``, ``censored_pairs@m``, ``at_matched_rollouts@m``, the tuned read's
-``*_tuned@m``, ``best_lr_tuned@m``, ``lr_tuned@m`` and ``selection_optimism_tuned@m``, ``credited@step_multiplier@m``
+``*_tuned@m``, ``best_lr_tuned@m``, ``lr_tuned@m``, ``selection_optimism_tuned@m``, ``lr_tuned_at_edge@m`` and
+``reference_lr_tuned_at_edge@m``, ``credited@step_multiplier@m``
 and ``credited@compute_multiplier@m`` (and their ``_tuned`` forms); the pseudo-arm "target" holds ``start@m``,
 ``gain@m``, ``improved@m`` and ``target@m``.
 """
@@ -560,6 +561,12 @@ def _tuned_rows(rows, times: dict, families: dict, reference: dict, metric: str,
         # the winner's curse the cross-fitting removed: out-of-fold mean steps minus the in-sample best's
         rows.scalar(base, metric_name("selection_optimism_tuned", metric, fraction),
                     float(mine.steps.mean() - times[best].steps.mean()), n=len(mine))
+        # a rate chosen at the shared grid's end is no evidence of a best rate (it may lie beyond): counted, per side
+        edges = (min(fam), max(fam))
+        rows.scalar(base, metric_name("lr_tuned_at_edge", metric, fraction), float(mine.lr.isin(edges).sum()),
+                    n=len(mine))
+        rows.scalar(base, metric_name("reference_lr_tuned_at_edge", metric, fraction),
+                    float(ref.lr.isin(edges).sum()), n=len(ref))
         _time_rows(rows, base, mine, metric, fraction, "_tuned")
         _multiplier_rows(rows, base, ref, mine, metric, fraction, "_tuned")
 
@@ -610,7 +617,10 @@ def efficiency_rows(rows, steps: pd.DataFrame, arms, metrics, start_step: int = 
     other parity (``crossfit_tuned``: no replicate's read chose its own rate, so the winner's curse does not enter
     the read); ``lr_tuned@m`` holds each replicate's chosen rate, ``best_lr_tuned@m`` the rate chosen on all
     replicates and ``selection_optimism_tuned@m`` the cross-fitted mean steps minus that in-sample best's (the bias
-    an in-sample choice would have had).
+    an in-sample choice would have had); ``lr_tuned_at_edge@m`` and ``reference_lr_tuned_at_edge@m`` count the
+    replicates of the family and of uniform read at the smallest or largest rate of their shared grid: there the
+    read is not at a best rate (McCandlish et al.'s prediction holds at each batch's best rate, which a larger batch
+    finds at a higher rate), and a failed positive control says nothing until the grid is widened.
     """
     arms = tuple(arms)
     families = lr_families(arms)

@@ -37,13 +37,16 @@ from .efficiency import (
 
 __all__ = ["PUBLISHED", "COST_MODEL", "published_arms", "trained_per_step", "own_terms"]
 
-#: each peer's headline as published: (peer, published metric, published value, source). Read from the abstracts
-#: (arXiv HTML); per-setting tables were not found by the search, so they are not quoted
+#: each peer's headline as published: (peer, published metric, published value, source). The numbers are the
+#: abstracts' (arXiv HTML), checked word for word; where the metric's wording comes from elsewhere the source says
+#: where. Per-setting tables were not found by the search, so they are not quoted
 PUBLISHED = {
     "SPEED-RL": ("wall-clock time to fixed accuracy targets, vs RLOO and DAPO",
-                 "2x to 6x faster training without degrading accuracy", "arXiv 2506.09016 (v1), abstract"),
+                 "2x to 6x faster training without degrading accuracy",
+                 "arXiv 2506.09016 (v1), abstract (the number); metric and baselines: Zanette-Labs/speed-rl README"),
     "GRESO": ("rollout and total wall-clock time vs DAPO's dynamic sampling",
-              "up to 2.4x faster rollout, up to 2.0x faster total training", "arXiv 2506.02177 (v1), abstract"),
+              "up to 2.4x faster rollout, up to 2.0x faster total training",
+              "arXiv 2506.02177 (v1), abstract (the numbers); baseline: Figure 1's caption"),
     "GRESO rollouts": ("rollouts to the best checkpoint vs dynamic sampling (Qwen2.5-Math-7B)",
                        "not found (issue 34 quotes 13.1M -> 6.3M; not located in the searched text)",
                        "arXiv 2506.02177"),
@@ -126,9 +129,12 @@ def _row(model, peer, metric, arm, baseline, ref, mine, col):
                     se=np.nan, n_reps=0, censored_pairs=0, note="not run")
     pm = paired_multiplier(ref, mine, col)
     m = mean_se(pm.ratio.to_numpy())
+    # an hours read rests on the cost model's assumed constants: the row says so, whoever reads the csv alone
+    note = ("hours under an assumed cost model (not measured): "
+            + ", ".join(f"{k}={v:g}" for k, v in COST_MODEL.items())) if col == "hours" else ""
     return dict(model=model, peer=peer, published_metric=pub_metric, published_value=pub_value,
                 published_source=source, simalloc_metric=metric, arm=arm, baseline=baseline, value=m.mean, se=m.se,
-                n_reps=m.n, censored_pairs=int((pm.kind != "exact").sum()), note="")
+                n_reps=m.n, censored_pairs=int((pm.kind != "exact").sum()), note=note)
 
 
 def own_terms(steps: pd.DataFrame, model: str, cfg, options: dict) -> pd.DataFrame:
@@ -149,7 +155,8 @@ def own_terms(steps: pd.DataFrame, model: str, cfg, options: dict) -> pd.DataFra
     -------
     pandas.DataFrame
         Columns model, peer, published_metric, published_value, published_source, simalloc_metric, arm, baseline,
-        value, se, n_reps, censored_pairs, note ("not run" when an arm is missing).
+        value, se, n_reps, censored_pairs, note ("not run" when an arm is missing; on an hours row, the cost
+        model's assumed constants).
     """
     start = getattr(cfg, "warmup_steps", 0)
     ran = set(steps.arm)

@@ -19,7 +19,10 @@ Arms (``PEER_ARMS``), each driven by the rules transcribed in ``simalloc.planner
   ``speed_rl.max_num_gen_batches`` (50) calls were made (``SpeedRLRounds`` without a budget); every screen and
   extension is counted. Departure: the public trainer carries qualified and completed prompts over to the next step;
   here a step ends with its own groups (new candidates are screened only while the waiting ones cannot fill the
-  batch, so little is left over; what is, is spent and dropped, which can only cost SPEED-RL rollouts).
+  batch, so little is left over; what is, is spent and dropped, which can only cost SPEED-RL rollouts). For the same
+  reason a call screens n_prompts candidates (ratio 1, the trainer's default config) where the released scripts
+  screen 4 x n_prompts, and at the cap the step trains the groups it completed where the public DataController
+  raises (at its 50th call).
 - ``greso``: GRESO as its trainer runs it, *not* budget-matched: pre-rollout skipping (a ``Planner`` with the
   "greso" selector, history across steps) in front of dynamic sampling with GRESO's adaptive sampling batch
   (``greso_refill``: 1.5 x n_prompts prompts first, then sized to the groups still missing, with a last batch);
@@ -65,8 +68,12 @@ PEER_DEFAULTS = {
     # default 0 means no cap (this module: 0 = no cap, the step then stops only when the pool is exhausted)
     "dapo": {"max_num_gen_batches": 10},
     "reinforce_ada": {"round_repeat": 8, "max_rounds": 4, "keep": 4},
-    # SPEED-RL's fast-DAPO trainer (guanning03/JSPO-Official recipe/dapo, DataController): rollout.n = 4 screens,
-    # gen_batch_size = train_batch_size (fast_dapo_trainer.yaml), max_num_gen_batches = 50 (its recipe scripts)
+    # SPEED-RL's fast-DAPO trainer (Zanette-Labs/speed-rl recipe/dapo/src/fast_dapo_ray_trainer.py, its
+    # DataController): rollout.n = 4 screens (run_fast_rloo_7b.sh; 8 in test_fast_rloo_1.5b_math.sh),
+    # max_num_gen_batches = 50 (both scripts; its DataController raises at the 50th call, here the step trains what
+    # it holds). gen_batch_ratio 1 is fast_dapo_trainer.yaml's default (gen_batch_size = train_batch_size), NOT the
+    # released scripts' 64 / 16 = 4: those carry the leftover qualified prompts to the next step, which this arm
+    # does not, so a ratio of 4 here would waste screens the published trainer keeps (a departure)
     "speed_rl": {"screen": 4, "gen_batch_ratio": 1.0, "max_num_gen_batches": 50},
     # GRESO's scripts (Infini-AI-Lab/GRESO train-scripts/*_greso.sh): sampling_batch_size / real_train_batch_size =
     # 384 / 256 (Qwen2.5-Math 1.5B/7B), the adaptive batch's floor 64 prompts = 64 / 256 of the training batch

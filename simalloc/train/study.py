@@ -180,6 +180,11 @@ def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
         if "b_noise" in bn:
             unbounded = bn.get("b_noise_unbounded", 0) > 0 and np.isnan(bn["b_noise"])
             print(ladder_verdict(np.inf if unbounded else bn["b_noise"], bn["b_noise_batch"]))
+        edge = long[long.metric.str.startswith(("lr_tuned_at_edge", "reference_lr_tuned_at_edge")) & (long.value > 0)]
+        if not edge.empty:
+            print("tuned read at its grid's smallest or largest rate (a best rate may lie beyond; not a test of the "
+                  "ladder there): " + ", ".join(f"{a} {m} {v:.0f}/{n}" for a, m, v, n in
+                                                zip(edge.arm, edge.metric, edge.value, edge.n_reps)))
         snr = long[(long.metric == "grad_snr") & long.arm.isin(args.arms)]
         if not snr.empty:
             print("gradient SNR (mean over measured steps): "
