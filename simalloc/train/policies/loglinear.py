@@ -18,9 +18,10 @@ carries its skill k(x) with weight tau (``transfer``). So
 - (c) unreachable prompts: a share ``unreachable`` of prompts has b = -inf on its solving actions, so p = 0
   exactly, no rollout succeeds and no gradient reaches them (nothing in theta can lift them);
 - (d) per-rollout gradient noise: the sampled REINFORCE gradient is the policy's own (each rollout's action drawn,
-  its exact score phi(x, a) - E_pi[phi(x, .)]); the extra per-rollout score noise is the update's
-  ``rollout_noise`` sigma (``simalloc.train.update``), which here lands on shared parameters only (v4 has no
-  per-prompt parameter), and the gradient SNR is measured as the lab measures it (``simalloc.train.snr``).
+  its exact score phi(x, a) - E_pi[phi(x, .)]), and ``score_noise`` sigma gives each rollout one more decision
+  a' ~ pi(. | x) independent of its outcome, whose score enters the sum with weight A_r sigma
+  (``_loglinear_score_noise``): zero mean, covariance sigma^2 (sum_r A_r^2) Cov_pi(phi), i.e. noise in the score's
+  own directions; the gradient SNR is measured as the lab measures it (``simalloc.train.snr``).
 
 delta_x (fixed) puts the prompt's initial pass rate at its world's draw exactly: with W the solving strategies'
 mass under softmax(u / T), p = W e^beta / (W e^beta + 1 - W), beta = (delta + tau v_k) / T.
@@ -134,6 +135,9 @@ class LogLinearPolicy(Policy):
         tau >= 0, the skill feature's weight on solving actions.
     temperature, eval_temperature : float
         The rollout temperature (training pass rates and gradients) and the one Pass@k is evaluated at.
+    score_noise : float
+        sigma >= 0, the weight of each rollout's outcome-independent extra decision in the sampled gradient
+        (mechanism (d); 0: none).
     """
 
     kind = "loglinear"
@@ -274,8 +278,9 @@ class LogLinearPolicy(Policy):
         return np.concatenate([g_u, g_v])
 
     def sampled_gradient(self, idx, s, n, coef, rng) -> np.ndarray:
-        """The sampled REINFORCE direction given s successes of n rollouts per prompt (module docstring); its
-        expectation given the counts is ``gradient``. ``rng`` is a numpy Generator."""
+        """The sampled REINFORCE direction given s successes of n rollouts per prompt, with the score noise when
+        ``score_noise`` > 0 (module docstring); its expectation given the counts is ``gradient``. ``rng`` is a numpy
+        Generator."""
         idx, c = self._live(idx, coef)
         s, n = np.ascontiguousarray(s, dtype=np.int64), np.ascontiguousarray(n, dtype=np.int64)
         if not (idx.shape == s.shape == n.shape == c.shape):
