@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from simalloc.train import TrainConfig, simulate_training
-from simalloc.train.config import V4_READING
+from simalloc.train.config import V3_READING, V4_READING
 from simalloc.train.policies import LogLinearPolicy, make_policy, parse_policy_options
 from simalloc.worlds import BetaWorld
 
@@ -206,3 +206,11 @@ def test_bad_inputs_are_named():
         policy().sampled_gradient([0], [5], [4], [1.0], np.random.default_rng(0))
     with pytest.raises(ValueError, match="delta: must have shape"):
         policy().apply(np.zeros(3))
+
+
+def test_v3_stays_the_default_and_v4_is_a_reading():
+    """v3 is what TrainConfig() builds (until the lead switches); V4_READING selects the log-linear policy."""
+    cfg = TrainConfig()
+    assert all(getattr(cfg, k) == v for k, v in V3_READING.items())
+    v4 = dataclasses.replace(cfg, **V4_READING).validate()
+    assert v4.policy == "loglinear" and v4.rollout_noise == 0.0

@@ -19,7 +19,7 @@ from .evaluation import EVAL_TEMPERATURES, temperature_columns
 from .policies import POLICY_KINDS, parse_policy_options
 
 __all__ = ["TrainConfig", "PolicySpec", "BatchSpec", "UpdateSpec", "EvalSpec", "AGGREGATIONS", "OPTIMIZERS",
-           "SCALE_REWARDS", "GRADIENTS", "V1_READING", "V2_READING", "V4_READING", "FAILURES"]
+           "SCALE_REWARDS", "GRADIENTS", "V1_READING", "V2_READING", "V3_READING", "V4_READING", "FAILURES"]
 
 AGGREGATIONS = ("rollout", "prompt")
 #: the failure structure of the cluster policy: v2's "shared" (a failure is another prompt's strategy) or
@@ -34,6 +34,9 @@ V1_READING = dict(policy="strategy", scale_rewards="none", aggregation="prompt",
 #: simulator v2's model (issue 11 to issue 22): shared failures, no per-rollout noise, ranking noise 1; v3's
 #: defaults are the point ``sim_calibration`` fitted to the lab (docs/lab/calibration_fit.csv)
 V2_READING = dict(failures="shared", rollout_noise=0.0, order_noise=1.0)
+#: simulator v3 (issue 22; today's defaults, kept as a reading for when the defaults move): the cluster policy at the
+#: point ``sim_calibration`` fitted to the lab
+V3_READING = dict(policy="cluster", failures="prompt", failure_share=0.5, rollout_noise=0.1, order_noise=3.0)
 #: simulator v4 (issue 36): the log-linear policy (``LogLinearPolicy``; its regime and its score-shaped per-rollout
 #: noise in ``policy_options``, whose default sets uniform GRPO's gradient SNR at x1 near the lab's: docs/simulator.md);
 #: the isotropic ``rollout_noise`` is off (v4's noise lies in the score's own directions)
