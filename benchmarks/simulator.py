@@ -8,6 +8,10 @@
   to the gradient: the numba kernel (``ClusterPolicy.sampled_gradient``) against a vectorised numpy version of
   the same step (row-offset cumulative sums, one searchsorted, np.add.at). Targets: >= 10x numpy and >= 2e7
   drawn rollouts/s on one core.
+- sampled_step_loglinear: simulator v4's sampled update (``LogLinearPolicy.sampled_gradient``, M = 200
+  strategies, its defaults: the score-shaped noise draws one more action per rollout) on the same kind of batch
+  (every group mixed), in drawn rollouts per second (each rollout's own action; the noise draw is counted in the
+  time, not in the rollouts). Baseline: the cluster policy's numba step on the same batch size. Target: >= 2e7.
 - train_hora_end_to_end: ``simulate_training`` with the simulator's defaults (cluster policy, sampled
   trajectories, Adam) and hora, a batch of 20,000 prompts (quick: 4,000) x G = 32, pool construction included;
   rollouts = steps x batch x G; metrics recorded at the last step only (record_every = 10). Groups without spread carry
@@ -22,7 +26,7 @@ import numpy as np
 from simalloc.estimators.advantages import LOSS_CODES, binary_advantage_masses
 from simalloc.jit import jit
 from simalloc.train import TrainConfig, simulate_training
-from simalloc.train.policies import ClusterPolicy
+from simalloc.train.policies import ClusterPolicy, LogLinearPolicy
 from simalloc.worlds import BetaWorld
 
 from .timing import best_of, row
@@ -82,6 +86,17 @@ def _sampled_batch(n_prompts, seed=0):
     return pol, idx, s, n, coef
 
 
+def _loglinear_batch(n_prompts, seed=0):
+    """A v4 batch like ``_sampled_batch``: n_prompts prompts x G = 32, every group mixed."""
+    rng = np.random.default_rng(seed)
+    pol = LogLinearPolicy.from_world(BetaWorld(1, 1), n_prompts, 10, 200, 1.5, rng, temperature=0.7)
+    idx = np.arange(n_prompts, dtype=np.int64)
+    n = np.full(n_prompts, 32, dtype=np.int64)
+    s = np.clip(rng.binomial(n, pol.pass_rates(idx)), 1, 31).astype(np.int64)
+    coef = binary_advantage_masses(s, n, LOSS_CODES["grpo"], 1e-4, np.empty(n_prompts)) / 32
+    return pol, idx, s, n, coef
+
+
 def run(quick: bool = False) -> list[dict]:
     rng = np.random.default_rng(0)
     n_draws = 20_000_000 if quick else 100_000_000
@@ -98,6 +113,9 @@ def run(quick: bool = False) -> list[dict]:
     t_numpy = best_of(lambda: sampled_gradient_numpy(pol._pi, pol.cluster, pol.solves, idx, s, n, coef,
                                                      1 / pol.temperature, rng), repeat=3)
     sampled_rate = drawn / t_numba
+    lpol, lidx, ls, ln, lcoef = _loglinear_batch(n_batch)
+    t_v4 = best_of(lambda: lpol.sampled_gradient(lidx, ls, ln, lcoef, rng), repeat=3)
+    v4_rate = int(ln.sum()) / t_v4
 
     batch = 4_000 if quick else 20_000
     cfg = TrainConfig(n_pool=2 * batch, n_eval=1000, n_prompts=batch, steps=10, phase_b_shards=1, record_every=10,
@@ -115,6 +133,9 @@ def run(quick: bool = False) -> list[dict]:
             f"{sampled_rate:.3g} drawn rollouts/s (>= 2e7), {t_numpy / t_numba:.1f}x numpy (>= 10x)",
             None if quick else (sampled_rate >= 2e7 and t_numpy / t_numba >= 10),
             "baseline: the same sampled step in vectorised numpy (sampled_gradient_numpy), same batch"),
+        row("sampled_step_loglinear", int(ln.sum()), t_v4, t_numba * ln.sum() / drawn,
+            f"{v4_rate:.3g} drawn rollouts/s (>= 2e7)", None if quick else v4_rate >= 2e7,
+            "baseline: the cluster policy's sampled step (sampled_step_numba) at the same rollout count"),
         row("train_hora_end_to_end", rollouts, seconds, raw * rollouts / n_draws,
             f"{rate:.3g} rollouts/s, {mixed:.0%} of groups mixed (their strategies drawn)", None,
             "baseline: raw_bernoulli at the same rollout count"),

@@ -68,6 +68,11 @@ def test_index_lists_every_check(quick_results):
             __import__("simalloc").estimators.pkpo_advantages(r, k, variant="s"))}),
         ("tea_passk_training_vector", {"k": 3}),
         ("tea_uniform_expected_max", {"closed_form": lambda n: n / (n + 2)}),
+        # simulator v4's regime checks: the other regime must flip each (skills that transfer stop the narrowing;
+        # without transfer edge prompts cannot rise)
+        ("yue_table4_passk_narrows", {"regime": "expanding"}),
+        ("dars_rollouts_pass1_not_passk", {"regime": "expanding"}),
+        ("expanding_edge_prompts_rise", {"regime": "narrowing"}),
     ],
 )
 def test_breaking_an_input_changes_the_verdict(quick_results, name, inject):

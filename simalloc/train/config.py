@@ -16,10 +16,10 @@ from ..estimators.advantages import LOSS_CODES
 from ..validation import check_choice
 from ..worlds import make_world
 from .evaluation import EVAL_TEMPERATURES, temperature_columns
-from .policies import POLICY_KINDS
+from .policies import POLICY_KINDS, parse_policy_options
 
 __all__ = ["TrainConfig", "PolicySpec", "BatchSpec", "UpdateSpec", "EvalSpec", "AGGREGATIONS", "OPTIMIZERS",
-           "SCALE_REWARDS", "GRADIENTS", "V1_READING", "V2_READING", "FAILURES"]
+           "SCALE_REWARDS", "GRADIENTS", "V1_READING", "V2_READING", "V3_READING", "V4_READING", "FAILURES"]
 
 AGGREGATIONS = ("rollout", "prompt")
 #: the failure structure of the cluster policy: v2's "shared" (a failure is another prompt's strategy) or
@@ -34,6 +34,13 @@ V1_READING = dict(policy="strategy", scale_rewards="none", aggregation="prompt",
 #: simulator v2's model (issue 11 to issue 22): shared failures, no per-rollout noise, ranking noise 1; v3's
 #: defaults are the point ``sim_calibration`` fitted to the lab (docs/lab/calibration_fit.csv)
 V2_READING = dict(failures="shared", rollout_noise=0.0, order_noise=1.0)
+#: simulator v3 (issue 22; today's defaults, kept as a reading for when the defaults move): the cluster policy at the
+#: point ``sim_calibration`` fitted to the lab
+V3_READING = dict(policy="cluster", failures="prompt", failure_share=0.5, rollout_noise=0.1, order_noise=3.0)
+#: simulator v4 (issue 36): the log-linear policy (``LogLinearPolicy``; its regime and its score-shaped per-rollout
+#: noise in ``policy_options``, whose default sets uniform GRPO's gradient SNR at x1 near the lab's: docs/simulator.md);
+#: the isotropic ``rollout_noise`` is off (v4's noise lies in the score's own directions)
+V4_READING = dict(policy="loglinear", policy_options="", rollout_noise=0.0)
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,8 @@ class TrainConfig:
         ...), the policy kind ("cluster", "strategy", "bernoulli"), the training pool and held-out set sizes,
         the strategies and their Zipf popularity, the cluster structure, the sampling and evaluation
         temperatures.
+    policy_options
+        The log-linear policy's options (``simalloc.train.policies.parse_policy_options``; others ignore them).
     failures, failure_share
         The cluster policy's failure structure (``FAILURES``; the other policies ignore it): "shared" (v2: a
         failure is one of the shared strategies outside the prompt's solution set) or "prompt" (each prompt also
@@ -88,6 +97,9 @@ class TrainConfig:
     #: the cluster policy's failure structure (``FAILURES``) and, for "prompt", the own failure mode's initial share
     failures: str = "prompt"
     failure_share: float = 0.5
+    #: the log-linear policy's options (``policy=loglinear``, simulator v4): "key=value,..." over solutions, skills,
+    #: transfer, unreachable, or a regime name ("narrowing", "expanding"); "" = its defaults
+    policy_options: str = ""
     #: the cluster policy's prompt clusters and the noise of each cluster's view of the strategy ranking
     n_clusters: int = 8
     order_noise: float = 3.0
@@ -171,6 +183,10 @@ class TrainConfig:
 
         parse_peer_options(self.peer_options)
         check_choice(self.policy, "policy", POLICY_KINDS)
+        opts = parse_policy_options(self.policy_options)
+        if self.policy == "loglinear" and opts["solutions"] >= self.n_strategies:
+            raise ValueError(f"policy_options: solutions must be < n_strategies={self.n_strategies}, "
+                             f"got {opts['solutions']}")
         check_choice(self.loss, "loss", LOSS_CODES)
         check_choice(self.aggregation, "aggregation", AGGREGATIONS)
         check_choice(self.scale_rewards, "scale_rewards", SCALE_REWARDS)
@@ -274,6 +290,7 @@ class PolicySpec:
     eval_temperature: float
     failures: str
     failure_share: float
+    policy_options: str
 
 
 @dataclass(frozen=True)

@@ -310,5 +310,7 @@ def _policy(cfg: TrainConfig, rng):
     if spec.policy == "cluster":
         options.update(n_clusters=spec.n_clusters, order_noise=spec.order_noise,
                        failure_share=spec.failure_share if spec.failures == "prompt" else 0.0)
+    if spec.policy == "loglinear":
+        options.update(policy_options=spec.policy_options)
     return make_policy(spec.policy, make_world(spec.world), spec.n_pool, spec.n_eval, spec.n_strategies, spec.zipf,
                        rng, **options)

@@ -3,7 +3,9 @@
 - ``StrategyPolicy``: one softmax over M solution strategies shared by every prompt (a rank window per prompt);
 - ``ClusterPolicy``: shared strategy logits plus logits per prompt cluster, solution sets from each cluster's noisy
   view of the ranking (the simulator's default);
-- ``BernoulliPolicy``: an independent logit per prompt.
+- ``BernoulliPolicy``: an independent logit per prompt;
+- ``LogLinearPolicy`` (simulator v4): pi(a | x) proportional to exp(theta . phi(x, a) + b_{x,a}) with shared strategy
+  and skill logits: several solutions per prompt, transfer through skills, unreachable prompts (``loglinear``).
 
 The sampled update (``sampled_gradient``, the training simulator's default) draws each rollout's strategy:
 given prompt i's s_i successes out of n_i, the successes' strategies from pi restricted to S_i and the failures'
@@ -17,12 +19,15 @@ from __future__ import annotations
 from .base import Policy, pass_at_k_curve, pass_at_k_per_prompt, zipf_strategies
 from .bernoulli import BernoulliPolicy
 from .cluster import ClusterPolicy
+from .loglinear import LOGLINEAR_DEFAULTS, REGIMES, LogLinearPolicy, parse_policy_options
 from .strategy import StrategyPolicy
 
-__all__ = ["Policy", "StrategyPolicy", "ClusterPolicy", "BernoulliPolicy", "make_policy", "POLICY_KINDS",
-           "pass_at_k_curve", "pass_at_k_per_prompt", "zipf_strategies"]
+__all__ = ["Policy", "StrategyPolicy", "ClusterPolicy", "BernoulliPolicy", "LogLinearPolicy", "make_policy",
+           "POLICY_KINDS", "LOGLINEAR_DEFAULTS", "REGIMES", "parse_policy_options", "pass_at_k_curve",
+           "pass_at_k_per_prompt", "zipf_strategies"]
 
-POLICY_KINDS = {"strategy": StrategyPolicy, "cluster": ClusterPolicy, "bernoulli": BernoulliPolicy}
+POLICY_KINDS = {"strategy": StrategyPolicy, "cluster": ClusterPolicy, "bernoulli": BernoulliPolicy,
+                "loglinear": LogLinearPolicy}
 
 
 def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng, **options) -> Policy:
@@ -31,7 +36,7 @@ def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng, **opt
 
     Parameters
     ----------
-    kind : {"strategy", "cluster", "bernoulli"}
+    kind : {"strategy", "cluster", "bernoulli", "loglinear"}
         The policy.
     world : DifficultyWorld
         The initial pass rates are drawn from it.
@@ -44,8 +49,8 @@ def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng, **opt
     rng : numpy.random.Generator
         The random state.
     **options
-        temperature, eval_temperature; n_clusters, order_noise and failure_share for the cluster policy (others
-        are dropped).
+        temperature, eval_temperature; n_clusters, order_noise and failure_share for the cluster policy,
+        policy_options for the log-linear one (others are dropped).
 
     Returns
     -------
@@ -54,6 +59,6 @@ def make_policy(kind: str, world, n_pool, n_eval, n_strategies, zipf, rng, **opt
     from ...validation import check_choice
 
     cls = POLICY_KINDS[check_choice(kind, "policy", POLICY_KINDS)]
-    if kind != "cluster":
-        options = {k: v for k, v in options.items() if k in ("temperature", "eval_temperature")}
+    own = {"cluster": ("n_clusters", "order_noise", "failure_share"), "loglinear": ("policy_options",)}.get(kind, ())
+    options = {k: v for k, v in options.items() if k in ("temperature", "eval_temperature", *own)}
     return cls.from_world(world, n_pool, n_eval, n_strategies, zipf, rng, **options)
