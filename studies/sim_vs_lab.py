@@ -1,84 +1,303 @@
-"""Does the calibrated simulator predict the lab? Frontier gains and Pass@1 costs, simulator vs real network.
+"""Does the simulator, fitted to the lab's uniform runs only, predict the lab's other arms? One protocol, in order.
 
-The simulator runs the lab's study (``lab_hora_vs_grpo``: the same arms, the same frontier learning rates, 64
-prompts x 16, pilot 4, 200 steps, T = 1) on the lab-matched configuration (``simalloc.train.calibration``: the
-lab's own initial pass rates as the difficulty world) with the parameters ``sim_calibration`` chose from the lab's
-uniform-GRPO runs alone (failure structure, per-rollout noise, learning rate, ranking noise: the defaults below;
-``--set`` any of them to ask what another reading predicts). Nothing about the other arms was fitted: their
-frontier gains are predictions.
+``simalloc run sim_vs_lab --set task=<spec>`` runs five stages on one lab configuration, each stage's outputs
+written atomically (and its marker ``stages/<name>.json``, with the outputs' sha256, last) before the next stage's
+work is even listed (``simalloc.sim.runner``'s staged studies), so a resumed run redoes no finished stage and the fit
+never sees an arm:
 
-``calibration.csv``: per arm, the frontier gain at 256 and Pass@1 against uniform GRPO, lab vs simulator with
-se, each side's effect class (+1 / 0 / -1, the side's own ``credited@256``; Pass@1 beyond a one-point floor by
-2 se) and the verdict ``confirmed`` | ``refuted`` | ``undetermined``. Also the uniform runs' fit loss at this
-configuration (``fit.csv``) and the simulator's own study outputs (summary.csv, frontier.png, figure.png ...).
-Committed: ``docs/lab/calibration.csv`` (``simalloc run sim_vs_lab --workers 2``).
+1. ``lab_uniform``: the lab's uniform GRPO at lr x1 and at the frontier's learning rates, ``n_reps`` replicates
+   (``lab_uniform.parquet``, ``uniform_runs.csv``) and the warm start's exact pass rate of every training prompt
+   (``initial_pass_rates.csv``: the simulator's difficulty world);
+2. ``fit``: every point of the simulator reading's grid (``sim_reading``; ``simalloc.train.protocol.SIM_READINGS``)
+   runs the same uniform arms (``fit_reps`` replicates) on the lab-matched configuration and is scored by
+   ``uniform_fit_loss`` against the lab's uniform runs (Pass@k every recorded step, Pass@k by band where both
+   sides record it, the per-arm gradient SNR, entropy relative to step 0); ``fit.csv`` (best first) and
+   ``fit.json`` (the chosen point, the grid's size, runs and CPU seconds: the fit's cost);
+3. ``predict``: the simulator at the chosen point runs every arm (``sim_reps`` replicates) and writes
+   ``predictions.csv`` (``effect_rows``: both axes, value, se, effect class) and its own ``sim_summary.csv``;
+4. ``lab_arms``: only now, and only if ``predictions.csv`` is there with the hash its marker recorded, the lab runs
+   the other arms (``lab_steps.parquet``, ``lab_summary.csv``, ``lab_effects.csv``);
+5. ``calibrate``: ``calibration.csv`` (arm, axis, metric, lab and simulator value with se, each side's class,
+   verdict) and ``calibration_summary.csv`` (the target: share confirmed, the lab's credited effects predicted with
+   the right sign, and the order check: predictions written before the lab's arms started, unchanged since).
+
+Defaults are the lab study's (``lab_hora_vs_grpo``: its arms, 4 replicates, its frontier, ``LabConfig()``).
+The committed-results mode (reading ``docs/lab``) is gone; ``sim_calibration`` still fits to ``docs/lab``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from simalloc_studies.lab_hora_vs_grpo import Args as LabStudyArgs
 
-from simalloc.io import write_table
-from simalloc.train import TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
-from simalloc.train.calibration import (
-    LAB_FRONTIER_LRS,
-    calibration_table,
-    lab_matched_config,
-    read_lab,
-    uniform_fit_loss,
+from simalloc.io import write_json, write_table
+from simalloc.lab import LabConfig, pass_rates, train_lab, warm_start
+from simalloc.sim.runner import Stage, stage_record
+from simalloc.train import TrainingStudyArgs
+from simalloc.train.analysis import summary_tables
+from simalloc.train.arms import all_arms, frontier_arms
+from simalloc.train.calibration import LAB_FRONTIER_LRS, uniform_fit_loss
+from simalloc.train.loop import simulate_training
+from simalloc.train.protocol import (
+    calibration_target,
+    changes_of,
+    compare_effects,
+    effect_rows,
+    lab_sim_config,
+    side_args,
+    sim_reading,
 )
 
-#: the lab's "dapo" is the allocator on purpose (as in lab_hora_vs_grpo): its rename warning is noise here
 warnings.filterwarnings("ignore", message="arm 'dapo'", category=FutureWarning)
 
-#: the lab study's arms (``lab_hora_vs_grpo``)
-LAB_ARMS = ("uniform", "hora", "hora_placebo", "knapsack", "informative", "dapo", "hard_first", "uniform:x2",
-            "uniform:lr0.5")
-#: the point ``simalloc run sim_calibration --workers 2`` chose (docs/lab/calibration_fit.csv, best first)
-CALIBRATED = dict(failures="prompt", failure_share=0.5, rollout_noise=0.1, lr=0.05, order_noise=3.0)
+#: the lab's task spec today (``LabConfig``'s chained modular arithmetic: three levels)
+DEFAULT_TASK = "turn3"
+#: the stages, in order
+STAGES = ("lab_uniform", "fit", "predict", "lab_arms", "calibrate")
 
 
 @dataclass(frozen=True)
 class Args(TrainingStudyArgs):
-    arms: tuple = LAB_ARMS
-    n_reps: int = 8
+    arms: tuple = LabStudyArgs().arms
+    n_reps: int = LabStudyArgs().n_reps
     frontier_lrs: tuple = LAB_FRONTIER_LRS
-    lab_dir: str = "docs/lab"
-    train: TrainConfig = lab_matched_config(**CALIBRATED)
+    #: the lab's task spec (``LabConfig.task`` where the lab has task specs)
+    task: str = DEFAULT_TASK
+    #: the simulator's reading (model family and fit grid: ``SIM_READINGS``) and whether to fit on its quick grid
+    sim_reading: str = "v3"
+    quick_grid: bool = False
+    #: replicates of each grid point's uniform runs, and of the predictions' runs
+    fit_reps: int = 2
+    sim_reps: int = 8
+    #: the fit loss's weights (``uniform_fit_loss``): per-arm SNR and relative entropy
+    snr_weight: float = 0.01
+    entropy_weight: float = 0.1
+    train: LabConfig = LabConfig()
 
     @classmethod
     def quick(cls) -> "Args":
-        return cls(n_reps=2)
+        base = cls(arms=("uniform", "hora", "hora_placebo", "uniform:x2"), n_reps=2, frontier_lrs=(0.5, 2.0),
+                   quick_grid=True, fit_reps=1, sim_reps=2)
+        return base.with_train(steps=12, n_prompts=16, group_size=8, k0=2, n_eval=96, record_every=4,
+                               snr_every=6, warm_steps=150)
+
+    def lab_config(self) -> LabConfig:
+        """The lab's settings with the task spec applied."""
+        return lab_config(self.train, self.task)
 
     def validate(self) -> "Args":
         super().validate()
-        read_lab(self.lab_dir)
+        self.lab_config().validate()
+        reading = sim_reading(self.sim_reading)
+        for point in reading.points(self.quick_grid):
+            lab_sim_config(self.train, "x.csv", **changes_of(point))
+        for name in ("fit_reps", "sim_reps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        for name in ("snr_weight", "entropy_weight"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"{name}: must be finite and >= 0, got {v!r}")
+        if not self.frontier_lrs:
+            raise ValueError("frontier_lrs: the protocol needs uniform GRPO's frontier (at least one multiplier)")
         return self
 
 
-shards, run_shard = arm_shards, run_arm_shard
+def lab_config(train: LabConfig, task: str) -> LabConfig:
+    """``train`` with the task spec ``task`` (one-line error when the lab has no such spec).
+
+    Parameters
+    ----------
+    train : LabConfig
+        The lab's settings.
+    task : str
+        The task spec.
+
+    Returns
+    -------
+    LabConfig
+
+    Raises
+    ------
+    ValueError
+        "task: ..." when this lab has no task specs and ``task`` is not the default, or the lab's own error.
+    """
+    if "task" in {f.name for f in dataclasses.fields(LabConfig)}:
+        return dataclasses.replace(train, task=task).validate()
+    if task != DEFAULT_TASK:
+        raise ValueError(f"task: this lab has one task, {DEFAULT_TASK!r} (LabConfig has no task specs yet), got "
+                         f"{task!r}")
+    return train
 
 
-def finalize(args, tables, out, progress=True):
-    t = args.train
-    final = finalize_training(
-        args, tables, out, progress=False,
-        title=f"Simulator on the lab's study: failures {t.failures}, rollout_noise {t.rollout_noise:g}, lr {t.lr:g}, "
-              f"order_noise {t.order_noise:g}, {args.n_reps} replicates")
-    lab = read_lab(args.lab_dir)
-    summary = pd.read_csv(out / "summary.csv")
-    table = calibration_table(summary, final, lab, args.arms)
-    write_table(table, out, "calibration")
-    fit = uniform_fit_loss(tables["steps"], lab["uniform_runs"])
-    write_table(pd.DataFrame([{**fit, "failures": t.failures, "failure_share": t.failure_share,
-                               "rollout_noise": t.rollout_noise, "lr": t.lr, "order_noise": t.order_noise}]),
-                out, "fit")
-    if progress:
-        print(table.round(4).to_string(index=False))
-        counts = table.verdict.value_counts()
-        print(f"fit loss on the uniform runs {fit['loss']:.5f}; verdicts: "
-              + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in ("confirmed", "refuted", "undetermined")))
-    return final
+def initial_pass_rates(cfg: LabConfig) -> pd.DataFrame:
+    """The warm start's exact pass rate of every training prompt, as an ``empirical`` world's table.
+
+    Parameters
+    ----------
+    cfg : LabConfig
+        The lab's settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        successes, trials (100,000 "trials": the exact rate rounded to 1e-5), p, level; one row per pool prompt.
+    """
+    task = cfg.task
+    policy = warm_start(task, cfg.model_spec, cfg.warm, cfg.temperature)
+    pool, _ = task.split()
+    p = pass_rates(policy, pool)
+    trials = 100_000
+    return pd.DataFrame({"successes": np.rint(p * trials).astype(np.int64), "trials": trials, "p": p,
+                         "level": pool.level})
+
+
+def _seed(args, rep):
+    return np.random.SeedSequence([args.seed, rep])
+
+
+def run_shard(args, shard):
+    """One run: a lab run (``side`` "lab") or a simulator run at a grid point (``side`` "sim"); its CPU seconds
+    in the table "cost"."""
+    start = time.process_time()
+    if shard["side"] == "lab":
+        steps, share = train_lab(args.lab_config(), shard["arm"], _seed(args, shard["rep"]), rep=shard["rep"])
+    else:
+        cfg = lab_sim_config(args.train, shard["world"], **shard["changes"])
+        steps, share = simulate_training(cfg, shard["arm"], _seed(args, shard["rep"]), rep=shard["rep"])
+        steps["point"], share["point"] = shard["point"], shard["point"]
+    cost = pd.DataFrame([{"id": shard["id"], "stage": shard["stage"], "cpu_seconds": time.process_time() - start}])
+    return {"steps": steps, "budget_share": share, "cost": cost}
+
+
+def _lab_shards(args, stage, arms):
+    return [{"id": f"{stage}-{arm}-rep{rep}", "stage": stage, "side": "lab", "arm": arm, "rep": rep}
+            for rep in range(args.n_reps) for arm in arms]
+
+
+def _sim_shards(args, stage, out, points, arms, reps):
+    world = str((Path(out) / "initial_pass_rates.csv").resolve())
+    return [{"id": f"{stage}-p{i:03d}-{arm}-rep{rep}", "stage": stage, "side": "sim", "arm": arm, "rep": rep,
+             "point": i, "changes": changes, "world": world}
+            for i, changes in points for rep in range(reps) for arm in arms]
+
+
+def stages(args) -> list[Stage]:
+    """The protocol's five stages (module docstring), in order."""
+    uniform = frontier_arms(args.frontier_lrs)
+    others = [a for a in all_arms(args.arms, args.frontier_lrs) if a not in uniform]
+    reading = sim_reading(args.sim_reading)
+
+    def lab_uniform_shards(out):
+        cfg = args.lab_config()
+        warm_start(cfg.task, cfg.model_spec, cfg.warm, cfg.temperature)  # built once, before any worker
+        return _lab_shards(args, "lab_uniform", uniform)
+
+    def lab_uniform_finalize(tables, out, progress):
+        write_table(initial_pass_rates(args.lab_config()), out, "initial_pass_rates")
+        steps = tables["steps"]
+        write_table(steps, out, "lab_uniform", csv=False)
+        write_table(steps, out, "uniform_runs")
+
+    def fit_shards(out):
+        points = [(i, changes_of(p)) for i, p in enumerate(reading.points(args.quick_grid))]
+        return _sim_shards(args, "fit", out, points, uniform, args.fit_reps)
+
+    def fit_finalize(tables, out, progress):
+        lab = pd.read_parquet(out / "lab_uniform.parquet")
+        steps = tables["steps"]
+        rows = []
+        for i, point in enumerate(reading.points(args.quick_grid)):
+            fit = uniform_fit_loss(steps[steps.point == i], lab, snr_weight=args.snr_weight,
+                                   entropy_weight=args.entropy_weight, snr_by_arm=True)
+            rows.append({"point": i, **{k: v for k, v in changes_of(point).items() if k not in reading.base},
+                         "loss": fit["loss"], "passk_part": fit["passk"], "snr_part": fit["snr"],
+                         "entropy_part": fit["entropy"], "compared": fit["n"]})
+        fit = pd.DataFrame(rows).sort_values(["loss", "point"], kind="stable").reset_index(drop=True)
+        if not np.isfinite(fit.loss.iloc[0]):
+            raise RuntimeError("fit: no grid point shares a recorded (arm, step) with the lab's uniform runs")
+        write_table(fit, out, "fit")
+        best = int(fit.point.iloc[0])
+        cost = tables["cost"]
+        write_json({"sim_reading": reading.name, "best_point": best,
+                    "best": changes_of(reading.points(args.quick_grid)[best]), "grid_size": len(rows),
+                    "grid": {k: list(v) for k, v in (reading.quick_grid if args.quick_grid else reading.grid).items()},
+                    "runs": len(cost), "cpu_seconds": float(cost.cpu_seconds.sum()),
+                    "loss_weights": {"snr": args.snr_weight, "entropy": args.entropy_weight, "snr_by_arm": True}},
+                   out / "fit.json")
+        if progress:
+            print(fit.head(5).round(5).to_string(index=False))
+            print(f"fit: {len(rows)} grid points, {len(cost)} simulator runs, {cost.cpu_seconds.sum():.1f} CPU s")
+
+    def predict_shards(out):
+        best = json.loads((Path(out) / "fit.json").read_text())
+        return _sim_shards(args, "predict", out, [(best["best_point"], best["best"])],
+                           all_arms(args.arms, args.frontier_lrs), args.sim_reps)
+
+    def predict_finalize(tables, out, progress):
+        best = json.loads((out / "fit.json").read_text())["best"]
+        steps = tables["steps"]
+        world = str((out / "initial_pass_rates.csv").resolve())
+        sargs = side_args(args, lab_sim_config(args.train, world, **best), args.sim_reps)
+        summary = summary_tables(steps, sargs)[0]
+        write_table(steps, out, "sim_steps", csv=False)
+        write_table(summary, out, "sim_summary")
+        write_table(effect_rows(steps, sargs, summary), out, "predictions")
+
+    def lab_arms_shards(out):
+        done = stage_record(out, "predict")
+        path = Path(out) / "predictions.csv"
+        if done is None or not path.is_file():
+            raise RuntimeError("lab_arms: the lab's other arms run only after predictions.csv is written (stage "
+                               "'predict' has not finished)")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != done["sha256"]["predictions.csv"]:
+            raise RuntimeError("lab_arms: predictions.csv changed after the predict stage recorded it")
+        return _lab_shards(args, "lab_arms", others)
+
+    def lab_arms_finalize(tables, out, progress):
+        steps = pd.concat([pd.read_parquet(out / "lab_uniform.parquet"), tables["steps"]], ignore_index=True)
+        largs = side_args(args, args.lab_config())
+        summary = summary_tables(steps, largs)[0]
+        write_table(steps, out, "lab_steps", csv=False)
+        write_table(summary, out, "lab_summary")
+        write_table(effect_rows(steps, largs, summary), out, "lab_effects")
+
+    def calibrate_finalize(tables, out, progress):
+        table = compare_effects(pd.read_csv(out / "lab_effects.csv"), pd.read_csv(out / "predictions.csv"))
+        write_table(table, out, "calibration")
+        target = calibration_target(table)
+        predict, arms = stage_record(out, "predict"), stage_record(out, "lab_arms")
+        sha = hashlib.sha256((out / "predictions.csv").read_bytes()).hexdigest()
+        order = dict(predictions_written_at=predict["finished_at"], predictions_sha256=sha,
+                     lab_arms_started_unix=arms["started_unix"], predictions_written_unix=predict["finished_unix"],
+                     order_ok=bool(predict["finished_unix"] <= arms["started_unix"]
+                                   and sha == predict["sha256"]["predictions.csv"]))
+        fit = json.loads((out / "fit.json").read_text())
+        write_table(pd.DataFrame([{**target, **order, "task": args.task, "sim_reading": args.sim_reading,
+                                   "fit_cpu_seconds": fit["cpu_seconds"], "fit_grid_size": fit["grid_size"]}]),
+                    out, "calibration_summary")
+        if not order["order_ok"]:
+            raise RuntimeError("calibrate: predictions.csv was not written before the lab's arms ran, or changed")
+        if progress:
+            print(table.round(4).to_string(index=False))
+            print(f"confirmed {target['confirmed']}/{target['determined']} ({target['confirmed_share']:.0%}); the "
+                  f"lab's credited effects predicted with the right sign: {target['credited_right_sign']}/"
+                  f"{target['lab_credited']} (needed {target['credited_needed']}); target: {target['target']}")
+
+    return [
+        Stage("lab_uniform", lab_uniform_shards, lab_uniform_finalize,
+              ("initial_pass_rates.csv", "uniform_runs.csv", "lab_uniform.parquet")),
+        Stage("fit", fit_shards, fit_finalize, ("fit.csv", "fit.json")),
+        Stage("predict", predict_shards, predict_finalize, ("predictions.csv", "sim_summary.csv")),
+        Stage("lab_arms", lab_arms_shards, lab_arms_finalize, ("lab_effects.csv", "lab_summary.csv")),
+        Stage("calibrate", lambda out: [], calibrate_finalize, ("calibration.csv", "calibration_summary.csv")),
+    ]

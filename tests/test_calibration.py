@@ -1,6 +1,6 @@
-"""The simulator against the lab (simalloc.train.calibration, studies sim_calibration, sim_vs_lab) and the readings
-study: the fit loss and the verdicts by hand, the studies end to end, a mis-set simulator refuted, and a lab that
-agrees with the simulator by construction confirmed (the verdict can go both ways)."""
+"""The simulator against the lab (simalloc.train.calibration, studies sim_calibration, sim_vs_lab_committed) and the
+readings study: the fit loss and the verdicts by hand, the studies end to end, a mis-set simulator refuted, and a lab
+that agrees with the simulator by construction confirmed (the verdict can go both ways)."""
 
 import shutil
 
@@ -84,7 +84,7 @@ def test_sim_vs_lab_end_to_end_a_mis_set_simulator_is_refuted_and_an_agreeing_la
     >= 5 arms and at least one refuted prediction (the lab's HORA gain is +0.16, credited; v2 predicts none).
     Mutation of the other side: a lab folder whose summary and Pass@1 table are the simulator's own must be
     confirmed on every row with a reading."""
-    out = run_study("sim_vs_lab", quick=True, out=tmp_path / "v2",
+    out = run_study("sim_vs_lab_committed", quick=True, out=tmp_path / "v2",
                     overrides={"failures": "shared", "rollout_noise": "0"}, progress=False)
     table = pd.read_csv(out / "calibration.csv")
     assert list(table.columns) == ["arm", "metric", "lab_value", "lab_se", "sim_value", "sim_se", "lab_effect",

@@ -2,11 +2,16 @@
 
 A study either has ``run(args, out, progress)`` (small, single process) or is sharded:
 ``shards(args) -> list[dict]`` (each with a unique "id"), ``run_shard(args, shard) -> dict[name, DataFrame]``
-and ``finalize(args, tables, out)``. Shards run in-process, on a local process pool (``workers``) or on
-Ray (``backend="ray"``). Every finished shard is written atomically to ``out/shards/`` before the
-next is awaited, and a re-run into the same folder skips them, so a killed run resumes. Tables are
-concatenated in shard order and every shard's randomness depends only on (args, shard): the final
-table is identical whatever the backend, the number of workers, or the interruptions.
+and ``finalize(args, tables, out)``, or is staged: ``stages(args) -> list[Stage]``, run in order, each stage's
+shards (``Stage.shards(out)``, which may read what earlier stages wrote) run by the study's ``run_shard`` and its
+``Stage.finalize(tables, out, progress)`` done before the next stage's shards are even listed; a stage's marker
+(``out/stages/<name>.json``: when it finished, the sha256 of every file it declared) is written last, and a
+re-run skips the stages that have one (a resumed protocol never redoes a finished stage).
+
+Shards run in-process, on a local process pool (``workers``) or on Ray (``backend="ray"``). Every finished shard is
+written atomically to ``out/shards/`` before the next is awaited, and a re-run into the same folder skips them, so a
+killed run resumes. Tables are concatenated in shard order and every shard's randomness depends only on (args,
+shard): the final table is identical whatever the backend, the number of workers, or the interruptions.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from tqdm import tqdm
 from ..io import check_out_dir, write_json, write_table
 from ..validation import shown
 
-__all__ = ["available_studies", "load_study", "make_args", "run_study", "summary_view", "BACKENDS", "SMOKE_NOTE"]
+__all__ = ["available_studies", "load_study", "make_args", "run_study", "summary_view", "Stage", "stage_record",
+           "BACKENDS", "SMOKE_NOTE"]
 
 BACKENDS = ("local", "ray")
 #: what every ``--quick`` run prints and records (meta.json, ``SMOKE_RUN.md`` and the head of any report it writes)
@@ -44,6 +50,89 @@ SMOKE_WHY = ("--quick runs the study's small preset to check that it runs end to
 KEY_METRICS = ("frontier_gain@256", "pass@1", "pass@256")
 #: the columns that name what a summary row is about (one of them makes a table "long format")
 _ROW_NAMES = ("arm", "allocator", "rule", "method", "estimator")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage of a staged study (module docstring).
+
+    Parameters
+    ----------
+    name : str
+        The stage's name (its marker ``out/stages/<name>.json``; unique within the study).
+    shards : callable
+        ``shards(out) -> list[dict]``: the stage's shards (unique "id"s across the whole study), listed only once
+        every earlier stage has finished; the study's ``run_shard(args, shard)`` runs each.
+    finalize : callable
+        ``finalize(tables, out, progress)``: writes the stage's outputs from its shards' concatenated tables.
+    outputs : tuple of str
+        The files ``finalize`` writes (relative to ``out``), hashed into the marker.
+    """
+
+    name: str
+    shards: object
+    finalize: object
+    outputs: tuple = ()
+
+
+def stage_record(out_dir, name: str) -> dict | None:
+    """A finished stage's marker (``{"stage", "finished_at", "finished_unix", "started_unix", "seconds", "shards",
+    "sha256"}``: ``started_unix`` when its shards were listed, ``sha256`` of every declared output), or
+    None if the stage has not finished in ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The study's output folder.
+    name : str
+        The stage.
+
+    Returns
+    -------
+    dict or None
+    """
+    path = Path(out_dir) / "stages" / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _run_stages(name, study, args, out_dir, workers, backend, progress) -> list[dict]:
+    """Run a staged study's stages in order (module docstring); returns every stage's marker."""
+    records = []
+    seen = set()
+    for stage in study.stages(args):
+        if stage.name in seen:
+            raise RuntimeError(f"study {name}: stage names are not unique ({stage.name!r})")
+        seen.add(stage.name)
+        done = stage_record(out_dir, stage.name)
+        if done is not None:
+            records.append(done)
+            continue
+        start, started = time.perf_counter(), time.time()
+        specs = stage.shards(out_dir)
+        ids = [s["id"] for s in specs]
+        if len(set(ids)) != len(ids):
+            raise RuntimeError(f"study {name}: shard ids of stage {stage.name!r} are not unique")
+        todo = [s for s in specs if not _shard_done(out_dir, s)]
+        _run_shards(name, study, args, todo, out_dir, workers, backend, progress, len(specs) - len(todo), len(specs))
+        parts = [_read_shard(out_dir, s) for s in specs]
+        keys = list(dict.fromkeys(key for p in parts for key in p))
+        tables = {key: pd.concat([p[key] for p in parts if key in p], ignore_index=True) for key in keys}
+        stage.finalize(tables, out_dir, progress)
+        missing = [f for f in stage.outputs if not (out_dir / f).is_file()]
+        if missing:
+            raise RuntimeError(f"study {name}: stage {stage.name!r} did not write {', '.join(missing)}")
+        now = time.time()
+        record = {"stage": stage.name, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                  "finished_unix": now, "started_unix": started,
+                  "seconds": round(time.perf_counter() - start, 3), "shards": len(specs),
+                  "sha256": {f: _sha256(out_dir / f) for f in stage.outputs}}
+        write_json(record, out_dir / "stages" / f"{stage.name}.json")  # last: the stage is done
+        records.append(record)
+    return records
 
 
 def available_studies() -> list[str]:
@@ -287,7 +376,10 @@ def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progr
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(record, args_file)
     start = time.perf_counter()
-    if hasattr(study, "shards"):
+    stages = None
+    if hasattr(study, "stages"):
+        stages = _run_stages(name, study, args, out_dir, workers, backend, progress)
+    elif hasattr(study, "shards"):
         specs = study.shards(args)
         ids = [s["id"] for s in specs]
         if len(set(ids)) != len(ids):
@@ -311,6 +403,8 @@ def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progr
         "python": platform.python_version(),
         "seconds": round(time.perf_counter() - start, 3),
     }
+    if stages is not None:
+        meta["stages"] = stages
     if quick:
         meta["smoke_run"], meta["evidence"] = True, f"{SMOKE_NOTE}: {SMOKE_WHY}"
         _mark_smoke(out_dir, name)

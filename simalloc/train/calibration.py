@@ -22,6 +22,7 @@ per replicate) is read the same way with a floor of 0.01 (one point of Pass@1).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -163,37 +164,70 @@ def read_lab(lab_dir="docs/lab") -> dict[str, pd.DataFrame]:
 
 
 def uniform_fit_loss(sim_steps: pd.DataFrame, lab_runs: pd.DataFrame, ks=(1, 4, 16, 64, 256),
-                     snr_weight: float = 0.01) -> dict[str, float]:
-    """The fit's loss on uniform GRPO (module docstring): the Pass@k part, the SNR part and their sum.
+                     snr_weight: float = 0.01, entropy_weight: float = 0.0, snr_by_arm: bool = False
+                     ) -> dict[str, float]:
+    """The fit's loss on uniform GRPO (module docstring): the Pass@k part, the SNR part, the entropy part and their
+    sum.
 
     Parameters
     ----------
     sim_steps : pandas.DataFrame
-        The simulator's per-step table (arm, rep, step, pass@k, grad_snr).
+        The simulator's per-step table (arm, rep, step, pass@k, grad_snr, entropy).
     lab_runs : pandas.DataFrame
-        ``uniform_runs.csv``.
+        ``uniform_runs.csv`` (or any lab per-step table of uniform runs).
     ks : sequence of int
-        The Pass@k compared.
+        The Pass@k compared; every other Pass@k column both tables hold by band ("<band>:pass@<k>",
+        "pass@<k>:<band>") is compared too, in the same mean.
     snr_weight : float
         The SNR term's weight (0.01: an SNR off by 0.5 costs what Pass@k off by 0.05 costs).
+    entropy_weight : float, default 0
+        The entropy term's weight (0: not fitted, the default of the committed fit).
+    snr_by_arm : bool, default False
+        Compare each arm's mean SNR (mean over arms of the squared differences) instead of one mean over all.
 
     Returns
     -------
     dict
-        "passk", "snr", "loss" (NaN when no (arm, step) is shared), "n" (the (arm, step) pairs compared).
+        "passk", "snr", "entropy", "loss" (NaN when no (arm, step) is shared), "n" (the (arm, step) pairs compared).
+
+    Notes
+    -----
+    The entropy term compares entropy relative to the arm's own step-0 value, H_t / H_0, which is unit-free (the
+    lab's entropy is over completions, the simulator's over strategies: their levels have no common scale, their
+    relative fall does): entropy = entropy_weight x mean over shared (arm, step) of (sim H_t/H_0 - lab H_t/H_0)^2.
     """
-    cols = [f"pass@{k}" for k in ks]
+    band = re.compile(r"^(\w+:pass@\d+|pass@\d+:\w+)$")
+    bands = sorted(c for c in set(sim_steps.columns) & set(lab_runs.columns)
+                   if band.match(c) and sim_steps[c].notna().any() and lab_runs[c].notna().any())
+    cols = [f"pass@{k}" for k in ks] + bands
     arms = sorted(set(lab_runs.arm) & set(sim_steps.arm))
-    sim = sim_steps[sim_steps.arm.isin(arms)].groupby(["arm", "step"])[cols].mean()
-    lab = lab_runs[lab_runs.arm.isin(arms)].groupby(["arm", "step"])[cols].mean()
+    sim_rows, lab_rows = sim_steps[sim_steps.arm.isin(arms)], lab_runs[lab_runs.arm.isin(arms)]
+    sim = sim_rows.groupby(["arm", "step"])[cols].mean()
+    lab = lab_rows.groupby(["arm", "step"])[cols].mean()
     both = sim.index.intersection(lab.index)
+    nan = float("nan")
     if not len(both):
-        return {"passk": float("nan"), "snr": float("nan"), "loss": float("nan"), "n": 0}
-    passk = float(np.mean((sim.loc[both].to_numpy() - lab.loc[both].to_numpy()) ** 2))
-    s_snr = sim_steps[sim_steps.arm.isin(arms)].grad_snr.mean()
-    l_snr = lab_runs[lab_runs.arm.isin(arms)].grad_snr.mean()
-    snr = float(snr_weight * (s_snr - l_snr) ** 2) if np.isfinite(s_snr) and np.isfinite(l_snr) else 0.0
-    return {"passk": passk, "snr": snr, "loss": passk + snr, "n": len(both)}
+        return {"passk": nan, "snr": nan, "entropy": nan, "loss": nan, "n": 0}
+    diff = sim.loc[both].to_numpy() - lab.loc[both].to_numpy()
+    passk = float(np.nanmean(diff ** 2))
+    if snr_by_arm:
+        s_arm, l_arm = (t.groupby("arm").grad_snr.mean() for t in (sim_rows, lab_rows))
+        d = (s_arm - l_arm.reindex(s_arm.index)).dropna()
+        snr = float(snr_weight * np.mean(d ** 2)) if len(d) else 0.0
+    else:
+        s_snr, l_snr = sim_rows.grad_snr.mean(), lab_rows.grad_snr.mean()
+        snr = float(snr_weight * (s_snr - l_snr) ** 2) if np.isfinite(s_snr) and np.isfinite(l_snr) else 0.0
+    entropy = 0.0
+    if entropy_weight and "entropy" in sim_rows and "entropy" in lab_rows:
+        rel = []
+        for t in (sim_rows, lab_rows):
+            h = t.groupby(["arm", "step"]).entropy.mean()
+            h0 = h.xs(0, level="step") if 0 in h.index.get_level_values("step") else None
+            rel.append(h / h0.reindex(h.index.get_level_values("arm")).to_numpy() if h0 is not None else None)
+        if rel[0] is not None and rel[1] is not None:
+            d = (rel[0].reindex(both) - rel[1].reindex(both)).dropna()
+            entropy = float(entropy_weight * np.mean(d ** 2)) if len(d) else 0.0
+    return {"passk": passk, "snr": snr, "entropy": entropy, "loss": passk + snr + entropy, "n": len(both)}
 
 
 def _pass1_class(diff, se) -> float:

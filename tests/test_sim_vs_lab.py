@@ -1,0 +1,225 @@
+"""The sim-vs-lab protocol (studies/sim_vs_lab.py, simalloc.train.protocol, the runner's staged studies): stage
+order (predictions before the lab's arms; a run with the arms first fails), resume without refitting, the verdicts
+and the target on hand-made tables (a "null everywhere" simulator fails), the fit loss's new terms by hand, and bad
+settings as one-line errors."""
+
+import json
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simalloc.sim.runner import Stage, _run_stages, load_study, make_args, run_study, stage_record
+from simalloc.train.calibration import uniform_fit_loss
+from simalloc.train.protocol import EFFECT_COLUMNS, calibration_target, compare_effects
+
+#: a lab and a simulator small enough for a test (2 steps, 8 prompts x 4, one replicate, one frontier rate)
+TINY = {"n_pool": "60", "steps": "2", "n_prompts": "8", "group_size": "4", "k0": "2", "phase_b_shards": "2",
+        "n_eval": "30", "warm_steps": "5", "record_every": "1", "snr_every": "1", "n_reps": "1", "frontier_lrs": "2.0",
+        "arms": "uniform,hora", "sim_reps": "1", "fit_reps": "1", "eval_temperatures": "1.0,1.5"}
+
+
+# ---- the runner's staged studies -------------------------------------------------------------------------------
+def _fake_study(log):
+    def stage(name):
+        def shards(out):
+            log.append(("shards", name))
+            return [{"id": f"{name}-0"}]
+
+        def finalize(tables, out, progress):
+            log.append(("finalize", name))
+            (out / f"{name}.txt").write_text(str(int(tables["t"].x.sum())))
+
+        return Stage(name, shards, finalize, (f"{name}.txt",))
+
+    return SimpleNamespace(stages=lambda args: [stage("a"), stage("b")],
+                           run_shard=lambda args, shard: {"t": pd.DataFrame({"x": [1]})})
+
+
+def test_stages_run_in_order_write_markers_last_and_are_skipped_on_resume(tmp_path):
+    log = []
+    records = _run_stages("fake", _fake_study(log), None, tmp_path, 1, "local", False)
+    # stage b's shards are listed only after stage a has finalized
+    assert log == [("shards", "a"), ("finalize", "a"), ("shards", "b"), ("finalize", "b")]
+    assert [r["stage"] for r in records] == ["a", "b"]
+    assert records[0]["finished_unix"] <= records[1]["started_unix"]
+    import hashlib
+
+    assert stage_record(tmp_path, "a")["sha256"]["a.txt"] == hashlib.sha256(b"1").hexdigest()
+    log.clear()
+    _run_stages("fake", _fake_study(log), None, tmp_path, 1, "local", False)
+    assert log == []  # both finished: nothing is listed, run or finalized again
+    (tmp_path / "stages" / "b.json").unlink()
+    _run_stages("fake", _fake_study(log), None, tmp_path, 1, "local", False)
+    assert log == [("shards", "b"), ("finalize", "b")]
+
+
+# ---- the protocol end to end (tiny) ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SIMALLOC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    out = tmp_path_factory.mktemp("svl") / "run"
+    run_study("sim_vs_lab", quick=True, out=out, overrides=TINY, progress=False)
+    yield out
+    mp.undo()
+
+
+def test_protocol_writes_predictions_before_the_lab_arms_and_calibration_with_both_axes(tiny_run):
+    meta = json.loads((tiny_run / "meta.json").read_text())
+    assert [s["stage"] for s in meta["stages"]] == ["lab_uniform", "fit", "predict", "lab_arms", "calibrate"]
+    stages = {s["stage"]: s for s in meta["stages"]}
+    assert stages["predict"]["finished_unix"] <= stages["lab_arms"]["started_unix"]
+    # every lab-arm shard was written after predictions.csv (file times: an independent record of the order)
+    arm_shards = list((tiny_run / "shards").glob("lab_arms-*.done.json"))
+    assert arm_shards and min(p.stat().st_mtime for p in arm_shards) >= (tiny_run / "predictions.csv").stat().st_mtime
+    table = pd.read_csv(tiny_run / "calibration.csv")
+    assert list(table.columns) == ["arm", "axis", "metric", "lab_value", "lab_se", "sim_value", "sim_se",
+                                   "lab_effect", "sim_effect", "verdict"]
+    assert set(table.axis) == {"frontier", "efficiency"} and set(table.arm) == {"hora"}
+    summary = pd.read_csv(tiny_run / "calibration_summary.csv").iloc[0]
+    assert bool(summary.order_ok) and summary.fit_grid_size == 2
+    fit = json.loads((tiny_run / "fit.json").read_text())
+    assert fit["grid_size"] == 2 and fit["runs"] == 2 * 2 and fit["cpu_seconds"] > 0  # 2 points x (uniform, lr2)
+
+
+def test_a_protocol_that_runs_the_lab_arms_before_the_predictions_fails(tiny_run, tmp_path, monkeypatch):
+    """Mutation of the order: the lab's arms listed before the predict stage must be refused (on a copy of the
+    tiny run with its last three stages undone, so only the reordered tail runs)."""
+    out = tmp_path / "bad"
+    shutil.copytree(tiny_run, out)
+    for name in ("predict", "lab_arms", "calibrate"):
+        (out / "stages" / f"{name}.json").unlink()
+    for p in [*(out / "shards").glob("predict-*"), *(out / "shards").glob("lab_arms-*"), out / "predictions.csv"]:
+        p.unlink()
+    study = load_study("sim_vs_lab")
+    real = study.stages
+
+    def arms_first(args):
+        s = real(args)
+        return [s[0], s[1], s[3], s[2], s[4]]
+
+    monkeypatch.setattr(study, "stages", arms_first)
+    with pytest.raises(RuntimeError, match="lab_arms: the lab's other arms run only after predictions.csv"):
+        run_study("sim_vs_lab", quick=True, out=out, overrides=TINY, progress=False)
+    assert not list((out / "shards").glob("lab_arms-*"))
+    monkeypatch.setattr(study, "stages", real)  # the right order on the same folder completes
+    run_study("sim_vs_lab", quick=True, out=out, overrides=TINY, progress=False)
+    assert bool(pd.read_csv(out / "calibration_summary.csv").order_ok.iloc[0])
+
+
+def test_resume_reruns_the_lab_arms_without_refitting_or_repredicting(tiny_run, monkeypatch):
+    """Delete the last two stages and the lab arms' shards: the re-run runs the lab's arms again but no simulator
+    run (any simulator shard raises) and leaves fit.csv and predictions.csv byte for byte."""
+    kept = ("fit.csv", "fit.json", "predictions.csv", "stages/fit.json", "stages/predict.json")
+    before = {f: (tiny_run / f).read_bytes() for f in kept}
+    written = {f: (tiny_run / f).stat().st_mtime_ns for f in kept}  # a re-finalized stage rewrites its files
+    for name in ("lab_arms", "calibrate"):
+        (tiny_run / "stages" / f"{name}.json").unlink()
+    for p in (tiny_run / "shards").glob("lab_arms-*"):
+        p.unlink()
+    study = load_study("sim_vs_lab")
+    real = study.run_shard
+    ran = []
+
+    def guarded(args, shard):
+        if shard["side"] == "sim":
+            raise AssertionError(f"refit: simulator shard {shard['id']} ran on resume")
+        ran.append(shard["id"])
+        return real(args, shard)
+
+    monkeypatch.setattr(study, "run_shard", guarded)
+    run_study("sim_vs_lab", quick=True, out=tiny_run, overrides=TINY, progress=False)
+    assert ran and all(r.startswith("lab_arms-") for r in ran)
+    assert {f: (tiny_run / f).read_bytes() for f in before} == before
+    assert {f: (tiny_run / f).stat().st_mtime_ns for f in kept} == written
+    assert bool(pd.read_csv(tiny_run / "calibration_summary.csv").order_ok.iloc[0])
+
+
+def test_bad_settings_are_one_line_errors():
+    study = load_study("sim_vs_lab")
+    for key, value, start in (("task", "narrowingg", "task:"), ("sim_reading", "v9", "sim_reading:"),
+                              ("fit_reps", "0", "fit_reps:"), ("entropy_weight", "-1", "entropy_weight:")):
+        with pytest.raises(ValueError) as info:
+            make_args(study, quick=True, overrides={key: value})
+        msg = str(info.value)
+        assert "\n" not in msg and msg.startswith(start), msg
+
+
+# ---- verdicts and the target on hand-made tables ---------------------------------------------------------------
+def _effects(rows):
+    """rows: (arm, axis, metric, value, se, effect)."""
+    return pd.DataFrame([(a, ax, m, v, s, 4, e) for a, ax, m, v, s, e in rows], columns=EFFECT_COLUMNS)
+
+
+LAB = [("hora", "frontier", "frontier_gain@256", 0.16, 0.02, 1.0),
+       ("hard_first", "frontier", "frontier_gain@256", 0.27, 0.01, 1.0),
+       ("knapsack", "frontier", "pass@1_vs_uniform", -0.10, 0.02, -1.0),
+       ("uniform:x2", "efficiency", "step_multiplier@pass@1", 1.8, 0.1, 1.0)] + \
+      [(f"null{i}", "frontier", "frontier_gain@256", 0.0, 0.01, 0.0) for i in range(16)] + \
+      [("hora", "efficiency", "steps_to_target@pass@1", 20.0, 2.0, np.nan),
+       ("x", "efficiency", "compute_multiplier@pass@256", np.nan, np.nan, np.nan)]
+
+
+def test_a_simulator_that_agrees_meets_the_target_and_the_null_everywhere_simulator_fails():
+    """Lab: 4 credited effects and 16 nulls. The same classes: met. "Nothing happens" (every value 0, se 1e-4, class
+    0): 16 of 20 rows confirmed = 80% (the share alone would pass) but 0 of the 4 credited effects -> failed."""
+    lab = _effects(LAB)
+    table = compare_effects(lab, _effects(LAB))
+    assert "steps_to_target@pass@1" not in set(table.metric)  # no class on either side: not a calibration row
+    row = table[table.arm == "x"].iloc[0]
+    assert row.verdict == "undetermined"
+    t = calibration_target(table)
+    assert (t["determined"], t["confirmed"], t["lab_credited"], t["credited_right_sign"]) == (20, 20, 4, 4)
+    assert t["target"] == "met"
+    null = _effects([(a, ax, m, 0.0, 1e-4, 0.0 if np.isfinite(e) else np.nan) for a, ax, m, _, _, e in LAB])
+    t = calibration_target(compare_effects(lab, null))
+    assert t["confirmed_share"] == pytest.approx(16 / 20) and t["share_met"]  # exactly the 0.8 threshold
+    assert (t["credited_right_sign"], t["credited_needed"], t["credited_met"], t["target"]) == (0, 3, False, "failed")
+
+
+def test_target_counts_right_signs_and_needs_every_credited_effect_when_fewer_than_three():
+    lab = _effects(LAB[:2] + LAB[4:20])  # 2 credited (+1, +1), 16 nulls
+    one_right = _effects([LAB[0][:5] + (1.0,), LAB[1][:5] + (-1.0,)] + LAB[4:20])
+    t = calibration_target(compare_effects(lab, one_right))
+    assert (t["credited_right_sign"], t["credited_needed"], t["target"]) == (1, 2, "failed")  # wrong sign counts 0
+    both = calibration_target(compare_effects(lab, _effects(LAB[:2] + LAB[4:20])))
+    assert both["target"] == "met"
+    nulls = _effects(LAB[4:20])
+    assert calibration_target(compare_effects(nulls, nulls))["target"] == "untestable"
+    # the share: 3 of 18 refuted (83% confirmed) passes, 4 of 18 (78%) does not
+    lab = _effects(LAB[:2] + LAB[4:20])
+    for n_wrong, met in ((3, True), (4, False)):
+        sim = [r if i >= n_wrong + 2 or i < 2 else r[:5] + (1.0,) for i, r in enumerate(LAB[:2] + LAB[4:20])]
+        assert calibration_target(compare_effects(lab, _effects(sim)))["share_met"] is met
+
+
+# ---- the fit loss's new terms by hand --------------------------------------------------------------------------
+def _runs(entropy_fall=0.0, band_shift=0.0, snr=(0.2, 0.2)):
+    rows = []
+    for arm, s in zip(("uniform", "uniform:lr0.5"), snr):
+        for step in (0, 20, 40):
+            rows.append({"arm": arm, "rep": 0, "step": step, "pass@1": 0.3, "pass@4": 0.5,
+                         "pass@1:level0": 0.9 + band_shift, "grad_snr": s if step else np.nan,
+                         "entropy": 2.0 * (1 - entropy_fall * (step > 0))})
+    return pd.DataFrame(rows)
+
+
+def test_fit_loss_entropy_band_and_per_arm_snr_terms_by_hand():
+    lab = _runs()
+    base = uniform_fit_loss(_runs(), lab, ks=(1, 4), entropy_weight=0.1)
+    assert base["loss"] == pytest.approx(0.0, abs=1e-15)
+    # lab entropy halves after step 0, the simulator's (another scale: x3) does not: H_t/H_0 differs by 0.5 at 2 of 3
+    # steps per arm -> 0.1 x (0 + 0.25 + 0.25) / 3
+    sim = _runs().assign(entropy=6.0)
+    e = uniform_fit_loss(sim, _runs(entropy_fall=0.5), ks=(1, 4), entropy_weight=0.1)
+    assert e["entropy"] == pytest.approx(0.1 * 0.5 / 3, rel=1e-12) and e["passk"] == pytest.approx(0.0, abs=1e-15)
+    # the band column is compared beside pass@1, pass@4: off by 0.06 in 1 of 3 columns -> 0.0036 / 3
+    b = uniform_fit_loss(_runs(band_shift=0.06), lab, ks=(1, 4))
+    assert b["passk"] == pytest.approx(0.0036 / 3, rel=1e-9)
+    # per-arm SNR: arms off by +0.5 and -0.5 cancel in the pooled mean, not arm by arm (0.01 x 0.25)
+    s = _runs(snr=(0.7, -0.3))
+    assert uniform_fit_loss(s, lab, ks=(1, 4))["snr"] == pytest.approx(0.0, abs=1e-15)
+    assert uniform_fit_loss(s, lab, ks=(1, 4), snr_by_arm=True)["snr"] == pytest.approx(0.0025, rel=1e-12)
