@@ -28,11 +28,12 @@ Per-group gradients (``simalloc.lab.loop.gradient_snr``) run unbatched on the ca
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 
 from ..live.grpo import GRPOConfig, GRPOTrainer
-from .forward import Layout, completion_logps, next_token_logits, pad_rows, stack_parameters
+from .forward import Layout, completion_logps, continuation_logits, pad_rows, prompt_pass, stack_parameters
 from .step import group_gradient_rows, grouped_tensors
 
 __all__ = ["NetworkGroup", "BatchedNetwork", "BatchedTrainer", "StackedAdamW", "run_batched", "train_lab_batched",
@@ -133,6 +134,9 @@ class NetworkGroup:
         The weights (leaf tensors).
     optimizer : StackedAdamW
         One AdamW state per network.
+    seconds : dict of str to float
+        CPU seconds of the thread doing the work (``time.thread_time``) per part: "draw", "logits",
+        "step:forward", "step:backward", "step:adamw", "snr" (per-group gradients); what a benchmark reports.
     """
 
     def __init__(self, models, length: int | None = None):
@@ -147,6 +151,13 @@ class NetworkGroup:
         self._waiting: dict[int, tuple] = {}
         self._results: dict[int, tuple] = {}
         self._memo: dict[int, tuple] = {}  # network -> (version, prompt bytes, logits): the last enumeration
+        self._draw_memo = None  # (networks, their (version, prompt bytes), prompts, logits, cache): the last draw's
+        self.seconds: dict[str, float] = {}
+
+    def _clock(self, part: str, start: float) -> float:
+        now = time.thread_time()
+        self.seconds[part] = self.seconds.get(part, 0.0) + now - start
+        return now
 
     def network(self, r: int) -> "BatchedNetwork":
         """The handle of network ``r`` (a ``LabPolicy``'s ``model``)."""
@@ -193,7 +204,10 @@ class NetworkGroup:
         out = {}
         for kind in sorted({k for k, _ in calls.values()}):
             reqs = {r: p for r, (k, p) in sorted(calls.items()) if k == kind}
+            start = time.thread_time()
             out.update(getattr(self, "_" + kind)(reqs))
+            if kind != "step":  # the step clocks its parts
+                self._clock(kind, start)
         return out
 
     def _subset(self, rows):
@@ -219,16 +233,31 @@ class NetworkGroup:
         prompts = torch.as_tensor(pad_rows([np.asarray(reqs[r][0], dtype=np.int64) for r in rows]))
         owner = torch.as_tensor(pad_rows(owners))
         tokens = np.zeros((len(rows), owner.shape[1], length), dtype=np.int64)
-        first = next_token_logits(self.layout, params, prompts).double()
+        first, cache = self._prompt_pass(rows, params, prompts, reqs)
+        first = first.double()
         for j, r in enumerate(rows):
             probs = torch.softmax(first[j] / reqs[r][3], -1).numpy()
             tokens[j, :owners[j].size, 0] = draw_rows(probs[owners[j]], reqs[r][2])
         for pos in range(1, length):  # each position from the prefix so far (the prompt's cache is reused)
-            nxt = next_token_logits(self.layout, params, prompts, owner, torch.as_tensor(tokens[:, :, :pos])).double()
+            nxt = continuation_logits(self.layout, params, cache, owner, torch.as_tensor(tokens[:, :, :pos])).double()
             for j, r in enumerate(rows):
                 probs = torch.softmax(nxt[j, :owners[j].size] / reqs[r][3], -1).numpy()
                 tokens[j, :owners[j].size, pos] = draw_rows(probs, reqs[r][2])
         return {r: tokens[j, :owners[j].size] for j, r in enumerate(rows)}
+
+    def _prompt_pass(self, rows, params, prompts, reqs):
+        """``prompt_pass`` of a draw, reusing the last draw's where every network asks for the same prompts with
+        unchanged weights (a step's pilot and its extra rollouts)."""
+        import torch
+
+        keys = [(int(self.versions[r]), np.ascontiguousarray(reqs[r][0], dtype=np.int64).tobytes()) for r in rows]
+        memo = self._draw_memo
+        if memo is not None and memo[0] == list(rows) and memo[1] == keys and memo[2].shape == prompts.shape:
+            return memo[3], memo[4]
+        with torch.no_grad():
+            first, cache = prompt_pass(self.layout, params, prompts)
+        self._draw_memo = (list(rows), keys, prompts, first, cache)
+        return first, cache
 
     def _logits(self, reqs: dict) -> dict:
         """{r: prompt ids (P, Lp)} -> {r: (first (P, V), second (P, V, V)) float64}: ``completion_logits``."""
@@ -241,8 +270,10 @@ class NetworkGroup:
         n = prompts.shape[1]
         z = torch.arange(vocab).repeat(n).view(1, -1, 1).expand(len(rows), -1, -1)
         params = self._subset(rows)
-        first = next_token_logits(self.layout, params, prompts).double()
-        second = next_token_logits(self.layout, params, prompts, vocab, z).double().view(len(rows), n, vocab, vocab)
+        with torch.no_grad():
+            first, cache = prompt_pass(self.layout, params, prompts)
+        second = continuation_logits(self.layout, params, cache, vocab, z).double().view(len(rows), n, vocab, vocab)
+        first = first.double()
         out = {r: (first[j, :sizes[j]], second[j, :sizes[j]]) for j, r in enumerate(rows)}
         for r in rows:
             self._memo[r] = (int(self.versions[r]), reqs[r].tobytes(), out[r])
@@ -259,6 +290,7 @@ class NetworkGroup:
         prompts = torch.as_tensor(pad_rows([b[0] for b in batches]))
         owner = torch.as_tensor(pad_rows([b[1] for b in batches]))
         comps = torch.as_tensor(pad_rows([b[2] for b in batches]))
+        start = time.thread_time()
         trainers = [reqs[r][0] for r in rows]
         temps = torch.tensor([t.config.temperature for t in trainers], dtype=torch.float32)
         for v in self.params.values():
@@ -273,7 +305,9 @@ class NetworkGroup:
                                         rewards)
             losses.append(loss)
         names = list(self.params)
+        start = self._clock("step:forward", start)
         grads = torch.autograd.grad(torch.stack(losses).sum(), [params[k] for k in names])
+        start = self._clock("step:backward", start)
         for v in self.params.values():
             v.requires_grad_(False)
         grads = dict(zip(names, grads))
@@ -282,6 +316,7 @@ class NetworkGroup:
             g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)))
         self.optimizer.step(rows, grads, [t.optimizer.param_groups[0]["lr"] for t in trainers])
         self.versions[rows] += 1
+        self._clock("step:adamw", start)
         return {r: {"loss": float(losses[j].detach()), "grad_norm": float(norms[j])} for j, r in enumerate(rows)}
 
 
@@ -393,8 +428,11 @@ class BatchedTrainer(GRPOTrainer):
 
     def group_gradient_rows(self, prompt_ids, groups, rewards):
         """``simalloc.lab.step.group_gradient_rows`` on this network alone (``gradient_snr`` reads it)."""
+        start = time.thread_time()
         params = {k: v.detach().requires_grad_(True) for k, v in self._leaf_params().items()}
-        return group_gradient_rows(self, params, self.model.group.layout, prompt_ids, groups, rewards)
+        out = group_gradient_rows(self, params, self.model.group.layout, prompt_ids, groups, rewards)
+        self.model.group._clock("snr", start)
+        return out
 
     def step(self, prompt_ids, groups, rewards) -> dict:
         """One AdamW step of this network, gathered with the group's other networks' steps."""
@@ -451,7 +489,7 @@ def run_batched(group: NetworkGroup, loops) -> list:
     return results
 
 
-def train_lab_batched(cfg, runs, policy=None) -> list:
+def train_lab_batched(cfg, runs, policy=None, timings: dict | None = None) -> list:
     """``train_lab`` for several (arm, seed, replicate) runs at once, their networks batched (module docstring).
 
     Parameters
@@ -462,6 +500,8 @@ def train_lab_batched(cfg, runs, policy=None) -> list:
         As ``train_lab``'s ``arm``, ``rng`` and ``rep``; each run trains its own copy of the start network.
     policy : LabPolicy, optional
         The start network (default: the config's cached warm start).
+    timings : dict, optional
+        Filled with the group's CPU seconds per part (``NetworkGroup.seconds``).
 
     Returns
     -------
@@ -492,4 +532,8 @@ def train_lab_batched(cfg, runs, policy=None) -> list:
         return lambda: train_lab(cfg, arm, rng, rep=rep,
                                  policy=LabPolicy(group.network(r), start.task, cfg.temperature))
 
-    return run_batched(group, [loop(r, *run) for r, run in enumerate(runs)])
+    try:
+        return run_batched(group, [loop(r, *run) for r, run in enumerate(runs)])
+    finally:
+        if timings is not None:
+            timings.update(group.seconds)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["LAYER_NAMES", "check_supported", "model_parameters", "stack_parameters", "unstack_parameters",
-           "rotary_tables", "prompt_pass", "extend", "completion_logps", "next_token_logits", "pad_rows", "Layout"]
+           "rotary_tables", "prompt_pass", "extend", "completion_logps", "continuation_logits", "pad_rows", "Layout"]
 
 #: a decoder block's parameters, by their name in ``LlamaDecoderLayer``
 LAYER_NAMES = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
@@ -143,6 +143,17 @@ def _rotate(x, cos, sin):
     return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
 
+def _scores(q, k):
+    """q (..., L, d) . k (..., M, d) -> (..., L, M), as a broadcast product: the attention's matrices are a few
+    tokens wide, where a batched matmul pays its per-matrix overhead thousands of times."""
+    return (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(-1)
+
+
+def _mix(att, v):
+    """att (..., L, M) times v (..., M, d) -> (..., L, d), as a broadcast product (``_scores``)."""
+    return (att.unsqueeze(-1) * v.unsqueeze(-3)).sum(-2)
+
+
 class Layout:
     """What the passes need besides the parameters: layers, heads, RMSNorm's epsilon, the rotary tables.
 
@@ -160,6 +171,7 @@ class Layout:
         self.head_dim = c.hidden_size // c.num_attention_heads
         self.eps = c.rms_norm_eps
         self.cos, self.sin = rotary_tables(model, length)
+        self.padding_idx = model.model.embed_tokens.padding_idx
 
 
 def _block_input(params, i):
@@ -167,13 +179,17 @@ def _block_input(params, i):
     return [params[p + x + ".weight"] for x in LAYER_NAMES]
 
 
-def _embed(params, ids):
-    """Token embeddings of ids (R, ...) from each network's own table."""
+def _embed(net, params, ids):
+    """Token embeddings of ids (R, ...) from each network's own table; as ``nn.Embedding(padding_idx=...)``, the
+    padding token's row gets no gradient."""
     import torch
 
     emb = params["model.embed_tokens.weight"]
     r = torch.arange(emb.shape[0]).view(-1, *([1] * (ids.dim() - 1)))
-    return emb[r, ids]
+    h = emb[r, ids]
+    if net.padding_idx is None or not bool((ids == net.padding_idx).any()):
+        return h
+    return torch.where((ids == net.padding_idx)[..., None], h.detach(), h)
 
 
 def prompt_pass(net: Layout, params: dict, ids):
@@ -199,7 +215,7 @@ def prompt_pass(net: Layout, params: dict, ids):
 
     R, P, L = ids.shape
     H, d = net.heads, net.head_dim
-    h = _embed(params, ids).reshape(R, P * L, -1)
+    h = _embed(net, params, ids).reshape(R, P * L, -1)
     cos, sin = net.cos[:L], net.sin[:L]
     causal = torch.ones(L, L, dtype=torch.bool).tril()
     cache = []
@@ -208,9 +224,9 @@ def prompt_pass(net: Layout, params: dict, ids):
         x = _rms(h, n1, net.eps)
         q, k, v = (_linear(x, w).view(R, P, L, H, d).transpose(2, 3) for w in (wq, wk, wv))
         q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
-        scores = torch.matmul(q, k.transpose(-1, -2)) * d ** -0.5
+        scores = _scores(q, k) * d ** -0.5
         att = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
-        out = torch.matmul(att, v).transpose(2, 3).reshape(R, P * L, H * d)
+        out = _mix(att, v).transpose(2, 3).reshape(R, P * L, H * d)
         h = h + _linear(out, wo)
         x = _rms(h, n2, net.eps)
         h = h + _linear(torch.nn.functional.silu(_linear(x, wg)) * _linear(x, wu), wd)
@@ -255,7 +271,7 @@ def extend(net: Layout, params: dict, cache, owner, tokens):
         P, G = cache[0][0].shape[1], owner
         if P * G != N:
             raise ValueError(f"owner: {G} sequences per prompt need {P * G} sequences, got {N}")
-    h = _embed(params, tokens).reshape(R, N * L, -1)
+    h = _embed(net, params, tokens).reshape(R, N * L, -1)
     for i in range(net.layers):
         wq, wk, wv, wo, wg, wu, wd, n1, n2 = _block_input(params, i)
         x = _rms(h, n1, net.eps)
@@ -263,20 +279,16 @@ def extend(net: Layout, params: dict, cache, owner, tokens):
         q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
         scale = d ** -0.5
         kc, vc = cache[i]
-        if grouped:  # (R, P, G, H, L, .) against the prompt's (R, P, H, Lp, d), no copy per sequence
-            s_prompt = torch.einsum("rpghld,rphjd->rpghlj", q.reshape(R, P, G, H, L, d), kc).reshape(R, N, H, L, lp)
+        if grouped:  # (R, P, G, H, L, .) against the prompt's (R, P, 1, H, Lp, d): no copy per sequence
+            kp, vp = kc[:, :, None], vc[:, :, None]
+            qs = q.reshape(R, P, G, H, L, d)
         else:
             kp, vp = kc[rows, owner], vc[rows, owner]  # (R, N, H, Lp, d): each sequence's prompt
-            s_prompt = torch.matmul(q, kp.transpose(-1, -2)) * scale
-        if grouped:
-            s_prompt = s_prompt * scale
-        s_self = (torch.matmul(q, k.transpose(-1, -2)) * scale).masked_fill(~causal, float("-inf"))
+            qs = q
+        s_prompt = _scores(qs, kp).reshape(R, N, H, L, lp) * scale
+        s_self = (_scores(q, k) * scale).masked_fill(~causal, float("-inf"))
         att = torch.softmax(torch.cat((s_prompt, s_self), dim=-1), dim=-1)
-        if grouped:
-            out = torch.einsum("rpghlj,rphjd->rpghld", att[..., :lp].reshape(R, P, G, H, L, lp), vc)
-            out = out.reshape(R, N, H, L, d) + torch.matmul(att[..., lp:], v)
-        else:
-            out = torch.matmul(att[..., :lp], vp) + torch.matmul(att[..., lp:], v)
+        out = _mix(att[..., :lp].reshape(qs.shape[:-1] + (lp,)), vp).reshape(R, N, H, L, d) + _mix(att[..., lp:], v)
         h = h + _linear(out.transpose(2, 3).reshape(R, N * L, H * d), wo)
         x = _rms(h, n2, net.eps)
         h = h + _linear(torch.nn.functional.silu(_linear(x, wg)) * _linear(x, wu), wd)
@@ -327,8 +339,8 @@ def completion_logps(net: Layout, params: dict, prompts, owner, completions, tem
     return torch.cat(out, dim=-1)
 
 
-def next_token_logits(net: Layout, params: dict, prompts, owner=None, prefixes=None, chunk: int = 16384):
-    """Logits of the token after each prompt, or after each (prompt, prefix) pair, without gradients.
+def continuation_logits(net: Layout, params: dict, cache, owner, prefixes, chunk: int = 16384):
+    """Logits of the token after each (prompt, prefix) pair, from the prompts' cache, without gradients.
 
     Parameters
     ----------
@@ -336,37 +348,33 @@ def next_token_logits(net: Layout, params: dict, prompts, owner=None, prefixes=N
         ``Layout(model, length)``.
     params : dict
         Stacked parameters, (R, ...).
-    prompts : torch.Tensor of int64, shape (R, P, Lp)
-        Each network's prompts.
-    owner : torch.Tensor of int64, shape (R, N), or int, optional
-        The prompt each prefix continues (an int G: G prefixes per prompt, in prompt order, as ``extend``); None:
-        the logits after the prompts.
-    prefixes : torch.Tensor of int64, shape (R, N, L), optional
+    cache : list of (keys, values)
+        ``prompt_pass``'s, (R, P, H, Lp, d) per layer.
+    owner : torch.Tensor of int64, shape (R, N), or int
+        The prompt each prefix continues (an int G: G prefixes per prompt, in prompt order, as ``extend``).
+    prefixes : torch.Tensor of int64, shape (R, N, L)
         Completion prefixes (L >= 1).
     chunk : int, default 16384
         Prefix rows (over all networks) per pass, bounding memory.
 
     Returns
     -------
-    torch.Tensor of float32, shape (R, P, V) or (R, N, V)
+    torch.Tensor of float32, shape (R, N, V)
     """
     import torch
 
+    R, N = prefixes.shape[:2]
     with torch.no_grad():
-        first, cache = prompt_pass(net, params, prompts)
-        if owner is None:
-            return first
-        R, N = prefixes.shape[:2]
         if isinstance(owner, int):  # chunks of whole prompts
             step = max(1, chunk // max(R * owner, 1))
             parts = [extend(net, params, [(k[:, lo:lo + step], v[:, lo:lo + step]) for k, v in cache], owner,
                             prefixes[:, lo * owner:(lo + step) * owner])[:, :, -1]
-                     for lo in range(0, prompts.shape[1], step)]
+                     for lo in range(0, cache[0][0].shape[1], step)]
         else:
             step = max(1, chunk // max(R, 1))
             parts = [extend(net, params, cache, owner[:, lo:lo + step], prefixes[:, lo:lo + step])[:, :, -1]
                      for lo in range(0, N, step)]
-        return torch.cat(parts, dim=1) if parts else first.new_zeros(R, 0, first.shape[-1])
+    return torch.cat(parts, dim=1) if parts else torch.zeros(R, 0, params["lm_head.weight"].shape[1])
 
 
 def pad_rows(arrays, fill: int = 0) -> np.ndarray:
