@@ -14,7 +14,7 @@ Rows (torch single-threaded throughout, the warm start built before timing):
   by ``simalloc.lab.batched.train_lab_batched`` against today's one-run loop (``train_lab`` with the uncached
   ``GRPOTrainer``, the transformers sampler and enumeration, per-group SNR gradients: ``_todays_loop``), on the
   same runs one at a time; default LabConfig (64 prompts x 16, recording every 10 steps, SNR every 20), 40 steps
-  (``--quick``: R = 2, 10 steps, 16 prompts x 8). Target >= 3 (issue 35) at full size. CPU seconds
+  (``--quick``: R = 2, 10 steps, 16 prompts x 8, 128 eval prompts). Target >= 3 (issue 35) at full size. CPU seconds
   (``time.process_time``, torch single-threaded), so other processes on the machine do not count; the note gives
   where the batched run's time went.
 - ``lab_cached``: one run with prompt caching (``train_lab`` today: ``LabGRPOTrainer``) against today's loop.
@@ -49,7 +49,7 @@ def _batched_rows(quick: bool) -> list[dict]:
     from simalloc.lab import LabConfig, train_lab
     from simalloc.lab.batched import train_lab_batched
 
-    size = dict(steps=10, n_prompts=16, group_size=8, phase_b_shards=4) if quick else dict(steps=40)
+    size = dict(steps=10, n_prompts=16, group_size=8, phase_b_shards=4, n_eval=128) if quick else dict(steps=40)
     cfg = LabConfig(**size)
     n_runs = 2 if quick else 8
     runs = [("uniform" if i % 2 == 0 else "hora", 1000 + i // 2, i // 2) for i in range(n_runs)]

@@ -326,6 +326,13 @@ class BatchedNetwork:
     ``simalloc.lab.policy.sample`` and ``completion_logits`` call ``draw_tokens`` / ``completion_logits`` on it,
     ``simalloc.lab.step.lab_trainer`` calls ``make_trainer``; ``state_dict`` / ``load_state_dict`` read and set
     the network's row of the stacked weights.
+
+    Parameters
+    ----------
+    group : NetworkGroup
+        The group.
+    r : int
+        The network's row.
     """
 
     def __init__(self, group: NetworkGroup, r: int):

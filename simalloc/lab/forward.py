@@ -103,12 +103,31 @@ def stack_parameters(models) -> dict:
 
 
 def unstack_parameters(params: dict, r: int) -> dict:
-    """Network ``r``'s parameters as a ``state_dict``-style mapping (copies)."""
+    """Network ``r``'s parameters as a ``state_dict``-style mapping (copies).
+
+    Parameters
+    ----------
+    params : dict of str to torch.Tensor, each (R, ...)
+        Stacked parameters.
+    r : int
+        The network.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+    """
     return {k: v[r].detach().clone() for k, v in params.items()}
 
 
 def rotary_tables(model, length: int):
     """cos and sin of the rotary embedding at positions 0..length-1, from the model's own module.
+
+    Parameters
+    ----------
+    model : transformers.LlamaForCausalLM
+        The network (its ``model.rotary_emb``).
+    length : int
+        Positions.
 
     Returns
     -------
@@ -378,7 +397,19 @@ def continuation_logits(net: Layout, params: dict, cache, owner, prefixes, chunk
 
 
 def pad_rows(arrays, fill: int = 0) -> np.ndarray:
-    """Stack arrays of equal trailing shape and different lengths into one (R, max_len, ...) array, padded."""
+    """Stack arrays of equal trailing shape and different lengths into one (R, max_len, ...) array, padded.
+
+    Parameters
+    ----------
+    arrays : sequence of ndarray, shapes (n_r, ...)
+        One per network.
+    fill : int, default 0
+        The padding value.
+
+    Returns
+    -------
+    ndarray, shape (R, max n_r, ...)
+    """
     n = max((a.shape[0] for a in arrays), default=0)
     out = np.full((len(arrays), n, *arrays[0].shape[1:]), fill, dtype=arrays[0].dtype)
     for r, a in enumerate(arrays):
