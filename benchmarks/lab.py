@@ -6,8 +6,9 @@ Rows (torch single-threaded throughout, the warm start built before timing):
   transformers' ``generate`` on the same network and prompts (``do_sample``, ``top_k=0``, two new tokens);
 - ``lab_vs_live_sample``: the same 1,024 rollouts against the live transformers engine (SmolLM2-135M) writing
   two-token completions for the same prompts as text, per rollout;
-- ``lab_vs_live_step``: the GRPO step (``GRPOTrainer.step``, the same code) per rollout: the lab network on 64 x 16
-  against SmolLM2-135M on 2 prompts x 4 two-token completions (the live model's step is minutes at full size);
+- ``lab_vs_live_step``: the GRPO step (``GRPOTrainer.step``; the lab's subclass computes each prompt once per
+  group) per rollout: the lab network on 64 x 16 against SmolLM2-135M on 2 prompts x 4 two-token completions (the
+  live model's step is minutes at full size);
 - ``lab_run``: one arm, one seed, 200 steps of 64 prompts x 16 rollouts (``--quick``: 20 steps) with recording, the
   issue's target (<= 120 s on one core); its baseline is the same run priced at the live rows' per-rollout costs.
 - ``lab_batched``: rollouts per second per core of R = 8 runs (uniform and HORA, four seeds each) trained together
@@ -107,7 +108,7 @@ def _live_rows(prompts_text, policy_rollouts: int, lab_sample_s: float, lab_step
             f"seconds per rollout; baseline: live transformers engine (SmolLM2-135M), the same prompts as text, "
             f"two new tokens ({1 / ours_sample:.0f} vs {1 / live_sample:.0f} rollouts/s)"),
         row("lab_vs_live_step", policy_rollouts, ours_step, live_step, "reported", None,
-            f"GRPO step seconds per rollout; baseline: the same GRPOTrainer on SmolLM2-135M, 2 x 4 two-token "
+            f"GRPO step seconds per rollout; baseline: GRPOTrainer (uncached) on SmolLM2-135M, 2 x 4 two-token "
             f"completions ({1 / ours_step:.0f} vs {1 / live_step:.1f} rollouts/s)"),
     ]
 
