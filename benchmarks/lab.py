@@ -6,17 +6,83 @@ Rows (torch single-threaded throughout, the warm start built before timing):
   transformers' ``generate`` on the same network and prompts (``do_sample``, ``top_k=0``, two new tokens);
 - ``lab_vs_live_sample``: the same 1,024 rollouts against the live transformers engine (SmolLM2-135M) writing
   two-token completions for the same prompts as text, per rollout;
-- ``lab_vs_live_step``: the GRPO step (``GRPOTrainer.step``, the same code) per rollout: the lab network on 64 x 16
-  against SmolLM2-135M on 2 prompts x 4 two-token completions (the live model's step is minutes at full size);
+- ``lab_vs_live_step``: the GRPO step (``GRPOTrainer.step``; the lab's subclass computes each prompt once per
+  group) per rollout: the lab network on 64 x 16 against SmolLM2-135M on 2 prompts x 4 two-token completions (the
+  live model's step is minutes at full size);
 - ``lab_run``: one arm, one seed, 200 steps of 64 prompts x 16 rollouts (``--quick``: 20 steps) with recording, the
   issue's target (<= 120 s on one core); its baseline is the same run priced at the live rows' per-rollout costs.
+- ``lab_batched``: rollouts per second per core of R = 8 runs (uniform and HORA, four seeds each) trained together
+  by ``simalloc.lab.batched.train_lab_batched`` against today's one-run loop (``train_lab`` with the uncached
+  ``GRPOTrainer``, the transformers sampler and enumeration, per-group SNR gradients: ``_todays_loop``), on the
+  same runs one at a time; default LabConfig (64 prompts x 16, recording every 10 steps, SNR every 20), 40 steps
+  (``--quick``: R = 2, 10 steps, 16 prompts x 8, 128 eval prompts). Target >= 3 (issue 35) at full size. CPU seconds
+  (``time.process_time``, torch single-threaded), so other processes on the machine do not count; the note gives
+  where the batched run's time went.
+- ``lab_cached``: one run with prompt caching (``train_lab`` today: ``LabGRPOTrainer``) against today's loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from .timing import best_of, row
+
+
+@contextlib.contextmanager
+def _todays_loop():
+    """``train_lab`` as it was before prompt caching: the live ``GRPOTrainer`` (every rollout runs prompt and
+    completion; per-group SNR gradients one group at a time) behind ``make_trainer``."""
+    import simalloc.lab.step as step
+    from simalloc.live.grpo import GRPOTrainer
+
+    cached = step.lab_trainer
+    step.lab_trainer = lambda policy, config: GRPOTrainer(policy.model, policy.tokenizer, config)
+    try:
+        yield
+    finally:
+        step.lab_trainer = cached
+
+
+def _batched_rows(quick: bool) -> list[dict]:
+    import time
+
+    from simalloc.lab import LabConfig, train_lab
+    from simalloc.lab.batched import train_lab_batched
+
+    size = dict(steps=10, n_prompts=16, group_size=8, phase_b_shards=4, n_eval=128) if quick else dict(steps=40)
+    cfg = LabConfig(**size)
+    n_runs = 2 if quick else 8
+    runs = [("uniform" if i % 2 == 0 else "hora", 1000 + i // 2, i // 2) for i in range(n_runs)]
+    singles = runs[:2]  # one uniform and one HORA run of today's loop: its cost per run
+    train_lab(LabConfig(steps=1, n_prompts=16, group_size=8), "uniform", 0)  # imports, warm start, numba caches
+    start = time.process_time()
+    with _todays_loop():
+        for arm, seed, rep in singles:
+            train_lab(cfg, arm, seed, rep=rep)
+    today = (time.process_time() - start) / len(singles)
+    start = time.process_time()
+    for arm, seed, rep in singles:
+        train_lab(cfg, arm, seed, rep=rep)
+    cached = (time.process_time() - start) / len(singles)
+    timings = {}
+    start = time.process_time()
+    train_lab_batched(cfg, runs, timings=timings)
+    batched = (time.process_time() - start) / n_runs
+    rollouts = cfg.steps * cfg.n_prompts * cfg.group_size
+    parts = dict(timings)
+    parts["loop (Python, numpy, recorder)"] = batched * n_runs - sum(timings.values())
+    where = ", ".join(f"{k} {v / n_runs / cfg.steps * 1e3:.1f}" for k, v in parts.items())
+    size_note = (f"{'QUICK: ' if quick else ''}{cfg.n_prompts} prompts x {cfg.group_size}, {cfg.steps} steps, "
+                 f"R = {n_runs}")
+    return [
+        row("lab_batched", n_runs * rollouts, batched, today, ">= 3x today's one-run loop at full size (issue 35)",
+            None if quick else today / batched >= 3,
+            f"{size_note}; CPU s per run, torch single-threaded; {rollouts / batched:.0f} vs {rollouts / today:.0f} "
+            f"rollouts/s per core; batched ms per run-step: {where}"),
+        row("lab_cached", rollouts, cached, today, "reported", None,
+            f"{size_note}; one run with prompt caching (LabGRPOTrainer) against today's loop, CPU s per run"),
+    ]
 
 
 def _live_rows(prompts_text, policy_rollouts: int, lab_sample_s: float, lab_step_s: float, quick: bool):
@@ -42,7 +108,7 @@ def _live_rows(prompts_text, policy_rollouts: int, lab_sample_s: float, lab_step
             f"seconds per rollout; baseline: live transformers engine (SmolLM2-135M), the same prompts as text, "
             f"two new tokens ({1 / ours_sample:.0f} vs {1 / live_sample:.0f} rollouts/s)"),
         row("lab_vs_live_step", policy_rollouts, ours_step, live_step, "reported", None,
-            f"GRPO step seconds per rollout; baseline: the same GRPOTrainer on SmolLM2-135M, 2 x 4 two-token "
+            f"GRPO step seconds per rollout; baseline: GRPOTrainer (uncached) on SmolLM2-135M, 2 x 4 two-token "
             f"completions ({1 / ours_step:.0f} vs {1 / live_step:.1f} rollouts/s)"),
     ]
 
@@ -54,6 +120,7 @@ def run(quick: bool = False) -> list[dict]:
     from simalloc.lab import LabConfig, make_trainer, sample, train_lab, warm_start
 
     torch.set_num_threads(1)
+    batched = _batched_rows(quick)
     cfg = LabConfig()
     policy = warm_start(cfg.task, cfg.model_spec, cfg.warm, cfg.temperature)
     pool, _ = cfg.task.split()
@@ -91,4 +158,4 @@ def run(quick: bool = False) -> list[dict]:
                     f"one arm, one seed, 64 prompts x G = 16, recording every 10 steps, SNR every 20; "
                     f"{steps / seconds:.1f} steps/s, {steps * 1024 / seconds:.0f} rollouts/s; baseline: the same "
                     f"rollouts priced at the live rows' per-rollout sampling + step costs"))
-    return rows
+    return batched + rows

@@ -61,14 +61,16 @@ def make_trainer(policy: LabPolicy, cfg: LabConfig, lr: float, temperature: floa
     Returns
     -------
     simalloc.live.grpo.GRPOTrainer
+        ``simalloc.lab.step.lab_trainer``'s: the live trainer with each prompt computed once per group.
     """
-    from ..live.grpo import GRPOConfig, GRPOTrainer
+    from ..live.grpo import GRPOConfig
+    from .step import lab_trainer
 
     config = GRPOConfig(learning_rate=lr, epsilon=cfg.epsilon, beta=0.0, loss_type=cfg.loss,
                         scale_rewards=cfg.scale_rewards, max_completion_length=2, max_grad_norm=cfg.max_grad_norm,
                         temperature=cfg.temperature if temperature is None else float(temperature),
                         aggregation=cfg.aggregation)
-    return GRPOTrainer(policy.model, policy.tokenizer, config)
+    return lab_trainer(policy, config)
 
 
 def group_gradients(trainer, prompt_ids, groups, rewards) -> tuple[np.ndarray, np.ndarray]:
@@ -149,6 +151,8 @@ def gradient_snr(trainer, prompt_ids, groups, rewards) -> tuple[float, float]:
     """
     if sum(len(g) > 0 for g in groups) < 2:
         return float("nan"), float("nan")
+    if hasattr(trainer, "group_gradient_rows"):  # the lab's trainers: one batched pass (simalloc.lab.step)
+        return snr_from_group_gradients(*trainer.group_gradient_rows(prompt_ids, groups, rewards))
     return snr_from_group_gradients(*group_gradients(trainer, prompt_ids, groups, rewards))
 
 

@@ -175,6 +175,8 @@ def completion_logits(policy: LabPolicy, prompts: Prompts | np.ndarray):
     import torch
 
     ids = torch.as_tensor(prompts.ids if isinstance(prompts, Prompts) else prompts, dtype=torch.long)
+    if hasattr(policy.model, "completion_logits"):  # a network of a batched group (simalloc.lab.batched)
+        return policy.model.completion_logits(ids.numpy())
     vocab = len(policy.tokenizer)
     firsts, seconds = [], []
     with torch.no_grad():
@@ -384,7 +386,9 @@ def sample(policy: LabPolicy, prompts: Prompts, n, rng=None, temperature: float 
     t = policy.temperature if temperature is None else float(temperature)
     owner = np.repeat(np.arange(len(prompts)), counts)
     tokens = np.zeros((owner.size, 2), dtype=np.int64)
-    if owner.size:
+    if owner.size and hasattr(policy.model, "draw_tokens"):  # a network of a batched group (simalloc.lab.batched)
+        tokens[:] = policy.model.draw_tokens(prompts.ids, counts, rng, t, tokens.shape[1])
+    elif owner.size:
         with torch.no_grad():
             logits, cache = _prompt_pass(policy.model, torch.as_tensor(prompts.ids, dtype=torch.long))
             first = torch.softmax(logits.double() / t, -1).numpy()

@@ -277,18 +277,54 @@ class GRPOTrainer:
         """``grpo_advantages`` with this trainer's loss type and reward scaling."""
         return grpo_advantages(rewards, self.config.loss_type, self.config.scale_rewards)
 
+    def group_logps(self, model, prompt_ids, groups):
+        """Per-token log-probs of every completion of every group, in order, as ``_padded_logps`` returns them
+        ((n, k) right-aligned, and the mask of real tokens); a subclass may compute them another way (the lab
+        computes each prompt once per group: ``simalloc.lab.step.LabGRPOTrainer``)."""
+        flat_prompts = [prompt_ids[i] for i, g in enumerate(groups) for _ in g]
+        flat_comps = [list(c) for g in groups for c in g]
+        return self._padded_logps(model, flat_prompts, flat_comps)
+
     def loss(self, prompt_ids, groups, rewards, old_logps=None):
         """The clipped surrogate loss for groups of completion token ids with rewards (and its pieces)."""
         import torch
 
-        advs = self.advantages(rewards)
-        flat_prompts = [prompt_ids[i] for i, g in enumerate(groups) for _ in g]
-        flat_comps = [list(c) for g in groups for c in g]
-        if not flat_comps:
+        if not any(len(g) for g in groups):
             return torch.zeros((), requires_grad=True), old_logps
-        new, mask = self._padded_logps(self.model, flat_prompts, flat_comps)
-        weights = torch.tensor(completion_weights([len(g) for g in groups], self.config.aggregation),
-                               device=new.device)
+        new, mask = self.group_logps(self.model, prompt_ids, groups)
+        ref = None
+        if self.config.beta > 0:
+            with torch.no_grad():
+                ref, _ = self.group_logps(self.ref_model, prompt_ids, groups)
+        return self.surrogate(new, mask, [len(g) for g in groups], rewards, old_logps, ref)
+
+    def surrogate(self, new, mask, group_sizes, rewards, old_logps=None, ref=None):
+        """The clipped surrogate loss from per-token log-probs (module docstring), and the old log-probs used.
+
+        Parameters
+        ----------
+        new : torch.Tensor, shape (n, k)
+            Per-token log-probs of the batch's n completions (groups in order), right-aligned.
+        mask : torch.Tensor of bool, shape (n, k)
+            The real completion tokens.
+        group_sizes : sequence of int
+            Completions per prompt.
+        rewards : list of list of float
+            One list per prompt.
+        old_logps : torch.Tensor or list of torch.Tensor, optional
+            Log-probs before the step (default: ``new`` detached).
+        ref : torch.Tensor, shape (n, k), optional
+            The reference model's log-probs (the KL term, ``beta`` > 0).
+
+        Returns
+        -------
+        loss : torch.Tensor (scalar)
+        old_logps : torch.Tensor, shape (n, k)
+        """
+        import torch
+
+        advs = self.advantages(rewards)
+        weights = torch.tensor(completion_weights(group_sizes, self.config.aggregation), device=new.device)
         adv = torch.tensor(np.concatenate([np.asarray(a, dtype=np.float64) for a in advs]), dtype=torch.float32,
                            device=new.device)
         if old_logps is None:
@@ -302,8 +338,6 @@ class GRPOTrainer:
         ratio = torch.exp(new - old_logps)
         per_token = -torch.minimum(ratio * adv[:, None], torch.clamp(ratio, 1 - eps, 1 + eps) * adv[:, None])
         if self.config.beta > 0:
-            with torch.no_grad():
-                ref, _ = self._padded_logps(self.ref_model, flat_prompts, flat_comps)
             d = ref - new
             per_token = per_token + self.config.beta * (torch.exp(d) - d - 1)
         per_token = torch.where(mask, per_token, torch.zeros_like(per_token))
