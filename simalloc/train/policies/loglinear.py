@@ -24,10 +24,11 @@ carries its skill k(x) with weight tau (``transfer``). So
   own directions; the gradient SNR is measured as the lab measures it (``simalloc.train.snr``);
 - (e) a learning-rate ceiling (off unless ``curvature`` kappa > 0): D = ``nuisance`` more shared parameters w, at
   whose value 0 the pretrained policy is best: every solving action's logit falls by (kappa / (2 D)) ||w||^2, so
-  the reward has curvature kappa / D in directions that carry no signal at the start, and each rollout's score
-  has a component z_r ~ N(0, I_D) / T there, independent of its outcome (a trajectory's tokens move every
-  parameter), entering the REINFORCE sum as A_r z_r. The mean gradient on w is -(kappa / D) w (1 / T) per
-  informative group (0 at w = 0) and its noise N(0, (sum_r A_r^2) I_D) / T^2 shrinks with the batch. This is
+  the reward has curvature kappa / D in directions that carry no signal at the start, and each rollout's
+  outcome-independent part (mechanism (d)'s extra decision: a trajectory's tokens move every parameter) has a score
+  sigma z_r / T there, z_r ~ N(0, I_D), entering the REINFORCE sum as A_r sigma z_r / T. The mean gradient on w is
+  -(kappa / D) w a / T per informative group (0 at w = 0) and its noise N(0, sigma^2 (sum_r A_r^2) I_D) / T^2
+  shrinks with the batch (sigma = 0: no noise there). This is
   McCandlish et al.'s quadratic model (arXiv 1812.06162, section 2.2) in the noise directions: a step of size
   eps costs (eps^2 / 2) tr(H Sigma) / B there, so the best rate is finite and rises with B.
 
@@ -327,10 +328,10 @@ class LogLinearPolicy(Policy):
             _loglinear_score_noise(self._tail, lo, hi, skill, self._boost(self.prompts, self.temperature), idx, s, n, c,
                                    self.score_noise, self.transfer, rng, g_u, g_v)
         g_w = self._nuisance_mean(np.where((s > 0) & (s < n), c, 0.0))
-        if self.w.size:  # sum_r A_r z_r / T over the groups: N(0, sum_i c_i^2 (1/s_i + 1/f_i)) per coordinate
-            mixed = (s > 0) & (s < n) & (c != 0)
+        if self.w.size and self.score_noise > 0:  # sum_r A_r sigma z_r / T over the groups: Gaussian, per coordinate
+            mixed = (s > 0) & (s < n) & (c != 0)  # variance sigma^2 sum_i c_i^2 (1/s_i + 1/f_i)
             var = np.sum(np.where(mixed, c * c * (1.0 / np.maximum(s, 1) + 1.0 / np.maximum(n - s, 1)), 0.0))
-            g_w = g_w + np.sqrt(var) * rng.standard_normal(self.w.size)
+            g_w = g_w + self.score_noise * np.sqrt(var) * rng.standard_normal(self.w.size)
         return np.concatenate([g_u, g_v, g_w])
 
     def apply(self, delta) -> None:
