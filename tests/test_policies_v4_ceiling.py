@@ -73,9 +73,8 @@ def test_one_sgd_step_follows_the_quadratic_model_and_its_best_rate_rises_with_t
     """From w = 0 one SGD step of rate eps along the batch-mean sampled gradient changes beta_x by
     (tau eps G - kappa eps^2 Var / 2) / T exactly in expectation (G = sum c / (n T) on v_k, Var the mean gradient's
     per-coordinate variance, sigma^2 sum c^2 (1/s + 1/f) / (n T)^2): the best rate eps* = tau G / (kappa Var)
-    (McCandlish et
-    al.'s eps_opt with no curvature along the signal), and doubling the groups halves Var and doubles eps*. The Monte
-    Carlo mean over 2,000 steps must match the closed form within 5 se at each rate."""
+    (McCandlish et al.'s eps_opt with no curvature along the signal), and doubling the groups halves Var and doubles
+    eps*. The Monte Carlo mean over 2,000 steps must match the closed form within 5 se at each rate."""
     rng, pol = np.random.default_rng(5), policy(np.zeros(D))
     for groups in (2, 4):
         idx = np.zeros(groups, dtype=np.int64)  # prompt 0 (skill 0) repeated: every group is one more draw
