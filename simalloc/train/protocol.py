@@ -36,9 +36,9 @@ from .calibration import _pass1_class, parse_failure_reading
 from .config import TrainConfig
 from .credit import credit
 
-__all__ = ["SimReading", "SIM_READINGS", "sim_reading", "lab_sim_config", "effect_rows", "compare_effects",
-           "calibration_target", "side_args", "changes_of", "CONFIRMED_SHARE", "CREDITED_NEEDED", "EFFECT_COLUMNS",
-           "CALIBRATION_COLUMNS"]
+__all__ = ["SimReading", "SIM_READINGS", "loglinear_options", "sim_reading", "lab_sim_config", "effect_rows",
+           "compare_effects", "calibration_target", "side_args", "changes_of", "CONFIRMED_SHARE", "CREDITED_NEEDED",
+           "EFFECT_COLUMNS", "CALIBRATION_COLUMNS"]
 
 #: the share of rows with a reading on both sides that must be confirmed
 CONFIRMED_SHARE = 0.8
@@ -110,6 +110,42 @@ SIM_READINGS = {
         quick_grid={"failure": ("prompt:0.5",), "rollout_noise": (0.0, 0.1), "lr": (0.05,),
                     "order_noise": (3.0,)}),
 }
+
+
+def loglinear_options(**values) -> tuple:
+    """Every combination of log-linear policy options as ``policy_options`` strings, in a fixed order.
+
+    Parameters
+    ----------
+    **values : tuple
+        Option name (``simalloc.train.policies.LOGLINEAR_DEFAULTS``) -> the values to combine.
+
+    Returns
+    -------
+    tuple of str
+        "name=value,..." per combination, the first option varying slowest.
+
+    Examples
+    --------
+    >>> loglinear_options(transfer=(0, 1), curvature=(50,))
+    ('transfer=0,curvature=50', 'transfer=1,curvature=50')
+    """
+    names = list(values)
+    return tuple(",".join(f"{n}={v:g}" for n, v in zip(names, combo))
+                 for combo in itertools.product(*(values[n] for n in names)))
+
+
+#: v4 (``simalloc.train.config.V4_READING``, the log-linear policy): its free parameters are the policy's options
+#: (skill transfer tau, the score noise sigma, the learning-rate ceiling's curvature kappa; 0 = no ceiling) and the
+#: learning rate; solutions (4), skills (8), unreachable (0.1) and nuisance (16) stay at their defaults. The quick
+#: grid is two points: with and without transfer, at sigma = 12 (the SNR-matched value) and kappa = 50.
+SIM_READINGS["v4"] = SimReading(
+    "v4", base={"policy": "loglinear", "gradient": "sampled", "optimizer": "adam", "rollout_noise": 0.0},
+    grid={"policy_options": loglinear_options(transfer=(0.0, 0.5, 1.0), score_noise=(6.0, 12.0, 18.0),
+                                              curvature=(0.0, 50.0, 200.0)),
+          "lr": (0.01, 0.02, 0.04)},
+    quick_grid={"policy_options": loglinear_options(transfer=(0.0, 1.0), score_noise=(12.0,), curvature=(50.0,)),
+                "lr": (0.02,)})
 
 
 def sim_reading(name: str) -> SimReading:

@@ -21,7 +21,16 @@ carries its skill k(x) with weight tau (``transfer``). So
   its exact score phi(x, a) - E_pi[phi(x, .)]), and ``score_noise`` sigma gives each rollout one more decision
   a' ~ pi(. | x) independent of its outcome, whose score enters the sum with weight A_r sigma
   (``_loglinear_score_noise``): zero mean, covariance sigma^2 (sum_r A_r^2) Cov_pi(phi), i.e. noise in the score's
-  own directions; the gradient SNR is measured as the lab measures it (``simalloc.train.snr``).
+  own directions; the gradient SNR is measured as the lab measures it (``simalloc.train.snr``);
+- (e) a learning-rate ceiling (off unless ``curvature`` kappa > 0): D = ``nuisance`` more shared parameters w, at
+  whose value 0 the pretrained policy is best: every solving action's logit falls by (kappa / (2 D)) ||w||^2, so
+  the reward has curvature kappa / D in directions that carry no signal at the start, and each rollout's
+  outcome-independent part (mechanism (d)'s extra decision: a trajectory's tokens move every parameter) has a score
+  sigma z_r / T there, z_r ~ N(0, I_D), entering the REINFORCE sum as A_r sigma z_r / T. The mean gradient on w is
+  -(kappa / D) w a / T per informative group (0 at w = 0) and its noise N(0, sigma^2 (sum_r A_r^2) I_D) / T^2
+  shrinks with the batch (sigma = 0: no noise there). This is
+  McCandlish et al.'s quadratic model (arXiv 1812.06162, section 2.2) in the noise directions: a step of size
+  eps costs (eps^2 / 2) tr(H Sigma) / B there, so the best rate is finite and rises with B.
 
 delta_x (fixed) puts the prompt's initial pass rate at its world's draw exactly: with W the solving strategies'
 mass under softmax(u / T), p = W e^beta / (W e^beta + 1 - W), beta = (delta + tau v_k) / T.
@@ -56,8 +65,10 @@ __all__ = ["LogLinearPolicy", "LOGLINEAR_DEFAULTS", "parse_policy_options", "REG
 
 #: the log-linear policy's options (``policy_options`` "key=value,..."): correct strategies per prompt, skills,
 #: the skill feature's weight tau on solving actions (0: no transfer), the share of unreachable prompts
+#: and the score noise; ``curvature`` kappa > 0 adds ``nuisance`` = D parameters w the policy sits at the top of
+#: (mechanism (e), the learning-rate ceiling; 0: off)
 LOGLINEAR_DEFAULTS = {"solutions": 4, "skills": 8, "transfer": 1.0, "unreachable": 0.1,
-                      "score_noise": 12.0}
+                      "score_noise": 12.0, "curvature": 0.0, "nuisance": 16}
 #: the two regimes as option strings: narrowing (no transfer, every prompt reachable: GRPO only sharpens the shared
 #: popularity) and expanding (skills transfer, a tenth of the prompts unreachable: the defaults)
 REGIMES = {"narrowing": "transfer=0,unreachable=0", "expanding": "transfer=1,unreachable=0.1"}
@@ -79,7 +90,7 @@ def parse_policy_options(text: str) -> dict:
     -------
     dict
         solutions (int >= 1), skills (int >= 1), transfer (float >= 0), unreachable (float in [0, 1)),
-        score_noise (float >= 0).
+        score_noise (float >= 0), curvature (float >= 0), nuisance (int >= 1).
 
     Raises
     ------
@@ -104,17 +115,18 @@ def parse_policy_options(text: str) -> dict:
             out[key] = float(value)
         except ValueError:
             raise ValueError(f"policy_options: {item!r}: the value is not a number") from None
-    for key in ("solutions", "skills"):
+    for key in ("solutions", "skills", "nuisance"):
         if not (out[key] >= 1 and float(out[key]).is_integer()):
             raise ValueError(f"policy_options: {key} must be an integer >= 1, got {out[key]!r}")
         out[key] = int(out[key])
     if not (np.isfinite(out["transfer"]) and out["transfer"] >= 0):
         raise ValueError(f"policy_options: transfer must be finite and >= 0, got {out['transfer']!r}")
-    if not (np.isfinite(out["score_noise"]) and out["score_noise"] >= 0):
-        raise ValueError(f"policy_options: score_noise must be finite and >= 0, got {out['score_noise']!r}")
+    for key in ("score_noise", "curvature"):
+        if not (np.isfinite(out[key]) and out[key] >= 0):
+            raise ValueError(f"policy_options: {key} must be finite and >= 0, got {out[key]!r}")
     if not (np.isfinite(out["unreachable"]) and 0 <= out["unreachable"] < 1):
         raise ValueError(f"policy_options: unreachable must be in [0, 1), got {out['unreachable']!r}")
-    for key in ("transfer", "unreachable", "score_noise"):
+    for key in ("transfer", "unreachable", "score_noise", "curvature"):
         out[key] = float(out[key])
     return out
 
@@ -138,13 +150,24 @@ class LogLinearPolicy(Policy):
     score_noise : float
         sigma >= 0, the weight of each rollout's outcome-independent extra decision in the sampled gradient
         (mechanism (d); 0: none).
+    curvature : float
+        kappa >= 0, the reward's curvature summed over the nuisance directions (mechanism (e); 0: no nuisance
+        parameters at all).
+    nuisance : int
+        D >= 1, the nuisance parameters' count when ``curvature`` > 0.
     """
 
     kind = "loglinear"
 
     def __init__(self, u, v, prompts, eval_prompts, transfer=1.0, temperature=1.0, eval_temperature=1.0,
-                 score_noise=0.0):
+                 score_noise=0.0, curvature=0.0, nuisance=16):
         super().__init__(temperature, eval_temperature)
+        if not (np.isfinite(curvature) and curvature >= 0):
+            raise ValueError(f"curvature: must be finite and >= 0, got {curvature!r}")
+        if not (float(nuisance).is_integer() and nuisance >= 1):
+            raise ValueError(f"nuisance: must be an integer >= 1, got {nuisance!r}")
+        self.curvature = float(curvature)
+        self.w = np.zeros(int(nuisance) if curvature > 0 else 0)
         if not (np.isfinite(score_noise) and score_noise >= 0):
             raise ValueError(f"score_noise: must be finite and >= 0, got {score_noise!r}")
         self.score_noise = float(score_noise)
@@ -190,7 +213,7 @@ class LogLinearPolicy(Policy):
         pol = cls(temperature * np.log(pi), np.zeros(opts["skills"]),
                   cls._prompts(world.sample(n_pool, rng), pi, opts, temperature, rng),
                   cls._prompts(world.sample(n_eval, rng), pi, opts, temperature, rng), opts["transfer"], temperature,
-                  eval_temperature, opts["score_noise"])
+                  eval_temperature, opts["score_noise"], opts["curvature"], opts["nuisance"])
         pol._pi0, pol._opts, pol._t0 = pi, opts, float(temperature)
         return pol
 
@@ -214,9 +237,14 @@ class LogLinearPolicy(Policy):
         return lo, hi, skill, delta, reach
 
     def _boost(self, prompts, temperature):
-        """beta = (delta + tau v_k) / T: the solving actions' logit over the strategies' at temperature T."""
+        """beta = (delta + tau v_k - kappa ||w||^2 / (2 D)) / T: the solving actions' logit over the strategies' at
+        temperature T."""
         _, _, skill, delta, _ = prompts
-        return (delta + self.transfer * self.v[skill]) / temperature
+        return (delta + self.transfer * self.v[skill] - self._damage()) / temperature
+
+    def _damage(self) -> float:
+        """kappa ||w||^2 / (2 D): what the nuisance displacement costs every solving logit (0 when off)."""
+        return 0.5 * self.curvature * float(np.dot(self.w, self.w)) / self.w.size if self.w.size else 0.0
 
     def make_eval_set(self, world: DifficultyWorld, n: int, rng):
         """n more held-out prompts from ``world``, built as the pool's; pass ``set_pass_rates`` the handle."""
@@ -240,8 +268,8 @@ class LogLinearPolicy(Policy):
 
     @property
     def n_params(self) -> int:
-        """The strategy logits u and the skill logits v (every parameter is shared)."""
-        return int(self.u.size + self.v.size)
+        """The strategy logits u, the skill logits v and the nuisance parameters w (every parameter is shared)."""
+        return int(self.u.size + self.v.size + self.w.size)
 
     def pass_rates(self, idx) -> np.ndarray:
         """p_i of training prompts ``idx`` under the rollout policy (module docstring)."""
@@ -275,7 +303,13 @@ class LogLinearPolicy(Policy):
         g_u = _strategy_grad(self.u, self._tail, lo, hi, idx, w, c, np.empty(self.u.size))
         s = np.where(c != 0, 1, 0).astype(np.int64)  # both outcomes present for every live group
         g_v = _skill_grad(skill, idx, s, 2 * s, c, self.transfer, np.zeros(self.v.size))
-        return np.concatenate([g_u, g_v])
+        return np.concatenate([g_u, g_v, self._nuisance_mean(c)])
+
+    def _nuisance_mean(self, c) -> np.ndarray:
+        """-(kappa / D) w sum_i c_i: the nuisance part of the expected direction (c already / T, 0 if dead)."""
+        if not self.w.size:
+            return self.w.copy()
+        return -(self.curvature / self.w.size) * self.w * float(np.sum(c))
 
     def sampled_gradient(self, idx, s, n, coef, rng) -> np.ndarray:
         """The sampled REINFORCE direction given s successes of n rollouts per prompt, with the score noise when
@@ -293,15 +327,21 @@ class LogLinearPolicy(Policy):
         if self.score_noise > 0:
             _loglinear_score_noise(self._tail, lo, hi, skill, self._boost(self.prompts, self.temperature), idx, s, n, c,
                                    self.score_noise, self.transfer, rng, g_u, g_v)
-        return np.concatenate([g_u, g_v])
+        g_w = self._nuisance_mean(np.where((s > 0) & (s < n), c, 0.0))
+        if self.w.size and self.score_noise > 0:  # sum_r A_r sigma z_r / T over the groups: Gaussian, per coordinate
+            mixed = (s > 0) & (s < n) & (c != 0)  # variance sigma^2 sum_i c_i^2 (1/s_i + 1/f_i)
+            var = np.sum(np.where(mixed, c * c * (1.0 / np.maximum(s, 1) + 1.0 / np.maximum(n - s, 1)), 0.0))
+            g_w = g_w + self.score_noise * np.sqrt(var) * rng.standard_normal(self.w.size)
+        return np.concatenate([g_u, g_v, g_w])
 
     def apply(self, delta) -> None:
-        """(u, v) += delta, u first."""
+        """(u, v, w) += delta, in that order."""
         delta = np.asarray(delta, dtype=np.float64)
         if delta.shape != (self.n_params,):
             raise ValueError(f"delta: must have shape ({self.n_params},), got {delta.shape}")
         self.u += delta[:self.u.size]
-        self.v += delta[self.u.size:]
+        self.v += delta[self.u.size:self.u.size + self.v.size]
+        self.w += delta[self.u.size + self.v.size:]
         self._refresh()
 
     def prompt_entropies(self) -> np.ndarray:
