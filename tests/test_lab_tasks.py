@@ -35,8 +35,13 @@ from simalloc.lab.warmstart import WEIGHTS_DIR  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    """Warm starts go to a cache of this test session, not the user's."""
+    """Warm starts go to a cache of this test session, not the user's; torch runs on one thread (these networks are
+    tiny: a second thread only adds contention on a shared machine)."""
     monkeypatch.setenv("SIMALLOC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 # ---- the grammar -------------------------------------------------------------------------------------------------
@@ -149,7 +154,7 @@ def _brute_force(policy, x):
 def test_exact_pass_rates_and_answer_distribution_equal_a_brute_force_enumeration(tiny):
     """Tolerance 1e-6: float32 network arithmetic in another order (batch shapes), probabilities O(0.01-1)."""
     task, policy = tiny
-    prompts = task.eval_set(8, seed=2)
+    prompts = task.eval_set(4, seed=2)  # one prompt per family
     got = pass_rates(policy, prompts)
     dist = answer_distribution(policy, prompts)
     digits = task.tokenizer.digit_ids
@@ -170,13 +175,13 @@ def test_exact_pass_rates_and_answer_distribution_equal_a_brute_force_enumeratio
 
 
 def test_sampled_answers_follow_the_exact_distribution(tiny):
-    """3000 rollouts of one prompt vs answer_distribution: chi-square p > 1e-3 (a false alarm in 1 of 1000 runs);
+    """2000 rollouts of one prompt vs answer_distribution: chi-square p > 1e-3 (a false alarm in 1 of 1000 runs);
     at temperature 0.6 the same test must reject (p < 1e-3). Rewards are the exact token match."""
     task, policy = tiny
     prompts = task.eval_set(4, (1, 0, 0, 0), seed=4)
     dist = answer_distribution(policy, prompts.take([0]))[0]
     for temperature, should_pass in ((None, True), (0.6, False)):
-        roll = sample(policy, prompts.take([0]), 3000, rng=5, temperature=temperature)
+        roll = sample(policy, prompts.take([0]), 2000, rng=5, temperature=temperature)
         counts = np.bincount(np.where(roll.answer < 0, 27, roll.answer), minlength=28).astype(float)
         expected = dist * counts.sum()
         keep = expected >= 5
