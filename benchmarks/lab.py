@@ -122,8 +122,8 @@ def run(quick: bool = False) -> list[dict]:
     torch.set_num_threads(1)
     batched = _batched_rows(quick)
     cfg = LabConfig()
-    policy = warm_start(cfg.task, cfg.model_spec, cfg.warm, cfg.temperature)
-    pool, _ = cfg.task.split()
+    policy = warm_start(cfg.build_task(), cfg.model_spec, cfg.warm, cfg.temperature)
+    pool, _ = cfg.build_task().split()
     prompts = pool.take(np.arange(64))
     ids = torch.as_tensor(prompts.ids)
 
@@ -144,7 +144,7 @@ def run(quick: bool = False) -> list[dict]:
     prompt_ids = [list(map(int, x)) for x in prompts.ids]
     trainer = make_trainer(policy, cfg, 0.0 + 1e-12)  # a negligible step: the timed network stays the warm start
     lab_step_s = best_of(lambda: trainer.step(prompt_ids, groups, rewards), repeat=3)
-    text = [cfg.task.tokenizer.decode(x) for x in prompts.ids]
+    text = [cfg.build_task().tokenizer.decode(x) for x in prompts.ids]
     live_sample, live_step, live = _live_rows(text, 1024, lab_sample_s, lab_step_s, quick)
     rows += live
     steps = 20 if quick else 200

@@ -17,7 +17,12 @@ uniform GRPO at learning rates x0.1 ... x2; each arm's frontier gain is its Pass
 at the arm's own Pass@1 on the held-out eval set (per replicate, se over replicates), as in the simulator's
 studies (one implementation). A second held-out set ("hard": only the noisy-teacher and misconception levels)
 gets its own frontier gain. Besides the simulator's summary the lab records, per arm, the gradient
-signal-to-noise ratio from per-group gradients and Pass@1 by level (``summary.csv``, ``lab.png``).
+signal-to-noise ratio from per-group gradients, Pass@1 by level (or v2 family), and the breakthroughs: the share of
+runs whose level / family Pass@1 crosses 0.5 and the Kaplan-Meier median step (``breakthrough_share@<family>``,
+``breakthrough_step@<family>``; ``simalloc.lab.breakthrough``) (``summary.csv``, ``replicates.csv``, ``lab.png``).
+
+``--set task=<spec>`` runs another task (``simalloc.lab.spec``: e.g. ``narrowing``, ``taught+expanding``,
+``narrowing:0.5+expanding:0.3+unreachable:0.2``); the default ``turn3`` is the committed study's task.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import pandas as pd
 
 from simalloc.io import write_table
 from simalloc.lab import LabConfig, train_lab, warm_start
+from simalloc.lab.breakthrough import breakthrough_rows
 from simalloc.train import TrainingStudyArgs, arm_shards, finalize_training
 from simalloc.train.analysis import SummaryRows
 from simalloc.train.arms import BUDGET_LADDER, ORACLE_HORA, TEMPERATURE_CONTROLS, ladder_arms
@@ -50,15 +56,15 @@ class Args(TrainingStudyArgs):
     @classmethod
     def quick(cls) -> "Args":
         quick = cls(arms=("uniform", "hora", "hora_placebo", "uniform:x2"), n_reps=2, frontier_lrs=(0.5, 2.0))
-        return quick.with_train(steps=12, n_prompts=16, group_size=8, k0=2, n_eval=96, record_every=4, snr_every=6,
-                                warm_steps=150)
+        # the warm start is the task's shipped one (simalloc/lab/weights): loaded, not trained
+        return quick.with_train(steps=12, n_prompts=16, group_size=8, k0=2, n_eval=96, record_every=4, snr_every=6)
 
 
 def shards(args):
     """The simulator's shards (replicate x arm, the frontier included); the warm start is built (or read from its
     cache) here, once, before the workers start."""
     cfg = args.train
-    warm_start(cfg.task, cfg.model_spec, cfg.warm, cfg.temperature)
+    warm_start(cfg.build_task(), cfg.model_spec, cfg.warm, cfg.temperature)
     return arm_shards(args)
 
 
@@ -69,13 +75,18 @@ def run_shard(args, shard):
 
 
 def _lab_summary(steps: pd.DataFrame, args) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per arm: the final Pass@1 by level (the gradient SNR rows come from ``summary_tables``, as in the simulator),
-    and its per-replicate values (rows of replicates.csv)."""
+    """Per arm: the final Pass@1 by level or family (the gradient SNR rows come from ``summary_tables``, as in the
+    simulator) and the breakthroughs (``simalloc.lab.breakthrough``: the share of runs whose family Pass@1 crosses
+    0.5, and the Kaplan-Meier median step), with their per-replicate values (rows of replicates.csv)."""
     rows = SummaryRows()
+    families = args.train.build_task().family_names
     last = steps[steps.step == steps.step.max()]
     for arm in steps.arm.unique():
-        for lv in range(3):
-            rows.per_rep(arm, f"pass@1:level{lv}", last[last.arm == arm].set_index("rep")[f"pass@1:level{lv}"])
+        for fam in families:
+            values = last[last.arm == arm].set_index("rep")[f"pass@1:{fam}"]
+            if values.notna().any():
+                rows.per_rep(arm, f"pass@1:{fam}", values)
+    breakthrough_rows(steps, families, rows)
     return rows.tables()
 
 
@@ -84,15 +95,18 @@ def _lab_figure(steps: pd.DataFrame, args, path) -> None:
 
     plt = use_agg()
     arms = [a for a in args.arms if a in set(steps.arm)]
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
-    for ax, lv in zip(axes[:3], range(3)):
+    task = args.train.build_task()
+    families = [f for f in task.family_names if steps[f"pass@1:{f}"].notna().any()]
+    titles = {"level0": "level 0 (taught)", "level1": "level 1 (noisy teacher)", "level2": "level 2 (misconception)"}
+    fig, axes = plt.subplots(1, len(families) + 1, figsize=(4.5 * (len(families) + 1), 4.2))
+    for ax, fam in zip(axes[:-1], families):
         for arm in arms:
-            curve = steps[steps.arm == arm].groupby("step")[f"pass@1:level{lv}"].mean()
+            curve = steps[steps.arm == arm].groupby("step")[f"pass@1:{fam}"].mean()
             ax.plot(curve.index, curve.values, color=color_of(arm), label=arm)
-        ax.set_title(f"Pass@1 on level {lv} ({('taught', 'noisy teacher', 'misconception')[lv]}) prompts")
+        ax.set_title(f"Pass@1 on {titles.get(fam, fam)} prompts")
         ax.set_xlabel("training step")
         ax.set_ylabel("Pass@1 (held-out, exact)")
-    ax = axes[3]
+    ax = axes[-1]
     for arm in arms:
         sub = steps[steps.arm == arm].dropna(subset=["grad_snr"]).groupby("step").grad_snr.mean()
         ax.plot(sub.index, sub.values, "o-", color=color_of(arm), label=arm, ms=3)
@@ -101,7 +115,8 @@ def _lab_figure(steps: pd.DataFrame, args, path) -> None:
     ax.set_xlabel("training step")
     ax.set_ylabel("(||g||^2 - V) / V   (0: all noise)")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"Lab: {args.train.n_prompts} prompts x G = {args.train.group_size}, K0 = {args.train.k0}, "
+    fig.suptitle(f"Lab ({args.train.task}): {args.train.n_prompts} prompts x G = {args.train.group_size}, "
+                 f"K0 = {args.train.k0}, "
                  f"lr {args.train.lr:g}, {args.n_reps} replicates (means)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -122,6 +137,7 @@ def finalize(args, tables, out, progress=True):
     write_table(reps, out, "replicates")
     _lab_figure(tables["steps"], args, out / "lab.png")
     if progress:
-        view = lab[lab.metric.isin(["grad_snr", "pass@1:level2"])].round(4)
+        view = lab[lab.metric.isin(["grad_snr", "pass@1:level2"]) | lab.metric.str.startswith("breakthrough_share")]
+        view = view.round(4)
         print(view.to_string(index=False))
     return summary

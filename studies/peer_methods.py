@@ -110,7 +110,7 @@ def shards(args):
         part = args.sim_args() if model == "sim" else args.lab_args()
         if model == "lab":
             cfg = part.train
-            warm_start(cfg.task, cfg.model_spec, cfg.warm, cfg.temperature)
+            warm_start(cfg.build_task(), cfg.model_spec, cfg.warm, cfg.temperature)
         out += [{**s, "id": f"{model}-{s['id']}", "model": model} for s in arm_shards(part)]
     return out
 

@@ -180,7 +180,7 @@ def test_the_warm_start_leaves_a_spread_and_an_untrained_network_does_not():
     (the issue's requirement, measured at temperature 1). The untrained network (the mutation: no warm start) has
     every prompt near chance and fails it."""
     cfg = LabConfig()
-    task = cfg.task
+    task = cfg.build_task()
     ev = task.eval_set(cfg.n_eval)
 
     def shares(pol):

@@ -8,6 +8,12 @@ reads both. What differs: the task (``modulus``, ``n_pool``, ``split_seed``), th
 ``heads``, ``ff``, ``model_seed``), the warm start (``warm_*``, ``teacher_accuracy``, ``level2``), AdamW's ``lr``
 (the lab's step is the live mode's torch GRPO step) and ``epsilon`` (its ratio clip), and ``eval_sets`` entries are
 ``name=w0,w1,w2``: a held-out set with those weights on the three levels.
+
+``task`` is the task spec (``simalloc.lab.spec``: ``"turn3"``, the default, or a mixture of the v2 task's families
+such as ``"narrowing:0.5+expanding:0.3+unreachable:0.2"``); ``build_task()`` makes the task. On a v2 task
+``modulus`` is the answer digits' base, ``eval_sets`` weights name the four families (the turn-3 default
+``"hard=0,1,1"`` is skipped there: the per-family Pass@1 columns replace it), and ``level2`` /
+``teacher_accuracy`` are unused.
 """
 
 from __future__ import annotations
@@ -20,10 +26,17 @@ from ..train.config import check_temperatures
 from ..train.evaluation import EVAL_TEMPERATURES, temperature_columns
 from ..validation import as_int, check_choice
 from .policy import ModelSpec
+from .regimes import RegimeTask
+from .spec import FAMILIES, TURN3, parse_task
 from .task import ChainTask
 from .warmstart import LEVEL2_READINGS, WarmStart
 
-__all__ = ["LabConfig"]
+__all__ = ["LabConfig", "TURN3_WARM_STEPS", "V2_WARM_STEPS"]
+
+#: the warm start's default length on the turn-3 task (the committed studies')
+TURN3_WARM_STEPS = 500
+#: and on the v2 task (measured: docs/lab.md, "Lab v2 tasks")
+V2_WARM_STEPS = 1500
 
 
 @dataclass(frozen=True)
@@ -32,12 +45,15 @@ class LabConfig:
 
     Parameters
     ----------
+    task : str, default "turn3"
+        The task spec (module docstring; ``simalloc.lab.spec``).
     modulus, n_pool, split_seed
-        The task (``ChainTask``).
+        The task (``ChainTask``; on a v2 task ``modulus`` is the digits' base).
     hidden, layers, heads, ff, model_seed
         The network (``ModelSpec``).
     warm_steps, warm_batch, warm_lr, teacher_accuracy, level2, warm_seed
-        The warm start (``WarmStart``).
+        The warm start (``WarmStart``); ``warm_steps`` 0 (the default) is the task's own: 500 on the turn-3 task,
+        ``V2_WARM_STEPS`` on the v2 task (its 3-digit answers take longer to learn).
     n_prompts, group_size, k0, steps, phase_b_shards, cap, warmup_steps
         The batch, as ``TrainConfig``: 64 prompts per step, 16 rollouts per prompt on average, a pilot of 4.
     lr, epsilon, loss, scale_rewards, aggregation, max_grad_norm, temperature
@@ -51,6 +67,7 @@ class LabConfig:
         steps (0: never).
     """
 
+    task: str = TURN3
     modulus: int = 10
     n_pool: int = 2000
     split_seed: int = 0
@@ -59,7 +76,7 @@ class LabConfig:
     heads: int = 4
     ff: int = 256
     model_seed: int = 0
-    warm_steps: int = 500
+    warm_steps: int = 0
     warm_batch: int = 256
     warm_lr: float = 3e-3
     teacher_accuracy: float = 0.3
@@ -96,11 +113,20 @@ class LabConfig:
     record_every: int = 10
     snr_every: int = 20
 
+    #: the turn-3 task's extra eval set, skipped on a v2 task (its weights name three levels)
+    TURN3_EVAL_SETS = ("hard=0,1,1",)
+
     # ---- the pieces -------------------------------------------------------------------------------------------
-    @property
-    def task(self) -> ChainTask:
-        """The task."""
-        return ChainTask(self.modulus, self.n_pool, self.split_seed)
+    def build_task(self) -> ChainTask | RegimeTask:
+        """The task the spec names (``ChainTask`` for "turn3", else ``RegimeTask``)."""
+        spec = parse_task(self.task)
+        if spec.name == TURN3:
+            return ChainTask(self.modulus, self.n_pool, self.split_seed)
+        return RegimeTask(spec, self.modulus, self.n_pool, self.split_seed)
+
+    def n_families(self) -> int:
+        """Weights per ``eval_sets`` entry: 3 levels (turn-3 task) or the v2 task's 4 families."""
+        return 3 if parse_task(self.task).name == TURN3 else len(FAMILIES)
 
     @property
     def model_spec(self) -> ModelSpec:
@@ -109,17 +135,23 @@ class LabConfig:
 
     @property
     def warm(self) -> WarmStart:
-        """The warm start's settings."""
-        return WarmStart(self.warm_steps, self.warm_batch, self.warm_lr, self.teacher_accuracy, self.warm_seed,
+        """The warm start's settings (``warm_steps`` 0: the task's default)."""
+        steps = self.warm_steps or (TURN3_WARM_STEPS if parse_task(self.task).name == TURN3 else V2_WARM_STEPS)
+        return WarmStart(steps, self.warm_batch, self.warm_lr, self.teacher_accuracy, self.warm_seed,
                          self.level2)
 
     def eval_set_specs(self) -> list[tuple[str, tuple]]:
         """(name, level weights) of every entry of ``eval_sets``."""
         out = []
-        for spec in self.eval_sets:
+        for spec in self._eval_sets():
             name, _, weights = spec.partition("=")
             out.append((name, tuple(float(w) for w in weights.split(","))))
         return out
+
+    def _eval_sets(self) -> tuple:
+        if self.n_families() != 3 and tuple(self.eval_sets) == self.TURN3_EVAL_SETS:
+            return ()
+        return tuple(self.eval_sets)
 
     def eval_set_columns(self) -> list[str]:
         """The per-step table's eval-set columns: per set, "<name>:pass@<k>" for ``eval_set_ks`` (the simulator's
@@ -130,7 +162,7 @@ class LabConfig:
 
     def validate(self) -> "LabConfig":
         """Raise ValueError naming the first bad field (before any work); returns self."""
-        self.task
+        self.build_task()
         self.model_spec.validate()
         self.warm.validate()
         ints = dict(n_prompts=1, group_size=1, steps=0, phase_b_shards=1, warmup_steps=0, n_eval=1, record_every=1,
@@ -165,12 +197,15 @@ class LabConfig:
             raise ValueError("bench_sizes: the lab's eval sets are exact; finite benchmarks are not drawn (use ())")
         check_choice(self.level2, "level2", LEVEL2_READINGS)
         check_temperatures(self.eval_temperatures)
-        for spec in self.eval_sets:
+        n_w = self.n_families()
+        for spec in self._eval_sets():
             name, eq, weights = spec.partition("=") if isinstance(spec, str) else ("", "", "")
             try:
                 w = [float(x) for x in weights.split(",")]
             except ValueError:
                 w = []
-            if not eq or not name.isidentifier() or len(w) != 3 or min(w) < 0 or sum(w) <= 0:
-                raise ValueError(f"eval_sets: each entry must be 'name=w0,w1,w2' (level weights >= 0), got {spec!r}")
+            if not eq or not name.isidentifier() or len(w) != n_w or min(w) < 0 or sum(w) <= 0:
+                what = "'name=w0,w1,w2' (level weights >= 0)" if n_w == 3 else \
+                    f"'name=' and {n_w} family weights >= 0 ({', '.join(FAMILIES)})"
+                raise ValueError(f"eval_sets: each entry must be {what}, got {spec!r}")
         return self

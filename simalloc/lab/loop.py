@@ -33,15 +33,23 @@ from ..train.model import StepResult, TrainingModel
 from ..train.policies import pass_at_k_curve
 from ..train.snr import group_weights, snr_from_group_gradients
 from .config import LabConfig
-from .policy import LabPolicy, completion_tables, pass_rates, pass_rates_at, sample
-from .task import Prompts
+from .policy import LabPolicy, completion_tables, pass_rates, pass_rates_at, sample, sequence_entropy
+from .task import ChainTask, Prompts
 from .warmstart import warm_start
 
-__all__ = ["train_lab", "gradient_snr", "group_gradients", "LAB_COLUMNS", "make_trainer", "LabModel", "LabRecorder"]
+__all__ = ["train_lab", "gradient_snr", "group_gradients", "LAB_COLUMNS", "lab_columns", "make_trainer", "LabModel",
+           "LabRecorder"]
 
 #: the lab's columns after the simulator's (whose ``STEP_COLUMNS`` include the gradient SNR and noise scale): the
-#: loss, the main eval set's Pass@1 by level, seconds per step
+#: loss, the main eval set's Pass@1 by level, seconds per step (the turn-3 task's; ``lab_columns`` in general)
 LAB_COLUMNS = ["loss", "pass@1:level0", "pass@1:level1", "pass@1:level2", "step_seconds"]
+
+
+def lab_columns(task) -> list[str]:
+    """The lab's columns for a task: the loss, the main eval set's Pass@1 per family ("pass@1:<family>" for
+    ``task.family_names``: level0..level2 on the turn-3 task, taught / narrowing / expanding / unreachable on the
+    v2 task; NaN where the eval set holds none of a family), seconds per step."""
+    return ["loss", *(f"pass@1:{name}" for name in task.family_names), "step_seconds"]
 
 
 def make_trainer(policy: LabPolicy, cfg: LabConfig, lr: float, temperature: float | None = None):
@@ -67,7 +75,8 @@ def make_trainer(policy: LabPolicy, cfg: LabConfig, lr: float, temperature: floa
     from .step import lab_trainer
 
     config = GRPOConfig(learning_rate=lr, epsilon=cfg.epsilon, beta=0.0, loss_type=cfg.loss,
-                        scale_rewards=cfg.scale_rewards, max_completion_length=2, max_grad_norm=cfg.max_grad_norm,
+                        scale_rewards=cfg.scale_rewards, max_completion_length=policy.task.completion_length,
+                        max_grad_norm=cfg.max_grad_norm,
                         temperature=cfg.temperature if temperature is None else float(temperature),
                         aggregation=cfg.aggregation)
     return lab_trainer(policy, config)
@@ -190,15 +199,19 @@ class LabRecorder(Recorder):
         informative, hits_s0, n_s0, rollouts, share_s0, share_sk0 = self.batch_stats(batch, warm)
         grad_norm, _, snr = update_values(result)
         loss = np.nan if result is None else result.loss
-        first, second = completion_tables(self.policy, self.main)
-        dist = np.einsum("nz,nzy->ny", first, second)[:, self.policy.tokenizer.digit_ids]
-        p = dist[np.arange(len(self.main)), self.main.answer]
+        if isinstance(self.policy.task, ChainTask):
+            first, second = completion_tables(self.policy, self.main)
+            dist = np.einsum("nz,nzy->ny", first, second)[:, self.policy.tokenizer.digit_ids]
+            p = dist[np.arange(len(self.main)), self.main.answer]
 
-        def h(q):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return -np.sum(np.where(q > 0, q * np.log(q), 0.0), axis=-1)
+            def h(q):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return -np.sum(np.where(q > 0, q * np.log(q), 0.0), axis=-1)
 
-        entropy = float(np.mean(h(first) + np.sum(first * h(second), axis=1)))
+            entropy = float(np.mean(h(first) + np.sum(first * h(second), axis=1)))
+        else:  # multi-token answers: exact pass rates, Monte Carlo entropy (``sequence_entropy``)
+            p = pass_rates(self.policy, self.main)
+            entropy = float(np.mean(sequence_entropy(self.policy, self.main)))
         curve = pass_at_k_curve(p, self.ks)
         extra = []
         for _, prompts in self.sets:
@@ -210,7 +223,7 @@ class LabRecorder(Recorder):
         else:
             extra += [np.nan] * len(temperature_columns(self.ks, temps))
         by_level = [float(p[self.main.level == lv].mean()) if (self.main.level == lv).any() else np.nan
-                    for lv in range(3)]
+                    for lv in range(len(self.policy.task.family_names))]
         self.rows.append((self.arm.spec, self.rep, step, informative, hits_s0, n_s0, rollouts, grad_norm, entropy,
                           np.nan, np.nan, np.nan, share_s0, share_sk0, *snr, self.cum_rollouts, *curve, *extra))
         self.lab_rows.append((loss, *by_level, seconds))
@@ -218,7 +231,7 @@ class LabRecorder(Recorder):
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(the per-step table with ``LAB_COLUMNS`` appended, the budget-share-by-s table)."""
         table, share = super().tables()
-        lab = pd.DataFrame(self.lab_rows, columns=LAB_COLUMNS)
+        lab = pd.DataFrame(self.lab_rows, columns=lab_columns(self.policy.task))
         return pd.concat([table, lab], axis=1), share
 
 
@@ -277,10 +290,10 @@ def train_lab(cfg: LabConfig, arm: str | Arm, rng, *, rep: int = 0, policy: LabP
 def _run(cfg: LabConfig, arm: Arm, k0: int, rng, rep: int, policy):
     """The lab's pieces (warm start, pool, eval sets, recorder, ``LabModel``) through the one loop."""
     rngs = spawn_streams(rng)
-    task = cfg.task
+    task = cfg.build_task()
     policy = policy or warm_start(task, cfg.model_spec, cfg.warm, cfg.temperature)
     pool, _ = task.split()
-    main = task.eval_set(cfg.n_eval, (1.0, 1.0, 1.0), seed=0)
+    main = task.eval_set(cfg.n_eval, seed=0)  # the training mix
     sets = [(name, task.eval_set(cfg.n_eval, mix, seed=i + 1)) for i, (name, mix) in enumerate(cfg.eval_set_specs())]
     recorder = LabRecorder(cfg, arm, rep, k0, policy, main, sets)
     model = LabModel(policy, pool, cfg, cfg.lr * arm.lr_scale)

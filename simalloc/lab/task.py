@@ -46,6 +46,8 @@ class LabTokenizer:
     ----------
     modulus : int
         M: the digits are 0..M-1.
+    symbols : tuple of str, default ``OPERATIONS``
+        The non-digit tokens after ``<pad>`` (the v2 task adds ``?``, ``#`` and ``X``: ``simalloc.lab.regimes``).
 
     Attributes
     ----------
@@ -57,11 +59,11 @@ class LabTokenizer:
         The id of digit d at index d.
     """
 
-    def __init__(self, modulus: int):
-        self.vocab = (PAD, *OPERATIONS, *(str(d) for d in range(modulus)))
+    def __init__(self, modulus: int, symbols: tuple = OPERATIONS):
+        self.vocab = (PAD, *symbols, *(str(d) for d in range(modulus)))
         self.ids = {w: i for i, w in enumerate(self.vocab)}
         self.pad_token_id = 0
-        self.digit_ids = np.arange(len(OPERATIONS) + 1, len(self.vocab))
+        self.digit_ids = np.arange(len(symbols) + 1, len(self.vocab))
 
     def __len__(self) -> int:
         return len(self.vocab)
@@ -97,6 +99,10 @@ class Prompts:
         The second operation's level (0, 1, 2).
     index : ndarray of int64
         Each prompt's index among all of the task's prompts.
+    answer_ids : ndarray of int64, shape (n, L), optional
+        The correct answer's tokens, for tasks whose answers take several tokens (``simalloc.lab.regimes``; there
+        ``answer`` is the answer's number, -1 for an answer that is not a digit string, and ``level`` the prompt's
+        family). None for the turn-3 task, whose answer is the one digit ``answer``.
     """
 
     ids: np.ndarray
@@ -104,6 +110,7 @@ class Prompts:
     answer: np.ndarray
     level: np.ndarray
     index: np.ndarray
+    answer_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.answer.size)
@@ -111,7 +118,8 @@ class Prompts:
     def take(self, idx) -> "Prompts":
         """The prompts at positions ``idx``."""
         idx = np.asarray(idx, dtype=np.int64)
-        return Prompts(self.ids[idx], self.intermediate[idx], self.answer[idx], self.level[idx], self.index[idx])
+        return Prompts(self.ids[idx], self.intermediate[idx], self.answer[idx], self.level[idx], self.index[idx],
+                       None if self.answer_ids is None else self.answer_ids[idx])
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,17 @@ class ChainTask:
     n_pool: int = 2000
     split_seed: int = 0
     tokenizer: LabTokenizer = field(init=False, repr=False, compare=False)
+
+    #: completion tokens: the intermediate and the answer digit
+    completion_length = 2
+    #: the per-family Pass@1 columns' names (``simalloc.lab.loop.lab_columns``): the levels
+    family_names = ("level0", "level1", "level2")
+    #: tokens the network's output head never emits (none here; ``simalloc.lab.regimes`` masks one)
+    masked_token_ids = ()
+
+    def answer_token_ids(self, prompts: Prompts) -> np.ndarray:
+        """The correct answer's tokens, shape (n, 1): the digit's token."""
+        return self.tokenizer.digit_ids[prompts.answer][:, None]
 
     def __post_init__(self):
         as_int(self.modulus, "modulus", 2)

@@ -12,9 +12,15 @@ at temperature 1 (``tests/test_lab.py`` checks it): at least 20% of prompts with
 and above 0.5; "absent" leaves fewer below 0.05 (about 0.2) because an untaught operation is not confidently
 wrong.
 
-The result is deterministic for its settings (single-threaded torch, numpy streams) and cached on disk under
-``$SIMALLOC_CACHE_DIR/lab`` (default ``~/.cache/simalloc/lab``), keyed by a hash of the task, the network's shape
-and these settings; the file is written atomically, so parallel workers can share it.
+The v2 task (``simalloc.lab.regimes``) has its own teacher (``RegimeTask.teacher_batch``): taught prompts with
+correct completions and narrowing prompts with either path; its warm start does not depend on the spec.
+
+The result is deterministic for its settings on one machine (single-threaded torch, numpy streams), and cached on
+disk under ``$SIMALLOC_CACHE_DIR/lab`` (default ``~/.cache/simalloc/lab``), keyed by ``warm_key``: a hash of the
+code version (``WARM_VERSION``), the task, the network's shape and these settings; the file is written
+atomically, so parallel workers can share it. Float differences between CPUs change the trained weights, so the
+default specs' networks ship with the package (``WEIGHTS_DIR``) and are loaded, not retrained, when the key
+matches: the same network on every machine (docs/lab.md, "Warm starts on every machine").
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from ..validation import as_int
 from .policy import LabPolicy, ModelSpec, make_policy
 from .task import ChainTask
 
-__all__ = ["WarmStart", "warm_start", "cache_dir", "LEVEL2_READINGS"]
+__all__ = ["WarmStart", "warm_start", "warm_key", "cache_dir", "LEVEL2_READINGS", "WARM_VERSION", "WEIGHTS_DIR"]
 
 #: how the warm start treats level-2 prompts (module docstring)
 LEVEL2_READINGS = ("misconception", "absent")
@@ -85,12 +91,34 @@ def cache_dir() -> Path:
     return Path(root) / "lab"
 
 
-def _key(task: ChainTask, spec: ModelSpec, warm: WarmStart) -> str:
-    import torch
-    import transformers
+#: the warm start's code version: part of the cache key, bumped whenever ``_train`` or a task's teacher changes
+#: what network a setting produces (the torch and transformers versions are not part of the key: a shipped
+#: network is the same on every machine, ``WEIGHTS_DIR``)
+WARM_VERSION = 2
+#: the package's warm-started networks of the default specs (float32 state dicts, ``warm-<key>.pt``)
+WEIGHTS_DIR = Path(__file__).parent / "weights"
 
-    blob = json.dumps({"task": [task.modulus, task.n_pool, task.split_seed], "model": asdict(spec),
-                       "warm": asdict(warm), "torch": torch.__version__, "transformers": transformers.__version__},
+
+def warm_key(task, spec: ModelSpec, warm: WarmStart) -> str:
+    """The cache key of a warm start: a hash of the code version, the task's part that the warm start reads, the
+    network's shape and the supervised phase's settings.
+
+    Parameters
+    ----------
+    task : ChainTask or RegimeTask
+        The task (the turn-3 task's pool is taught, so its size and split enter; a v2 task's spec does not).
+    spec : ModelSpec
+        The network.
+    warm : WarmStart
+        The supervised phase.
+
+    Returns
+    -------
+    str
+        16 hex digits.
+    """
+    part = [task.modulus, task.n_pool, task.split_seed] if isinstance(task, ChainTask) else task.warm_key()
+    blob = json.dumps({"version": WARM_VERSION, "task": part, "model": asdict(spec), "warm": asdict(warm)},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -99,6 +127,8 @@ def _train(policy: LabPolicy, warm: WarmStart) -> None:
     import torch
 
     task = policy.task
+    if not isinstance(task, ChainTask):
+        return _train_multi(policy, warm)
     train, _ = task.split()
     taught = np.flatnonzero(train.level < 2) if warm.level2 == "absent" else np.arange(len(train))
     digits = task.tokenizer.digit_ids
@@ -122,13 +152,34 @@ def _train(policy: LabPolicy, warm: WarmStart) -> None:
     model.eval()
 
 
-def warm_start(task: ChainTask, spec: ModelSpec = ModelSpec(), warm: WarmStart = WarmStart(),
+def _train_multi(policy: LabPolicy, warm: WarmStart) -> None:
+    """The v2 task's supervised phase: cross-entropy on the task's teacher completions (``teacher_batch``)."""
+    import torch
+
+    task = policy.task
+    rng = np.random.default_rng([warm.seed, 31337])
+    model = policy.model
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=warm.lr)
+    length = task.completion_length
+    for _ in range(warm.steps):
+        prompt_ids, completion_ids = task.teacher_batch(warm.batch, rng)
+        seq = torch.as_tensor(np.concatenate([prompt_ids, completion_ids], 1))
+        logits = model(input_ids=seq[:, :-1], logits_to_keep=length).logits
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), seq[:, -length:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+
+
+def warm_start(task, spec: ModelSpec = ModelSpec(), warm: WarmStart = WarmStart(),
                temperature: float = 1.0, cache: bool = True) -> LabPolicy:
     """The warm-started lab policy (module docstring), from the cache when it holds these settings.
 
     Parameters
     ----------
-    task : ChainTask
+    task : ChainTask or RegimeTask
         The task and its training pool.
     spec : ModelSpec
         The network.
@@ -137,7 +188,7 @@ def warm_start(task: ChainTask, spec: ModelSpec = ModelSpec(), warm: WarmStart =
     temperature : float, default 1.0
         The returned policy's sampling temperature (not part of the cache key).
     cache : bool, default True
-        Read and write the cache.
+        Read and write the cache (a network shipped in ``WEIGHTS_DIR`` under the same key is loaded either way).
 
     Returns
     -------
@@ -147,7 +198,12 @@ def warm_start(task: ChainTask, spec: ModelSpec = ModelSpec(), warm: WarmStart =
 
     warm.validate()
     policy = make_policy(task, spec, temperature)
-    path = cache_dir() / f"warm-{_key(task, spec, warm)}.pt"
+    key = warm_key(task, spec, warm)
+    shipped = WEIGHTS_DIR / f"warm-{key}.pt"
+    if shipped.is_file():  # the package's network: loaded, never retrained
+        policy.load(torch.load(shipped, weights_only=True))
+        return policy
+    path = cache_dir() / f"warm-{key}.pt"
     if cache and path.is_file():
         policy.load(torch.load(path, weights_only=True))
         return policy
