@@ -152,7 +152,7 @@ def initial_pass_rates(cfg: LabConfig) -> pd.DataFrame:
     pandas.DataFrame
         successes, trials (100,000 "trials": the exact rate rounded to 1e-5), p, level; one row per pool prompt.
     """
-    task = cfg.task
+    task = cfg.build_task()
     policy = warm_start(task, cfg.model_spec, cfg.warm, cfg.temperature)
     pool, _ = task.split()
     p = pass_rates(policy, pool)
@@ -199,7 +199,7 @@ def stages(args) -> list[Stage]:
 
     def lab_uniform_shards(out):
         cfg = args.lab_config()
-        warm_start(cfg.task, cfg.model_spec, cfg.warm, cfg.temperature)  # built once, before any worker
+        warm_start(cfg.build_task(), cfg.model_spec, cfg.warm, cfg.temperature)  # built once, before any worker
         return _lab_shards(args, "lab_uniform", uniform)
 
     def lab_uniform_finalize(tables, out, progress):

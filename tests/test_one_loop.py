@@ -59,7 +59,7 @@ def test_the_simulator_and_the_lab_run_the_same_loop_and_drawer(monkeypatch, arm
     seen = _spy(monkeypatch)
     simulate_training(SIM, arm, np.random.SeedSequence([4, 0]))
     sim = dict(seen, draw=list(seen["draw"]))
-    train_lab(LAB, arm, np.random.SeedSequence([4, 0]), policy=make_policy(LAB.task))
+    train_lab(LAB, arm, np.random.SeedSequence([4, 0]), policy=make_policy(LAB.build_task()))
     assert [t for t, _ in seen["draw"]] == [SimulatedModel] * 2 + [LabModel] * 2
     assert sim["plan"] == 2 and seen["plan"] == 4
     if arm == "dapo_dynamic":

@@ -532,7 +532,7 @@ def train_lab_batched(cfg, runs, policy=None, timings: dict | None = None) -> li
     runs = list(runs)
     if not runs:
         raise ValueError("runs: at least one (arm, rng, rep)")
-    start = policy or warm_start(cfg.task, cfg.model_spec, cfg.warm, cfg.temperature)
+    start = policy or warm_start(cfg.build_task(), cfg.model_spec, cfg.warm, cfg.temperature)
     group = NetworkGroup([start.model] * len(runs))
 
     def loop(r, arm, rng, rep):

@@ -55,6 +55,9 @@ def check_supported(model) -> None:
         problems.append(f"rope_type must be default, got {rope.get('rope_type')!r}")
     if getattr(c, "tie_word_embeddings", False):
         problems.append("tie_word_embeddings must be False")
+    if model.lm_head._forward_hooks and (len(model.lm_head._forward_hooks) > 1
+                                         or getattr(model.lm_head, "output_mask", None) is None):
+        problems.append("lm_head has forward hooks other than mask_output_head's (they would be bypassed)")
     if problems:
         raise ValueError("model: the lab's batched forward does not support this config: " + "; ".join(problems))
 
@@ -191,6 +194,8 @@ class Layout:
         self.eps = c.rms_norm_eps
         self.cos, self.sin = rotary_tables(model, length)
         self.padding_idx = model.model.embed_tokens.padding_idx
+        #: ``mask_output_head``'s additive logit mask (V,), or None: the hook it registers is bypassed here
+        self.output_mask = getattr(model.lm_head, "output_mask", None) if model.lm_head._forward_hooks else None
 
 
 def _block_input(params, i):
@@ -209,6 +214,15 @@ def _embed(net, params, ids):
     if net.padding_idx is None or not bool((ids == net.padding_idx).any()):
         return h
     return torch.where((ids == net.padding_idx)[..., None], h.detach(), h)
+
+
+def _head(net, params, h):
+    """The final norm and the output head, with the network's output mask (``mask_output_head``) added, as the
+    model's own ``lm_head`` forward hook adds it."""
+    logits = _linear(_rms(h, params["model.norm.weight"], net.eps), params["lm_head.weight"])
+    if net.output_mask is None:
+        return logits
+    return logits + net.output_mask.to(logits.dtype).to(logits.device)
 
 
 def prompt_pass(net: Layout, params: dict, ids):
@@ -251,8 +265,7 @@ def prompt_pass(net: Layout, params: dict, ids):
         h = h + _linear(torch.nn.functional.silu(_linear(x, wg)) * _linear(x, wu), wd)
         cache.append((k, v))
     last = h.view(R, P, L, -1)[:, :, -1]
-    logits = _linear(_rms(last, params["model.norm.weight"], net.eps), params["lm_head.weight"])
-    return logits, cache
+    return _head(net, params, last), cache
 
 
 def extend(net: Layout, params: dict, cache, owner, tokens):
@@ -311,8 +324,7 @@ def extend(net: Layout, params: dict, cache, owner, tokens):
         h = h + _linear(out.transpose(2, 3).reshape(R, N * L, H * d), wo)
         x = _rms(h, n2, net.eps)
         h = h + _linear(torch.nn.functional.silu(_linear(x, wg)) * _linear(x, wu), wd)
-    logits = _linear(_rms(h, params["model.norm.weight"], net.eps), params["lm_head.weight"])
-    return logits.view(R, N, L, -1)
+    return _head(net, params, h).view(R, N, L, -1)
 
 
 def completion_logps(net: Layout, params: dict, prompts, owner, completions, temperature):

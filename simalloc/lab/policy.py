@@ -172,6 +172,7 @@ def mask_output_head(model, token_ids) -> None:
     mask = torch.zeros(model.config.vocab_size)
     mask[list(token_ids)] = MASKED_LOGIT
     model.lm_head.register_forward_hook(lambda module, inputs, out: out + mask.to(out.dtype).to(out.device))
+    model.lm_head.output_mask = mask  # for forwards that compute the logits themselves (simalloc.lab.forward)
 
 
 def task_length(task) -> int:
