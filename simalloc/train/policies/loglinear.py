@@ -52,6 +52,7 @@ from scipy import special
 from ...worlds import DifficultyWorld
 from .base import Policy, zipf_strategies
 from .kernels import (
+    _head_sums,
     _loglinear_rates,
     _loglinear_score_noise,
     _skill_grad,
@@ -180,8 +181,9 @@ class LogLinearPolicy(Policy):
         self.transfer = float(transfer)
         self.prompts = self._checked(prompts, "prompts")
         self.eval_prompts = self._checked(eval_prompts, "eval_prompts")
-        self._tail = np.empty(self.u.size + 1)
-        self._eval_tail = np.empty(self.u.size + 1)
+        # (u / T, tail sums, head sums) of softmax(u / T) at the rollout and at the evaluation temperature
+        self._sums = (np.empty(self.u.size), np.empty(self.u.size + 1), np.empty(self.u.size + 1))
+        self._eval_sums = (np.empty(self.u.size), np.empty(self.u.size + 1), np.empty(self.u.size + 1))
         self._eval_idx = np.arange(self.eval_prompts[0].size, dtype=np.int64)
         self._refresh()
 
@@ -252,19 +254,19 @@ class LogLinearPolicy(Policy):
 
     def set_pass_rates(self, handle) -> np.ndarray:
         """Pass rates of an eval set from ``make_eval_set`` at the evaluation temperature."""
-        return self._rates(self._eval_tail, handle, self.eval_temperature, np.arange(handle[0].size))
+        return self._rates(self._eval_sums, handle, self.eval_temperature, np.arange(handle[0].size))
 
-    def _rates(self, tail, prompts, temperature, idx):
+    def _rates(self, sums, prompts, temperature, idx):
+        """Pass rates of ``prompts[idx]`` at ``temperature`` given (u / T, its tail and head sums of softmax(u / T))."""
         lo, hi, _, _, reach = prompts
         idx = np.ascontiguousarray(idx, dtype=np.int64)
-        return _loglinear_rates(tail, lo, hi, self._boost(prompts, temperature), reach, idx, np.empty(idx.size))
+        return _loglinear_rates(*sums, lo, hi, self._boost(prompts, temperature), reach, idx, np.empty(idx.size))
 
     def _refresh(self):
-        _tail_sums(self.u / self.temperature, self._tail)
-        if self.eval_temperature == self.temperature:
-            self._eval_tail[:] = self._tail
-        else:
-            _tail_sums(self.u / self.eval_temperature, self._eval_tail)
+        for sums, t in ((self._sums, self.temperature), (self._eval_sums, self.eval_temperature)):
+            np.divide(self.u, t, out=sums[0])
+            _tail_sums(sums[0], sums[1])
+            _head_sums(sums[0], sums[2])
 
     @property
     def n_params(self) -> int:
@@ -273,15 +275,16 @@ class LogLinearPolicy(Policy):
 
     def pass_rates(self, idx) -> np.ndarray:
         """p_i of training prompts ``idx`` under the rollout policy (module docstring)."""
-        return self._rates(self._tail, self.prompts, self.temperature, idx)
+        return self._rates(self._sums, self.prompts, self.temperature, idx)
 
     def eval_pass_rates(self, temperature: float | None = None) -> np.ndarray:
         """Pass rates of the eval prompts at the evaluation temperature, or at ``temperature`` (the same logits)."""
         if temperature is None or float(temperature) == self.eval_temperature:
-            return self._rates(self._eval_tail, self.eval_prompts, self.eval_temperature, self._eval_idx)
+            return self._rates(self._eval_sums, self.eval_prompts, self.eval_temperature, self._eval_idx)
         t = float(temperature)
-        tail = _tail_sums(self.u / t, np.empty(self.u.size + 1))
-        return self._rates(tail, self.eval_prompts, t, self._eval_idx)
+        theta = self.u / t
+        sums = (theta, _tail_sums(theta, np.empty(self.u.size + 1)), _head_sums(theta, np.empty(self.u.size + 1)))
+        return self._rates(sums, self.eval_prompts, t, self._eval_idx)
 
     def _live(self, idx, coef, p=None):
         """idx as int64 and coef / T with unreachable prompts' (and, given p, degenerate groups') coefficients 0."""
@@ -298,9 +301,9 @@ class LogLinearPolicy(Policy):
         coef (pi_j / T)(1_C / W - 1_F / (1 - W)), v_k(x) gets coef tau / T."""
         idx, c = self._live(idx, coef, p)
         lo, hi, skill, _, _ = self.prompts
-        w = _loglinear_rates(self._tail, lo, hi, np.zeros(lo.size), np.ones(lo.size, dtype=bool), idx,
+        w = _loglinear_rates(*self._sums, lo, hi, np.zeros(lo.size), np.ones(lo.size, dtype=bool), idx,
                              np.empty(idx.size))
-        g_u = _strategy_grad(self.u, self._tail, lo, hi, idx, w, c, np.empty(self.u.size))
+        g_u = _strategy_grad(self.u, self._sums[1], lo, hi, idx, w, c, np.empty(self.u.size))
         s = np.where(c != 0, 1, 0).astype(np.int64)  # both outcomes present for every live group
         g_v = _skill_grad(skill, idx, s, 2 * s, c, self.transfer, np.zeros(self.v.size))
         return np.concatenate([g_u, g_v, self._nuisance_mean(c)])
@@ -322,11 +325,11 @@ class LogLinearPolicy(Policy):
         if ((s < 0) | (s > n)).any():
             raise ValueError("s: must satisfy 0 <= s <= n")
         lo, hi, skill, _, _ = self.prompts
-        g_u = _strategy_sampled_grad(self._tail, lo, hi, idx, s, n, c, rng, np.zeros(self.u.size))
+        g_u = _strategy_sampled_grad(self._sums[1], lo, hi, idx, s, n, c, rng, np.zeros(self.u.size))
         g_v = _skill_grad(skill, idx, s, n, c, self.transfer, np.zeros(self.v.size))
         if self.score_noise > 0:
-            _loglinear_score_noise(self._tail, lo, hi, skill, self._boost(self.prompts, self.temperature), idx, s, n, c,
-                                   self.score_noise, self.transfer, rng, g_u, g_v)
+            _loglinear_score_noise(self._sums[1], lo, hi, skill, self._boost(self.prompts, self.temperature), idx, s, n,
+                                   c, self.score_noise, self.transfer, rng, g_u, g_v)
         g_w = self._nuisance_mean(np.where((s > 0) & (s < n), c, 0.0))
         if self.w.size and self.score_noise > 0:  # sum_r A_r sigma z_r / T over the groups: Gaussian, per coordinate
             mixed = (s > 0) & (s < n) & (c != 0)  # variance sigma^2 sum_i c_i^2 (1/s_i + 1/f_i)
