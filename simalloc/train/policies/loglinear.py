@@ -74,6 +74,14 @@ LOGLINEAR_DEFAULTS = {"solutions": 4, "skills": 8, "transfer": 1.0, "unreachable
 #: popularity) and expanding (skills transfer, a tenth of the prompts unreachable: the defaults)
 REGIMES = {"narrowing": "transfer=0,unreachable=0", "expanding": "transfer=1,unreachable=0.1"}
 
+#: the largest ``skills`` and ``nuisance``: each is a dense float64 vector the optimizer updates every step (1e6 is
+#: 8 MB, far beyond any setting's need; a larger count is a typo that would otherwise fail as an allocation error)
+MAX_PARAMS = 10 ** 6
+#: each option's allowed range, as the errors state it
+OPTION_RANGES = {"solutions": "an integer >= 1 (and < n_strategies)", "skills": f"an integer in [1, {MAX_PARAMS}]",
+                 "nuisance": f"an integer in [1, {MAX_PARAMS}]", "transfer": "finite and >= 0",
+                 "unreachable": "in [0, 1)", "score_noise": "finite and >= 0", "curvature": "finite and >= 0"}
+
 #: initial pass rates are kept inside [TARGET_CLIP, 1 - TARGET_CLIP] so delta is finite (a draw of exactly 0 or 1)
 TARGET_CLIP = 1e-9
 
@@ -90,8 +98,8 @@ def parse_policy_options(text: str) -> dict:
     Returns
     -------
     dict
-        solutions (int >= 1), skills (int >= 1), transfer (float >= 0), unreachable (float in [0, 1)),
-        score_noise (float >= 0), curvature (float >= 0), nuisance (int >= 1).
+        solutions (int >= 1), skills (int in [1, ``MAX_PARAMS``]), transfer (float >= 0), unreachable (float in
+        [0, 1)), score_noise (float >= 0), curvature (float >= 0), nuisance (int in [1, ``MAX_PARAMS``]).
 
     Raises
     ------
@@ -115,10 +123,11 @@ def parse_policy_options(text: str) -> dict:
         try:
             out[key] = float(value)
         except ValueError:
-            raise ValueError(f"policy_options: {item!r}: the value is not a number") from None
+            raise ValueError(f"policy_options: {item!r}: the value is not a number ({key} must be "
+                             f"{OPTION_RANGES[key]})") from None
     for key in ("solutions", "skills", "nuisance"):
-        if not (out[key] >= 1 and float(out[key]).is_integer()):
-            raise ValueError(f"policy_options: {key} must be an integer >= 1, got {out[key]!r}")
+        if not (out[key] >= 1 and float(out[key]).is_integer()) or (key != "solutions" and out[key] > MAX_PARAMS):
+            raise ValueError(f"policy_options: {key} must be {OPTION_RANGES[key]}, got {out[key]!r}")
         out[key] = int(out[key])
     if not (np.isfinite(out["transfer"]) and out["transfer"] >= 0):
         raise ValueError(f"policy_options: transfer must be finite and >= 0, got {out['transfer']!r}")
@@ -165,8 +174,8 @@ class LogLinearPolicy(Policy):
         super().__init__(temperature, eval_temperature)
         if not (np.isfinite(curvature) and curvature >= 0):
             raise ValueError(f"curvature: must be finite and >= 0, got {curvature!r}")
-        if not (float(nuisance).is_integer() and nuisance >= 1):
-            raise ValueError(f"nuisance: must be an integer >= 1, got {nuisance!r}")
+        if not (float(nuisance).is_integer() and 1 <= nuisance <= MAX_PARAMS):
+            raise ValueError(f"nuisance: must be an integer in [1, {MAX_PARAMS}], got {nuisance!r}")
         self.curvature = float(curvature)
         self.w = np.zeros(int(nuisance) if curvature > 0 else 0)
         if not (np.isfinite(score_noise) and score_noise >= 0):
