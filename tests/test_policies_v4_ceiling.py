@@ -38,7 +38,8 @@ def enumerated_rate(i, w):
 
 def test_pass_rates_fall_with_the_displacement_as_enumerated():
     idx = np.arange(3)
-    assert np.allclose(policy().pass_rates(idx), [enumerated_rate(i, W) for i in idx], rtol=1e-12)  # float64 sums
+    # float64 sums; assert_allclose (np.allclose's default atol 1e-8 would make rtol 1e-12 moot)
+    np.testing.assert_allclose(policy().pass_rates(idx), [enumerated_rate(i, W) for i in idx], rtol=1e-12)
     assert (policy().pass_rates(idx) < policy(np.zeros(D)).pass_rates(idx)).all()
 
 
