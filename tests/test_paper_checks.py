@@ -72,6 +72,8 @@ def test_index_lists_every_check(quick_results):
         # without transfer edge prompts cannot rise)
         ("yue_table4_passk_narrows", {"regime": "expanding"}),
         ("dars_rollouts_pass1_not_passk", {"regime": "expanding"}),
+        # and its Pass@1 half: x1 against itself (cached runs, no cost) raises no Pass@1
+        ("dars_rollouts_pass1_not_passk", {"arm": "uniform"}),
         ("expanding_edge_prompts_rise", {"regime": "narrowing"}),
     ],
 )

@@ -191,7 +191,12 @@ def test_score_noise_lowers_the_measured_snr():
 
 @pytest.mark.parametrize("text, match", [("solutions=0", "solutions"), ("transfer=-1", "transfer"),
                                          ("unreachable=1", "unreachable"), ("bogus=1", "key"), ("skills=x", "number"),
-                                         ("score_noise=-1", "score_noise")])
+                                         ("score_noise=-1", "score_noise"),
+                                         # too large to allocate: one line, not a MemoryError from numpy
+                                         ("skills=1e12", r"skills must be an integer in \[1, 1000000\]"),
+                                         ("curvature=1,nuisance=1e30", r"nuisance must be an integer in \[1, "),
+                                         # a value that is no number names the key's range
+                                         ("transfer=high", r"transfer.*not a number \(transfer must be finite")])
 def test_bad_options_are_named(text, match):
     with pytest.raises(ValueError, match=f"policy_options.*{match}"):
         parse_policy_options(text)

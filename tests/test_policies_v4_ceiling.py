@@ -38,7 +38,8 @@ def enumerated_rate(i, w):
 
 def test_pass_rates_fall_with_the_displacement_as_enumerated():
     idx = np.arange(3)
-    assert np.allclose(policy().pass_rates(idx), [enumerated_rate(i, W) for i in idx], rtol=1e-12)  # float64 sums
+    # float64 sums; assert_allclose (np.allclose's default atol 1e-8 would make rtol 1e-12 moot)
+    np.testing.assert_allclose(policy().pass_rates(idx), [enumerated_rate(i, W) for i in idx], rtol=1e-12)
     assert (policy().pass_rates(idx) < policy(np.zeros(D)).pass_rates(idx)).all()
 
 
@@ -112,3 +113,48 @@ def test_off_by_default_and_bad_options_are_named():
         parse_policy_options("curvature=1,nuisance=0.5")
     with pytest.raises(ValueError, match="curvature"):
         LogLinearPolicy(U, V, PROMPTS, EVAL, TAU, T, 1.0, 0.0, np.nan)
+
+
+def exact_rate(pol, i):
+    """p_i in the log domain by definition (log-sum-exp over the solving strategies and over the others), exact
+    however far the strategies' mass concentrates."""
+    from scipy.special import expit, logsumexp
+    lo, hi, skill, delta, _ = (a[i] for a in PROMPTS)
+    solve = (np.arange(M) >= lo) & (np.arange(M) < hi)
+    z = pol.u / T
+    beta = (delta + TAU * pol.v[skill] - KAPPA * np.dot(pol.w, pol.w) / (2 * D)) / T
+    return expit(logsumexp(z[solve]) - logsumexp(z[~solve]) + beta)
+
+
+@pytest.mark.parametrize("shift", [40.0, 1000.0])
+def test_pass_rate_stays_exact_when_the_solving_mass_rounds_to_one(shift):
+    """A diverged state: strategy 0 (a solving strategy of prompt 0) holds all but exp(-shift / T) of the mass, so
+    W rounds to 1 (shift 40: 1 - W ~ 1e-25; shift 1000: it underflows), and the damage cancels that log-odds to
+    about 0, so the true p_0 is moderate (a wrong 1 - W computed as 1 - W_float = 0 would give p = 1). The kernel
+    must match the log-domain enumeration (rtol 1e-9: the log-odds ~ shift / T carry rounding ~ 1e-13 absolute at
+    shift 1000). A second displacement, 10x larger, must give p_0 = 0 (to the last bit: exp(-1e4) underflows)."""
+    pol = policy(np.zeros(D))
+    lo_odds = (shift + U[0] - np.log(np.exp(U[2:] / T).sum()) * T) / T  # log W/(1-W) up to the tiny terms
+    damage = T * (lo_odds + (PROMPTS[3][0] + TAU * V[0]) / T)  # the damage that brings x_0 near 0
+    w = np.array([np.sqrt(2 * D * damage / KAPPA), 0.0, 0.0])
+    pol.apply(np.concatenate([[shift], np.zeros(M + K - 1), w]))
+    want = exact_rate(pol, 0)
+    assert 0.05 < want < 0.95  # the case is the moderate one it claims to be
+    np.testing.assert_allclose(pol.pass_rates([0]), [want], rtol=1e-9)
+    pol.apply(np.concatenate([np.zeros(M + K), 9 * w]))
+    assert pol.pass_rates([0])[0] == 0.0 and exact_rate(pol, 0) == 0.0
+
+
+def test_a_diverged_run_records_pass_at_1_zero():
+    """SGD at lr 1e6 with the ceiling on: the nuisance displacement diverges at once; every record stays finite and
+    the last Pass@1 is 0 (the true pass rates are exp(-1e10)-small; before the log-domain fix the prompts whose
+    solving strategies had taken all the mass read 1, and the run's Pass@1 ended at 0.46)."""
+    import dataclasses
+
+    from simalloc.train import TrainConfig, simulate_training
+    from simalloc.train.config import V4_READING
+    cfg = dataclasses.replace(TrainConfig(), **V4_READING)
+    cfg = dataclasses.replace(cfg, policy_options="curvature=50", optimizer="sgd", lr=1e6, max_grad_norm=0.0,
+                              steps=6, n_pool=200, n_eval=50, n_prompts=30, snr_every=1, eval_temperatures=())
+    steps, _ = simulate_training(cfg.validate(), "uniform", 0)
+    assert np.isfinite(steps["pass@1"]).all() and steps["pass@1"].iloc[-1] == 0.0

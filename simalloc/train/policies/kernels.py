@@ -199,25 +199,58 @@ def _strategy_sampled_grad(tail, lo, hi, idx, s, n, coef, rng, out):
 
 
 @jit
-def _loglinear_rates(tail, lo, hi, boost, reach, idx, out):
+def _head_sums(theta, head):
+    """head[j] = sum_{l < j} softmax(theta)_l (head[0] = 0), summed from the start: a sum of positive terms, so
+    accurate to relative rounding even where 1 - tail[j] would cancel to 0 (``_loglinear_rates``)."""
+    m = theta.max()
+    z = 0.0
+    for j in range(theta.size):
+        z += math.exp(theta[j] - m)
+    head[0] = 0.0
+    for j in range(theta.size):
+        head[j + 1] = head[j] + math.exp(theta[j] - m) / z
+    return head
+
+
+@jit
+def _loglinear_rates(theta, tail, head, lo, hi, boost, reach, idx, out):
     """Pass rates of the log-linear policy: W = tail[lo_i] - tail[hi_i] (the solving strategies' mass under
-    softmax(u / T)), p_i = W e^{beta_i} / (W e^{beta_i} + 1 - W) with beta_i = boost[i] (the solving actions' extra
-    logit over T), 0 where ``reach[i]`` is False (the solving actions' probability is exactly 0). Computed as the
-    logistic of log W - log(1 - W) + beta_i, so a large boost cannot overflow."""
+    softmax(theta), theta = u / T) and its complement 1 - W = head[lo_i] + tail[hi_i] (``_head_sums``: both sums of
+    positive terms, so the complement keeps its relative accuracy when W rounds to 1), p_i = W e^{beta_i} /
+    (W e^{beta_i} + 1 - W) with beta_i = boost[i] (the solving actions' extra logit over T), 0 where ``reach[i]`` is
+    False (the solving actions' probability is exactly 0). Computed as the logistic of log W - log(1 - W) + beta_i,
+    so a large boost cannot overflow; where W or 1 - W underflows to 0 the log-odds are taken from theta directly
+    (log-sum-exp over the solving strategies minus over the others, O(M)), so a diverged ceiling's damage (beta_i ->
+    -infinity) gives p -> 0 even where the solving strategies hold all but exp(-1000) of the mass."""
+    m = theta.size
     for r in range(idx.size):
         i = idx[r]
-        w = min(max(tail[lo[i]] - tail[hi[i]], 0.0), 1.0)
-        if not reach[i] or w <= 0.0:
+        if not reach[i]:
             out[r] = 0.0
-        elif w >= 1.0:
-            out[r] = 1.0
+            continue
+        w = min(max(tail[lo[i]] - tail[hi[i]], 0.0), 1.0)
+        rest = head[lo[i]] + tail[hi[i]]
+        if w > 0.0 and rest > 0.0:
+            x = math.log(w) - math.log(rest) + boost[i]
+        else:  # one side underflowed: exact log-odds from the logits
+            mc, mo = -math.inf, -math.inf
+            for j in range(m):
+                if lo[i] <= j < hi[i]:
+                    mc = max(mc, theta[j])
+                else:
+                    mo = max(mo, theta[j])
+            sc, so = 0.0, 0.0
+            for j in range(m):
+                if lo[i] <= j < hi[i]:
+                    sc += math.exp(theta[j] - mc)
+                else:
+                    so += math.exp(theta[j] - mo)
+            x = (mc + math.log(sc)) - (mo + math.log(so)) + boost[i]
+        if x >= 0.0:
+            out[r] = 1.0 / (1.0 + math.exp(-x))
         else:
-            x = math.log(w) - math.log1p(-w) + boost[i]
-            if x >= 0.0:
-                out[r] = 1.0 / (1.0 + math.exp(-x))
-            else:
-                e = math.exp(x)
-                out[r] = e / (1.0 + e)
+            e = math.exp(x)
+            out[r] = e / (1.0 + e)
     return out
 
 

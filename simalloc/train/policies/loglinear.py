@@ -52,6 +52,7 @@ from scipy import special
 from ...worlds import DifficultyWorld
 from .base import Policy, zipf_strategies
 from .kernels import (
+    _head_sums,
     _loglinear_rates,
     _loglinear_score_noise,
     _skill_grad,
@@ -73,6 +74,14 @@ LOGLINEAR_DEFAULTS = {"solutions": 4, "skills": 8, "transfer": 1.0, "unreachable
 #: popularity) and expanding (skills transfer, a tenth of the prompts unreachable: the defaults)
 REGIMES = {"narrowing": "transfer=0,unreachable=0", "expanding": "transfer=1,unreachable=0.1"}
 
+#: the largest ``skills`` and ``nuisance``: each is a dense float64 vector the optimizer updates every step (1e6 is
+#: 8 MB, far beyond any setting's need; a larger count is a typo that would otherwise fail as an allocation error)
+MAX_PARAMS = 10 ** 6
+#: each option's allowed range, as the errors state it
+OPTION_RANGES = {"solutions": "an integer >= 1 (and < n_strategies)", "skills": f"an integer in [1, {MAX_PARAMS}]",
+                 "nuisance": f"an integer in [1, {MAX_PARAMS}]", "transfer": "finite and >= 0",
+                 "unreachable": "in [0, 1)", "score_noise": "finite and >= 0", "curvature": "finite and >= 0"}
+
 #: initial pass rates are kept inside [TARGET_CLIP, 1 - TARGET_CLIP] so delta is finite (a draw of exactly 0 or 1)
 TARGET_CLIP = 1e-9
 
@@ -89,8 +98,8 @@ def parse_policy_options(text: str) -> dict:
     Returns
     -------
     dict
-        solutions (int >= 1), skills (int >= 1), transfer (float >= 0), unreachable (float in [0, 1)),
-        score_noise (float >= 0), curvature (float >= 0), nuisance (int >= 1).
+        solutions (int >= 1), skills (int in [1, ``MAX_PARAMS``]), transfer (float >= 0), unreachable (float in
+        [0, 1)), score_noise (float >= 0), curvature (float >= 0), nuisance (int in [1, ``MAX_PARAMS``]).
 
     Raises
     ------
@@ -114,10 +123,11 @@ def parse_policy_options(text: str) -> dict:
         try:
             out[key] = float(value)
         except ValueError:
-            raise ValueError(f"policy_options: {item!r}: the value is not a number") from None
+            raise ValueError(f"policy_options: {item!r}: the value is not a number ({key} must be "
+                             f"{OPTION_RANGES[key]})") from None
     for key in ("solutions", "skills", "nuisance"):
-        if not (out[key] >= 1 and float(out[key]).is_integer()):
-            raise ValueError(f"policy_options: {key} must be an integer >= 1, got {out[key]!r}")
+        if not (out[key] >= 1 and float(out[key]).is_integer()) or (key != "solutions" and out[key] > MAX_PARAMS):
+            raise ValueError(f"policy_options: {key} must be {OPTION_RANGES[key]}, got {out[key]!r}")
         out[key] = int(out[key])
     if not (np.isfinite(out["transfer"]) and out["transfer"] >= 0):
         raise ValueError(f"policy_options: transfer must be finite and >= 0, got {out['transfer']!r}")
@@ -164,8 +174,8 @@ class LogLinearPolicy(Policy):
         super().__init__(temperature, eval_temperature)
         if not (np.isfinite(curvature) and curvature >= 0):
             raise ValueError(f"curvature: must be finite and >= 0, got {curvature!r}")
-        if not (float(nuisance).is_integer() and nuisance >= 1):
-            raise ValueError(f"nuisance: must be an integer >= 1, got {nuisance!r}")
+        if not (float(nuisance).is_integer() and 1 <= nuisance <= MAX_PARAMS):
+            raise ValueError(f"nuisance: must be an integer in [1, {MAX_PARAMS}], got {nuisance!r}")
         self.curvature = float(curvature)
         self.w = np.zeros(int(nuisance) if curvature > 0 else 0)
         if not (np.isfinite(score_noise) and score_noise >= 0):
@@ -180,8 +190,9 @@ class LogLinearPolicy(Policy):
         self.transfer = float(transfer)
         self.prompts = self._checked(prompts, "prompts")
         self.eval_prompts = self._checked(eval_prompts, "eval_prompts")
-        self._tail = np.empty(self.u.size + 1)
-        self._eval_tail = np.empty(self.u.size + 1)
+        # (u / T, tail sums, head sums) of softmax(u / T) at the rollout and at the evaluation temperature
+        self._sums = (np.empty(self.u.size), np.empty(self.u.size + 1), np.empty(self.u.size + 1))
+        self._eval_sums = (np.empty(self.u.size), np.empty(self.u.size + 1), np.empty(self.u.size + 1))
         self._eval_idx = np.arange(self.eval_prompts[0].size, dtype=np.int64)
         self._refresh()
 
@@ -252,19 +263,19 @@ class LogLinearPolicy(Policy):
 
     def set_pass_rates(self, handle) -> np.ndarray:
         """Pass rates of an eval set from ``make_eval_set`` at the evaluation temperature."""
-        return self._rates(self._eval_tail, handle, self.eval_temperature, np.arange(handle[0].size))
+        return self._rates(self._eval_sums, handle, self.eval_temperature, np.arange(handle[0].size))
 
-    def _rates(self, tail, prompts, temperature, idx):
+    def _rates(self, sums, prompts, temperature, idx):
+        """Pass rates of ``prompts[idx]`` at ``temperature`` given (u / T, its tail and head sums of softmax(u / T))."""
         lo, hi, _, _, reach = prompts
         idx = np.ascontiguousarray(idx, dtype=np.int64)
-        return _loglinear_rates(tail, lo, hi, self._boost(prompts, temperature), reach, idx, np.empty(idx.size))
+        return _loglinear_rates(*sums, lo, hi, self._boost(prompts, temperature), reach, idx, np.empty(idx.size))
 
     def _refresh(self):
-        _tail_sums(self.u / self.temperature, self._tail)
-        if self.eval_temperature == self.temperature:
-            self._eval_tail[:] = self._tail
-        else:
-            _tail_sums(self.u / self.eval_temperature, self._eval_tail)
+        for sums, t in ((self._sums, self.temperature), (self._eval_sums, self.eval_temperature)):
+            np.divide(self.u, t, out=sums[0])
+            _tail_sums(sums[0], sums[1])
+            _head_sums(sums[0], sums[2])
 
     @property
     def n_params(self) -> int:
@@ -273,15 +284,16 @@ class LogLinearPolicy(Policy):
 
     def pass_rates(self, idx) -> np.ndarray:
         """p_i of training prompts ``idx`` under the rollout policy (module docstring)."""
-        return self._rates(self._tail, self.prompts, self.temperature, idx)
+        return self._rates(self._sums, self.prompts, self.temperature, idx)
 
     def eval_pass_rates(self, temperature: float | None = None) -> np.ndarray:
         """Pass rates of the eval prompts at the evaluation temperature, or at ``temperature`` (the same logits)."""
         if temperature is None or float(temperature) == self.eval_temperature:
-            return self._rates(self._eval_tail, self.eval_prompts, self.eval_temperature, self._eval_idx)
+            return self._rates(self._eval_sums, self.eval_prompts, self.eval_temperature, self._eval_idx)
         t = float(temperature)
-        tail = _tail_sums(self.u / t, np.empty(self.u.size + 1))
-        return self._rates(tail, self.eval_prompts, t, self._eval_idx)
+        theta = self.u / t
+        sums = (theta, _tail_sums(theta, np.empty(self.u.size + 1)), _head_sums(theta, np.empty(self.u.size + 1)))
+        return self._rates(sums, self.eval_prompts, t, self._eval_idx)
 
     def _live(self, idx, coef, p=None):
         """idx as int64 and coef / T with unreachable prompts' (and, given p, degenerate groups') coefficients 0."""
@@ -298,9 +310,9 @@ class LogLinearPolicy(Policy):
         coef (pi_j / T)(1_C / W - 1_F / (1 - W)), v_k(x) gets coef tau / T."""
         idx, c = self._live(idx, coef, p)
         lo, hi, skill, _, _ = self.prompts
-        w = _loglinear_rates(self._tail, lo, hi, np.zeros(lo.size), np.ones(lo.size, dtype=bool), idx,
+        w = _loglinear_rates(*self._sums, lo, hi, np.zeros(lo.size), np.ones(lo.size, dtype=bool), idx,
                              np.empty(idx.size))
-        g_u = _strategy_grad(self.u, self._tail, lo, hi, idx, w, c, np.empty(self.u.size))
+        g_u = _strategy_grad(self.u, self._sums[1], lo, hi, idx, w, c, np.empty(self.u.size))
         s = np.where(c != 0, 1, 0).astype(np.int64)  # both outcomes present for every live group
         g_v = _skill_grad(skill, idx, s, 2 * s, c, self.transfer, np.zeros(self.v.size))
         return np.concatenate([g_u, g_v, self._nuisance_mean(c)])
@@ -322,11 +334,11 @@ class LogLinearPolicy(Policy):
         if ((s < 0) | (s > n)).any():
             raise ValueError("s: must satisfy 0 <= s <= n")
         lo, hi, skill, _, _ = self.prompts
-        g_u = _strategy_sampled_grad(self._tail, lo, hi, idx, s, n, c, rng, np.zeros(self.u.size))
+        g_u = _strategy_sampled_grad(self._sums[1], lo, hi, idx, s, n, c, rng, np.zeros(self.u.size))
         g_v = _skill_grad(skill, idx, s, n, c, self.transfer, np.zeros(self.v.size))
         if self.score_noise > 0:
-            _loglinear_score_noise(self._tail, lo, hi, skill, self._boost(self.prompts, self.temperature), idx, s, n, c,
-                                   self.score_noise, self.transfer, rng, g_u, g_v)
+            _loglinear_score_noise(self._sums[1], lo, hi, skill, self._boost(self.prompts, self.temperature), idx, s, n,
+                                   c, self.score_noise, self.transfer, rng, g_u, g_v)
         g_w = self._nuisance_mean(np.where((s > 0) & (s < n), c, 0.0))
         if self.w.size and self.score_noise > 0:  # sum_r A_r sigma z_r / T over the groups: Gaussian, per coordinate
             mixed = (s > 0) & (s < n) & (c != 0)  # variance sigma^2 sum_i c_i^2 (1/s_i + 1/f_i)
