@@ -21,11 +21,8 @@ together depends only on each loop's own sequence of calls (never on thread timi
 depend only on its own inputs, up to float32 reordering inside the batched matmuls. Python runs one thread at a
 time, torch single-threaded: the threads are a way of writing R loops in lock-step, not parallelism.
 
-- ``snr``: the per-group gradients' Gram rows (``simalloc.lab.loop.gradient_snr``), every waiting network's
-  groups in one forward and backward (``simalloc.lab.step.stacked_group_gradient_rows``).
-
-``BatchedTrainer.loss`` / ``params`` (the uncached per-group path) run on one network alone, its parameters as leaf
-tensors.
+Per-group gradients (``simalloc.lab.loop.gradient_snr``) run unbatched on the calling network alone
+(``BatchedTrainer.loss`` / ``params``: one network's parameters as leaf tensors).
 """
 
 from __future__ import annotations
@@ -37,7 +34,7 @@ import numpy as np
 
 from ..live.grpo import GRPOConfig, GRPOTrainer
 from .forward import Layout, completion_logps, continuation_logits, pad_rows, prompt_pass, stack_parameters
-from .step import grouped_tensors, stacked_group_gradient_rows
+from .step import group_gradient_rows, grouped_tensors
 
 __all__ = ["NetworkGroup", "BatchedNetwork", "BatchedTrainer", "StackedAdamW", "run_batched", "train_lab_batched",
            "train_lab_shard",
@@ -140,8 +137,7 @@ class NetworkGroup:
         One AdamW state per network.
     seconds : dict of str to float
         CPU seconds of the thread doing the work (``time.thread_time``) per part: "draw", "logits",
-        "step:forward", "step:backward", "step:adamw", "snr" (per-group gradients, batched); what a benchmark
-        reports.
+        "step:forward", "step:backward", "step:adamw", "snr" (per-group gradients); what a benchmark reports.
     """
 
     def __init__(self, models, length: int | None = None):
@@ -283,12 +279,6 @@ class NetworkGroup:
         for r in rows:
             self._memo[r] = (int(self.versions[r]), reqs[r].tobytes(), out[r])
         return out
-
-    def _snr(self, reqs: dict) -> dict:
-        """{r: (trainer, prompt ids, groups, rewards)} -> {r: (rows, weights)}: per-group gradients' Gram rows."""
-        rows = list(reqs)
-        out = stacked_group_gradient_rows(self.layout, self.params, [(r, *reqs[r]) for r in rows])
-        return dict(zip(rows, out))
 
     def _step(self, reqs: dict) -> dict:
         """{r: (trainer, prompt ids, groups, rewards)} -> {r: {"loss", "grad_norm"}}: one GRPO step each."""
@@ -445,9 +435,12 @@ class BatchedTrainer(GRPOTrainer):
         return logp, torch.ones_like(logp, dtype=torch.bool)
 
     def group_gradient_rows(self, prompt_ids, groups, rewards):
-        """``simalloc.lab.step.group_gradient_rows`` of this network, gathered with the group's other networks'
-        (one pass for all, ``stacked_group_gradient_rows``); ``gradient_snr`` reads it."""
-        return self.model.group.call(self.model.r, "snr", (self, prompt_ids, groups, rewards))
+        """``simalloc.lab.step.group_gradient_rows`` on this network alone (``gradient_snr`` reads it)."""
+        start = time.thread_time()
+        params = {k: v.detach().requires_grad_(True) for k, v in self._leaf_params().items()}
+        out = group_gradient_rows(self, params, self.model.group.layout, prompt_ids, groups, rewards)
+        self.model.group._clock("snr", start)
+        return out
 
     def step(self, prompt_ids, groups, rewards) -> dict:
         """One AdamW step of this network, gathered with the group's other networks' steps."""

@@ -14,8 +14,7 @@ import numpy as np
 from ..live.grpo import GRPOTrainer
 from .forward import Layout, completion_logps, model_parameters
 
-__all__ = ["LabGRPOTrainer", "grouped_tensors", "lab_trainer", "group_gradient_rows",
-           "stacked_group_gradient_rows"]
+__all__ = ["LabGRPOTrainer", "grouped_tensors", "lab_trainer", "group_gradient_rows"]
 
 
 def grouped_tensors(prompt_ids, groups):
@@ -44,11 +43,11 @@ def group_gradient_rows(trainer, params: dict, layout: Layout, prompt_ids, group
     """Rows with the inner products of the per-group gradients, from one batched pass (``gradient_snr``'s input).
 
     Group i's gradient g_i is that of its own loss at the step's advantages (``simalloc.lab.loop.group_gradients``,
-    the definition). Here the network is copied once per used group (group i's prompt and completions run through
-    copy i) and the step's own batch loss, sum_i w_i l_i, is differentiated once: its gradient with respect to
-    copy i is w_i g_i. The SNR and the noise scale (``simalloc.train.snr``) depend on the g_i only through their
-    inner products, so the (n_used, n_params) gradients are replaced by the rows of V sqrt(Lambda),
-    K = V Lambda V^T the Gram matrix K_ij = g_i . g_j (float64): rows with the same inner products.
+    the definition). Here the network is copied once per used group (``expand``: group i's prompt and completions
+    run through copy i) and the step's own batch loss, sum_i w_i l_i, is differentiated once: its gradient with
+    respect to copy i is w_i g_i. The SNR and the noise scale (``simalloc.train.snr``) depend on the g_i only
+    through their inner products, so the (n_used, n_params) gradients are replaced by the rows of
+    V sqrt(Lambda), K = V Lambda V^T the Gram matrix K_ij = g_i . g_j (float64): rows with the same inner products.
 
     Parameters
     ----------
@@ -68,79 +67,35 @@ def group_gradient_rows(trainer, params: dict, layout: Layout, prompt_ids, group
     weights : ndarray, shape (n_used,)
         The groups' weights w_i (``simalloc.train.snr.group_weights``).
     """
-    return stacked_group_gradient_rows(layout, params, [(0, trainer, prompt_ids, groups, rewards)])[0]
-
-
-def stacked_group_gradient_rows(layout: Layout, params: dict, items) -> list:
-    """``group_gradient_rows`` for several networks of one stack in one pass: every network's per-group copies
-    run through one forward and one backward (the networks' losses are summed; each copy's gradient is its own
-    network's).
-
-    Parameters
-    ----------
-    layout : Layout
-        The networks' layout.
-    params : dict
-        Stacked parameters, (R, ...) (not changed; copies are taken).
-    items : list of (r, trainer, prompt_ids, groups, rewards)
-        Network r's batch and trainer (``group_gradient_rows``'s arguments).
-
-    Returns
-    -------
-    list of (rows, weights)
-        ``group_gradient_rows``'s, one per item, in order.
-
-    Notes
-    -----
-    Memory: the copies and their gradients hold 2 sum_r n_used(r) n_params floats.
-    """
     import torch
 
     from ..train.snr import group_weights
 
-    parts = []
-    for r, trainer, prompt_ids, groups, rewards in items:
-        sizes = np.array([len(g) for g in groups])
-        used = np.flatnonzero(sizes > 0)
-        batch = grouped_tensors([prompt_ids[i] for i in used], [groups[i] for i in used])
-        if batch is None:
-            raise ValueError("groups: the lab's cached gradients need prompts of one length and completions of one "
-                             "length")
-        slot = np.arange(batch[1].size) - np.repeat(np.cumsum(sizes[used]) - sizes[used], sizes[used])
-        parts.append((r, trainer, sizes, used, batch, slot, rewards))
-    if len({p[4][0].shape[1] for p in parts}) != 1 or len({p[4][2].shape[1] for p in parts}) != 1:
-        raise ValueError("groups: stacked per-group gradients need prompts of one length and completions of one "
-                         "length")
-    copy_of = np.concatenate([np.full(p[3].size, p[0]) for p in parts])  # copy -> network
-    offsets = np.concatenate([[0], np.cumsum([p[3].size for p in parts])])
-    longest = max(int(p[2].max()) for p in parts)
-    padded = np.zeros((copy_of.size, longest, parts[0][4][2].shape[1]), dtype=np.int64)
-    for (_, _, _, _, (_, owner, comps), slot, _), lo in zip(parts, offsets):
-        padded[lo + owner, slot] = comps
-    prompts = np.concatenate([p[4][0] for p in parts])
-    idx = torch.as_tensor(copy_of)
-    copies = {k: v.detach()[idx].requires_grad_(True) for k, v in params.items()}
-    t = torch.as_tensor(np.concatenate([np.full(p[3].size, float(p[1].config.temperature)) for p in parts]),
-                        dtype=torch.float32)
-    first = torch.zeros(padded.shape[:2], dtype=torch.long)  # copy c's one prompt
+    sizes = np.array([len(g) for g in groups])
+    used = np.flatnonzero(sizes > 0)
+    weights = group_weights(sizes[used], trainer.config.aggregation)
+    batch = grouped_tensors([prompt_ids[i] for i in used], [groups[i] for i in used])
+    if batch is None:
+        raise ValueError("groups: the lab's cached gradients need prompts of one length and completions of one length")
+    prompts, owner, comps = batch
+    slot = np.arange(owner.size) - np.repeat(np.cumsum(sizes[used]) - sizes[used], sizes[used])
+    padded = np.zeros((used.size, int(sizes.max()), comps.shape[1]), dtype=np.int64)
+    padded[owner, slot] = comps
+    copies = {k: v.expand(used.size, *v.shape[1:]) for k, v in params.items()}
+    t = torch.full((used.size,), float(trainer.config.temperature))
+    first = torch.zeros(padded.shape[:2], dtype=torch.long)  # copy i's one prompt
     logp = completion_logps(layout, copies, torch.as_tensor(prompts)[:, None], first, torch.as_tensor(padded), t)
-    losses = []
-    for (_, trainer, sizes, _, (_, owner, _), slot, rewards), lo in zip(parts, offsets):
-        new = logp[torch.as_tensor(lo + owner), torch.as_tensor(slot)]
-        losses.append(trainer.surrogate(new, torch.ones_like(new, dtype=torch.bool), sizes.tolist(), rewards)[0])
-    grads = torch.autograd.grad(torch.stack(losses).sum(), list(copies.values()), allow_unused=True)
-    out = []
-    for (_, trainer, sizes, used, _, _, _), lo, hi in zip(parts, offsets[:-1], offsets[1:]):
-        weights = group_weights(sizes[used], trainer.config.aggregation)
-        gram = np.zeros((used.size, used.size))
-        for g in grads:
-            if g is not None:
-                flat = g[lo:hi].reshape(used.size, -1).double()
-                gram += (flat @ flat.T).numpy()
-        gram /= np.outer(weights, weights)
-        lam, vec = np.linalg.eigh(gram)
-        out.append((vec * np.sqrt(np.clip(lam, 0.0, None)), weights))
-    return out
+    new = logp[torch.as_tensor(owner), torch.as_tensor(slot)]
+    loss, _ = trainer.surrogate(new, torch.ones_like(new, dtype=torch.bool), sizes.tolist(), rewards)
+    grads = torch.autograd.grad(loss, list(copies.values()), allow_unused=True)
+    gram = np.zeros((used.size, used.size))
+    for g in grads:
+        if g is not None:
+            flat = g.reshape(used.size, -1).double()
+            gram += (flat @ flat.T).numpy()
+    gram /= np.outer(weights, weights)
+    lam, vec = np.linalg.eigh(gram)
+    return vec * np.sqrt(np.clip(lam, 0.0, None)), weights
 
 
 class LabGRPOTrainer(GRPOTrainer):
