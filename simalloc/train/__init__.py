@@ -59,6 +59,7 @@ __all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS
            "SCALE_REWARDS", "GRADIENTS", "V1_READING", "Adam", "clip_by_norm", "advantage_masses",
            "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms", "frontier_points", "all_arms",
            "EFFECT_FLOOR", "final_summary", "frontier_gain", "frontier_table", "matched_lr", "summary_long",
-           "TrainingStudyArgs", "arm_shards", "batch_shards", "run_arm_shard", "finalize_training", "CONTROLS", "FAILURES",
+           "TrainingStudyArgs", "arm_shards", "batch_shards", "run_arm_shard", "finalize_training", "CONTROLS",
+           "FAILURES",
            "V2_READING", "snr_from_group_gradients", "group_weights", "summary_tables", "pareto_mask",
            "MIN_CREDIT_REPS", "credit"]
