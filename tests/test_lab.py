@@ -253,8 +253,9 @@ def test_a_short_run_records_the_simulators_columns_and_the_labs():
 def test_resume_and_two_workers_give_the_same_table(tmp_path):
     """Runs are trained in batches fixed by the config (``batch_runs``: one arm's replicates), never by the workers:
     the same shards (batches) and the same tables, bit for bit, with 1 and 2 workers and after a resume. A grouping
-    that followed the workers (e.g. unbatched runs when parallel) writes other shards and, through float32
-    reordering, other numbers."""
+    that followed the workers (tried by hand: the runner unbatching the shards when workers > 1) fails on the shard
+    names; its numbers need not differ (one arm's runs batched or alone were bit-equal here: the batched matmuls
+    compute each network's slice alike), but may after float32 reordering where a batch pads."""
     from simalloc.sim.runner import run_study
 
     over = {"steps": "3", "n_prompts": "8", "group_size": "4", "k0": "2", "n_eval": "30", "warm_steps": "10",
