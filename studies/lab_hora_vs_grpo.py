@@ -30,13 +30,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from simalloc.io import write_table
-from simalloc.lab import LabConfig, train_lab, warm_start
+from simalloc.lab import LabConfig, warm_start
+from simalloc.lab.batched import train_lab_shard
 from simalloc.lab.breakthrough import breakthrough_rows
-from simalloc.train import TrainingStudyArgs, arm_shards, finalize_training
+from simalloc.train import TrainingStudyArgs, arm_shards, batch_shards, finalize_training
 from simalloc.train.analysis import SummaryRows
 from simalloc.train.arms import BUDGET_LADDER, ORACLE_HORA, TEMPERATURE_CONTROLS, ladder_arms
 
@@ -52,6 +52,7 @@ class Args(TrainingStudyArgs):
     n_reps: int = 4
     frontier_lrs: tuple = (0.1, 0.25, 0.5, 0.7, 1.4, 2.0)
     train: LabConfig = LabConfig()
+    batch_runs: int = 8  # runs trained together (one arm, consecutive replicates): a shard; fixed by the config
 
     @classmethod
     def quick(cls) -> "Args":
@@ -61,17 +62,17 @@ class Args(TrainingStudyArgs):
 
 
 def shards(args):
-    """The simulator's shards (replicate x arm, the frontier included); the warm start is built (or read from its
-    cache) here, once, before the workers start."""
+    """The simulator's runs (replicate x arm, the frontier included) in batches of ``batch_runs`` (one arm's
+    replicates, ``batch_shards``: fixed by the config, whatever the workers); the warm start is built (or read
+    from its cache) here, once, before the workers start."""
     cfg = args.train
     warm_start(cfg.build_task(), cfg.model_spec, cfg.warm, cfg.temperature)
-    return arm_shards(args)
+    return batch_shards(arm_shards(args), args.batch_runs)
 
 
 def run_shard(args, shard):
-    steps, share = train_lab(args.train, shard["arm"], np.random.SeedSequence([args.seed, shard["rep"]]),
-                             rep=shard["rep"])
-    return {"steps": steps, "budget_share": share}
+    """A batch of runs trained together (``train_lab_shard``)."""
+    return train_lab_shard(args.train, args.seed, shard)
 
 
 def _lab_summary(steps: pd.DataFrame, args) -> tuple[pd.DataFrame, pd.DataFrame]:

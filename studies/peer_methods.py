@@ -36,10 +36,12 @@ import numpy as np
 import pandas as pd
 
 from simalloc.io import write_table
-from simalloc.lab import LabConfig, train_lab, warm_start
+from simalloc.lab import LabConfig, warm_start
+from simalloc.lab.batched import train_lab_shard
 from simalloc.train import CONTROLS, TrainConfig, TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
 from simalloc.train.own_terms import own_terms, published_arms
 from simalloc.train.peers import parse_peer_options
+from simalloc.train.study import batch_shards
 
 #: the compared methods (controls follow)
 METHODS = ("uniform", "hora", "hora:history", "dapo_dynamic", "speed_rl_dynamic", "dars_et", "dars_hw",
@@ -63,6 +65,7 @@ class Args(TrainingStudyArgs):
     lab_steps: int = 200
     lab_frontier_lrs: tuple = LAB_FRONTIER_LRS
     lab: LabConfig = LabConfig()
+    lab_batch_runs: int = 8  # lab runs trained together (one arm, consecutive replicates): a shard; fixed here
 
     @classmethod
     def quick(cls) -> "Args":
@@ -111,7 +114,8 @@ def shards(args):
         if model == "lab":
             cfg = part.train
             warm_start(cfg.build_task(), cfg.model_spec, cfg.warm, cfg.temperature)
-        out += [{**s, "id": f"{model}-{s['id']}", "model": model} for s in arm_shards(part)]
+        tagged = [{**s, "id": f"{model}-{s['id']}", "model": model} for s in arm_shards(part)]
+        out += tagged if model == "sim" else batch_shards(tagged, args.lab_batch_runs)
     return out
 
 
@@ -120,10 +124,7 @@ def run_shard(args, shard):
         plain = {k: v for k, v in shard.items() if k != "model"}
         tables = run_arm_shard(args.sim_args(), plain)
     else:
-        part = args.lab_args()
-        steps, share = train_lab(part.train, shard["arm"], np.random.SeedSequence([args.seed, shard["rep"]]),
-                                 rep=shard["rep"])
-        tables = {"steps": steps, "budget_share": share}
+        tables = train_lab_shard(args.lab_args().train, args.seed, shard)
     return {f"{shard['model']}_{key}": table for key, table in tables.items()}
 
 

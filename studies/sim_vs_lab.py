@@ -40,9 +40,10 @@ import pandas as pd
 from simalloc_studies.lab_hora_vs_grpo import Args as LabStudyArgs
 
 from simalloc.io import write_json, write_table
-from simalloc.lab import LabConfig, pass_rates, train_lab, warm_start
+from simalloc.lab import LabConfig, pass_rates, warm_start
+from simalloc.lab.batched import train_lab_shard
 from simalloc.sim.runner import Stage, stage_record
-from simalloc.train import TrainingStudyArgs
+from simalloc.train import TrainingStudyArgs, batch_shards
 from simalloc.train.analysis import summary_tables
 from simalloc.train.arms import all_arms, frontier_arms
 from simalloc.train.calibration import LAB_FRONTIER_LRS, uniform_fit_loss
@@ -82,6 +83,8 @@ class Args(TrainingStudyArgs):
     snr_weight: float = 0.01
     entropy_weight: float = 0.1
     train: LabConfig = LabConfig()
+    #: lab runs trained together (one arm's consecutive replicates, ``batch_shards``): a shard; fixed here
+    batch_runs: int = 8
 
     @classmethod
     def quick(cls) -> "Args":
@@ -166,11 +169,12 @@ def _seed(args, rep):
 
 
 def run_shard(args, shard):
-    """One run: a lab run (``side`` "lab") or a simulator run at a grid point (``side`` "sim"); its CPU seconds
-    in the table "cost"."""
+    """A batch of lab runs (``side`` "lab", trained together: ``train_lab_shard``) or a simulator run at a grid
+    point (``side`` "sim"); its CPU seconds in the table "cost"."""
     start = time.process_time()
     if shard["side"] == "lab":
-        steps, share = train_lab(args.lab_config(), shard["arm"], _seed(args, shard["rep"]), rep=shard["rep"])
+        tables = train_lab_shard(args.lab_config(), args.seed, shard)
+        steps, share = tables["steps"], tables["budget_share"]
     else:
         cfg = lab_sim_config(args.train, shard["world"], **shard["changes"])
         steps, share = simulate_training(cfg, shard["arm"], _seed(args, shard["rep"]), rep=shard["rep"])
@@ -180,8 +184,8 @@ def run_shard(args, shard):
 
 
 def _lab_shards(args, stage, arms):
-    return [{"id": f"{stage}-{arm}-rep{rep}", "stage": stage, "side": "lab", "arm": arm, "rep": rep}
-            for rep in range(args.n_reps) for arm in arms]
+    return batch_shards([{"id": f"{stage}-{arm}-rep{rep}", "stage": stage, "side": "lab", "arm": arm, "rep": rep}
+                         for rep in range(args.n_reps) for arm in arms], args.batch_runs)
 
 
 def _sim_shards(args, stage, out, points, arms, reps):

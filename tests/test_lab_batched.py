@@ -241,3 +241,22 @@ def test_bad_input_and_a_failing_loop(task):
 
     with pytest.raises(RuntimeError, match="boom"):
         run_batched(group, [fails, works])
+
+
+def test_batch_shards_groups_one_arms_replicates_in_fixed_batches():
+    """By hand: 5 replicates x 2 arms in batches of 2 -> each arm's reps {0,1}, {2,3}, {4}; a sweep value keeps its
+    runs apart; every run in exactly one batch; a bad size is refused in one line."""
+    from simalloc.train import batch_shards
+
+    shards = [{"id": f"{arm}-rep{rep}", "arm": arm, "rep": rep} for rep in range(5) for arm in ("uniform", "hora")]
+    batches = batch_shards(shards, 2)
+    assert [b["id"] for b in batches] == ["uniform-rep0..rep1", "uniform-rep2..rep3", "uniform-rep4",
+                                          "hora-rep0..rep1", "hora-rep2..rep3", "hora-rep4"]
+    assert [[r["rep"] for r in b["runs"]] for b in batches] == [[0, 1], [2, 3], [4]] * 2
+    assert all({r["arm"] for r in b["runs"]} == {b["arm"]} for b in batches)
+    swept = batch_shards([{**s, "n": n, "id": f"n{n}-{s['id']}"} for n in (4, 8) for s in shards[:2]], 8)
+    assert [(b["n"], len(b["runs"])) for b in swept] == [(4, 1), (4, 1), (8, 1), (8, 1)]
+    assert len(batch_shards(shards, 100)) == 2
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="batch_runs: must be an integer >= 1"):
+            batch_shards(shards, bad)

@@ -37,6 +37,7 @@ from .forward import Layout, completion_logps, continuation_logits, pad_rows, pr
 from .step import group_gradient_rows, grouped_tensors
 
 __all__ = ["NetworkGroup", "BatchedNetwork", "BatchedTrainer", "StackedAdamW", "run_batched", "train_lab_batched",
+           "train_lab_shard",
            "clip_coefficients"]
 
 
@@ -544,3 +545,35 @@ def train_lab_batched(cfg, runs, policy=None, timings: dict | None = None) -> li
     finally:
         if timings is not None:
             timings.update(group.seconds)
+
+
+def train_lab_shard(cfg, seed: int, shard: dict) -> dict:
+    """Train a study's shard: one (arm, replicate) run, or a batch of them (``simalloc.train.batch_shards``) at once.
+
+    Parameters
+    ----------
+    cfg : LabConfig
+        The runs' settings.
+    seed : int
+        The study's seed; replicate r trains with ``SeedSequence([seed, r])`` (common random numbers across arms).
+    shard : dict
+        With ``arm`` and ``rep``, or ``runs``: a list of such shards (trained batched, ``train_lab_batched``).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        "steps" and "budget_share": the runs' ``train_lab`` tables concatenated in the batch's order.
+    """
+    import pandas as pd
+
+    from .loop import train_lab
+
+    def rng(rep):
+        return np.random.SeedSequence([seed, rep])
+
+    if "runs" not in shard:
+        steps, share = train_lab(cfg, shard["arm"], rng(shard["rep"]), rep=shard["rep"])
+        return {"steps": steps, "budget_share": share}
+    out = train_lab_batched(cfg, [(run["arm"], rng(run["rep"]), run["rep"]) for run in shard["runs"]])
+    return {"steps": pd.concat([steps for steps, _ in out], ignore_index=True),
+            "budget_share": pd.concat([share for _, share in out], ignore_index=True)}

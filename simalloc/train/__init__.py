@@ -52,13 +52,14 @@ from .credit import MIN_CREDIT_REPS, credit
 from .evaluation import STEP_COLUMNS
 from .loop import simulate_training
 from .snr import group_weights, snr_from_group_gradients
-from .study import TrainingStudyArgs, arm_shards, finalize_training, run_arm_shard
+from .study import TrainingStudyArgs, arm_shards, batch_shards, finalize_training, run_arm_shard
 from .update import Adam, advantage_masses, clip_by_norm
 
 __all__ = ["TrainConfig", "Arm", "parse_arm", "simulate_training", "STEP_COLUMNS", "AGGREGATIONS", "OPTIMIZERS",
            "SCALE_REWARDS", "GRADIENTS", "V1_READING", "Adam", "clip_by_norm", "advantage_masses",
            "DYNAMIC_SAMPLING", "FRONTIER_LRS", "START_POINT", "frontier_arms", "frontier_points", "all_arms",
            "EFFECT_FLOOR", "final_summary", "frontier_gain", "frontier_table", "matched_lr", "summary_long",
-           "TrainingStudyArgs", "arm_shards", "run_arm_shard", "finalize_training", "CONTROLS", "FAILURES",
+           "TrainingStudyArgs", "arm_shards", "batch_shards", "run_arm_shard", "finalize_training", "CONTROLS",
+           "FAILURES",
            "V2_READING", "snr_from_group_gradients", "group_weights", "summary_tables", "pareto_mask",
            "MIN_CREDIT_REPS", "credit"]

@@ -22,7 +22,7 @@ from .critical_batch import ladder_verdict
 from .figures import plot_frontier, plot_training
 from .loop import simulate_training
 
-__all__ = ["TrainingStudyArgs", "arm_shards", "run_arm_shard", "finalize_training"]
+__all__ = ["TrainingStudyArgs", "arm_shards", "batch_shards", "run_arm_shard", "finalize_training"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,46 @@ def arm_shards(args, **axis) -> list[dict]:
             for arm in all_arms(args.arms, args.frontier_lrs):
                 sid = f"{arm}-rep{rep}" if key is None else f"{key}{v}-{arm}-rep{rep}"
                 out.append({"id": sid, "arm": arm, "rep": rep, **({} if key is None else {key: v})})
+    return out
+
+
+def batch_shards(shards, size: int) -> list[dict]:
+    """Group (arm, replicate) shards into fixed batches of at most ``size`` runs, the unit of a batched study.
+
+    A batch holds runs that differ only in their replicate (one arm, one sweep value, one model or stage: every
+    key but ``id`` and ``rep`` equal), replicates in increasing order, cut every ``size`` runs. The grouping is a
+    function of the shards and ``size`` alone (the study's config), never of the number of workers or the
+    backend, so that a study's tables do not depend on how it is run (batched runs equal separate ones only to
+    float32 reordering). Runs of one arm draw the same number of rollouts per step, so a batch pads little.
+
+    Parameters
+    ----------
+    shards : list of dict
+        Each with ``id`` and ``rep`` (``arm_shards``'s).
+    size : int
+        The most runs per batch, >= 1.
+
+    Returns
+    -------
+    list of dict
+        Each with ``id`` (the first run's id, then ``..rep<last>``), the keys its runs share, and ``runs``: the
+        runs' shards, in order. Every shard is in exactly one batch; the batches keep the shards' first-seen
+        order of their keys.
+    """
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"batch_runs: must be an integer >= 1, got {size!r}")
+    keyed: dict[str, list[dict]] = {}
+    for shard in shards:
+        key = repr(sorted((k, repr(v)) for k, v in shard.items() if k not in ("id", "rep")))
+        keyed.setdefault(key, []).append(shard)
+    out = []
+    for runs in keyed.values():
+        runs = sorted(runs, key=lambda s: s["rep"])
+        for i in range(0, len(runs), size):
+            part = runs[i:i + size]
+            shared = {k: v for k, v in part[0].items() if k not in ("id", "rep")}
+            sid = part[0]["id"] if len(part) == 1 else f"{part[0]['id']}..rep{part[-1]['rep']}"
+            out.append({**shared, "id": sid, "runs": part})
     return out
 
 
