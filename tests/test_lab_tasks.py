@@ -232,6 +232,13 @@ def test_train_lab_on_a_v2_mixture_records_every_family():
     cols = [f"pass@1:{f}" for f in FAMILIES]
     assert set(cols) <= set(steps.columns) and steps[cols].notna().all().all()
     assert (steps["pass@1:unreachable"] == 0).all() and (steps["pass@256"] < 1).all()
+    # a study's batched shard on a v2 task (the batched path covers 2-token completions only) trains the same run
+    from simalloc.lab.batched import train_lab_shard
+
+    shard = train_lab_shard(cfg, 0, {"runs": [{"arm": "uniform", "rep": 0}]})["steps"]
+    again, _ = train_lab(cfg, "uniform", np.random.SeedSequence([0, 0]), rep=0)
+    cols = [c for c in again.columns if c != "step_seconds"]
+    pd.testing.assert_frame_equal(shard[cols], again[cols])
 
 
 # ---- breakthroughs -------------------------------------------------------------------------------------------------

@@ -557,7 +557,8 @@ def train_lab_shard(cfg, seed: int, shard: dict) -> dict:
     seed : int
         The study's seed; replicate r trains with ``SeedSequence([seed, r])`` (common random numbers across arms).
     shard : dict
-        With ``arm`` and ``rep``, or ``runs``: a list of such shards (trained batched, ``train_lab_batched``).
+        With ``arm`` and ``rep``, or ``runs``: a list of such shards (trained batched, ``train_lab_batched``, on
+        the turn-3 task; one after another on tasks with longer completions, which the batched path lacks).
 
     Returns
     -------
@@ -574,6 +575,12 @@ def train_lab_shard(cfg, seed: int, shard: dict) -> dict:
     if "runs" not in shard:
         steps, share = train_lab(cfg, shard["arm"], rng(shard["rep"]), rep=shard["rep"])
         return {"steps": steps, "budget_share": share}
-    out = train_lab_batched(cfg, [(run["arm"], rng(run["rep"]), run["rep"]) for run in shard["runs"]])
+    runs = [(run["arm"], rng(run["rep"]), run["rep"]) for run in shard["runs"]]
+    if cfg.build_task().completion_length != 2:
+        # the batched sampler and enumeration cover the turn-3 task's 2-token completions only: longer (v2)
+        # completions train one run after another in the same shard, so the shard ids and the table stay the same
+        out = [train_lab(cfg, arm, seed_seq, rep=rep) for arm, seed_seq, rep in runs]
+    else:
+        out = train_lab_batched(cfg, runs)
     return {"steps": pd.concat([steps for steps, _ in out], ignore_index=True),
             "budget_share": pd.concat([share for _, share in out], ignore_index=True)}
