@@ -46,9 +46,20 @@ LAB_COLUMNS = ["loss", "pass@1:level0", "pass@1:level1", "pass@1:level2", "step_
 
 
 def lab_columns(task) -> list[str]:
-    """The lab's columns for a task: the loss, the main eval set's Pass@1 per family ("pass@1:<family>" for
-    ``task.family_names``: level0..level2 on the turn-3 task, taught / narrowing / expanding / unreachable on the
-    v2 task; NaN where the eval set holds none of a family), seconds per step."""
+    """The lab's per-step columns for a task, after the simulator's.
+
+    Parameters
+    ----------
+    task : ChainTask or RegimeTask
+        The task (its ``family_names``: level0..level2 on the turn-3 task, taught / narrowing / expanding /
+        unreachable on the v2 task).
+
+    Returns
+    -------
+    list of str
+        "loss", the main eval set's Pass@1 per family ("pass@1:<family>", NaN where the eval set holds none of a
+        family), "step_seconds".
+    """
     return ["loss", *(f"pass@1:{name}" for name in task.family_names), "step_seconds"]
 
 

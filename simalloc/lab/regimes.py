@@ -112,7 +112,7 @@ class RegimeTask:
 
     Examples
     --------
-    >>> task = RegimeTask("narrowing", base=10)
+    >>> task = RegimeTask("narrowing", base=10, n_pool=500)
     >>> p = task.prompts("narrowing", np.array([0]))
     >>> task.tokenizer.decode(p.ids[0]), task.tokenizer.decode(p.answer_ids[0])
     ('0 ? 0 + 0', '0 0 0')
