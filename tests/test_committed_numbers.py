@@ -1,0 +1,79 @@
+"""Every number the docs quote from a committed training study is recomputed from the files committed with it.
+
+``docs/quoted_numbers.csv`` lists each quote: the page (``doc``), the committed file it comes from (``source``: a
+``replicates.csv``, from which the mean and its standard error over replicates are recomputed, or a
+``summary.csv``, read as written, for rows that are not per-replicate means such as compute multipliers with
+censored pairs), the ``arm`` and ``metric``, and the ``phrase`` as the page prints it ("0.81 +- 0.02": value, then
+se; or a value alone). A quote passes when the phrase is on the page and each of its numbers equals the recomputed
+one rounded to the decimals the phrase shows (tolerance: half a unit of the last printed digit, the rounding
+itself; the sources are committed files, so nothing depends on the CPU).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QUOTES = ROOT / "docs" / "quoted_numbers.csv"
+NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def _rows():
+    with QUOTES.open() as f:
+        return list(csv.DictReader(f))
+
+
+def recomputed(source: Path, arm: str, metric: str) -> tuple[float, float, int]:
+    """(value, se, n) of ``arm``/``metric`` in a committed file: replicates.csv -> mean and sd/sqrt(n) of the
+    finite values; summary.csv -> its row."""
+    table = pd.read_csv(source)
+    rows = table[(table.arm == arm) & (table.metric == metric)]
+    if rows.empty:
+        raise KeyError(f"{source.relative_to(ROOT)} has no row {arm} / {metric}")
+    if "rep" in table.columns:
+        values = rows.value.astype(float)
+        values = values[values.map(math.isfinite)]
+        n = len(values)
+        se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+        return float(values.mean()), se, n
+    row = rows.iloc[0]
+    return float(row.value), float(row.se), int(row.n_reps)
+
+
+def check_quote(row: dict, root: Path = ROOT) -> list[str]:
+    """The problems with one quote (an empty list when it holds)."""
+    problems = []
+    page = " ".join((root / row["doc"]).read_text().split())
+    phrase = " ".join(row["phrase"].split())
+    if phrase not in page:
+        problems.append(f"{row['doc']} does not contain {phrase!r}")
+    value, se, _ = recomputed(root / row["source"], row["arm"], row["metric"])
+    for shown, actual in zip(NUMBER.findall(phrase), (value, se)):
+        decimals = len(shown.split(".")[1]) if "." in shown else 0
+        if not abs(float(shown) - actual) <= 0.5 * 10 ** -decimals + 1e-12:
+            problems.append(f"{row['arm']} {row['metric']}: the page says {shown}, {row['source']} gives {actual:.6g}")
+    return problems
+
+
+@pytest.mark.parametrize("row", _rows(), ids=lambda r: f"{r['arm']}|{r['metric']}|{r['source'].split('/')[1]}")
+def test_every_quoted_number_is_recomputed_from_its_committed_source(row):
+    assert check_quote(row) == []
+
+
+def test_the_check_fails_on_a_changed_number_or_a_missing_phrase():
+    row = next(r for r in _rows() if "+-" in r["phrase"])
+    numbers = NUMBER.findall(row["phrase"])
+    bumped = f"{float(numbers[0]) + 0.1:.{len(numbers[0].split('.')[1])}f}"
+    assert check_quote({**row, "phrase": row["phrase"].replace(numbers[0], bumped, 1)})  # not on the page, and wrong
+    assert check_quote({**row, "arm": "uniform" if row["arm"] != "uniform" else "hora"})  # another arm's numbers
+
+
+def test_every_committed_study_has_its_replicates_beside_its_summary():
+    for summary in (ROOT / "docs").glob("flagship*/summary.csv"):
+        assert (summary.parent / "replicates.csv").exists(), summary
