@@ -1,5 +1,10 @@
-"""The training studies' figures: Pass@k after training, paired differences over training and the Phase-B share
-(``plot_training``), and every arm against uniform GRPO's learning-rate frontier (``plot_frontier``)."""
+"""The training studies' figures: Pass@k after training, the paired differences from uniform over training and the
+Phase-B share (``plot_training``, figure.png) and every arm against uniform GRPO's learning-rate frontier
+(``plot_frontier``, frontier.png).
+
+figure.png draws a readable subset of the arms (``figure_arms``); every arm is in frontier.png and in the tables.
+Each function returns the (closed) matplotlib Figure it wrote, so that tests can read its axes and legend.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,117 @@ import pandas as pd
 from .analysis import frontier_table, pareto_mask
 from .arms import START_POINT, frontier_points, parse_arm
 
-__all__ = ["plot_training", "plot_frontier"]
+__all__ = ["MAX_ARMS", "figure_arms", "plot_training", "plot_frontier"]
+
+#: the most arms figure.png draws before it leaves out the optional groups (``figure_arms``)
+MAX_ARMS = 10
+#: line styles for arms that share a colour (``color_of`` gives "hora" and "hora:truth" the same hue)
+_LINESTYLES = ("-", "--", ":", "-.")
+_HATCHES = ("", "///", "...", "xx")
+
+
+def _role(spec: str) -> str:
+    """Which group of ``figure_arms`` an arm belongs to: "lr", "core", "ladder", "temperature" or "other"."""
+    arm = parse_arm(spec)
+    if arm.lr_scale != 1.0:
+        return "lr"
+    if arm.allocator != "uniform":
+        return "core"
+    plain = arm.k0 is None and arm.predictor == "uniform" and not arm.placebo
+    if plain and arm.temperature_scale == 1.0:
+        return "core" if arm.rollout_scale in (1.0, 2.0) else "ladder"
+    if plain and arm.rollout_scale == 1.0:
+        return "temperature"
+    return "other"
+
+
+def figure_arms(arms, max_arms: int = MAX_ARMS) -> tuple:
+    """The arms figure.png draws, in the study's order.
+
+    Parameters
+    ----------
+    arms : sequence of str
+        The study's arms (``parse_arm`` specs).
+    max_arms : int, default ``MAX_ARMS``
+        The most arms drawn when optional groups are added.
+
+    Returns
+    -------
+    tuple of str
+
+    Notes
+    -----
+    The rule:
+
+    1. No arm at another learning rate: an arm with an ``lr<x>`` modifier other than x1 (the frontier's
+       uniform:lr<x>, the held-out controls uniform:lr0.35 / uniform:lr0.85, the budget ladder's
+       <rung>:lr<x> variants) is never drawn; frontier.png draws them all.
+    2. Always drawn: uniform, uniform:x2 and every arm whose allocator is not uniform's (the methods, hora:truth,
+       the placebos, dynamic sampling, the peers).
+    3. Then, each group whole and only while the total stays at most ``max_arms``: the budget ladder's other
+       rungs (uniform:x<m>), the temperature controls (uniform:temp<x>), any other uniform variant.
+
+    Rule 2 is never cut (a study with more methods than ``max_arms`` draws them all; the legend sits below the
+    panels, so it covers none).
+
+    Examples
+    --------
+    >>> figure_arms(("uniform", "hora", "uniform:x2", "uniform:lr0.35", "uniform:x0.5", "uniform:x4",
+    ...              "uniform:x2:lr2", "uniform:temp2"))
+    ('uniform', 'hora', 'uniform:x2', 'uniform:x0.5', 'uniform:x4', 'uniform:temp2')
+    >>> figure_arms(("uniform", "hora", "uniform:x2", "uniform:x0.5", "uniform:x4"), max_arms=4)
+    ('uniform', 'hora', 'uniform:x2')
+    """
+    roles = {a: _role(a) for a in dict.fromkeys(arms)}
+    shown = [a for a, r in roles.items() if r == "core"]
+    for group in ("ladder", "temperature", "other"):
+        members = [a for a, r in roles.items() if r == group]
+        if members and len(shown) + len(members) <= max_arms:
+            shown += members
+    return tuple(a for a in roles if a in shown)
+
+
+def _rung(spec: str) -> float | None:
+    """The rollouts-per-step multiplier of a rung of uniform GRPO's budget ladder (uniform:x<m> at lr x1, the
+    study's temperature; "uniform" is the rung 1.0), None for any other arm."""
+    arm = parse_arm(spec)
+    plain = (arm.allocator == "uniform" and arm.k0 is None and arm.predictor == "uniform" and not arm.placebo
+             and arm.temperature_scale == 1.0 and arm.lr_scale == 1.0)
+    return arm.rollout_scale if plain else None
+
+
+def _styles(arms) -> dict:
+    """Per arm: its colour (``color_of``), a marker and a line style and hatch: dashed for uniform GRPO at another
+    budget (uniform:x<m>), and the next style for an arm whose colour an earlier arm took, so that arms of one hue
+    stay apart."""
+    from ..plotting import MARKERS, color_of
+
+    used, out = {}, {}
+    for j, arm in enumerate(arms):
+        color = color_of(arm)
+        n = used.get(color, 0) + int(_rung(arm) not in (None, 1.0))  # uniform's other budgets: dashed
+        used[color] = used.get(color, 0) + 1
+        out[arm] = {"color": color, "marker": MARKERS[j % len(MARKERS)], "ls": _LINESTYLES[n % len(_LINESTYLES)],
+                    "hatch": _HATCHES[n % len(_HATCHES)]}
+    return out
+
+
+def _handle(style: dict, label: str):
+    """A legend entry: the arm's colour, line style and marker."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=style["color"], ls=style["ls"], marker=style["marker"], ms=6, label=label)
+
+
+def _left_out(arms, shown) -> str:
+    """The legend's title: which of the study's arms are not drawn and where they are."""
+    rest = [a for a in dict.fromkeys(arms) if a not in shown]
+    if not rest:
+        return ""
+    other_lr = [a for a in rest if _role(a) == "lr"]
+    parts = [f"{len(other_lr)} arm{'s' if len(other_lr) > 1 else ''} at other learning rates" if other_lr else ""]
+    parts += [a for a in rest if a not in other_lr]
+    return "Not drawn (see frontier.png and summary.csv): " + ", ".join(p for p in parts if p)
 
 
 def plot_frontier(steps: pd.DataFrame, args, path, title):
@@ -28,6 +143,11 @@ def plot_frontier(steps: pd.DataFrame, args, path, title):
         The PNG to write.
     title : str
         The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure written (closed).
     """
     from ..plotting import MARKERS, color_of, use_agg
 
@@ -65,11 +185,18 @@ def plot_frontier(steps: pd.DataFrame, args, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return fig
 
 
-def plot_training(steps, share, summary, args, path, title):
-    """Pass@k after training, the paired Pass@1 / Pass@kmax difference from uniform over training, and the
-    Phase-B budget share by pilot count; one colour per arm in every panel (``simalloc.plotting``).
+def plot_training(steps, share, summary, args, path, title, max_arms: int = MAX_ARMS):
+    """figure.png: four panels over the arms ``figure_arms`` picks, one colour, marker and line style per arm in
+    every panel and one legend below the panels.
+
+    (a) Pass@k after training against k, with 95% CIs over replicates, and the step-0 policy's; (b) the Phase-B
+    budget share by pilot successes s (bars, mean over replicates and steps; cf. HORA Fig. 3) with the share of
+    prompts at each s; (c) and (d) each arm's paired difference from uniform (lr x1) over training in Pass@1 and in
+    Pass@kmax, mean over replicates with a paired 95% CI band. The legend's title names the study's arms left out
+    (``figure_arms``'s rule; all of them are in frontier.png and summary.csv).
 
     Parameters
     ----------
@@ -85,54 +212,76 @@ def plot_training(steps, share, summary, args, path, title):
         The PNG to write.
     title : str
         The figure's title.
+    max_arms : int, default ``MAX_ARMS``
+        Passed to ``figure_arms``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure written (closed); axes in the order (a), (b), (c), (d).
     """
-    from ..plotting import color_of, use_agg
+    from ..plotting import use_agg
 
     plt = use_agg()
+    from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+    shown = figure_arms(args.arms, max_arms)
+    style = _styles(shown)
+    fig, axes = plt.subplots(2, 2, figsize=(15, 10), layout="constrained")
+    ax_k, ax_share, ax_d1, ax_dk = axes.ravel()
     ks = np.asarray(args.train.ks)
-    start = summary.groupby("k")["start"].mean().reindex(ks)
-    axes[0].plot(ks, start, "k--o", label="start")
-    for arm in args.arms:
-        sub = summary[summary.arm == arm].set_index("k").reindex(ks)
-        axes[0].errorbar(ks, sub["final"], yerr=1.96 * sub["final_se"], marker="o", capsize=2, label=arm,
-                         color=color_of(arm))
-    axes[0].set_xscale("log", base=2)
-    axes[0].set_xticks(ks, [str(int(k)) for k in ks])
-    axes[0].set_xlabel("k (samples per prompt)")
-    axes[0].set_ylabel(f"Pass@k after {int(steps.step.max())} steps (exact, eval set)")
-    axes[0].set_title("Pass@k after training (95% CI over replicates)")
-    axes[0].legend(fontsize=8)
     kmax = int(ks.max())
+    handles = [_handle(style[a], a) for a in shown]
+
+    start = summary.groupby("k")["start"].mean().reindex(ks)
+    ax_k.plot(ks, start, color="0.45", ls="--", marker="o", ms=4)
+    handles.append(_handle({"color": "0.45", "ls": "--", "marker": "o"}, "step 0 (before training), panel a"))
+    for arm in shown:
+        sub = summary[summary.arm == arm].set_index("k").reindex(ks)
+        s = style[arm]
+        ax_k.errorbar(ks, sub["final"], yerr=1.96 * sub["final_se"], color=s["color"], ls=s["ls"],
+                      marker=s["marker"], ms=5, capsize=2)
+    ax_k.set_xscale("log", base=2)
+    ax_k.set_xticks(ks, [str(int(k)) for k in ks])
+    ax_k.set_xlabel("k (samples per prompt)")
+    ax_k.set_ylabel(f"Pass@k after {int(steps.step.max())} steps (probability; exact, eval set)")
+    ax_k.set_title("(a) Pass@k after training (95% CI over replicates)")
+
+    sh = share.dropna().groupby(["arm", "s"])[["budget_share", "prompt_share"]].mean().reset_index()
+    bars = [a for a in shown if a in set(sh.arm)]
+    width = 0.8 / max(len(bars), 1)
+    for j, arm in enumerate(bars):
+        sub, s = sh[sh.arm == arm], style[arm]
+        ax_share.bar(sub.s + j * width - 0.4 + width / 2, sub.budget_share, width, color=s["color"],
+                     hatch=s["hatch"], edgecolor="white" if s["hatch"] else None, lw=0)
+    if bars:
+        ref = sh[sh.arm == bars[0]]
+        ax_share.plot(ref.s, ref.prompt_share, color="k", ls=":", marker="s", ms=5)
+        handles.append(_handle({"color": "k", "ls": ":", "marker": "s"}, "share of prompts, panel b"))
+    ax_share.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_share.set_xlabel("pilot successes s (of K0)")
+    ax_share.set_ylabel("share of the Phase-B budget (fraction)")
+    ax_share.set_title("(b) Phase-B budget share by pilot count (cf. HORA Fig. 3)")
+
     base = "uniform" if "uniform" in args.arms else args.arms[0]
     ref = steps[steps.arm == base].set_index(["rep", "step"])
-    for arm in [a for a in args.arms if a != base]:
-        mine = steps[steps.arm == arm].set_index(["rep", "step"])
-        for col, style in (("pass@1", "-"), (f"pass@{kmax}", "--")):
+    for ax, col, label in ((ax_d1, "pass@1", "Pass@1"), (ax_dk, f"pass@{kmax}", f"Pass@{kmax}")):
+        for arm in (a for a in shown if a != base):
+            mine = steps[steps.arm == arm].set_index(["rep", "step"])
             d = (mine[col] - ref[col].reindex(mine.index)).groupby("step")
             mean, se = d.mean(), d.std(ddof=1) / np.sqrt(d.count())
-            axes[1].plot(mean.index, mean, style, color=color_of(arm), label=f"{arm} {col.replace('pass', 'Pass')}")
-            axes[1].fill_between(mean.index, mean - 1.96 * se, mean + 1.96 * se, color=color_of(arm), alpha=0.15)
-    axes[1].axhline(0, color="k", lw=0.8)
-    axes[1].set_xlabel("training step")
-    axes[1].set_ylabel(f"arm minus {base} (probability; paired 95% CI)")
-    axes[1].set_title(f"Pass@1 (solid) and Pass@{kmax} (dashed) vs {base}")
-    axes[1].legend(fontsize=7, ncol=2)
-    sh = share.dropna().groupby(["arm", "s"])[["budget_share", "prompt_share"]].mean().reset_index()
-    arms = [a for a in args.arms if a in set(sh.arm)]
-    width = 0.8 / max(len(arms), 1)
-    for j, arm in enumerate(arms):
-        sub = sh[sh.arm == arm]
-        axes[2].bar(sub.s + j * width - 0.4 + width / 2, sub.budget_share, width, label=arm, color=color_of(arm))
-    if arms:
-        ref = sh[sh.arm == arms[0]]
-        axes[2].plot(ref.s, ref.prompt_share, "k--o", label="share of prompts")
-    axes[2].set_xlabel("pilot successes s")
-    axes[2].set_ylabel("share of Phase-B budget")
-    axes[2].set_title("Budget share by pilot count (cf. HORA Fig. 3)")
-    axes[2].legend(fontsize=8)
+            s = style[arm]
+            ax.plot(mean.index, mean, color=s["color"], ls=s["ls"], marker=s["marker"], ms=5,
+                    markevery=max(len(mean) // 8, 1), label=arm)
+            ax.fill_between(mean.index, mean - 1.96 * se, mean + 1.96 * se, color=s["color"], alpha=0.12, lw=0)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(f"{label}: arm minus {base} (probability; paired 95% CI)")
+        ax.set_title(f"({'c' if ax is ax_d1 else 'd'}) {label} over training, paired difference from {base}")
+
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=9,
+               title=_left_out(args.arms, shown) or None, title_fontsize=9)
     fig.suptitle(title)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return fig
