@@ -1,12 +1,16 @@
-"""The training studies' figures: which arms figure.png draws, its legend outside the panels."""
+"""The training studies' figures: which arms figure.png and efficiency.png draw, legends outside the panels, the
+efficiency targets at uniform GRPO's own levels."""
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from simalloc.sim.runner import load_study
 from simalloc.train import TrainingStudyArgs
 from simalloc.train.analysis import final_summary
 from simalloc.train.arms import frontier_arms
-from simalloc.train.figures import figure_arms, plot_training
+from simalloc.train.efficiency import uniform_target
+from simalloc.train.figures import efficiency_arms, figure_arms, plot_efficiency, plot_training
 
 #: hora_vs_grpo's default arms (23: methods, controls, the budget ladder and its learning-rate grid, temperatures)
 FLAGSHIP = load_study("hora_vs_grpo").Args().arms
@@ -57,6 +61,11 @@ def test_figure_arms_never_cuts_a_method():
     assert figure_arms(arms) == methods + ("uniform:x2",)
 
 
+def test_efficiency_arms_are_the_budget_ladder_and_the_methods():
+    assert efficiency_arms(FLAGSHIP) == ("uniform:x0.5", "uniform", "uniform:x2", "uniform:x4", "hora",
+                                         "dapo_dynamic", "vip", "knapsack", "gvm")
+
+
 def _overlaps(a, b) -> bool:
     return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
 
@@ -81,3 +90,33 @@ def test_training_figure_draws_the_main_arms_with_one_legend_outside_the_panels(
     fig.canvas.draw()
     box = legend.get_window_extent()
     assert not any(_overlaps(box, ax.get_tightbbox()) for ax in fig.axes)
+
+
+def test_efficiency_figure_draws_uniforms_targets(tmp_path):
+    steps, _ = _tables(FLAGSHIP)
+    fig = plot_efficiency(steps, _args(FLAGSHIP), tmp_path / "efficiency.png", "test")
+    assert (tmp_path / "efficiency.png").stat().st_size > 10_000
+    ax_t, ax_c = fig.axes
+    levels = uniform_target(steps, "pass@1").levels
+    # by construction: start (0.5 + 0.4) / 2 = 0.45, gain 0.7 - 0.45 = 0.25
+    assert levels == pytest.approx({0.5: 0.575, 1.0: 0.7})
+    for ax in (ax_t, ax_c):
+        lines = {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
+        assert set(lines) == {"target@0.5", "target@1"}
+        for fraction, level in levels.items():
+            y = lines[f"target@{fraction:g}"].get_ydata()
+            assert np.allclose(y, level) and lines[f"target@{fraction:g}"].get_linestyle() == "--"
+        labels = [line.get_label() for line in ax.get_lines() if not line.get_gid()]
+        assert labels == list(efficiency_arms(FLAGSHIP))
+    assert ax_c.get_xscale() == "log"
+    x4 = next(line for line in ax_c.get_lines() if line.get_label() == "uniform:x4")
+    assert list(x4.get_xdata()) == [400, 800, 1200, 1600]  # cumulative rollouts, step 0 (none yet) left out
+    assert ax_t.get_xlabel() == "training step" and ax_c.get_xlabel().startswith("rollouts generated (cumulative")
+    assert len(fig.legends[0].get_texts()) == len(efficiency_arms(FLAGSHIP)) + 2
+
+
+def test_efficiency_figure_draws_no_target_when_uniform_does_not_improve(tmp_path):
+    steps, _ = _tables(("uniform", "hora"), uniform_end=0.4)  # rep 0 falls 0.1, rep 1 stays: no gain
+    fig = plot_efficiency(steps, _args(("uniform", "hora")), tmp_path / "efficiency.png", "test")
+    assert not [line for ax in fig.axes for line in ax.get_lines() if line.get_gid()]
+    assert fig.legends[0].get_title().get_text() == "uniform did not improve Pass@1: no targets"

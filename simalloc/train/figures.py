@@ -1,9 +1,11 @@
 """The training studies' figures: Pass@k after training, the paired differences from uniform over training and the
-Phase-B share (``plot_training``, figure.png) and every arm against uniform GRPO's learning-rate frontier
-(``plot_frontier``, frontier.png).
+Phase-B share (``plot_training``, figure.png), every arm against uniform GRPO's learning-rate frontier
+(``plot_frontier``, frontier.png) and the efficiency axis, Pass@1 against steps and rollouts with uniform GRPO's
+targets (``plot_efficiency``, efficiency.png).
 
-figure.png draws a readable subset of the arms (``figure_arms``); every arm is in frontier.png and in the tables.
-Each function returns the (closed) matplotlib Figure it wrote, so that tests can read its axes and legend.
+figure.png and efficiency.png draw a readable subset of the arms (``figure_arms``, ``efficiency_arms``); every arm
+is in frontier.png and in the tables. Each function returns the (closed) matplotlib Figure it wrote, so that tests
+can read its axes and legend.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from .analysis import frontier_table, pareto_mask
-from .arms import START_POINT, frontier_points, parse_arm
+from .arms import ORACLE_HORA, START_POINT, frontier_points, parse_arm
+from .efficiency import cumulative_rollouts, uniform_target
 
-__all__ = ["MAX_ARMS", "figure_arms", "plot_training", "plot_frontier"]
+__all__ = ["MAX_ARMS", "figure_arms", "efficiency_arms", "plot_training", "plot_frontier", "plot_efficiency"]
 
 #: the most arms figure.png draws before it leaves out the optional groups (``figure_arms``)
 MAX_ARMS = 10
@@ -82,6 +85,37 @@ def figure_arms(arms, max_arms: int = MAX_ARMS) -> tuple:
         if members and len(shown) + len(members) <= max_arms:
             shown += members
     return tuple(a for a in roles if a in shown)
+
+
+def efficiency_arms(arms) -> tuple:
+    """The arms efficiency.png draws: uniform GRPO's budget ladder at lr x1 (uniform and uniform:x<m>, by budget),
+    then the methods in the study's order (an allocator other than uniform's at lr x1; not the placebos, not the
+    oracle ``ORACLE_HORA`` or any other arm given the true pass rates).
+
+    Parameters
+    ----------
+    arms : sequence of str
+        The study's arms (``parse_arm`` specs).
+
+    Returns
+    -------
+    tuple of str
+
+    Examples
+    --------
+    >>> efficiency_arms(("uniform", "hora", "hora:truth", "hora_placebo", "uniform:x2", "uniform:x2:lr2",
+    ...                  "uniform:lr0.35", "uniform:x4", "uniform:temp2"))
+    ('uniform', 'uniform:x2', 'uniform:x4', 'hora')
+    """
+    arms = tuple(dict.fromkeys(arms))
+    rungs = sorted((a for a in arms if _rung(a) is not None), key=_rung)
+    methods = []
+    for spec in arms:
+        arm = parse_arm(spec)
+        if (arm.allocator != "uniform" and arm.lr_scale == 1.0 and not arm.placebo and spec != ORACLE_HORA
+                and arm.predictor != "truth"):
+            methods.append(spec)
+    return tuple(rungs) + tuple(methods)
 
 
 def _rung(spec: str) -> float | None:
@@ -282,6 +316,93 @@ def plot_training(steps, share, summary, args, path, title, max_arms: int = MAX_
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=9,
                title=_left_out(args.arms, shown) or None, title_fontsize=9)
     fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return fig
+
+
+def _curve(steps: pd.DataFrame, arm: str, metric: str, start_step: int) -> pd.DataFrame:
+    """Mean over replicates, per recorded step from ``start_step`` on, of ``metric`` and of the cumulative rollouts
+    since ``start_step`` (``cumulative_rollouts`` of each run)."""
+    runs = []
+    mine = steps[(steps.arm == arm) & (steps.step >= start_step)]
+    for _, run in mine.groupby("rep", sort=True):
+        run = run.sort_values("step")
+        runs.append(pd.DataFrame({"step": run.step.to_numpy(), "rollouts": cumulative_rollouts(run),
+                                  "value": run[metric].to_numpy(dtype=np.float64)}))
+    if not runs:
+        return pd.DataFrame(columns=["step", "rollouts", "value"])
+    return pd.concat(runs).groupby("step", as_index=False)[["rollouts", "value"]].mean()
+
+
+def plot_efficiency(steps: pd.DataFrame, args, path, title, metric: str = "pass@1"):
+    """efficiency.png: the efficiency axis's curves, mean ``metric`` against training steps (left) and against
+    rollouts generated (right, log scale), with uniform GRPO's 50% and 100% targets as dashed horizontal lines.
+
+    The arms are ``efficiency_arms`` (uniform, the budget ladder's rungs at lr x1 and the methods). Each curve is
+    the mean over replicates at each recorded step from ``warmup_steps`` on; the right panel's x is the mean over
+    replicates of ``cumulative_rollouts`` (every rollout generated since that step, screening and refills
+    included), drawn from the first record with rollouts > 0. The targets are ``uniform_target``'s levels (the
+    rows target@m@50% and target@m of summary.csv); none are drawn when uniform did not improve ``metric``.
+
+    Parameters
+    ----------
+    steps : pandas.DataFrame
+        The study's per-step table (arm, rep, step, rollouts, optionally cum_rollouts, ``metric``).
+    args : TrainingStudyArgs
+        The study's settings (arms, ``train.warmup_steps``).
+    path : path-like
+        The PNG to write.
+    title : str
+        The figure's title.
+    metric : str, default "pass@1"
+        The column drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure written (closed); axes (steps, rollouts).
+    """
+    from ..plotting import use_agg
+
+    plt = use_agg()
+    start_step = args.train.warmup_steps
+    shown = tuple(a for a in efficiency_arms(args.arms) if a in set(steps.arm))
+    style = _styles(shown)
+    label = metric.replace("pass", "Pass")
+    fig, (ax_t, ax_c) = plt.subplots(1, 2, figsize=(15, 6.5), layout="constrained")
+    handles = []
+    for arm in shown:
+        curve, s = _curve(steps, arm, metric, start_step), style[arm]
+        every, z = max(len(curve) // 8, 1), 3 if _rung(arm) is not None else 2  # the ladder above the methods
+        ax_t.plot(curve.step, curve.value, color=s["color"], ls=s["ls"], marker=s["marker"], ms=5, markevery=every,
+                  label=arm, zorder=z)
+        spent = curve[curve.rollouts > 0]
+        ax_c.plot(spent.rollouts, spent.value, color=s["color"], ls=s["ls"], marker=s["marker"], ms=5,
+                  markevery=every, label=arm, zorder=z)
+        handles.append(_handle(s, arm))
+    target = uniform_target(steps, metric, start_step)
+    for fraction in sorted(target.levels, reverse=True):
+        level = target.levels[fraction]
+        name = f"{fraction:.0%} target: uniform's start + {fraction:.0%} of its gain = {level:.3f}"
+        for ax in (ax_t, ax_c):
+            ax.axhline(level, color="0.45", ls=(0, (6, 3)), lw=1.1, zorder=1, gid=f"target@{fraction:g}")
+            ax.annotate(f"{fraction:.0%} target", (0.005, level), xycoords=ax.get_yaxis_transform(), fontsize=8,
+                        color="0.3", xytext=(0, 2), textcoords="offset points", va="bottom")
+        handles.append(_handle({"color": "0.45", "ls": (0, (6, 3)), "marker": ""}, name))
+    note = None if target.improved else f"uniform did not improve {label}: no targets"
+    since = f" since step {start_step}" if start_step else ""
+    ax_t.set_xlabel("training step")
+    ax_t.set_title(f"Mean {label} against training steps")
+    ax_c.set_xscale("log")
+    ax_c.set_xlabel(f"rollouts generated (cumulative{since}; log scale)")
+    ax_c.set_title(f"Mean {label} against rollouts generated")
+    for ax in (ax_t, ax_c):
+        ax.set_ylabel(f"{label} (probability; eval set, mean over {args.n_reps} replicates)")
+        ax.grid(alpha=0.3)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize=9, title=note,
+               title_fontsize=9)
+    fig.suptitle(f"Efficiency: steps and rollouts to uniform GRPO's {label} targets\n{title}")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return fig
