@@ -1,5 +1,5 @@
 """The training studies' figures: which arms figure.png and efficiency.png draw, legends outside the panels, the
-efficiency targets at uniform GRPO's own levels."""
+efficiency targets at uniform GRPO's own levels, efficiency.png written by a study."""
 
 import numpy as np
 import pandas as pd
@@ -120,3 +120,14 @@ def test_efficiency_figure_draws_no_target_when_uniform_does_not_improve(tmp_pat
     fig = plot_efficiency(steps, _args(("uniform", "hora")), tmp_path / "efficiency.png", "test")
     assert not [line for ax in fig.axes for line in ax.get_lines() if line.get_gid()]
     assert fig.legends[0].get_title().get_text() == "uniform did not improve Pass@1: no targets"
+
+
+def test_a_training_study_writes_efficiency_png(tmp_path):
+    from simalloc.sim.runner import run_study
+
+    tiny = {"steps": "2", "n_reps": "2", "n_pool": "200", "n_eval": "100", "n_strategies": "40", "n_prompts": "12",
+            "group_size": "8", "k0": "2", "phase_b_shards": "2", "arms": "uniform,hora,uniform:x2",
+            "frontier_lrs": "0.5", "bench_sizes": "30"}
+    out = run_study("hora_vs_grpo", out=tmp_path / "s", overrides=tiny, progress=False, workers=1)
+    for name in ("figure.png", "efficiency.png", "frontier.png"):
+        assert (out / name).stat().st_size > 10_000, name

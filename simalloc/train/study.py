@@ -19,7 +19,7 @@ from .analysis import final_summary, summary_tables
 from .arms import FRONTIER_LRS, all_arms, frontier_arms, parse_arm
 from .config import TrainConfig
 from .critical_batch import ladder_verdict
-from .figures import plot_frontier, plot_training
+from .figures import plot_efficiency, plot_frontier, plot_training
 from .loop import simulate_training
 
 __all__ = ["TrainingStudyArgs", "arm_shards", "batch_shards", "run_arm_shard", "finalize_training"]
@@ -168,7 +168,7 @@ def run_arm_shard(args, shard, **changes) -> dict[str, pd.DataFrame]:
 
 def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
     """Write a training study's outputs (table, budget_share, final_passk, summary.csv, replicates.csv,
-    figure.png and, with a frontier, frontier.png) and return the final Pass@k summary.
+    figure.png, efficiency.png and, with a frontier, frontier.png) and return the final Pass@k summary.
 
     Parameters
     ----------
@@ -197,6 +197,7 @@ def finalize_training(args, tables, out, title, progress=True) -> pd.DataFrame:
     write_table(long, out, "summary")  # the summary contract: arm, metric, value, se (summary.csv)
     write_table(reps, out, "replicates")  # every per-replicate value behind it: arm, rep, metric, value
     plot_training(steps, share, summary, args, out / "figure.png", title)
+    plot_efficiency(steps, args, out / "efficiency.png", title)
     if frontier_arms(args.frontier_lrs):
         plot_frontier(steps, args, out / "frontier.png",
                       f"Frontier gain: every arm against uniform GRPO's learning-rate frontier ({args.n_reps} reps)")
