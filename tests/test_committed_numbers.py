@@ -3,7 +3,8 @@
 ``docs/quoted_numbers.csv`` lists each quote: the page (``doc``), the committed file it comes from (``source``: a
 ``replicates.csv``, from which the mean and its standard error over replicates are recomputed, or a
 ``summary.csv``, read as written, for rows that are not per-replicate means such as compute multipliers with
-censored pairs), the ``arm`` and ``metric``, and the ``phrase`` as the page prints it ("0.81 +- 0.02": value, then
+censored pairs), the ``arm`` and ``metric``, ``where`` (further columns to match, "reading=sgd/rollout/shared";
+empty when the study has none), and the ``phrase`` as the page prints it ("0.81 +- 0.02": value, then
 se; or a value alone). A quote passes when the phrase is on the page and each of its numbers equals the recomputed
 one rounded to the decimals the phrase shows (tolerance: half a unit of the last printed digit, the rounding
 itself; the sources are committed files, so nothing depends on the CPU).
@@ -29,13 +30,18 @@ def _rows():
         return list(csv.DictReader(f))
 
 
-def recomputed(source: Path, arm: str, metric: str) -> tuple[float, float, int]:
-    """(value, se, n) of ``arm``/``metric`` in a committed file: replicates.csv -> mean and sd/sqrt(n) of the
-    finite values; summary.csv -> its row."""
+def recomputed(source: Path, arm: str, metric: str, where: str = "") -> tuple[float, float, int]:
+    """(value, se, n) of ``arm``/``metric`` (and the ``where`` columns, "key=value;key=value") in a committed
+    file: replicates.csv -> mean and sd/sqrt(n) of the finite values; summary.csv -> its row."""
     table = pd.read_csv(source)
     rows = table[(table.arm == arm) & (table.metric == metric)]
+    for condition in filter(None, where.split(";")):
+        key, value = condition.split("=", 1)
+        rows = rows[rows[key].astype(str) == value]
     if rows.empty:
-        raise KeyError(f"{source.relative_to(ROOT)} has no row {arm} / {metric}")
+        raise KeyError(f"{source.relative_to(ROOT)} has no row {arm} / {metric} {where}")
+    if "rep" in table.columns and rows.rep.duplicated().any():
+        raise KeyError(f"{source.relative_to(ROOT)}: {arm} / {metric} has several rows per replicate; name `where`")
     if "rep" in table.columns:
         values = rows.value.astype(float)
         values = values[values.map(math.isfinite)]
@@ -53,7 +59,7 @@ def check_quote(row: dict, root: Path = ROOT) -> list[str]:
     phrase = " ".join(row["phrase"].split())
     if phrase not in page:
         problems.append(f"{row['doc']} does not contain {phrase!r}")
-    value, se, _ = recomputed(root / row["source"], row["arm"], row["metric"])
+    value, se, _ = recomputed(root / row["source"], row["arm"], row["metric"], row.get("where") or "")
     for shown, actual in zip(NUMBER.findall(phrase), (value, se)):
         decimals = len(shown.split(".")[1]) if "." in shown else 0
         if not abs(float(shown) - actual) <= 0.5 * 10 ** -decimals + 1e-12:
@@ -61,7 +67,7 @@ def check_quote(row: dict, root: Path = ROOT) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("row", _rows(), ids=lambda r: f"{r['arm']}|{r['metric']}|{r['source'].split('/')[1]}")
+@pytest.mark.parametrize("row", _rows(), ids=lambda r: f"{r['arm']}|{r['metric']}|{r['source'].split('/')[1]}|{r['where']}")
 def test_every_quoted_number_is_recomputed_from_its_committed_source(row):
     assert check_quote(row) == []
 
@@ -74,6 +80,6 @@ def test_the_check_fails_on_a_changed_number_or_a_missing_phrase():
     assert check_quote({**row, "arm": "uniform" if row["arm"] != "uniform" else "hora"})  # another arm's numbers
 
 
-def test_every_committed_study_has_its_replicates_beside_its_summary():
-    for summary in (ROOT / "docs").glob("flagship*/summary.csv"):
-        assert (summary.parent / "replicates.csv").exists(), summary
+def test_every_quoted_study_commits_its_replicates_beside_its_summary():
+    for folder in {Path(row["source"]).parent for row in _rows()}:
+        assert (ROOT / folder / "replicates.csv").exists() and (ROOT / folder / "summary.csv").exists(), folder
