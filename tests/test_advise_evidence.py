@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from scipy import stats
 from simalloc.advise import ADVISE_ALLOCATORS, advise
 from simalloc.advise.evidence import (
     ARM_MAP,
+    AXES,
     EVIDENCE_FILE,
     EVIDENCE_SOURCES,
     EvidenceSource,
@@ -31,6 +33,7 @@ from simalloc.advise.evidence import (
     verdicts,
 )
 from simalloc.advise.regime import regime_hint, regime_lines
+from simalloc.train.efficiency import MULTIPLIER_FLOOR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,8 +50,8 @@ def test_the_shipped_table_equals_a_rebuild_from_the_committed_summaries(capsys)
 
 def test_the_check_fails_when_a_summary_changes(tmp_path, capsys):
     """Mutation: a copy of docs/ with one committed value changed no longer matches the shipped file."""
-    for src in EVIDENCE_SOURCES:
-        for name in (src.path, str(Path(src.path).with_name("args.json"))):
+    for src in EVIDENCE_SOURCES:  # replicates.csv: its presence marks a read on the repaired yardstick
+        for name in (src.path, *(str(Path(src.path).with_name(f)) for f in ("args.json", "replicates.csv"))):
             if (ROOT / name).is_file():
                 (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
                 (tmp_path / name).write_text((ROOT / name).read_text())
@@ -71,9 +74,10 @@ def _committed(path, arm, metric, model=None):
     return rows[0]
 
 
-def _evidence(allocator, arm, source, model):
+def _evidence(allocator, arm, source, model, metric="frontier_gain@256"):
     t = load_evidence()
-    rows = t[(t.allocator == allocator) & (t.arm == arm) & (t.source == source) & (t.model == model)]
+    rows = t[(t.allocator == allocator) & (t.arm == arm) & (t.source == source) & (t.model == model)
+             & (t.metric == metric)]
     assert len(rows) == 1
     return rows.iloc[0]
 
@@ -81,7 +85,9 @@ def _evidence(allocator, arm, source, model):
 @pytest.mark.parametrize("allocator, arm, source, model, csv_model", [
     ("informative", "informative", "docs/lab/summary.csv", "lab", None),
     ("hora", "hora", "docs/lab/summary.csv", "lab", None),
-    ("knapsack", "knapsack", "docs/peers/summary.csv", "simulator", "sim"),
+    ("knapsack", "knapsack", "docs/peers/sim_reread/summary.csv", "simulator", "sim"),
+    ("knapsack", "knapsack", "docs/flagship/summary.csv", "simulator", None),
+    ("hora", "hora", "docs/flagship_v4/summary.csv", "simulator", None),
     ("dars_hw", "dars_hw", "docs/peers/summary.csv", "lab", "lab"),
     ("speed_rl", "speed_rl_dynamic", "docs/peers/summary.csv", "lab", "lab"),
     ("hora", "hora", "docs/lab/absent/summary.csv", "lab", None),
@@ -119,8 +125,9 @@ def test_fewer_than_three_replicates_are_never_credited():
     assert "from 2 replicates: not credited" in row.note
     t = load_evidence()
     assert not ((t.credited == "yes") & ~(t.n_reps >= 3).fillna(False)).any()
-    assert verdicts()["hora"].startswith("credited in the lab")
-    assert verdicts()["hora"].endswith("not in the simulator (0 of 2)")  # peers' sim and the calibrated sim
+    assert verdicts()["hora"].startswith("credited on the frontier gain in the lab")
+    # simulator: v3 (docs/flagship and docs/peers/sim_reread hold the same runs: one reading), v4, the calibrated sim
+    assert "not in the simulator (0 of 3)" in verdicts()["hora"]
     assert verdicts()["dars_hw"].startswith("a per-batch proxy")
 
 
@@ -143,6 +150,127 @@ def test_the_replicate_rule_on_a_toy_summary(tmp_path, n_reps, credit, expected)
     assert (row.credited, row.study, row.regime, row.bound) == (expected, "toy", "level2=absent", 0.05)
     assert set(t.allocator) == set(ARM_MAP)  # the others: one "not run" row each
     assert (t[t.allocator == "plugin"].note == "no committed training study ran it").all()
+
+
+# ------------------------------------------------------------------------------------------ the efficiency axis
+
+
+@pytest.mark.parametrize("source, csv_model", [("docs/flagship/summary.csv", None),
+                                               ("docs/peers/sim_reread/summary.csv", "sim")])
+def test_the_efficiency_axis_is_read_from_the_committed_summaries(source, csv_model):
+    """HORA's step and compute multipliers at the 50% Pass@1 target, value, se, n and credit, equal the committed
+    rows (read here with the csv module); the simulator reads HORA slower there (0.81, credited -1)."""
+    for metric in AXES["efficiency"]:
+        assert metric.endswith("@pass@1@50%")
+        mult = _committed(source, "hora", metric, csv_model)
+        credit = _committed(source, "hora", f"credited@{metric}", csv_model)
+        row = _evidence("hora", "hora", source, "simulator", metric)
+        assert (row.axis, row.value, row.se, row.n_reps) == ("efficiency", float(mult["value"]),
+                                                             float(mult["se"]), int(mult["n_reps"]))
+        assert row.committed_credit == row.credit == int(float(credit["value"])) and row.credited == "no"
+        assert row.bound == MULTIPLIER_FLOOR and row.yardstick == "repaired"
+    step = _committed(source, "hora", "step_multiplier@pass@1@50%", csv_model)
+    assert round(float(step["value"]), 2) == 0.81
+    assert float(_committed(source, "hora", "credited@step_multiplier@pass@1@50%", csv_model)["value"]) == -1
+
+
+def test_old_peer_simulator_rows_are_superseded_and_lab_rows_kept():
+    """docs/peers/summary.csv holds both models (its sim rows predate the repaired read and the refills): only its
+    lab rows are read; the simulator's peer rows come from docs/peers/sim_reread."""
+    with open(ROOT / "docs/peers/summary.csv", newline="") as f:
+        assert {r["model"] for r in csv.DictReader(f)} == {"lab", "sim"}
+    t = load_evidence()
+    assert set(t[t.source == "docs/peers/summary.csv"].model) == {"lab"}
+    assert set(t[t.source == "docs/peers/sim_reread/summary.csv"].model) == {"simulator"}
+    # the old sim row of dapo_dynamic (+0.0009) differs from the re-read's (-0.0033): only the re-read's is shown
+    old = _committed("docs/peers/summary.csv", "dapo_dynamic", "frontier_gain@256", "sim")
+    sim = t[(t.arm == "dapo_dynamic") & (t.model == "simulator") & (t.metric == "frontier_gain@256")]
+    assert float(old["value"]) not in set(sim.value) and len(sim)
+
+
+def test_v4_rows_are_labelled_v4_and_v3_rows_v3():
+    """The regime names the simulator reading from each study's args.json (train.policy, train.policy_options);
+    v4 and v3 readings of the same arm are never merged in the report."""
+    t = load_evidence()
+    for source, version in (("docs/flagship_v4/summary.csv", "v4"), ("docs/flagship/summary.csv", "v3"),
+                            ("docs/peers/sim_reread/summary.csv", "v3")):
+        train = json.loads((ROOT / source).with_name("args.json").read_text())["args"]["train"]
+        options = f", policy_options={train['policy_options']}" if train["policy_options"] else ""
+        regimes = set(t[t.source == source].regime)
+        assert regimes == {f"simulator {version} (policy={train['policy']}{options}), world {train['world']}"}
+    assert t[t.regime.str.startswith("simulator v4")].source.eq("docs/flagship_v4/summary.csv").all()
+    hora = next(x for x in evidence_lines(("uniform",)) if x.startswith("| hora |"))
+    assert "v3: gain" in hora and "v4: gain" in hora and "(policy=loglinear, policy_options=curvature=50)" in \
+        "\n".join(evidence_lines(("uniform",)))
+
+
+def _multiplier_root(tmp_path, value, se, n_reps, committed, models=("lab",)):
+    """A toy study: HORA's step multiplier with the committed credit given (right or not), and a lab and a sim
+    model."""
+    (tmp_path / "s").mkdir(exist_ok=True)
+    metric = "step_multiplier@pass@1@50%"
+    rows = [(m, arm, met, v, e, n) for m in ("lab", "sim") for arm, met, v, e, n in (
+        ("hora", metric, value, se, n_reps), ("hora", f"credited@{metric}", committed, np.nan, n_reps),
+        ("hora", "frontier_gain@256", 0.0, 0.01, n_reps), ("hora", "credited@256", 0.0, np.nan, n_reps),
+        ("frontier", "interpolation_bound@256", 0.05, np.nan, 8))]
+    pd.DataFrame(rows, columns=["model", "arm", "metric", "value", "se", "n_reps"]).to_csv(tmp_path / "s/summary.csv",
+                                                                                          index=False)
+    (tmp_path / "s/args.json").write_text(json.dumps({"study": "toy", "args": {
+        "train": {"policy": "cluster", "world": "beta:1,1"}, "lab": {"level2": "absent"}}}))
+    t = build_evidence(tmp_path, (EvidenceSource("s/summary.csv", models=models),))
+    return t[(t.allocator == "hora") & (t.metric == metric)]
+
+
+@pytest.mark.parametrize("value, se, n_reps, committed, credit, note", [
+    (1.5, 0.3, 2, 1.0, 0, "from 2 replicates: not credited"),     # the mutation: a table crediting 2 replicates
+    (1.5, 0.3, 8, 1.0, 0, "do not clear the bound (0.1) by 2 se"),  # 1.5 - 2 x 0.3 = 0.9 < 1.1
+    (1.5, np.nan, 8, 1.0, 0, "on an unknown se"),
+    (1.5, 0.1, 3, 1.0, 1, "faster than uniform"),                  # 1.5 - 0.2 = 1.3 > 1.1
+    (0.8, 0.02, 8, -1.0, -1, "slower than uniform"),               # 0.8 + 0.04 < 0.9
+    (0.8, 0.02, 8, 0.0, 0, ""),                                    # the study withheld it (censoring): kept 0
+])
+def test_the_multiplier_rule_on_a_toy_summary(tmp_path, value, se, n_reps, committed, credit, note):
+    """A multiplier is credited only as its study credits it *and* beyond 1 +- MULTIPLIER_FLOOR by 2 se on >= 3
+    replicates with a finite se; its bound column is the floor (it has no interpolation bound)."""
+    t = _multiplier_root(tmp_path, value, se, n_reps, committed)
+    assert len(t) == 1
+    row = t.iloc[0]
+    assert (row.model, row.regime, row.axis, row.bound) == ("lab", "level2=absent", "efficiency", MULTIPLIER_FLOOR)
+    assert row.credit == credit and row.credited == ("yes" if credit == 1 else "no")
+    assert note in row.note
+    text = "\n".join(evidence_lines((), table=build_evidence(tmp_path, (EvidenceSource("s/summary.csv"),))))
+    hora = next(x for x in text.splitlines() if x.startswith("| hora |"))
+    assert f"speed ×{value:.2f}" in hora and not _gain_of_multiplier(hora)
+
+
+def _gain_of_multiplier(text):
+    """A multiplier written as a gain: "gain" followed by a × value in the same reading."""
+    return re.search(r"gain [^;\[]*×", text)
+
+
+def test_sources_can_be_read_for_some_models_only(tmp_path):
+    assert set(_multiplier_root(tmp_path, 1.0, 0.0, 8, 0.0, models=("sim",)).model) == {"simulator"}
+    assert set(_multiplier_root(tmp_path, 1.0, 0.0, 8, 0.0, models=()).model) == {"lab", "simulator"}
+    with pytest.raises(ValueError, match=r"sources\[0\].models"):
+        build_evidence(tmp_path, (EvidenceSource("s/summary.csv", models=("gpu",)),))
+
+
+def test_a_multiplier_is_never_described_as_a_frontier_gain():
+    """In the report every efficiency reading is a "speed ×m" in steps or rollouts with its direction, and the
+    verdicts name the target; no "gain" is followed by a ×."""
+    lines = evidence_lines(tuple(ARM_MAP))
+    table = "\n".join(x for x in lines if x.startswith("| "))
+    assert not _gain_of_multiplier(table)
+    t = load_evidence()
+    for r in t[(t.axis == "efficiency") & (t.arm != "uniform")].itertuples():
+        assert f"speed ×{r.value:.2f}" in table, r
+    hora = next(x for x in lines if x.startswith("| hora |"))
+    step = _committed("docs/flagship/summary.csv", "hora", "step_multiplier@pass@1@50%")
+    assert f"speed ×{float(step['value']):.2f} ± {float(step['se']):.3f} in steps and rollouts (n 8; slower, " \
+           "credited)" in hora
+    assert "slower than uniform GRPO to its 50% Pass@1 target, credited in the simulator (1 of 2 readings: v3, in " \
+           "steps and rollouts)" in verdicts()["hora"]
+    assert "speed ×" in "\n".join(lines) and "×0.80 needs 1.25 times uniform's" in "\n".join(lines)
 
 
 def test_every_advise_allocator_is_mapped_and_every_mapped_arm_was_run():
@@ -169,9 +297,10 @@ def test_the_report_section_names_each_allocator_its_evidence_and_sources():
     assert "+0.012 ± 0.013 (n 8)" in info and "+0.003 ± 0.002 (n ?)" in info
     assert "per-batch proxy with no demonstrated training effect" in info
     assert "`docs/lab/summary.csv`" in lines and "`docs/lab/calibration.csv`" in lines
-    assert "not yet measured" in lines and "before the frontier read was repaired" in lines
+    assert "not yet measured" in info and "predate the repaired frontier read" in lines
+    assert "`docs/lab/summary.csv`: lab_hora_vs_grpo (lab, level2=misconception; *read before the repair*)" in lines
     hora = next(x for x in lines.splitlines() if x.startswith("| hora |"))
-    assert "**credited** [1" in hora and "credited in the lab" in hora
+    assert "**credited** [1" in hora and "credited on the frontier gain in the lab" in hora
 
 
 def test_the_basis_sentence():
@@ -179,7 +308,8 @@ def test_the_basis_sentence():
     assert "per-batch objective (informative groups per batch)" in text
     assert "a per-batch gain need not become a training gain" in text
     assert "informative is a per-batch proxy with no demonstrated training effect" in text
-    assert "hora is credited in the lab" in text and "docs/lab.md" in text
+    assert "hora is credited on the frontier gain in the lab" in text and "docs/lab.md" in text
+    assert "slower than uniform GRPO to its 50% Pass@1 target, credited in the simulator" in text
     assert "hora is credited" in evidence_basis("uniform", "x", ("uniform", "informative"))
 
 

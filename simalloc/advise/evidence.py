@@ -9,12 +9,21 @@ training studies whose summaries are committed under ``docs/``. This module turn
 - ``reading``: ``same`` when the study ran the allocator ``advise`` uses, ``related`` for another form of the same
   method (``ARM_MAP``: DAPO's dynamic sampling beside the ``dapo`` allocator, SPEED-RL's sequential screening
   beside its fixed-prompt reading, HORA with history priors);
-- ``credited``: ``yes`` only when the study's own ``credited@256`` is +1 *and* the gain was read on at least
-  ``MIN_REPLICATES`` replicates (the project's rule: no credit from fewer than 3). A row the committed table
-  credits from fewer replicates is shown ``no``, with a note saying so;
-- axis ``frontier``: the frontier gain (Pass@256 minus uniform GRPO's learning-rate frontier at the arm's own
-  Pass@1). The efficiency axis (rollouts to a target) is not in any committed summary yet: ``AXES`` lists no
-  metric for it and reports say "not yet measured".
+- ``regime``: the lab's level-2 task (``level2=misconception`` | ``level2=absent``), or the simulator's reading and
+  world from the study's ``args.json`` ("simulator v3 (policy=cluster), world beta:0.5,0.5"; v4, the log-linear
+  policy, with its ``policy_options``: a different model of training, never pooled with v3's);
+- two axes (``AXES``). ``frontier``: the frontier gain (Pass@256 minus uniform GRPO's learning-rate frontier at the
+  arm's own Pass@1), its ``bound`` the frontier's interpolation bound. ``efficiency``: the paired step and compute
+  multipliers at uniform GRPO's 50% Pass@1 target (uniform's steps, or rollouts, to the target over the arm's: above
+  1 the arm is faster, below 1 slower), its ``bound`` the multiplier floor ``MULTIPLIER_FLOOR`` (a multiplier has no
+  interpolation bound: it is credited only beyond 1 +- the floor by 2 se);
+- ``committed_credit``: the study's own ``credited@256`` / ``credited@<multiplier>`` (+1, -1, 0); ``credit``: that
+  credit after the project's rule (``simalloc.train.credit.credit``) is applied again here: it stands only when the
+  row rests on at least ``MIN_REPLICATES`` replicates, has a finite se, and its value clears the bound by 2 se the
+  same way, else 0, with a note saying why; ``credited``: ``yes`` when ``credit`` is +1 (a gain, or faster), else
+  ``no`` (a credited loss or slow-down is ``credit`` -1 with ``credited`` ``no``);
+- ``yardstick``: ``repaired`` when the study wrote ``replicates.csv`` beside its summary (the repaired frontier read
+  and the efficiency axis), ``before the repair`` otherwise (its gains are to be re-read).
 
 The table is generated, never written by hand: ``python -m simalloc.advise.evidence --rebuild`` rereads the
 committed summaries (run it after a study's committed outputs change); ``--check`` fails when the shipped file has
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +44,9 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_write
+from ..train.config import V3_READING, V4_READING
+from ..train.credit import MIN_CREDIT_REPS, credit
+from ..train.efficiency import MULTIPLIER_FLOOR
 
 __all__ = ["ARM_MAP", "AXES", "EVIDENCE_COLUMNS", "EVIDENCE_FILE", "EVIDENCE_SOURCES", "MIN_REPLICATES",
            "EvidenceSource", "build_evidence", "evidence_basis", "evidence_lines", "load_evidence", "verdicts",
@@ -41,13 +54,29 @@ __all__ = ["ARM_MAP", "AXES", "EVIDENCE_COLUMNS", "EVIDENCE_FILE", "EVIDENCE_SOU
 
 #: the shipped table (package data)
 EVIDENCE_FILE = Path(__file__).with_name("evidence.csv")
-#: no credit from fewer replicates than this (DESIGN 2.15, the yardstick)
-MIN_REPLICATES = 3
-#: the metrics read per axis; the efficiency axis has none in the committed summaries yet
-AXES = {"frontier": ("frontier_gain@256",), "efficiency": ()}
-#: the study's credit column for a frontier metric
-_CREDIT = {"frontier_gain@256": "credited@256"}
+#: no credit from fewer replicates than this (DESIGN 2.15, the yardstick; the same number both axes use)
+MIN_REPLICATES = MIN_CREDIT_REPS
+#: the metrics read per axis. Efficiency: the step and compute multipliers at the 50% Pass@1 target only. Every arm
+#: of the committed studies reaches that target within its run (no censored pair), so each ratio is measured. The
+#: 100% target is uniform's own final mean Pass@1, which uniform reaches late (134.7 +- 20.2 of 200 steps in
+#: docs/flagship, censored runs counted at 200) and misses on 3 of 8 replicates there (5 of 8 in docs/flagship_v4;
+#: HORA misses it on 8 of 8 in docs/flagship): many pairs are censored, a ratio is then a one-sided bound, and the
+#: studies credit it one way at most. Shown beside measured ratios, such a bound would read as one.
+AXES = {"frontier": ("frontier_gain@256",),
+        "efficiency": ("step_multiplier@pass@1@50%", "compute_multiplier@pass@1@50%")}
+#: the study's credit row for each metric (+1, -1, 0)
+_CREDIT = {"frontier_gain@256": "credited@256", **{m: f"credited@{m}" for m in AXES["efficiency"]}}
+#: the frontier's bound (a row of the pseudo-arm "frontier"); a multiplier has none: its bound is MULTIPLIER_FLOOR
 _BOUND = {"frontier_gain@256": "interpolation_bound@256"}
+#: the value an effect is measured from: a gain from 0, a multiplier from 1
+_ORIGIN = {"frontier_gain@256": 0.0, **{m: 1.0 for m in AXES["efficiency"]}}
+#: a multiplier's censored replicate pairs (noted when any: the ratio is then a bound, not a measurement)
+_CENSORED = {"step_multiplier@pass@1@50%": "censored_step_pairs@pass@1@50%",
+             "compute_multiplier@pass@1@50%": "censored_pairs@pass@1@50%"}
+#: what a multiplier counts, and the target it is read at (AXES["efficiency"], in words)
+_COST = {"step_multiplier@pass@1@50%": "steps", "compute_multiplier@pass@1@50%": "rollouts"}
+_LEVEL = "50% Pass@1"
+_TARGET = f"uniform GRPO's {_LEVEL} target"
 
 #: advise allocator -> (study arm, reading, what the arm is when it is not the allocator itself)
 ARM_MAP = {
@@ -66,8 +95,11 @@ ARM_MAP = {
 }
 
 EVIDENCE_COLUMNS = ("allocator", "arm", "reading", "model", "study", "regime", "axis", "metric", "value", "se",
-                    "n_reps", "bound", "committed_credit", "credited", "note", "source")
+                    "n_reps", "bound", "committed_credit", "credit", "credited", "yardstick", "note", "source")
 _MODELS = {"sim": "simulator", "lab": "lab"}
+#: the simulator readings a study's train settings are matched against (simalloc.train.config), newest first; v4's
+#: policy_options are its free parameters (the regime names them), so they are not matched
+_SIM_READINGS = (("v4", V4_READING, ("policy_options",)), ("v3", V3_READING, ()))
 
 
 @dataclass(frozen=True)
@@ -88,6 +120,9 @@ class EvidenceSource:
         The study and regime when the file has no ``args.json`` beside it.
     note : str
         Said of every row read from it.
+    models : tuple of str
+        Read only these models ("lab", "sim") of the file; empty: all. A file whose simulator rows a re-read
+        superseded keeps its lab rows this way.
     """
 
     path: str
@@ -96,14 +131,23 @@ class EvidenceSource:
     study: str = ""
     regime: str = ""
     note: str = ""
+    models: tuple = ()
 
 
-#: every committed training study output read, in the order reports number them
+#: every committed training study output read, in the order reports number them. docs/peers/summary.csv is read for
+#: its lab rows only: its simulator rows predate the repaired frontier read and the refills, and
+#: docs/peers/sim_reread/ re-ran them. The lab re-read of lab_hora_vs_grpo on the repaired yardstick (a folder under
+#: docs/lab/ with summary.csv, replicates.csv and args.json) is one more line here, e.g.
+#: ``EvidenceSource("docs/lab/<folder>/summary.csv", model="lab")``: its efficiency rows are read by AXES and its
+#: regime from its args.json; then rebuild (``--rebuild``) and commit evidence.csv with it.
 EVIDENCE_SOURCES = (
     EvidenceSource("docs/lab/summary.csv", model="lab"),
     EvidenceSource("docs/lab/absent/summary.csv", model="lab"),
-    EvidenceSource("docs/peers/summary.csv"),
+    EvidenceSource("docs/peers/summary.csv", models=("lab",)),
     EvidenceSource("docs/peers/lab8/summary.csv"),
+    EvidenceSource("docs/flagship/summary.csv", model="sim"),
+    EvidenceSource("docs/flagship_v4/summary.csv", model="sim"),
+    EvidenceSource("docs/peers/sim_reread/summary.csv"),
     EvidenceSource("docs/lab/calibration.csv", kind="calibration", model="sim", study="sim_vs_lab",
                    regime="the lab's pass rates, calibrated on its uniform runs",
                    note="the calibrated simulator's prediction of the lab study; its replicate count is not recorded"),
@@ -111,13 +155,56 @@ EVIDENCE_SOURCES = (
 
 
 def _regime(args: dict, model: str) -> str:
-    """The regime a study ran in: the lab's level-2 task (``misconception`` | ``absent``), the simulator's world."""
+    """The regime a study ran in: the lab's level-2 task (``misconception`` | ``absent``); the simulator's reading
+    (v3, v4: ``_SIM_READINGS``; its policy and policy_options) and world.
+
+    Examples
+    --------
+    >>> train = {"policy": "loglinear", "policy_options": "curvature=50", "rollout_noise": 0.0, "world": "beta:1,1"}
+    >>> _regime({"args": {"train": train}}, "sim")
+    'simulator v4 (policy=loglinear, policy_options=curvature=50), world beta:1,1'
+    >>> _regime({"args": {"train": {"level2": "absent"}}}, "lab")
+    'level2=absent'
+    """
     a = args["args"]
     if model == "lab":
         level2 = (a.get("lab") or a["train"]).get("level2")
         return f"level2={level2}" if level2 else ""
-    world = a["train"].get("world")
-    return f"world {world}" if world else ""
+    train = a["train"]
+    parts = []
+    if train.get("policy"):
+        version = next((v for v, reading, free in _SIM_READINGS
+                        if all(train.get(k) == x for k, x in reading.items() if k not in free)), None)
+        options = train.get("policy_options") or ""
+        parts.append(f"simulator{' ' + version if version else ''} (policy={train['policy']}"
+                     + (f", policy_options={options})" if options else ")"))
+    if train.get("world"):
+        parts.append(f"world {train['world']}")
+    return ", ".join(parts)
+
+
+def _tag(regime: str) -> str:
+    """A regime in a few words, for the report's cells: "v3", "v4", "calibrated", "level2=absent".
+
+    Examples
+    --------
+    >>> _tag("simulator v4 (policy=loglinear), world beta:0.5,0.5"), _tag("level2=absent")
+    ('v4', 'level2=absent')
+    """
+    m = re.match(r"simulator (v\d+)", regime)
+    if m:
+        return m.group(1)
+    return "calibrated" if "calibrated" in regime else regime
+
+
+def _yardstick(root: Path, src: EvidenceSource) -> str:
+    return "repaired" if (root / src.path).with_name("replicates.csv").is_file() else "before the repair"
+
+
+def _metrics():
+    for axis, metrics in AXES.items():
+        for metric in metrics:
+            yield axis, metric
 
 
 def _summary_rows(root: Path, src: EvidenceSource) -> list[dict]:
@@ -125,30 +212,35 @@ def _summary_rows(root: Path, src: EvidenceSource) -> list[dict]:
     args = json.loads((root / src.path).with_name("args.json").read_text())
     if "model" not in table:
         table = table.assign(model=src.model)
+    if src.models:
+        table = table[table.model.isin(src.models)]
+    yardstick = _yardstick(root, src)
     rows = []
     for model, sub in table.groupby("model", sort=False):
         by = sub.set_index(["arm", "metric"])
-        for metric in (m for ms in AXES.values() for m in ms):
-            bound = by.value.get(("frontier", _BOUND[metric]), np.nan)
+        for _, metric in _metrics():
+            bound = by.value.get(("frontier", _BOUND[metric]), np.nan) if metric in _BOUND else MULTIPLIER_FLOOR
             for allocator, arm, reading, _ in _mapped():
                 if (arm, metric) not in by.index:
                     continue
                 r = by.loc[(arm, metric)]
-                credit = by.value.get((arm, _CREDIT[metric]), np.nan)
+                credit_ = by.value.get((arm, _CREDIT[metric]), np.nan)
+                censored = by.value.get((arm, _CENSORED[metric]), np.nan) if metric in _CENSORED else np.nan
                 rows.append(_row(allocator, arm, reading, model, args["study"], _regime(args, model), metric,
-                                 r.value, r.se, r.n_reps, bound, credit, src))
+                                 r.value, r.se, r.n_reps, bound, credit_, src, yardstick, censored))
     return rows
 
 
 def _calibration_rows(root: Path, src: EvidenceSource) -> list[dict]:
     table = pd.read_csv(root / src.path).set_index(["arm", "metric"])
+    yardstick = _yardstick(root, src)
     rows = []
-    for metric in (m for ms in AXES.values() for m in ms):
+    for _, metric in _metrics():
         for allocator, arm, reading, _ in _mapped():
             if (arm, metric) in table.index:
                 r = table.loc[(arm, metric)]
                 rows.append(_row(allocator, arm, reading, src.model, src.study, src.regime, metric, r.sim_value,
-                                 r.sim_se, np.nan, np.nan, r.sim_effect, src))
+                                 r.sim_se, np.nan, np.nan, r.sim_effect, src, yardstick))
     return rows
 
 
@@ -158,29 +250,54 @@ def _mapped():
             yield allocator, arm, reading, what
 
 
-def _row(allocator, arm, reading, model, study, regime, metric, value, se, n_reps, bound, credit, src) -> dict:
-    """One evidence row, with the project's replicate rule applied to the study's credit."""
+def _rule(metric, value, se, n, bound, committed) -> tuple:
+    """(the committed credit after the project's rule, why it was withdrawn: "" when it stands or is 0 / NaN)."""
+    if not np.isfinite(committed) or committed == 0:
+        return (None if not np.isfinite(committed) else 0), ""
+    if n is None or n < MIN_REPLICATES:
+        return 0, ((f"from {n} replicate{'s' if n != 1 else ''}" if n is not None else "with no replicate count")
+                   + f": not credited (no credit from fewer than {MIN_REPLICATES})")
+    if not np.isfinite(se):
+        return 0, "on an unknown se: not credited (a NaN se never counts as 0)"
+    if credit(value - _ORIGIN[metric], se, n, bound) != committed:
+        return 0, ("with no bound to check it against: not credited" if not np.isfinite(bound) else
+                   f"its value and se do not clear the bound ({bound:.3g}) by 2 se: not credited")
+    return int(committed), ""
+
+
+def _row(allocator, arm, reading, model, study, regime, metric, value, se, n_reps, bound, committed, src,
+         yardstick, censored=np.nan) -> dict:
+    """One evidence row, with the project's credit rule applied again to the study's credit (``_rule``)."""
     n = int(n_reps) if np.isfinite(n_reps) else None
+    axis = next(a for a, ms in AXES.items() if metric in ms)
+    effect, why = _rule(metric, value, se, n, bound, committed)
     notes = [src.note] if src.note else []
     if reading == "related":
         notes.append(next(w for a, r, w in ARM_MAP[allocator] if a == arm))
-    if arm == "uniform":
+    if arm == "uniform" and axis == "efficiency":
+        notes.append("the reference arm: its multipliers are 1 by construction")
+    elif arm == "uniform" and abs(value) < 1e-9:
         notes.append("the reference arm: its frontier gain is 0 by construction")
-    enough = n is not None and n >= MIN_REPLICATES
-    if credit == 1 and not enough:
-        notes.append("the committed table credits it, but "
-                     + (f"from {n} replicate{'s' if n != 1 else ''}" if n is not None else "with no replicate count")
-                     + f": not credited (no credit from fewer than {MIN_REPLICATES})")
-    elif credit == -1 and enough:
-        notes.append("below the frontier beyond its bound (a loss)")
-    elif credit == -1:
-        notes.append("below the frontier in the committed table, "
-                     + (f"from {n} replicates" if n is not None else "with no replicate count"))
+    elif arm == "uniform":
+        notes.append("the reference arm at lr x1, off uniform's own learning-rate frontier in this reading (its other "
+                     "learning rates do better), so its gain is not 0")
+    if np.isfinite(censored) and censored > 0:
+        notes.append(f"{int(censored)} of {n} replicate pairs censored: the ratio is partly a bound")
+    said = ({1: "credits it", -1: "credits it a loss"} if axis == "frontier" else
+            {1: "credits it faster", -1: "credits it slower"}).get(committed)
+    if why:
+        notes.append(f"the committed table {said}, but {why}")
+    elif effect == -1:
+        notes.append("below the frontier beyond its bound (a loss)" if axis == "frontier" else
+                     f"slower than uniform beyond 1 - {bound:g} by 2 se (a credited slow-down)")
+    elif effect == 1 and axis == "efficiency":
+        notes.append(f"faster than uniform beyond 1 + {bound:g} by 2 se (a credited speed-up)")
     return {"allocator": allocator, "arm": arm, "reading": reading, "model": _MODELS[model], "study": study,
-            "regime": regime, "axis": next(a for a, ms in AXES.items() if metric in ms), "metric": metric,
+            "regime": regime, "axis": axis, "metric": metric,
             "value": float(value), "se": float(se), "n_reps": n, "bound": float(bound),
-            "committed_credit": None if not np.isfinite(credit) else int(credit),
-            "credited": "yes" if credit == 1 and enough else "no", "note": "; ".join(notes), "source": src.path}
+            "committed_credit": None if not np.isfinite(committed) else int(committed), "credit": effect,
+            "credited": "yes" if effect == 1 else "no", "yardstick": yardstick, "note": "; ".join(notes),
+            "source": src.path}
 
 
 def build_evidence(root=".", sources=EVIDENCE_SOURCES) -> pd.DataFrame:
@@ -197,14 +314,16 @@ def build_evidence(root=".", sources=EVIDENCE_SOURCES) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``EVIDENCE_COLUMNS``, one row per (allocator, arm, model, study, regime, metric, source), ordered by
-        allocator (``ARM_MAP``), same-rule rows first, then source order. An allocator no study ran has one row
-        with no value and the note "no committed training study ran it".
+        allocator (``ARM_MAP``), same-rule rows first, then arm, source order, model and metric (``AXES``' order).
+        An allocator no study ran has one row with no value and the note "no committed training study ran it".
     """
     root = Path(root)
     rows = []
     for i, src in enumerate(sources):
         if src.kind not in ("summary", "calibration"):
             raise ValueError(f"sources[{i}].kind: must be 'summary' or 'calibration', got {src.kind!r}")
+        if not set(src.models) <= set(_MODELS):
+            raise ValueError(f"sources[{i}].models: must name models of {sorted(_MODELS)}, got {src.models!r}")
         if not (root / src.path).is_file():
             raise ValueError(f"root: {root / src.path} not found; run from the repository root (or pass root=)")
         rows += (_summary_rows if src.kind == "summary" else _calibration_rows)(root, src)
@@ -212,17 +331,18 @@ def build_evidence(root=".", sources=EVIDENCE_SOURCES) -> pd.DataFrame:
         if not any(r["allocator"] == allocator for r in rows):
             rows.append({"allocator": allocator, "arm": "", "reading": "", "model": "", "study": "", "regime": "",
                          "axis": "frontier", "metric": "", "value": np.nan, "se": np.nan, "n_reps": None,
-                         "bound": np.nan, "committed_credit": None, "credited": "no",
-                         "note": "no committed training study ran it", "source": ""})
+                         "bound": np.nan, "committed_credit": None, "credit": None, "credited": "no",
+                         "yardstick": "", "note": "no committed training study ran it", "source": ""})
     table = pd.DataFrame(rows, columns=list(EVIDENCE_COLUMNS))
     order = {a: i for i, a in enumerate(ARM_MAP)}
     srcs = {s.path: i for i, s in enumerate(sources)}
+    metrics = {m: i for i, (_, m) in enumerate(_metrics())}
     table = table.assign(_a=table.allocator.map(order), _r=(table.reading == "related").astype(int),
-                         _s=table.source.map(srcs).fillna(len(srcs)))
-    table = table.sort_values(["_a", "_r", "arm", "_s", "model", "metric"], kind="stable")
-    table = table.drop(columns=["_a", "_r", "_s"]).reset_index(drop=True)
-    table["n_reps"] = table.n_reps.astype("Int64")
-    table["committed_credit"] = table.committed_credit.astype("Int64")
+                         _s=table.source.map(srcs).fillna(len(srcs)), _m=table.metric.map(metrics).fillna(-1))
+    table = table.sort_values(["_a", "_r", "arm", "_s", "model", "_m"], kind="stable")
+    table = table.drop(columns=["_a", "_r", "_s", "_m"]).reset_index(drop=True)
+    for col in ("n_reps", "committed_credit", "credit"):
+        table[col] = table[col].astype("Int64")
     return table
 
 
@@ -260,29 +380,37 @@ def load_evidence() -> pd.DataFrame:
     >>> row = t[(t.allocator == "informative") & (t.source == "docs/lab/summary.csv")].iloc[0]
     >>> row.model, row.study, round(float(row.value), 3), round(float(row.se), 3), int(row.n_reps), row.credited
     ('lab', 'lab_hora_vs_grpo', 0.012, 0.013, 8, 'no')
+    >>> row = t[(t.arm == "hora") & (t.metric == "step_multiplier@pass@1@50%")].iloc[0]
+    >>> row.source, row.regime, round(float(row.value), 2), int(row.credit), row.credited
+    ('docs/flagship/summary.csv', 'simulator v3 (policy=cluster), world beta:0.5,0.5', 0.81, -1, 'no')
     """
     if not EVIDENCE_FILE.is_file():
         raise FileNotFoundError(f"{EVIDENCE_FILE} is missing: the package was installed without its data "
                                 "(pyproject.toml [tool.setuptools.package-data])")
-    return pd.read_csv(EVIDENCE_FILE, dtype={"n_reps": "Int64", "committed_credit": "Int64"},
-                       keep_default_na=False, na_values={"value": [""], "se": [""], "bound": [""],
-                                                         "n_reps": [""], "committed_credit": [""]})
+    ints = ("n_reps", "committed_credit", "credit")
+    return pd.read_csv(EVIDENCE_FILE, dtype={c: "Int64" for c in ints}, keep_default_na=False,
+                       na_values={c: [""] for c in ("value", "se", "bound", *ints)})
 
 
 @dataclass(frozen=True)
 class _Reading:
-    """Same-valued rows of one allocator and arm merged (two committed files can hold the same runs:
-    ``docs/peers/lab8`` reuses the lab study's), with every source that holds them."""
+    """Same-valued rows of one allocator, arm and metric merged (two committed files can hold the same runs:
+    ``docs/peers/lab8`` reuses the lab study's, ``docs/peers/sim_reread`` the flagship's), with every source that
+    holds them."""
 
     allocator: str
     arm: str
     reading: str
     model: str
     regime: str
+    axis: str
+    metric: str
     value: float
     se: float
     n_reps: float
+    bound: float
     credited: str
+    credit: float
     committed_credit: float
     sources: tuple
 
@@ -295,19 +423,54 @@ def _readings(table: pd.DataFrame) -> list[_Reading]:
             continue
         n = np.nan if pd.isna(r["n_reps"]) else float(r["n_reps"])
         c = np.nan if pd.isna(r["committed_credit"]) else float(r["committed_credit"])
-        key = (r["allocator"], r["arm"], r["reading"], r["model"], r["regime"], r["value"], r["se"],
-               -1.0 if np.isnan(n) else n, r["credited"])
+        e = np.nan if pd.isna(r["credit"]) else float(r["credit"])
+        key = (r["allocator"], r["arm"], r["reading"], r["model"], r["regime"], r["metric"], r["value"], r["se"],
+               -1.0 if np.isnan(n) else n, r["credited"], -9.0 if np.isnan(e) else e)
         if key in merged:
             merged[key]["sources"] += (r["source"],)
         else:
             merged[key] = dict(allocator=r["allocator"], arm=r["arm"], reading=r["reading"], model=r["model"],
-                               regime=r["regime"], value=r["value"], se=r["se"], n_reps=n, credited=r["credited"],
-                               committed_credit=c, sources=(r["source"],))
+                               regime=r["regime"], axis=r["axis"], metric=r["metric"], value=r["value"], se=r["se"],
+                               n_reps=n, bound=r["bound"], credited=r["credited"], credit=e, committed_credit=c,
+                               sources=(r["source"],))
     return [_Reading(**m) for m in merged.values()]
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _costs(metrics) -> str:
+    """"steps", "rollouts" or "steps and rollouts": the costs a set of multiplier metrics counts."""
+    return " and ".join(dict.fromkeys(_COST[m] for m in sorted(metrics, key=list(_COST).index)))
+
+
+def _speed_phrase(eff: list[_Reading]) -> str:
+    """The efficiency axis in words for an allocator's same-rule readings (one reading: a model and regime, with
+    its step and compute multipliers)."""
+    groups: dict[tuple, dict] = {}
+    for r in eff:
+        groups.setdefault((r.model, r.regime), {})[r.metric] = r.credit
+    if not groups:
+        return f"speed to {_TARGET} not yet measured"
+    out = []
+    for sign, word in ((1, "faster"), (-1, "slower")):
+        hits = {k: [m for m, c in g.items() if c == sign] for k, g in groups.items()}
+        hits = {k: ms for k, ms in hits.items() if ms}
+        if not hits:
+            continue
+        per_model = []
+        for model in sorted(dict.fromkeys(k[0] for k in hits)):  # "lab" before "simulator"
+            mine = {k: ms for k, ms in hits.items() if k[0] == model}
+            which = "; ".join(f"{_tag(k[1])}, in {_costs(ms)}" for k, ms in mine.items())
+            per_model.append(f"the {model} ({len(mine)} of {sum(k[0] == model for k in groups)} readings: "
+                             f"{which})")
+        out.append(f"{word} than uniform GRPO to its {_LEVEL} target, credited in " + " and ".join(per_model))
+    return "; ".join(out) or f"speed to {_TARGET}: {_plural(len(groups), 'reading')}, none credited"
+
+
 def verdicts(table: pd.DataFrame | None = None) -> dict[str, str]:
-    """One phrase per allocator summarising its same-rule training evidence.
+    """One phrase per allocator summarising its same-rule training evidence on both axes.
 
     Parameters
     ----------
@@ -317,52 +480,111 @@ def verdicts(table: pd.DataFrame | None = None) -> dict[str, str]:
     Returns
     -------
     dict
-        allocator -> "the reference arm ..." | "credited in the lab (k of m readings ...), not in the simulator
-        (0 of m)" |
-        "a per-batch proxy with no demonstrated training effect (m readings, none credited)" | "not measured in
-        training" (nothing, or only a related form, was run). A reading is one distinct (model, regime, value,
-        se, n) of the rule itself; related forms are not counted.
+        allocator -> "the reference arm ..." | "credited on the frontier gain in the lab (k of m readings ...), not
+        in the simulator (0 of m); <speed>" | "faster than uniform GRPO to its 50% Pass@1 target, credited in ...;
+        no credited frontier gain (m frontier-gain readings)" | "a per-batch proxy with no demonstrated training
+        gain (m frontier-gain readings, none credited); slower than uniform GRPO ..." | "a per-batch proxy with no
+        demonstrated training effect (m frontier-gain readings, none credited; <speed>)" | "not measured in
+        training" (nothing, or only a related form, was run). <speed> is "slower (faster) than uniform GRPO to its
+        50% Pass@1 target, credited in the simulator (1 of 2 readings: v3, in steps and rollouts)", "speed to
+        uniform GRPO's 50% Pass@1 target: m readings, none credited" or "speed to ... not yet measured". A
+        frontier-gain reading is one distinct (model, regime, value, se, n) of the rule itself, a speed reading one
+        (model, regime) with its step and compute multipliers;
+        related forms are not counted.
     """
     table = load_evidence() if table is None else table
     readings = _readings(table)
     out = {}
     for allocator in dict.fromkeys(table.allocator):
         same = [r for r in readings if r.allocator == allocator and r.reading == "same"]
+        front = [r for r in same if r.axis == "frontier"]
+        eff = [r for r in same if r.axis == "efficiency"]
+        speed = _speed_phrase(eff)
+        gains = f"{_plural(len(front), 'frontier-gain reading')}, none credited"
         if allocator == "uniform":
-            out[allocator] = "the reference arm (frontier gain 0 by construction)"
+            out[allocator] = ("the reference arm (its speed is 1 by construction, and its frontier gain 0 wherever "
+                              "lr x1 lies on its own learning-rate frontier)")
         elif not same:
             related = any(r.allocator == allocator for r in readings)
             out[allocator] = "not measured in training" + (" (only a related form was run)" if related else "")
-        elif any(r.credited == "yes" for r in same):
+        elif any(r.credited == "yes" for r in front):
             parts, nots = [], []
-            for model in sorted(dict.fromkeys(r.model for r in same)):  # "lab" before "simulator"
-                g = [r for r in same if r.model == model]
+            for model in sorted(dict.fromkeys(r.model for r in front)):  # "lab" before "simulator"
+                g = [r for r in front if r.model == model]
                 k = sum(r.credited == "yes" for r in g)
                 if not k:
                     nots.append(f"not in the {model} (0 of {len(g)})")
                     continue
-                by = [f"{regime} {sum(r.credited == 'yes' for r in g if r.regime == regime)} of "
+                by = [f"{_tag(regime)} {sum(r.credited == 'yes' for r in g if r.regime == regime)} of "
                       f"{sum(r.regime == regime for r in g)}" for regime in dict.fromkeys(r.regime for r in g)]
                 parts.append(f"the {model} ({k} of {len(g)} readings" + (f": {', '.join(by)}" if len(by) > 1 else "")
                              + ")")
-            out[allocator] = "credited in " + " and ".join(parts) + "".join(f", {n}" for n in nots)
+            out[allocator] = ("credited on the frontier gain in " + " and ".join(parts)
+                              + "".join(f", {n}" for n in nots) + f"; {speed}")
+        elif any(r.credit == 1 for r in eff):
+            out[allocator] = f"{speed}; no credited frontier gain ({_plural(len(front), 'frontier-gain reading')})"
+        elif any(r.credit == -1 for r in eff):
+            out[allocator] = f"a per-batch proxy with no demonstrated training gain ({gains}); {speed}"
         else:
-            out[allocator] = (f"a per-batch proxy with no demonstrated training effect ({len(same)} reading"
-                              f"{'s' if len(same) != 1 else ''}, none credited)")
+            out[allocator] = f"a per-batch proxy with no demonstrated training effect ({gains}; {speed})"
     return out
 
 
-def _reading_text(r: _Reading, keys: dict) -> str:
-    n = "n ?" if np.isnan(r.n_reps) else f"n {int(r.n_reps)}"
-    text = f"{r.value:+.3f} ± {r.se:.3f} ({n})" + (" **credited**" if r.credited == "yes" else "")
+def _se_text(se: float) -> str:
+    """An se to 3 decimals, or to one significant digit when smaller (0.0005, not 0.000)."""
+    return f"{se:.3f}" if se >= 0.001 or se == 0 or not np.isfinite(se) else f"{se:.1g}"
+
+
+def _n_text(r: _Reading) -> str:
+    return "n ?" if np.isnan(r.n_reps) else f"n {int(r.n_reps)}"
+
+
+def _gain_text(r: _Reading) -> str:
+    text = f"gain {r.value:+.3f} ± {_se_text(r.se)} ({_n_text(r)})" + (" **credited**" if r.credited == "yes" else "")
     if r.committed_credit == 1 and r.credited != "yes":
-        text += f" (credited by its table, not here: < {MIN_REPLICATES} replicates)"
+        text += (f" (credited by its table, not here: < {MIN_REPLICATES} replicates)"
+                 if not r.n_reps >= MIN_REPLICATES else " (credited by its table, not here: see evidence.csv)")
     elif r.committed_credit == -1:
         text += " below the frontier" + ("" if r.n_reps >= MIN_REPLICATES else " (replicates not recorded)"
                                           if np.isnan(r.n_reps) else " (too few replicates to count)")
-    if r.reading == "related":
-        text = f"{r.arm}: {text}"
-    return f"{text} [{', '.join(str(keys[s]) for s in r.sources)}]"
+    return text
+
+
+def _speed_text(r: _Reading, costs: str) -> str:
+    """A multiplier in words: "speed ×0.81 ± 0.022 in steps (n 8; slower, credited)"."""
+    said = {1: "faster, **credited**", -1: "slower, credited"}.get(r.credit, "")
+    if not said and r.committed_credit in (1, -1):
+        said = ("faster" if r.committed_credit == 1 else "slower") + " by its table, not credited here"
+    return f"speed ×{r.value:.2f} ± {_se_text(r.se)} in {costs} ({_n_text(r)}" + (f"; {said})" if said else ")")
+
+
+def _cell(readings: list[_Reading], keys: dict) -> str:
+    """One model's readings of an allocator: grouped by arm and regime (tagged when the cell holds several
+    regimes, and always with the simulator's version), gains before speeds; a step and a compute multiplier that
+    read the same are written once."""
+    if not readings:
+        return "not run"
+    several = len(dict.fromkeys(r.regime for r in readings)) > 1
+    groups: dict[tuple, list] = {}
+    for r in sorted(readings, key=lambda r: r.reading == "related"):  # stable: the table's order otherwise
+        groups.setdefault((r.arm, r.reading, r.regime), []).append(r)
+    out = []
+    for (arm, reading, regime), g in groups.items():
+        texts = [(_gain_text(r), r.sources) for r in g if r.axis == "frontier"]
+        speeds: dict[tuple, list] = {}
+        for r in (r for r in g if r.axis == "efficiency"):
+            speeds.setdefault((_speed_text(r, "{}"), r.sources), []).append(r.metric)
+        texts += [(text.format(_costs(ms)), sources) for (text, sources), ms in speeds.items()]
+        cite = lambda sources: f"[{', '.join(str(keys[s]) for s in sources)}]"  # noqa: E731
+        if len({s for _, s in texts}) == 1:
+            body = "; ".join(t for t, _ in texts) + f" {cite(texts[0][1])}"
+        else:
+            body = "; ".join(f"{t} {cite(s)}" for t, s in texts)
+        tag = _tag(regime)
+        label = ", ".join(x for x in (arm if reading == "related" else "",
+                                      tag if several or re.fullmatch(r"v\d+", tag) else "") if x)
+        out.append(f"{label}: {body}" if label else body)
+    return "; ".join(out)
 
 
 def evidence_lines(allocators, table: pd.DataFrame | None = None) -> list[str]:
@@ -387,30 +609,40 @@ def evidence_lines(allocators, table: pd.DataFrame | None = None) -> list[str]:
     rows = [r for r in table.to_dict("records") if r["allocator"] in names and not pd.isna(r["value"])]
     keys = {s: i + 1 for i, s in enumerate(dict.fromkeys(r["source"] for r in rows))}
     verdict = verdicts(table)
+    floor = next((r["bound"] for r in rows if r["axis"] == "efficiency"), MULTIPLIER_FLOOR)
     lines = ["## Training evidence for these allocators", "",
              "advise compares allocators per batch: what each does to *this* batch's groups, not whether training "
-             "with it ends better, and a per-batch gain need not become a training gain. What the "
-             "project's own training studies measured: the **frontier gain** (Pass@256 minus uniform GRPO's "
-             "learning-rate frontier at the arm's own Pass@1; mean ± se over the n replicates read; n ?: not "
-             f"recorded), credited only beyond the frontier's error bound by 2 se and on at least {MIN_REPLICATES} "
-             "replicates. The efficiency axis (rollouts or steps to a target) is not yet measured by any committed "
-             "study, and the committed gains were read before the frontier read was repaired (Pareto-filtered "
-             "points, every arm on the same replicates, a bound from uniform runs only): they are to be re-read.",
+             "with it ends better, and a per-batch gain need not become a training gain. What the project's own "
+             "training studies measured, on two axes (mean ± se over the n replicates read; n ?: not recorded; "
+             f"nothing is credited from fewer than {MIN_REPLICATES} replicates or on an unknown se):", "",
+             "- **gain**: the frontier gain, Pass@256 minus uniform GRPO's learning-rate frontier at the arm's own "
+             "Pass@1 (does training with it end with more problems solvable in 256 tries than uniform GRPO tuned "
+             "to the same Pass@1?); credited only beyond the frontier's error bound by 2 se.",
+             f"- **speed**: how fast it reaches {_TARGET} (half of uniform's own Pass@1 gain over its run), as "
+             "uniform's steps (or rollouts, the compute) to that target over the arm's, paired by replicate: ×1.25 "
+             "gets there in 1/1.25 = 0.8 of uniform's steps, ×0.80 needs 1.25 times uniform's. Credited faster or "
+             f"slower only beyond 1 ± {floor:g} by 2 se. A speed is not a frontier gain: an arm can reach the "
+             "target sooner and end no better, or the reverse.", "",
+             "Sources marked *read before the repair* predate the repaired frontier read (Pareto-filtered points, "
+             "every arm on the same replicates, a bound from uniform runs only) and measured no speed: their gains "
+             "are to be re-read. Simulator v3 and v4 are different models of training (v4: the log-linear policy); "
+             "their readings are shown apart, never pooled.",
              "", "| allocator | simulator | lab | training evidence |", "|---|---|---|---|"]
     for name in names:
         if name == "uniform":
             lines.append(f"| uniform | reference | reference | {verdict['uniform']} |")
             continue
-        cells = ["; ".join(_reading_text(r, keys) for r in readings if r.allocator == name and r.model == m)
-                 or "not run" for m in ("simulator", "lab")]
+        cells = [_cell([r for r in readings if r.allocator == name and r.model == m], keys)
+                 for m in ("simulator", "lab")]
         lines.append(f"| {name} | {cells[0]} | {cells[1]} | {verdict.get(name, 'not measured in training')} |")
     lines += ["", "Sources (committed in the simalloc repository; `simalloc/advise/evidence.csv` holds every row with "
               "its study, regime and notes):", ""]
     for source, key in keys.items():
         mine = [r for r in rows if r["source"] == source]
-        runs = "; ".join(f"{m}{', ' + g if g else ''}" for m, g in dict.fromkeys((r["model"], r["regime"])
-                                                                                   for r in mine))
-        lines.append(f"- [{key}] `{source}`: {mine[0]['study']} ({runs})")
+        runs = "; ".join(g if g.startswith(m) else f"{m}{', ' + g if g else ''}"
+                         for m, g in dict.fromkeys((r["model"], r["regime"]) for r in mine))
+        when = "" if mine[0]["yardstick"] == "repaired" else "; *read before the repair*"
+        lines.append(f"- [{key}] `{source}`: {mine[0]['study']} ({runs}{when})")
     related = [f"{arm}: {what}" for a in names for arm, reading, what in ARM_MAP.get(a, ()) if reading == "related"]
     if related:
         lines += ["", "Related forms of a rule (not the allocator advise uses; not counted in its verdict): "
@@ -428,7 +660,8 @@ def evidence_basis(chosen: str, objective_label: str, allocators=(), table: pd.D
     objective_label : str
         The per-batch objective it optimises, in words ("informative groups per batch").
     allocators : sequence of str
-        The comparison's allocators; those credited in training (and HORA) are named.
+        The comparison's allocators; those credited in training on either axis (a frontier gain, or faster to the
+        target), and HORA, are named.
     table : pandas.DataFrame, optional
         The evidence table (default: ``load_evidence()``).
 
@@ -439,7 +672,7 @@ def evidence_basis(chosen: str, objective_label: str, allocators=(), table: pd.D
     table = load_evidence() if table is None else table
     verdict = verdicts(table)
     credited = [a for a in dict.fromkeys((*allocators, "hora")) if a != chosen
-                and verdict.get(a, "").startswith("credited")]
+                and verdict.get(a, "").startswith(("credited", "faster"))]
     if chosen == "uniform":
         text = "Evidence: uniform groups are every training study's reference arm. "
     else:
@@ -448,7 +681,7 @@ def evidence_basis(chosen: str, objective_label: str, allocators=(), table: pd.D
                 f"studies {chosen} is {verdict.get(chosen, 'not measured in training')}. ")
     if credited:
         text += "By the same studies, " + "; ".join(f"{a} is {verdict[a]}" for a in credited) + ". "
-    return text + "See \"Training evidence\" in report.md (docs/lab.md, docs/peers.md)."
+    return text + "See \"Training evidence\" in report.md (docs/lab.md, docs/peers.md, docs/simulator.md)."
 
 
 def main(argv=None) -> int:
