@@ -87,7 +87,7 @@ def _evidence(allocator, arm, source, model, metric="frontier_gain@256"):
     ("hora", "hora", "docs/lab/summary.csv", "lab", None),
     ("knapsack", "knapsack", "docs/peers/sim_reread/summary.csv", "simulator", "sim"),
     ("knapsack", "knapsack", "docs/flagship/summary.csv", "simulator", None),
-    ("hora", "hora", "docs/flagship_v4/summary.csv", "simulator", None),
+    ("hora", "hora", "docs/flagship/summary.csv", "simulator", None),
     ("dars_hw", "dars_hw", "docs/peers/summary.csv", "lab", "lab"),
     ("speed_rl", "speed_rl_dynamic", "docs/peers/summary.csv", "lab", "lab"),
     ("hora", "hora", "docs/lab/absent/summary.csv", "lab", None),
@@ -127,7 +127,7 @@ def test_fewer_than_three_replicates_are_never_credited():
     assert not ((t.credited == "yes") & ~(t.n_reps >= 3).fillna(False)).any()
     assert verdicts()["hora"].startswith("credited on the frontier gain in the lab")
     # simulator: v3 (docs/flagship and docs/peers/sim_reread hold the same runs: one reading), v4, the calibrated sim
-    assert "not in the simulator (0 of 3)" in verdicts()["hora"]
+    assert "not in the simulator (0 of 2)" in verdicts()["hora"]  # v3 and the calibrated sim; v4 gives speed only
     assert verdicts()["dars_hw"].startswith("a per-batch proxy")
 
 
@@ -200,7 +200,8 @@ def test_v4_rows_are_labelled_v4_and_v3_rows_v3():
         assert regimes == {f"simulator {version} (policy={train['policy']}{options}), world {train['world']}"}
     assert t[t.regime.str.startswith("simulator v4")].source.eq("docs/flagship_v4/summary.csv").all()
     hora = next(x for x in evidence_lines(("uniform",)) if x.startswith("| hora |"))
-    assert "v3: gain" in hora and "v4: gain" in hora and "(policy=loglinear, policy_options=curvature=50)" in \
+    assert "v3: gain" in hora and "v4: speed" in hora and "v4: gain" not in hora and \
+        "(policy=loglinear, policy_options=curvature=50)" in \
         "\n".join(evidence_lines(("uniform",)))
 
 
@@ -447,3 +448,11 @@ def test_mcnemar_p_value_is_the_exact_binomial_one():
     oracle = min(1.0, 2 * sum(stats.binom.pmf(i, n, 0.5) for i in range(k + 1)))
     # tolerance: scipy's binomtest sums the same pmf terms, in another order
     np.testing.assert_allclose(h.p_value, oracle, rtol=1e-9)
+
+
+def test_a_source_read_for_its_speed_rows_only_contributes_no_frontier_gain():
+    """v4's flagship has an uninformative frontier (docs/simulator.md): the table reads its efficiency rows only."""
+    t = load_evidence()
+    v4 = t[t.source == "docs/flagship_v4/summary.csv"]
+    assert len(v4) and set(v4.axis) == {"efficiency"}
+    assert (t[t.source == "docs/flagship/summary.csv"].axis == "frontier").any()

@@ -123,6 +123,9 @@ class EvidenceSource:
     models : tuple of str
         Read only these models ("lab", "sim") of the file; empty: all. A file whose simulator rows a re-read
         superseded keeps its lab rows this way.
+    axes : tuple of str
+        Read only these axes (keys of ``AXES``); empty: all. A study whose frontier cannot be read (v4's flagship:
+        uniform at lr x1 lies below its own Pareto frontier) contributes its speed rows only.
     """
 
     path: str
@@ -132,6 +135,7 @@ class EvidenceSource:
     regime: str = ""
     note: str = ""
     models: tuple = ()
+    axes: tuple = ()
 
 
 #: every committed training study output read, in the order reports number them. docs/peers/summary.csv is read for
@@ -146,7 +150,9 @@ EVIDENCE_SOURCES = (
     EvidenceSource("docs/peers/summary.csv", models=("lab",)),
     EvidenceSource("docs/peers/lab8/summary.csv"),
     EvidenceSource("docs/flagship/summary.csv", model="sim"),
-    EvidenceSource("docs/flagship_v4/summary.csv", model="sim"),
+    EvidenceSource("docs/flagship_v4/summary.csv", model="sim", axes=("efficiency",),
+                   note="v4's frontier is uninformative in this study (Pass@1 and Pass@256 rise together with the "
+                        "learning rate: docs/simulator.md), so only its speed rows are read"),
     EvidenceSource("docs/peers/sim_reread/summary.csv"),
     EvidenceSource("docs/lab/calibration.csv", kind="calibration", model="sim", study="sim_vs_lab",
                    regime="the lab's pass rates, calibrated on its uniform runs",
@@ -218,7 +224,9 @@ def _summary_rows(root: Path, src: EvidenceSource) -> list[dict]:
     rows = []
     for model, sub in table.groupby("model", sort=False):
         by = sub.set_index(["arm", "metric"])
-        for _, metric in _metrics():
+        for axis, metric in _metrics():
+            if src.axes and axis not in src.axes:
+                continue
             bound = by.value.get(("frontier", _BOUND[metric]), np.nan) if metric in _BOUND else MULTIPLIER_FLOOR
             for allocator, arm, reading, _ in _mapped():
                 if (arm, metric) not in by.index:
