@@ -145,10 +145,17 @@ class EvidenceSource:
 #: ``EvidenceSource("docs/lab/<folder>/summary.csv", model="lab")``: its efficiency rows are read by AXES and its
 #: regime from its args.json; then rebuild (``--rebuild``) and commit evidence.csv with it.
 EVIDENCE_SOURCES = (
-    EvidenceSource("docs/lab/summary.csv", model="lab"),
+    EvidenceSource("docs/lab/reread/summary.csv", model="lab", axes=("efficiency",),
+                   note="the lab study re-run on the repaired yardstick (supersedes docs/lab/summary.csv); its "
+                        "frontier is uninformative (no learning-rate trade-off, Pass@256 saturated over 10 answers: "
+                        "docs/lab.md), so only its speed rows are read"),
     EvidenceSource("docs/lab/absent/summary.csv", model="lab"),
-    EvidenceSource("docs/peers/summary.csv", models=("lab",)),
-    EvidenceSource("docs/peers/lab8/summary.csv"),
+    EvidenceSource("docs/peers/summary.csv", models=("lab",),
+                   note="before the repair, on another CPU; the lab study's re-run on the repaired yardstick "
+                        "(docs/lab/reread) does not reproduce HORA's frontier credit"),
+    EvidenceSource("docs/peers/lab8/summary.csv",
+                   note="before the repair, on another CPU; the lab study's re-run on the repaired yardstick "
+                        "(docs/lab/reread) does not reproduce HORA's frontier credit"),
     EvidenceSource("docs/flagship/summary.csv", model="sim"),
     EvidenceSource("docs/flagship_v4/summary.csv", model="sim", axes=("efficiency",),
                    note="v4's frontier is uninformative in this study (Pass@1 and Pass@256 rise together with the "
@@ -418,6 +425,7 @@ class _Reading:
     n_reps: float
     bound: float
     credited: str
+    yardstick: str
     credit: float
     committed_credit: float
     sources: tuple
@@ -440,7 +448,7 @@ def _readings(table: pd.DataFrame) -> list[_Reading]:
             merged[key] = dict(allocator=r["allocator"], arm=r["arm"], reading=r["reading"], model=r["model"],
                                regime=r["regime"], axis=r["axis"], metric=r["metric"], value=r["value"], se=r["se"],
                                n_reps=n, bound=r["bound"], credited=r["credited"], credit=e, committed_credit=c,
-                               sources=(r["source"],))
+                               yardstick=r["yardstick"], sources=(r["source"],))
     return [_Reading(**m) for m in merged.values()]
 
 
@@ -527,7 +535,10 @@ def verdicts(table: pd.DataFrame | None = None) -> dict[str, str]:
                       f"{sum(r.regime == regime for r in g)}" for regime in dict.fromkeys(r.regime for r in g)]
                 parts.append(f"the {model} ({k} of {len(g)} readings" + (f": {', '.join(by)}" if len(by) > 1 else "")
                              + ")")
+            stale = all(r.yardstick != "repaired" for r in front if r.credited == "yes")
             out[allocator] = ("credited on the frontier gain in " + " and ".join(parts)
+                              + (" only in readings made before the repair (the re-run of the same study on the "
+                                 "repaired yardstick does not reproduce it: docs/lab.md)" if stale else "")
                               + "".join(f", {n}" for n in nots) + f"; {speed}")
         elif any(r.credit == 1 for r in eff):
             out[allocator] = f"{speed}; no credited frontier gain ({_plural(len(front), 'frontier-gain reading')})"
