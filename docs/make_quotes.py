@@ -101,6 +101,15 @@ for a, m, dec, src, style in [('uniform', 'steps_to_target@pass@1@50%', 1, 's', 
         ('dapo_dynamic', 'rollouts_per_step', 0, 'r', 'v')]:
     q(LAB, S_LB, '', dl, a, m, dec, src, style)
 
+for a, m in [('hora', 'step_multiplier@pass@256@50%'), ('hora', 'step_multiplier@pass@256'), ('hora:truth', 'step_multiplier@pass@256@50%'),
+             ('hora:truth', 'step_multiplier@pass@256'), ('hard_first', 'step_multiplier@pass@256@50%'), ('hard_first', 'step_multiplier@pass@256'),
+             ('uniform:lr1.4', 'step_multiplier@pass@256@50%'), ('uniform:lr1.4', 'step_multiplier@pass@256'),
+             ('hora_placebo', 'step_multiplier@pass@256@50%'), ('hora_placebo', 'step_multiplier@pass@256'),
+             ('dapo_dynamic', 'step_multiplier@pass@256@50%'), ('dapo_dynamic', 'step_multiplier@pass@256'),
+             ('uniform:x4', 'step_multiplier@pass@1@50%'), ('uniform:x2', 'step_multiplier@pass@1@50%')]:
+    q(LAB, S_LB, '', dl, a, m, 2)
+q(LAB, S_LB, '', dl, 'target', 'target@pass@256@50%', 3, 's', 'v'); q(LAB, S_LB, '', dl, 'target', 'target@pass@256', 3, 's', 'v')
+
 RD = 'README.md'; S_WI = '## Ways in'
 for a in ['hora', 'dars_hw', 'hora:history', 'reinforce_ada_pos', 'knapsack', 'dars_et', 'greso', 'mopps', 'pods',
           'reinforce_ada', 'speed_rl_dynamic', 'dapo_dynamic', 'hora_placebo', 'uniform:x2']:
@@ -113,6 +122,8 @@ q(RD, S_EV, '', 'docs/flagship', 'hora', 'frontier_gain@256', 3, style='pm')
 q(RD, S_EV, '', 'docs/flagship', 'hora', 'step_multiplier@pass@1@50%', 2)
 q(RD, S_EV, '', 'docs/lab/reread', 'hora', 'frontier_gain@256', 3, style='+pm')
 q(RD, S_EV, '', 'docs/lab/reread', 'hora', 'step_multiplier@pass@1@50%', 2)
+for a in ['hora', 'uniform:lr1.4', 'hora_placebo']:
+    q(RD, S_EV, '', 'docs/lab/reread', a, 'step_multiplier@pass@256', 2)
 rows, miss = [], 0
 for doc, sec, row, d, arm, metric, dec, src, style, where, credit in specs:
     source = d if src == 'o' else f'{d}/{"replicates" if src == "r" else "summary"}.csv'

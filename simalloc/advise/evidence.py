@@ -482,6 +482,11 @@ def _speed_phrase(eff: list[_Reading]) -> str:
             per_model.append(f"the {model} ({len(mine)} of {sum(k[0] == model for k in groups)} readings: "
                              f"{which})")
         out.append(f"{word} than uniform GRPO to its {_LEVEL} target, credited in " + " and ".join(per_model))
+    if out:
+        idle = [k for k, g in groups.items() if not any(c in (1, -1) for c in g.values())]
+        for model in sorted(dict.fromkeys(k[0] for k in idle)):
+            out.append(f"no speed credit in the {model} ({_plural(sum(k[0] == model for k in idle), 'reading')}: "
+                       + ", ".join(_tag(k[1]) for k in idle if k[0] == model) + ")")
     return "; ".join(out) or f"speed to {_TARGET}: {_plural(len(groups), 'reading')}, none credited"
 
 
@@ -537,8 +542,9 @@ def verdicts(table: pd.DataFrame | None = None) -> dict[str, str]:
                              + ")")
             stale = all(r.yardstick != "repaired" for r in front if r.credited == "yes")
             out[allocator] = ("credited on the frontier gain in " + " and ".join(parts)
-                              + (" only in readings made before the repair (the re-run of the same study on the "
-                                 "repaired yardstick does not reproduce it: docs/lab.md)" if stale else "")
+                              + (" only in readings made before the repair, which may share runs (the re-run of "
+                                 "the same study on the repaired yardstick does not reproduce it: docs/lab.md)"
+                                 if stale else "")
                               + "".join(f", {n}" for n in nots) + f"; {speed}")
         elif any(r.credit == 1 for r in eff):
             out[allocator] = f"{speed}; no credited frontier gain ({_plural(len(front), 'frontier-gain reading')})"
