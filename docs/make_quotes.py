@@ -110,6 +110,15 @@ for a, m in [('hora', 'step_multiplier@pass@256@50%'), ('hora', 'step_multiplier
     q(LAB, S_LB, '', dl, a, m, 2)
 q(LAB, S_LB, '', dl, 'target', 'target@pass@256@50%', 3, 's', 'v'); q(LAB, S_LB, '', dl, 'target', 'target@pass@256', 3, 's', 'v')
 
+da = 'docs/lab/absent_reread'
+for a, m, dec, src, style in [('uniform', 'pass@1', 3, 'r', 'pm'), ('uniform', 'pass@256', 3, 'r', 'pm'), ('hora', 'frontier_gain@256', 3, 'r', '+pm'),
+        ('frontier', 'interpolation_bound@256', 3, 's', 'v'), ('hora', 'pass@1', 3, 'r', 'pm'), ('hard_first', 'frontier_gain@256', 3, 'r', '+pm'),
+        ('hora', 'step_multiplier@pass@256@50%', 2, 'r', 'pm'), ('hora', 'step_multiplier@pass@256', 2, 'r', 'pm'),
+        ('uniform:lr1.4', 'step_multiplier@pass@256', 2, 'r', 'pm'), ('hora_placebo', 'step_multiplier@pass@256', 2, 'r', 'pm'),
+        ('hora', 'step_multiplier@pass@1@50%', 2, 'r', 'pm'), ('hora', 'entropy', 3, 'r', 'pm'), ('uniform', 'entropy', 3, 'r', 'pm'),
+        ('uniform:x2', 'step_multiplier@pass@1@50%', 2, 'r', 'pm'), ('uniform:x2', 'step_multiplier_tuned@pass@1@50%', 2, 'r', 'pm')]:
+    q(LAB, S_LB, '', da, a, m, dec, src, style)
+
 RD = 'README.md'; S_WI = '## Ways in'
 for a in ['hora', 'dars_hw', 'hora:history', 'reinforce_ada_pos', 'knapsack', 'dars_et', 'greso', 'mopps', 'pods',
           'reinforce_ada', 'speed_rl_dynamic', 'dapo_dynamic', 'hora_placebo', 'uniform:x2']:
