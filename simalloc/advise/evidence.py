@@ -149,7 +149,9 @@ EVIDENCE_SOURCES = (
                    note="the lab study re-run on the repaired yardstick (supersedes docs/lab/summary.csv); its "
                         "frontier is uninformative (no learning-rate trade-off, Pass@256 saturated over 10 answers: "
                         "docs/lab.md), so only its speed rows are read"),
-    EvidenceSource("docs/lab/absent/summary.csv", model="lab"),
+    EvidenceSource("docs/lab/absent_reread/summary.csv", model="lab",
+                   note="the level2=absent reading re-run on the repaired yardstick (supersedes "
+                        "docs/lab/absent/summary.csv)"),
     EvidenceSource("docs/peers/summary.csv", models=("lab",),
                    note="before the repair, on another CPU; the lab study's re-run on the repaired yardstick "
                         "(docs/lab/reread) does not reproduce HORA's frontier credit"),
