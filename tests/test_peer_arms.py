@@ -165,8 +165,13 @@ def test_docs_quote_the_committed_ranking():
         row = (f"| {name} | {x['frontier_gain@256']:+.4f} +- {x['frontier_gain_se']:.4f} | ")
         assert row in text, row
     readme = (root / "README.md").read_text()
-    for _, x in rank[rank.arm != "uniform"].iterrows():  # the README's two-model table quotes the same numbers
-        assert f"{x['frontier_gain@256']:+.4f} +- {x['frontier_gain_se']:.4f}" in readme, (x.model, x.arm)
+    shown = [x for _, x in rank[(rank.arm != "uniform") & (rank.model == "lab")].iterrows()
+             if f"| {x.arm} " in readme]  # the README's lab column quotes them (the held-out rates are left out)
+    assert len(shown) >= 12
+    for x in shown:
+        line = next(li for li in readme.splitlines() if li.startswith(f"| {x.arm} "))
+        assert f"{x['frontier_gain@256']:+.4f} +- {x['frontier_gain_se']:.4f}" in line, (x.model, x.arm)
+    # the README's simulator columns quote the re-run (docs/peers/sim_reread), checked in test_committed_numbers.py
     credited = rank[rank["credited@256"] == 1]
     assert set(credited[credited.model == "lab"].arm) == {"hora", "hora:history", "dars_hw"}
     assert set(credited[credited.model == "sim"].arm) == {"reinforce_ada_pos"}

@@ -394,10 +394,12 @@ def load_evidence() -> pd.DataFrame:
     Examples
     --------
     >>> t = load_evidence()
-    >>> row = t[(t.allocator == "informative") & (t.source == "docs/lab/summary.csv")].iloc[0]
+    >>> lab = t[(t.allocator == "informative") & (t.source == "docs/lab/absent_reread/summary.csv")]
+    >>> row = lab[lab.metric == "frontier_gain@256"].iloc[0]
     >>> row.model, row.study, round(float(row.value), 3), round(float(row.se), 3), int(row.n_reps), row.credited
-    ('lab', 'lab_hora_vs_grpo', 0.012, 0.013, 8, 'no')
-    >>> row = t[(t.arm == "hora") & (t.metric == "step_multiplier@pass@1@50%")].iloc[0]
+    ('lab', 'lab_hora_vs_grpo', -0.006, 0.031, 4, 'no')
+    >>> sim = t[(t.arm == "hora") & (t.source == "docs/flagship/summary.csv")]
+    >>> row = sim[sim.metric == "step_multiplier@pass@1@50%"].iloc[0]
     >>> row.source, row.regime, round(float(row.value), 2), int(row.credit), row.credited
     ('docs/flagship/summary.csv', 'simulator v3 (policy=cluster), world beta:0.5,0.5', 0.81, -1, 'no')
     """
