@@ -110,6 +110,21 @@ class Arm:
         """Whether the arm is a peer method's step (``simalloc.train.peers.PEER_ARMS``)."""
         return self.allocator in PEER_ARMS
 
+    @property
+    def ladder_rung(self) -> float | None:
+        """The rollouts-per-step multiplier m when the arm is a rung of uniform GRPO's budget ladder ("uniform" is
+        the rung 1.0, "uniform:x<m>" the rung m: uniform GRPO with no other modifier, at lr x1 and the study's
+        temperature), else None.
+
+        Examples
+        --------
+        >>> parse_arm("uniform:x2").ladder_rung, parse_arm("uniform:x2:lr2").ladder_rung, parse_arm("hora").ladder_rung
+        (2.0, None, None)
+        """
+        plain = (self.allocator == "uniform" and self.k0 is None and self.predictor == "uniform" and not self.placebo
+                 and self.temperature_scale == 1.0 and self.lr_scale == 1.0)
+        return self.rollout_scale if plain else None
+
 
 def parse_arm(spec: str) -> Arm:
     """Parse "allocator[:predictor][:k<K0>][:lr<x>][:x<m>][:temp<x>][:placebo]" (module docstring); errors list

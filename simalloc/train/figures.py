@@ -10,6 +10,8 @@ can read its axes and legend.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -33,10 +35,9 @@ def _role(spec: str) -> str:
         return "lr"
     if arm.allocator != "uniform":
         return "core"
-    plain = arm.k0 is None and arm.predictor == "uniform" and not arm.placebo
-    if plain and arm.temperature_scale == 1.0:
-        return "core" if arm.rollout_scale in (1.0, 2.0) else "ladder"
-    if plain and arm.rollout_scale == 1.0:
+    if arm.ladder_rung is not None:
+        return "core" if arm.ladder_rung in (1.0, 2.0) else "ladder"
+    if replace(arm, temperature_scale=1.0).ladder_rung == 1.0:  # uniform GRPO at another temperature only
         return "temperature"
     return "other"
 
@@ -108,7 +109,8 @@ def efficiency_arms(arms) -> tuple:
     ('uniform', 'uniform:x2', 'uniform:x4', 'hora')
     """
     arms = tuple(dict.fromkeys(arms))
-    rungs = sorted((a for a in arms if _rung(a) is not None), key=_rung)
+    rung = {a: parse_arm(a).ladder_rung for a in arms}
+    rungs = sorted((a for a in arms if rung[a] is not None), key=rung.get)
     methods = []
     for spec in arms:
         arm = parse_arm(spec)
@@ -116,15 +118,6 @@ def efficiency_arms(arms) -> tuple:
                 and arm.predictor != "truth"):
             methods.append(spec)
     return tuple(rungs) + tuple(methods)
-
-
-def _rung(spec: str) -> float | None:
-    """The rollouts-per-step multiplier of a rung of uniform GRPO's budget ladder (uniform:x<m> at lr x1, the
-    study's temperature; "uniform" is the rung 1.0), None for any other arm."""
-    arm = parse_arm(spec)
-    plain = (arm.allocator == "uniform" and arm.k0 is None and arm.predictor == "uniform" and not arm.placebo
-             and arm.temperature_scale == 1.0 and arm.lr_scale == 1.0)
-    return arm.rollout_scale if plain else None
 
 
 def _styles(arms) -> dict:
@@ -136,7 +129,7 @@ def _styles(arms) -> dict:
     used, out = {}, {}
     for j, arm in enumerate(arms):
         color = color_of(arm)
-        n = used.get(color, 0) + int(_rung(arm) not in (None, 1.0))  # uniform's other budgets: dashed
+        n = used.get(color, 0) + int(parse_arm(arm).ladder_rung not in (None, 1.0))  # uniform's other budgets: dashed
         used[color] = used.get(color, 0) + 1
         out[arm] = {"color": color, "marker": MARKERS[j % len(MARKERS)], "ls": _LINESTYLES[n % len(_LINESTYLES)],
                     "hatch": _HATCHES[n % len(_HATCHES)]}
@@ -374,7 +367,8 @@ def plot_efficiency(steps: pd.DataFrame, args, path, title, metric: str = "pass@
     handles = []
     for arm in shown:
         curve, s = _curve(steps, arm, metric, start_step), style[arm]
-        every, z = max(len(curve) // 8, 1), 3 if _rung(arm) is not None else 2  # the ladder above the methods
+        z = 3 if parse_arm(arm).ladder_rung is not None else 2  # the ladder above the methods
+        every = max(len(curve) // 8, 1)
         ax_t.plot(curve.step, curve.value, color=s["color"], ls=s["ls"], marker=s["marker"], ms=5, markevery=every,
                   label=arm, zorder=z)
         spent = curve[curve.rollouts > 0]
