@@ -138,12 +138,15 @@ class EvidenceSource:
     axes: tuple = ()
 
 
-#: every committed training study output read, in the order reports number them. docs/peers/summary.csv is read for
-#: its lab rows only: its simulator rows predate the repaired frontier read and the refills, and
-#: docs/peers/sim_reread/ re-ran them. The lab re-read of lab_hora_vs_grpo on the repaired yardstick (a folder under
-#: docs/lab/ with summary.csv, replicates.csv and args.json) is one more line here, e.g.
-#: ``EvidenceSource("docs/lab/<folder>/summary.csv", model="lab")``: its efficiency rows are read by AXES and its
-#: regime from its args.json; then rebuild (``--rebuild``) and commit evidence.csv with it.
+#: said of the lab sources read before the repair whose study was re-run since
+_PRE_REPAIR_LAB = ("before the repair, on another CPU; the lab study's re-run on the repaired yardstick "
+                   "(docs/lab/reread) does not reproduce HORA's frontier credit")
+
+#: every committed training study output read, in the order reports number them. A re-run supersedes its study's
+#: older file (docs/lab/reread and docs/lab/absent_reread replace docs/lab/summary.csv and docs/lab/absent/); a
+#: file whose simulator rows a re-run superseded keeps its lab rows (``models``: docs/peers/summary.csv, whose
+#: simulator side docs/peers/sim_reread re-ran). Adding a study is one line here, then ``--rebuild`` and commit
+#: evidence.csv with it.
 EVIDENCE_SOURCES = (
     EvidenceSource("docs/lab/reread/summary.csv", model="lab", axes=("efficiency",),
                    note="the lab study re-run on the repaired yardstick (supersedes docs/lab/summary.csv); its "
@@ -152,12 +155,8 @@ EVIDENCE_SOURCES = (
     EvidenceSource("docs/lab/absent_reread/summary.csv", model="lab",
                    note="the level2=absent reading re-run on the repaired yardstick (supersedes "
                         "docs/lab/absent/summary.csv)"),
-    EvidenceSource("docs/peers/summary.csv", models=("lab",),
-                   note="before the repair, on another CPU; the lab study's re-run on the repaired yardstick "
-                        "(docs/lab/reread) does not reproduce HORA's frontier credit"),
-    EvidenceSource("docs/peers/lab8/summary.csv",
-                   note="before the repair, on another CPU; the lab study's re-run on the repaired yardstick "
-                        "(docs/lab/reread) does not reproduce HORA's frontier credit"),
+    EvidenceSource("docs/peers/summary.csv", models=("lab",), note=_PRE_REPAIR_LAB),
+    EvidenceSource("docs/peers/lab8/summary.csv", note=_PRE_REPAIR_LAB),
     EvidenceSource("docs/flagship/summary.csv", model="sim"),
     EvidenceSource("docs/flagship_v4/summary.csv", model="sim", axes=("efficiency",),
                    note="v4's frontier is uninformative in this study (Pass@1 and Pass@256 rise together with the "
