@@ -92,14 +92,18 @@ def _lab_summary(steps: pd.DataFrame, args) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 def _lab_figure(steps: pd.DataFrame, args, path) -> None:
+    """lab.png: per task family, mean Pass@1 over training, and the mean gradient SNR, for the arms figure.png draws
+    (``simalloc.train.figures.figure_arms``: the methods and uniform's main rungs; every arm is in summary.csv),
+    one legend below the panels."""
     from simalloc.plotting import color_of, use_agg
+    from simalloc.train.figures import figure_arms
 
     plt = use_agg()
-    arms = [a for a in args.arms if a in set(steps.arm)]
+    arms = [a for a in figure_arms(args.arms) if a in set(steps.arm)]
     task = args.train.build_task()
     families = [f for f in task.family_names if steps[f"pass@1:{f}"].notna().any()]
     titles = {"level0": "level 0 (taught)", "level1": "level 1 (noisy teacher)", "level2": "level 2 (misconception)"}
-    fig, axes = plt.subplots(1, len(families) + 1, figsize=(4.5 * (len(families) + 1), 4.2))
+    fig, axes = plt.subplots(1, len(families) + 1, figsize=(4.5 * (len(families) + 1), 5.2), layout="constrained")
     for ax, fam in zip(axes[:-1], families):
         for arm in arms:
             curve = steps[steps.arm == arm].groupby("step")[f"pass@1:{fam}"].mean()
@@ -115,11 +119,13 @@ def _lab_figure(steps: pd.DataFrame, args, path) -> None:
     ax.set_title("Gradient SNR (per-group gradients)")
     ax.set_xlabel("training step")
     ax.set_ylabel("(||g||^2 - V) / V   (0: all noise)")
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    left_out = len(set(args.arms)) - len(arms)
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(arms), 7), fontsize=8,
+               title=f"{left_out} more arms in summary.csv (figure.png's rule)" if left_out else None, title_fontsize=8)
     fig.suptitle(f"Lab ({args.train.task}): {args.train.n_prompts} prompts x G = {args.train.group_size}, "
                  f"K0 = {args.train.k0}, "
                  f"lr {args.train.lr:g}, {args.n_reps} replicates (means)")
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -178,7 +178,8 @@ def _figure(rank: pd.DataFrame, bounds: dict, path) -> None:
         ax.set_xlabel("frontier gain, Pass@256 (minus GRPO's lr frontier at the same Pass@1), +- 2 se")
         ax.set_title(f"{model}: dashed = the frontier's interpolation bound; hatched = controls\n"
                      "green / red: credited (beyond the bound by 2 se)", fontsize=10)
-    fig.suptitle("Peer methods at a matched rollout budget per step")
+    fig.suptitle("Peer methods at a matched rollout budget per step\n"
+                 "(the refilling rules at what their trainers spend)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
