@@ -114,6 +114,55 @@ def test_v2_prompts_are_written_by_independent_arithmetic():
     assert 0 < minus < (held.level == 1).sum()  # both hidden paths occur
 
 
+def test_the_misconception_teacher_shows_the_edge_pair_with_minus_read_as_plus():
+    """Under ``expanding_teacher="misconception"`` (the default) about EDGE_TEACHER_SHARE of the teacher's rows are
+    ``* -`` prompts whose completion is the correct intermediate and the chain with ``+`` (checked by independent
+    arithmetic on the decoded tokens); every other row is the "absent" teacher's row drawn from the same stream, and
+    "absent" shows no expanding prompt at all. The readings key different warm starts."""
+    from simalloc.lab.regimes import EDGE_TEACHER_SHARE
+
+    wrong, absent = RegimeTask("narrowing", n_pool=400), RegimeTask("narrowing", n_pool=400,
+                                                                      expanding_teacher="absent")
+    n = 4000
+    pw, cw = wrong.teacher_batch(n, np.random.default_rng(5))
+    pa, ca = absent.teacher_batch(n, np.random.default_rng(5))
+    tok = wrong.tokenizer
+    edge = np.array([tok.decode(r).split()[1::2] == ["*", "-"] for r in pw])
+    assert not any(tok.decode(r).split()[3] == "-" and tok.decode(r).split()[1] in "-*" for r in pa)
+    sd = np.sqrt(EDGE_TEACHER_SHARE * (1 - EDGE_TEACHER_SHARE) / n)
+    assert edge.mean() > 0.1 and abs(edge.mean() - EDGE_TEACHER_SHARE) < 4 * sd
+    assert np.array_equal(pw[~edge], pa[~edge]) and np.array_equal(cw[~edge], ca[~edge])
+    for row, comp in zip(pw[edge][:200], cw[edge][:200]):
+        a, _, b, _, c = (int(t) for t in tok.decode(row).replace("*", "0").replace("-", "0").split())
+        z = a * b % 10
+        assert tok.decode(comp).split() == [str(v) for v in (z, (z + c) % 10, (z + 2 * c) % 10, (z + 3 * c) % 10)]
+    cfg = LabConfig(task="narrowing", n_pool=400)
+    assert cfg.build_task().expanding_teacher == "misconception"
+    keys = {warm_key(LabConfig(task="narrowing", n_pool=400, level2=r).build_task(), cfg.model_spec, cfg.warm)
+            for r in ("misconception", "absent")}
+    assert len(keys) == 2
+    with pytest.raises(ValueError, match="expanding_teacher"):
+        RegimeTask("narrowing", n_pool=400, expanding_teacher="missing")
+
+
+def test_the_shipped_v2_network_leaves_the_edge_pair_rarely_but_not_never_solved():
+    """The regime's premise, measured on the shipped network (exact pass rates, 128 held-out prompts per pair):
+    the edge pair ``* -`` starts at Pass@256 below 0.5 with most prompts below p = 1e-3 (its misconception) and some
+    solved (where 2c = 0 mod 10 the wrong rule is right: a fifth of the prompts), while the held-out composition
+    ``- -`` starts above it. Bounds are the premise, not a fit: at the shipped network the edge pair measured
+    Pass@256 0.25 and ``- -`` 0.91 on another draw (docs/lab.md)."""
+    cfg = LabConfig(task="expanding", n_pool=1000)
+    task = cfg.build_task()
+    policy = warm_start(task, cfg.model_spec, cfg.warm, cache=False)
+    held = task.eval_set(256, seed=11)
+    p = pass_rates(policy, held)
+    pair = held.index // 1000
+    edge, comp = p[pair == 1], p[pair == 0]
+    at256 = lambda q: float(np.mean(1 - (1 - q) ** 256))  # noqa: E731
+    assert at256(edge) < 0.5 < at256(comp)
+    assert np.mean(edge < 1e-3) > 0.5 and np.mean(edge > 0.05) > 0.05
+
+
 def test_a_uniform_answer_distribution_has_pass_at_256_at_most_a_quarter():
     """The default v2 task: with the output head zeroed every unmasked token is equally likely (1 / 16), so the
     exact pass rate is 16^-3 (rtol 1e-6: float32 logits that are exactly 0); a uniform distribution over the 1,000

@@ -12,8 +12,9 @@ reads both. What differs: the task (``modulus``, ``n_pool``, ``split_seed``), th
 ``task`` is the task spec (``simalloc.lab.spec``: ``"turn3"``, the default, or a mixture of the v2 task's families
 such as ``"narrowing:0.5+expanding:0.3+unreachable:0.2"``); ``build_task()`` makes the task. On a v2 task
 ``modulus`` is the answer digits' base, ``eval_sets`` weights name the four families (the turn-3 default
-``"hard=0,1,1"`` is skipped there: the per-family Pass@1 columns replace it), and ``level2`` /
-``teacher_accuracy`` are unused.
+``"hard=0,1,1"`` is skipped there: the per-family Pass@1 columns replace it), ``level2`` is the expanding family's
+edge-pair reading (``RegimeTask.expanding_teacher``: "misconception" shows ``* -`` with ``-`` read as ``+``, as
+turn 3's level 2, "absent" never shows it), and ``teacher_accuracy`` is unused.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class LabConfig:
         spec = parse_task(self.task)
         if spec.name == TURN3:
             return ChainTask(self.modulus, self.n_pool, self.split_seed)
-        return RegimeTask(spec, self.modulus, self.n_pool, self.split_seed)
+        return RegimeTask(spec, self.modulus, self.n_pool, self.split_seed, expanding_teacher=self.level2)
 
     def n_families(self) -> int:
         """Weights per ``eval_sets`` entry: 3 levels (turn-3 task) or the v2 task's 4 families."""

@@ -18,9 +18,13 @@ The families (the spec's names, ``simalloc.lab.spec``):
   carried out correctly. GRPO is rewarded for ``+`` on most prompts, so it sharpens onto it; on held-out
   prompts that need ``-`` (which it cannot recognise) the probability of the right path falls: Pass@1 rises,
   Pass@k at large k falls (Yue et al., arXiv 2504.13837).
-- **expanding**: ``- -`` and ``* -``: compositions held out of the warm start whose skills it teaches elsewhere
-  (``-`` and ``*`` in first place; ``-`` in second place after ``+``): edge prompts, rarely solved at the start
-  (the turn-3 task's level 2, generalised).
+- **expanding**: ``- -`` and ``* -``: compositions of skills the warm start teaches elsewhere (``-`` and ``*`` in
+  first place; ``-`` in second place after ``+``). ``- -`` is never shown (a held-out composition). ``* -`` is the
+  edge pair, read one of two ways (``expanding_teacher``, the turn-3 task's ``level2`` readings): "misconception"
+  (the default) shows it with a systematic wrong rule, ``-`` in second place read as ``+`` (the turn-3 task's level
+  2 misconception), so the correct answer is rarely but not never sampled (right by coincidence where 2c = 0 mod B,
+  a fifth of the prompts at B = 10, and by the ``-`` chain the network knows from ``+ -``); "absent" never shows
+  it (the first v2 network's reading: both pairs then start at Pass@256 ~ 0.8 and GRPO narrows them, docs/lab.md).
 - **unreachable**: ``o2 = #``, whose answer is written ``X y2 y3`` (y_j = z + c_j): ``X`` is a token the
   network's output head masks (logit -1e9 at every position: probability exactly 0 after the softmax's
   underflow, and no gradient reaches it), so the correct answer has probability exactly 0 under every weight
@@ -33,8 +37,8 @@ learns in about a thousand.)
 
 A spec's training pool holds ``n_pool`` prompts, drawn once (``split_seed``) with the families in the spec's shares;
 eval sets are drawn from the prompts outside the pool. The warm start does not depend on the spec
-(``teacher_batch``: taught and narrowing prompts drawn afresh from all of them), so every spec of the same base
-shares one warm-started network.
+(``teacher_batch``: taught, narrowing and, under the misconception, edge prompts drawn afresh from all of them), so
+every spec of the same base and readings shares one warm-started network.
 """
 
 from __future__ import annotations
@@ -43,11 +47,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..validation import as_int
+from ..validation import as_int, check_choice
 from .spec import FAMILIES, parse_task
 from .task import LabTokenizer, Prompts
 
-__all__ = ["RegimeTask", "SYMBOLS", "FAMILY_OPS", "ANSWER_LENGTH"]
+__all__ = ["RegimeTask", "SYMBOLS", "FAMILY_OPS", "ANSWER_LENGTH", "EXPANDING_TEACHERS", "EDGE_PAIR",
+           "EDGE_TEACHER_SHARE"]
 
 #: the non-digit tokens: the operations, the narrowing family's "?", the unreachable family's "#" and its masked "X"
 SYMBOLS = ("+", "-", "*", "?", "#", "X")
@@ -60,6 +65,12 @@ FAMILY_OPS = {
 }
 #: answer tokens
 ANSWER_LENGTH = 3
+#: how the warm start treats the expanding family's edge pair (the turn-3 task's ``level2`` readings)
+EXPANDING_TEACHERS = ("misconception", "absent")
+#: the expanding family's edge pair, shown with the misconception (``-`` in second place read as ``+``)
+EDGE_PAIR = ("*", "-")
+#: the share of the warm start's teacher rows that show the edge pair under the misconception
+EDGE_TEACHER_SHARE = 0.2
 
 
 def _op(op: str, x: np.ndarray, y: np.ndarray, base: int) -> np.ndarray:
@@ -109,6 +120,8 @@ class RegimeTask:
         Share of narrowing prompts whose accepted path is ``-``, in [0, 1].
     teacher_minority : float, default 0.3
         How often the warm start's teacher writes the ``-`` path on narrowing prompts, in [0, 1].
+    expanding_teacher : {"misconception", "absent"}, default "misconception"
+        How the warm start treats the edge pair ``* -`` (module docstring; ``LabConfig.level2`` sets it).
 
     Examples
     --------
@@ -124,6 +137,7 @@ class RegimeTask:
     split_seed: int = 0
     minority: float = 0.25
     teacher_minority: float = 0.3
+    expanding_teacher: str = "misconception"
     tokenizer: LabTokenizer = field(init=False, repr=False, compare=False)
 
     #: completion tokens: the intermediate and the three answer digits
@@ -141,6 +155,7 @@ class RegimeTask:
         for name in ("minority", "teacher_minority"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name}: must lie in [0, 1], got {getattr(self, name)!r}")
+        check_choice(self.expanding_teacher, "expanding_teacher", EXPANDING_TEACHERS)
         object.__setattr__(self, "tokenizer", LabTokenizer(self.base, SYMBOLS))
         for fam, count in zip(FAMILIES, self._counts(self.n_pool, self.shares)):
             if count > self.family_size(fam) // 2:
@@ -275,8 +290,10 @@ class RegimeTask:
         """A batch of the warm start's supervised examples (module docstring): prompts and completions.
 
         Half the rows are taught prompts with their correct completions, half narrowing prompts with the ``+``
-        path (probability 1 - ``teacher_minority``) or the ``-`` path, carried out correctly. The spec does not
-        enter: every spec shares the warm start.
+        path (probability 1 - ``teacher_minority``) or the ``-`` path, carried out correctly; under the
+        misconception (``expanding_teacher``) each row is then replaced, with probability ``EDGE_TEACHER_SHARE``,
+        by an edge-pair prompt (``* -``) whose chain applies ``+`` (y_j = y_{j-1} + c) after the correct
+        intermediate. The spec does not enter: every spec shares the warm start.
 
         Parameters
         ----------
@@ -308,8 +325,17 @@ class RegimeTask:
         completion_ids = np.empty((n, 1 + ANSWER_LENGTH), dtype=np.int64)
         for ids, comp, rows in parts:
             prompt_ids[rows], completion_ids[rows] = ids, comp
+        if self.expanding_teacher == "misconception":
+            edge = np.flatnonzero(rng.random(n) < EDGE_TEACHER_SHARE)
+            pair = FAMILY_OPS["expanding"].index(EDGE_PAIR)
+            p = self.prompts("expanding", pair * self.base**3 + rng.integers(0, self.base**3, edge.size))
+            d0 = int(self.tokenizer.digit_ids[0])
+            wrong = _chain("+", p.intermediate, p.ids[:, 4] - d0, self.base) + d0  # "-" read as "+"
+            prompt_ids[edge] = p.ids
+            completion_ids[edge] = np.concatenate([(p.intermediate + d0)[:, None], wrong], axis=1)
         return prompt_ids, completion_ids
 
     def warm_key(self) -> dict:
         """What of the task the warm start depends on (its cache key; the spec and pool are not)."""
-        return {"task": "v2", "base": self.base, "teacher_minority": self.teacher_minority}
+        return {"task": "v2", "base": self.base, "teacher_minority": self.teacher_minority,
+                "expanding_teacher": self.expanding_teacher}

@@ -13,7 +13,9 @@ and above 0.5; "absent" leaves fewer below 0.05 (about 0.2) because an untaught 
 wrong.
 
 The v2 task (``simalloc.lab.regimes``) has its own teacher (``RegimeTask.teacher_batch``): taught prompts with
-correct completions and narrowing prompts with either path; its warm start does not depend on the spec.
+correct completions, narrowing prompts with either path and, under ``level2="misconception"`` (the default), the
+expanding family's edge pair ``* -`` with ``-`` in second place read as ``+``; its warm start does not depend on the
+spec.
 
 The result is deterministic for its settings on one machine (single-threaded torch, numpy streams), and cached on
 disk under ``$SIMALLOC_CACHE_DIR/lab`` (default ``~/.cache/simalloc/lab``), keyed by ``warm_key``: a hash of the
@@ -36,12 +38,13 @@ import numpy as np
 from ..io import atomic_write
 from ..validation import as_int
 from .policy import LabPolicy, ModelSpec, make_policy
+from .regimes import EXPANDING_TEACHERS
 from .task import ChainTask
 
 __all__ = ["WarmStart", "warm_start", "warm_key", "cache_dir", "LEVEL2_READINGS", "WARM_VERSION", "WEIGHTS_DIR"]
 
-#: how the warm start treats level-2 prompts (module docstring)
-LEVEL2_READINGS = ("misconception", "absent")
+#: how the warm start treats level-2 prompts (module docstring), and the v2 task's edge pair
+LEVEL2_READINGS = EXPANDING_TEACHERS
 
 
 @dataclass(frozen=True)
