@@ -277,6 +277,25 @@ def test_lab_ladder_truth_and_temperature_arms_run():
     assert last["pass@256_best_temperature"] == max(last["pass@256@T1"], last["pass@256@T2"])
 
 
+def test_lab_p2_is_uniform_with_twice_the_prompts():
+    """The lab's uniform:p2 is the same run as uniform with n_prompts doubled (one loop for both models: the
+    same batch draws, the GRPO step's 1/N over the step's completions), to float32 reordering of the batch."""
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from simalloc.lab import LabConfig, train_lab
+
+    cfg = LabConfig(n_pool=600, steps=2, n_prompts=8, group_size=4, k0=2, phase_b_shards=2, n_eval=30,
+                    warm_steps=10, record_every=1, snr_every=1)
+    a, _ = train_lab(cfg, "uniform:p2", 0)
+    b, _ = train_lab(replace(cfg, n_prompts=16), "uniform", 0)
+    assert (a.rollouts.iloc[1:] == 64).all()
+    cols = ["rollouts", "pass@1", "pass@256", "grad_snr", "grad_noise_scale"]
+    np.testing.assert_allclose(a[cols].to_numpy(float), b[cols].to_numpy(float), rtol=1e-5)
+    u, _ = train_lab(cfg, "uniform", 0)
+    assert (u.rollouts.iloc[1:] == 32).all()
+
+
 def test_lab_pass_rates_at_several_temperatures_equal_one_at_a_time(lab):
     """One network pass for the grid gives pass_rates at each t (the same float64 softmax; rtol 1e-12), and the
     answer distribution depends on t (a flat grid would pass any recorder)."""

@@ -305,6 +305,34 @@ def test_eval_set_frontier_reads_the_sets_own_columns():
     assert _eval_set_view(last, "easy", 1024) is None
 
 
+def test_p_modifier_multiplies_the_prompts_per_step_and_equals_a_larger_n_prompts():
+    """uniform:p2 trains 2 n_prompts prompts of G each per step and is the same run as uniform with n_prompts 2N
+    (the same streams, the gradient divided by the step's 2N prompts: a mean over twice the batch, not a sum);
+    it is no rung of the rollouts ladder; a peer arm, a non-integer count or more prompts than the pool are
+    refused in one line."""
+    from dataclasses import replace
+
+    from simalloc.train import parse_arm
+
+    arm = parse_arm("uniform:p2:lr0.5")
+    assert (arm.prompt_scale, arm.lr_scale, arm.rollout_scale) == (2.0, 0.5, 1.0)
+    assert parse_arm("uniform:p2").ladder_rung is None and parse_arm("uniform:x2").ladder_rung == 2.0
+    a, _ = simulate_training(SMALL, "uniform:p2", 3)
+    b, _ = simulate_training(replace(SMALL, n_prompts=2 * SMALL.n_prompts), "uniform", 3)
+    assert (a.rollouts.iloc[1:] == 2 * SMALL.n_prompts * SMALL.group_size).all()
+    pd.testing.assert_frame_equal(a.drop(columns="arm"), b.drop(columns="arm"))
+    c, _ = simulate_training(SMALL, "uniform", 3)
+    assert not np.allclose(a["pass@1"].iloc[1:], c["pass@1"].iloc[1:])  # the doubled batch is another run
+    with pytest.raises(ValueError, match="positive integer"):
+        simulate_training(SMALL, "uniform:p0.01", 3)
+    with pytest.raises(ValueError, match="more than n_pool"):
+        simulate_training(replace(SMALL, n_pool=SMALL.n_prompts + 1), "uniform:p2", 3)
+    with pytest.raises(ValueError, match="p<m> applies to allocating arms"):
+        parse_arm("dapo_dynamic:p2")
+    with pytest.raises(ValueError, match="p<m> needs"):
+        parse_arm("uniform:ptwo")
+
+
 def test_x_modifier_multiplies_the_rollouts_per_step_and_equals_a_larger_group_size():
     """uniform:x2 spends 2 n_prompts G rollouts per step and is the same run as uniform with group_size 2G (the same
     streams); hora:x2 splits the doubled Phase-B budget; a pilot larger than m G is refused."""

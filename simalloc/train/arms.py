@@ -11,6 +11,10 @@ uniform GRPO whenever zero-spread groups occur: ``simalloc.train.peers.refill_in
 - ``lr<x>``: the learning rate times x (``uniform:lr0.5`` is a point of GRPO's learning-rate frontier);
 - ``x<m>``: m times the rollouts per step at the same learning rate (every group, and so the step's budget, m times
   larger; ``uniform:x2`` is the positive control of "more signal per step");
+- ``p<m>``: m times the prompts per step, each with the same group size, at the same learning rate (the step's
+  budget m times larger; ``uniform:p2`` is "twice the batch" in McCandlish et al.'s sense where the gradient's
+  noise is over prompts: the lab's positive control, since doubling every group there does not raise the SNR;
+  allocating arms only);
 - ``temp<x>``: rollouts sampled (and the update taken) at x times the study's sampling temperature, evaluated at
   the study's evaluation temperature (``uniform:temp1.5``: the entropy-matched GRPO control, a frontier over the
   training temperature beside the learning-rate frontier);
@@ -89,6 +93,8 @@ class Arm:
         Permute the allocator's group sizes over each shard's prompts.
     temperature_scale : float
         The sampling-temperature multiplier (``temp<x>``).
+    prompt_scale : float
+        The prompts-per-step multiplier (``p<m>``).
     """
 
     spec: str
@@ -99,6 +105,7 @@ class Arm:
     placebo: bool = False
     rollout_scale: float = 1.0
     temperature_scale: float = 1.0
+    prompt_scale: float = 1.0
 
     @property
     def dynamic(self) -> bool:
@@ -121,13 +128,27 @@ class Arm:
         >>> parse_arm("uniform:x2").ladder_rung, parse_arm("uniform:x2:lr2").ladder_rung, parse_arm("hora").ladder_rung
         (2.0, None, None)
         """
+        rung = self.batch_rung
+        return rung if rung is not None and self.prompt_scale == 1.0 else None
+
+    @property
+    def batch_rung(self) -> float | None:
+        """The batch multiplier m x p when the arm is uniform GRPO whose only modifiers are ``x<m>`` (rollouts per
+        prompt) and ``p<p>`` (prompts per step), at lr x1 and the study's temperature, else None: the rung a
+        critical-batch prediction reads (``simalloc.train.critical_batch``).
+
+        Examples
+        --------
+        >>> [parse_arm(a).batch_rung for a in ("uniform:p2", "uniform:x2", "uniform:p2:lr2")]
+        [2.0, 2.0, None]
+        """
         plain = (self.allocator == "uniform" and self.k0 is None and self.predictor == "uniform" and not self.placebo
                  and self.temperature_scale == 1.0 and self.lr_scale == 1.0)
-        return self.rollout_scale if plain else None
+        return self.rollout_scale * self.prompt_scale if plain else None
 
 
 def parse_arm(spec: str) -> Arm:
-    """Parse "allocator[:predictor][:k<K0>][:lr<x>][:x<m>][:temp<x>][:placebo]" (module docstring); errors list
+    """Parse "allocator[:predictor][:k<K0>][:lr<x>][:x<m>][:p<m>][:temp<x>][:placebo]" (module docstring); errors list
     the valid names.
 
     Parameters
@@ -142,8 +163,8 @@ def parse_arm(spec: str) -> Arm:
     Raises
     ------
     ValueError
-        For an unknown allocator or modifier, lr<x>, x<m> or temp<x> with a multiplier <= 0, "optimal", or a
-        placebo of dynamic sampling.
+        For an unknown allocator or modifier, lr<x>, x<m>, p<m> or temp<x> with a multiplier <= 0, "optimal", a
+        placebo of dynamic sampling, or p<m> on a peer arm or dynamic sampling.
 
     Warns
     -----
@@ -154,7 +175,7 @@ def parse_arm(spec: str) -> Arm:
     --------
     >>> parse_arm("hora:gp:k16")
     Arm(spec='hora:gp:k16', allocator='hora', predictor='gp', k0=16, lr_scale=1.0, placebo=False, rollout_scale=1.0, \
-temperature_scale=1.0)
+temperature_scale=1.0, prompt_scale=1.0)
     """
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"arm: expected a string like 'hora' or 'hora:gp', got {spec!r}")
@@ -163,7 +184,7 @@ temperature_scale=1.0)
     name = name[: -len("_placebo")] if placebo else name
     check_choice(name, "arm allocator", (*ALLOCATORS, DYNAMIC_SAMPLING, *PEER_ARMS))
     predictor, k0, lr_scale, rollout_scale = ("gp" if name == "vip" else "uniform"), None, 1.0, 1.0
-    temperature_scale = 1.0
+    temperature_scale = prompt_scale = 1.0
     for mod in mods:
         if mod in PREDICTORS:
             predictor = mod
@@ -173,13 +194,15 @@ temperature_scale=1.0)
             placebo = True
         elif mod.startswith("x") and len(mod) > 1:
             rollout_scale = _multiplier(spec, mod, 1, "x<m> needs a rollouts-per-step multiplier m > 0")
+        elif mod.startswith("p") and len(mod) > 1:
+            prompt_scale = _multiplier(spec, mod, 1, "p<m> needs a prompts-per-step multiplier m > 0")
         elif mod.startswith("temp"):
             temperature_scale = _multiplier(spec, mod, 4, "temp<x> needs a sampling-temperature multiplier x > 0")
         elif mod.startswith("lr"):
             lr_scale = _multiplier(spec, mod, 2, "lr<x> needs a learning-rate multiplier x > 0")
         else:
             raise ValueError(f"arm {spec!r}: unknown modifier {mod!r}; valid: {', '.join(PREDICTORS)}, k<K0>, "
-                             "lr<x>, x<m>, temp<x>, placebo")
+                             "lr<x>, x<m>, p<m>, temp<x>, placebo")
     if name == "optimal":
         raise ValueError("arm: 'optimal' is the DP reference for small problems; use 'hora' (exact for the hit "
                          "utility)")
@@ -189,11 +212,14 @@ temperature_scale=1.0)
                       FutureWarning, stacklevel=2)
     if placebo and (name == DYNAMIC_SAMPLING or name in PEER_ARMS):
         raise ValueError(f"arm {spec!r}: {name} has no allocation to permute (placebo applies to allocators)")
+    if (name in PEER_ARMS or name == DYNAMIC_SAMPLING) and prompt_scale != 1.0:
+        raise ValueError(f"arm {spec!r}: p<m> applies to allocating arms ({name} draws its own prompts; give it "
+                         "n_prompts instead)")
     if (name in PEER_ARMS or name == DYNAMIC_SAMPLING) and (predictor != "uniform" or k0 is not None):
         raise ValueError(f"arm {spec!r}: a peer arm or {DYNAMIC_SAMPLING} takes only lr<x>, x<m> and temp<x> (its "
                          "pilot and selection are its own)")
     return Arm(spec, name, predictor, k0, lr_scale=lr_scale, placebo=placebo, rollout_scale=rollout_scale,
-               temperature_scale=temperature_scale)
+               temperature_scale=temperature_scale, prompt_scale=prompt_scale)
 
 
 def ladder_arms(grid=None) -> tuple:

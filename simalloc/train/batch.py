@@ -25,7 +25,7 @@ from .config import BatchSpec
 from .peers import PeerDrawer, parse_peer_options
 from .predictors import TRUTH_CONCENTRATION
 
-__all__ = ["Batch", "BatchDrawer", "binomial"]
+__all__ = ["Batch", "BatchDrawer", "binomial", "arm_prompts"]
 
 
 @dataclass
@@ -87,6 +87,42 @@ def binomial(rng, n, p) -> np.ndarray:
     return _binomial(rng, n, p, np.empty(p.size, dtype=np.int64))
 
 
+def arm_prompts(n_prompts: int, n_pool: int, arm: Arm) -> int:
+    """The prompts an arm trains on per step: round(m n_prompts) for a ``p<m>`` arm, else n_prompts.
+
+    Parameters
+    ----------
+    n_prompts, n_pool : int
+        The study's prompts per step and training pool.
+    arm : Arm
+        The arm (its ``prompt_scale`` m).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        When m n_prompts is not a positive integer or exceeds the pool (prompts are drawn without replacement).
+
+    Examples
+    --------
+    >>> from simalloc.train.arms import parse_arm
+    >>> arm_prompts(64, 2000, parse_arm("uniform:p2")), arm_prompts(64, 2000, parse_arm("hora"))
+    (128, 64)
+    """
+    n = int(round(n_prompts * arm.prompt_scale))
+    if n < 1 or abs(n_prompts * arm.prompt_scale - n) > 1e-9 * max(n, 1):
+        raise ValueError(f"arm {arm.spec!r}: p{arm.prompt_scale:g} times n_prompts {n_prompts} = "
+                         f"{n_prompts * arm.prompt_scale:g} prompts per step; p<m> needs m x n_prompts to be a "
+                         "positive integer")
+    if n > n_pool:
+        raise ValueError(f"arm {arm.spec!r}: {n} prompts per step, more than n_pool={n_pool} (drawn without "
+                         "replacement)")
+    return n
+
+
 class BatchDrawer:
     """Draws each step's batch for one arm (the module docstring gives the rules and the random streams).
 
@@ -106,7 +142,9 @@ class BatchDrawer:
 
     def __init__(self, spec: BatchSpec, arm: Arm, k0: int, predictor, rngs: dict):
         self.spec, self.arm, self.k0, self.predictor, self.rngs = spec, arm, k0, predictor, rngs
-        self.shards = np.array_split(np.arange(spec.n_prompts), spec.phase_b_shards)
+        #: the arm's prompts per step: n_prompts, or m n_prompts for a ``p<m>`` arm (``arm_prompts``)
+        self.n_prompts = arm_prompts(spec.n_prompts, spec.n_pool, arm)
+        self.shards = np.array_split(np.arange(self.n_prompts), spec.phase_b_shards)
         self.options = {"n_max": spec.vip_n_max} if arm.allocator == "vip" else {}
         #: the arm's mean group size: G, or m G for an ``x<m>`` arm
         self.group = int(round(spec.group_size * arm.rollout_scale))
@@ -134,12 +172,13 @@ class BatchDrawer:
             return Batch(g.idx, self._rates(model, g.idx, False), g.kept_pos, g.kept_pos + g.kept_neg, g.spent)
         k0 = spec.k0 if warm else self.k0
         group = spec.group_size if warm else self.group
-        idx = r["batch"].choice(spec.n_pool, spec.n_prompts, replace=False)
+        n = spec.n_prompts if warm else self.n_prompts
+        idx = r["batch"].choice(spec.n_pool, n, replace=False)
         p = self._rates(model, idx, not warm and self.arm.predictor in ("oracle", "truth"))
         s = model.roll(idx, k0, r["pilot"], p)
-        alloc = np.full(spec.n_prompts, group - k0, dtype=np.int64) if warm else self.allocate(idx, p, s)
+        alloc = np.full(n, group - k0, dtype=np.int64) if warm else self.allocate(idx, p, s)
         extra = model.roll(idx, alloc, r["extra"], p)
-        return Batch(idx, p, s + extra, k0 + alloc, int(spec.n_prompts * group), s, alloc, extra)
+        return Batch(idx, p, s + extra, k0 + alloc, int(n * group), s, alloc, extra)
 
     @staticmethod
     def _rates(model, idx, needed: bool) -> np.ndarray:
@@ -170,7 +209,7 @@ class BatchDrawer:
         """
         spec, arm, rng = self.spec, self.arm, self.rngs["alloc"]
         mu = self.predictor.predict(idx, p)
-        alloc = np.zeros(spec.n_prompts, dtype=np.int64)
+        alloc = np.zeros(self.n_prompts, dtype=np.int64)
         history = getattr(self.predictor, "prior", None)
         truth = arm.predictor == "truth"  # the point mass at the true p replaces the pilot's posterior
         for shard in self.shards:

@@ -36,7 +36,8 @@ rollout part of a group's noise (not the draw of the prompts); reading it as m t
 step saving the theory allows. Doubling the batch then cuts steps by (1 + B_noise / B) / (1 + B_noise / (2 B)) and
 changes rollouts by (1 + B / B_noise) / (1 + 2 B / B_noise) < 1: twice the batch *never* saves rollouts; it saves
 steps when B << B_noise (nearly halves them, at nearly the same rollouts) and neither when B >> B_noise (the same
-steps at twice the rollouts).
+steps at twice the rollouts). ``uniform:p<m>`` (m times the prompts, each group as large) *is* m times the batch
+in this sense: the plain prediction is its own.
 """
 
 from __future__ import annotations
@@ -165,7 +166,8 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
     steps : pandas.DataFrame
         The per-step table (arm, rep, step, grad_snr, grad_noise_scale).
     arms : sequence of str
-        The study's arms; every ``uniform:x<m>`` among them (no other modifier) gets predictions.
+        The study's arms; every ``uniform:x<m>`` and ``uniform:p<m>`` among them (no other modifier,
+        ``Arm.batch_rung``) gets predictions.
 
     Notes
     -----
@@ -192,11 +194,10 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
     rows.per_rep("uniform", "b_noise_batch", pd.Series({rep: v[1] for rep, v in per.items()}, dtype=np.float64))
     snr_u = mine.groupby("rep").grad_snr.mean()
     for spec in arms:
-        arm = parse_arm(spec)
-        ladder = (arm.allocator == "uniform" and arm.rollout_scale != 1.0 and spec.count(":") == 1)
-        if not ladder:
+        scale = parse_arm(spec).batch_rung  # x<m> or p<m> alone on uniform GRPO: the batch m times larger
+        if scale is None or scale == 1.0:
             continue
-        pred = {rep: ladder_prediction(b, n, arm.rollout_scale) for rep, (b, n) in per.items() if not np.isnan(b)}
+        pred = {rep: ladder_prediction(b, n, scale) for rep, (b, n) in per.items() if not np.isnan(b)}
         rows.per_rep(spec, "predicted_step_multiplier", pd.Series({r: v[0] for r, v in pred.items()}, dtype=float))
         rows.per_rep(spec, "predicted_compute_multiplier", pd.Series({r: v[1] for r, v in pred.items()}, dtype=float))
         other = steps[steps.arm == spec].dropna(subset=["grad_snr"]).groupby("rep").grad_snr.mean()
@@ -209,4 +210,4 @@ def critical_batch_rows(rows, steps: pd.DataFrame, arms) -> None:
                    if rep in per and not np.isnan(per[rep][0]) and np.isfinite(r) and r > 0}
             steps_eff = pd.Series(eff, dtype=float)
             rows.per_rep(spec, "predicted_step_multiplier_snr", steps_eff)
-            rows.per_rep(spec, "predicted_compute_multiplier_snr", steps_eff / arm.rollout_scale)
+            rows.per_rep(spec, "predicted_compute_multiplier_snr", steps_eff / scale)

@@ -158,7 +158,9 @@ class Updater:
     n_params : int
         The policy's parameters (Adam's state size).
     n_prompts : int
-        Prompts per step (the summed gradient is divided by it).
+        Prompts per step: the summed gradient is divided by the step's prompt count, n_prompts at least (a
+        ``p<m>`` arm's step holds m n_prompts prompts; a dynamic-sampling or peer step that kept fewer groups is
+        still divided by n_prompts).
     """
 
     def __init__(self, spec: UpdateSpec, n_params: int, n_prompts: int):
@@ -174,7 +176,7 @@ class Updater:
         what is not measured. ``noise_rng`` draws the per-rollout score noise (needed when rollout_noise > 0),
         ``snr_rng`` its split among groups on measured steps.
         """
-        spec, n = self.spec, self.n_prompts
+        spec, n = self.spec, max(self.n_prompts, batch.idx.size)
         sizes = np.ascontiguousarray(batch.sizes, dtype=np.int64)
         successes = np.ascontiguousarray(batch.successes, dtype=np.int64)
         mass = advantage_masses(successes, sizes, spec.loss, spec.scale_rewards, spec.advantage_eps)
@@ -190,7 +192,7 @@ class Updater:
         noise = snr = scale = np.nan
         var = self._noise_var(successes, sizes, coef) if sigma > 0 else None
         if measure_snr:
-            g, snr, scale = self._measured(policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng)
+            g, snr, scale = self._measured(policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng, n)
         else:
             if spec.gradient == "sampled":
                 g = policy.sampled_gradient(batch.idx, successes, sizes, coef, rng)
@@ -220,12 +222,12 @@ class Updater:
             return policy.sampled_gradient(batch.idx[sl], successes[sl], sizes[sl], coef[sl], rng)
         return policy.gradient(batch.idx[sl], batch.p[sl], coef[sl])
 
-    def _measured(self, policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng):
+    def _measured(self, policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng, n_norm=None):
         """The summed gradient computed group by group, and its SNR from the groups' own-loss gradients (part of
         the batch-mean gradient over the weight w_i), streamed (``SNRAccumulator``: memory of a few parameter
         vectors, whatever the batch). The groups' parts are computed twice from the same random state (once for
         their sum, which the step uses, once for the SNR); the noise is one draw of the total, as an unmeasured
-        step, split among the groups by ``_split_gaussian``."""
+        step, split among the groups by ``_split_gaussian``; ``n_norm``: the step's divisor (default n_prompts)."""
         n = batch.idx.size
         used = np.flatnonzero(sizes > 0)
         w = np.zeros(n)
@@ -247,7 +249,7 @@ class Updater:
             if noise is not None:
                 part = part + next(noise)
             if sizes[r] > 0:
-                acc.add(part / self.n_prompts / w[r], w[r])
+                acc.add(part / (n_norm or self.n_prompts) / w[r], w[r])
         rng.bit_generator.state = end
         snr, scale = acc.result()
         return g, snr, scale
