@@ -252,9 +252,10 @@ def stages(args) -> list[Stage]:
         steps = tables["steps"]
         world = str((out / "initial_pass_rates.csv").resolve())
         sargs = side_args(args, lab_sim_config(args.train, world, **best), args.sim_reps)
-        summary = summary_tables(steps, sargs)[0]
+        summary, replicates = summary_tables(steps, sargs)
         write_table(steps, out, "sim_steps", csv=False)
         write_table(summary, out, "sim_summary")
+        write_table(replicates, out, "sim_replicates")
         write_table(effect_rows(steps, sargs, summary), out, "predictions")
 
     def lab_arms_shards(out):
@@ -270,9 +271,10 @@ def stages(args) -> list[Stage]:
     def lab_arms_finalize(tables, out, progress):
         steps = pd.concat([pd.read_parquet(out / "lab_uniform.parquet"), tables["steps"]], ignore_index=True)
         largs = side_args(args, args.lab_config())
-        summary = summary_tables(steps, largs)[0]
+        summary, replicates = summary_tables(steps, largs)
         write_table(steps, out, "lab_steps", csv=False)
         write_table(summary, out, "lab_summary")
+        write_table(replicates, out, "lab_replicates")
         write_table(effect_rows(steps, largs, summary), out, "lab_effects")
 
     def calibrate_finalize(tables, out, progress):
@@ -301,7 +303,9 @@ def stages(args) -> list[Stage]:
         Stage("lab_uniform", lab_uniform_shards, lab_uniform_finalize,
               ("initial_pass_rates.csv", "uniform_runs.csv", "lab_uniform.parquet")),
         Stage("fit", fit_shards, fit_finalize, ("fit.csv", "fit.json")),
-        Stage("predict", predict_shards, predict_finalize, ("predictions.csv", "sim_summary.csv")),
-        Stage("lab_arms", lab_arms_shards, lab_arms_finalize, ("lab_effects.csv", "lab_summary.csv")),
+        Stage("predict", predict_shards, predict_finalize,
+              ("predictions.csv", "sim_summary.csv", "sim_replicates.csv")),
+        Stage("lab_arms", lab_arms_shards, lab_arms_finalize,
+              ("lab_effects.csv", "lab_summary.csv", "lab_replicates.csv")),
         Stage("calibrate", lambda out: [], calibrate_finalize, ("calibration.csv", "calibration_summary.csv")),
     ]
