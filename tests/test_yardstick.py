@@ -316,6 +316,32 @@ def test_rollout_seconds_is_the_stated_formula_and_rejects_bad_costs():
                         seconds_per_prefill_token=0, seconds_per_trained_token=-1)
 
 
+def test_a_frontier_gain_within_the_floor_is_not_credited_where_the_bound_vanishes():
+    """A saturated frontier (Pass@256 = 1 - 1e-6 (Pass@1 - 0.3): exactly linear, so leave-one-out reads an
+    interpolation bound of ~0) and an arm 1e-8 above it on every replicate (se ~0): without a floor that arm is
+    credited +1 (the simulator's narrowing fit read uniform:temp2 at -7.9e-8 +- 3.5e-8 that way); with
+    FRONTIER_FLOOR (one point of Pass@k) it is not, while an arm 0.05 above it is. Mutation: frontier_threshold
+    returning the bound alone credits the 1e-8 arm (the assertions on the floor and on "tiny" catch it)."""
+    from simalloc.train.credit import FRONTIER_FLOOR, frontier_threshold
+
+    assert FRONTIER_FLOOR == 0.01 and frontier_threshold(0.0) == 0.01 and np.isnan(frontier_threshold(np.nan))
+    line = lambda x: 1.0 - 1e-6 * (x - 0.3)  # noqa: E731
+    rows = []
+    for rep in range(6):
+        for arm, x in P1.items():
+            rows.append((arm, rep, x, line(x)))
+        x = 0.42 + 0.02 * rep
+        rows += [("tiny", rep, x, line(x) + 1e-8), ("real", rep, x, line(x) + 0.05)]
+    last = pd.DataFrame(rows, columns=["arm", "rep", "pass@1", "pass@256"])
+    args = TrainingStudyArgs(arms=("uniform", "tiny", "real"), frontier_lrs=LRS[:-1],
+                             train=TrainConfig(ks=(1, 256), eval_sets=(), snr_every=0))
+    s = summary_tables(_as_steps(last), args)[0].set_index(["arm", "metric"])
+    assert s.loc[("frontier", "interpolation_bound@256"), "value"] < 1e-9
+    assert s.loc[("tiny", "credited@256"), "value"] == 0.0
+    assert s.loc[("tiny", "frontier_gain@256"), "value"] == pytest.approx(1e-8, abs=1e-10)
+    assert s.loc[("real", "credited@256"), "value"] == 1.0
+
+
 def test_a_multiplier_within_the_floor_is_not_credited_however_small_its_se():
     """Common random numbers make a 5% speed-up "significant" (every replicate reads exactly 1.05, se 0): the
     efficiency axis needs an effect size too (MULTIPLIER_FLOOR = 0.1), while a 25% speed-up (1.25, > 1 + 0.1 +

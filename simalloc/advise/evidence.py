@@ -13,7 +13,7 @@ training studies whose summaries are committed under ``docs/``. This module turn
   world from the study's ``args.json`` ("simulator v3 (policy=cluster), world beta:0.5,0.5"; v4, the log-linear
   policy, with its ``policy_options``: a different model of training, never pooled with v3's);
 - two axes (``AXES``). ``frontier``: the frontier gain (Pass@256 minus uniform GRPO's learning-rate frontier at the
-  arm's own Pass@1), its ``bound`` the frontier's interpolation bound. ``efficiency``: the paired step and compute
+  arm's own Pass@1), its ``bound`` the frontier's interpolation bound, ``FRONTIER_FLOOR`` at least. ``efficiency``: the paired step and compute
   multipliers at uniform GRPO's 50% Pass@1 target (uniform's steps, or rollouts, to the target over the arm's: above
   1 the arm is faster, below 1 slower), its ``bound`` the multiplier floor ``MULTIPLIER_FLOOR`` (a multiplier has no
   interpolation bound: it is credited only beyond 1 +- the floor by 2 se);
@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..io import atomic_write
 from ..train.config import V3_READING, V4_READING
-from ..train.credit import MIN_CREDIT_REPS, credit
+from ..train.credit import MIN_CREDIT_REPS, credit, frontier_threshold
 from ..train.efficiency import MULTIPLIER_FLOOR
 
 __all__ = ["ARM_MAP", "AXES", "EVIDENCE_COLUMNS", "EVIDENCE_FILE", "EVIDENCE_SOURCES", "MIN_REPLICATES",
@@ -235,7 +235,8 @@ def _summary_rows(root: Path, src: EvidenceSource) -> list[dict]:
         for axis, metric in _metrics():
             if src.axes and axis not in src.axes:
                 continue
-            bound = by.value.get(("frontier", _BOUND[metric]), np.nan) if metric in _BOUND else MULTIPLIER_FLOOR
+            bound = (frontier_threshold(by.value.get(("frontier", _BOUND[metric]), np.nan)) if metric in _BOUND
+                     else MULTIPLIER_FLOOR)
             for allocator, arm, reading, _ in _mapped():
                 if (arm, metric) not in by.index:
                     continue

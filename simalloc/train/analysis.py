@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..stats import MeanSE, mean_se
 from .arms import START_POINT, all_arms, frontier_arms, frontier_points, parse_arm
-from .credit import MIN_CREDIT_REPS, credit
+from .credit import MIN_CREDIT_REPS, credit, frontier_threshold
 from .critical_batch import critical_batch_rows
 from .efficiency import efficiency_rows
 
@@ -555,7 +555,8 @@ def _bound_rows(rows: SummaryRows, last: pd.DataFrame, args, reads: dict) -> Non
         rows.scalar("frontier", f"interpolation_ends@{kmax}", float(ends), n=len(means))
     for arm, r in reads.items():
         g = mean_se(r.gain.to_numpy())
-        verdict = credit(g.mean, g.se, g.n, bound, up=not (r.side < 0).any(), down=not (r.side > 0).any())
+        verdict = credit(g.mean, g.se, g.n, frontier_threshold(bound), up=not (r.side < 0).any(),
+                         down=not (r.side > 0).any())
         rows.scalar(arm, f"credited@{kmax}", verdict, n=g.n)
 
 

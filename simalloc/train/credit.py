@@ -6,11 +6,28 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MIN_CREDIT_REPS", "credit"]
+__all__ = ["MIN_CREDIT_REPS", "FRONTIER_FLOOR", "credit", "frontier_threshold"]
 
 #: an arm (or a paired comparison) read on fewer replicates is never credited on either axis: its se is NaN (one
 #: replicate) or rests on one degree of freedom (two); a NaN se never counts as 0
 MIN_CREDIT_REPS = 3
+#: the smallest frontier gain read as an effect, whatever the interpolation bound: one point of Pass@k (as the
+#: Pass@1 comparison's floor, ``simalloc.train.calibration.PASS1_FLOOR``, and the multipliers' 0.1). Where Pass@k
+#: saturates the bound is ~0 and common random numbers make gains of 1e-8 "significant" (the simulator's narrowing
+#: fit read uniform:temp2 at -7.9e-8 +- 3.5e-8, credited -1, before this floor)
+FRONTIER_FLOOR = 0.01
+
+
+def frontier_threshold(bound: float) -> float:
+    """The band a frontier gain must clear: the frontier's interpolation bound, ``FRONTIER_FLOOR`` at least (NaN
+    stays NaN: no bound, nothing to judge).
+
+    Examples
+    --------
+    >>> frontier_threshold(0.0), frontier_threshold(0.05)
+    (0.01, 0.05)
+    """
+    return float(bound) if not np.isfinite(bound) else max(float(bound), FRONTIER_FLOOR)
 
 
 def credit(effect: float, se: float, n: int, threshold: float = 0.0, *, up: bool = True, down: bool = True) -> float:

@@ -34,7 +34,7 @@ from .analysis import final_summary, frontier_reads, frontier_table, summary_tab
 from .arms import frontier_points
 from .calibration import _pass1_class, parse_failure_reading
 from .config import TrainConfig
-from .credit import credit
+from .credit import credit, frontier_threshold
 
 __all__ = ["SimReading", "SIM_READINGS", "loglinear_options", "sim_reading", "lab_sim_config", "effect_rows",
            "compare_effects", "calibration_target", "side_args", "changes_of", "CONFIRMED_SHARE", "CREDITED_NEEDED",
@@ -207,7 +207,8 @@ def _best_temperature_rows(rows: list, last: pd.DataFrame, arms, args, summary: 
     for arm in arms:
         r = frontier_reads(view, arm, kmax, points)
         g = mean_se(r.gain.to_numpy())
-        effect = credit(g.mean, g.se, g.n, bound, up=not (r.side < 0).any(), down=not (r.side > 0).any())
+        effect = credit(g.mean, g.se, g.n, frontier_threshold(bound), up=not (r.side < 0).any(),
+                        down=not (r.side > 0).any())
         rows.append((arm, "frontier", f"frontier_gain_best_temperature@{kmax}", g.mean, g.se, g.n, effect))
 
 
