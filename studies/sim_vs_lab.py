@@ -142,6 +142,64 @@ def lab_config(train: LabConfig, task: str) -> LabConfig:
     return train
 
 
+def args_of(out) -> Args:
+    """The ``Args`` a finished run in ``out`` was made with (its ``args.json``; lists back to tuples).
+
+    Parameters
+    ----------
+    out : path-like
+        A ``sim_vs_lab`` output folder.
+
+    Returns
+    -------
+    Args
+    """
+    def tuples(d):
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+    blob = json.loads((Path(out) / "args.json").read_text())["args"]
+    return Args(**tuples({k: v for k, v in blob.items() if k != "train"}), train=LabConfig(**tuples(blob["train"])))
+
+
+def reread(out) -> pd.DataFrame:
+    """Re-read a finished run on today's rules: effects, classes and verdicts recomputed from its stored runs
+    (``sim_steps.parquet``, ``lab_steps.parquet``; nothing is re-run) into ``out/reread/`` (predictions.csv,
+    lab_effects.csv, calibration.csv, calibration_summary.csv). The run's own files, and its order check
+    (predictions written before the lab's arms ran), are left as they are: a rule changed after a run (e.g. the
+    frontier's effect-size floor, ``simalloc.train.credit.FRONTIER_FLOOR``) re-classifies its effects without
+    moving a value.
+
+    Parameters
+    ----------
+    out : path-like
+        A finished ``sim_vs_lab`` output folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The re-read calibration table.
+    """
+    out = Path(out)
+    args = args_of(out)
+    best = json.loads((out / "fit.json").read_text())["best"]
+    world = str((out / "initial_pass_rates.csv").resolve())
+    sims = pd.read_parquet(out / "sim_steps.parquet")
+    labs = pd.read_parquet(out / "lab_steps.parquet")
+    sargs = side_args(args, lab_sim_config(args.train, world, **best), args.sim_reps)
+    largs = side_args(args, args.lab_config())
+    predictions = effect_rows(sims, sargs, summary_tables(sims, sargs)[0])
+    lab = effect_rows(labs, largs, summary_tables(labs, largs)[0])
+    table = compare_effects(lab, predictions)
+    dest = out / "reread"
+    dest.mkdir(exist_ok=True)
+    write_table(predictions, dest, "predictions")
+    write_table(lab, dest, "lab_effects")
+    write_table(table, dest, "calibration")
+    write_table(pd.DataFrame([{**calibration_target(table), "task": args.task, "sim_reading": args.sim_reading,
+                               "reread_of": str(out.name)}]), dest, "calibration_summary")
+    return table
+
+
 def initial_pass_rates(cfg: LabConfig) -> pd.DataFrame:
     """The warm start's exact pass rate of every training prompt, as an ``empirical`` world's table.
 

@@ -85,6 +85,23 @@ def test_protocol_writes_predictions_before_the_lab_arms_and_calibration_with_bo
     assert fit["grid_size"] == 2 and fit["runs"] == 2 * 2 and fit["cpu_seconds"] > 0  # 2 points x (uniform, lr2)
 
 
+def test_reread_recomputes_the_calibration_from_the_stored_runs(tiny_run, tmp_path):
+    """``reread`` on a copy of the tiny run gives the run's own calibration.csv (nothing re-run, the same rules:
+    values and classes), with the replicates files beside the summaries. Mutation: a lab side read from the
+    simulator's runs (sim_steps.parquet swapped in) changes the lab values, which the comparison catches."""
+    from simalloc_studies.sim_vs_lab import reread
+
+    assert (tiny_run / "lab_replicates.csv").is_file() and (tiny_run / "sim_replicates.csv").is_file()
+    out = tmp_path / "copy"
+    shutil.copytree(tiny_run, out)
+    own = pd.read_csv(out / "calibration.csv")
+    pd.testing.assert_frame_equal(reread(out).reset_index(drop=True), own, check_dtype=False)
+    assert (out / "reread" / "calibration_summary.csv").is_file()
+    shutil.copy(out / "sim_steps.parquet", out / "lab_steps.parquet")
+    swapped = reread(out).reset_index(drop=True)
+    assert not np.allclose(swapped.lab_value.fillna(-1), own.lab_value.fillna(-1))
+
+
 def test_a_protocol_that_runs_the_lab_arms_before_the_predictions_fails(tiny_run, tmp_path, monkeypatch):
     """Mutation of the order: the lab's arms listed before the predict stage must be refused (on a copy of the
     tiny run with its last three stages undone, so only the reordered tail runs)."""
