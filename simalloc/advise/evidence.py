@@ -15,8 +15,8 @@ training studies whose summaries are committed under ``docs/``. This module turn
 - two axes (``AXES``). ``frontier``: the frontier gain (Pass@256 minus uniform GRPO's learning-rate frontier at the
   arm's own Pass@1), its ``bound`` the frontier's interpolation bound, ``FRONTIER_FLOOR`` at least. ``efficiency``:
   the paired step and compute multipliers at uniform GRPO's 50% Pass@1 target (uniform's steps, or rollouts, to the
-  target over the arm's: above 1 the arm is faster, below 1 slower), its ``bound`` the multiplier floor ``MULTIPLIER_FLOOR`` (a multiplier has no
-  interpolation bound: it is credited only beyond 1 +- the floor by 2 se);
+  target over the arm's: above 1 the arm is faster, below 1 slower), its ``bound`` the multiplier floor
+  ``MULTIPLIER_FLOOR`` (a multiplier has no interpolation bound: it is credited only beyond 1 +- the floor by 2 se);
 - ``committed_credit``: the study's own ``credited@256`` / ``credited@<multiplier>`` (+1, -1, 0); ``credit``: that
   credit after the project's rule (``simalloc.train.credit.credit``) is applied again here: it stands only when the
   row rests on at least ``MIN_REPLICATES`` replicates, has a finite se, and its value clears the bound by 2 se the
