@@ -146,21 +146,24 @@ def test_the_misconception_teacher_shows_the_edge_pair_with_minus_read_as_plus()
 
 
 def test_the_shipped_v2_network_leaves_the_edge_pair_rarely_but_not_never_solved():
-    """The regime's premise, measured on the shipped network (exact pass rates, 128 held-out prompts per pair):
-    the edge pair ``* -`` starts at Pass@256 below 0.5 with most prompts below p = 1e-3 (its misconception) and some
-    solved (where 2c = 0 mod 10 the wrong rule is right: a fifth of the prompts), while the held-out composition
-    ``- -`` starts above it. Bounds are the premise, not a fit: at the shipped network the edge pair measured
-    Pass@256 0.25 and ``- -`` 0.91 on another draw (docs/lab.md)."""
+    """The regime's premise, measured on the shipped network (exact pass rates, 256 held-out expanding prompts).
+    On the edge pair ``* -`` where 2c != 0 mod 10 (the misconception's answer is wrong): Pass@256 below 0.5, most
+    prompts below p = 1e-3, and some above it (reached by composition, not by the wrong rule); where 2c = 0 (c in
+    {0, 5}) the wrong rule writes the right answer, so those prompts are solved (p > 0.9 on average: taught in
+    effect); the held-out composition ``- -`` starts above Pass@256 0.5. Bounds are the premise, not a fit (measured
+    on another draw: 0.089, 68% / 9% below / above 1e-3 of the whole pair, 0.9986 on c in {0, 5}; docs/lab.md)."""
     cfg = LabConfig(task="expanding", n_pool=1000)
     task = cfg.build_task()
     policy = warm_start(task, cfg.model_spec, cfg.warm, cache=False)
     held = task.eval_set(256, seed=11)
     p = pass_rates(policy, held)
-    pair = held.index // 1000
-    edge, comp = p[pair == 1], p[pair == 0]
+    pair, c = held.index // 1000, held.index % 10
+    coincide = (2 * c) % 10 == 0
+    edge, lucky, comp = p[(pair == 1) & ~coincide], p[(pair == 1) & coincide], p[pair == 0]
     at256 = lambda q: float(np.mean(1 - (1 - q) ** 256))  # noqa: E731
     assert at256(edge) < 0.5 < at256(comp)
-    assert np.mean(edge < 1e-3) > 0.5 and np.mean(edge > 0.05) > 0.05
+    assert np.mean(edge < 1e-3) > 0.5 and np.mean(edge > 1e-3) > 0.02
+    assert lucky.size and lucky.mean() > 0.9
 
 
 def test_a_uniform_answer_distribution_has_pass_at_256_at_most_a_quarter():

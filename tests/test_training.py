@@ -327,6 +327,14 @@ def test_p_modifier_multiplies_the_prompts_per_step_and_equals_a_larger_n_prompt
         simulate_training(SMALL, "uniform:p0.01", 3)
     with pytest.raises(ValueError, match="more than n_pool"):
         simulate_training(replace(SMALL, n_pool=SMALL.n_prompts + 1), "uniform:p2", 3)
+    with pytest.raises(ValueError, match="fewer than phase_b_shards"):
+        simulate_training(replace(SMALL, n_prompts=4, phase_b_shards=4), "uniform:p0.5", 3)
+    from simalloc.train import TrainingStudyArgs
+    from simalloc.train.own_terms import trained_per_step
+
+    with pytest.raises(ValueError, match="^arms: .*more than n_pool"):  # refused before any run starts
+        TrainingStudyArgs(arms=("uniform", "uniform:p2"), train=replace(SMALL, n_pool=SMALL.n_prompts + 1)).validate()
+    assert trained_per_step("uniform:p2", 10, 8, {}) == 160.0 and trained_per_step("uniform", 10, 8, {}) == 80.0
     with pytest.raises(ValueError, match="p<m> applies to allocating arms"):
         parse_arm("dapo_dynamic:p2")
     with pytest.raises(ValueError, match="p<m> needs"):

@@ -22,9 +22,11 @@ The families (the spec's names, ``simalloc.lab.spec``):
   first place; ``-`` in second place after ``+``). ``- -`` is never shown (a held-out composition). ``* -`` is the
   edge pair, read one of two ways (``expanding_teacher``, the turn-3 task's ``level2`` readings): "misconception"
   (the default) shows it with a systematic wrong rule, ``-`` in second place read as ``+`` (the turn-3 task's level
-  2 misconception), so the correct answer is rarely but not never sampled (right by coincidence where 2c = 0 mod B,
-  a fifth of the prompts at B = 10, and by the ``-`` chain the network knows from ``+ -``); "absent" never shows
-  it (the first v2 network's reading: both pairs then start at Pass@256 ~ 0.8 and GRPO narrows them, docs/lab.md).
+  2 misconception). Where 2c = 0 mod B (c in {0, 5} at B = 10, a fifth of the prompts) the wrong rule writes the
+  right answer, so those prompts are taught in effect (p ~ 1); on the others the correct answer is rarely but not
+  never sampled (the ``-`` chain the network knows from ``+ -``: Pass@256 ~ 0.09 at the shipped network, a tenth of
+  them above p = 1e-3). "absent" never shows it (the first v2 network's reading: both pairs then start at Pass@256
+  ~ 0.8 and GRPO narrows them, docs/lab.md).
 - **unreachable**: ``o2 = #``, whose answer is written ``X y2 y3`` (y_j = z + c_j): ``X`` is a token the
   network's output head masks (logit -1e9 at every position: probability exactly 0 after the softmax's
   underflow, and no gradient reaches it), so the correct answer has probability exactly 0 under every weight
@@ -337,5 +339,8 @@ class RegimeTask:
 
     def warm_key(self) -> dict:
         """What of the task the warm start depends on (its cache key; the spec and pool are not)."""
-        return {"task": "v2", "base": self.base, "teacher_minority": self.teacher_minority,
-                "expanding_teacher": self.expanding_teacher}
+        key = {"task": "v2", "base": self.base, "teacher_minority": self.teacher_minority,
+               "expanding_teacher": self.expanding_teacher}
+        if self.expanding_teacher == "misconception":  # what the misconception's rows are, so a retuned share or
+            key.update(edge_pair=list(EDGE_PAIR), edge_share=EDGE_TEACHER_SHARE)  # pair is another network
+        return key

@@ -87,8 +87,9 @@ def binomial(rng, n, p) -> np.ndarray:
     return _binomial(rng, n, p, np.empty(p.size, dtype=np.int64))
 
 
-def arm_prompts(n_prompts: int, n_pool: int, arm: Arm) -> int:
-    """The prompts an arm trains on per step: round(m n_prompts) for a ``p<m>`` arm, else n_prompts.
+def arm_prompts(n_prompts: int, n_pool: int, arm: Arm, phase_b_shards: int = 1) -> int:
+    """The prompts an arm trains on per step: round(m n_prompts) for a ``p<m>`` arm, else n_prompts (warm-up steps
+    draw n_prompts for every arm, as they draw G for an ``x<m>`` arm).
 
     Parameters
     ----------
@@ -96,6 +97,8 @@ def arm_prompts(n_prompts: int, n_pool: int, arm: Arm) -> int:
         The study's prompts per step and training pool.
     arm : Arm
         The arm (its ``prompt_scale`` m).
+    phase_b_shards : int, default 1
+        The shards Phase B is allocated in (each needs a prompt).
 
     Returns
     -------
@@ -104,7 +107,8 @@ def arm_prompts(n_prompts: int, n_pool: int, arm: Arm) -> int:
     Raises
     ------
     ValueError
-        When m n_prompts is not a positive integer or exceeds the pool (prompts are drawn without replacement).
+        When m n_prompts is not a positive integer, exceeds the pool (prompts are drawn without replacement) or is
+        below ``phase_b_shards``.
 
     Examples
     --------
@@ -120,6 +124,9 @@ def arm_prompts(n_prompts: int, n_pool: int, arm: Arm) -> int:
     if n > n_pool:
         raise ValueError(f"arm {arm.spec!r}: {n} prompts per step, more than n_pool={n_pool} (drawn without "
                          "replacement)")
+    if n < phase_b_shards:
+        raise ValueError(f"arm {arm.spec!r}: {n} prompts per step, fewer than phase_b_shards={phase_b_shards} (each "
+                         "shard needs a prompt)")
     return n
 
 
@@ -143,7 +150,7 @@ class BatchDrawer:
     def __init__(self, spec: BatchSpec, arm: Arm, k0: int, predictor, rngs: dict):
         self.spec, self.arm, self.k0, self.predictor, self.rngs = spec, arm, k0, predictor, rngs
         #: the arm's prompts per step: n_prompts, or m n_prompts for a ``p<m>`` arm (``arm_prompts``)
-        self.n_prompts = arm_prompts(spec.n_prompts, spec.n_pool, arm)
+        self.n_prompts = arm_prompts(spec.n_prompts, spec.n_pool, arm, spec.phase_b_shards)
         self.shards = np.array_split(np.arange(self.n_prompts), spec.phase_b_shards)
         self.options = {"n_max": spec.vip_n_max} if arm.allocator == "vip" else {}
         #: the arm's mean group size: G, or m G for an ``x<m>`` arm

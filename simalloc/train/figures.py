@@ -90,7 +90,7 @@ def figure_arms(arms, max_arms: int = MAX_ARMS) -> tuple:
 
 def efficiency_arms(arms) -> tuple:
     """The arms efficiency.png draws: uniform GRPO's budget ladder at lr x1 (uniform and uniform:x<m>, by budget),
-    then the methods in the study's order (an allocator other than uniform's at lr x1; not the placebos, not the
+    the prompts ladder (uniform:p<m>, by budget: ``Arm.batch_rung``), then the methods in the study's order (an allocator other than uniform's at lr x1; not the placebos, not the
     oracle ``ORACLE_HORA`` or any other arm given the true pass rates).
 
     Parameters
@@ -105,12 +105,14 @@ def efficiency_arms(arms) -> tuple:
     Examples
     --------
     >>> efficiency_arms(("uniform", "hora", "hora:truth", "hora_placebo", "uniform:x2", "uniform:x2:lr2",
-    ...                  "uniform:lr0.35", "uniform:x4", "uniform:temp2"))
-    ('uniform', 'uniform:x2', 'uniform:x4', 'hora')
+    ...                  "uniform:lr0.35", "uniform:x4", "uniform:temp2", "uniform:p2"))
+    ('uniform', 'uniform:x2', 'uniform:x4', 'uniform:p2', 'hora')
     """
     arms = tuple(dict.fromkeys(arms))
     rung = {a: parse_arm(a).ladder_rung for a in arms}
     rungs = sorted((a for a in arms if rung[a] is not None), key=rung.get)
+    batch = {a: parse_arm(a).batch_rung for a in arms}
+    rungs += sorted((a for a in arms if rung[a] is None and batch[a] is not None), key=batch.get)
     methods = []
     for spec in arms:
         arm = parse_arm(spec)

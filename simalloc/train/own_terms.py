@@ -89,8 +89,9 @@ def published_arms(group_size: int) -> tuple:
 
 
 def trained_per_step(arm: str, n_prompts: int, group_size: int, options: dict) -> float:
-    """Rollouts an arm trains on per step (the cost model's update term): n x G, PODS n x its kept share of G,
-    Reinforce-Ada n x ``keep``; the refilling arms train at most n x G (an upper bound when a step stops short).
+    """Rollouts an arm trains on per step (the cost model's update term): n x G (m n x G for a ``p<m>`` arm), PODS
+    n x its kept share of G, Reinforce-Ada n x ``keep``; the refilling arms train at most n x G (an upper bound when
+    a step stops short).
 
     Parameters
     ----------
@@ -111,7 +112,7 @@ def trained_per_step(arm: str, n_prompts: int, group_size: int, options: dict) -
         return float(n_prompts * max(1, round(options["pods"]["keep_fraction"] * g)))
     if a.allocator.startswith("reinforce_ada"):
         return float(n_prompts * options["reinforce_ada"]["keep"])
-    return float(n_prompts * g)
+    return float(n_prompts * a.prompt_scale * g)
 
 
 def _with_hours(times: pd.DataFrame, arm: str, cfg, options: dict) -> pd.DataFrame:

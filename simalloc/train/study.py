@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..io import write_table
 from .analysis import final_summary, summary_tables
+from .batch import arm_prompts
 from .arms import FRONTIER_LRS, all_arms, frontier_arms, parse_arm
 from .config import TrainConfig
 from .critical_batch import ladder_verdict
@@ -66,6 +67,11 @@ class TrainingStudyArgs:
             if arm.k0 is not None and arm.k0 > self.smallest_group():
                 raise ValueError(f"arms: {spec!r} needs a pilot of {arm.k0} rollouts but group_size is "
                                  f"{self.smallest_group()}")
+            if arm.prompt_scale != 1.0:  # before any run starts, not when this arm's shard comes up
+                try:
+                    arm_prompts(self.train.n_prompts, self.train.n_pool, arm, self.train.phase_b_shards)
+                except ValueError as exc:
+                    raise ValueError(f"arms: {exc}") from None
         return self
 
     def smallest_group(self) -> int:
