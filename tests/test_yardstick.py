@@ -335,11 +335,19 @@ def test_a_frontier_gain_within_the_floor_is_not_credited_where_the_bound_vanish
     last = pd.DataFrame(rows, columns=["arm", "rep", "pass@1", "pass@256"])
     args = TrainingStudyArgs(arms=("uniform", "tiny", "real"), frontier_lrs=LRS[:-1],
                              train=TrainConfig(ks=(1, 256), eval_sets=(), snr_every=0))
-    s = summary_tables(_as_steps(last), args)[0].set_index(["arm", "metric"])
+    steps = _as_steps(last)
+    summary = summary_tables(steps, args)[0]
+    s = summary.set_index(["arm", "metric"])
     assert s.loc[("frontier", "interpolation_bound@256"), "value"] < 1e-9
     assert s.loc[("tiny", "credited@256"), "value"] == 0.0
     assert s.loc[("tiny", "frontier_gain@256"), "value"] == pytest.approx(1e-8, abs=1e-10)
     assert s.loc[("real", "credited@256"), "value"] == 1.0
+    # the protocol's read at each run's best evaluation temperature uses the same floor
+    from simalloc.train.protocol import effect_rows
+
+    eff = effect_rows(steps.assign(**{"pass@256_best_temperature": steps["pass@256"]}), args, summary)
+    best = eff[eff.metric == "frontier_gain_best_temperature@256"].set_index("arm").effect
+    assert best["tiny"] == 0.0 and best["real"] == 1.0
 
 
 def test_a_multiplier_within_the_floor_is_not_credited_however_small_its_se():
