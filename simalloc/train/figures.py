@@ -90,8 +90,9 @@ def figure_arms(arms, max_arms: int = MAX_ARMS) -> tuple:
 
 def efficiency_arms(arms) -> tuple:
     """The arms efficiency.png draws: uniform GRPO's budget ladder at lr x1 (uniform and uniform:x<m>, by budget),
-    the prompts ladder (uniform:p<m>, by budget: ``Arm.batch_rung``), then the methods in the study's order (an allocator other than uniform's at lr x1; not the placebos, not the
-    oracle ``ORACLE_HORA`` or any other arm given the true pass rates).
+    the prompts ladder (uniform:p<m>, by budget: ``Arm.batch_rung``), then the methods in the study's order (an
+    allocator other than uniform's at lr x1; not the placebos, not the oracle ``ORACLE_HORA`` or any other arm given
+    the true pass rates).
 
     Parameters
     ----------
