@@ -16,8 +16,8 @@ import pandas as pd
 
 from ..io import write_table
 from .analysis import final_summary, summary_tables
-from .batch import arm_prompts
 from .arms import FRONTIER_LRS, all_arms, frontier_arms, parse_arm
+from .batch import arm_prompts
 from .config import TrainConfig
 from .critical_batch import ladder_verdict
 from .figures import plot_efficiency, plot_frontier, plot_training
