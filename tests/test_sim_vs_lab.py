@@ -79,6 +79,9 @@ def test_protocol_writes_predictions_before_the_lab_arms_and_calibration_with_bo
     assert list(table.columns) == ["arm", "axis", "metric", "lab_value", "lab_se", "sim_value", "sim_se",
                                    "lab_effect", "sim_effect", "verdict"]
     assert set(table.axis) == {"frontier", "efficiency"} and set(table.arm) == {"hora"}
+    predicted = set(pd.read_csv(tiny_run / "predictions.csv").metric)  # both targets, both metrics, both stats
+    assert {f"{stat}@{m}{t}" for stat in ("step_multiplier", "compute_multiplier") for m in ("pass@1", "pass@256")
+            for t in ("", "@50%")} <= predicted
     summary = pd.read_csv(tiny_run / "calibration_summary.csv").iloc[0]
     assert bool(summary.order_ok) and summary.fit_grid_size == 2
     fit = json.loads((tiny_run / "fit.json").read_text())

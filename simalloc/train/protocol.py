@@ -9,10 +9,12 @@ that side's own rule and replicates (+1 / 0 / -1, NaN when the side has no readi
 
 - frontier axis: ``frontier_gain@<kmax>`` (credited@<kmax>), ``frontier_gain_best_temperature@<kmax>`` (every run's
   Pass@kmax at its own best evaluation temperature, the frontier's points too, credited against the same
-  interpolation bound) and ``pass@1_vs_uniform`` (paired, beyond one point by 2 se);
-- efficiency axis: ``step_multiplier@m`` and ``compute_multiplier@m`` for m = pass@1 and pass@<kmax> at the 100%
-  target (``simalloc.train.efficiency``: credited beyond 2 se of 1 on >= 3 replicates), with
-  ``steps_to_target@m`` / ``rollouts_to_target@m`` carried beside them (no class of their own).
+  interpolation bound, ``FRONTIER_FLOOR`` at least) and ``pass@1_vs_uniform`` (paired, beyond one point by 2 se);
+- efficiency axis: ``step_multiplier@m[@50%]`` and ``compute_multiplier@m[@50%]`` for m = pass@1 and pass@<kmax> at
+  the 50% and the 100% targets (``simalloc.train.efficiency``: credited beyond 1 +- ``MULTIPLIER_FLOOR`` by 2 se on
+  >= 3 replicates; the 50% target is where few runs are censored, the 100% target is uniform's own end, which
+  most arms reach late or never), with ``steps_to_target`` / ``rollouts_to_target`` carried beside them (no class of
+  their own).
 
 Target (``calibration_target``): at least ``CONFIRMED_SHARE`` of the rows with a reading on both sides confirmed,
 and at least min(3, n) of the lab's n credited effects (class +1 or -1) predicted with the same class; a lab that
@@ -35,6 +37,7 @@ from .arms import frontier_points
 from .calibration import _pass1_class, parse_failure_reading
 from .config import TrainConfig
 from .credit import credit, frontier_threshold
+from .efficiency import TARGET_FRACTIONS, metric_name
 
 __all__ = ["SimReading", "SIM_READINGS", "loglinear_options", "sim_reading", "lab_sim_config", "effect_rows",
            "compare_effects", "calibration_target", "side_args", "changes_of", "CONFIRMED_SHARE", "CREDITED_NEEDED",
@@ -253,14 +256,15 @@ def effect_rows(steps: pd.DataFrame, args, summary: pd.DataFrame | None = None) 
             rows.append((arm, "frontier", "pass@1_vs_uniform", d, se, n, _pass1_class(d, se)))
     for arm in arms:
         for m in ("pass@1", f"pass@{kmax}"):
-            for stat in ("steps_to_target", "rollouts_to_target"):
-                name = f"{stat}@{m}"
-                rows.append((arm, "efficiency", name, get(arm, name), get(arm, name, "se"), get(arm, name, "n_reps"),
-                             float("nan")))
-            for stat in ("step_multiplier", "compute_multiplier"):
-                name = f"{stat}@{m}"
-                rows.append((arm, "efficiency", name, get(arm, name), get(arm, name, "se"), get(arm, name, "n_reps"),
-                             get(arm, f"credited@{name}")))
+            for fraction in sorted(TARGET_FRACTIONS):  # 50% first: read where few runs are censored, then 100%
+                for stat in ("steps_to_target", "rollouts_to_target"):
+                    name = metric_name(stat, m, fraction)
+                    rows.append((arm, "efficiency", name, get(arm, name), get(arm, name, "se"),
+                                 get(arm, name, "n_reps"), float("nan")))
+                for stat in ("step_multiplier", "compute_multiplier"):
+                    name = metric_name(stat, m, fraction)
+                    rows.append((arm, "efficiency", name, get(arm, name), get(arm, name, "se"),
+                                 get(arm, name, "n_reps"), get(arm, f"credited@{name}")))
     out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
     out["n_reps"] = out.n_reps.fillna(0).astype(int)
     return out
