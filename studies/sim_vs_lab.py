@@ -163,8 +163,8 @@ def args_of(out) -> Args:
 
 def reread(out) -> pd.DataFrame:
     """Re-read a finished run on today's rules: effects, classes and verdicts recomputed from its stored runs
-    (``sim_steps.parquet``, ``lab_steps.parquet``; nothing is re-run) into ``out/reread/`` (predictions.csv,
-    lab_effects.csv, calibration.csv, calibration_summary.csv). The run's own files, and its order check
+    (``sim_steps.parquet``, ``lab_steps.parquet``; nothing is re-run) into ``out/reread/`` (both sides' summary and
+    replicates tables, predictions.csv, lab_effects.csv, calibration.csv, calibration_summary.csv). The run's own files, and its order check
     (predictions written before the lab's arms ran), are left as they are: a rule changed after a run (e.g. the
     frontier's effect-size floor, ``simalloc.train.credit.FRONTIER_FLOOR``) re-classifies its effects without
     moving a value.
@@ -187,11 +187,16 @@ def reread(out) -> pd.DataFrame:
     labs = pd.read_parquet(out / "lab_steps.parquet")
     sargs = side_args(args, lab_sim_config(args.train, world, **best), args.sim_reps)
     largs = side_args(args, args.lab_config())
-    predictions = effect_rows(sims, sargs, summary_tables(sims, sargs)[0])
-    lab = effect_rows(labs, largs, summary_tables(labs, largs)[0])
-    table = compare_effects(lab, predictions)
     dest = out / "reread"
     dest.mkdir(exist_ok=True)
+    sim_summary, sim_replicates = summary_tables(sims, sargs)
+    lab_summary, lab_replicates = summary_tables(labs, largs)
+    for table, name in ((sim_summary, "sim_summary"), (sim_replicates, "sim_replicates"),
+                        (lab_summary, "lab_summary"), (lab_replicates, "lab_replicates")):
+        write_table(table, dest, name)
+    predictions = effect_rows(sims, sargs, sim_summary)
+    lab = effect_rows(labs, largs, lab_summary)
+    table = compare_effects(lab, predictions)
     write_table(predictions, dest, "predictions")
     write_table(lab, dest, "lab_effects")
     write_table(table, dest, "calibration")
