@@ -243,3 +243,30 @@ def test_fit_loss_entropy_band_and_per_arm_snr_terms_by_hand():
     s = _runs(snr=(0.7, -0.3))
     assert uniform_fit_loss(s, lab, ks=(1, 4))["snr"] == pytest.approx(0.0, abs=1e-15)
     assert uniform_fit_loss(s, lab, ks=(1, 4), snr_by_arm=True)["snr"] == pytest.approx(0.0025, rel=1e-12)
+
+
+# ---- the committed per-regime runs (docs/lab/<regime>/) -------------------------------------------------------------
+@pytest.mark.parametrize("regime", ["narrowing", "expanding"])
+def test_committed_regime_run_shows_its_regime_and_its_reread_recomputes(regime, tmp_path):
+    """Issue 35's acceptance on the committed runs: uniform GRPO (lr x1) in the narrowing spec ends with Pass@1
+    above and Pass@256 below its start on every replicate; in the expanding spec Pass@256 rises on every replicate.
+    And the committed re-read (reread/calibration.csv) is what ``reread`` computes from the committed runs today
+    (values and classes; a changed rule or run would differ)."""
+    from pathlib import Path
+
+    from simalloc_studies.sim_vs_lab import reread
+
+    src = Path(__file__).resolve().parents[1] / "docs" / "lab" / regime
+    runs = pd.read_csv(src / "uniform_runs.csv")
+    mine = runs[runs.arm == "uniform"].sort_values("step")
+    first, last = mine.groupby("rep").first(), mine.groupby("rep").last()
+    assert len(first) >= 4 and (last.step > first.step).all()
+    if regime == "narrowing":
+        assert (last["pass@1"] > first["pass@1"]).all() and (last["pass@256"] < first["pass@256"]).all()
+    else:
+        assert (last["pass@256"] > first["pass@256"]).all()
+    out = tmp_path / regime
+    shutil.copytree(src, out, ignore=shutil.ignore_patterns("reread"))
+    fresh = reread(out).reset_index(drop=True)
+    committed = pd.read_csv(src / "reread" / "calibration.csv")
+    pd.testing.assert_frame_equal(fresh, committed, check_dtype=False, rtol=1e-9)
