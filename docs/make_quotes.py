@@ -133,6 +133,26 @@ q(RD, S_EV, '', 'docs/lab/reread', 'hora', 'frontier_gain@256', 3, style='+pm')
 q(RD, S_EV, '', 'docs/lab/reread', 'hora', 'step_multiplier@pass@1@50%', 2)
 for a in ['hora', 'uniform:lr1.4', 'hora_placebo']:
     q(RD, S_EV, '', 'docs/lab/reread', a, 'step_multiplier@pass@256', 2)
+# lab regimes (sim_vs_lab per spec, re-read on today's rules)
+LAB = 'docs/lab.md'; S_RG = "## Regimes per spec: narrowing and expanding, each with the simulator's predictions (issues 35, 36)"
+REG_ARMS = ['uniform', 'hora', 'hora_placebo', 'knapsack', 'hard_first', 'dapo_dynamic', 'uniform:x2', 'uniform:p2',
+            'uniform:lr0.35', 'uniform:temp2']
+for regime, metrics in (('narrowing', ['pass@1', 'pass@256', 'entropy']), ('expanding', ['pass@1', 'entropy'])):
+    d = f'docs/lab/{regime}/reread/lab_replicates.csv'
+    speed = ['step_multiplier@pass@1@50%', 'compute_multiplier@pass@1@50%'] + (
+        ['step_multiplier@pass@256@50%'] if regime == 'expanding' else [])
+    for a in REG_ARMS:
+        row = f'| {a} '
+        for m in metrics:
+            q(LAB, S_RG, row, d, a, m, 3, 'o')
+        if a != 'uniform':
+            for m in speed:
+                q(LAB, S_RG, row, d, a, m, 2, 'o', credit='check')
+    q(LAB, S_RG, '', f'docs/lab/{regime}/reread/lab_summary.csv', 'uniform', 'steps_to_target@pass@1@50%', 1, 'o')
+    q(LAB, S_RG, '', f'docs/lab/{regime}/reread/lab_summary.csv', 'target', 'target@pass@1@50%', 3, 'o', 'v')
+q(RD, S_EV, '', 'docs/lab/narrowing/reread/lab_replicates.csv', 'hora', 'step_multiplier@pass@1@50%', 2, 'o')
+for regime in ('narrowing', 'expanding'):
+    q(RD, S_EV, '', f'docs/lab/{regime}/reread/lab_replicates.csv', 'uniform:p2', 'step_multiplier@pass@1@50%', 2, 'o', 'v')
 rows, miss = [], 0
 for doc, sec, row, d, arm, metric, dec, src, style, where, credit in specs:
     source = d if src == 'o' else f'{d}/{"replicates" if src == "r" else "summary"}.csv'

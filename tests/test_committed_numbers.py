@@ -132,5 +132,10 @@ def test_the_check_fails_on_a_changed_number_a_wrong_row_or_a_wrong_credit_mark(
 
 
 def test_every_quoted_study_commits_its_replicates_beside_its_summary():
-    for folder in {Path(row["source"]).parent for row in _rows()}:
-        assert (ROOT / folder / "replicates.csv").exists() and (ROOT / folder / "summary.csv").exists(), folder
+    """replicates.csv beside summary.csv, or (a sim_vs_lab run) each side's ``<side>_replicates.csv`` beside its
+    ``<side>_summary.csv``."""
+    for source in {Path(row["source"]) for row in _rows()}:
+        folder, name = source.parent, source.name
+        prefix = name.split("_")[0] + "_" if name.startswith(("lab_", "sim_")) else ""
+        assert ((ROOT / folder / f"{prefix}replicates.csv").exists()
+                and (ROOT / folder / f"{prefix}summary.csv").exists()), source
