@@ -153,6 +153,17 @@ for regime, metrics in (('narrowing', ['pass@1', 'pass@256', 'entropy']), ('expa
 q(RD, S_EV, '', 'docs/lab/narrowing/reread/lab_replicates.csv', 'hora', 'step_multiplier@pass@1@50%', 2, 'o')
 for regime in ('narrowing', 'expanding'):
     q(RD, S_EV, '', f'docs/lab/{regime}/reread/lab_replicates.csv', 'uniform:p2', 'step_multiplier@pass@1@50%', 2, 'o', 'v')
+dn, de = 'docs/lab/narrowing/reread/lab_replicates.csv', 'docs/lab/expanding/reread/lab_replicates.csv'
+d7 = 'docs/lab/narrowing/seed7/replicates.csv'
+for d, a, m in [(dn, 'uniform:p2', 'step_multiplier@pass@1'), (d7, 'uniform:p2', 'step_multiplier@pass@1@50%'),
+                (d7, 'uniform:x2', 'step_multiplier@pass@1@50%'), (d7, 'hora_placebo', 'step_multiplier@pass@1@50%'),
+                (d7, 'uniform:p2', 'step_multiplier@pass@1'), (de, 'uniform:p2', 'step_multiplier@pass@1'),
+                (de, 'uniform:lr2', 'step_multiplier@pass@1@50%'), (de, 'uniform:lr2', 'step_multiplier@pass@256@50%'),
+                (de, 'uniform:lr1.4', 'step_multiplier@pass@1@50%'), (dn, 'uniform:p2', 'grad_snr'),
+                (dn, 'uniform', 'grad_snr')]:
+    q(LAB, S_RG, '', d, a, m, 2, 'o')
+for a, m in [('uniform:lr0.25', 'pass@1'), ('uniform:lr0.25', 'pass@256')]:
+    q(LAB, S_RG, '', dn, a, m, 3, 'o', 'v')
 rows, miss = [], 0
 for doc, sec, row, d, arm, metric, dec, src, style, where, credit in specs:
     source = d if src == 'o' else f'{d}/{"replicates" if src == "r" else "summary"}.csv'
