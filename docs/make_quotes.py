@@ -168,14 +168,16 @@ S_LB2 = '## The study re-read on the repaired yardstick (2026-12-07)'; dpc = 'do
 for a, m, dec in [('uniform:p2', 'step_multiplier_tuned@pass@1@50%', 2), ('uniform:p2', 'step_multiplier_tuned@pass@1', 2),
                   ('uniform:p2', 'step_multiplier_tuned@pass@256@50%', 2), ('uniform:p2', 'step_multiplier_tuned@pass@256', 2),
                   ('uniform:p2', 'step_multiplier@pass@1@50%', 2), ('uniform:p2', 'step_multiplier@pass@1', 2),
-                  ('uniform:p2', 'grad_snr', 2), ('uniform', 'grad_snr', 2), ('uniform:p2', 'snr_ratio', 2),
+                  ('uniform:p2', 'snr_ratio', 2),
                   ('uniform:p2', 'predicted_step_multiplier_snr', 2), ('uniform:p2', 'compute_multiplier_tuned@pass@1@50%', 2),
                   ('uniform:p2', 'compute_multiplier_tuned@pass@1', 2), ('hora_placebo', 'step_multiplier@pass@1@50%', 2),
-                  ('hora_placebo', 'step_multiplier@pass@256', 2)]:
+                  ('hora_placebo', 'step_multiplier@pass@256', 2), 
+                  ('uniform:p2', 'compute_multiplier@pass@1', 2), ('uniform:p2', 'compute_multiplier@pass@256', 2),
+                  ('uniform:p2', 'entropy', 3), ('uniform', 'entropy', 3), ('uniform', 'b_noise', 0)]:
     q(LAB, S_LB2, '', dpc, a, m, dec, 'o')
 q(LAB, S_LB2, '', dpc, 'uniform:p2', 'predicted_step_multiplier', 2, 'o', 'v')
 q(RD, S_EV, '', dpc, 'uniform:p2', 'step_multiplier_tuned@pass@1@50%', 2, 'o')
-q(RD, S_EV, '', dpc, 'uniform:p2', 'predicted_step_multiplier_snr', 2, 'o', 'v')
+q(RD, S_EV, '', dpc, 'uniform:p2', 'predicted_step_multiplier', 2, 'o', 'v')
 rows, miss = [], 0
 for doc, sec, row, d, arm, metric, dec, src, style, where, credit in specs:
     source = d if src == 'o' else f'{d}/{"replicates" if src == "r" else "summary"}.csv'
