@@ -164,10 +164,10 @@ def args_of(out) -> Args:
 def reread(out) -> pd.DataFrame:
     """Re-read a finished run on today's rules: effects, classes and verdicts recomputed from its stored runs
     (``sim_steps.parquet``, ``lab_steps.parquet``; nothing is re-run) into ``out/reread/`` (both sides' summary and
-    replicates tables, predictions.csv, lab_effects.csv, calibration.csv, calibration_summary.csv). The run's own files, and its order check
-    (predictions written before the lab's arms ran), are left as they are: a rule changed after a run (e.g. the
-    frontier's effect-size floor, ``simalloc.train.credit.FRONTIER_FLOOR``) re-classifies its effects without
-    moving a value.
+    replicates tables, predictions.csv, lab_effects.csv, calibration.csv, calibration_summary.csv). The run's own
+    files, and its order check (predictions written before the lab's arms ran), are left as they are: a rule changed
+    after a run (e.g. the frontier's effect-size floor, ``simalloc.train.credit.FRONTIER_FLOOR``) re-classifies its
+    effects without moving a value.
 
     Parameters
     ----------
