@@ -22,6 +22,16 @@ def frontier_threshold(bound: float) -> float:
     """The band a frontier gain must clear: the frontier's interpolation bound, ``FRONTIER_FLOOR`` at least (NaN
     stays NaN: no bound, nothing to judge).
 
+    Parameters
+    ----------
+    bound : float
+        The frontier's interpolation bound (``interpolation_bound@k``).
+
+    Returns
+    -------
+    float
+        max(bound, ``FRONTIER_FLOOR``), or NaN.
+
     Examples
     --------
     >>> frontier_threshold(0.0), frontier_threshold(0.05)
