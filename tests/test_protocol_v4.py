@@ -36,5 +36,20 @@ def test_v4_grid_parses_and_the_quick_grid_runs_in_the_fit_stages_setting(tmp_pa
 
 
 def test_unknown_reading_is_a_one_line_error():
-    with pytest.raises(ValueError, match="sim_reading: unknown reading 'v9'; valid: v3, v4"):
+    with pytest.raises(ValueError, match="sim_reading: unknown reading 'v9'; valid: v3, v4, v4wide"):
         sim_reading("v9")
+
+
+def test_v4wide_grid_extends_past_v4s_corner_and_parses():
+    """v4wide's grid reaches beyond the corner where both regimes' v4 fits landed (lr 0.04, score noise 6,
+    transfer 1): a larger rate, a smaller noise and a larger transfer, each containing the corner itself."""
+    def axis(points, key, option=None):
+        return {parse_policy_options(p["policy_options"])[option] if option else p[key] for p in points}
+
+    wide, v4 = sim_reading("v4wide").points(), sim_reading("v4").points()
+    assert len(wide) == 3 * 3 * 3 * 2
+    for key, option, beyond in (("lr", None, max), ("policy_options", "score_noise", min),
+                                ("policy_options", "transfer", max)):
+        a, b = axis(wide, key, option), axis(v4, key, option)
+        corner = beyond(b)
+        assert corner in a and beyond(a) != corner and beyond(beyond(a), corner) == beyond(a)

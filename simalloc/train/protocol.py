@@ -150,6 +150,15 @@ SIM_READINGS["v4"] = SimReading(
     quick_grid={"policy_options": loglinear_options(transfer=(0.0, 1.0), score_noise=(12.0,), curvature=(50.0,)),
                 "lr": (0.02,)})
 
+#: v4 on a grid widened past the corner where both lab regimes' fits landed on ``v4``'s (lr 0.04, its largest; score
+#: noise 6, its smallest; transfer 1, its largest; no ceiling): lr {0.04, 0.08, 0.16} x score noise {1.5, 3, 6} x
+#: transfer {1, 2, 4} x curvature {0, 50}, 54 points (docs/lab.md, "Regimes per spec")
+SIM_READINGS["v4wide"] = SimReading(
+    "v4wide", base=SIM_READINGS["v4"].base,
+    grid={"policy_options": loglinear_options(transfer=(1.0, 2.0, 4.0), score_noise=(1.5, 3.0, 6.0),
+                                              curvature=(0.0, 50.0)),
+          "lr": (0.04, 0.08, 0.16)},
+    quick_grid=SIM_READINGS["v4"].quick_grid)
 
 def sim_reading(name: str) -> SimReading:
     """The reading ``name`` of ``SIM_READINGS``.
