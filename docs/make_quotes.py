@@ -178,6 +178,10 @@ for a, m, dec in [('uniform:p2', 'step_multiplier_tuned@pass@1@50%', 2), ('unifo
 q(LAB, S_LB2, '', dpc, 'uniform:p2', 'predicted_step_multiplier', 2, 'o', 'v')
 q(RD, S_EV, '', dpc, 'uniform:p2', 'step_multiplier_tuned@pass@1@50%', 2, 'o')
 q(RD, S_EV, '', dpc, 'uniform:p2', 'predicted_step_multiplier', 2, 'o', 'v')
+dw = 'docs/lab/narrowing_v4wide/reread/sim_replicates.csv'
+for a in ('hora', 'knapsack', 'hard_first'):
+    q(LAB, S_RG, '', dw, a, 'step_multiplier@pass@1@50%', 2, 'o', 'v')
+q(LAB, S_RG, '', dw, 'uniform:x2', 'step_multiplier@pass@1@50%', 2, 'o')
 rows, miss = [], 0
 for doc, sec, row, d, arm, metric, dec, src, style, where, credit in specs:
     source = d if src == 'o' else f'{d}/{"replicates" if src == "r" else "summary"}.csv'
