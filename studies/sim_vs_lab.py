@@ -161,6 +161,25 @@ def args_of(out) -> Args:
     return Args(**tuples({k: v for k, v in blob.items() if k != "train"}), train=LabConfig(**tuples(blob["train"])))
 
 
+def sim_side(args, out):
+    """The simulator side's study args: the lab-matched simulator at the fit's chosen point (``fit.json``), on the
+    lab's initial pass rates (``initial_pass_rates.csv``), ``sim_reps`` replicates."""
+    best = json.loads((Path(out) / "fit.json").read_text())["best"]
+    world = str((Path(out) / "initial_pass_rates.csv").resolve())
+    return side_args(args, lab_sim_config(args.train, world, **best), args.sim_reps)
+
+
+def read_side(steps: pd.DataFrame, side, dest, prefix: str, effects_name: str) -> pd.DataFrame:
+    """One side's runs read into ``dest``: ``<prefix>_summary``, ``<prefix>_replicates`` (``summary_tables``) and
+    its effects (``effect_rows``) as ``effects_name``; returns the effects."""
+    summary, replicates = summary_tables(steps, side)
+    write_table(summary, dest, f"{prefix}_summary")
+    write_table(replicates, dest, f"{prefix}_replicates")
+    effects = effect_rows(steps, side, summary)
+    write_table(effects, dest, effects_name)
+    return effects
+
+
 def reread(out) -> pd.DataFrame:
     """Re-read a finished run on today's rules: effects, classes and verdicts recomputed from its stored runs
     (``sim_steps.parquet``, ``lab_steps.parquet``; nothing is re-run) into ``out/reread/`` (both sides' summary and
@@ -181,24 +200,13 @@ def reread(out) -> pd.DataFrame:
     """
     out = Path(out)
     args = args_of(out)
-    best = json.loads((out / "fit.json").read_text())["best"]
-    world = str((out / "initial_pass_rates.csv").resolve())
-    sims = pd.read_parquet(out / "sim_steps.parquet")
-    labs = pd.read_parquet(out / "lab_steps.parquet")
-    sargs = side_args(args, lab_sim_config(args.train, world, **best), args.sim_reps)
-    largs = side_args(args, args.lab_config())
     dest = out / "reread"
     dest.mkdir(exist_ok=True)
-    sim_summary, sim_replicates = summary_tables(sims, sargs)
-    lab_summary, lab_replicates = summary_tables(labs, largs)
-    for table, name in ((sim_summary, "sim_summary"), (sim_replicates, "sim_replicates"),
-                        (lab_summary, "lab_summary"), (lab_replicates, "lab_replicates")):
-        write_table(table, dest, name)
-    predictions = effect_rows(sims, sargs, sim_summary)
-    lab = effect_rows(labs, largs, lab_summary)
+    predictions = read_side(pd.read_parquet(out / "sim_steps.parquet"), sim_side(args, out), dest, "sim",
+                            "predictions")
+    lab = read_side(pd.read_parquet(out / "lab_steps.parquet"), side_args(args, args.lab_config()), dest, "lab",
+                    "lab_effects")
     table = compare_effects(lab, predictions)
-    write_table(predictions, dest, "predictions")
-    write_table(lab, dest, "lab_effects")
     write_table(table, dest, "calibration")
     write_table(pd.DataFrame([{**calibration_target(table), "task": args.task, "sim_reading": args.sim_reading,
                                "reread_of": str(out.name)}]), dest, "calibration_summary")
@@ -311,15 +319,8 @@ def stages(args) -> list[Stage]:
                            all_arms(args.arms, args.frontier_lrs), args.sim_reps)
 
     def predict_finalize(tables, out, progress):
-        best = json.loads((out / "fit.json").read_text())["best"]
-        steps = tables["steps"]
-        world = str((out / "initial_pass_rates.csv").resolve())
-        sargs = side_args(args, lab_sim_config(args.train, world, **best), args.sim_reps)
-        summary, replicates = summary_tables(steps, sargs)
-        write_table(steps, out, "sim_steps", csv=False)
-        write_table(summary, out, "sim_summary")
-        write_table(replicates, out, "sim_replicates")
-        write_table(effect_rows(steps, sargs, summary), out, "predictions")
+        write_table(tables["steps"], out, "sim_steps", csv=False)
+        read_side(tables["steps"], sim_side(args, out), out, "sim", "predictions")
 
     def lab_arms_shards(out):
         done = stage_record(out, "predict")
@@ -333,12 +334,8 @@ def stages(args) -> list[Stage]:
 
     def lab_arms_finalize(tables, out, progress):
         steps = pd.concat([pd.read_parquet(out / "lab_uniform.parquet"), tables["steps"]], ignore_index=True)
-        largs = side_args(args, args.lab_config())
-        summary, replicates = summary_tables(steps, largs)
         write_table(steps, out, "lab_steps", csv=False)
-        write_table(summary, out, "lab_summary")
-        write_table(replicates, out, "lab_replicates")
-        write_table(effect_rows(steps, largs, summary), out, "lab_effects")
+        read_side(steps, side_args(args, args.lab_config()), out, "lab", "lab_effects")
 
     def calibrate_finalize(tables, out, progress):
         table = compare_effects(pd.read_csv(out / "lab_effects.csv"), pd.read_csv(out / "predictions.csv"))

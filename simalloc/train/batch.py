@@ -87,6 +87,16 @@ def binomial(rng, n, p) -> np.ndarray:
     return _binomial(rng, n, p, np.empty(p.size, dtype=np.int64))
 
 
+def _scaled_count(arm: Arm, modifier: str, scale: float, name: str, base: int, unit: str) -> int:
+    """round(scale x base) for an arm's ``<modifier><m>``; ValueError unless it is a positive integer (to 1e-9
+    relative: m is parsed from decimal text, so 0.1 x 30 must read as 3)."""
+    n = int(round(base * scale))
+    if n < 1 or abs(base * scale - n) > 1e-9 * n:
+        raise ValueError(f"arm {arm.spec!r}: {modifier}{scale:g} times {name} {base} = {base * scale:g} {unit}; "
+                         f"{modifier}<m> needs m x {name} to be a positive integer")
+    return n
+
+
 def arm_prompts(n_prompts: int, n_pool: int, arm: Arm, phase_b_shards: int = 1) -> int:
     """The prompts an arm trains on per step: round(m n_prompts) for a ``p<m>`` arm, else n_prompts (warm-up steps
     draw n_prompts for every arm, as they draw G for an ``x<m>`` arm).
@@ -116,11 +126,7 @@ def arm_prompts(n_prompts: int, n_pool: int, arm: Arm, phase_b_shards: int = 1) 
     >>> arm_prompts(64, 2000, parse_arm("uniform:p2")), arm_prompts(64, 2000, parse_arm("hora"))
     (128, 64)
     """
-    n = int(round(n_prompts * arm.prompt_scale))
-    if n < 1 or abs(n_prompts * arm.prompt_scale - n) > 1e-9 * max(n, 1):
-        raise ValueError(f"arm {arm.spec!r}: p{arm.prompt_scale:g} times n_prompts {n_prompts} = "
-                         f"{n_prompts * arm.prompt_scale:g} prompts per step; p<m> needs m x n_prompts to be a "
-                         "positive integer")
+    n = _scaled_count(arm, "p", arm.prompt_scale, "n_prompts", n_prompts, "prompts per step")
     if n > n_pool:
         raise ValueError(f"arm {arm.spec!r}: {n} prompts per step, more than n_pool={n_pool} (drawn without "
                          "replacement)")
@@ -154,11 +160,7 @@ class BatchDrawer:
         self.shards = np.array_split(np.arange(self.n_prompts), spec.phase_b_shards)
         self.options = {"n_max": spec.vip_n_max} if arm.allocator == "vip" else {}
         #: the arm's mean group size: G, or m G for an ``x<m>`` arm
-        self.group = int(round(spec.group_size * arm.rollout_scale))
-        if self.group < 1 or abs(spec.group_size * arm.rollout_scale - self.group) > 1e-9 * self.group:
-            raise ValueError(f"arm {arm.spec!r}: x{arm.rollout_scale:g} times group_size {spec.group_size} = "
-                             f"{spec.group_size * arm.rollout_scale:g} rollouts per prompt; x<m> needs m x group_size "
-                             "to be a positive integer")
+        self.group = _scaled_count(arm, "x", arm.rollout_scale, "group_size", spec.group_size, "rollouts per prompt")
         if self.group < k0:
             raise ValueError(f"arm {arm.spec!r}: {arm.rollout_scale:g} x group_size = {self.group} rollouts per "
                              f"prompt, fewer than the pilot k0 = {k0}")

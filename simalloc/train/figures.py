@@ -109,14 +109,12 @@ def efficiency_arms(arms) -> tuple:
     ...                  "uniform:lr0.35", "uniform:x4", "uniform:temp2", "uniform:p2"))
     ('uniform', 'uniform:x2', 'uniform:x4', 'uniform:p2', 'hora')
     """
-    arms = tuple(dict.fromkeys(arms))
-    rung = {a: parse_arm(a).ladder_rung for a in arms}
-    rungs = sorted((a for a in arms if rung[a] is not None), key=rung.get)
-    batch = {a: parse_arm(a).batch_rung for a in arms}
-    rungs += sorted((a for a in arms if rung[a] is None and batch[a] is not None), key=batch.get)
+    parsed = {a: parse_arm(a) for a in dict.fromkeys(arms)}
+    rungs = sorted((a for a, arm in parsed.items() if arm.ladder_rung is not None), key=lambda a: parsed[a].ladder_rung)
+    rungs += sorted((a for a, arm in parsed.items() if arm.ladder_rung is None and arm.batch_rung is not None),
+                    key=lambda a: parsed[a].batch_rung)
     methods = []
-    for spec in arms:
-        arm = parse_arm(spec)
+    for spec, arm in parsed.items():
         if (arm.allocator != "uniform" and arm.lr_scale == 1.0 and not arm.placebo and spec != ORACLE_HORA
                 and arm.predictor != "truth"):
             methods.append(spec)

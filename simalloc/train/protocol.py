@@ -160,6 +160,7 @@ SIM_READINGS["v4wide"] = SimReading(
           "lr": (0.04, 0.08, 0.16)},
     quick_grid=SIM_READINGS["v4"].quick_grid)
 
+
 def sim_reading(name: str) -> SimReading:
     """The reading ``name`` of ``SIM_READINGS``.
 

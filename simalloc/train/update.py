@@ -176,7 +176,7 @@ class Updater:
         what is not measured. ``noise_rng`` draws the per-rollout score noise (needed when rollout_noise > 0),
         ``snr_rng`` its split among groups on measured steps.
         """
-        spec, n = self.spec, max(self.n_prompts, batch.idx.size)
+        spec, n = self.spec, self._divisor(batch)
         sizes = np.ascontiguousarray(batch.sizes, dtype=np.int64)
         successes = np.ascontiguousarray(batch.successes, dtype=np.int64)
         mass = advantage_masses(successes, sizes, spec.loss, spec.scale_rewards, spec.advantage_eps)
@@ -192,7 +192,7 @@ class Updater:
         noise = snr = scale = np.nan
         var = self._noise_var(successes, sizes, coef) if sigma > 0 else None
         if measure_snr:
-            g, snr, scale = self._measured(policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng, n)
+            g, snr, scale = self._measured(policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng)
         else:
             if spec.gradient == "sampled":
                 g = policy.sampled_gradient(batch.idx, successes, sizes, coef, rng)
@@ -222,12 +222,16 @@ class Updater:
             return policy.sampled_gradient(batch.idx[sl], successes[sl], sizes[sl], coef[sl], rng)
         return policy.gradient(batch.idx[sl], batch.p[sl], coef[sl])
 
-    def _measured(self, policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng, n_norm=None):
+    def _divisor(self, batch) -> int:
+        """What the summed gradient is divided by: the step's prompt count, n_prompts at least (class docstring)."""
+        return max(self.n_prompts, batch.idx.size)
+
+    def _measured(self, policy, batch, successes, sizes, coef, rng, noise_rng, var, snr_rng):
         """The summed gradient computed group by group, and its SNR from the groups' own-loss gradients (part of
         the batch-mean gradient over the weight w_i), streamed (``SNRAccumulator``: memory of a few parameter
         vectors, whatever the batch). The groups' parts are computed twice from the same random state (once for
         their sum, which the step uses, once for the SNR); the noise is one draw of the total, as an unmeasured
-        step, split among the groups by ``_split_gaussian``; ``n_norm``: the step's divisor (default n_prompts)."""
+        step, split among the groups by ``_split_gaussian``."""
         n = batch.idx.size
         used = np.flatnonzero(sizes > 0)
         w = np.zeros(n)
@@ -249,7 +253,7 @@ class Updater:
             if noise is not None:
                 part = part + next(noise)
             if sizes[r] > 0:
-                acc.add(part / (n_norm or self.n_prompts) / w[r], w[r])
+                acc.add(part / self._divisor(batch) / w[r], w[r])
         rng.bit_generator.state = end
         snr, scale = acc.result()
         return g, snr, scale
