@@ -291,6 +291,7 @@ def test_lab_p2_is_uniform_with_twice_the_prompts():
     b, _ = train_lab(replace(cfg, n_prompts=16), "uniform", 0)
     assert (a.rollouts.iloc[1:] == 64).all()
     cols = ["rollouts", "pass@1", "pass@256", "grad_snr", "grad_noise_scale"]
+    # rtol 1e-5: float32 networks; the two runs order the batch's sums alike only up to reordering
     np.testing.assert_allclose(a[cols].to_numpy(float), b[cols].to_numpy(float), rtol=1e-5)
     u, _ = train_lab(cfg, "uniform", 0)
     assert (u.rollouts.iloc[1:] == 32).all()
