@@ -134,7 +134,7 @@ def finalize(args, tables, out, progress=True):
     cfg = args.train
     summary = finalize_training(
         args, tables, out, progress=progress,
-        title=f"Lab: HORA vs GRPO on a {cfg.hidden}-wide {cfg.layers}-layer transformer, {cfg.n_prompts} prompts, "
+        title=f"Lab, task {cfg.task}: a {cfg.hidden}-wide {cfg.layers}-layer transformer, {cfg.n_prompts} prompts, "
               f"G = {cfg.group_size}, K0 = {cfg.k0}, {cfg.steps} steps, {args.n_reps} replicates",
     )
     lab, lab_reps = _lab_summary(tables["steps"], args)

@@ -357,6 +357,8 @@ def plot_efficiency(steps: pd.DataFrame, args, path, title, metric: str = "pass@
     matplotlib.figure.Figure
         The figure written (closed); axes (steps, rollouts).
     """
+    from matplotlib.ticker import LogLocator
+
     from ..plotting import use_agg
 
     plt = use_agg()
@@ -390,6 +392,8 @@ def plot_efficiency(steps: pd.DataFrame, args, path, title, metric: str = "pass@
     ax_t.set_xlabel("training step")
     ax_t.set_title(f"Mean {label} against training steps")
     ax_c.set_xscale("log")
+    # minor ticks at 2 and 5 per decade only: over 1-2 decades the default labels 2, 3, 4, 6 x 10^k, which collide
+    ax_c.xaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
     ax_c.set_xlabel(f"rollouts generated (cumulative{since}; log scale)")
     ax_c.set_title(f"Mean {label} against rollouts generated")
     for ax in (ax_t, ax_c):
