@@ -234,3 +234,20 @@ def test_summary_view_is_one_row_per_arm_with_key_metrics():
     ]
     short = summary_view(table, max_rows=3).splitlines()
     assert len(short) == 5 and short[-1] == "... 1 more rows"
+
+
+def test_dotted_keys_set_a_nested_settings_group_and_bad_ones_are_named():
+    from simalloc.sim.runner import make_args
+
+    study = load_study("peer_methods")
+    args = make_args(study, quick=True, overrides={"lab.task": "narrowing", "lab.n_pool": "500", "models": "lab"})
+    assert (args.lab.task, args.lab.n_pool, args.models) == ("narrowing", 500, ("lab",))
+    assert args.lab_args().train.task == "narrowing"  # reaches the lab's training study
+    untouched = make_args(study, quick=True).lab
+    assert args.lab.n_prompts == untouched.n_prompts  # the quick preset's other lab settings kept
+    for key, text, words in [("lab.tsk", "x", "lab.tsk: not an argument of lab"),
+                             ("foo.bar", "1", "foo.bar: 'foo' is not a settings group"),
+                             ("lab.task", "narowing", "unknown family 'narowing'"),
+                             ("lab.n_pool", "many", "n_pool: cannot read 'many' as int")]:
+        with pytest.raises(ValueError, match=words):
+            make_args(study, quick=True, overrides={key: text})

@@ -196,7 +196,9 @@ RENAMED_KEYS = {"eps": "advantage_eps"}
 
 def make_args(study, quick: bool = False, overrides: dict[str, str] | None = None):
     """The study's Args: defaults, then the quick preset, then ``overrides`` (field name -> text). A name that is
-    not a field of the Args but of its ``train`` settings (training studies) sets that field of ``train``.
+    not a field of the Args but of its ``train`` settings (training studies) sets that field of ``train``; a dotted
+    name ``group.key`` sets field ``key`` of the Args' settings dataclass ``group`` (``peer_methods``' ``lab``:
+    ``--set lab.task=narrowing``).
 
     Parameters
     ----------
@@ -222,8 +224,20 @@ def make_args(study, quick: bool = False, overrides: dict[str, str] | None = Non
     fields = {f.name: f for f in dataclasses.fields(args)}
     train = getattr(args, "train", None)
     inner = {f.name: f for f in dataclasses.fields(train)} if dataclasses.is_dataclass(train) else {}
-    changes, train_changes = {}, {}
+    changes, train_changes, nested = {}, {}, {}
     for key, text in (overrides or {}).items():
+        outer, dot, name = key.partition(".")
+        if dot:  # "lab.task=...": a field of a nested settings dataclass (peer_methods' ``lab``)
+            value = getattr(args, outer, None) if outer in fields else None
+            if not dataclasses.is_dataclass(value):
+                dotted = sorted(n for n, f in fields.items() if dataclasses.is_dataclass(getattr(args, n)))
+                raise ValueError(f"{key}: {outer!r} is not a settings group of this study; dotted keys take "
+                                 f"one of: {', '.join(dotted) or 'none'}")
+            sub = {f.name: f for f in dataclasses.fields(value)}
+            if name not in sub:
+                raise ValueError(f"{key}: not an argument of {outer}; valid: {', '.join(sorted(sub))}")
+            nested.setdefault(outer, {})[name] = _convert(sub[name], text)
+            continue
         if key in RENAMED_KEYS and key not in fields and key not in inner:
             warnings.warn(f"{key}: renamed {RENAMED_KEYS[key]} in 0.1.0; read as {RENAMED_KEYS[key]}",
                           DeprecationWarning, stacklevel=2)
@@ -237,6 +251,11 @@ def make_args(study, quick: bool = False, overrides: dict[str, str] | None = Non
             raise ValueError(f"{key}: not an argument of this study; valid: {', '.join(valid)}")
     if train_changes:
         changes["train"] = dataclasses.replace(train, **train_changes)
+    for outer, sub_changes in nested.items():
+        if outer in changes:
+            raise ValueError(f"{outer}: set either {outer} or its dotted keys ({outer}.<key>), not both")
+        base = changes.get(outer, getattr(args, outer))
+        changes[outer] = dataclasses.replace(base, **sub_changes)
     if "arms" in changes:
         _check_arms(changes["arms"])
     args = dataclasses.replace(args, **changes)
