@@ -213,6 +213,61 @@ def reread(out) -> pd.DataFrame:
     return table
 
 
+def refit(out, reading: str, dest=None, progress: bool = False) -> pd.DataFrame:
+    """The simulator side of a finished run redone with another reading, on the run's stored lab runs: the fit
+    (stage 2) and the predictions (stage 3) of reading ``reading``, then the verdicts, into ``dest`` (default
+    ``out/refit_<reading>/``). No lab run is repeated (they are read from ``lab_steps.parquet``); the simulator's
+    runs use the run's own seeds, so a refit with the run's own reading reproduces its predictions.
+
+    **Not blind**: the predictions are made after the lab's arms ran, so ``calibration_summary.csv`` says
+    ``blind`` False and ``refit_of`` the run, and carries no order check. It is blind only in the sense its caller
+    must state: that ``reading``'s grid was fixed before the run's lab arms were read.
+
+    Parameters
+    ----------
+    out : path-like
+        A finished ``sim_vs_lab`` output folder.
+    reading : str
+        A ``SIM_READINGS`` name.
+    dest : path-like, optional
+        Where the refit is written (created).
+    progress : bool, default False
+        Print the fit's best points and the target.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The refit's calibration table.
+    """
+    import shutil
+
+    out = Path(out)
+    args = dataclasses.replace(args_of(out), sim_reading=reading).validate()
+    dest = Path(dest) if dest is not None else out / f"refit_{reading}"
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("initial_pass_rates.csv", "lab_uniform.parquet"):
+        shutil.copy2(out / name, dest / name)
+    by_name = {stage.name: stage for stage in stages(args)}
+    for name in ("fit", "predict"):
+        stage = by_name[name]
+        parts = [run_shard(args, shard) for shard in stage.shards(dest)]
+        tables = {key: pd.concat([p[key] for p in parts], ignore_index=True) for key in parts[0]}
+        stage.finalize(tables, dest, progress)
+    lab = read_side(pd.read_parquet(out / "lab_steps.parquet"), side_args(args, args.lab_config()), dest, "lab",
+                    "lab_effects")
+    table = compare_effects(lab, pd.read_csv(dest / "predictions.csv"))
+    write_table(table, dest, "calibration")
+    fit = json.loads((dest / "fit.json").read_text())
+    target = calibration_target(table)
+    write_table(pd.DataFrame([{**target, "task": args.task, "sim_reading": reading, "refit_of": str(out.name),
+                               "blind": False, "fit_cpu_seconds": fit["cpu_seconds"],
+                               "fit_grid_size": fit["grid_size"]}]), dest, "calibration_summary")
+    if progress:
+        print(f"refit {reading}: confirmed {target['confirmed']}/{target['determined']}; credited effects right "
+              f"{target['credited_right_sign']}/{target['lab_credited']}; target {target['target']}")
+    return table
+
+
 def initial_pass_rates(cfg: LabConfig) -> pd.DataFrame:
     """The warm start's exact pass rate of every training prompt, as an ``empirical`` world's table.
 

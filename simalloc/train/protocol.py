@@ -161,6 +161,18 @@ SIM_READINGS["v4wide"] = SimReading(
     quick_grid=SIM_READINGS["v4"].quick_grid)
 
 
+#: v4 with the regime mechanisms themselves in the grid (issue 36 item 1: (a) solutions per prompt, (b) transfer,
+#: (c) unreachable prompts, (d) score noise), fixed on 2026-12-07 before the mixed spec's lab arms were read: neither
+#: ``v4`` nor ``v4wide`` could choose transfer 0 with no unreachable prompts (``REGIMES["narrowing"]``), the setting
+#: at which v4's own flagship shows HORA slower with more entropy, as the narrowing lab does. transfer {0, 1, 2} x
+#: unreachable {0, 0.1} x solutions {2, 4} x score noise {3, 6} x lr {0.02, 0.04, 0.08}, no ceiling: 72 points
+SIM_READINGS["v4regimes"] = SimReading(
+    "v4regimes", base=SIM_READINGS["v4"].base,
+    grid={"policy_options": loglinear_options(transfer=(0.0, 1.0, 2.0), unreachable=(0.0, 0.1), solutions=(2, 4),
+                                              score_noise=(3.0, 6.0), curvature=(0.0,)),
+          "lr": (0.02, 0.04, 0.08)},
+    quick_grid=SIM_READINGS["v4"].quick_grid)
+
 def sim_reading(name: str) -> SimReading:
     """The reading ``name`` of ``SIM_READINGS``.
 
