@@ -245,16 +245,17 @@ def refit(out, reading: str, dest=None, progress: bool = False) -> pd.DataFrame:
     args = dataclasses.replace(args_of(out), sim_reading=reading).validate()
     dest = Path(dest) if dest is not None else out / f"refit_{reading}"
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("initial_pass_rates.csv", "lab_uniform.parquet"):
-        shutil.copy2(out / name, dest / name)
+    shutil.copy2(out / "initial_pass_rates.csv", dest / "initial_pass_rates.csv")
+    lab_steps = pd.read_parquet(out / "lab_steps.parquet")  # stage 1's runs are its uniform arms' rows
+    uniform = lab_steps[lab_steps.arm.isin(frontier_arms(args.frontier_lrs))].reset_index(drop=True)
+    write_table(uniform, dest, "lab_uniform", csv=False)
     by_name = {stage.name: stage for stage in stages(args)}
     for name in ("fit", "predict"):
         stage = by_name[name]
         parts = [run_shard(args, shard) for shard in stage.shards(dest)]
         tables = {key: pd.concat([p[key] for p in parts], ignore_index=True) for key in parts[0]}
         stage.finalize(tables, dest, progress)
-    lab = read_side(pd.read_parquet(out / "lab_steps.parquet"), side_args(args, args.lab_config()), dest, "lab",
-                    "lab_effects")
+    lab = read_side(lab_steps, side_args(args, args.lab_config()), dest, "lab", "lab_effects")
     table = compare_effects(lab, pd.read_csv(dest / "predictions.csv"))
     write_table(table, dest, "calibration")
     fit = json.loads((dest / "fit.json").read_text())

@@ -105,6 +105,31 @@ def test_reread_recomputes_the_calibration_from_the_stored_runs(tiny_run, tmp_pa
     assert not np.allclose(swapped.lab_value.fillna(-1), own.lab_value.fillna(-1))
 
 
+def test_refit_redoes_the_simulator_side_on_the_stored_lab_runs(tiny_run, tmp_path, monkeypatch):
+    """``refit`` with the run's own reading reproduces its calibration (the simulator's seeds are the run's; no lab
+    run is repeated: the lab's trainer is made to raise) and says it is not blind; with another reading the
+    simulator's side moves and the lab's values stay (mutation: a refit that re-used the run's predictions would
+    leave ``sim_value`` unchanged and fail the second half)."""
+    import simalloc_studies.sim_vs_lab as svl
+
+    def no_lab(*args, **kwargs):
+        raise AssertionError("refit must not train the lab")
+
+    monkeypatch.setattr(svl, "train_lab_shard", no_lab)
+    own = pd.read_csv(tiny_run / "calibration.csv")
+    reading = json.loads((tiny_run / "fit.json").read_text())["sim_reading"]
+    same = svl.refit(tiny_run, reading, tmp_path / "same").reset_index(drop=True)
+    pd.testing.assert_frame_equal(same, own, check_dtype=False)
+    summary = pd.read_csv(tmp_path / "same" / "calibration_summary.csv").iloc[0]
+    assert not bool(summary.blind) and summary.refit_of == tiny_run.name and "order_ok" not in summary
+    other = svl.refit(tiny_run, "v4", tmp_path / "other").reset_index(drop=True)
+    assert json.loads((tmp_path / "other" / "fit.json").read_text())["best"]["policy"] == "loglinear"
+    np.testing.assert_array_equal(other.lab_value.fillna(-1), own.lab_value.fillna(-1))
+    assert not np.allclose(other.sim_value.fillna(-1), own.sim_value.fillna(-1))
+    with pytest.raises(ValueError, match="sim_reading"):
+        svl.refit(tiny_run, "v9", tmp_path / "bad")
+
+
 def test_a_protocol_that_runs_the_lab_arms_before_the_predictions_fails(tiny_run, tmp_path, monkeypatch):
     """Mutation of the order: the lab's arms listed before the predict stage must be refused (on a copy of the
     tiny run with its last three stages undone, so only the reordered tail runs)."""
