@@ -81,6 +81,12 @@ class Args(TrainingStudyArgs):
         super().validate()
         if not self.models or any(m not in MODELS for m in self.models):
             raise ValueError(f"models: expected a non-empty subset of {MODELS}, got {self.models!r}")
+        if self.lab.steps != LabConfig().steps:
+            raise ValueError(f"lab.steps: this study sets the lab's steps from lab_steps (--set lab_steps=...), "
+                             f"got lab.steps={self.lab.steps}")
+        if self.lab.peer_options:
+            raise ValueError("lab.peer_options: set peer_options (--set peer_options=...: it applies to both "
+                             f"models), got lab.peer_options={self.lab.peer_options!r}")
         if self.lab_reps < 1 or self.lab_steps < 1:
             raise ValueError(f"lab_reps, lab_steps: must be >= 1, got {self.lab_reps}, {self.lab_steps}")
         self.lab_args().validate()

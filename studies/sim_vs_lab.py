@@ -98,6 +98,9 @@ class Args(TrainingStudyArgs):
         return lab_config(self.train, self.task)
 
     def validate(self) -> "Args":
+        if self.train.task != LabConfig().task:
+            raise ValueError(f"train.task: this study's task is set by task (--set task=...), got "
+                             f"train.task={self.train.task!r}")
         super().validate()
         self.lab_config().validate()
         reading = sim_reading(self.sim_reading)
@@ -220,8 +223,11 @@ def refit(out, reading: str, dest=None, progress: bool = False) -> pd.DataFrame:
     runs use the run's own seeds, so a refit with the run's own reading reproduces its predictions.
 
     **Not blind**: the predictions are made after the lab's arms ran, so ``calibration_summary.csv`` says
-    ``blind`` False and ``refit_of`` the run, and carries no order check. It is blind only in the sense its caller
-    must state: that ``reading``'s grid was fixed before the run's lab arms were read.
+    ``blind`` False, ``refit_of`` the run and ``refit_of_reading`` its reading, and carries no order check. It is
+    blind only in the sense its caller must state: that ``reading``'s grid was fixed before the run's lab arms were
+    read. Both sides are read on today's rules, so compare a refit with the run's ``reread/`` (``reread``), not
+    with its own calibration.csv where the rules changed since; with ``quick_grid`` a reading's quick grid is used
+    (``v4wide``'s and ``v4regimes``' are ``v4``'s).
 
     Parameters
     ----------
@@ -242,7 +248,8 @@ def refit(out, reading: str, dest=None, progress: bool = False) -> pd.DataFrame:
     import shutil
 
     out = Path(out)
-    args = dataclasses.replace(args_of(out), sim_reading=reading).validate()
+    own = args_of(out)
+    args = dataclasses.replace(own, sim_reading=reading).validate()
     dest = Path(dest) if dest is not None else out / f"refit_{reading}"
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(out / "initial_pass_rates.csv", dest / "initial_pass_rates.csv")
@@ -261,7 +268,7 @@ def refit(out, reading: str, dest=None, progress: bool = False) -> pd.DataFrame:
     fit = json.loads((dest / "fit.json").read_text())
     target = calibration_target(table)
     write_table(pd.DataFrame([{**target, "task": args.task, "sim_reading": reading, "refit_of": str(out.name),
-                               "blind": False, "fit_cpu_seconds": fit["cpu_seconds"],
+                               "refit_of_reading": own.sim_reading, "blind": False, "fit_cpu_seconds": fit["cpu_seconds"],
                                "fit_grid_size": fit["grid_size"]}]), dest, "calibration_summary")
     if progress:
         print(f"refit {reading}: confirmed {target['confirmed']}/{target['determined']}; credited effects right "

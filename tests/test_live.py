@@ -37,9 +37,13 @@ def test_engine_generates_from_the_real_model(engine):
 
 
 def test_grpo_step_changes_parameters_and_lowers_the_loss(engine, monkeypatch):
-    # completions cut at 8 tokens: the step's arithmetic is under test, not the answers (16 took ~2x as long)
+    # completions cut at 8 tokens: the step's arithmetic is under test, not the answers (16 took ~2x as long). The
+    # engine seeds each call from its call counter, which depends on which tests ran before (file order, xdist):
+    # pinned, and a rate small enough that one Adam step is in the first-order regime (at 1e-3 the loss rose on one
+    # of six counters; at 1e-4 it fell on all six, a reviewer's probe)
     monkeypatch.setattr(engine, "max_new_tokens", 8)
-    trainer = GRPOTrainer(engine.model, engine.tokenizer, GRPOConfig(learning_rate=1e-3, trainable="last:1",
+    monkeypatch.setattr(engine, "calls", 0)
+    trainer = GRPOTrainer(engine.model, engine.tokenizer, GRPOConfig(learning_rate=1e-4, trainable="last:1",
                                                                       max_completion_length=8))
     prompts = ["What is 3 + 4?\nGive only the final answer after 'Answer:'."] * 2
     ids = engine.encode_prompts(prompts)

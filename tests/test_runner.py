@@ -248,6 +248,17 @@ def test_dotted_keys_set_a_nested_settings_group_and_bad_ones_are_named():
     for key, text, words in [("lab.tsk", "x", "lab.tsk: not an argument of lab"),
                              ("foo.bar", "1", "foo.bar: 'foo' is not a settings group"),
                              ("lab.task", "narowing", "unknown family 'narowing'"),
-                             ("lab.n_pool", "many", "n_pool: cannot read 'many' as int")]:
+                             ("lab.n_pool", "many", "lab.n_pool: cannot read 'many' as int"),
+                             # keys the study would silently override are refused, naming the key to use
+                             ("lab.steps", "50", "lab.steps: this study sets the lab's steps from lab_steps"),
+                             ("lab.peer_options", "dapo.max_num_gen_batches=3", "lab.peer_options: set peer_options")]:
         with pytest.raises(ValueError, match=words):
             make_args(study, quick=True, overrides={key: text})
+    with pytest.raises(ValueError, match="train.task: this study's task is set by task"):
+        make_args(load_study("sim_vs_lab"), quick=True, overrides={"train.task": "narrowing"})
+    # "train.<key>" is the undotted key, and the two spellings mix
+    flagship = load_study("hora_vs_grpo")
+    both = make_args(flagship, quick=True, overrides={"lr": "0.1", "train.steps": "5"})
+    assert (both.train.lr, both.train.steps) == (0.1, 5)
+    assert make_args(flagship, quick=True, overrides={"train.lr": "0.1"}) == make_args(
+        flagship, quick=True, overrides={"lr": "0.1"})

@@ -116,18 +116,23 @@ def test_refit_redoes_the_simulator_side_on_the_stored_lab_runs(tiny_run, tmp_pa
         raise AssertionError("refit must not train the lab")
 
     monkeypatch.setattr(svl, "train_lab_shard", no_lab)
-    own = pd.read_csv(tiny_run / "calibration.csv")
-    reading = json.loads((tiny_run / "fit.json").read_text())["sim_reading"]
-    same = svl.refit(tiny_run, reading, tmp_path / "same").reset_index(drop=True)
+    run = tmp_path / "run"  # as committed: no lab_uniform.parquet (refit rebuilds it from lab_steps.parquet)
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("lab_uniform.parquet", "shards"))
+    own = pd.read_csv(run / "calibration.csv")
+    reading = json.loads((run / "fit.json").read_text())["sim_reading"]
+    same = svl.refit(run, reading, tmp_path / "same").reset_index(drop=True)
     pd.testing.assert_frame_equal(same, own, check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "same" / "lab_uniform.parquet"),
+                                  pd.read_parquet(tiny_run / "lab_uniform.parquet"))
     summary = pd.read_csv(tmp_path / "same" / "calibration_summary.csv").iloc[0]
-    assert not bool(summary.blind) and summary.refit_of == tiny_run.name and "order_ok" not in summary
-    other = svl.refit(tiny_run, "v4", tmp_path / "other").reset_index(drop=True)
+    assert not bool(summary.blind) and summary.refit_of == "run" and summary.refit_of_reading == reading
+    assert "order_ok" not in summary
+    other = svl.refit(run, "v4", tmp_path / "other").reset_index(drop=True)
     assert json.loads((tmp_path / "other" / "fit.json").read_text())["best"]["policy"] == "loglinear"
     np.testing.assert_array_equal(other.lab_value.fillna(-1), own.lab_value.fillna(-1))
     assert not np.allclose(other.sim_value.fillna(-1), own.sim_value.fillna(-1))
     with pytest.raises(ValueError, match="sim_reading"):
-        svl.refit(tiny_run, "v9", tmp_path / "bad")
+        svl.refit(run, "v9", tmp_path / "bad")
 
 
 def test_a_protocol_that_runs_the_lab_arms_before_the_predictions_fails(tiny_run, tmp_path, monkeypatch):

@@ -224,19 +224,26 @@ def make_args(study, quick: bool = False, overrides: dict[str, str] | None = Non
     fields = {f.name: f for f in dataclasses.fields(args)}
     train = getattr(args, "train", None)
     inner = {f.name: f for f in dataclasses.fields(train)} if dataclasses.is_dataclass(train) else {}
-    changes, train_changes, nested = {}, {}, {}
+    changes, nested = {}, {}
     for key, text in (overrides or {}).items():
         outer, dot, name = key.partition(".")
         if dot:  # "lab.task=...": a field of a nested settings dataclass (peer_methods' ``lab``)
             value = getattr(args, outer, None) if outer in fields else None
             if not dataclasses.is_dataclass(value):
-                dotted = sorted(n for n, f in fields.items() if dataclasses.is_dataclass(getattr(args, n)))
+                dotted = sorted(n for n in fields if dataclasses.is_dataclass(getattr(args, n)))
                 raise ValueError(f"{key}: {outer!r} is not a settings group of this study; dotted keys take "
                                  f"one of: {', '.join(dotted) or 'none'}")
             sub = {f.name: f for f in dataclasses.fields(value)}
+            if name in RENAMED_KEYS and name not in sub:
+                warnings.warn(f"{key}: renamed {outer}.{RENAMED_KEYS[name]} in 0.1.0; read as "
+                              f"{outer}.{RENAMED_KEYS[name]}", DeprecationWarning, stacklevel=2)
+                name = RENAMED_KEYS[name]
             if name not in sub:
                 raise ValueError(f"{key}: not an argument of {outer}; valid: {', '.join(sorted(sub))}")
-            nested.setdefault(outer, {})[name] = _convert(sub[name], text)
+            try:
+                nested.setdefault(outer, {})[name] = _convert(sub[name], text)
+            except ValueError as exc:  # the field's own message, named by its group
+                raise ValueError(f"{outer}.{exc}") from None
             continue
         if key in RENAMED_KEYS and key not in fields and key not in inner:
             warnings.warn(f"{key}: renamed {RENAMED_KEYS[key]} in 0.1.0; read as {RENAMED_KEYS[key]}",
@@ -244,18 +251,13 @@ def make_args(study, quick: bool = False, overrides: dict[str, str] | None = Non
             key = RENAMED_KEYS[key]
         if key in fields and key != "train":
             changes[key] = _convert(fields[key], text)
-        elif key in inner:
-            train_changes[key] = _convert(inner[key], text)
+        elif key in inner:  # an undotted key of ``train`` is ``train.<key>``
+            nested.setdefault("train", {})[key] = _convert(inner[key], text)
         else:
             valid = sorted((set(fields) - {"train"}) | set(inner))
             raise ValueError(f"{key}: not an argument of this study; valid: {', '.join(valid)}")
-    if train_changes:
-        changes["train"] = dataclasses.replace(train, **train_changes)
     for outer, sub_changes in nested.items():
-        if outer in changes:
-            raise ValueError(f"{outer}: set either {outer} or its dotted keys ({outer}.<key>), not both")
-        base = changes.get(outer, getattr(args, outer))
-        changes[outer] = dataclasses.replace(base, **sub_changes)
+        changes[outer] = dataclasses.replace(getattr(args, outer), **sub_changes)
     if "arms" in changes:
         _check_arms(changes["arms"])
     args = dataclasses.replace(args, **changes)
