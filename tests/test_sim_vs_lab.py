@@ -301,3 +301,34 @@ def test_committed_regime_run_shows_its_regime_and_its_reread_recomputes(regime,
     committed = pd.read_csv(src / "reread" / "calibration.csv")
     # rtol 1e-9: float64 means and ratios of the same stored numbers; another CPU may sum in another order (~1e-16)
     pd.testing.assert_frame_equal(fresh, committed, check_dtype=False, rtol=1e-9)
+
+
+@pytest.mark.parametrize("regime, transfer", [("narrowing", 0.0), ("expanding", 2.0)])
+def test_committed_refit_on_the_regime_grid_recomputes_and_picks_each_regimes_mechanism(regime, transfer):
+    """The committed ``refit(docs/lab/<regime>, "v4regimes")``: its lab side is the run's re-read (the same stored
+    runs, today's rules), its calibration is ``compare_effects`` of the committed effects and predictions (a changed
+    rule or a hand-edited verdict would differ), its summary's counts are that table's, and the fit chose the
+    regime's own mechanism: no transfer in narrowing, transfer in expanding (docs/lab.md quotes this)."""
+    from pathlib import Path
+
+    from simalloc.train.policies.loglinear import parse_policy_options
+
+    src = Path(__file__).resolve().parents[1] / "docs" / "lab" / regime
+    refit = src / "refit_v4regimes"
+    lab = pd.read_csv(refit / "lab_effects.csv")
+    # rtol 1e-9: float64 reads of the same stored runs, possibly summed in another order on another CPU
+    pd.testing.assert_frame_equal(lab, pd.read_csv(src / "reread" / "lab_effects.csv"), check_dtype=False, rtol=1e-9)
+    table = compare_effects(lab, pd.read_csv(refit / "predictions.csv")).reset_index(drop=True)
+    pd.testing.assert_frame_equal(table, pd.read_csv(refit / "calibration.csv"), check_dtype=False, rtol=1e-9)
+    summary = pd.read_csv(refit / "calibration_summary.csv").iloc[0]
+    target = calibration_target(table)
+    assert (summary.confirmed, summary.determined, summary.credited_right_sign) == (
+        target["confirmed"], target["determined"], target["credited_right_sign"])
+    assert not bool(summary.blind) and summary.sim_reading == "v4regimes"
+    best = json.loads((refit / "fit.json").read_text())["best"]
+    assert parse_policy_options(best["policy_options"])["transfer"] == transfer
+    # the docs' table row is these counts (docs/lab.md, "The regime mechanisms in the grid")
+    row = (f"| {regime} | transfer {transfer:g}, unreachable 0, 2 solutions, score noise 3, lr 0.08 | "
+           f"{target['confirmed']} of {target['determined']} ({target['confirmed']/target['determined']:.0%}) | "
+           f"{target['credited_right_sign']} of {target['lab_credited']} |")
+    assert row in (Path(__file__).resolve().parents[1] / "docs" / "lab.md").read_text()
