@@ -228,6 +228,9 @@ def test_a_simulator_that_agrees_meets_the_target_and_the_null_everywhere_simula
     t = calibration_target(compare_effects(lab, null))
     assert t["confirmed_share"] == pytest.approx(16 / 20) and t["share_met"]  # exactly the 0.8 threshold
     assert (t["credited_right_sign"], t["credited_needed"], t["credited_met"], t["target"]) == (0, 3, False, "failed")
+    # the null baseline is what this simulator scores, stated in every summary: it beats it by nothing
+    assert t["null_share"] == pytest.approx(16 / 20) and t["share_over_null"] == pytest.approx(0.0)
+    assert calibration_target(table)["share_over_null"] == pytest.approx(1 - 16 / 20)  # the agreeing one: +0.2
 
 
 def test_target_counts_right_signs_and_needs_every_credited_effect_when_fewer_than_three():

@@ -332,7 +332,11 @@ def calibration_target(table: pd.DataFrame) -> dict:
     dict
         rows, determined, confirmed, confirmed_share, lab_credited, credited_right_sign, credited_needed,
         share_met, credited_met (None when the lab credits nothing: untestable), target ("met" | "failed" |
-        "untestable").
+        "untestable"), and the baseline the share should be read against: null_share, the share a simulator that
+        predicts no effect anywhere would confirm (the determined rows the lab reads as null; such a simulator
+        fails the credited half), and share_over_null = confirmed_share - null_share. Where the lab credits few
+        effects null_share is itself near ``CONFIRMED_SHARE`` (0.76-0.81 in the committed regime runs), so the
+        share half of the target tests little there; the target's rule is issue 36's and is not changed.
 
     Examples
     --------
@@ -350,9 +354,11 @@ def calibration_target(table: pd.DataFrame) -> dict:
     share_met = bool(np.isfinite(share) and share >= CONFIRMED_SHARE)
     credited_met = None if not len(credited) else right >= needed
     target = "untestable" if credited_met is None else "met" if share_met and credited_met else "failed"
+    null_share = float((determined.lab_effect == 0).mean()) if len(determined) else float("nan")
     return {"rows": int(len(table)), "determined": int(len(determined)), "confirmed": confirmed,
             "confirmed_share": share, "lab_credited": int(len(credited)), "credited_right_sign": right,
-            "credited_needed": needed, "share_met": share_met, "credited_met": credited_met, "target": target}
+            "credited_needed": needed, "share_met": share_met, "credited_met": credited_met, "target": target,
+            "null_share": null_share, "share_over_null": share - null_share}
 
 
 def side_args(args, train, n_reps: int | None = None):
