@@ -182,6 +182,31 @@ dw = 'docs/lab/narrowing_v4wide/reread/sim_replicates.csv'
 for a in ('hora', 'knapsack', 'hard_first'):
     q(LAB, S_RG, '', dw, a, 'step_multiplier@pass@1@50%', 2, 'o', 'v')
 q(LAB, S_RG, '', dw, 'uniform:x2', 'step_multiplier@pass@1@50%', 2, 'o')
+# peers per regime (lab v2) and the mixed spec's table
+S_PL = '### Lab side per regime (lab v2, 2026-12-07)'
+PEER_LAB_ARMS = ['uniform', 'hora', 'hora:history', 'knapsack', 'dars_et', 'dars_hw', 'mopps', 'pods', 'reinforce_ada',
+                 'reinforce_ada_pos', 'greso', 'dapo_dynamic', 'speed_rl_dynamic', 'hora_placebo', 'uniform:x2',
+                 'uniform:p2', 'uniform:lr0.35', 'uniform:temp2', 'reinforce_ada:x4', 'uniform:k4:x0.5']
+for regime in ('narrowing',):
+    d = f'docs/peers/{regime}/lab/replicates.csv'
+    for a in PEER_LAB_ARMS:
+        row = f'| {a} '
+        for m in ('pass@1', 'pass@256', 'entropy'):
+            q(PEERS, S_PL, row, d, a, m, 3, 'o')
+        q(PEERS, S_PL, row, d, a, 'rollouts_per_step', 0, 'o', 'v')
+        if a != 'uniform':
+            for m in ('step_multiplier@pass@1@50%', 'compute_multiplier@pass@1@50%'):
+                q(PEERS, S_PL, row, d, a, m, 2, 'o', credit='check')
+S_MX = '### The mixed spec: a blind test'
+dm = 'docs/lab/mixed/lab_replicates.csv'
+for a in REG_ARMS:
+    row = f'| {a} '
+    for m in ('pass@1', 'pass@256', 'entropy'):
+        q(LAB, S_MX, row, dm, a, m, 3, 'o')
+    if a != 'uniform':
+        for m in ('step_multiplier@pass@1@50%', 'compute_multiplier@pass@1@50%', 'step_multiplier@pass@256',
+                  'step_multiplier@pass@1'):
+            q(LAB, S_MX, row, dm, a, m, 2, 'o', credit='check')
 rows, miss = [], 0
 for doc, sec, row, d, arm, metric, dec, src, style, where, credit in specs:
     source = d if src == 'o' else f'{d}/{"replicates" if src == "r" else "summary"}.csv'
