@@ -268,8 +268,9 @@ def refit(out, reading: str, dest=None, progress: bool = False) -> pd.DataFrame:
     fit = json.loads((dest / "fit.json").read_text())
     target = calibration_target(table)
     write_table(pd.DataFrame([{**target, "task": args.task, "sim_reading": reading, "refit_of": str(out.name),
-                               "refit_of_reading": own.sim_reading, "blind": False, "fit_cpu_seconds": fit["cpu_seconds"],
-                               "fit_grid_size": fit["grid_size"]}]), dest, "calibration_summary")
+                               "refit_of_reading": own.sim_reading, "blind": False,
+                               "fit_cpu_seconds": fit["cpu_seconds"], "fit_grid_size": fit["grid_size"]}]),
+                dest, "calibration_summary")
     if progress:
         print(f"refit {reading}: confirmed {target['confirmed']}/{target['determined']}; credited effects right "
               f"{target['credited_right_sign']}/{target['lab_credited']}; target {target['target']}")
