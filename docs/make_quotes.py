@@ -187,11 +187,12 @@ S_PL = '### Lab side per regime (lab v2, 2026-12-07)'
 PEER_LAB_ARMS = ['uniform', 'hora', 'hora:history', 'knapsack', 'dars_et', 'dars_hw', 'mopps', 'pods', 'reinforce_ada',
                  'reinforce_ada_pos', 'greso', 'dapo_dynamic', 'speed_rl_dynamic', 'hora_placebo', 'uniform:x2',
                  'uniform:p2', 'uniform:lr0.35', 'uniform:temp2', 'reinforce_ada:x4', 'uniform:k4:x0.5']
-for regime in ('narrowing',):
+for regime in ('narrowing', 'expanding'):
     d = f'docs/peers/{regime}/lab/replicates.csv'
+    S_PL = '#### Narrowing' if regime == 'narrowing' else '#### Expanding'
     for a in PEER_LAB_ARMS:
         row = f'| {a} '
-        for m in ('pass@1', 'pass@256', 'entropy'):
+        for m in (('pass@1', 'pass@256', 'entropy') if regime == 'narrowing' else ('pass@1', 'entropy')):
             q(PEERS, S_PL, row, d, a, m, 3, 'o')
         q(PEERS, S_PL, row, d, a, 'rollouts_per_step', 0, 'o', 'v')
         if a != 'uniform':
