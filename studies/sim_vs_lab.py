@@ -30,10 +30,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -42,7 +44,7 @@ from simalloc_studies.lab_hora_vs_grpo import Args as LabStudyArgs
 from simalloc.io import write_json, write_table
 from simalloc.lab import LabConfig, pass_rates, warm_start
 from simalloc.lab.batched import train_lab_shard
-from simalloc.sim.runner import Stage, stage_record
+from simalloc.sim.runner import Stage, run_stages, stage_record
 from simalloc.train import TrainingStudyArgs, batch_shards
 from simalloc.train.analysis import summary_tables
 from simalloc.train.arms import all_arms, frontier_arms
@@ -183,6 +185,15 @@ def read_side(steps: pd.DataFrame, side, dest, prefix: str, effects_name: str) -
     return effects
 
 
+def write_calibration(table: pd.DataFrame, dest, **about) -> dict:
+    """``calibration.csv`` (``table``) and ``calibration_summary.csv`` (``calibration_target`` of it, then ``about``:
+    what the calibration is of) in ``dest``; returns the target."""
+    target = calibration_target(table)
+    write_table(table, dest, "calibration")
+    write_table(pd.DataFrame([{**target, **about}]), dest, "calibration_summary")
+    return target
+
+
 def reread(out) -> pd.DataFrame:
     """Re-read a finished run on today's rules: effects, classes and verdicts recomputed from its stored runs
     (``sim_steps.parquet``, ``lab_steps.parquet``; nothing is re-run) into ``out/reread/`` (both sides' summary and
@@ -210,13 +221,11 @@ def reread(out) -> pd.DataFrame:
     lab = read_side(pd.read_parquet(out / "lab_steps.parquet"), side_args(args, args.lab_config()), dest, "lab",
                     "lab_effects")
     table = compare_effects(lab, predictions)
-    write_table(table, dest, "calibration")
-    write_table(pd.DataFrame([{**calibration_target(table), "task": args.task, "sim_reading": args.sim_reading,
-                               "reread_of": str(out.name)}]), dest, "calibration_summary")
+    write_calibration(table, dest, task=args.task, sim_reading=args.sim_reading, reread_of=str(out.name))
     return table
 
 
-def refit(out, reading: str, dest=None, progress: bool = False) -> pd.DataFrame:
+def refit(out, reading: str, dest=None, progress: bool = False, workers: int = 1) -> pd.DataFrame:
     """The simulator side of a finished run redone with another reading, on the run's stored lab runs: the fit
     (stage 2) and the predictions (stage 3) of reading ``reading``, then the verdicts, into ``dest`` (default
     ``out/refit_<reading>/``). No lab run is repeated (they are read from ``lab_steps.parquet``); the simulator's
@@ -238,39 +247,38 @@ def refit(out, reading: str, dest=None, progress: bool = False) -> pd.DataFrame:
     dest : path-like, optional
         Where the refit is written (created).
     progress : bool, default False
-        Print the fit's best points and the target.
+        Show progress bars, the fit's best points and the target.
+    workers : int, default 1
+        Processes for the simulator's runs (the runner's staged studies: shards and stage markers in ``dest``, so
+        an interrupted refit resumes).
 
     Returns
     -------
     pandas.DataFrame
         The refit's calibration table.
     """
-    import shutil
-
     out = Path(out)
     own = args_of(out)
     args = dataclasses.replace(own, sim_reading=reading).validate()
     dest = Path(dest) if dest is not None else out / f"refit_{reading}"
+    if stage_record(dest, "fit") is not None:  # a finished stage is skipped on resume: only the same reading's
+        done = json.loads((dest / "fit.json").read_text())["sim_reading"]
+        if done != reading:
+            raise ValueError(f"dest: {dest} holds a refit with reading {done!r}, not {reading!r}; use another folder")
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(out / "initial_pass_rates.csv", dest / "initial_pass_rates.csv")
     lab_steps = pd.read_parquet(out / "lab_steps.parquet")  # stage 1's runs are its uniform arms' rows
     uniform = lab_steps[lab_steps.arm.isin(frontier_arms(args.frontier_lrs))].reset_index(drop=True)
     write_table(uniform, dest, "lab_uniform", csv=False)
-    by_name = {stage.name: stage for stage in stages(args)}
-    for name in ("fit", "predict"):
-        stage = by_name[name]
-        parts = [run_shard(args, shard) for shard in stage.shards(dest)]
-        tables = {key: pd.concat([p[key] for p in parts], ignore_index=True) for key in parts[0]}
-        stage.finalize(tables, dest, progress)
+    simulator = [stage for stage in stages(args) if stage.name in ("fit", "predict")]
+    run_stages("sim_vs_lab", SimpleNamespace(stages=lambda _: simulator, run_shard=run_shard), args, dest, workers,
+               "local", progress)
     lab = read_side(lab_steps, side_args(args, args.lab_config()), dest, "lab", "lab_effects")
     table = compare_effects(lab, pd.read_csv(dest / "predictions.csv"))
-    write_table(table, dest, "calibration")
     fit = json.loads((dest / "fit.json").read_text())
-    target = calibration_target(table)
-    write_table(pd.DataFrame([{**target, "task": args.task, "sim_reading": reading, "refit_of": str(out.name),
-                               "refit_of_reading": own.sim_reading, "blind": False,
-                               "fit_cpu_seconds": fit["cpu_seconds"], "fit_grid_size": fit["grid_size"]}]),
-                dest, "calibration_summary")
+    target = write_calibration(table, dest, task=args.task, sim_reading=reading, refit_of=str(out.name),
+                               refit_of_reading=own.sim_reading, blind=False, fit_cpu_seconds=fit["cpu_seconds"],
+                               fit_grid_size=fit["grid_size"])
     if progress:
         print(f"refit {reading}: confirmed {target['confirmed']}/{target['determined']}; credited effects right "
               f"{target['credited_right_sign']}/{target['lab_credited']}; target {target['target']}")
@@ -403,8 +411,6 @@ def stages(args) -> list[Stage]:
 
     def calibrate_finalize(tables, out, progress):
         table = compare_effects(pd.read_csv(out / "lab_effects.csv"), pd.read_csv(out / "predictions.csv"))
-        write_table(table, out, "calibration")
-        target = calibration_target(table)
         predict, arms = stage_record(out, "predict"), stage_record(out, "lab_arms")
         sha = hashlib.sha256((out / "predictions.csv").read_bytes()).hexdigest()
         order = dict(predictions_written_at=predict["finished_at"], predictions_sha256=sha,
@@ -412,9 +418,8 @@ def stages(args) -> list[Stage]:
                      order_ok=bool(predict["finished_unix"] <= arms["started_unix"]
                                    and sha == predict["sha256"]["predictions.csv"]))
         fit = json.loads((out / "fit.json").read_text())
-        write_table(pd.DataFrame([{**target, **order, "task": args.task, "sim_reading": args.sim_reading,
-                                   "fit_cpu_seconds": fit["cpu_seconds"], "fit_grid_size": fit["grid_size"]}]),
-                    out, "calibration_summary")
+        target = write_calibration(table, out, **order, task=args.task, sim_reading=args.sim_reading,
+                                   fit_cpu_seconds=fit["cpu_seconds"], fit_grid_size=fit["grid_size"])
         if not order["order_ok"]:
             raise RuntimeError("calibrate: predictions.csv was not written before the lab's arms ran, or changed")
         if progress:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simalloc.sim.runner import Stage, _run_stages, load_study, make_args, run_study, stage_record
+from simalloc.sim.runner import Stage, load_study, make_args, run_stages, run_study, stage_record
 from simalloc.train.calibration import uniform_fit_loss
 from simalloc.train.protocol import EFFECT_COLUMNS, calibration_target, compare_effects
 
@@ -40,7 +40,7 @@ def _fake_study(log):
 
 def test_stages_run_in_order_write_markers_last_and_are_skipped_on_resume(tmp_path):
     log = []
-    records = _run_stages("fake", _fake_study(log), None, tmp_path, 1, "local", False)
+    records = run_stages("fake", _fake_study(log), None, tmp_path, 1, "local", False)
     # stage b's shards are listed only after stage a has finalized
     assert log == [("shards", "a"), ("finalize", "a"), ("shards", "b"), ("finalize", "b")]
     assert [r["stage"] for r in records] == ["a", "b"]
@@ -49,10 +49,10 @@ def test_stages_run_in_order_write_markers_last_and_are_skipped_on_resume(tmp_pa
 
     assert stage_record(tmp_path, "a")["sha256"]["a.txt"] == hashlib.sha256(b"1").hexdigest()
     log.clear()
-    _run_stages("fake", _fake_study(log), None, tmp_path, 1, "local", False)
+    run_stages("fake", _fake_study(log), None, tmp_path, 1, "local", False)
     assert log == []  # both finished: nothing is listed, run or finalized again
     (tmp_path / "stages" / "b.json").unlink()
-    _run_stages("fake", _fake_study(log), None, tmp_path, 1, "local", False)
+    run_stages("fake", _fake_study(log), None, tmp_path, 1, "local", False)
     assert log == [("shards", "b"), ("finalize", "b")]
 
 
@@ -133,6 +133,11 @@ def test_refit_redoes_the_simulator_side_on_the_stored_lab_runs(tiny_run, tmp_pa
     assert not np.allclose(other.sim_value.fillna(-1), own.sim_value.fillna(-1))
     with pytest.raises(ValueError, match="sim_reading"):
         svl.refit(run, "v9", tmp_path / "bad")
+    # the refit runs as a staged study in dest (markers: an interrupted refit resumes), so a folder holding another
+    # reading's finished stages is refused rather than silently reused
+    assert (tmp_path / "same" / "stages" / "predict.json").is_file()
+    with pytest.raises(ValueError, match="dest: .* holds a refit with reading 'v4'"):
+        svl.refit(run, reading, tmp_path / "other")
 
 
 def test_a_protocol_that_runs_the_lab_arms_before_the_predictions_fails(tiny_run, tmp_path, monkeypatch):
@@ -329,14 +334,16 @@ def test_committed_refit_on_the_regime_grid_recomputes_and_picks_each_regimes_me
         target["confirmed"], target["determined"], target["credited_right_sign"])
     assert not bool(summary.blind) and summary.sim_reading == "v4regimes"
     best = json.loads((refit / "fit.json").read_text())["best"]
-    assert parse_policy_options(best["policy_options"])["transfer"] == transfer
-    # the docs' table row is these counts (docs/lab.md, "The regime mechanisms in the grid")
+    options = parse_policy_options(best["policy_options"])
+    assert options["transfer"] == transfer
+    # the docs' table row is this fit's choice and these counts (docs/lab.md, "The regime mechanisms in the grid")
     share = f"{target['confirmed']/target['determined']:.0%}"
     if regime == "mixed":  # quoted in the mixed spec's paragraph
         row = (f"{target['confirmed']} of {target['determined']} rows ({share}), {target['credited_right_sign']} of "
                f"{target['lab_credited']} credited")
     else:
-        row = (f"| {regime} | transfer {transfer:g}, unreachable 0, 2 solutions, score noise 3, lr 0.08 | "
+        row = (f"| {regime} | transfer {options['transfer']:g}, unreachable {options['unreachable']:g}, "
+               f"{options['solutions']} solutions, score noise {options['score_noise']:g}, lr {best['lr']:g} | "
                f"{target['confirmed']} of {target['determined']} ({share}) | "
                f"{target['credited_right_sign']} of {target['lab_credited']} |")
     assert row in " ".join((Path(__file__).resolve().parents[1] / "docs" / "lab.md").read_text().split())

@@ -99,8 +99,10 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _run_stages(name, study, args, out_dir, workers, backend, progress) -> list[dict]:
-    """Run a staged study's stages in order (module docstring); returns every stage's marker."""
+def run_stages(name, study, args, out_dir, workers, backend, progress) -> list[dict]:
+    """Run a staged study's stages in order (module docstring); returns every stage's marker. ``study`` needs only
+    ``stages(args)`` and ``run_shard(args, shard)``, so a caller may run a subset of a study's stages in another
+    folder (``sim_vs_lab.refit``); ``name`` is the study whose ``run_shard`` worker processes load."""
     records = []
     seen = set()
     for stage in study.stages(args):
@@ -399,7 +401,7 @@ def run_study(name: str, *, quick: bool = False, out=None, overrides=None, progr
     start = time.perf_counter()
     stages = None
     if hasattr(study, "stages"):
-        stages = _run_stages(name, study, args, out_dir, workers, backend, progress)
+        stages = run_stages(name, study, args, out_dir, workers, backend, progress)
     elif hasattr(study, "shards"):
         specs = study.shards(args)
         ids = [s["id"] for s in specs]

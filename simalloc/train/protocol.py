@@ -160,7 +160,6 @@ SIM_READINGS["v4wide"] = SimReading(
           "lr": (0.04, 0.08, 0.16)},
     quick_grid=SIM_READINGS["v4"].quick_grid)
 
-
 #: v4 with the regime mechanisms themselves in the grid (issue 36 item 1: (a) solutions per prompt, (b) transfer,
 #: (c) unreachable prompts, (d) score noise), fixed on 2026-12-07 before the mixed spec's lab arms were read: neither
 #: ``v4`` nor ``v4wide`` could choose transfer 0 with no unreachable prompts (``REGIMES["narrowing"]``), the setting
@@ -172,6 +171,7 @@ SIM_READINGS["v4regimes"] = SimReading(
                                               score_noise=(3.0, 6.0), curvature=(0.0,)),
           "lr": (0.02, 0.04, 0.08)},
     quick_grid=SIM_READINGS["v4"].quick_grid)
+
 
 def sim_reading(name: str) -> SimReading:
     """The reading ``name`` of ``SIM_READINGS``.
